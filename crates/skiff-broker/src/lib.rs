@@ -1,1 +1,27 @@
-//! skiff-broker
+//! The Skiff broker: a Kafka-protocol server whose every acknowledged record lives in object
+//! storage.
+//!
+//! Layers, outermost first: [`server`] accepts connections; [`connection`] frames requests and
+//! writes replies in order; [`router`] sends each request to its handler in [`handlers`] (one
+//! file per Kafka API); handlers use the write path in [`produce`] (buffer → segment upload →
+//! controller commit) and the read path in [`fetch`] (index → cache → object store).
+
+mod clock;
+mod cluster_view;
+pub mod config;
+mod connection;
+mod context;
+mod controller_client;
+mod error;
+pub mod fetch;
+mod handlers;
+mod kafka_error;
+pub mod produce;
+mod router;
+mod server;
+mod topics;
+
+pub use config::BrokerConfig;
+pub use controller_client::ControllerClient;
+pub use error::BrokerError;
+pub use server::{Broker, BrokerDeps};

@@ -1,1 +1,18 @@
-//! skiff-controller
+//! skiff-controller: the Raft-replicated metadata controller.
+//!
+//! [`ControllerState`] is the deterministic state machine (topics, the per-partition
+//! offset→object index, producers, brokers, objects); [`raft`] persists and replicates it with
+//! openraft; [`Controller`] is the handle brokers use to propose commands and read state.
+
+pub mod command;
+pub mod controller;
+pub mod error;
+pub mod raft;
+pub mod state;
+pub mod topic_config;
+
+pub use command::*;
+pub use error::ControllerError;
+pub use state::{ControllerState, IndexEntry, MaxTimestamp, ObjectMeta, PartitionLog, Topic};
+pub use topic_config::TopicConfig;
+pub use controller::{Controller, ControllerConfig, StateHandle};

@@ -1,0 +1,105 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Broker settings. Every field has a default so a partial TOML file or a handful of flags is
+/// enough; the CLI fills this from flags, `SKIFF_*` variables and an optional file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    pub broker_id: i32,
+    /// Where the Kafka listener binds. Port 0 picks a free port (tests).
+    pub kafka_addr: SocketAddr,
+    /// `host:port` clients are told to connect to; defaults to the bound address.
+    pub advertised_addr: Option<String>,
+    pub rack: Option<String>,
+    /// Kafka's `socket.request.max.bytes`: a larger frame closes the connection.
+    pub max_request_bytes: usize,
+    pub max_connections: usize,
+    /// Requests a connection may have in progress at once (pipelining depth).
+    pub max_in_flight_per_connection: usize,
+    /// Flush the pending segment once it holds this many bytes…
+    pub flush_bytes: usize,
+    /// …or this long after its first batch arrived, whichever comes first.
+    pub flush_interval_ms: u64,
+    /// Produce data held in memory (pending plus uploading segments); producers wait beyond it.
+    pub max_pending_bytes: usize,
+    /// Segments uploading at once; commits still happen strictly in order.
+    pub max_in_flight_flushes: usize,
+    /// Fetch requests allowed to long-poll at once; beyond it fetches answer immediately.
+    pub max_fetch_waiters: usize,
+    pub auto_create_topics: bool,
+    pub default_partitions: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            broker_id: 1,
+            kafka_addr: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_addr: None,
+            rack: None,
+            max_request_bytes: 100 * 1024 * 1024,
+            max_connections: 10_000,
+            max_in_flight_per_connection: 64,
+            flush_bytes: 8 * 1024 * 1024,
+            flush_interval_ms: 100,
+            max_pending_bytes: 256 * 1024 * 1024,
+            max_in_flight_flushes: 4,
+            max_fetch_waiters: 10_000,
+            auto_create_topics: false,
+            default_partitions: 1,
+        }
+    }
+}
+
+impl BrokerConfig {
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms)
+    }
+
+    /// Rejects settings that cannot work, with a message naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks: [(bool, &str); 8] = [
+            (self.broker_id >= 0, "broker id must be >= 0"),
+            (
+                self.max_request_bytes >= 1024,
+                "max request bytes must be at least 1024",
+            ),
+            (
+                self.max_connections >= 1,
+                "max connections must be at least 1",
+            ),
+            (
+                self.max_in_flight_per_connection >= 1,
+                "max in-flight requests per connection must be at least 1",
+            ),
+            (self.flush_bytes >= 1, "flush bytes must be at least 1"),
+            (
+                self.flush_interval_ms >= 1,
+                "flush interval must be at least 1 ms",
+            ),
+            (
+                self.max_in_flight_flushes >= 1,
+                "max in-flight flushes must be at least 1",
+            ),
+            (
+                self.default_partitions >= 1,
+                "default partitions must be at least 1",
+            ),
+        ];
+        for (ok, message) in checks {
+            if !ok {
+                return Err(message.to_string());
+            }
+        }
+        if self.max_pending_bytes < self.flush_bytes {
+            return Err(format!(
+                "max pending bytes ({}) must be at least flush bytes ({})",
+                self.max_pending_bytes, self.flush_bytes
+            ));
+        }
+        Ok(())
+    }
+}

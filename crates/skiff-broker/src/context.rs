@@ -1,0 +1,20 @@
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::BrokerConfig;
+use crate::controller_client::ControllerClient;
+use crate::fetch::ChunkSource;
+use crate::produce::ProduceBuffer;
+
+/// What every request handler may use. Shared by all connections behind one `Arc`.
+pub struct BrokerContext {
+    pub config: BrokerConfig,
+    pub controller: Arc<dyn ControllerClient>,
+    pub produce: Arc<ProduceBuffer>,
+    pub chunks: ChunkSource,
+    pub fetch_waiters: Arc<Semaphore>,
+    /// Cancelled when the broker starts shutting down; long-polls return early on it.
+    pub shutdown: CancellationToken,
+}

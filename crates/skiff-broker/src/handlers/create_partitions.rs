@@ -1,0 +1,101 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+use skiff_controller::{Command, CommandResponse, PartitionIncrease};
+
+use super::str_bytes;
+use crate::context::BrokerContext;
+use crate::kafka_error::{controller_error_code, topic_error_code};
+use crate::topics::TopicLookup;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
+    let mut results = Vec::with_capacity(request.topics.len());
+    let mut increases: Vec<(usize, PartitionIncrease)> = Vec::new();
+    {
+        let state = ctx.controller.state();
+        let state = state.read();
+        for t in &request.topics {
+            let mut result = CreatePartitionsTopicResult::default();
+            result.name = t.name.clone();
+            match TopicLookup::Name(t.name.as_str()).resolve(&state) {
+                Err(code) => set_error(
+                    &mut result,
+                    code,
+                    format!("unknown topic {}", t.name.as_str()),
+                ),
+                Ok(topic) => {
+                    let current = topic.partitions.len() as i32;
+                    if t.count <= current {
+                        let message = format!(
+                            "topic has {current} partitions; the new count must be larger, got {}",
+                            t.count
+                        );
+                        set_error(
+                            &mut result,
+                            ResponseError::InvalidPartitions.code(),
+                            message,
+                        );
+                    } else if !request.validate_only {
+                        increases.push((
+                            results.len(),
+                            PartitionIncrease {
+                                topic: topic.id,
+                                total: t.count as u32,
+                            },
+                        ));
+                    }
+                }
+            }
+            results.push(result);
+        }
+    }
+
+    if !increases.is_empty() {
+        let (positions, increases): (Vec<usize>, Vec<PartitionIncrease>) =
+            increases.into_iter().unzip();
+        match ctx
+            .controller
+            .propose(Command::CreatePartitions(increases))
+            .await
+        {
+            Ok(CommandResponse::PartitionsCreated(outcomes)) => {
+                for (position, outcome) in positions.into_iter().zip(outcomes) {
+                    if let Err(e) = outcome {
+                        set_error(&mut results[position], topic_error_code(&e), e.to_string());
+                    }
+                }
+            }
+            Ok(other) => {
+                for position in positions {
+                    let message = format!("unexpected controller answer {other:?}");
+                    set_error(
+                        &mut results[position],
+                        ResponseError::UnknownServerError.code(),
+                        message,
+                    );
+                }
+            }
+            Err(e) => {
+                for position in positions {
+                    set_error(
+                        &mut results[position],
+                        controller_error_code(&e),
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    let mut response = CreatePartitionsResponse::default();
+    response.results = results;
+    response
+}
+
+fn set_error(result: &mut CreatePartitionsTopicResult, code: i16, message: String) {
+    result.error_code = code;
+    result.error_message = Some(str_bytes(&message));
+}

@@ -1,0 +1,192 @@
+use std::collections::{BTreeMap, HashSet};
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use skiff_controller::topic_config::TopicConfig;
+use skiff_controller::{Command, CommandResponse, ControllerState, NewTopic, TopicError, TopicId};
+
+use super::{config_source, str_bytes};
+use crate::clock::now_ms;
+use crate::context::BrokerContext;
+use crate::kafka_error::{controller_error_code, topic_error_code};
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
+    let mut results: Vec<CreatableTopicResult> = Vec::with_capacity(request.topics.len());
+    let mut to_create: Vec<(usize, NewTopic)> = Vec::new();
+    {
+        let state = ctx.controller.state();
+        let state = state.read();
+        let mut seen = HashSet::new();
+        for topic in &request.topics {
+            let mut result = CreatableTopicResult::default();
+            result.name = topic.name.clone();
+            let name = topic.name.as_str();
+            let checked = if !seen.insert(name.to_string()) {
+                Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("topic {name} appears twice in the request"),
+                ))
+            } else {
+                check(ctx, &state, topic)
+            };
+            match checked {
+                Err((code, message)) => fail(&mut result, code, message, version),
+                Ok(new_topic) => {
+                    if version >= 5 {
+                        describe_created(&mut result, &new_topic);
+                    }
+                    if !request.validate_only {
+                        to_create.push((results.len(), new_topic));
+                    }
+                }
+            }
+            results.push(result);
+        }
+    }
+
+    if !to_create.is_empty() {
+        let (positions, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
+        match ctx.controller.propose(Command::CreateTopics(topics)).await {
+            Ok(CommandResponse::TopicsCreated(created)) => {
+                for (position, outcome) in positions.into_iter().zip(created) {
+                    match outcome {
+                        Ok(id) if version >= 7 => results[position].topic_id = id,
+                        Ok(_) => {}
+                        Err(e) => fail(
+                            &mut results[position],
+                            topic_error_code(&e),
+                            e.to_string(),
+                            version,
+                        ),
+                    }
+                }
+            }
+            Ok(other) => {
+                for position in positions {
+                    let message = format!("unexpected controller answer {other:?}");
+                    fail(
+                        &mut results[position],
+                        ResponseError::UnknownServerError.code(),
+                        message,
+                        version,
+                    );
+                }
+            }
+            Err(e) => {
+                for position in positions {
+                    fail(
+                        &mut results[position],
+                        controller_error_code(&e),
+                        e.to_string(),
+                        version,
+                    );
+                }
+            }
+        }
+    }
+
+    let mut response = CreateTopicsResponse::default();
+    response.topics = results;
+    response
+}
+
+/// Everything Kafka checks before creating a topic; `validate_only` requests stop here.
+fn check(
+    ctx: &BrokerContext,
+    state: &ControllerState,
+    topic: &CreatableTopic,
+) -> Result<NewTopic, (i16, String)> {
+    let name = topic.name.as_str();
+    let topic_error = |e: TopicError| (topic_error_code(&e), e.to_string());
+    skiff_controller::state::validate_topic_name(name).map_err(topic_error)?;
+    if state.topic_by_name(name).is_some() {
+        return Err((
+            ResponseError::TopicAlreadyExists.code(),
+            format!("topic {name} already exists"),
+        ));
+    }
+    let partitions = if !topic.assignments.is_empty() {
+        // Skiff places partitions itself; a manual assignment only fixes the count.
+        topic.assignments.len() as i32
+    } else if topic.num_partitions == -1 {
+        ctx.config.default_partitions as i32
+    } else {
+        topic.num_partitions
+    };
+    if partitions < 1 {
+        return Err((
+            ResponseError::InvalidPartitions.code(),
+            format!("number of partitions must be at least 1, got {partitions}"),
+        ));
+    }
+    // Replication is the object store's job; any factor a client may ask for is accepted.
+    if topic.replication_factor == 0 || topic.replication_factor < -1 {
+        return Err((
+            ResponseError::InvalidReplicationFactor.code(),
+            format!(
+                "replication factor must be -1 or at least 1, got {}",
+                topic.replication_factor
+            ),
+        ));
+    }
+    let configs: BTreeMap<String, String> = topic
+        .configs
+        .iter()
+        .filter_map(|c| {
+            c.value
+                .as_ref()
+                .map(|v| (c.name.to_string(), v.to_string()))
+        })
+        .collect();
+    TopicConfig::from_overrides(&configs).map_err(topic_error)?;
+    Ok(NewTopic {
+        name: name.to_string(),
+        id: TopicId::new_v4(),
+        partitions: partitions as u32,
+        configs,
+        created_ms: now_ms(),
+    })
+}
+
+fn fail(result: &mut CreatableTopicResult, code: i16, message: String, version: i16) {
+    result.error_code = code;
+    if version >= 1 {
+        result.error_message = Some(str_bytes(&message));
+    }
+    result.num_partitions = -1;
+    result.replication_factor = -1;
+    result.configs = None;
+}
+
+/// v5+: the created topic's partition count and full config, so clients need no DescribeConfigs.
+fn describe_created(result: &mut CreatableTopicResult, topic: &NewTopic) {
+    result.num_partitions = topic.partitions as i32;
+    result.replication_factor = 1;
+    let config = TopicConfig::from_overrides(&topic.configs).unwrap_or_default();
+    result.configs = Some(
+        config
+            .entries()
+            .map(|e| {
+                let mut entry = CreatableTopicConfigs::default();
+                entry.name = str_bytes(e.name);
+                entry.value = Some(str_bytes(e.value));
+                entry.read_only = e.read_only;
+                entry.config_source = if e.is_default {
+                    config_source::DEFAULT
+                } else {
+                    config_source::TOPIC
+                };
+                entry.is_sensitive = e.is_sensitive;
+                entry
+            })
+            .collect(),
+    );
+}

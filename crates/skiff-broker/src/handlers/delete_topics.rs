@@ -1,0 +1,107 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
+use skiff_controller::{Command, CommandResponse, TopicId};
+
+use super::{str_bytes, topic_name};
+use crate::context::BrokerContext;
+use crate::kafka_error::{controller_error_code, topic_error_code};
+use crate::topics::TopicLookup;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
+    // v6 names topics by name or id; older versions by name only.
+    let lookups: Vec<TopicLookup<'_>> = if version >= 6 {
+        request
+            .topics
+            .iter()
+            .map(|t| match &t.name {
+                Some(name) => TopicLookup::Name(name.as_str()),
+                None => TopicLookup::Id(t.topic_id),
+            })
+            .collect()
+    } else {
+        request
+            .topic_names
+            .iter()
+            .map(|n| TopicLookup::Name(n.as_str()))
+            .collect()
+    };
+
+    let mut results = Vec::with_capacity(lookups.len());
+    let mut to_delete: Vec<(usize, TopicId)> = Vec::new();
+    {
+        let state = ctx.controller.state();
+        let state = state.read();
+        for lookup in &lookups {
+            let mut result = DeletableTopicResult::default();
+            match lookup {
+                TopicLookup::Name(name) => result.name = Some(topic_name(name)),
+                TopicLookup::Id(id) => result.topic_id = *id,
+            }
+            match lookup.resolve(&state) {
+                Ok(topic) => {
+                    result.name = Some(topic_name(&topic.name));
+                    if version >= 6 {
+                        result.topic_id = topic.id;
+                    }
+                    to_delete.push((results.len(), topic.id));
+                }
+                Err(code) => set_error(&mut result, code, "no such topic".into(), version),
+            }
+            results.push(result);
+        }
+    }
+
+    if !to_delete.is_empty() {
+        let (positions, ids): (Vec<usize>, Vec<TopicId>) = to_delete.into_iter().unzip();
+        match ctx.controller.propose(Command::DeleteTopics(ids)).await {
+            Ok(CommandResponse::TopicsDeleted(outcomes)) => {
+                for (position, outcome) in positions.into_iter().zip(outcomes) {
+                    if let Err(e) = outcome {
+                        set_error(
+                            &mut results[position],
+                            topic_error_code(&e),
+                            e.to_string(),
+                            version,
+                        );
+                    }
+                }
+            }
+            Ok(other) => {
+                for position in positions {
+                    let message = format!("unexpected controller answer {other:?}");
+                    set_error(
+                        &mut results[position],
+                        ResponseError::UnknownServerError.code(),
+                        message,
+                        version,
+                    );
+                }
+            }
+            Err(e) => {
+                for position in positions {
+                    set_error(
+                        &mut results[position],
+                        controller_error_code(&e),
+                        e.to_string(),
+                        version,
+                    );
+                }
+            }
+        }
+    }
+    let mut response = DeleteTopicsResponse::default();
+    response.responses = results;
+    response
+}
+
+fn set_error(result: &mut DeletableTopicResult, code: i16, message: String, version: i16) {
+    result.error_code = code;
+    if version >= 5 {
+        result.error_message = Some(str_bytes(&message));
+    }
+}

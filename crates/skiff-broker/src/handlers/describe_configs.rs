@@ -1,0 +1,207 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
+use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+use kafka_protocol::protocol::StrBytes;
+use skiff_controller::topic_config::ConfigType;
+
+use super::{config_source, str_bytes};
+use crate::context::BrokerContext;
+use crate::topics::TopicLookup;
+
+pub(crate) const RESOURCE_TOPIC: i8 = 2;
+pub(crate) const RESOURCE_BROKER: i8 = 4;
+
+/// One config row, before it is shaped for the requested version.
+struct Row {
+    name: String,
+    value: String,
+    source: i8,
+    read_only: bool,
+    config_type: i8,
+    doc: &'static str,
+}
+
+pub fn handle(
+    ctx: &BrokerContext,
+    request: DescribeConfigsRequest,
+    version: i16,
+) -> DescribeConfigsResponse {
+    let mut response = DescribeConfigsResponse::default();
+    response.results = request
+        .resources
+        .iter()
+        .map(|resource| {
+            let mut result = DescribeConfigsResult::default();
+            result.resource_type = resource.resource_type;
+            result.resource_name = resource.resource_name.clone();
+            match rows(ctx, resource.resource_type, &resource.resource_name) {
+                Ok(rows) => {
+                    let wanted = resource.configuration_keys.as_ref();
+                    result.configs = rows
+                        .into_iter()
+                        .filter(|row| {
+                            wanted.is_none_or(|keys| keys.iter().any(|k| k.as_str() == row.name))
+                        })
+                        .map(|row| {
+                            shape(
+                                row,
+                                request.include_synonyms,
+                                request.include_documentation,
+                                version,
+                            )
+                        })
+                        .collect();
+                }
+                Err((code, message)) => {
+                    result.error_code = code;
+                    result.error_message = Some(str_bytes(&message));
+                }
+            }
+            result
+        })
+        .collect();
+    response
+}
+
+fn rows(
+    ctx: &BrokerContext,
+    resource_type: i8,
+    name: &StrBytes,
+) -> Result<Vec<Row>, (i16, String)> {
+    match resource_type {
+        RESOURCE_TOPIC => {
+            let state = ctx.controller.state();
+            let state = state.read();
+            let topic = TopicLookup::Name(name.as_str())
+                .resolve(&state)
+                .map_err(|code| (code, format!("unknown topic {}", name.as_str())))?;
+            Ok(topic
+                .config
+                .entries()
+                .map(|e| Row {
+                    name: e.name.to_string(),
+                    value: e.value.to_string(),
+                    source: if e.is_default {
+                        config_source::DEFAULT
+                    } else {
+                        config_source::TOPIC
+                    },
+                    read_only: e.read_only,
+                    config_type: type_code(e.config_type),
+                    doc: e.doc,
+                })
+                .collect())
+        }
+        RESOURCE_BROKER if name.is_empty() || name.as_str() == ctx.config.broker_id.to_string() => {
+            Ok(broker_rows(ctx))
+        }
+        RESOURCE_BROKER => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("this is broker {}", ctx.config.broker_id),
+        )),
+        other => Err((
+            ResponseError::InvalidRequest.code(),
+            format!(
+                "resource type {other} is not supported; Skiff describes topics (2) and brokers (4)"
+            ),
+        )),
+    }
+}
+
+/// Broker settings come from flags, environment and the config file, so they are read-only here.
+fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
+    let c = &ctx.config;
+    let row = |name: &str, value: String, config_type: ConfigType, doc: &'static str| Row {
+        name: name.to_string(),
+        value,
+        source: config_source::STATIC_BROKER,
+        read_only: true,
+        config_type: type_code(config_type),
+        doc,
+    };
+    vec![
+        row(
+            "broker.id",
+            c.broker_id.to_string(),
+            ConfigType::Int,
+            "This broker's id.",
+        ),
+        row(
+            "auto.create.topics.enable",
+            c.auto_create_topics.to_string(),
+            ConfigType::Bool,
+            "Create unknown topics on Metadata requests.",
+        ),
+        row(
+            "num.partitions",
+            c.default_partitions.to_string(),
+            ConfigType::Int,
+            "Partitions of topics created without a count.",
+        ),
+        row(
+            "socket.request.max.bytes",
+            c.max_request_bytes.to_string(),
+            ConfigType::Int,
+            "Largest request frame accepted.",
+        ),
+        row(
+            "message.max.bytes",
+            "1048588".into(),
+            ConfigType::Int,
+            "Default max.message.bytes for topics.",
+        ),
+        row(
+            "skiff.flush.bytes",
+            c.flush_bytes.to_string(),
+            ConfigType::Int,
+            "Segment size that triggers a flush.",
+        ),
+        row(
+            "skiff.flush.interval.ms",
+            c.flush_interval_ms.to_string(),
+            ConfigType::Long,
+            "Longest a batch waits before its segment is flushed.",
+        ),
+    ]
+}
+
+fn shape(
+    row: Row,
+    include_synonyms: bool,
+    include_documentation: bool,
+    version: i16,
+) -> DescribeConfigsResourceResult {
+    let mut entry = DescribeConfigsResourceResult::default();
+    entry.name = str_bytes(&row.name);
+    entry.value = Some(str_bytes(&row.value));
+    entry.read_only = row.read_only;
+    entry.config_source = row.source;
+    if include_synonyms {
+        let mut synonym = DescribeConfigsSynonym::default();
+        synonym.name = entry.name.clone();
+        synonym.value = entry.value.clone();
+        synonym.source = row.source;
+        entry.synonyms = vec![synonym];
+    }
+    if version >= 3 {
+        entry.config_type = row.config_type;
+        if include_documentation {
+            entry.documentation = Some(str_bytes(row.doc));
+        }
+    }
+    entry
+}
+
+/// DescribeConfigs type codes (KIP-569).
+fn type_code(config_type: ConfigType) -> i8 {
+    match config_type {
+        ConfigType::Bool => 1,
+        ConfigType::String | ConfigType::Enum => 2,
+        ConfigType::Int => 3,
+        ConfigType::Long => 5,
+        ConfigType::Double => 6,
+        ConfigType::List => 7,
+    }
+}

@@ -1,0 +1,238 @@
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use skiff_controller::ControllerState;
+use tokio::time::{Instant, sleep_until};
+use tracing::warn;
+
+use crate::context::BrokerContext;
+use crate::fetch::{
+    PartitionReadPlan, PlannedEntry, ReadError, plan_partition_read, slice_batches,
+};
+use crate::topics::TopicLookup;
+
+/// Entry reads in flight at once for one fetch: enough to overlap object-store latency across
+/// partitions without one request monopolising the store.
+const ENTRY_READ_CONCURRENCY: usize = 8;
+/// Upper bound on a long-poll, whatever the client asks: keeps a misconfigured client from
+/// parking a request for hours.
+const MAX_WAIT_CAP_MS: i32 = 60_000;
+
+/// One requested partition, resolved and planned under the state lock.
+struct PartitionJob {
+    topic: usize,
+    partition: i32,
+    fetch_offset: i64,
+    max_bytes: usize,
+    plan: Result<PartitionReadPlan, i16>,
+}
+
+pub async fn handle(ctx: &BrokerContext, request: FetchRequest, version: i16) -> FetchResponse {
+    let mut applied = ctx.controller.state().applied();
+    let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS) as u64);
+    let deadline = Instant::now() + wait;
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let mut waiter_permit = None;
+    loop {
+        applied.borrow_and_update();
+        let (response, bytes, any_error) = read_once(ctx, &request, version).await;
+        if bytes >= min_bytes || any_error || Instant::now() >= deadline {
+            return response;
+        }
+        if waiter_permit.is_none() {
+            match ctx.fetch_waiters.clone().try_acquire_owned() {
+                Ok(permit) => waiter_permit = Some(permit),
+                Err(_) => return response,
+            }
+        }
+        tokio::select! {
+            changed = applied.changed() => if changed.is_err() { return response },
+            _ = sleep_until(deadline) => return response,
+            _ = ctx.shutdown.cancelled() => return response,
+        }
+    }
+}
+
+/// Builds one complete response from the current state. Returns it with the record bytes it
+/// carries and whether any partition has an error (errors answer immediately, as in Kafka).
+async fn read_once(
+    ctx: &BrokerContext,
+    request: &FetchRequest,
+    version: i16,
+) -> (FetchResponse, usize, bool) {
+    let mut jobs = {
+        let state = ctx.controller.state();
+        let state = state.read();
+        plan_jobs(&state, request, version)
+    };
+
+    // The plans' entries are only needed to read them; moving them out avoids cloning keys.
+    let reads: Vec<(usize, PlannedEntry)> = jobs
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, job)| {
+            let entries = job
+                .plan
+                .as_mut()
+                .map(|plan| std::mem::take(&mut plan.entries))
+                .unwrap_or_default();
+            entries.into_iter().map(move |e| (i, e))
+        })
+        .collect();
+    let mut fetched: Vec<Vec<Result<Bytes, String>>> = jobs.iter().map(|_| Vec::new()).collect();
+    let results: Vec<(usize, Result<Bytes, String>)> = futures::stream::iter(reads)
+        .map(|(job, planned)| read_entry(ctx, job, planned))
+        .buffered(ENTRY_READ_CONCURRENCY)
+        .collect()
+        .await;
+    for (job, bytes) in results {
+        fetched[job].push(bytes);
+    }
+
+    let mut response = FetchResponse::default();
+    response.responses = request
+        .topics
+        .iter()
+        .map(|t| {
+            let mut entry = FetchableTopicResponse::default();
+            if version >= 13 {
+                entry.topic_id = t.topic_id;
+            } else {
+                entry.topic = t.topic.clone();
+            }
+            entry
+        })
+        .collect();
+    let max_bytes = if request.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        request.max_bytes as usize
+    };
+    let mut total = 0usize;
+    let mut any_error = false;
+    for (job, entries) in jobs.into_iter().zip(fetched) {
+        let mut data = PartitionData::default();
+        data.partition_index = job.partition;
+        match job.plan {
+            Err(code) => {
+                data.error_code = code;
+                data.high_watermark = -1;
+                any_error = true;
+            }
+            Ok(plan) => {
+                data.high_watermark = plan.high_watermark;
+                data.last_stable_offset = plan.high_watermark;
+                data.log_start_offset = plan.log_start_offset;
+                let budget = job.max_bytes.min(max_bytes.saturating_sub(total));
+                let (records, error) = assemble(entries, job.fetch_offset, budget, total == 0);
+                if let Some(message) = error {
+                    warn!(partition = job.partition, error = %message, "fetch could not read stored data");
+                    if records.is_empty() {
+                        data.error_code = ResponseError::KafkaStorageError.code();
+                        any_error = true;
+                    }
+                }
+                total += records.len();
+                data.records = Some(records);
+            }
+        }
+        response.responses[job.topic].partitions.push(data);
+    }
+    (response, total, any_error)
+}
+
+async fn read_entry(
+    ctx: &BrokerContext,
+    job: usize,
+    planned: PlannedEntry,
+) -> (usize, Result<Bytes, String>) {
+    let bytes = ctx
+        .chunks
+        .entry_bytes(planned.object_id, &planned.object_key, planned.entry)
+        .await;
+    (job, bytes.map_err(|e| e.to_string()))
+}
+
+fn plan_jobs(state: &ControllerState, request: &FetchRequest, version: i16) -> Vec<PartitionJob> {
+    let mut jobs = Vec::new();
+    for (topic_index, t) in request.topics.iter().enumerate() {
+        let lookup = if version >= 13 {
+            TopicLookup::Id(t.topic_id)
+        } else {
+            TopicLookup::Name(t.topic.as_str())
+        };
+        let topic = lookup.resolve(state);
+        for p in &t.partitions {
+            let max_bytes = p.partition_max_bytes.max(0) as usize;
+            let plan = topic.and_then(|topic| {
+                let log = usize::try_from(p.partition)
+                    .ok()
+                    .and_then(|i| topic.partitions.get(i))
+                    .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
+                plan_partition_read(state, log, p.fetch_offset, max_bytes).map_err(|e| match e {
+                    ReadError::OffsetOutOfRange => ResponseError::OffsetOutOfRange.code(),
+                })
+            });
+            jobs.push(PartitionJob {
+                topic: topic_index,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes,
+                plan,
+            });
+        }
+    }
+    jobs
+}
+
+/// Cuts the partition's answer out of its entries' bytes, in offset order, within `budget`.
+/// Returns the records and the first read error, if reading stopped on one.
+fn assemble(
+    entries: Vec<Result<Bytes, String>>,
+    from_offset: i64,
+    budget: usize,
+    first_in_response: bool,
+) -> (Bytes, Option<String>) {
+    let mut slices: Vec<Bytes> = Vec::new();
+    let mut taken = 0usize;
+    let mut error = None;
+    for entry in entries {
+        let bytes = match entry {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
+        let allow_oversized = first_in_response && taken == 0;
+        let (slice, full) = slice_batches(
+            &bytes,
+            from_offset,
+            budget.saturating_sub(taken),
+            allow_oversized,
+        );
+        taken += slice.len();
+        if !slice.is_empty() {
+            slices.push(slice);
+        }
+        if full {
+            break;
+        }
+    }
+    let records = match slices.len() {
+        0 => Bytes::new(),
+        1 => slices.pop().unwrap_or_default(),
+        _ => {
+            let mut joined = BytesMut::with_capacity(taken);
+            for s in &slices {
+                joined.extend_from_slice(s);
+            }
+            joined.freeze()
+        }
+    };
+    (records, error)
+}

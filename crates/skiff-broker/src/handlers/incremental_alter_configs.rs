@@ -1,0 +1,175 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+use skiff_controller::topic_config::{ConfigType, config_def};
+use skiff_controller::{Command, CommandResponse, ControllerState, TopicConfigChange};
+
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::str_bytes;
+use crate::context::BrokerContext;
+use crate::kafka_error::{controller_error_code, topic_error_code};
+use crate::topics::TopicLookup;
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: IncrementalAlterConfigsRequest,
+    _version: i16,
+) -> IncrementalAlterConfigsResponse {
+    let mut results = Vec::with_capacity(request.resources.len());
+    let mut changes: Vec<(usize, TopicConfigChange)> = Vec::new();
+    {
+        let state = ctx.controller.state();
+        let state = state.read();
+        for resource in &request.resources {
+            let mut result = AlterConfigsResourceResponse::default();
+            result.resource_type = resource.resource_type;
+            result.resource_name = resource.resource_name.clone();
+            match plan_change(&state, resource) {
+                Ok(change) if !request.validate_only => changes.push((results.len(), change)),
+                Ok(_) => {}
+                Err((code, message)) => set_error(&mut result, code, message),
+            }
+            results.push(result);
+        }
+    }
+
+    if !changes.is_empty() {
+        let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
+            changes.into_iter().unzip();
+        match ctx
+            .controller
+            .propose(Command::AlterTopicConfigs(changes))
+            .await
+        {
+            Ok(CommandResponse::ConfigsAltered(outcomes)) => {
+                for (position, outcome) in positions.into_iter().zip(outcomes) {
+                    if let Err(e) = outcome {
+                        set_error(&mut results[position], topic_error_code(&e), e.to_string());
+                    }
+                }
+            }
+            Ok(other) => {
+                for position in positions {
+                    let message = format!("unexpected controller answer {other:?}");
+                    set_error(
+                        &mut results[position],
+                        ResponseError::UnknownServerError.code(),
+                        message,
+                    );
+                }
+            }
+            Err(e) => {
+                for position in positions {
+                    set_error(
+                        &mut results[position],
+                        controller_error_code(&e),
+                        e.to_string(),
+                    );
+                }
+            }
+        }
+    }
+    let mut response = IncrementalAlterConfigsResponse::default();
+    response.responses = results;
+    response
+}
+
+/// Turns the resource's operations into one validated set/delete change for the controller.
+fn plan_change(
+    state: &ControllerState,
+    resource: &AlterConfigsResource,
+) -> Result<TopicConfigChange, (i16, String)> {
+    let invalid = |message: String| (ResponseError::InvalidConfig.code(), message);
+    match resource.resource_type {
+        RESOURCE_TOPIC => {}
+        RESOURCE_BROKER => {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                "broker settings come from flags, SKIFF_* variables or the config file; restart the broker to change them".into(),
+            ));
+        }
+        other => {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                format!("resource type {other} cannot be altered"),
+            ));
+        }
+    }
+    let topic = TopicLookup::Name(resource.resource_name.as_str())
+        .resolve(state)
+        .map_err(|code| {
+            (
+                code,
+                format!("unknown topic {}", resource.resource_name.as_str()),
+            )
+        })?;
+
+    let mut set: Vec<(String, String)> = Vec::new();
+    let mut delete: Vec<String> = Vec::new();
+    for op in &resource.configs {
+        let name = op.name.to_string();
+        let value = op.value.as_ref().map(|v| v.to_string());
+        match op.config_operation {
+            OP_SET => set.push((
+                name.clone(),
+                value.ok_or_else(|| invalid(format!("{name}: SET needs a value")))?,
+            )),
+            OP_DELETE => delete.push(name),
+            OP_APPEND | OP_SUBTRACT => {
+                let is_list = config_def(&name).is_some_and(|d| d.config_type == ConfigType::List);
+                if !is_list {
+                    return Err(invalid(format!(
+                        "{name}: APPEND and SUBTRACT apply to list configs only"
+                    )));
+                }
+                let current = topic.config.get(&name).unwrap_or_default();
+                let mut items: Vec<String> = current
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                for item in value
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                {
+                    if op.config_operation == OP_APPEND {
+                        if !items.iter().any(|i| i == item) {
+                            items.push(item.to_string());
+                        }
+                    } else {
+                        items.retain(|i| i != item);
+                    }
+                }
+                set.push((name, items.join(",")));
+            }
+            other => {
+                return Err((
+                    ResponseError::InvalidRequest.code(),
+                    format!("{name}: unknown operation {other}"),
+                ));
+            }
+        }
+    }
+    // Validate now so validate_only requests and real ones fail the same way.
+    let mut preview = topic.config.clone();
+    preview
+        .alter(&set, &delete)
+        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    Ok(TopicConfigChange {
+        topic: topic.id,
+        set,
+        delete,
+    })
+}
+
+fn set_error(result: &mut AlterConfigsResourceResponse, code: i16, message: String) {
+    result.error_code = code;
+    result.error_message = Some(str_bytes(&message));
+}

@@ -1,0 +1,49 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use skiff_controller::{Command, CommandResponse, ProducerError};
+use tracing::info;
+
+use crate::context::BrokerContext;
+use crate::kafka_error::controller_error_code;
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
+    let mut response = InitProducerIdResponse::default();
+    response.producer_id = ProducerId(-1);
+    response.producer_epoch = -1;
+    if request
+        .transactional_id
+        .as_ref()
+        .is_some_and(|id| !id.is_empty())
+    {
+        info!("refusing a transactional producer: transactions are not supported yet");
+        response.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+        return response;
+    }
+    // v3+ (KIP-360): a producer that already has an id asks for an epoch bump after an error.
+    let current =
+        (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
+    match ctx
+        .controller
+        .propose(Command::InitProducerId { current })
+        .await
+    {
+        Ok(CommandResponse::ProducerId(Ok((id, epoch)))) => {
+            response.producer_id = ProducerId(id);
+            response.producer_epoch = epoch;
+        }
+        Ok(CommandResponse::ProducerId(Err(e))) => {
+            response.error_code = match e {
+                ProducerError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+                _ => ResponseError::UnknownProducerId,
+            }
+            .code();
+        }
+        Ok(_) => response.error_code = ResponseError::UnknownServerError.code(),
+        Err(e) => response.error_code = controller_error_code(&e),
+    }
+    response
+}

@@ -1,0 +1,180 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use skiff_controller::{ControllerState, PartitionLog};
+
+use crate::context::BrokerContext;
+use crate::fetch::{PlannedEntry, offset_for_max_timestamp, offset_for_timestamp};
+use crate::topics::TopicLookup;
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+/// Entries searched for a timestamp before giving up: only more than one when clients wrote
+/// batch max timestamps that no record carries.
+const TIMESTAMP_SEARCH_ENTRIES: usize = 8;
+
+/// What answering one partition takes, decided under the state lock.
+enum Lookup {
+    Answer {
+        offset: i64,
+        timestamp: i64,
+    },
+    Failed(i16),
+    ByTimestamp {
+        candidates: Vec<PlannedEntry>,
+        target: i64,
+    },
+    MaxTimestamp {
+        entry: PlannedEntry,
+        batch_base_offset: i64,
+        timestamp: i64,
+    },
+}
+
+const NOT_FOUND: Lookup = Lookup::Answer {
+    offset: -1,
+    timestamp: -1,
+};
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let lookups: Vec<Vec<(i32, Lookup)>> = {
+        let state = ctx.controller.state();
+        let state = state.read();
+        request
+            .topics
+            .iter()
+            .map(|t| {
+                let topic = TopicLookup::Name(t.name.as_str()).resolve(&state);
+                t.partitions
+                    .iter()
+                    .map(|p| {
+                        let lookup = match &topic {
+                            Err(code) => Lookup::Failed(*code),
+                            Ok(topic) => match usize::try_from(p.partition_index)
+                                .ok()
+                                .and_then(|i| topic.partitions.get(i))
+                            {
+                                None => {
+                                    Lookup::Failed(ResponseError::UnknownTopicOrPartition.code())
+                                }
+                                Some(log) => plan(&state, log, p.timestamp),
+                            },
+                        };
+                        (p.partition_index, lookup)
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+
+    let mut response = ListOffsetsResponse::default();
+    for (topic, partitions) in request.topics.into_iter().zip(lookups) {
+        let mut entry = ListOffsetsTopicResponse::default();
+        entry.name = topic.name;
+        for (index, lookup) in partitions {
+            let mut p = ListOffsetsPartitionResponse::default();
+            p.partition_index = index;
+            match resolve(ctx, lookup).await {
+                Ok((offset, timestamp)) => {
+                    p.offset = offset;
+                    p.timestamp = timestamp;
+                }
+                Err(code) => {
+                    p.error_code = code;
+                    p.offset = -1;
+                    p.timestamp = -1;
+                }
+            }
+            if version >= 4 {
+                p.leader_epoch = -1;
+            }
+            entry.partitions.push(p);
+        }
+        response.topics.push(entry);
+    }
+    response
+}
+
+fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
+    let entry_at = |offset: i64| {
+        log.entries_from(offset).next().and_then(|e| {
+            state.object_key(e.object_id).map(|key| PlannedEntry {
+                object_id: e.object_id,
+                object_key: key.to_string(),
+                entry: *e,
+            })
+        })
+    };
+    match timestamp {
+        LATEST => Lookup::Answer {
+            offset: log.high_watermark(),
+            timestamp: -1,
+        },
+        EARLIEST | EARLIEST_LOCAL => Lookup::Answer {
+            offset: log.log_start_offset(),
+            timestamp: -1,
+        },
+        MAX_TIMESTAMP => match log.max_timestamp() {
+            None => NOT_FOUND,
+            Some(max) => match entry_at(max.batch_base_offset) {
+                Some(entry) => Lookup::MaxTimestamp {
+                    entry,
+                    batch_base_offset: max.batch_base_offset,
+                    timestamp: max.timestamp,
+                },
+                None => NOT_FOUND,
+            },
+        },
+        target if target >= 0 => {
+            let Some(first) = log.first_entry_with_max_timestamp_at_or_after(target) else {
+                return NOT_FOUND;
+            };
+            let candidates: Vec<PlannedEntry> = log
+                .entries_from(first.base_offset)
+                .filter(|e| e.max_timestamp >= target)
+                .take(TIMESTAMP_SEARCH_ENTRIES)
+                .filter_map(|e| {
+                    state.object_key(e.object_id).map(|key| PlannedEntry {
+                        object_id: e.object_id,
+                        object_key: key.to_string(),
+                        entry: *e,
+                    })
+                })
+                .collect();
+            Lookup::ByTimestamp { candidates, target }
+        }
+        _ => Lookup::Failed(ResponseError::InvalidRequest.code()),
+    }
+}
+
+async fn resolve(ctx: &BrokerContext, lookup: Lookup) -> Result<(i64, i64), i16> {
+    let storage_error = |_| ResponseError::KafkaStorageError.code();
+    match lookup {
+        Lookup::Answer { offset, timestamp } => Ok((offset, timestamp)),
+        Lookup::Failed(code) => Err(code),
+        Lookup::ByTimestamp { candidates, target } => {
+            Ok(offset_for_timestamp(&ctx.chunks, &candidates, target)
+                .await
+                .map_err(storage_error)?
+                .unwrap_or((-1, -1)))
+        }
+        Lookup::MaxTimestamp {
+            entry,
+            batch_base_offset,
+            timestamp,
+        } => Ok(
+            offset_for_max_timestamp(&ctx.chunks, &entry, batch_base_offset, timestamp)
+                .await
+                .map_err(storage_error)?
+                .unwrap_or((-1, -1)),
+        ),
+    }
+}

@@ -1,0 +1,133 @@
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use skiff_controller::{BrokerInfo, ControllerState, Topic, TopicId};
+
+use super::{str_bytes, topic_name};
+use crate::cluster_view::partition_leader;
+use crate::context::BrokerContext;
+use crate::topics::{TopicLookup, create_missing_topics};
+
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: MetadataRequest,
+    version: i16,
+) -> MetadataResponse {
+    // Before v4 there was no opt-out: every Metadata request allowed auto-creation.
+    let wants_auto_create = version < 4 || request.allow_auto_topic_creation;
+    if ctx.config.auto_create_topics && wants_auto_create {
+        if let Some(topics) = &request.topics {
+            let names = topics
+                .iter()
+                .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()));
+            create_missing_topics(ctx, names).await;
+        }
+    }
+
+    let state = ctx.controller.state();
+    let state = state.read();
+    let brokers: Vec<BrokerInfo> = state.brokers().cloned().collect();
+    let mut response = MetadataResponse::default();
+    response.brokers = brokers.iter().map(|b| broker_entry(b, version)).collect();
+    if version >= 2 {
+        response.cluster_id = state.cluster_id().map(str_bytes);
+    }
+    if version >= 1 {
+        // Admin requests may go to any broker (each one proposes to the controller), so the
+        // answering broker names itself.
+        response.controller_id = BrokerId(ctx.config.broker_id);
+    }
+    response.topics = match &request.topics {
+        None => state
+            .topics()
+            .map(|t| topic_entry(t, &brokers, version))
+            .collect(),
+        Some(requested) => requested
+            .iter()
+            .map(|t| {
+                let lookup = match &t.name {
+                    Some(name) => TopicLookup::Name(name.0.as_str()),
+                    None => TopicLookup::Id(t.topic_id),
+                };
+                lookup_entry(&state, lookup, &brokers, version)
+            })
+            .collect(),
+    };
+    response
+}
+
+fn lookup_entry(
+    state: &ControllerState,
+    lookup: TopicLookup<'_>,
+    brokers: &[BrokerInfo],
+    version: i16,
+) -> MetadataResponseTopic {
+    match lookup.resolve(state) {
+        Ok(topic) => topic_entry(topic, brokers, version),
+        Err(code) => {
+            let mut entry = MetadataResponseTopic::default();
+            entry.error_code = code;
+            match lookup {
+                TopicLookup::Name(name) => entry.name = Some(topic_name(name)),
+                TopicLookup::Id(id) => entry.topic_id = id,
+            }
+            entry
+        }
+    }
+}
+
+fn broker_entry(broker: &BrokerInfo, version: i16) -> MetadataResponseBroker {
+    let mut entry = MetadataResponseBroker::default();
+    entry.node_id = BrokerId(broker.id);
+    entry.host = str_bytes(&broker.host);
+    entry.port = i32::from(broker.port);
+    if version >= 1 {
+        entry.rack = broker.rack.as_deref().map(str_bytes);
+    }
+    entry
+}
+
+pub(crate) fn topic_entry(
+    topic: &Topic,
+    brokers: &[BrokerInfo],
+    version: i16,
+) -> MetadataResponseTopic {
+    let mut entry = MetadataResponseTopic::default();
+    entry.name = Some(topic_name(&topic.name));
+    if version >= 10 {
+        entry.topic_id = topic.id;
+    }
+    entry.partitions = (0..topic.partitions.len() as u32)
+        .map(|p| partition_entry(&topic.id, p, brokers, version))
+        .collect();
+    entry
+}
+
+fn partition_entry(
+    topic: &TopicId,
+    partition: u32,
+    brokers: &[BrokerInfo],
+    version: i16,
+) -> MetadataResponsePartition {
+    let mut entry = MetadataResponsePartition::default();
+    entry.partition_index = partition as i32;
+    match partition_leader(topic, partition, brokers) {
+        Some(leader) => {
+            entry.leader_id = BrokerId(leader);
+            entry.replica_nodes = vec![BrokerId(leader)];
+            entry.isr_nodes = vec![BrokerId(leader)];
+        }
+        None => {
+            entry.error_code = ResponseError::LeaderNotAvailable.code();
+            entry.leader_id = BrokerId(-1);
+        }
+    }
+    if version >= 7 {
+        // Skiff has no replica log to diverge, so it reports no leader epoch and clients skip
+        // epoch-based truncation checks (OffsetForLeaderEpoch) entirely.
+        entry.leader_epoch = -1;
+    }
+    entry
+}

@@ -1,0 +1,33 @@
+//! One file per Kafka API. Each `handle` takes the decoded request and returns the typed
+//! response; errors are already Kafka error codes by the time they leave a handler.
+
+pub mod api_versions;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod fetch;
+pub mod incremental_alter_configs;
+pub mod init_producer_id;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::StrBytes;
+
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+pub(crate) fn topic_name(s: &str) -> TopicName {
+    TopicName(str_bytes(s))
+}
+
+/// Where a config value comes from, as DescribeConfigs and CreateTopics report it.
+pub(crate) mod config_source {
+    pub const TOPIC: i8 = 1;
+    pub const STATIC_BROKER: i8 = 4;
+    pub const DEFAULT: i8 = 5;
+}

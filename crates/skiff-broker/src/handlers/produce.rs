@@ -1,0 +1,389 @@
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
+use skiff_controller::topic_config::TimestampType;
+use skiff_controller::{BatchOutcome, ChunkOutcome, ControllerState};
+use skiff_records::BatchSummary;
+use tracing::debug;
+
+use super::str_bytes;
+use crate::clock::now_ms;
+use crate::context::BrokerContext;
+use crate::kafka_error::{NONE, produce_error_code};
+use crate::produce::{AppendTicket, PartitionAppend, PartitionKey, SegmentOutcome, SegmentWaiter};
+use crate::router::{Reply, ReplyFuture};
+
+/// What happens to one partition of the request.
+enum PartitionPlan {
+    Failed {
+        code: i16,
+        message: Option<String>,
+    },
+    Append {
+        key: PartitionKey,
+        records: Bytes,
+        batches: Range<usize>,
+        log_append_time: Option<i64>,
+    },
+    Appended {
+        key: PartitionKey,
+        ticket: AppendTicket,
+        log_append_time: Option<i64>,
+    },
+}
+
+struct TopicPlan {
+    name: TopicName,
+    partitions: Vec<(i32, PartitionPlan)>,
+}
+
+/// Validates and appends the request's batches before returning, so batches from one
+/// connection enter the segment in the order they arrived; the returned future waits for the
+/// segment's commit and builds the response.
+pub async fn start(ctx: &Arc<BrokerContext>, request: ProduceRequest, version: i16) -> ReplyFuture {
+    let acks = request.acks;
+    let mut summaries = Vec::new();
+    let mut topics = plan(ctx, request, &mut summaries);
+
+    let appends: Vec<PartitionAppend<'_>> = topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .filter_map(|(_, plan)| match plan {
+            PartitionPlan::Append {
+                key,
+                records,
+                batches,
+                ..
+            } => Some(PartitionAppend {
+                key: *key,
+                records: records.clone(),
+                batches: &summaries[batches.clone()],
+            }),
+            _ => None,
+        })
+        .collect();
+    let mut waiter = None;
+    if !appends.is_empty() {
+        let bytes = appends.iter().map(|a| a.records.len()).sum();
+        let appended = match ctx.produce.reserve(bytes).await {
+            Some(memory) => ctx.produce.append(memory, appends).ok(),
+            None => None,
+        };
+        waiter = settle_appends(&mut topics, appended);
+    }
+
+    if acks == 0 {
+        return Box::pin(std::future::ready(Reply::Nothing));
+    }
+    let ctx = ctx.clone();
+    Box::pin(async move {
+        let outcome = match waiter {
+            Some(waiter) => Some(waiter.wait().await),
+            None => None,
+        };
+        let state = ctx.controller.state();
+        let state = state.read();
+        Reply::Response(ResponseKind::Produce(respond(
+            &state,
+            topics,
+            outcome.as_deref(),
+            version,
+        )))
+    })
+}
+
+fn plan(
+    ctx: &BrokerContext,
+    request: ProduceRequest,
+    summaries: &mut Vec<BatchSummary>,
+) -> Vec<TopicPlan> {
+    let request_error = if !matches!(request.acks, -1 | 0 | 1) {
+        Some((
+            ResponseError::InvalidRequiredAcks.code(),
+            format!("acks={} is not -1, 0 or 1", request.acks),
+        ))
+    } else if request.transactional_id.is_some() {
+        Some((
+            ResponseError::TransactionalIdAuthorizationFailed.code(),
+            "transactions are not supported by Skiff yet".to_string(),
+        ))
+    } else {
+        None
+    };
+    let now = now_ms();
+    let mut scratch = Vec::new();
+    let state = ctx.controller.state();
+    let state = state.read();
+    request
+        .topic_data
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partition_data
+                .into_iter()
+                .map(|p| {
+                    let plan = match &request_error {
+                        Some((code, message)) => PartitionPlan::Failed {
+                            code: *code,
+                            message: Some(message.clone()),
+                        },
+                        None => plan_partition(
+                            &state,
+                            topic.name.as_str(),
+                            p.index,
+                            p.records,
+                            now,
+                            &mut scratch,
+                            summaries,
+                        ),
+                    };
+                    (p.index, plan)
+                })
+                .collect();
+            TopicPlan {
+                name: topic.name,
+                partitions,
+            }
+        })
+        .collect()
+}
+
+fn plan_partition(
+    state: &ControllerState,
+    topic_name: &str,
+    index: i32,
+    records: Option<Bytes>,
+    now: i64,
+    scratch: &mut Vec<BatchSummary>,
+    summaries: &mut Vec<BatchSummary>,
+) -> PartitionPlan {
+    let failed = |code: ResponseError, message: String| PartitionPlan::Failed {
+        code: code.code(),
+        message: Some(message),
+    };
+    let Some(topic) = state.topic_by_name(topic_name) else {
+        return if skiff_controller::state::validate_topic_name(topic_name).is_ok() {
+            failed(
+                ResponseError::UnknownTopicOrPartition,
+                format!("unknown topic {topic_name}"),
+            )
+        } else {
+            failed(
+                ResponseError::InvalidTopicException,
+                format!("invalid topic name {topic_name:?}"),
+            )
+        };
+    };
+    let partition = match u32::try_from(index) {
+        Ok(p) if (p as usize) < topic.partitions.len() => p,
+        _ => {
+            return failed(
+                ResponseError::UnknownTopicOrPartition,
+                format!("{topic_name} has no partition {index}"),
+            );
+        }
+    };
+    let Some(records) = records else {
+        return failed(ResponseError::CorruptMessage, "no record data".into());
+    };
+    let max_batch_bytes = topic.config.max_message_bytes().max(0) as usize;
+    if let Err(invalid) = skiff_records::validate_record_set(&records, max_batch_bytes, scratch) {
+        debug!(topic = topic_name, partition, error = %invalid, "rejected produce data");
+        return PartitionPlan::Failed {
+            code: invalid.kafka_error_code(),
+            message: Some(invalid.to_string()),
+        };
+    }
+    if scratch.iter().any(|b| b.transactional) {
+        return failed(
+            ResponseError::InvalidTxnState,
+            "transactional batches are not supported by Skiff yet".into(),
+        );
+    }
+    let (records, log_append_time) = match topic.config.timestamp_type() {
+        TimestampType::CreateTime => (records, None),
+        TimestampType::LogAppendTime => match stamp_log_append_time(&records, scratch, now) {
+            Ok(stamped) => (stamped, Some(now)),
+            Err(e) => return failed(ResponseError::CorruptMessage, e.to_string()),
+        },
+    };
+    let start = summaries.len();
+    summaries.extend_from_slice(scratch);
+    PartitionPlan::Append {
+        key: PartitionKey {
+            topic_id: topic.id,
+            partition,
+        },
+        records,
+        batches: start..summaries.len(),
+        log_append_time,
+    }
+}
+
+/// LogAppendTime topics are the one case where stored bytes differ from what was sent: the
+/// broker's clock replaces the batch timestamp, and the CRC is recomputed.
+fn stamp_log_append_time(
+    records: &Bytes,
+    batches: &[BatchSummary],
+    now: i64,
+) -> Result<Bytes, skiff_records::RecordsError> {
+    let mut copy = BytesMut::from(&records[..]);
+    for b in batches {
+        skiff_records::set_log_append_time(&mut copy[b.position..b.position + b.len], now)?;
+    }
+    Ok(copy.freeze())
+}
+
+/// Turns `Append` plans into `Appended` with their tickets, or into failures when the buffer
+/// refused them (broker shutting down: clients retry against the next broker).
+fn settle_appends(
+    topics: &mut [TopicPlan],
+    appended: Option<(SegmentWaiter, Vec<AppendTicket>)>,
+) -> Option<SegmentWaiter> {
+    let (waiter, tickets) = match appended {
+        Some((waiter, tickets)) => (Some(waiter), tickets),
+        None => (None, Vec::new()),
+    };
+    let mut tickets = tickets.into_iter();
+    for (_, plan) in topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+        let PartitionPlan::Append {
+            key,
+            log_append_time,
+            ..
+        } = *plan
+        else {
+            continue;
+        };
+        *plan = match tickets.next() {
+            Some(ticket) => PartitionPlan::Appended {
+                key,
+                ticket,
+                log_append_time,
+            },
+            None => PartitionPlan::Failed {
+                code: ResponseError::NotLeaderOrFollower.code(),
+                message: Some("broker is shutting down".into()),
+            },
+        };
+    }
+    waiter
+}
+
+fn respond(
+    state: &ControllerState,
+    topics: Vec<TopicPlan>,
+    outcome: Option<&SegmentOutcome>,
+    version: i16,
+) -> ProduceResponse {
+    let mut response = ProduceResponse::default();
+    response.responses = topics
+        .into_iter()
+        .map(|topic| {
+            let mut entry = TopicProduceResponse::default();
+            entry.name = topic.name;
+            entry.partition_responses = topic
+                .partitions
+                .into_iter()
+                .map(|(index, plan)| partition_response(state, index, plan, outcome, version))
+                .collect();
+            entry
+        })
+        .collect();
+    response
+}
+
+fn partition_response(
+    state: &ControllerState,
+    index: i32,
+    plan: PartitionPlan,
+    outcome: Option<&SegmentOutcome>,
+    version: i16,
+) -> PartitionProduceResponse {
+    let mut response = PartitionProduceResponse::default();
+    response.index = index;
+    response.base_offset = -1;
+    response.log_append_time_ms = -1;
+    response.log_start_offset = -1;
+    let (code, message) = match plan {
+        PartitionPlan::Failed { code, message } => (code, message),
+        PartitionPlan::Append { .. } => (ResponseError::UnknownServerError.code(), None),
+        PartitionPlan::Appended {
+            key,
+            ticket,
+            log_append_time,
+        } => match committed_base_offset(outcome, ticket) {
+            Ok(base_offset) => {
+                response.base_offset = base_offset;
+                response.log_append_time_ms = log_append_time.unwrap_or(-1);
+                if version >= 5 {
+                    response.log_start_offset = state
+                        .topic(&key.topic_id)
+                        .and_then(|t| t.partitions.get(key.partition as usize))
+                        .map_or(-1, |p| p.log_start_offset());
+                }
+                (NONE, None)
+            }
+            Err((code, message)) => (code, Some(message)),
+        },
+    };
+    response.error_code = code;
+    if version >= 8 {
+        response.error_message = message.as_deref().map(str_bytes);
+    }
+    response
+}
+
+/// The base offset the controller gave this record set, or why it has none.
+fn committed_base_offset(
+    outcome: Option<&SegmentOutcome>,
+    ticket: AppendTicket,
+) -> Result<i64, (i16, String)> {
+    let result = match outcome {
+        Some(Ok(result)) => result,
+        Some(Err(failure)) => return Err((failure.error_code, failure.message.clone())),
+        None => {
+            return Err((
+                ResponseError::UnknownServerError.code(),
+                "no commit outcome".into(),
+            ));
+        }
+    };
+    match result.chunks.get(ticket.chunk) {
+        Some(ChunkOutcome::Committed { batches, .. }) => {
+            let ours = batches
+                .get(ticket.first_batch..ticket.first_batch + ticket.batch_count)
+                .ok_or((
+                    ResponseError::UnknownServerError.code(),
+                    "commit result misses batches".to_string(),
+                ))?;
+            let mut base = None;
+            for batch in ours {
+                match batch {
+                    BatchOutcome::Appended { base_offset }
+                    | BatchOutcome::Duplicate { base_offset } => {
+                        base.get_or_insert(*base_offset);
+                    }
+                    BatchOutcome::Rejected(e) => {
+                        return Err((produce_error_code(e), e.to_string()));
+                    }
+                }
+            }
+            base.ok_or((
+                ResponseError::UnknownServerError.code(),
+                "empty record set".to_string(),
+            ))
+        }
+        Some(ChunkOutcome::UnknownTopicOrPartition) => Err((
+            ResponseError::UnknownTopicOrPartition.code(),
+            "the topic or partition was deleted before the write committed".into(),
+        )),
+        None => Err((
+            ResponseError::UnknownServerError.code(),
+            "commit result misses a chunk".into(),
+        )),
+    }
+}

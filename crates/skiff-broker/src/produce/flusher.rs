@@ -1,0 +1,295 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+use skiff_controller::{
+    ChunkCommit, ChunkOutcome, Command, CommandResponse, SegmentCommit, SegmentCommitResult,
+};
+use skiff_storage::ObjectPath as Path;
+use skiff_storage::{
+    ChunkCache, ChunkKey, ChunkMeta, SegmentBuilder, SegmentStore, StorageError, segment_path,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::buffer::{ProduceBuffer, SealedSegment};
+use super::recent::{RecentChunk, RecentSegment, RecentSegments};
+use crate::clock::now_ms;
+use crate::controller_client::ControllerClient;
+use crate::fetch::patch_entry;
+use crate::kafka_error::controller_error_code;
+
+/// Why a segment's producers did not get offsets. Every code here is retriable for clients, so
+/// producers resend and nothing acknowledged is lost.
+#[derive(Debug, Clone)]
+pub struct FlushFailure {
+    pub error_code: i16,
+    pub message: String,
+}
+
+impl FlushFailure {
+    pub(crate) fn storage(message: impl Into<String>) -> Self {
+        FlushFailure {
+            error_code: ResponseError::KafkaStorageError.code(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn abandoned() -> Self {
+        FlushFailure {
+            error_code: ResponseError::NotLeaderOrFollower.code(),
+            message: "the broker stopped before this write was committed".into(),
+        }
+    }
+}
+
+/// Everything the flush pipeline works with.
+pub struct FlushDeps {
+    pub buffer: Arc<ProduceBuffer>,
+    pub store: SegmentStore,
+    pub cache: ChunkCache,
+    pub controller: Arc<dyn ControllerClient>,
+    pub recent: Arc<RecentSegments>,
+    pub broker_id: i32,
+    pub flush_interval: Duration,
+    pub max_in_flight: usize,
+}
+
+/// A segment whose upload has started; the committer takes these strictly in seal order so a
+/// producer's batches are committed in the order they arrived, while uploads overlap.
+struct InFlightFlush {
+    sealed: SealedSegment,
+    path: Path,
+    size: u64,
+    positions: Vec<u64>,
+    upload: JoinHandle<Result<(), StorageError>>,
+}
+
+/// The two background tasks of the write path: the sealer decides when the pending segment is
+/// due and starts its upload; the committer waits for uploads in order, commits each through
+/// the controller, fills the cache, and answers the producers.
+pub struct Flusher {
+    sealer: JoinHandle<()>,
+    committer: JoinHandle<()>,
+}
+
+impl Flusher {
+    pub fn spawn(deps: FlushDeps, shutdown: CancellationToken) -> Flusher {
+        let deps = Arc::new(deps);
+        let (tx, rx) = mpsc::channel(deps.max_in_flight);
+        let sealer = tokio::spawn(seal_loop(deps.clone(), tx, shutdown));
+        let committer = tokio::spawn(commit_loop(deps, rx));
+        Flusher { sealer, committer }
+    }
+
+    /// Waits until, after shutdown was signalled, the last segment is flushed and committed.
+    pub async fn join(self) {
+        if let Err(e) = self.sealer.await {
+            warn!(error = %e, "segment sealer task failed");
+        }
+        if let Err(e) = self.committer.await {
+            warn!(error = %e, "segment committer task failed");
+        }
+    }
+}
+
+async fn seal_loop(
+    deps: Arc<FlushDeps>,
+    uploads: mpsc::Sender<InFlightFlush>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let stopping = wait_until_due(&deps, &shutdown).await;
+        if stopping {
+            // Refuse new appends first, then flush whatever made it in.
+            deps.buffer.close();
+        }
+        if let Some(sealed) = deps.buffer.seal() {
+            let flight = start_upload(&deps, sealed);
+            if uploads.send(flight).await.is_err() {
+                warn!("segment committer stopped; sealer exits");
+                return;
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Returns when the pending segment should be sealed (`false`) or shutdown began (`true`).
+async fn wait_until_due(deps: &FlushDeps, shutdown: &CancellationToken) -> bool {
+    loop {
+        let (bytes, opened_at) = deps.buffer.status();
+        if bytes >= deps.buffer.flush_bytes() {
+            return false;
+        }
+        match opened_at {
+            Some(opened) if bytes > 0 => {
+                let deadline = opened + deps.flush_interval;
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                tokio::select! {
+                    _ = sleep_until(deadline) => return false,
+                    _ = deps.buffer.woken() => {}
+                    _ = shutdown.cancelled() => return true,
+                }
+            }
+            _ => {
+                tokio::select! {
+                    _ = deps.buffer.woken() => {}
+                    _ = shutdown.cancelled() => return true,
+                }
+            }
+        }
+    }
+}
+
+fn start_upload(deps: &FlushDeps, sealed: SealedSegment) -> InFlightFlush {
+    let created_ms = now_ms();
+    let path = segment_path(deps.broker_id, created_ms);
+    let mut builder = SegmentBuilder::new(deps.broker_id, created_ms);
+    for chunk in &sealed.chunks {
+        let meta = ChunkMeta {
+            topic_id: chunk.key.topic_id,
+            partition: chunk.key.partition,
+            batch_count: chunk.batches.len() as u32,
+            record_count: chunk.records,
+            min_timestamp: chunk.min_timestamp,
+            max_timestamp: chunk.max_timestamp,
+        };
+        builder.push_chunk(meta, chunk.pieces.clone());
+    }
+    let encoded = builder.finish();
+    let positions: Vec<u64> = encoded.chunks.iter().map(|c| c.position).collect();
+    let size = encoded.len;
+    let recent = RecentSegment {
+        chunks: sealed
+            .chunks
+            .iter()
+            .zip(&encoded.chunks)
+            .map(|(chunk, location)| RecentChunk {
+                position: location.position,
+                len: location.len,
+                pieces: chunk.pieces.clone(),
+            })
+            .collect(),
+    };
+    deps.recent.insert(path.to_string(), Arc::new(recent));
+    debug!(object = %path, bytes = size, chunks = positions.len(), "uploading segment");
+    let store = deps.store.clone();
+    let upload_path = path.clone();
+    let upload = tokio::spawn(async move {
+        match store.put_segment(&upload_path, encoded).await {
+            // Segment paths are unique per flush, so "already exists" can only be our own
+            // earlier attempt of this same PUT that landed before a retry.
+            Err(StorageError::AlreadyExists { .. }) => Ok(()),
+            other => other,
+        }
+    });
+    InFlightFlush {
+        sealed,
+        path,
+        size,
+        positions,
+        upload,
+    }
+}
+
+async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightFlush>) {
+    while let Some(mut flight) = uploads.recv().await {
+        let outcome = match (&mut flight.upload).await {
+            Ok(Ok(())) => commit(&deps, &mut flight).await,
+            Ok(Err(e)) => {
+                warn!(object = %flight.path, error = %e, "segment upload failed; producers will retry");
+                Err(FlushFailure::storage(format!(
+                    "object store write failed: {e}"
+                )))
+            }
+            Err(e) => Err(FlushFailure::storage(format!(
+                "segment upload task failed: {e}"
+            ))),
+        };
+        if let Ok(result) = &outcome {
+            fill_cache(&deps, &flight, result);
+        }
+        deps.recent.remove(flight.path.as_ref());
+        flight.sealed.outcome.send_replace(Some(Arc::new(outcome)));
+    }
+}
+
+async fn commit(
+    deps: &FlushDeps,
+    flight: &mut InFlightFlush,
+) -> Result<SegmentCommitResult, FlushFailure> {
+    let chunks = flight
+        .sealed
+        .chunks
+        .iter_mut()
+        .zip(&flight.positions)
+        .map(|(chunk, &position)| ChunkCommit {
+            topic_id: chunk.key.topic_id,
+            partition: chunk.key.partition,
+            position,
+            batches: std::mem::take(&mut chunk.batches),
+        })
+        .collect();
+    let command = Command::CommitSegment(SegmentCommit {
+        object_key: flight.path.to_string(),
+        object_size: flight.size,
+        broker_id: deps.broker_id,
+        append_time_ms: now_ms(),
+        chunks,
+    });
+    match deps.controller.propose(command).await {
+        Ok(CommandResponse::SegmentCommitted(result)) => {
+            debug!(object = %flight.path, object_id = result.object_id, bytes = flight.sealed.bytes, "segment committed");
+            Ok(result)
+        }
+        Ok(other) => Err(FlushFailure::storage(format!(
+            "controller answered a commit with {other:?}"
+        ))),
+        Err(e) => {
+            warn!(object = %flight.path, error = %e, "segment commit failed; producers will retry");
+            Err(FlushFailure {
+                error_code: controller_error_code(&e),
+                message: format!("commit failed: {e}"),
+            })
+        }
+    }
+}
+
+/// Puts each new index entry's bytes, with real offsets, into the cache, so consumers tailing
+/// this broker never read back from the object store what it just wrote.
+fn fill_cache(deps: &FlushDeps, flight: &InFlightFlush, result: &SegmentCommitResult) {
+    let Some(recent) = deps.recent.get(flight.path.as_ref()) else {
+        return;
+    };
+    for outcome in &result.chunks {
+        let ChunkOutcome::Committed { entries, .. } = outcome else {
+            continue;
+        };
+        for entry in entries {
+            let Some(bytes) = recent.copy_range(entry.position, u64::from(entry.len)) else {
+                warn!(object = %flight.path, position = entry.position, "committed entry outside the uploaded chunks");
+                continue;
+            };
+            match patch_entry(bytes, entry) {
+                Ok(patched) => deps.cache.insert(
+                    ChunkKey {
+                        object_id: result.object_id,
+                        position: entry.position,
+                    },
+                    patched,
+                ),
+                Err(e) => {
+                    warn!(object = %flight.path, error = %e, "could not patch offsets for the cache")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use skiff_controller::{BrokerInfo, Command};
+use skiff_storage::{ChunkCache, SegmentStore};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::warn;
+
+use crate::config::BrokerConfig;
+use crate::connection;
+use crate::context::BrokerContext;
+use crate::controller_client::ControllerClient;
+use crate::error::BrokerError;
+use crate::fetch::ChunkSource;
+use crate::produce::{FlushDeps, Flusher, ProduceBuffer, RecentSegments};
+
+/// How long shutdown waits for connections to finish their in-flight requests.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a broker is built on; `skiff dev` passes an embedded controller.
+pub struct BrokerDeps {
+    pub controller: Arc<dyn ControllerClient>,
+    pub store: SegmentStore,
+    pub cache: ChunkCache,
+}
+
+/// A running Kafka listener with its write path. Owns every task it starts.
+pub struct Broker {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    connections: TaskTracker,
+    acceptor: JoinHandle<()>,
+    flusher: Flusher,
+}
+
+impl Broker {
+    pub async fn start(config: BrokerConfig, deps: BrokerDeps) -> Result<Broker, BrokerError> {
+        config.validate().map_err(BrokerError::InvalidConfig)?;
+        let listener = TcpListener::bind(config.kafka_addr)
+            .await
+            .map_err(|source| BrokerError::Bind {
+                addr: config.kafka_addr,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| BrokerError::Bind {
+            addr: config.kafka_addr,
+            source,
+        })?;
+        let (advertised_host, advertised_port) = advertised(&config, local_addr)?;
+
+        deps.controller
+            .propose(Command::RegisterBroker(BrokerInfo {
+                id: config.broker_id,
+                host: advertised_host,
+                port: advertised_port,
+                rack: config.rack.clone(),
+            }))
+            .await?;
+
+        let shutdown = CancellationToken::new();
+        let produce = Arc::new(ProduceBuffer::new(
+            config.flush_bytes,
+            config.max_pending_bytes,
+        ));
+        let recent = Arc::new(RecentSegments::default());
+        let flusher = Flusher::spawn(
+            FlushDeps {
+                buffer: produce.clone(),
+                store: deps.store.clone(),
+                cache: deps.cache.clone(),
+                controller: deps.controller.clone(),
+                recent: recent.clone(),
+                broker_id: config.broker_id,
+                flush_interval: config.flush_interval(),
+                max_in_flight: config.max_in_flight_flushes,
+            },
+            shutdown.clone(),
+        );
+        let ctx = Arc::new(BrokerContext {
+            chunks: ChunkSource::new(deps.cache, deps.store, recent),
+            fetch_waiters: Arc::new(Semaphore::new(config.max_fetch_waiters)),
+            controller: deps.controller,
+            produce,
+            shutdown: shutdown.clone(),
+            config,
+        });
+        let connections = TaskTracker::new();
+        let acceptor = tokio::spawn(accept_loop(
+            listener,
+            ctx,
+            connections.clone(),
+            shutdown.clone(),
+        ));
+        Ok(Broker {
+            local_addr,
+            shutdown,
+            connections,
+            acceptor,
+            flusher,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, stops reading new requests, flushes and commits what was already
+    /// accepted, answers it, and closes every connection.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        if let Err(e) = self.acceptor.await {
+            warn!(error = %e, "accept loop failed");
+        }
+        self.flusher.join().await;
+        self.connections.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.connections.wait())
+            .await
+            .is_err()
+        {
+            warn!("connections did not drain within {DRAIN_TIMEOUT:?}");
+        }
+    }
+}
+
+fn advertised(config: &BrokerConfig, local: SocketAddr) -> Result<(String, u16), BrokerError> {
+    let Some(addr) = &config.advertised_addr else {
+        return Ok((local.ip().to_string(), local.port()));
+    };
+    let invalid =
+        || BrokerError::InvalidConfig(format!("advertised address {addr:?} is not host:port"));
+    let (host, port) = addr.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() {
+        return Err(invalid());
+    }
+    // Advertising port 0 would send clients nowhere; use the port actually bound.
+    Ok((
+        host.trim_matches(['[', ']']).to_string(),
+        if port == 0 { local.port() } else { port },
+    ))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<BrokerContext>,
+    connections: TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    loop {
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+            _ = shutdown.cancelled() => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.cancelled() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!(%peer, error = %e, "could not disable Nagle's algorithm");
+                }
+                let ctx = ctx.clone();
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    connection::serve(stream, peer, ctx, shutdown).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}

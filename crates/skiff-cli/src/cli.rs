@@ -1,0 +1,141 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::size::parse_size;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about = "Kafka-compatible streaming that keeps every record in object storage"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a controller, a broker and a local object store in one process.
+    #[command(after_help = "Examples:\n  \
+        skiff dev\n  \
+        skiff dev --data-dir /tmp/skiff --kafka-addr 127.0.0.1:19092 --auto-create-topics\n  \
+        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n    \
+        skiff dev --object-store s3://my-bucket/skiff --s3-endpoint http://127.0.0.1:4566")]
+    Dev(DevArgs),
+}
+
+/// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
+/// `--config` file, which wins over the built-in default.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// TOML file with settings (sections [broker], [store], [cache], [controller]).
+    #[arg(long, env = "SKIFF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for controller state, cache and, by default, objects [default: ./skiff-data].
+    #[arg(long, env = "SKIFF_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address the Kafka listener binds [default: 127.0.0.1:9092].
+    #[arg(long, env = "SKIFF_KAFKA_ADDR", value_name = "HOST:PORT")]
+    pub kafka_addr: Option<SocketAddr>,
+
+    /// host:port clients are told to connect to [default: the bound address].
+    #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]
+    pub advertised_addr: Option<String>,
+
+    /// Where segments go: file:///dir, memory:// or s3://bucket/prefix [default: file://<data-dir>/objects].
+    #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
+    pub object_store: Option<String>,
+
+    /// S3-compatible endpoint, e.g. http://127.0.0.1:4566 (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "SKIFF_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (also AWS_REGION) [default: us-east-1].
+    #[arg(long, env = "SKIFF_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// S3 access key id (also AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "SKIFF_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key (also AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "SKIFF_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow plain-HTTP S3 endpoints [default: yes for http:// endpoints].
+    #[arg(long, env = "SKIFF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_allow_http: Option<bool>,
+
+    /// Use virtual-hosted-style S3 addressing instead of path style [default: false].
+    #[arg(long, env = "SKIFF_S3_VIRTUAL_HOSTED_STYLE", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_virtual_hosted_style: Option<bool>,
+
+    /// Longest a produced batch waits before its segment is flushed [default: 100].
+    #[arg(long, env = "SKIFF_FLUSH_INTERVAL_MS", value_name = "MS")]
+    pub flush_interval_ms: Option<u64>,
+
+    /// Segment size that triggers a flush, e.g. 8MiB [default: 8MiB].
+    #[arg(long, env = "SKIFF_FLUSH_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub flush_bytes: Option<usize>,
+
+    /// Memory for cached segment data, e.g. 256MiB [default: 256MiB].
+    #[arg(long, env = "SKIFF_CACHE_MEMORY_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub cache_memory_bytes: Option<usize>,
+
+    /// Disk for cached segment data, 0 for none [default: 1GiB].
+    #[arg(long, env = "SKIFF_CACHE_DISK_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub cache_disk_bytes: Option<usize>,
+
+    /// Directory for the disk cache [default: <data-dir>/cache].
+    #[arg(long, env = "SKIFF_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Create unknown topics when clients ask for their metadata [default: false].
+    #[arg(long, env = "SKIFF_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
+    pub auto_create_topics: Option<bool>,
+
+    /// Partitions of topics created without a count [default: 1].
+    #[arg(long, env = "SKIFF_DEFAULT_PARTITIONS", value_name = "N")]
+    pub default_partitions: Option<u32>,
+
+    /// Largest request a client may send (socket.request.max.bytes) [default: 100MiB].
+    #[arg(long, env = "SKIFF_MAX_REQUEST_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub max_request_bytes: Option<usize>,
+
+    /// This broker's id [default: 1].
+    #[arg(long, env = "SKIFF_BROKER_ID")]
+    pub broker_id: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_switches_parse() {
+        let cli = Cli::try_parse_from([
+            "skiff",
+            "dev",
+            "--flush-bytes",
+            "1MiB",
+            "--auto-create-topics",
+        ])
+        .unwrap();
+        let Command::Dev(args) = cli.command;
+        assert_eq!(args.flush_bytes, Some(1 << 20));
+        assert_eq!(args.auto_create_topics, Some(true));
+        let err = Cli::try_parse_from(["skiff", "dev", "--flush-bytes", "huge"]).unwrap_err();
+        assert!(err.to_string().contains("not a size"), "{err}");
+    }
+}

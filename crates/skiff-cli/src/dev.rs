@@ -1,0 +1,86 @@
+//! `skiff dev`: controller, broker and object store in one process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use skiff_broker::{Broker, BrokerDeps};
+use skiff_controller::Controller;
+use skiff_storage::{ChunkCache, SegmentStore};
+use tracing::{info, warn};
+
+use crate::cli::DevArgs;
+use crate::settings::{self, DevSettings};
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let DevSettings {
+        data_dir,
+        broker,
+        store,
+        cache,
+        controller,
+    } = settings::resolve(args)?;
+
+    let store = SegmentStore::open(&store).context("object store")?;
+    store
+        .check()
+        .await
+        .with_context(|| format!("object store {} is not reachable", store.describe()))?;
+    let cache = ChunkCache::open(&cache).await.context("cache")?;
+    let controller = Arc::new(Controller::start(controller).await.context("controller")?);
+    let broker = Broker::start(
+        broker,
+        BrokerDeps {
+            controller: controller.clone(),
+            store: store.clone(),
+            cache: cache.clone(),
+        },
+    )
+    .await
+    .context("broker")?;
+
+    let cluster_id = controller
+        .state()
+        .read()
+        .cluster_id()
+        .unwrap_or_default()
+        .to_string();
+    info!(
+        "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
+        broker.local_addr(),
+        data_dir.display(),
+        store.describe(),
+    );
+
+    wait_for_stop_signal().await;
+    info!("shutting down: flushing pending writes");
+    broker.shutdown().await;
+    if let Err(e) = controller.shutdown().await {
+        warn!(error = %e, "controller did not shut down cleanly");
+    }
+    if let Err(e) = cache.close().await {
+        warn!(error = %e, "cache did not close cleanly");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(e) => warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops skiff"),
+        }
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        warn!(error = %e, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,321 @@
+//! The handle brokers use: starts the Raft node over the on-disk log and snapshots, proposes
+//! commands, and exposes the applied state with a watch on the applied index.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::metrics::WaitError;
+use openraft::{BasicNode, ServerState, SnapshotPolicy};
+use parking_lot::{RwLock, RwLockReadGuard};
+use tokio::sync::watch;
+
+use crate::command::{Command, CommandResponse};
+use crate::error::ControllerError;
+use crate::raft::types::{Raft, RaftMetrics};
+use crate::raft::{ControllerStateMachine, RedbLogStore, SingleNodeNetwork};
+use crate::state::ControllerState;
+
+const LOG_FILE_NAME: &str = "raft-log.redb";
+const SNAPSHOT_DIR_NAME: &str = "snapshots";
+/// The shortest time `start` waits for this node to lead before giving up.
+const MIN_LEADER_WAIT: Duration = Duration::from_secs(10);
+/// How long `shutdown` waits for openraft's tasks to release the log file.
+const LOG_RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct ControllerConfig {
+    pub node_id: u64,
+    /// Holds `raft-log.redb` and `snapshots/`.
+    pub data_dir: PathBuf,
+    /// Build a snapshot (and purge the log behind it) after this many log entries.
+    pub snapshot_logs_since_last: u64,
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            node_id: 1,
+            data_dir: PathBuf::from("skiff-data/controller"),
+            snapshot_logs_since_last: 10_000,
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+        }
+    }
+}
+
+impl ControllerConfig {
+    fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
+        if self.snapshot_logs_since_last == 0 {
+            return Err(ControllerError::InvalidConfig("snapshot_logs_since_last must be at least 1".into()));
+        }
+        let config = openraft::Config {
+            cluster_name: "skiff-controller".into(),
+            heartbeat_interval: self.heartbeat_interval_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs_since_last),
+            // Everything a snapshot covers is purged: a lagging follower gets the snapshot.
+            max_in_snapshot_log_to_keep: 0,
+            ..Default::default()
+        };
+        config.validate().map_err(|e| ControllerError::InvalidConfig(e.to_string()))
+    }
+
+    fn leader_wait(&self) -> Duration {
+        Duration::from_millis(self.election_timeout_max_ms.saturating_mul(20)).max(MIN_LEADER_WAIT)
+    }
+}
+
+/// Read access to the applied controller state. Cheap to clone.
+#[derive(Clone)]
+pub struct StateHandle {
+    state: Arc<RwLock<ControllerState>>,
+    applied: watch::Receiver<u64>,
+}
+
+impl StateHandle {
+    /// Holds off applies while held: copy out what you need and drop the guard before awaiting.
+    pub fn read(&self) -> RwLockReadGuard<'_, ControllerState> {
+        self.state.read()
+    }
+
+    /// Watches the index of the last applied log entry; it changes after every applied batch.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
+    }
+}
+
+pub struct Controller {
+    node_id: u64,
+    raft: Raft,
+    state: StateHandle,
+    log_db: Weak<redb::Database>,
+    shutting_down: AtomicBool,
+}
+
+fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
+    match fatal {
+        Fatal::Stopped => ControllerError::ShuttingDown,
+        Fatal::StorageError(e) => ControllerError::Storage(e.to_string()),
+        Fatal::Panicked => ControllerError::Unavailable("the raft core task panicked".into()),
+    }
+}
+
+/// A Kafka-style cluster id: 16 random bytes as 22 characters of URL-safe base64.
+fn new_cluster_id() -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let sextet = |v: u32| ALPHABET.get((v & 63) as usize).map_or('A', |b| char::from(*b));
+    let mut out = String::with_capacity(22);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for byte in uuid::Uuid::new_v4().into_bytes() {
+        acc = (acc << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(sextet(acc >> bits));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        out.push(sextet(acc << (6 - bits)));
+    }
+    out
+}
+
+impl Controller {
+    /// Opens or creates the log and snapshot, starts Raft, initialises a single-node membership
+    /// on first start (idempotent), waits (bounded) until this node leads and has applied the
+    /// whole log, and sets a random cluster id once.
+    pub async fn start(cfg: ControllerConfig) -> Result<Controller, ControllerError> {
+        let raft_config = Arc::new(cfg.raft_config()?);
+        let data_dir = cfg.data_dir.clone();
+        let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&data_dir).map_err(|e| {
+                ControllerError::Storage(format!("cannot create data directory {}: {e}", data_dir.display()))
+            })?;
+            let log_store = RedbLogStore::open(&data_dir.join(LOG_FILE_NAME))
+                .map_err(|e| ControllerError::Storage(e.to_string()))?;
+            let state_machine = ControllerStateMachine::open(&data_dir.join(SNAPSHOT_DIR_NAME))
+                .map_err(|e| ControllerError::Storage(e.to_string()))?;
+            Ok::<_, ControllerError>((log_store, state_machine))
+        })
+        .await
+        .map_err(|e| ControllerError::Unavailable(format!("controller storage task failed: {e}")))??;
+
+        let state = StateHandle { state: state_machine.state(), applied: state_machine.applied_index() };
+        let log_db = log_store.database_handle();
+        let raft = Raft::new(cfg.node_id, raft_config, SingleNodeNetwork, log_store, state_machine)
+            .await
+            .map_err(from_fatal)?;
+        let controller =
+            Controller { node_id: cfg.node_id, raft, state, log_db, shutting_down: AtomicBool::new(false) };
+        if let Err(e) = controller.become_ready(&cfg).await {
+            if let Err(shutdown_error) = controller.shutdown().await {
+                tracing::warn!(error = %shutdown_error, "shutting down after a failed start also failed");
+            }
+            return Err(e);
+        }
+        tracing::info!(node_id = cfg.node_id, data_dir = %cfg.data_dir.display(), "controller started");
+        Ok(controller)
+    }
+
+    async fn become_ready(&self, cfg: &ControllerConfig) -> Result<(), ControllerError> {
+        if !self.raft.is_initialized().await.map_err(from_fatal)? {
+            let members = BTreeMap::from([(self.node_id, BasicNode::default())]);
+            match self.raft.initialize(members).await {
+                Ok(()) => tracing::info!(node_id = self.node_id, "initialised a single-node controller"),
+                // Already initialised: exactly the state we want.
+                Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
+                Err(e) => {
+                    return Err(ControllerError::Unavailable(format!("cannot initialise the controller membership: {e}")));
+                }
+            }
+        }
+
+        let wait = cfg.leader_wait();
+        let deadline = Instant::now() + wait;
+        let node_id = self.node_id;
+        self.raft
+            .wait(Some(wait))
+            .metrics(|m| m.state == ServerState::Leader && m.current_leader == Some(node_id), "this node leads")
+            .await
+            .map_err(|e| match e {
+                WaitError::Timeout(..) => ControllerError::Unavailable(format!(
+                    "node {node_id} did not become the controller leader within {} ms",
+                    wait.as_millis()
+                )),
+                WaitError::ShuttingDown => ControllerError::ShuttingDown,
+            })?;
+
+        // Leading does not mean the state machine has applied the log replayed at startup; a
+        // linearizable read barrier waits until it has.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, self.raft.ensure_linearizable()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(from_leader_check(e)),
+            Err(_) => {
+                return Err(ControllerError::Unavailable(format!(
+                    "the controller did not apply its log within {} ms of starting",
+                    wait.as_millis()
+                )));
+            }
+        }
+
+        if self.state.read().cluster_id().is_none() {
+            let cluster_id = new_cluster_id();
+            tracing::info!(%cluster_id, "setting the cluster id");
+            self.propose(Command::InitCluster { cluster_id }).await?;
+        }
+        Ok(())
+    }
+
+    /// Replicates and applies `cmd`, returning what applying it produced.
+    pub async fn propose(&self, cmd: Command) -> Result<CommandResponse, ControllerError> {
+        if self.shutting_down.load(Ordering::Acquire) {
+            return Err(ControllerError::ShuttingDown);
+        }
+        match self.raft.client_write(cmd).await {
+            Ok(response) => Ok(response.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
+                Err(ControllerError::NotLeader { leader: forward.leader_id })
+            }
+            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
+                Err(ControllerError::Unavailable(e.to_string()))
+            }
+            Err(RaftError::Fatal(fatal)) => Err(from_fatal(fatal)),
+        }
+    }
+
+    pub fn state(&self) -> StateHandle {
+        self.state.clone()
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    /// The leader this node currently knows of.
+    pub fn current_leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// openraft's metrics (log, applied, snapshot and purge positions, leadership).
+    pub fn raft_metrics(&self) -> watch::Receiver<RaftMetrics> {
+        self.raft.metrics()
+    }
+
+    /// Stops Raft and waits until the log file is closed, so the same directory can be started
+    /// again. Later proposals fail with [`ControllerError::ShuttingDown`].
+    pub async fn shutdown(&self) -> Result<(), ControllerError> {
+        self.shutting_down.store(true, Ordering::Release);
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| ControllerError::Unavailable(format!("the raft task failed while stopping: {e}")))?;
+        // openraft drops the log store as its tasks finish; poll with a deadline rather than
+        // assume they already have.
+        let deadline = Instant::now() + LOG_RELEASE_WAIT;
+        while self.log_db.strong_count() > 0 {
+            if Instant::now() >= deadline {
+                return Err(ControllerError::Storage(format!(
+                    "the raft log was still open {} s after raft stopped",
+                    LOG_RELEASE_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tracing::info!(node_id = self.node_id, "controller stopped");
+        Ok(())
+    }
+}
+
+fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ControllerError {
+    match e {
+        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
+            ControllerError::NotLeader { leader: forward.leader_id }
+        }
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => ControllerError::Unavailable(e.to_string()),
+        RaftError::Fatal(fatal) => from_fatal(fatal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_look_like_kafkas() {
+        let a = new_cluster_id();
+        let b = new_cluster_id();
+        assert_eq!(a.len(), 22);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn config_validation_reports_the_problem() {
+        let cfg = ControllerConfig { snapshot_logs_since_last: 0, ..Default::default() };
+        let err = cfg.raft_config().expect_err("zero threshold");
+        assert_eq!(err.to_string(), "invalid controller configuration: snapshot_logs_since_last must be at least 1");
+        let cfg = ControllerConfig { election_timeout_min_ms: 40, ..Default::default() };
+        let err = cfg.raft_config().expect_err("election timeout below heartbeat");
+        assert!(err.to_string().contains("heartbeat_interval"), "{err}");
+    }
+
+    #[test]
+    fn config_deserialises_with_defaults_for_missing_fields() {
+        let cfg: ControllerConfig =
+            serde_json::from_str(r#"{"node_id": 7, "data_dir": "/tmp/x"}"#).expect("valid config");
+        assert_eq!(cfg.node_id, 7);
+        assert_eq!(cfg.snapshot_logs_since_last, 10_000);
+    }
+}

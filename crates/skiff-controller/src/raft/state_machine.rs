@@ -1,0 +1,218 @@
+//! The openraft state machine: applies committed commands to the shared [`ControllerState`],
+//! publishes the last applied index, and builds, installs and serves snapshots.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+use openraft::storage::RaftStateMachine;
+use openraft::{AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::snapshot::{SnapshotError, SnapshotStore};
+use super::types::{Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::command::CommandResponse;
+use crate::state::ControllerState;
+
+/// Bumped when the snapshot payload layout changes incompatibly.
+const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+
+/// What has been applied: kept next to the state so snapshots capture both consistently.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct AppliedMeta {
+    last_applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// Shared by the state machine task, snapshot builders and the broker's readers.
+struct Shared {
+    state: Arc<RwLock<ControllerState>>,
+    /// Only written while `state`'s write lock is held, so a reader holding the read lock sees
+    /// the meta that matches the state.
+    applied: Mutex<AppliedMeta>,
+    applied_tx: watch::Sender<u64>,
+    snapshots: SnapshotStore,
+}
+
+impl Shared {
+    fn replace(&self, meta: AppliedMeta, state: ControllerState) {
+        let index = meta.last_applied.map_or(0, |l| l.index);
+        {
+            let mut guard = self.state.write();
+            *guard = state;
+            *self.applied.lock() = meta;
+        }
+        self.applied_tx.send_replace(index);
+    }
+}
+
+fn encode_payload(meta: &AppliedMeta, state: &ControllerState) -> Result<Vec<u8>, SnapshotError> {
+    postcard::to_extend(&(meta, state), vec![SNAPSHOT_FORMAT_VERSION]).map_err(SnapshotError::Encode)
+}
+
+fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), SnapshotError> {
+    match data.split_first() {
+        Some((&SNAPSHOT_FORMAT_VERSION, rest)) => postcard::from_bytes(rest).map_err(SnapshotError::Decode),
+        Some((&other, _)) => Err(SnapshotError::UnsupportedVersion(other, SNAPSHOT_FORMAT_VERSION)),
+        None => Err(SnapshotError::UnsupportedVersion(0, SNAPSHOT_FORMAT_VERSION)),
+    }
+}
+
+fn snapshot_failure(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: &(dyn std::error::Error + 'static)) -> RaftStorageError {
+    let subject = ErrorSubject::Snapshot(meta.map(SnapshotMeta::signature));
+    StorageIOError::new(subject, verb, AnyError::from_dyn(e, None)).into()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SnapshotError> + Send + 'static,
+    verb: ErrorVerb,
+) -> Result<T, RaftStorageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|e| snapshot_failure(None, verb, &e)),
+        Err(join) => Err(snapshot_failure(None, verb, &join)),
+    }
+}
+
+pub struct ControllerStateMachine {
+    shared: Arc<Shared>,
+}
+
+impl ControllerStateMachine {
+    /// Opens the snapshot directory and loads the latest snapshot, if any. Blocking.
+    pub fn open(snapshot_dir: &Path) -> Result<Self, SnapshotError> {
+        let snapshots = SnapshotStore::open(snapshot_dir)?;
+        let (meta, state) = match snapshots.load()? {
+            Some((_, data)) => decode_payload(&data)?,
+            None => (AppliedMeta::default(), ControllerState::default()),
+        };
+        let index = meta.last_applied.map_or(0, |l| l.index);
+        if let Some(last) = meta.last_applied {
+            tracing::info!(last_applied = %last, "loaded controller snapshot");
+        }
+        let (applied_tx, _) = watch::channel(index);
+        Ok(ControllerStateMachine {
+            shared: Arc::new(Shared {
+                state: Arc::new(RwLock::new(state)),
+                applied: Mutex::new(meta),
+                applied_tx,
+                snapshots,
+            }),
+        })
+    }
+
+    /// The state this machine applies to; readers take the read lock.
+    pub fn state(&self) -> Arc<RwLock<ControllerState>> {
+        Arc::clone(&self.shared.state)
+    }
+
+    /// Watches the index of the last applied log entry.
+    pub fn applied_index(&self) -> watch::Receiver<u64> {
+        self.shared.applied_tx.subscribe()
+    }
+}
+
+/// Builds a snapshot of the state as of the moment it takes the read lock.
+pub struct ControllerSnapshotBuilder {
+    shared: Arc<Shared>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for ControllerSnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot, RaftStorageError> {
+        let shared = Arc::clone(&self.shared);
+        let (meta, data) = blocking(
+            move || {
+                let (applied, data) = {
+                    let state = shared.state.read();
+                    let applied = shared.applied.lock().clone();
+                    let data = encode_payload(&applied, &state)?;
+                    (applied, data)
+                };
+                let last_index = applied.last_applied.map_or(0, |l| l.index);
+                let meta = SnapshotMeta {
+                    last_log_id: applied.last_applied,
+                    last_membership: applied.membership,
+                    snapshot_id: format!("{last_index}-{}", uuid::Uuid::new_v4().simple()),
+                };
+                shared.snapshots.save(&meta, &data)?;
+                Ok((meta, data))
+            },
+            ErrorVerb::Write,
+        )
+        .await?;
+        tracing::info!(snapshot = %meta, bytes = data.len(), "built controller snapshot");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
+    type SnapshotBuilder = ControllerSnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), RaftStorageError> {
+        let applied = self.shared.applied.lock().clone();
+        Ok((applied.last_applied, applied.membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, RaftStorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries = entries.into_iter();
+        let mut responses = Vec::with_capacity(entries.size_hint().0);
+        let last_index = {
+            // One write lock per batch of entries: readers wait at most one batch.
+            let mut state = self.shared.state.write();
+            let mut applied = self.shared.applied.lock();
+            for entry in entries {
+                applied.last_applied = Some(entry.log_id);
+                let response = match entry.payload {
+                    EntryPayload::Blank => CommandResponse::Done,
+                    EntryPayload::Normal(command) => state.apply(&command),
+                    EntryPayload::Membership(membership) => {
+                        applied.membership = StoredMembership::new(Some(entry.log_id), membership);
+                        CommandResponse::Done
+                    }
+                };
+                responses.push(response);
+            }
+            applied.last_applied.map(|l| l.index)
+        };
+        if let Some(index) = last_index {
+            self.shared.applied_tx.send_replace(index);
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        ControllerSnapshotBuilder { shared: Arc::clone(&self.shared) }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), RaftStorageError> {
+        let data = snapshot.into_inner();
+        let (_, state) = decode_payload(&data).map_err(|e| snapshot_failure(Some(meta), ErrorVerb::Read, &e))?;
+        // The meta openraft hands over is authoritative for what the snapshot covers.
+        let applied = AppliedMeta { last_applied: meta.last_log_id, membership: meta.last_membership.clone() };
+        let shared = Arc::clone(&self.shared);
+        let file_meta = meta.clone();
+        blocking(move || shared.snapshots.save(&file_meta, &data), ErrorVerb::Write).await?;
+        self.shared.replace(applied, state);
+        tracing::info!(snapshot = %meta, "installed controller snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
+        let shared = Arc::clone(&self.shared);
+        let loaded = blocking(move || shared.snapshots.load(), ErrorVerb::Read).await?;
+        Ok(loaded.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+    }
+}

@@ -1,0 +1,137 @@
+//! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
+//! randomness), so every replica applying the same commands reaches the same state.
+
+mod object;
+mod partition;
+mod producer;
+mod segment;
+mod topic;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use object::ObjectMeta;
+pub use partition::{IndexEntry, MaxTimestamp, PartitionLog};
+pub use producer::{
+    CACHED_BATCHES_PER_PRODUCER, FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS,
+    ProducerPartitionState,
+};
+pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
+
+use crate::command::{BrokerInfo, Command, CommandResponse, TopicId};
+use producer::{ProducerExpiryIndex, ProducerRegistry};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerState {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    /// The latest command time seen; the state machine's only clock.
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+}
+
+impl ControllerState {
+    pub fn apply(&mut self, cmd: &Command) -> CommandResponse {
+        match cmd {
+            Command::InitCluster { cluster_id } => {
+                if self.cluster_id.is_none() {
+                    self.cluster_id = Some(cluster_id.clone());
+                }
+                CommandResponse::Done
+            }
+            Command::RegisterBroker(broker) => {
+                self.brokers.insert(broker.id, broker.clone());
+                CommandResponse::Done
+            }
+            Command::CreateTopics(topics) => {
+                CommandResponse::TopicsCreated(topics.iter().map(|t| self.create_topic(t)).collect())
+            }
+            Command::DeleteTopics(ids) => {
+                CommandResponse::TopicsDeleted(ids.iter().map(|id| self.delete_topic(id)).collect())
+            }
+            Command::CreatePartitions(changes) => {
+                CommandResponse::PartitionsCreated(changes.iter().map(|c| self.grow_partitions(c)).collect())
+            }
+            Command::AlterTopicConfigs(changes) => {
+                CommandResponse::ConfigsAltered(changes.iter().map(|c| self.alter_topic_config(c)).collect())
+            }
+            Command::InitProducerId { current } => {
+                CommandResponse::ProducerId(self.producers.init(*current, self.clock_ms))
+            }
+            Command::CommitSegment(commit) => CommandResponse::SegmentCommitted(self.commit_segment(commit)),
+        }
+    }
+
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+
+    /// Registered brokers, ordered by id.
+    pub fn brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers.values()
+    }
+
+    pub fn broker(&self, id: i32) -> Option<&BrokerInfo> {
+        self.brokers.get(&id)
+    }
+
+    pub fn topic(&self, id: &TopicId) -> Option<&Topic> {
+        self.topics.get(id)
+    }
+
+    pub fn topic_by_name(&self, name: &str) -> Option<&Topic> {
+        self.topic_names.get(name).and_then(|id| self.topics.get(id))
+    }
+
+    /// All topics, ordered by name.
+    pub fn topics(&self) -> impl Iterator<Item = &Topic> {
+        self.topic_names.values().filter_map(|id| self.topics.get(id))
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn object(&self, object_id: u64) -> Option<&ObjectMeta> {
+        self.objects.get(&object_id)
+    }
+
+    pub fn object_key(&self, object_id: u64) -> Option<&str> {
+        self.objects.get(&object_id).map(|o| o.key.as_str())
+    }
+
+    /// Objects no index entry points into any more: candidates for garbage collection.
+    pub fn unreferenced_objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
+        self.objects.iter().filter(|(_, o)| o.live_entries == 0).map(|(id, o)| (*id, o))
+    }
+
+    /// The current epoch of a registered producer id.
+    pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.epoch(producer_id)
+    }
+
+    /// Number of registered producer ids.
+    pub fn registered_producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Number of (producer, partition) idempotence states, across all partitions.
+    pub fn producer_state_count(&self) -> usize {
+        self.producer_expiry.len()
+    }
+
+    /// The latest command time applied (the state machine's clock).
+    pub fn clock_ms(&self) -> i64 {
+        self.clock_ms
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! Kafka's topic-level config keys (as of Kafka 3.9) with their defaults, types and validation.
+
+/// The value type a config key has, as DescribeConfigs reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Long,
+    Int,
+    Bool,
+    Double,
+    String,
+    List,
+    /// A string restricted to a fixed set of values.
+    Enum,
+}
+
+/// How a value is checked beyond parsing as its type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rule {
+    Any,
+    AtLeast(i64),
+    Between(f64, f64),
+    OneOf(&'static [&'static str]),
+    /// A non-empty comma-separated list drawn from the set.
+    ListOf(&'static [&'static str]),
+    /// `*`, empty, or a comma-separated list of `partition:broker` pairs.
+    ThrottledReplicas,
+}
+
+/// One topic-level config key.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigDef {
+    pub name: &'static str,
+    pub config_type: ConfigType,
+    /// Kafka's default, as the string DescribeConfigs shows.
+    pub default: &'static str,
+    /// Whether Skiff acts on the value; the others are accepted and stored for compatibility
+    /// with tools that set them, but have no effect.
+    pub honoured: bool,
+    pub doc: &'static str,
+    pub(crate) rule: Rule,
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+
+const fn def(
+    name: &'static str,
+    config_type: ConfigType,
+    default: &'static str,
+    honoured: bool,
+    rule: Rule,
+    doc: &'static str,
+) -> ConfigDef {
+    ConfigDef { name, config_type, default, honoured, doc, rule }
+}
+
+use ConfigType::{Bool, Double, Enum, Int, List, Long};
+
+/// Sorted by name so lookups can binary-search.
+pub static TOPIC_CONFIGS: &[ConfigDef] = &[
+    def("cleanup.policy", List, "delete", true, Rule::ListOf(&["compact", "delete"]),
+        "Retention policy for old segments: delete, compact, or both."),
+    def("compression.type", Enum, "producer", true, Rule::OneOf(&["producer"]),
+        "Skiff stores batches exactly as the producer compressed them, so only 'producer' is valid."),
+    def("delete.retention.ms", Long, "86400000", true, Rule::AtLeast(0),
+        "How long tombstones are kept on compacted topics."),
+    def("file.delete.delay.ms", Long, "60000", false, Rule::AtLeast(0),
+        "Delay before deleting a file; objects are collected by Skiff's own grace period."),
+    def("flush.messages", Long, LONG_MAX, false, Rule::AtLeast(1),
+        "Fsync interval in messages; Skiff acknowledges only after the object store write."),
+    def("flush.ms", Long, LONG_MAX, false, Rule::AtLeast(0),
+        "Fsync interval in ms; Skiff acknowledges only after the object store write."),
+    def("follower.replication.throttled.replicas", List, "", false, Rule::ThrottledReplicas,
+        "Replicas to throttle on followers; Skiff has no replicas."),
+    def("index.interval.bytes", Int, "4096", false, Rule::AtLeast(0),
+        "Offset index density; Skiff indexes per flushed chunk."),
+    def("leader.replication.throttled.replicas", List, "", false, Rule::ThrottledReplicas,
+        "Replicas to throttle on the leader; Skiff has no replicas."),
+    def("local.retention.bytes", Long, "-2", false, Rule::AtLeast(-2),
+        "Tiered storage local retention; all Skiff data lives in the object store."),
+    def("local.retention.ms", Long, "-2", false, Rule::AtLeast(-2),
+        "Tiered storage local retention; all Skiff data lives in the object store."),
+    def("max.compaction.lag.ms", Long, LONG_MAX, true, Rule::AtLeast(1),
+        "Longest time a record stays ineligible for compaction."),
+    def("max.message.bytes", Int, "1048588", true, Rule::AtLeast(0),
+        "Largest record batch size the broker accepts."),
+    def("message.downconversion.enable", Bool, "true", false, Rule::Any,
+        "Down-conversion for old consumers; Skiff serves record batch v2 only."),
+    def("message.timestamp.after.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
+        "How far ahead of broker time a CreateTime timestamp may be."),
+    def("message.timestamp.before.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
+        "How far behind broker time a CreateTime timestamp may be."),
+    def("message.timestamp.difference.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
+        "Deprecated symmetric bound on timestamp skew."),
+    def("message.timestamp.type", Enum, "CreateTime", true, Rule::OneOf(&["CreateTime", "LogAppendTime"]),
+        "Whether record timestamps come from the producer or from the broker on append."),
+    def("min.cleanable.dirty.ratio", Double, "0.5", true, Rule::Between(0.0, 1.0),
+        "Dirty-log ratio that makes a compacted partition eligible for cleaning."),
+    def("min.compaction.lag.ms", Long, "0", true, Rule::AtLeast(0),
+        "Shortest time a record stays uncompacted."),
+    def("min.insync.replicas", Int, "1", false, Rule::AtLeast(1),
+        "Replica count for acks=all; Skiff acknowledges after the object store write."),
+    def("preallocate", Bool, "false", false, Rule::Any,
+        "Preallocate segment files; Skiff has no local segment files."),
+    def("remote.storage.enable", Bool, "false", false, Rule::Any,
+        "Tiered storage switch; all Skiff data lives in the object store."),
+    def("retention.bytes", Long, "-1", true, Rule::AtLeast(-1),
+        "Largest size of a partition before old data is deleted; -1 for no limit."),
+    def("retention.ms", Long, "604800000", true, Rule::AtLeast(-1),
+        "How long data is kept before deletion; -1 for no limit."),
+    def("segment.bytes", Int, "1073741824", false, Rule::AtLeast(14),
+        "Local segment size; Skiff segments follow the broker's flush settings."),
+    def("segment.index.bytes", Int, "10485760", false, Rule::AtLeast(4),
+        "Local index size; Skiff keeps its index in the controller."),
+    def("segment.jitter.ms", Long, "0", false, Rule::AtLeast(0),
+        "Jitter for segment rolling; Skiff segments follow the broker's flush settings."),
+    def("segment.ms", Long, "604800000", false, Rule::AtLeast(1),
+        "Time before a local segment rolls; Skiff segments follow the broker's flush settings."),
+    def("unclean.leader.election.enable", Bool, "false", false, Rule::Any,
+        "Out-of-sync replica election; Skiff has no replicas to lose."),
+];
+
+/// Looks up a topic config key.
+pub fn config_def(name: &str) -> Option<&'static ConfigDef> {
+    TOPIC_CONFIGS
+        .binary_search_by(|d| d.name.cmp(name))
+        .ok()
+        .and_then(|i| TOPIC_CONFIGS.get(i))
+}
+
+impl ConfigDef {
+    /// Checks `value` and returns it normalised (trimmed, lists without blanks), or the reason
+    /// it is not acceptable.
+    pub(crate) fn normalise(&self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        match self.config_type {
+            ConfigType::Long => {
+                let n: i64 = value.parse().map_err(|_| format!("'{value}' is not a whole number"))?;
+                self.check_at_least(n)?;
+                Ok(n.to_string())
+            }
+            ConfigType::Int => {
+                let n: i32 = value
+                    .parse()
+                    .map_err(|_| format!("'{value}' is not a 32-bit whole number"))?;
+                self.check_at_least(i64::from(n))?;
+                Ok(n.to_string())
+            }
+            ConfigType::Bool => match value.to_ascii_lowercase().as_str() {
+                b @ ("true" | "false") => Ok(b.to_string()),
+                _ => Err(format!("'{value}' is not true or false")),
+            },
+            ConfigType::Double => {
+                let x: f64 = value.parse().map_err(|_| format!("'{value}' is not a number"))?;
+                if let Rule::Between(lo, hi) = self.rule
+                    && !(lo..=hi).contains(&x)
+                {
+                    return Err(format!("{value} is outside [{lo}, {hi}]"));
+                }
+                Ok(value.to_string())
+            }
+            ConfigType::String | ConfigType::Enum => self.check_one_of(value),
+            ConfigType::List => self.check_list(value),
+        }
+    }
+
+    fn check_at_least(&self, n: i64) -> Result<(), String> {
+        match self.rule {
+            Rule::AtLeast(min) if n < min => Err(format!("{n} is below the minimum {min}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_one_of(&self, value: &str) -> Result<String, String> {
+        let Rule::OneOf(allowed) = self.rule else {
+            return Ok(value.to_string());
+        };
+        if allowed.contains(&value) {
+            return Ok(value.to_string());
+        }
+        if self.name == "compression.type" {
+            return Err(format!(
+                "'{value}' is not supported: Skiff never recompresses, so the only valid value is 'producer'"
+            ));
+        }
+        Err(format!("'{value}' is not one of {}", allowed.join(", ")))
+    }
+
+    fn check_list(&self, value: &str) -> Result<String, String> {
+        let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        match self.rule {
+            Rule::ListOf(allowed) => {
+                if items.is_empty() {
+                    return Err(format!("must name at least one of {}", allowed.join(", ")));
+                }
+                if let Some(bad) = items.iter().find(|i| !allowed.contains(i)) {
+                    return Err(format!("'{bad}' is not one of {}", allowed.join(", ")));
+                }
+            }
+            Rule::ThrottledReplicas if items != ["*"] => {
+                for item in &items {
+                    let valid = item
+                        .split_once(':')
+                        .is_some_and(|(p, b)| p.parse::<u32>().is_ok() && b.parse::<i32>().is_ok());
+                    if !valid {
+                        return Err(format!("'{item}' is not '*' or a partition:broker pair"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(items.join(","))
+    }
+}
