@@ -24,7 +24,9 @@ pub struct BrokerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Sets the cluster id; a no-op once one is set.
-    InitCluster { cluster_id: String },
+    InitCluster {
+        cluster_id: String,
+    },
     /// Inserts or replaces the broker with this id.
     RegisterBroker(BrokerInfo),
     CreateTopics(Vec<NewTopic>),
@@ -33,7 +35,9 @@ pub enum Command {
     AlterTopicConfigs(Vec<TopicConfigChange>),
     /// `None` (or an id below zero, Kafka's "no producer id") allocates a new id with epoch 0;
     /// `Some((id, epoch))` bumps the epoch of a known producer.
-    InitProducerId { current: Option<(i64, i16)> },
+    InitProducerId {
+        current: Option<(i64, i16)>,
+    },
     /// Registers an uploaded segment object and appends its chunks to the partition indexes.
     CommitSegment(SegmentCommit),
 }
@@ -126,16 +130,23 @@ pub struct SegmentCommitResult {
 pub enum ChunkOutcome {
     /// `batches` has one outcome per `BatchCommit`, same order; `entries` are the index entries
     /// this chunk added (one per run of consecutive appended batches).
-    Committed { batches: Vec<BatchOutcome>, entries: Vec<crate::state::IndexEntry> },
+    Committed {
+        batches: Vec<BatchOutcome>,
+        entries: Vec<crate::state::IndexEntry>,
+    },
     /// The topic was deleted or the partition does not exist: nothing was appended.
     UnknownTopicOrPartition,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BatchOutcome {
-    Appended { base_offset: i64 },
+    Appended {
+        base_offset: i64,
+    },
     /// Already appended earlier; the producer gets the original base offset back.
-    Duplicate { base_offset: i64 },
+    Duplicate {
+        base_offset: i64,
+    },
     Rejected(ProduceError),
 }
 

@@ -55,7 +55,9 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
         if self.snapshot_logs_since_last == 0 {
-            return Err(ControllerError::InvalidConfig("snapshot_logs_since_last must be at least 1".into()));
+            return Err(ControllerError::InvalidConfig(
+                "snapshot_logs_since_last must be at least 1".into(),
+            ));
         }
         let config = openraft::Config {
             cluster_name: "skiff-controller".into(),
@@ -67,7 +69,9 @@ impl ControllerConfig {
             max_in_snapshot_log_to_keep: 0,
             ..Default::default()
         };
-        config.validate().map_err(|e| ControllerError::InvalidConfig(e.to_string()))
+        config
+            .validate()
+            .map_err(|e| ControllerError::InvalidConfig(e.to_string()))
     }
 
     fn leader_wait(&self) -> Duration {
@@ -113,7 +117,11 @@ fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
 /// A Kafka-style cluster id: 16 random bytes as 22 characters of URL-safe base64.
 fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let sextet = |v: u32| ALPHABET.get((v & 63) as usize).map_or('A', |b| char::from(*b));
+    let sextet = |v: u32| {
+        ALPHABET
+            .get((v & 63) as usize)
+            .map_or('A', |b| char::from(*b))
+    };
     let mut out = String::with_capacity(22);
     let (mut acc, mut bits) = (0u32, 0u32);
     for byte in uuid::Uuid::new_v4().into_bytes() {
@@ -140,7 +148,10 @@ impl Controller {
         let data_dir = cfg.data_dir.clone();
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
-                ControllerError::Storage(format!("cannot create data directory {}: {e}", data_dir.display()))
+                ControllerError::Storage(format!(
+                    "cannot create data directory {}: {e}",
+                    data_dir.display()
+                ))
             })?;
             let log_store = RedbLogStore::open(&data_dir.join(LOG_FILE_NAME))
                 .map_err(|e| ControllerError::Storage(e.to_string()))?;
@@ -149,15 +160,31 @@ impl Controller {
             Ok::<_, ControllerError>((log_store, state_machine))
         })
         .await
-        .map_err(|e| ControllerError::Unavailable(format!("controller storage task failed: {e}")))??;
+        .map_err(|e| {
+            ControllerError::Unavailable(format!("controller storage task failed: {e}"))
+        })??;
 
-        let state = StateHandle { state: state_machine.state(), applied: state_machine.applied_index() };
+        let state = StateHandle {
+            state: state_machine.state(),
+            applied: state_machine.applied_index(),
+        };
         let log_db = log_store.database_handle();
-        let raft = Raft::new(cfg.node_id, raft_config, SingleNodeNetwork, log_store, state_machine)
-            .await
-            .map_err(from_fatal)?;
-        let controller =
-            Controller { node_id: cfg.node_id, raft, state, log_db, shutting_down: AtomicBool::new(false) };
+        let raft = Raft::new(
+            cfg.node_id,
+            raft_config,
+            SingleNodeNetwork,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(from_fatal)?;
+        let controller = Controller {
+            node_id: cfg.node_id,
+            raft,
+            state,
+            log_db,
+            shutting_down: AtomicBool::new(false),
+        };
         if let Err(e) = controller.become_ready(&cfg).await {
             if let Err(shutdown_error) = controller.shutdown().await {
                 tracing::warn!(error = %shutdown_error, "shutting down after a failed start also failed");
@@ -172,11 +199,16 @@ impl Controller {
         if !self.raft.is_initialized().await.map_err(from_fatal)? {
             let members = BTreeMap::from([(self.node_id, BasicNode::default())]);
             match self.raft.initialize(members).await {
-                Ok(()) => tracing::info!(node_id = self.node_id, "initialised a single-node controller"),
+                Ok(()) => tracing::info!(
+                    node_id = self.node_id,
+                    "initialised a single-node controller"
+                ),
                 // Already initialised: exactly the state we want.
                 Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
                 Err(e) => {
-                    return Err(ControllerError::Unavailable(format!("cannot initialise the controller membership: {e}")));
+                    return Err(ControllerError::Unavailable(format!(
+                        "cannot initialise the controller membership: {e}"
+                    )));
                 }
             }
         }
@@ -186,7 +218,10 @@ impl Controller {
         let node_id = self.node_id;
         self.raft
             .wait(Some(wait))
-            .metrics(|m| m.state == ServerState::Leader && m.current_leader == Some(node_id), "this node leads")
+            .metrics(
+                |m| m.state == ServerState::Leader && m.current_leader == Some(node_id),
+                "this node leads",
+            )
             .await
             .map_err(|e| match e {
                 WaitError::Timeout(..) => ControllerError::Unavailable(format!(
@@ -226,7 +261,9 @@ impl Controller {
         match self.raft.client_write(cmd).await {
             Ok(response) => Ok(response.data),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                Err(ControllerError::NotLeader { leader: forward.leader_id })
+                Err(ControllerError::NotLeader {
+                    leader: forward.leader_id,
+                })
             }
             Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
                 Err(ControllerError::Unavailable(e.to_string()))
@@ -257,10 +294,9 @@ impl Controller {
     /// again. Later proposals fail with [`ControllerError::ShuttingDown`].
     pub async fn shutdown(&self) -> Result<(), ControllerError> {
         self.shutting_down.store(true, Ordering::Release);
-        self.raft
-            .shutdown()
-            .await
-            .map_err(|e| ControllerError::Unavailable(format!("the raft task failed while stopping: {e}")))?;
+        self.raft.shutdown().await.map_err(|e| {
+            ControllerError::Unavailable(format!("the raft task failed while stopping: {e}"))
+        })?;
         // openraft drops the log store as its tasks finish; poll with a deadline rather than
         // assume they already have.
         let deadline = Instant::now() + LOG_RELEASE_WAIT;
@@ -281,9 +317,13 @@ impl Controller {
 fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ControllerError {
     match e {
         RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
-            ControllerError::NotLeader { leader: forward.leader_id }
+            ControllerError::NotLeader {
+                leader: forward.leader_id,
+            }
         }
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => ControllerError::Unavailable(e.to_string()),
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => {
+            ControllerError::Unavailable(e.to_string())
+        }
         RaftError::Fatal(fatal) => from_fatal(fatal),
     }
 }
@@ -297,17 +337,32 @@ mod tests {
         let a = new_cluster_id();
         let b = new_cluster_id();
         assert_eq!(a.len(), 22);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{a}");
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{a}"
+        );
         assert_ne!(a, b);
     }
 
     #[test]
     fn config_validation_reports_the_problem() {
-        let cfg = ControllerConfig { snapshot_logs_since_last: 0, ..Default::default() };
+        let cfg = ControllerConfig {
+            snapshot_logs_since_last: 0,
+            ..Default::default()
+        };
         let err = cfg.raft_config().expect_err("zero threshold");
-        assert_eq!(err.to_string(), "invalid controller configuration: snapshot_logs_since_last must be at least 1");
-        let cfg = ControllerConfig { election_timeout_min_ms: 40, ..Default::default() };
-        let err = cfg.raft_config().expect_err("election timeout below heartbeat");
+        assert_eq!(
+            err.to_string(),
+            "invalid controller configuration: snapshot_logs_since_last must be at least 1"
+        );
+        let cfg = ControllerConfig {
+            election_timeout_min_ms: 40,
+            ..Default::default()
+        };
+        let err = cfg
+            .raft_config()
+            .expect_err("election timeout below heartbeat");
         assert!(err.to_string().contains("heartbeat_interval"), "{err}");
     }
 

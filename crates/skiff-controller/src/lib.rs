@@ -12,7 +12,7 @@ pub mod state;
 pub mod topic_config;
 
 pub use command::*;
+pub use controller::{Controller, ControllerConfig, StateHandle};
 pub use error::ControllerError;
 pub use state::{ControllerState, IndexEntry, MaxTimestamp, ObjectMeta, PartitionLog, Topic};
 pub use topic_config::TopicConfig;
-pub use controller::{Controller, ControllerConfig, StateHandle};

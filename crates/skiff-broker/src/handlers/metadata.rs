@@ -17,13 +17,14 @@ pub async fn handle(
 ) -> MetadataResponse {
     // Before v4 there was no opt-out: every Metadata request allowed auto-creation.
     let wants_auto_create = version < 4 || request.allow_auto_topic_creation;
-    if ctx.config.auto_create_topics && wants_auto_create {
-        if let Some(topics) = &request.topics {
-            let names = topics
-                .iter()
-                .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()));
-            create_missing_topics(ctx, names).await;
-        }
+    if ctx.config.auto_create_topics
+        && wants_auto_create
+        && let Some(topics) = &request.topics
+    {
+        let names = topics
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()));
+        create_missing_topics(ctx, names).await;
     }
 
     let state = ctx.controller.state();

@@ -101,7 +101,7 @@ fn plan(
     request: ProduceRequest,
     summaries: &mut Vec<BatchSummary>,
 ) -> Vec<TopicPlan> {
-    let request_error = if !matches!(request.acks, -1 | 0 | 1) {
+    let request_error = if !(-1..=1).contains(&request.acks) {
         Some((
             ResponseError::InvalidRequiredAcks.code(),
             format!("acks={} is not -1, 0 or 1", request.acks),

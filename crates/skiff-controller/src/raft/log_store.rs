@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::{Arc, Weak};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{AnyError, ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{
+    AnyError, ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogReader, StorageIOError,
+};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,7 +31,10 @@ pub enum LogStoreError {
     #[error("cannot encode a raft log record: {0}")]
     Encode(postcard::Error),
     #[error("raft log record '{what}' is corrupt: {source}")]
-    Decode { what: String, source: postcard::Error },
+    Decode {
+        what: String,
+        source: postcard::Error,
+    },
     #[error("raft log I/O task failed: {0}")]
     Task(String),
 }
@@ -59,7 +64,10 @@ impl LogStoreError {
 }
 
 fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, LogStoreError> {
-    postcard::from_bytes(bytes).map_err(|source| LogStoreError::Decode { what: what.to_string(), source })
+    postcard::from_bytes(bytes).map_err(|source| LogStoreError::Decode {
+        what: what.to_string(),
+        source,
+    })
 }
 
 fn read_meta<T: DeserializeOwned>(db: &Database, key: &str) -> Result<Option<T>, LogStoreError> {
@@ -69,7 +77,12 @@ fn read_meta<T: DeserializeOwned>(db: &Database, key: &str) -> Result<Option<T>,
     value.map(|v| decode(key, v.value())).transpose()
 }
 
-fn write_meta<T: Serialize>(db: &Database, key: &str, value: &T, durability: Durability) -> Result<(), LogStoreError> {
+fn write_meta<T: Serialize>(
+    db: &Database,
+    key: &str,
+    value: &T,
+    durability: Durability,
+) -> Result<(), LogStoreError> {
     let bytes = postcard::to_allocvec(value).map_err(LogStoreError::Encode)?;
     let mut txn = db.begin_write()?;
     txn.set_durability(durability)?;
@@ -115,7 +128,10 @@ impl RedbLogStore {
             .map_err(|e| LogStoreError::Task(e.to_string()))?
     }
 
-    fn read_entries(db: &Database, range: (Bound<u64>, Bound<u64>)) -> Result<Vec<Entry>, LogStoreError> {
+    fn read_entries(
+        db: &Database,
+        range: (Bound<u64>, Bound<u64>),
+    ) -> Result<Vec<Entry>, LogStoreError> {
         let txn = db.begin_read()?;
         let table = txn.open_table(LOG_TABLE)?;
         let mut entries = Vec::new();
@@ -134,7 +150,10 @@ impl RedbLogStore {
             Some((_, value)) => Some(decode::<Entry>("log entry", value.value())?.log_id),
             None => None,
         };
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last.or(last_purged) })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last.or(last_purged),
+        })
     }
 }
 
@@ -154,7 +173,9 @@ impl RaftLogStorage<TypeConfig> for RedbLogStore {
     type LogReader = RedbLogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
-        self.run(Self::log_state).await.map_err(|e| e.into_raft(ErrorSubject::Logs, ErrorVerb::Read))
+        self.run(Self::log_state)
+            .await
+            .map_err(|e| e.into_raft(ErrorSubject::Logs, ErrorVerb::Read))
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -169,7 +190,9 @@ impl RaftLogStorage<TypeConfig> for RedbLogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, RaftStorageError> {
-        self.run(|db| read_meta(db, VOTE_KEY)).await.map_err(|e| e.into_raft(ErrorSubject::Vote, ErrorVerb::Read))
+        self.run(|db| read_meta(db, VOTE_KEY))
+            .await
+            .map_err(|e| e.into_raft(ErrorSubject::Vote, ErrorVerb::Read))
     }
 
     /// Not fsynced on its own: losing it only means a restart re-applies less before the leader
@@ -186,14 +209,23 @@ impl RaftLogStorage<TypeConfig> for RedbLogStore {
             .map_err(|e| e.into_raft(ErrorSubject::Store, ErrorVerb::Read))
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), RaftStorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), RaftStorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let encoded: Result<Vec<(u64, Vec<u8>)>, LogStoreError> = entries
             .into_iter()
-            .map(|e| Ok((e.log_id.index, postcard::to_allocvec(&e).map_err(LogStoreError::Encode)?)))
+            .map(|e| {
+                Ok((
+                    e.log_id.index,
+                    postcard::to_allocvec(&e).map_err(LogStoreError::Encode)?,
+                ))
+            })
             .collect();
         let result = match encoded {
             Ok(encoded) => {
@@ -228,7 +260,8 @@ impl RaftLogStorage<TypeConfig> for RedbLogStore {
     async fn truncate(&mut self, log_id: LogId) -> Result<(), RaftStorageError> {
         self.run(move |db| {
             let txn = db.begin_write()?;
-            txn.open_table(LOG_TABLE)?.retain_in(log_id.index.., |_, _| false)?;
+            txn.open_table(LOG_TABLE)?
+                .retain_in(log_id.index.., |_, _| false)?;
             txn.commit()?;
             Ok(())
         })
@@ -240,8 +273,10 @@ impl RaftLogStorage<TypeConfig> for RedbLogStore {
         self.run(move |db| {
             let bytes = postcard::to_allocvec(&log_id).map_err(LogStoreError::Encode)?;
             let txn = db.begin_write()?;
-            txn.open_table(META_TABLE)?.insert(LAST_PURGED_KEY, bytes.as_slice())?;
-            txn.open_table(LOG_TABLE)?.retain_in(..=log_id.index, |_, _| false)?;
+            txn.open_table(META_TABLE)?
+                .insert(LAST_PURGED_KEY, bytes.as_slice())?;
+            txn.open_table(LOG_TABLE)?
+                .retain_in(..=log_id.index, |_, _| false)?;
             txn.commit()?;
             Ok(())
         })

@@ -6,13 +6,18 @@
 
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::RPCOption;
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
 use openraft::{BasicNode, RaftNetwork, RaftNetworkFactory};
 
 use super::types::{NodeId, TypeConfig};
 
 #[derive(Debug, thiserror::Error)]
-#[error("controller node {target} is unreachable: this build runs a single-node controller and has no network transport between controller nodes")]
+#[error(
+    "controller node {target} is unreachable: this build runs a single-node controller and has no network transport between controller nodes"
+)]
 pub struct NoPeerTransport {
     target: NodeId,
 }
@@ -29,8 +34,13 @@ pub struct UnreachablePeer {
 
 impl UnreachablePeer {
     fn unreachable<E: std::error::Error>(&self) -> RPCError<NodeId, BasicNode, E> {
-        tracing::warn!(target_node = self.target, "raft RPC to a peer in a single-node controller");
-        RPCError::Unreachable(Unreachable::new(&NoPeerTransport { target: self.target }))
+        tracing::warn!(
+            target_node = self.target,
+            "raft RPC to a peer in a single-node controller"
+        );
+        RPCError::Unreachable(Unreachable::new(&NoPeerTransport {
+            target: self.target,
+        }))
     }
 }
 
@@ -55,8 +65,10 @@ impl RaftNetwork<TypeConfig> for UnreachablePeer {
         &mut self,
         _rpc: InstallSnapshotRequest<TypeConfig>,
         _option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>>
-    {
+    ) -> Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, BasicNode, RaftError<NodeId, InstallSnapshotError>>,
+    > {
         Err(self.unreachable())
     }
 

@@ -35,14 +35,19 @@ pub struct SnapshotStore {
 impl SnapshotStore {
     /// Creates the directory if needed and removes a temp file left by a crash mid-write.
     pub fn open(dir: &Path) -> Result<Self, SnapshotError> {
-        fs::create_dir_all(dir).map_err(|source| SnapshotError::Io { path: dir.to_path_buf(), source })?;
+        fs::create_dir_all(dir).map_err(|source| SnapshotError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let temp = dir.join(TEMP_FILE_NAME);
         match fs::remove_file(&temp) {
             Ok(()) => tracing::warn!(path = %temp.display(), "removed an unfinished snapshot file"),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(SnapshotError::Io { path: temp, source }),
         }
-        Ok(SnapshotStore { dir: dir.to_path_buf() })
+        Ok(SnapshotStore {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> PathBuf {
@@ -64,8 +69,10 @@ impl SnapshotStore {
         };
         let mut file = File::create(&temp).map_err(io_err(&temp))?;
         file.write_all(MAGIC).map_err(io_err(&temp))?;
-        file.write_all(&meta_len.to_le_bytes()).map_err(io_err(&temp))?;
-        file.write_all(&checksum.to_le_bytes()).map_err(io_err(&temp))?;
+        file.write_all(&meta_len.to_le_bytes())
+            .map_err(io_err(&temp))?;
+        file.write_all(&checksum.to_le_bytes())
+            .map_err(io_err(&temp))?;
         file.write_all(&meta_bytes).map_err(io_err(&temp))?;
         file.write_all(data).map_err(io_err(&temp))?;
         file.sync_all().map_err(io_err(&temp))?;
@@ -73,7 +80,9 @@ impl SnapshotStore {
         let target = self.path();
         fs::rename(&temp, &target).map_err(io_err(&target))?;
         // The rename is only durable once the directory entry is.
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&self.dir))?;
         Ok(())
     }
 
@@ -85,8 +94,13 @@ impl SnapshotStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(SnapshotError::Io { path, source }),
         };
-        let corrupt = |reason: &str| SnapshotError::Corrupt { path: path.clone(), reason: reason.to_string() };
-        let header = bytes.get(..HEADER_LEN).ok_or_else(|| corrupt("shorter than its header"))?;
+        let corrupt = |reason: &str| SnapshotError::Corrupt {
+            path: path.clone(),
+            reason: reason.to_string(),
+        };
+        let header = bytes
+            .get(..HEADER_LEN)
+            .ok_or_else(|| corrupt("shorter than its header"))?;
         let (magic, rest) = header.split_at(MAGIC.len());
         if magic != MAGIC {
             return Err(corrupt("not a Skiff snapshot file"));
@@ -95,7 +109,8 @@ impl SnapshotStore {
         let meta_len = u32::from_le_bytes(len_bytes.try_into().map_err(|_| corrupt("bad header"))?);
         let checksum = u32::from_le_bytes(crc_bytes.try_into().map_err(|_| corrupt("bad header"))?);
         let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-        let meta_len = usize::try_from(meta_len).map_err(|_| corrupt("metadata length too large"))?;
+        let meta_len =
+            usize::try_from(meta_len).map_err(|_| corrupt("metadata length too large"))?;
         if meta_len > body.len() {
             return Err(corrupt("metadata length runs past the end of the file"));
         }

@@ -6,13 +6,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
-use openraft::{AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+use openraft::{
+    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder,
+    StorageIOError,
+};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::snapshot::{SnapshotError, SnapshotStore};
-use super::types::{Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use super::types::{
+    Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
+};
 use crate::command::CommandResponse;
 use crate::state::ControllerState;
 
@@ -49,18 +54,31 @@ impl Shared {
 }
 
 fn encode_payload(meta: &AppliedMeta, state: &ControllerState) -> Result<Vec<u8>, SnapshotError> {
-    postcard::to_extend(&(meta, state), vec![SNAPSHOT_FORMAT_VERSION]).map_err(SnapshotError::Encode)
+    postcard::to_extend(&(meta, state), vec![SNAPSHOT_FORMAT_VERSION])
+        .map_err(SnapshotError::Encode)
 }
 
 fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), SnapshotError> {
     match data.split_first() {
-        Some((&SNAPSHOT_FORMAT_VERSION, rest)) => postcard::from_bytes(rest).map_err(SnapshotError::Decode),
-        Some((&other, _)) => Err(SnapshotError::UnsupportedVersion(other, SNAPSHOT_FORMAT_VERSION)),
-        None => Err(SnapshotError::UnsupportedVersion(0, SNAPSHOT_FORMAT_VERSION)),
+        Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&other, _)) => Err(SnapshotError::UnsupportedVersion(
+            other,
+            SNAPSHOT_FORMAT_VERSION,
+        )),
+        None => Err(SnapshotError::UnsupportedVersion(
+            0,
+            SNAPSHOT_FORMAT_VERSION,
+        )),
     }
 }
 
-fn snapshot_failure(meta: Option<&SnapshotMeta>, verb: ErrorVerb, e: &(dyn std::error::Error + 'static)) -> RaftStorageError {
+fn snapshot_failure(
+    meta: Option<&SnapshotMeta>,
+    verb: ErrorVerb,
+    e: &(dyn std::error::Error + 'static),
+) -> RaftStorageError {
     let subject = ErrorSubject::Snapshot(meta.map(SnapshotMeta::signature));
     StorageIOError::new(subject, verb, AnyError::from_dyn(e, None)).into()
 }
@@ -142,14 +160,19 @@ impl RaftSnapshotBuilder<TypeConfig> for ControllerSnapshotBuilder {
         )
         .await?;
         tracing::info!(snapshot = %meta, bytes = data.len(), "built controller snapshot");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
     type SnapshotBuilder = ControllerSnapshotBuilder;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), RaftStorageError> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership), RaftStorageError> {
         let applied = self.shared.applied.lock().clone();
         Ok((applied.last_applied, applied.membership))
     }
@@ -186,7 +209,9 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        ControllerSnapshotBuilder { shared: Arc::clone(&self.shared) }
+        ControllerSnapshotBuilder {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, RaftStorageError> {
@@ -199,12 +224,20 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), RaftStorageError> {
         let data = snapshot.into_inner();
-        let (_, state) = decode_payload(&data).map_err(|e| snapshot_failure(Some(meta), ErrorVerb::Read, &e))?;
+        let (_, state) =
+            decode_payload(&data).map_err(|e| snapshot_failure(Some(meta), ErrorVerb::Read, &e))?;
         // The meta openraft hands over is authoritative for what the snapshot covers.
-        let applied = AppliedMeta { last_applied: meta.last_log_id, membership: meta.last_membership.clone() };
+        let applied = AppliedMeta {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
         let shared = Arc::clone(&self.shared);
         let file_meta = meta.clone();
-        blocking(move || shared.snapshots.save(&file_meta, &data), ErrorVerb::Write).await?;
+        blocking(
+            move || shared.snapshots.save(&file_meta, &data),
+            ErrorVerb::Write,
+        )
+        .await?;
         self.shared.replace(applied, state);
         tracing::info!(snapshot = %meta, "installed controller snapshot");
         Ok(())
@@ -213,6 +246,9 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, RaftStorageError> {
         let shared = Arc::clone(&self.shared);
         let loaded = blocking(move || shared.snapshots.load(), ErrorVerb::Read).await?;
-        Ok(loaded.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        Ok(loaded.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

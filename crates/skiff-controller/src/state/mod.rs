@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 pub use object::ObjectMeta;
 pub use partition::{IndexEntry, MaxTimestamp, PartitionLog};
 pub use producer::{
-    CACHED_BATCHES_PER_PRODUCER, FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS,
-    ProducerPartitionState,
+    CACHED_BATCHES_PER_PRODUCER, FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS,
+    PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
 };
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
 
@@ -50,22 +50,24 @@ impl ControllerState {
                 self.brokers.insert(broker.id, broker.clone());
                 CommandResponse::Done
             }
-            Command::CreateTopics(topics) => {
-                CommandResponse::TopicsCreated(topics.iter().map(|t| self.create_topic(t)).collect())
-            }
+            Command::CreateTopics(topics) => CommandResponse::TopicsCreated(
+                topics.iter().map(|t| self.create_topic(t)).collect(),
+            ),
             Command::DeleteTopics(ids) => {
                 CommandResponse::TopicsDeleted(ids.iter().map(|id| self.delete_topic(id)).collect())
             }
-            Command::CreatePartitions(changes) => {
-                CommandResponse::PartitionsCreated(changes.iter().map(|c| self.grow_partitions(c)).collect())
-            }
-            Command::AlterTopicConfigs(changes) => {
-                CommandResponse::ConfigsAltered(changes.iter().map(|c| self.alter_topic_config(c)).collect())
-            }
+            Command::CreatePartitions(changes) => CommandResponse::PartitionsCreated(
+                changes.iter().map(|c| self.grow_partitions(c)).collect(),
+            ),
+            Command::AlterTopicConfigs(changes) => CommandResponse::ConfigsAltered(
+                changes.iter().map(|c| self.alter_topic_config(c)).collect(),
+            ),
             Command::InitProducerId { current } => {
                 CommandResponse::ProducerId(self.producers.init(*current, self.clock_ms))
             }
-            Command::CommitSegment(commit) => CommandResponse::SegmentCommitted(self.commit_segment(commit)),
+            Command::CommitSegment(commit) => {
+                CommandResponse::SegmentCommitted(self.commit_segment(commit))
+            }
         }
     }
 
@@ -87,12 +89,16 @@ impl ControllerState {
     }
 
     pub fn topic_by_name(&self, name: &str) -> Option<&Topic> {
-        self.topic_names.get(name).and_then(|id| self.topics.get(id))
+        self.topic_names
+            .get(name)
+            .and_then(|id| self.topics.get(id))
     }
 
     /// All topics, ordered by name.
     pub fn topics(&self) -> impl Iterator<Item = &Topic> {
-        self.topic_names.values().filter_map(|id| self.topics.get(id))
+        self.topic_names
+            .values()
+            .filter_map(|id| self.topics.get(id))
     }
 
     pub fn topic_count(&self) -> usize {
@@ -109,7 +115,10 @@ impl ControllerState {
 
     /// Objects no index entry points into any more: candidates for garbage collection.
     pub fn unreferenced_objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
-        self.objects.iter().filter(|(_, o)| o.live_entries == 0).map(|(id, o)| (*id, o))
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.live_entries == 0)
+            .map(|(id, o)| (*id, o))
     }
 
     /// The current epoch of a registered producer id.

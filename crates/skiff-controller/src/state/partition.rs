@@ -61,7 +61,10 @@ impl PartitionLog {
 
     /// Entries from the one containing `offset` onwards; when no entry contains it (below the
     /// log start), from the first entry after it. Empty when `offset` is at or past the end.
-    pub fn entries_from(&self, offset: i64) -> impl DoubleEndedIterator<Item = &IndexEntry> + ExactSizeIterator {
+    pub fn entries_from(
+        &self,
+        offset: i64,
+    ) -> impl DoubleEndedIterator<Item = &IndexEntry> + ExactSizeIterator {
         let first = self.entries.partition_point(|e| e.last_offset < offset);
         self.entries.range(first..)
     }
@@ -90,14 +93,21 @@ impl PartitionLog {
     /// exhausted.
     pub(super) fn next_offsets(&self, offset_count: u32) -> Option<(i64, i64)> {
         let base = self.high_watermark;
-        base.checked_add(i64::from(offset_count)).map(|end| (base, end))
+        base.checked_add(i64::from(offset_count))
+            .map(|end| (base, end))
     }
 
     pub(super) fn advance(&mut self, base_offset: i64, end_offset: i64, batch_max_timestamp: i64) {
         self.high_watermark = end_offset;
         // Strictly greater: the first batch to reach the maximum keeps it.
-        if self.max_timestamp.is_none_or(|m| batch_max_timestamp > m.timestamp) {
-            self.max_timestamp = Some(MaxTimestamp { timestamp: batch_max_timestamp, batch_base_offset: base_offset });
+        if self
+            .max_timestamp
+            .is_none_or(|m| batch_max_timestamp > m.timestamp)
+        {
+            self.max_timestamp = Some(MaxTimestamp {
+                timestamp: batch_max_timestamp,
+                batch_base_offset: base_offset,
+            });
         }
     }
 

@@ -58,7 +58,13 @@ impl ProducerPartitionState {
     pub(crate) fn new(epoch: i16, batch: CachedBatch, now_ms: i64) -> Self {
         let mut recent = [CachedBatch::default(); CACHED_BATCHES_PER_PRODUCER];
         recent[0] = batch;
-        ProducerPartitionState { epoch, recent, recent_len: 1, newest: 0, last_update_ms: now_ms }
+        ProducerPartitionState {
+            epoch,
+            recent,
+            recent_len: 1,
+            newest: 0,
+            last_update_ms: now_ms,
+        }
     }
 
     pub fn epoch(&self) -> i16 {
@@ -81,7 +87,10 @@ impl ProducerPartitionState {
     }
 
     fn newest_batch(&self) -> CachedBatch {
-        self.recent.get(usize::from(self.newest)).copied().unwrap_or_default()
+        self.recent
+            .get(usize::from(self.newest))
+            .copied()
+            .unwrap_or_default()
     }
 
     fn cached(&self) -> impl Iterator<Item = &CachedBatch> {
@@ -90,23 +99,37 @@ impl ProducerPartitionState {
 
     pub(crate) fn check(&self, epoch: i16, first_seq: i32, last_seq: i32) -> SequenceVerdict {
         if epoch < self.epoch {
-            return SequenceVerdict::Reject(ProduceError::InvalidProducerEpoch { current: self.epoch, got: epoch });
+            return SequenceVerdict::Reject(ProduceError::InvalidProducerEpoch {
+                current: self.epoch,
+                got: epoch,
+            });
         }
         if epoch > self.epoch {
             return if first_seq == 0 {
                 SequenceVerdict::Append
             } else {
-                SequenceVerdict::Reject(ProduceError::OutOfOrderSequence { expected: 0, got: first_seq })
+                SequenceVerdict::Reject(ProduceError::OutOfOrderSequence {
+                    expected: 0,
+                    got: first_seq,
+                })
             };
         }
-        if let Some(dup) = self.cached().find(|b| b.first_seq == first_seq && b.last_seq == last_seq) {
-            return SequenceVerdict::Duplicate { base_offset: dup.base_offset };
+        if let Some(dup) = self
+            .cached()
+            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
+        {
+            return SequenceVerdict::Duplicate {
+                base_offset: dup.base_offset,
+            };
         }
         let expected = sequence_after(self.last_sequence(), 1);
         if first_seq == expected {
             SequenceVerdict::Append
         } else {
-            SequenceVerdict::Reject(ProduceError::OutOfOrderSequence { expected, got: first_seq })
+            SequenceVerdict::Reject(ProduceError::OutOfOrderSequence {
+                expected,
+                got: first_seq,
+            })
         }
     }
 
@@ -122,7 +145,10 @@ impl ProducerPartitionState {
         }
         // slot < CACHED_BATCHES_PER_PRODUCER (5), so it fits in u8.
         self.newest = slot as u8;
-        self.recent_len = self.recent_len.saturating_add(1).min(CACHED_BATCHES_PER_PRODUCER as u8);
+        self.recent_len = self
+            .recent_len
+            .saturating_add(1)
+            .min(CACHED_BATCHES_PER_PRODUCER as u8);
         self.last_update_ms = now_ms;
     }
 }
@@ -136,15 +162,30 @@ pub(crate) struct ProducerExpiryIndex {
 
 impl ProducerExpiryIndex {
     pub fn track(&mut self, last_update_ms: i64, topic: TopicId, partition: u32, producer_id: i64) {
-        self.by_bucket.insert((time_bucket(last_update_ms), topic, partition, producer_id));
+        self.by_bucket
+            .insert((time_bucket(last_update_ms), topic, partition, producer_id));
     }
 
-    pub fn forget(&mut self, last_update_ms: i64, topic: TopicId, partition: u32, producer_id: i64) {
-        self.by_bucket.remove(&(time_bucket(last_update_ms), topic, partition, producer_id));
+    pub fn forget(
+        &mut self,
+        last_update_ms: i64,
+        topic: TopicId,
+        partition: u32,
+        producer_id: i64,
+    ) {
+        self.by_bucket
+            .remove(&(time_bucket(last_update_ms), topic, partition, producer_id));
     }
 
     /// Moves a state's key when its last update crossed into a new bucket (at most hourly).
-    pub fn retouch(&mut self, old_ms: i64, new_ms: i64, topic: TopicId, partition: u32, producer_id: i64) {
+    pub fn retouch(
+        &mut self,
+        old_ms: i64,
+        new_ms: i64,
+        topic: TopicId,
+        partition: u32,
+        producer_id: i64,
+    ) {
         if time_bucket(old_ms) != time_bucket(new_ms) {
             self.forget(old_ms, topic, partition, producer_id);
             self.track(new_ms, topic, partition, producer_id);
@@ -154,7 +195,11 @@ impl ProducerExpiryIndex {
     /// Keys in buckets that may hold states last touched before `cutoff_ms`.
     pub fn candidates(&self, cutoff_ms: i64) -> Vec<(i64, TopicId, u32, i64)> {
         let last_bucket = time_bucket(cutoff_ms.saturating_sub(1));
-        self.by_bucket.iter().take_while(|k| k.0 <= last_bucket).copied().collect()
+        self.by_bucket
+            .iter()
+            .take_while(|k| k.0 <= last_bucket)
+            .copied()
+            .collect()
     }
 
     pub fn remove_key(&mut self, key: &(i64, TopicId, u32, i64)) {
@@ -184,16 +229,28 @@ pub(crate) struct ProducerRegistry {
 
 impl Default for ProducerRegistry {
     fn default() -> Self {
-        ProducerRegistry { next_id: FIRST_PRODUCER_ID, producers: BTreeMap::new(), by_bucket: BTreeSet::new() }
+        ProducerRegistry {
+            next_id: FIRST_PRODUCER_ID,
+            producers: BTreeMap::new(),
+            by_bucket: BTreeSet::new(),
+        }
     }
 }
 
 impl ProducerRegistry {
-    pub fn init(&mut self, current: Option<(i64, i16)>, now_ms: i64) -> Result<(i64, i16), ProducerError> {
+    pub fn init(
+        &mut self,
+        current: Option<(i64, i16)>,
+        now_ms: i64,
+    ) -> Result<(i64, i16), ProducerError> {
         let Some((id, epoch)) = current.filter(|(id, _)| *id >= 0) else {
             return self.allocate(now_ms);
         };
-        let registered = self.producers.get(&id).copied().ok_or(ProducerError::UnknownProducerId)?;
+        let registered = self
+            .producers
+            .get(&id)
+            .copied()
+            .ok_or(ProducerError::UnknownProducerId)?;
         if registered.epoch != epoch {
             return Err(ProducerError::InvalidProducerEpoch);
         }
@@ -209,21 +266,31 @@ impl ProducerRegistry {
 
     fn allocate(&mut self, now_ms: i64) -> Result<(i64, i16), ProducerError> {
         let id = self.next_id;
-        self.next_id = id.checked_add(1).ok_or(ProducerError::ProducerIdsExhausted)?;
+        self.next_id = id
+            .checked_add(1)
+            .ok_or(ProducerError::ProducerIdsExhausted)?;
         self.upsert(id, 0, now_ms);
         Ok((id, 0))
     }
 
     fn upsert(&mut self, id: i64, epoch: i16, now_ms: i64) {
-        if let Some(old) = self.producers.insert(id, RegisteredProducer { epoch, last_active_ms: now_ms }) {
-            self.by_bucket.remove(&(time_bucket(old.last_active_ms), id));
+        if let Some(old) = self.producers.insert(
+            id,
+            RegisteredProducer {
+                epoch,
+                last_active_ms: now_ms,
+            },
+        ) {
+            self.by_bucket
+                .remove(&(time_bucket(old.last_active_ms), id));
         }
         self.by_bucket.insert((time_bucket(now_ms), id));
     }
 
     fn remove(&mut self, id: i64) {
         if let Some(old) = self.producers.remove(&id) {
-            self.by_bucket.remove(&(time_bucket(old.last_active_ms), id));
+            self.by_bucket
+                .remove(&(time_bucket(old.last_active_ms), id));
         }
     }
 
@@ -250,10 +317,18 @@ impl ProducerRegistry {
     /// Drops producers idle since before `cutoff_ms`, visiting only the buckets that can hold them.
     pub fn expire(&mut self, cutoff_ms: i64) {
         let last_bucket = time_bucket(cutoff_ms.saturating_sub(1));
-        let candidates: Vec<(i64, i64)> =
-            self.by_bucket.iter().take_while(|k| k.0 <= last_bucket).copied().collect();
+        let candidates: Vec<(i64, i64)> = self
+            .by_bucket
+            .iter()
+            .take_while(|k| k.0 <= last_bucket)
+            .copied()
+            .collect();
         for (_, id) in candidates {
-            if self.producers.get(&id).is_some_and(|p| p.last_active_ms < cutoff_ms) {
+            if self
+                .producers
+                .get(&id)
+                .is_some_and(|p| p.last_active_ms < cutoff_ms)
+            {
                 self.remove(id);
             }
         }

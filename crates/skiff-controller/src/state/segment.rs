@@ -5,11 +5,12 @@ use super::ControllerState;
 use super::object::ObjectMeta;
 use super::partition::{IndexEntry, PartitionLog};
 use super::producer::{
-    CachedBatch, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS, ProducerExpiryIndex, ProducerPartitionState,
-    ProducerRegistry, SequenceVerdict, sequence_after,
+    CachedBatch, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS, ProducerExpiryIndex,
+    ProducerPartitionState, ProducerRegistry, SequenceVerdict, sequence_after,
 };
 use crate::command::{
-    BatchCommit, BatchOutcome, ChunkCommit, ChunkOutcome, ProduceError, SegmentCommit, SegmentCommitResult, TopicId,
+    BatchCommit, BatchOutcome, ChunkCommit, ChunkOutcome, ProduceError, SegmentCommit,
+    SegmentCommitResult, TopicId,
 };
 
 /// Everything a chunk append needs besides the partition itself.
@@ -53,7 +54,8 @@ impl ControllerState {
             };
             let outcome = append_chunk(log, chunk, &mut ctx);
             if let ChunkOutcome::Committed { entries, .. } = &outcome {
-                live_entries = live_entries.saturating_add(u32::try_from(entries.len()).unwrap_or(u32::MAX));
+                live_entries =
+                    live_entries.saturating_add(u32::try_from(entries.len()).unwrap_or(u32::MAX));
             }
             chunks.push(outcome);
         }
@@ -74,7 +76,10 @@ impl ControllerState {
     /// visiting only the index buckets old enough to hold such state.
     fn maybe_expire_producers(&mut self) {
         let now = self.clock_ms;
-        if self.last_producer_sweep_ms.is_some_and(|last| now.saturating_sub(last) < PRODUCER_SWEEP_INTERVAL_MS) {
+        if self
+            .last_producer_sweep_ms
+            .is_some_and(|last| now.saturating_sub(last) < PRODUCER_SWEEP_INTERVAL_MS)
+        {
             return;
         }
         self.last_producer_sweep_ms = Some(now);
@@ -104,7 +109,11 @@ fn invalid(reason: impl Into<String>) -> BatchOutcome {
     BatchOutcome::Rejected(ProduceError::InvalidBatch(reason.into()))
 }
 
-fn append_chunk(log: &mut PartitionLog, chunk: &ChunkCommit, ctx: &mut ChunkContext<'_>) -> ChunkOutcome {
+fn append_chunk(
+    log: &mut PartitionLog,
+    chunk: &ChunkCommit,
+    ctx: &mut ChunkContext<'_>,
+) -> ChunkOutcome {
     let mut batches = Vec::with_capacity(chunk.batches.len());
     let mut entries = Vec::new();
     let mut run: Option<IndexEntry> = None;
@@ -120,7 +129,16 @@ fn append_chunk(log: &mut PartitionLog, chunk: &ChunkCommit, ctx: &mut ChunkCont
         match (&outcome, start) {
             (BatchOutcome::Appended { base_offset }, Some(start)) => {
                 let last_offset = base_offset + i64::from(batch.offset_count) - 1;
-                run = extend_run(log, &mut entries, run, ctx.object_id, start, *base_offset, last_offset, batch);
+                run = extend_run(
+                    log,
+                    &mut entries,
+                    run,
+                    ctx.object_id,
+                    start,
+                    *base_offset,
+                    last_offset,
+                    batch,
+                );
             }
             _ => close_run(log, &mut entries, run.take()),
         }
@@ -144,7 +162,8 @@ fn extend_run(
     batch: &BatchCommit,
 ) -> Option<IndexEntry> {
     if let Some(mut current) = run {
-        let adjacent = current.position + u64::from(current.len) == start && current.last_offset + 1 == base_offset;
+        let adjacent = current.position + u64::from(current.len) == start
+            && current.last_offset + 1 == base_offset;
         if let (true, Some(len)) = (adjacent, current.len.checked_add(batch.len)) {
             current.len = len;
             current.last_offset = last_offset;
@@ -184,7 +203,10 @@ fn append_batch(
         return invalid("batch covers no offsets");
     }
     if end > ctx.object_size {
-        return invalid(format!("batch bytes {start}..{end} lie beyond the object's {} bytes", ctx.object_size));
+        return invalid(format!(
+            "batch bytes {start}..{end} lie beyond the object's {} bytes",
+            ctx.object_size
+        ));
     }
     let idempotent = batch.producer_id >= 0;
     if idempotent && (batch.base_sequence < 0 || batch.producer_epoch < 0) {
@@ -218,17 +240,21 @@ fn record_producer_batch(
     let (pid, epoch, now) = (batch.producer_id, batch.producer_epoch, ctx.now_ms);
     match log.producers.get_mut(&pid) {
         None => {
-            log.producers.insert(pid, ProducerPartitionState::new(epoch, cached, now));
+            log.producers
+                .insert(pid, ProducerPartitionState::new(epoch, cached, now));
             ctx.expiry.track(now, ctx.topic, ctx.partition, pid);
             ctx.registry.touch(pid, now);
         }
         Some(state) => match state.check(epoch, cached.first_seq, cached.last_seq) {
-            SequenceVerdict::Duplicate { base_offset } => return Some(BatchOutcome::Duplicate { base_offset }),
+            SequenceVerdict::Duplicate { base_offset } => {
+                return Some(BatchOutcome::Duplicate { base_offset });
+            }
             SequenceVerdict::Reject(e) => return Some(BatchOutcome::Rejected(e)),
             SequenceVerdict::Append => {
                 let previous_update = state.last_update_ms();
                 state.record(epoch, cached, now);
-                ctx.expiry.retouch(previous_update, now, ctx.topic, ctx.partition, pid);
+                ctx.expiry
+                    .retouch(previous_update, now, ctx.topic, ctx.partition, pid);
                 ctx.registry.touch(pid, now);
             }
         },

@@ -35,7 +35,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
             name.chars().count()
         )));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err(TopicError::InvalidName(format!(
             "'{name}' contains '{bad}'; only ASCII letters, digits, '.', '_' and '-' are allowed"
         )));
@@ -89,14 +92,22 @@ impl ControllerState {
                 }
             }
             for (producer_id, state) in &log.producers {
-                self.producer_expiry.forget(state.last_update_ms(), topic.id, partition, *producer_id);
+                self.producer_expiry.forget(
+                    state.last_update_ms(),
+                    topic.id,
+                    partition,
+                    *producer_id,
+                );
             }
         }
         Ok(())
     }
 
     pub(super) fn grow_partitions(&mut self, change: &PartitionIncrease) -> Result<(), TopicError> {
-        let topic = self.topics.get_mut(&change.topic).ok_or(TopicError::UnknownTopic)?;
+        let topic = self
+            .topics
+            .get_mut(&change.topic)
+            .ok_or(TopicError::UnknownTopic)?;
         validate_partition_count(change.total)?;
         let current = topic.partitions.len();
         let wanted = usize::try_from(change.total).unwrap_or(usize::MAX);
@@ -110,8 +121,14 @@ impl ControllerState {
         Ok(())
     }
 
-    pub(super) fn alter_topic_config(&mut self, change: &TopicConfigChange) -> Result<(), TopicError> {
-        let topic = self.topics.get_mut(&change.topic).ok_or(TopicError::UnknownTopic)?;
+    pub(super) fn alter_topic_config(
+        &mut self,
+        change: &TopicConfigChange,
+    ) -> Result<(), TopicError> {
+        let topic = self
+            .topics
+            .get_mut(&change.topic)
+            .ok_or(TopicError::UnknownTopic)?;
         topic.config.alter(&change.set, &change.delete)
     }
 }

@@ -98,12 +98,16 @@ impl TopicConfig {
     }
 
     fn long(&self, key: &str, default: i64) -> i64 {
-        self.get(key).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     /// `max.message.bytes`: the largest batch the broker accepts.
     pub fn max_message_bytes(&self) -> i32 {
-        self.get("max.message.bytes").and_then(|v| v.parse().ok()).unwrap_or(1_048_588)
+        self.get("max.message.bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_048_588)
     }
 
     pub fn timestamp_type(&self) -> TimestampType {
@@ -125,7 +129,10 @@ impl TopicConfig {
 
     pub fn cleanup_policy(&self) -> CleanupPolicy {
         let value = self.get("cleanup.policy").unwrap_or("delete");
-        let mut policy = CleanupPolicy { delete: false, compact: false };
+        let mut policy = CleanupPolicy {
+            delete: false,
+            compact: false,
+        };
         for item in value.split(',') {
             match item {
                 "delete" => policy.delete = true,

@@ -50,73 +50,260 @@ const fn def(
     rule: Rule,
     doc: &'static str,
 ) -> ConfigDef {
-    ConfigDef { name, config_type, default, honoured, doc, rule }
+    ConfigDef {
+        name,
+        config_type,
+        default,
+        honoured,
+        doc,
+        rule,
+    }
 }
 
 use ConfigType::{Bool, Double, Enum, Int, List, Long};
 
 /// Sorted by name so lookups can binary-search.
 pub static TOPIC_CONFIGS: &[ConfigDef] = &[
-    def("cleanup.policy", List, "delete", true, Rule::ListOf(&["compact", "delete"]),
-        "Retention policy for old segments: delete, compact, or both."),
-    def("compression.type", Enum, "producer", true, Rule::OneOf(&["producer"]),
-        "Skiff stores batches exactly as the producer compressed them, so only 'producer' is valid."),
-    def("delete.retention.ms", Long, "86400000", true, Rule::AtLeast(0),
-        "How long tombstones are kept on compacted topics."),
-    def("file.delete.delay.ms", Long, "60000", false, Rule::AtLeast(0),
-        "Delay before deleting a file; objects are collected by Skiff's own grace period."),
-    def("flush.messages", Long, LONG_MAX, false, Rule::AtLeast(1),
-        "Fsync interval in messages; Skiff acknowledges only after the object store write."),
-    def("flush.ms", Long, LONG_MAX, false, Rule::AtLeast(0),
-        "Fsync interval in ms; Skiff acknowledges only after the object store write."),
-    def("follower.replication.throttled.replicas", List, "", false, Rule::ThrottledReplicas,
-        "Replicas to throttle on followers; Skiff has no replicas."),
-    def("index.interval.bytes", Int, "4096", false, Rule::AtLeast(0),
-        "Offset index density; Skiff indexes per flushed chunk."),
-    def("leader.replication.throttled.replicas", List, "", false, Rule::ThrottledReplicas,
-        "Replicas to throttle on the leader; Skiff has no replicas."),
-    def("local.retention.bytes", Long, "-2", false, Rule::AtLeast(-2),
-        "Tiered storage local retention; all Skiff data lives in the object store."),
-    def("local.retention.ms", Long, "-2", false, Rule::AtLeast(-2),
-        "Tiered storage local retention; all Skiff data lives in the object store."),
-    def("max.compaction.lag.ms", Long, LONG_MAX, true, Rule::AtLeast(1),
-        "Longest time a record stays ineligible for compaction."),
-    def("max.message.bytes", Int, "1048588", true, Rule::AtLeast(0),
-        "Largest record batch size the broker accepts."),
-    def("message.downconversion.enable", Bool, "true", false, Rule::Any,
-        "Down-conversion for old consumers; Skiff serves record batch v2 only."),
-    def("message.timestamp.after.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
-        "How far ahead of broker time a CreateTime timestamp may be."),
-    def("message.timestamp.before.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
-        "How far behind broker time a CreateTime timestamp may be."),
-    def("message.timestamp.difference.max.ms", Long, LONG_MAX, true, Rule::AtLeast(0),
-        "Deprecated symmetric bound on timestamp skew."),
-    def("message.timestamp.type", Enum, "CreateTime", true, Rule::OneOf(&["CreateTime", "LogAppendTime"]),
-        "Whether record timestamps come from the producer or from the broker on append."),
-    def("min.cleanable.dirty.ratio", Double, "0.5", true, Rule::Between(0.0, 1.0),
-        "Dirty-log ratio that makes a compacted partition eligible for cleaning."),
-    def("min.compaction.lag.ms", Long, "0", true, Rule::AtLeast(0),
-        "Shortest time a record stays uncompacted."),
-    def("min.insync.replicas", Int, "1", false, Rule::AtLeast(1),
-        "Replica count for acks=all; Skiff acknowledges after the object store write."),
-    def("preallocate", Bool, "false", false, Rule::Any,
-        "Preallocate segment files; Skiff has no local segment files."),
-    def("remote.storage.enable", Bool, "false", false, Rule::Any,
-        "Tiered storage switch; all Skiff data lives in the object store."),
-    def("retention.bytes", Long, "-1", true, Rule::AtLeast(-1),
-        "Largest size of a partition before old data is deleted; -1 for no limit."),
-    def("retention.ms", Long, "604800000", true, Rule::AtLeast(-1),
-        "How long data is kept before deletion; -1 for no limit."),
-    def("segment.bytes", Int, "1073741824", false, Rule::AtLeast(14),
-        "Local segment size; Skiff segments follow the broker's flush settings."),
-    def("segment.index.bytes", Int, "10485760", false, Rule::AtLeast(4),
-        "Local index size; Skiff keeps its index in the controller."),
-    def("segment.jitter.ms", Long, "0", false, Rule::AtLeast(0),
-        "Jitter for segment rolling; Skiff segments follow the broker's flush settings."),
-    def("segment.ms", Long, "604800000", false, Rule::AtLeast(1),
-        "Time before a local segment rolls; Skiff segments follow the broker's flush settings."),
-    def("unclean.leader.election.enable", Bool, "false", false, Rule::Any,
-        "Out-of-sync replica election; Skiff has no replicas to lose."),
+    def(
+        "cleanup.policy",
+        List,
+        "delete",
+        true,
+        Rule::ListOf(&["compact", "delete"]),
+        "Retention policy for old segments: delete, compact, or both.",
+    ),
+    def(
+        "compression.type",
+        Enum,
+        "producer",
+        true,
+        Rule::OneOf(&["producer"]),
+        "Skiff stores batches exactly as the producer compressed them, so only 'producer' is valid.",
+    ),
+    def(
+        "delete.retention.ms",
+        Long,
+        "86400000",
+        true,
+        Rule::AtLeast(0),
+        "How long tombstones are kept on compacted topics.",
+    ),
+    def(
+        "file.delete.delay.ms",
+        Long,
+        "60000",
+        false,
+        Rule::AtLeast(0),
+        "Delay before deleting a file; objects are collected by Skiff's own grace period.",
+    ),
+    def(
+        "flush.messages",
+        Long,
+        LONG_MAX,
+        false,
+        Rule::AtLeast(1),
+        "Fsync interval in messages; Skiff acknowledges only after the object store write.",
+    ),
+    def(
+        "flush.ms",
+        Long,
+        LONG_MAX,
+        false,
+        Rule::AtLeast(0),
+        "Fsync interval in ms; Skiff acknowledges only after the object store write.",
+    ),
+    def(
+        "follower.replication.throttled.replicas",
+        List,
+        "",
+        false,
+        Rule::ThrottledReplicas,
+        "Replicas to throttle on followers; Skiff has no replicas.",
+    ),
+    def(
+        "index.interval.bytes",
+        Int,
+        "4096",
+        false,
+        Rule::AtLeast(0),
+        "Offset index density; Skiff indexes per flushed chunk.",
+    ),
+    def(
+        "leader.replication.throttled.replicas",
+        List,
+        "",
+        false,
+        Rule::ThrottledReplicas,
+        "Replicas to throttle on the leader; Skiff has no replicas.",
+    ),
+    def(
+        "local.retention.bytes",
+        Long,
+        "-2",
+        false,
+        Rule::AtLeast(-2),
+        "Tiered storage local retention; all Skiff data lives in the object store.",
+    ),
+    def(
+        "local.retention.ms",
+        Long,
+        "-2",
+        false,
+        Rule::AtLeast(-2),
+        "Tiered storage local retention; all Skiff data lives in the object store.",
+    ),
+    def(
+        "max.compaction.lag.ms",
+        Long,
+        LONG_MAX,
+        true,
+        Rule::AtLeast(1),
+        "Longest time a record stays ineligible for compaction.",
+    ),
+    def(
+        "max.message.bytes",
+        Int,
+        "1048588",
+        true,
+        Rule::AtLeast(0),
+        "Largest record batch size the broker accepts.",
+    ),
+    def(
+        "message.downconversion.enable",
+        Bool,
+        "true",
+        false,
+        Rule::Any,
+        "Down-conversion for old consumers; Skiff serves record batch v2 only.",
+    ),
+    def(
+        "message.timestamp.after.max.ms",
+        Long,
+        LONG_MAX,
+        true,
+        Rule::AtLeast(0),
+        "How far ahead of broker time a CreateTime timestamp may be.",
+    ),
+    def(
+        "message.timestamp.before.max.ms",
+        Long,
+        LONG_MAX,
+        true,
+        Rule::AtLeast(0),
+        "How far behind broker time a CreateTime timestamp may be.",
+    ),
+    def(
+        "message.timestamp.difference.max.ms",
+        Long,
+        LONG_MAX,
+        true,
+        Rule::AtLeast(0),
+        "Deprecated symmetric bound on timestamp skew.",
+    ),
+    def(
+        "message.timestamp.type",
+        Enum,
+        "CreateTime",
+        true,
+        Rule::OneOf(&["CreateTime", "LogAppendTime"]),
+        "Whether record timestamps come from the producer or from the broker on append.",
+    ),
+    def(
+        "min.cleanable.dirty.ratio",
+        Double,
+        "0.5",
+        true,
+        Rule::Between(0.0, 1.0),
+        "Dirty-log ratio that makes a compacted partition eligible for cleaning.",
+    ),
+    def(
+        "min.compaction.lag.ms",
+        Long,
+        "0",
+        true,
+        Rule::AtLeast(0),
+        "Shortest time a record stays uncompacted.",
+    ),
+    def(
+        "min.insync.replicas",
+        Int,
+        "1",
+        false,
+        Rule::AtLeast(1),
+        "Replica count for acks=all; Skiff acknowledges after the object store write.",
+    ),
+    def(
+        "preallocate",
+        Bool,
+        "false",
+        false,
+        Rule::Any,
+        "Preallocate segment files; Skiff has no local segment files.",
+    ),
+    def(
+        "remote.storage.enable",
+        Bool,
+        "false",
+        false,
+        Rule::Any,
+        "Tiered storage switch; all Skiff data lives in the object store.",
+    ),
+    def(
+        "retention.bytes",
+        Long,
+        "-1",
+        true,
+        Rule::AtLeast(-1),
+        "Largest size of a partition before old data is deleted; -1 for no limit.",
+    ),
+    def(
+        "retention.ms",
+        Long,
+        "604800000",
+        true,
+        Rule::AtLeast(-1),
+        "How long data is kept before deletion; -1 for no limit.",
+    ),
+    def(
+        "segment.bytes",
+        Int,
+        "1073741824",
+        false,
+        Rule::AtLeast(14),
+        "Local segment size; Skiff segments follow the broker's flush settings.",
+    ),
+    def(
+        "segment.index.bytes",
+        Int,
+        "10485760",
+        false,
+        Rule::AtLeast(4),
+        "Local index size; Skiff keeps its index in the controller.",
+    ),
+    def(
+        "segment.jitter.ms",
+        Long,
+        "0",
+        false,
+        Rule::AtLeast(0),
+        "Jitter for segment rolling; Skiff segments follow the broker's flush settings.",
+    ),
+    def(
+        "segment.ms",
+        Long,
+        "604800000",
+        false,
+        Rule::AtLeast(1),
+        "Time before a local segment rolls; Skiff segments follow the broker's flush settings.",
+    ),
+    def(
+        "unclean.leader.election.enable",
+        Bool,
+        "false",
+        false,
+        Rule::Any,
+        "Out-of-sync replica election; Skiff has no replicas to lose.",
+    ),
 ];
 
 /// Looks up a topic config key.
@@ -134,7 +321,9 @@ impl ConfigDef {
         let value = value.trim();
         match self.config_type {
             ConfigType::Long => {
-                let n: i64 = value.parse().map_err(|_| format!("'{value}' is not a whole number"))?;
+                let n: i64 = value
+                    .parse()
+                    .map_err(|_| format!("'{value}' is not a whole number"))?;
                 self.check_at_least(n)?;
                 Ok(n.to_string())
             }
@@ -150,7 +339,9 @@ impl ConfigDef {
                 _ => Err(format!("'{value}' is not true or false")),
             },
             ConfigType::Double => {
-                let x: f64 = value.parse().map_err(|_| format!("'{value}' is not a number"))?;
+                let x: f64 = value
+                    .parse()
+                    .map_err(|_| format!("'{value}' is not a number"))?;
                 if let Rule::Between(lo, hi) = self.rule
                     && !(lo..=hi).contains(&x)
                 {
@@ -186,7 +377,11 @@ impl ConfigDef {
     }
 
     fn check_list(&self, value: &str) -> Result<String, String> {
-        let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let items: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         match self.rule {
             Rule::ListOf(allowed) => {
                 if items.is_empty() {

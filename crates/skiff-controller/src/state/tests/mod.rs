@@ -21,10 +21,19 @@ fn topic_id(n: u128) -> TopicId {
 }
 
 fn new_topic(name: &str, id: TopicId, partitions: u32) -> NewTopic {
-    NewTopic { name: name.to_string(), id, partitions, configs: BTreeMap::new(), created_ms: T0 }
+    NewTopic {
+        name: name.to_string(),
+        id,
+        partitions,
+        configs: BTreeMap::new(),
+        created_ms: T0,
+    }
 }
 
-fn create_topics(state: &mut ControllerState, topics: Vec<NewTopic>) -> Vec<Result<TopicId, TopicError>> {
+fn create_topics(
+    state: &mut ControllerState,
+    topics: Vec<NewTopic>,
+) -> Vec<Result<TopicId, TopicError>> {
     match state.apply(&Command::CreateTopics(topics)) {
         CommandResponse::TopicsCreated(results) => results,
         other => panic!("unexpected response {other:?}"),
@@ -35,7 +44,10 @@ fn create_topics(state: &mut ControllerState, topics: Vec<NewTopic>) -> Vec<Resu
 fn state_with_topic(partitions: u32) -> (ControllerState, TopicId) {
     let mut state = ControllerState::default();
     let id = topic_id(1);
-    assert_eq!(create_topics(&mut state, vec![new_topic("t", id, partitions)]), vec![Ok(id)]);
+    assert_eq!(
+        create_topics(&mut state, vec![new_topic("t", id, partitions)]),
+        vec![Ok(id)]
+    );
     (state, id)
 }
 
@@ -66,10 +78,19 @@ fn idem(producer_id: i64, epoch: i16, base_sequence: i32, offset_count: u32) -> 
 }
 
 fn chunk(topic: TopicId, partition: u32, position: u64, batches: Vec<BatchCommit>) -> ChunkCommit {
-    ChunkCommit { topic_id: topic, partition, position, batches }
+    ChunkCommit {
+        topic_id: topic,
+        partition,
+        position,
+        batches,
+    }
 }
 
-fn commit_at(state: &mut ControllerState, time_ms: i64, chunks: Vec<ChunkCommit>) -> SegmentCommitResult {
+fn commit_at(
+    state: &mut ControllerState,
+    time_ms: i64,
+    chunks: Vec<ChunkCommit>,
+) -> SegmentCommitResult {
     let cmd = Command::CommitSegment(SegmentCommit {
         object_key: format!("segments/obj-{}", state.next_object_id),
         object_size: OBJECT_SIZE,
@@ -88,7 +109,12 @@ fn commit(state: &mut ControllerState, chunks: Vec<ChunkCommit>) -> SegmentCommi
 }
 
 /// Commits one chunk for (topic, partition) at position 0 and returns its batch outcomes.
-fn commit_batches(state: &mut ControllerState, topic: TopicId, partition: u32, batches: Vec<BatchCommit>) -> Vec<BatchOutcome> {
+fn commit_batches(
+    state: &mut ControllerState,
+    topic: TopicId,
+    partition: u32,
+    batches: Vec<BatchCommit>,
+) -> Vec<BatchOutcome> {
     commit_batches_at(state, T0, topic, partition, batches)
 }
 
@@ -118,6 +144,10 @@ fn out_of_order(expected: i32, got: i32) -> BatchOutcome {
     BatchOutcome::Rejected(ProduceError::OutOfOrderSequence { expected, got })
 }
 
-fn partition(state: &ControllerState, topic: TopicId, partition: u32) -> &crate::state::PartitionLog {
+fn partition(
+    state: &ControllerState,
+    topic: TopicId,
+    partition: u32,
+) -> &crate::state::PartitionLog {
     &state.topic(&topic).expect("topic exists").partitions[partition as usize]
 }

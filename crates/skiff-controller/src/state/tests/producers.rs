@@ -1,7 +1,10 @@
 use super::*;
 use crate::state::{FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS};
 
-fn init(state: &mut ControllerState, current: Option<(i64, i16)>) -> Result<(i64, i16), ProducerError> {
+fn init(
+    state: &mut ControllerState,
+    current: Option<(i64, i16)>,
+) -> Result<(i64, i16), ProducerError> {
     match state.apply(&Command::InitProducerId { current }) {
         CommandResponse::ProducerId(result) => result,
         other => panic!("unexpected response {other:?}"),
@@ -13,12 +16,22 @@ fn producer_ids_are_allocated_from_1000_and_epochs_bump() {
     let mut state = ControllerState::default();
     assert_eq!(init(&mut state, None), Ok((FIRST_PRODUCER_ID, 0)));
     assert_eq!(init(&mut state, None), Ok((1001, 0)));
-    assert_eq!(init(&mut state, Some((-1, -1))), Ok((1002, 0)), "Kafka's 'no producer id' allocates");
+    assert_eq!(
+        init(&mut state, Some((-1, -1))),
+        Ok((1002, 0)),
+        "Kafka's 'no producer id' allocates"
+    );
     assert_eq!(init(&mut state, Some((1000, 0))), Ok((1000, 1)));
     assert_eq!(init(&mut state, Some((1000, 1))), Ok((1000, 2)));
     assert_eq!(state.producer_epoch(1000), Some(2));
-    assert_eq!(init(&mut state, Some((1000, 1))), Err(ProducerError::InvalidProducerEpoch));
-    assert_eq!(init(&mut state, Some((5000, 0))), Err(ProducerError::UnknownProducerId));
+    assert_eq!(
+        init(&mut state, Some((1000, 1))),
+        Err(ProducerError::InvalidProducerEpoch)
+    );
+    assert_eq!(
+        init(&mut state, Some((5000, 0))),
+        Err(ProducerError::UnknownProducerId)
+    );
     assert_eq!(state.registered_producer_count(), 3);
 }
 
@@ -30,8 +43,15 @@ fn an_exhausted_epoch_gets_a_new_producer_id() {
         assert_eq!(init(&mut state, Some((id, epoch))), Ok((id, epoch + 1)));
     }
     assert_eq!(init(&mut state, Some((id, i16::MAX))), Ok((id + 1, 0)));
-    assert_eq!(state.producer_epoch(id), None, "the exhausted id is retired");
-    assert_eq!(init(&mut state, Some((id, i16::MAX))), Err(ProducerError::UnknownProducerId));
+    assert_eq!(
+        state.producer_epoch(id),
+        None,
+        "the exhausted id is retired"
+    );
+    assert_eq!(
+        init(&mut state, Some((id, i16::MAX))),
+        Err(ProducerError::UnknownProducerId)
+    );
 }
 
 #[test]
@@ -55,7 +75,8 @@ fn appends_keep_producer_state_alive() {
     let (mut state, t) = state_with_topic(1);
     for day in 0..10 {
         let seq = day as i32;
-        let outcomes = commit_batches_at(&mut state, T0 + day * DAY, t, 0, vec![idem(7, 0, seq, 1)]);
+        let outcomes =
+            commit_batches_at(&mut state, T0 + day * DAY, t, 0, vec![idem(7, 0, seq, 1)]);
         assert_eq!(outcomes, vec![appended(day)], "day {day}");
     }
     assert_eq!(state.producer_state_count(), 1);
@@ -70,7 +91,13 @@ fn expiry_sweeps_run_at_most_once_per_hour_of_command_time() {
     commit_batches_at(&mut state, sweep_time, t, 1, vec![plain(10, 1)]);
     assert_eq!(state.producer_state_count(), 1);
     // Now idle for longer than seven days, but the last sweep was only 30 minutes ago.
-    let outcomes = commit_batches_at(&mut state, sweep_time + 30 * 60 * 1000, t, 0, vec![idem(7, 0, 9, 1)]);
+    let outcomes = commit_batches_at(
+        &mut state,
+        sweep_time + 30 * 60 * 1000,
+        t,
+        0,
+        vec![idem(7, 0, 9, 1)],
+    );
     assert_eq!(outcomes, vec![out_of_order(1, 9)]);
     // An hour after the last sweep the next one drops it.
     let outcomes = commit_batches_at(&mut state, sweep_time + HOUR, t, 0, vec![idem(7, 0, 9, 1)]);
@@ -93,21 +120,34 @@ fn idle_registered_producers_expire_but_active_ones_stay() {
     let (active, _) = init(&mut state, None).expect("allocated");
     commit_batches_at(&mut state, T0 + 5 * DAY, t, 0, vec![idem(active, 0, 0, 1)]);
     commit_batches_at(&mut state, T0 + 8 * DAY, t, 0, vec![plain(10, 1)]);
-    assert_eq!(init(&mut state, Some((idle, 0))), Err(ProducerError::UnknownProducerId));
+    assert_eq!(
+        init(&mut state, Some((idle, 0))),
+        Err(ProducerError::UnknownProducerId)
+    );
     assert_eq!(init(&mut state, Some((active, 0))), Ok((active, 1)));
 }
 
 #[test]
 fn expiry_handles_ten_thousand_partitions() {
     let (mut state, t) = state_with_topic(10_000);
-    let chunks = (0..10_000u32).map(|p| chunk(t, p, u64::from(p) * 100, vec![idem(i64::from(p) + 1, 0, 0, 1)])).collect();
+    let chunks = (0..10_000u32)
+        .map(|p| {
+            chunk(
+                t,
+                p,
+                u64::from(p) * 100,
+                vec![idem(i64::from(p) + 1, 0, 0, 1)],
+            )
+        })
+        .collect();
     let result = commit_at(&mut state, T0, chunks);
     assert_eq!(result.chunks.len(), 10_000);
     assert_eq!(state.producer_state_count(), 10_000);
     // Many small commits touching one partition keep only that producer alive.
     for hour in 1..=200 {
         let seq = hour as i32;
-        let outcomes = commit_batches_at(&mut state, T0 + hour * HOUR, t, 0, vec![idem(1, 0, seq, 1)]);
+        let outcomes =
+            commit_batches_at(&mut state, T0 + hour * HOUR, t, 0, vec![idem(1, 0, seq, 1)]);
         assert_eq!(outcomes, vec![appended(hour)]);
     }
     assert_eq!(state.producer_state_count(), 1);

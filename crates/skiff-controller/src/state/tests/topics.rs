@@ -16,17 +16,31 @@ fn created_topics_are_found_by_id_and_name_and_listed_by_name() {
     let mut state = ControllerState::default();
     let mut configs = BTreeMap::new();
     configs.insert("retention.ms".to_string(), "1000".to_string());
-    let zeta = NewTopic { configs, ..new_topic("zeta", topic_id(1), 3) };
+    let zeta = NewTopic {
+        configs,
+        ..new_topic("zeta", topic_id(1), 3)
+    };
     let results = create_topics(&mut state, vec![zeta, new_topic("alpha", topic_id(2), 1)]);
     assert_eq!(results, vec![Ok(topic_id(1)), Ok(topic_id(2))]);
 
     let topic = state.topic_by_name("zeta").expect("zeta exists");
-    assert_eq!((topic.id, topic.partitions.len(), topic.created_ms), (topic_id(1), 3, T0));
+    assert_eq!(
+        (topic.id, topic.partitions.len(), topic.created_ms),
+        (topic_id(1), 3, T0)
+    );
     assert_eq!(topic.config.retention_ms(), 1000);
-    assert_eq!(state.topic(&topic_id(2)).map(|t| t.name.as_str()), Some("alpha"));
+    assert_eq!(
+        state.topic(&topic_id(2)).map(|t| t.name.as_str()),
+        Some("alpha")
+    );
     let names: Vec<&str> = state.topics().map(|t| t.name.as_str()).collect();
     assert_eq!(names, vec!["alpha", "zeta"]);
-    assert!(topic.partitions.iter().all(|p| p.high_watermark() == 0 && p.log_start_offset() == 0));
+    assert!(
+        topic
+            .partitions
+            .iter()
+            .all(|p| p.high_watermark() == 0 && p.log_start_offset() == 0)
+    );
 }
 
 #[test]
@@ -43,7 +57,12 @@ fn duplicate_names_and_ids_are_rejected() {
     );
     assert_eq!(
         results,
-        vec![Err(TopicError::AlreadyExists), Err(TopicError::AlreadyExists), Ok(topic_id(6)), Err(TopicError::AlreadyExists)]
+        vec![
+            Err(TopicError::AlreadyExists),
+            Err(TopicError::AlreadyExists),
+            Ok(topic_id(6)),
+            Err(TopicError::AlreadyExists)
+        ]
     );
     assert_eq!(state.topic_count(), 2);
     assert_eq!(state.topic_by_name("t").map(|t| t.id), Some(topic_id(1)));
@@ -54,7 +73,10 @@ fn topic_names_follow_kafka_rules() {
     assert_eq!(invalid_name(""), "the name is empty");
     assert_eq!(invalid_name("."), "'.' is not allowed");
     assert_eq!(invalid_name(".."), "'..' is not allowed");
-    assert_eq!(invalid_name(&"a".repeat(250)), "the name is 250 characters long; the limit is 249");
+    assert_eq!(
+        invalid_name(&"a".repeat(250)),
+        "the name is 250 characters long; the limit is 249"
+    );
     assert_eq!(
         invalid_name("my topic"),
         "'my topic' contains ' '; only ASCII letters, digits, '.', '_' and '-' are allowed"
@@ -66,7 +88,11 @@ fn topic_names_follow_kafka_rules() {
     let long = "b".repeat(249);
     let results = create_topics(
         &mut state,
-        vec![new_topic(&long, topic_id(1), 1), new_topic("A-z_0.9", topic_id(2), 1), new_topic("...", topic_id(3), 1)],
+        vec![
+            new_topic(&long, topic_id(1), 1),
+            new_topic("A-z_0.9", topic_id(2), 1),
+            new_topic("...", topic_id(3), 1),
+        ],
     );
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
@@ -76,16 +102,30 @@ fn partition_counts_must_be_between_1_and_100000() {
     let mut state = ControllerState::default();
     let results = create_topics(
         &mut state,
-        vec![new_topic("zero", topic_id(1), 0), new_topic("huge", topic_id(2), MAX_PARTITIONS + 1)],
+        vec![
+            new_topic("zero", topic_id(1), 0),
+            new_topic("huge", topic_id(2), MAX_PARTITIONS + 1),
+        ],
     );
     let expected_zero = "the partition count must be between 1 and 100000, got 0";
-    assert_eq!(results[0], Err(TopicError::InvalidPartitions(expected_zero.into())));
+    assert_eq!(
+        results[0],
+        Err(TopicError::InvalidPartitions(expected_zero.into()))
+    );
     assert_eq!(
         results[1],
-        Err(TopicError::InvalidPartitions("the partition count must be between 1 and 100000, got 100001".into()))
+        Err(TopicError::InvalidPartitions(
+            "the partition count must be between 1 and 100000, got 100001".into()
+        ))
     );
     assert_eq!(state.topic_count(), 0);
-    assert_eq!(create_topics(&mut state, vec![new_topic("max", topic_id(3), MAX_PARTITIONS)]), vec![Ok(topic_id(3))]);
+    assert_eq!(
+        create_topics(
+            &mut state,
+            vec![new_topic("max", topic_id(3), MAX_PARTITIONS)]
+        ),
+        vec![Ok(topic_id(3))]
+    );
 }
 
 #[test]
@@ -93,8 +133,16 @@ fn invalid_configs_reject_the_topic() {
     let mut state = ControllerState::default();
     let mut configs = BTreeMap::new();
     configs.insert("compression.type".to_string(), "gzip".to_string());
-    let results = create_topics(&mut state, vec![NewTopic { configs, ..new_topic("t", topic_id(1), 1) }]);
-    assert!(matches!(&results[0], Err(TopicError::InvalidConfig(msg)) if msg.starts_with("compression.type: ")));
+    let results = create_topics(
+        &mut state,
+        vec![NewTopic {
+            configs,
+            ..new_topic("t", topic_id(1), 1)
+        }],
+    );
+    assert!(
+        matches!(&results[0], Err(TopicError::InvalidConfig(msg)) if msg.starts_with("compression.type: "))
+    );
     assert!(state.topic_by_name("t").is_none());
 }
 
@@ -103,19 +151,34 @@ fn deleting_a_topic_releases_its_objects_and_name() {
     let (mut state, t) = state_with_topic(2);
     let other = topic_id(2);
     create_topics(&mut state, vec![new_topic("other", other, 1)]);
-    let shared = commit(&mut state, vec![chunk(t, 0, 0, vec![plain(10, 1)]), chunk(other, 0, 10, vec![plain(10, 1)])]);
+    let shared = commit(
+        &mut state,
+        vec![
+            chunk(t, 0, 0, vec![plain(10, 1)]),
+            chunk(other, 0, 10, vec![plain(10, 1)]),
+        ],
+    );
     let only_t = commit(&mut state, vec![chunk(t, 1, 0, vec![plain(10, 1)])]);
     assert_eq!(state.unreferenced_objects().count(), 0);
 
     let response = state.apply(&Command::DeleteTopics(vec![t, topic_id(99)]));
-    assert_eq!(response, CommandResponse::TopicsDeleted(vec![Ok(()), Err(TopicError::UnknownTopic)]));
+    assert_eq!(
+        response,
+        CommandResponse::TopicsDeleted(vec![Ok(()), Err(TopicError::UnknownTopic)])
+    );
     assert!(state.topic(&t).is_none() && state.topic_by_name("t").is_none());
-    assert_eq!(state.object(shared.object_id).map(|o| o.live_entries), Some(1));
+    assert_eq!(
+        state.object(shared.object_id).map(|o| o.live_entries),
+        Some(1)
+    );
     let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _)| id).collect();
     assert_eq!(unreferenced, vec![only_t.object_id]);
 
     // The name is free again, under a new id, with a fresh log.
-    assert_eq!(create_topics(&mut state, vec![new_topic("t", topic_id(3), 1)]), vec![Ok(topic_id(3))]);
+    assert_eq!(
+        create_topics(&mut state, vec![new_topic("t", topic_id(3), 1)]),
+        vec![Ok(topic_id(3))]
+    );
     assert_eq!(partition(&state, topic_id(3), 0).high_watermark(), 0);
     // Commits still naming the deleted topic append nothing.
     let late = commit(&mut state, vec![chunk(t, 0, 0, vec![plain(10, 1)])]);
@@ -125,7 +188,13 @@ fn deleting_a_topic_releases_its_objects_and_name() {
 #[test]
 fn deleting_a_topic_drops_its_producer_state() {
     let (mut state, t) = state_with_topic(2);
-    commit(&mut state, vec![chunk(t, 0, 0, vec![idem(7, 0, 0, 1)]), chunk(t, 1, 0, vec![idem(8, 0, 0, 1)])]);
+    commit(
+        &mut state,
+        vec![
+            chunk(t, 0, 0, vec![idem(7, 0, 0, 1)]),
+            chunk(t, 1, 0, vec![idem(8, 0, 0, 1)]),
+        ],
+    );
     assert_eq!(state.producer_state_count(), 2);
     state.apply(&Command::DeleteTopics(vec![t]));
     assert_eq!(state.producer_state_count(), 0);
@@ -141,23 +210,36 @@ fn partitions_only_grow() {
         grow(5),
         grow(3),
         grow(MAX_PARTITIONS + 1),
-        PartitionIncrease { topic: topic_id(42), total: 9 },
+        PartitionIncrease {
+            topic: topic_id(42),
+            total: 9,
+        },
     ]));
-    let CommandResponse::PartitionsCreated(results) = response else { panic!("unexpected {response:?}") };
+    let CommandResponse::PartitionsCreated(results) = response else {
+        panic!("unexpected {response:?}")
+    };
     assert_eq!(results[0], Ok(()));
     assert_eq!(
         results[1],
-        Err(TopicError::InvalidPartitions("the topic has 5 partitions and the count can only grow, got 5".into()))
+        Err(TopicError::InvalidPartitions(
+            "the topic has 5 partitions and the count can only grow, got 5".into()
+        ))
     );
     assert_eq!(
         results[2],
-        Err(TopicError::InvalidPartitions("the topic has 5 partitions and the count can only grow, got 3".into()))
+        Err(TopicError::InvalidPartitions(
+            "the topic has 5 partitions and the count can only grow, got 3".into()
+        ))
     );
     assert!(matches!(&results[3], Err(TopicError::InvalidPartitions(m)) if m.contains("100000")));
     assert_eq!(results[4], Err(TopicError::UnknownTopic));
 
     assert_eq!(state.topic(&t).map(|t| t.partitions.len()), Some(5));
-    assert_eq!(partition(&state, t, 1).high_watermark(), 4, "existing data kept");
+    assert_eq!(
+        partition(&state, t, 1).high_watermark(),
+        4,
+        "existing data kept"
+    );
     let outcomes = commit_batches(&mut state, t, 4, vec![plain(10, 2)]);
     assert_eq!(outcomes, vec![appended(0)]);
 }
@@ -167,38 +249,81 @@ fn config_changes_apply_per_topic_all_or_nothing() {
     let (mut state, t) = state_with_topic(1);
     let change = |set: &[(&str, &str)], delete: &[&str]| TopicConfigChange {
         topic: t,
-        set: set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         delete: delete.iter().map(|k| k.to_string()).collect(),
     };
     let response = state.apply(&Command::AlterTopicConfigs(vec![
-        change(&[("retention.ms", "5000"), ("max.message.bytes", "2048")], &[]),
-        change(&[("retention.bytes", "1"), ("max.message.bytes", "big")], &[]),
-        TopicConfigChange { topic: topic_id(77), set: vec![], delete: vec![] },
+        change(
+            &[("retention.ms", "5000"), ("max.message.bytes", "2048")],
+            &[],
+        ),
+        change(
+            &[("retention.bytes", "1"), ("max.message.bytes", "big")],
+            &[],
+        ),
+        TopicConfigChange {
+            topic: topic_id(77),
+            set: vec![],
+            delete: vec![],
+        },
         change(&[], &["retention.ms"]),
     ]));
-    let CommandResponse::ConfigsAltered(results) = response else { panic!("unexpected {response:?}") };
+    let CommandResponse::ConfigsAltered(results) = response else {
+        panic!("unexpected {response:?}")
+    };
     assert_eq!(results[0], Ok(()));
-    assert_eq!(results[1], Err(TopicError::InvalidConfig("max.message.bytes: 'big' is not a 32-bit whole number".into())));
+    assert_eq!(
+        results[1],
+        Err(TopicError::InvalidConfig(
+            "max.message.bytes: 'big' is not a 32-bit whole number".into()
+        ))
+    );
     assert_eq!(results[2], Err(TopicError::UnknownTopic));
     assert_eq!(results[3], Ok(()));
     let config = &state.topic(&t).expect("topic").config;
     assert_eq!(config.max_message_bytes(), 2048);
-    assert_eq!(config.retention_bytes(), -1, "failed change left nothing behind");
-    assert_eq!(config.retention_ms(), 604_800_000, "deleted override falls back to the default");
+    assert_eq!(
+        config.retention_bytes(),
+        -1,
+        "failed change left nothing behind"
+    );
+    assert_eq!(
+        config.retention_ms(),
+        604_800_000,
+        "deleted override falls back to the default"
+    );
 }
 
 #[test]
 fn cluster_id_is_set_once_and_brokers_upsert_in_id_order() {
     let mut state = ControllerState::default();
     assert_eq!(state.cluster_id(), None);
-    assert_eq!(state.apply(&Command::InitCluster { cluster_id: "first".into() }), CommandResponse::Done);
-    state.apply(&Command::InitCluster { cluster_id: "second".into() });
+    assert_eq!(
+        state.apply(&Command::InitCluster {
+            cluster_id: "first".into()
+        }),
+        CommandResponse::Done
+    );
+    state.apply(&Command::InitCluster {
+        cluster_id: "second".into(),
+    });
     assert_eq!(state.cluster_id(), Some("first"));
 
-    let broker = |id, host: &str| BrokerInfo { id, host: host.into(), port: 9092, rack: None };
+    let broker = |id, host: &str| BrokerInfo {
+        id,
+        host: host.into(),
+        port: 9092,
+        rack: None,
+    };
     state.apply(&Command::RegisterBroker(broker(3, "c")));
     state.apply(&Command::RegisterBroker(broker(1, "a")));
-    state.apply(&Command::RegisterBroker(BrokerInfo { rack: Some("r1".into()), ..broker(3, "c2") }));
+    state.apply(&Command::RegisterBroker(BrokerInfo {
+        rack: Some("r1".into()),
+        ..broker(3, "c2")
+    }));
     let brokers: Vec<(i32, &str)> = state.brokers().map(|b| (b.id, b.host.as_str())).collect();
     assert_eq!(brokers, vec![(1, "a"), (3, "c2")]);
     assert_eq!(state.broker(3).and_then(|b| b.rack.as_deref()), Some("r1"));
