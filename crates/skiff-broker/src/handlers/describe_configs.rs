@@ -38,7 +38,11 @@ pub fn handle(
             result.resource_name = resource.resource_name.clone();
             match rows(ctx, resource.resource_type, &resource.resource_name) {
                 Ok(rows) => {
-                    let wanted = resource.configuration_keys.as_ref();
+                    // Kafka reads both a null and an empty key list as "every config".
+                    let wanted = resource
+                        .configuration_keys
+                        .as_ref()
+                        .filter(|keys| !keys.is_empty());
                     result.configs = rows
                         .into_iter()
                         .filter(|row| {

@@ -3,6 +3,8 @@
 //! control over malformed and edge-case requests that no real client would send.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

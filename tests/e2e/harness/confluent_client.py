@@ -1,0 +1,208 @@
+"""confluent-kafka (librdkafka) behind the small interface every e2e test uses."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Mapping, MutableSequence, Sequence
+
+import confluent_kafka
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from .deadlines import DeadlineExceeded
+from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, SentRecord
+
+NAME = "confluent"
+ADMIN_TIMEOUT_S = 30.0
+# librdkafka reports these while a broker restarts; they are noise, not failures.
+TRANSIENT_CLIENT_ERRORS = {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE}
+
+_TIMESTAMP_TYPES = {
+    confluent_kafka.TIMESTAMP_CREATE_TIME: CREATE_TIME,
+    confluent_kafka.TIMESTAMP_LOG_APPEND_TIME: LOG_APPEND_TIME,
+    confluent_kafka.TIMESTAMP_NOT_AVAILABLE: "none",
+}
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, configs: Mapping[str, str] | None = None) -> None:
+    futures = admin(bootstrap).create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(configs or {}))],
+        operation_timeout=ADMIN_TIMEOUT_S,
+    )
+    futures[name].result(timeout=ADMIN_TIMEOUT_S)
+
+
+class ProducerHandle:
+    """One librdkafka producer; acks land in `acks[index]`, failures in `errors`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        acks: MutableSequence[Ack | None],
+        errors: list[str],
+        codec: str | None,
+        extra_config: Mapping[str, object] | None = None,
+    ) -> None:
+        self.acks = acks
+        self.errors = errors
+        # Client-level errors that are not delivery failures (e.g. brokers down during a restart).
+        self.client_events: list[str] = []
+        config: dict[str, object] = {
+            "bootstrap.servers": bootstrap,
+            "compression.type": codec or "none",
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "batch.num.messages": 10_000,
+            "message.timeout.ms": 120_000,
+            "queue.buffering.max.messages": 200_000,
+            "error_cb": self._on_client_error,
+        }
+        config.update(extra_config or {})
+        self._producer = Producer(config)
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        if error.fatal() or error.code() not in TRANSIENT_CLIENT_ERRORS:
+            self.errors.append(f"client error: {error}")
+        else:
+            self.client_events.append(str(error))
+
+    def _on_delivery(self, index: int, error: KafkaError | None, message) -> None:
+        if error is not None:
+            self.errors.append(f"record #{index} failed: {error}")
+        else:
+            self.acks[index] = Ack(message.partition(), message.offset())
+
+    def send(self, topic: str, record: SentRecord, index: int) -> None:
+        kwargs = {
+            "key": record.key,
+            "value": record.value,
+            "headers": list(record.headers),
+            "timestamp": record.timestamp_ms,
+            "on_delivery": lambda error, message, index=index: self._on_delivery(index, error, message),
+        }
+        if record.partition is not None:
+            kwargs["partition"] = record.partition
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._producer.produce(topic, **kwargs)
+                break
+            except BufferError:
+                # Local queue full: serve delivery reports until there is room (bounded wait).
+                if time.monotonic() >= deadline:
+                    raise DeadlineExceeded("librdkafka's queue stayed full for 60 s") from None
+                self._producer.poll(0.05)
+        if index % 1000 == 0:
+            self._producer.poll(0)
+
+    def send_all(self, topic: str, records: Sequence[SentRecord], first_index: int) -> None:
+        for offset, record in enumerate(records):
+            self.send(topic, record, first_index + offset)
+
+    def flush(self, timeout_s: float) -> None:
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            raise DeadlineExceeded(f"{remaining} records still unacknowledged after {timeout_s:.0f} s")
+
+    def in_flight(self) -> int:
+        self._producer.poll(0)
+        return len(self._producer)
+
+    def close(self) -> None:
+        # librdkafka has no explicit close; flushing leaves nothing behind to lose.
+        self._producer.flush(10)
+
+
+def _consumer(bootstrap: str) -> Consumer:
+    config = {
+        "bootstrap.servers": bootstrap,
+        # librdkafka insists on a group id; nothing is committed and assign() is used, so skiff's
+        # missing group coordinator should not matter.
+        "group.id": f"skiff-e2e-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # An out-of-range start must surface as an error, not jump silently.
+        "auto.offset.reset": "error",
+        "fetch.max.bytes": 16 * 1024 * 1024,
+        "max.partition.fetch.bytes": 4 * 1024 * 1024,
+    }
+    return Consumer(config)
+
+
+def _to_consumed(message) -> ConsumedRecord:
+    timestamp_type, timestamp = message.timestamp()
+    return ConsumedRecord(
+        partition=message.partition(),
+        offset=message.offset(),
+        key=message.key(),
+        value=message.value(),
+        headers=tuple(message.headers() or ()),
+        timestamp_ms=timestamp,
+        timestamp_type=_TIMESTAMP_TYPES.get(timestamp_type, str(timestamp_type)),
+    )
+
+
+def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_s: float) -> list[ConsumedRecord]:
+    """Reads every partition from offset 0 up to (excluding) its end offset, via assign()."""
+    wanted = {partition: end for partition, end in end_offsets.items() if end > 0}
+    positions = dict.fromkeys(wanted, 0)
+    records: list[ConsumedRecord] = []
+    consumer = _consumer(bootstrap)
+    try:
+        consumer.assign([TopicPartition(topic, partition, 0) for partition in wanted])
+        deadline = time.monotonic() + timeout_s
+        while any(positions[p] < wanted[p] for p in wanted):
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"confluent consumer read {len(records)} of {sum(wanted.values())} records in {timeout_s:.0f} s; "
+                    f"positions {positions}, ends {wanted}"
+                )
+            for message in consumer.consume(num_messages=10_000, timeout=0.5):
+                error = message.error()
+                if error is not None:
+                    if message.topic() is None and error.code() in TRANSIENT_CLIENT_ERRORS:
+                        continue
+                    raise KafkaException(error)
+                record = _to_consumed(message)
+                records.append(record)
+                positions[record.partition] = max(positions.get(record.partition, 0), record.offset + 1)
+    finally:
+        consumer.close()
+    return records
+
+
+def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:
+    consumer = _consumer(bootstrap)
+    try:
+        return {
+            partition: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S)
+            for partition in partitions
+        }
+    finally:
+        consumer.close()
+
+
+def offsets_for_times(bootstrap: str, topic: str, targets: Mapping[int, int]) -> dict[int, int | None]:
+    """ListOffsets by timestamp; None where no record has a timestamp >= the target."""
+    consumer = _consumer(bootstrap)
+    try:
+        found = consumer.offsets_for_times(
+            [TopicPartition(topic, partition, target) for partition, target in targets.items()],
+            timeout=ADMIN_TIMEOUT_S,
+        )
+    finally:
+        consumer.close()
+    result: dict[int, int | None] = {}
+    for tp in found:
+        if tp.error is not None:
+            raise KafkaException(tp.error)
+        # librdkafka reports "no such record" as OFFSET_END (-1).
+        result[tp.partition] = None if tp.offset == confluent_kafka.OFFSET_END else tp.offset
+    return result

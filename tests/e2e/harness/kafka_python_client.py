@@ -1,0 +1,171 @@
+"""kafka-python (pure Python) behind the small interface every e2e test uses."""
+
+from __future__ import annotations
+
+import time
+from typing import Mapping, MutableSequence, Sequence
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from .deadlines import DeadlineExceeded
+from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, SentRecord
+
+NAME = "kafka-python"
+REQUEST_TIMEOUT_MS = 30_000
+
+_TIMESTAMP_TYPES = {0: CREATE_TIME, 1: LOG_APPEND_TIME}
+
+
+def admin(bootstrap: str) -> KafkaAdminClient:
+    return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+
+
+def create_topic(bootstrap: str, name: str, partitions: int, configs: Mapping[str, str] | None = None) -> None:
+    client = admin(bootstrap)
+    try:
+        client.create_topics(
+            {name: {"num_partitions": partitions, "replication_factor": 1, "configs": dict(configs or {})}},
+            timeout_ms=REQUEST_TIMEOUT_MS,
+        )
+    finally:
+        client.close()
+
+
+class ProducerHandle:
+    """One KafkaProducer; acks land in `acks[index]`, failures in `errors`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        acks: MutableSequence[Ack | None],
+        errors: list[str],
+        codec: str | None,
+        extra_config: Mapping[str, object] | None = None,
+    ) -> None:
+        self.acks = acks
+        self.errors = errors
+        self.client_events: list[str] = []
+        config: dict[str, object] = {
+            "bootstrap_servers": bootstrap,
+            "compression_type": codec,
+            "acks": "all",
+            "enable_idempotence": True,
+            # kafka-python is slow per record; big batches and some linger keep it moving.
+            "linger_ms": 20,
+            "batch_size": 512 * 1024,
+            "buffer_memory": 128 * 1024 * 1024,
+            "max_request_size": 16 * 1024 * 1024,
+            "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        }
+        config.update(extra_config or {})
+        self._producer = KafkaProducer(**config)
+
+    def _on_ack(self, index: int, metadata) -> None:
+        self.acks[index] = Ack(metadata.partition, metadata.offset)
+
+    def _on_error(self, index: int, error: Exception) -> None:
+        self.errors.append(f"record #{index} failed: {type(error).__name__}: {error}")
+
+    def send(self, topic: str, record: SentRecord, index: int) -> None:
+        future = self._producer.send(
+            topic,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers),
+            partition=record.partition,
+            timestamp_ms=record.timestamp_ms,
+        )
+        future.add_callback(self._on_ack, index)
+        future.add_errback(self._on_error, index)
+
+    def send_all(self, topic: str, records: Sequence[SentRecord], first_index: int) -> None:
+        for offset, record in enumerate(records):
+            self.send(topic, record, first_index + offset)
+
+    def flush(self, timeout_s: float) -> None:
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except Exception as error:  # kafka-python raises KafkaTimeoutError; keep the type in the message
+            raise DeadlineExceeded(f"kafka-python flush did not finish in {timeout_s:.0f} s: {error!r}") from error
+
+    def close(self) -> None:
+        self._producer.close(timeout=30)
+
+
+def _consumer(bootstrap: str) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        # No group: kafka-python then never looks for a coordinator (skiff has none yet).
+        group_id=None,
+        enable_auto_commit=False,
+        # An out-of-range start must raise, not jump silently.
+        auto_offset_reset="none",
+        max_poll_records=20_000,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+    )
+
+
+def _to_consumed(record) -> ConsumedRecord:
+    return ConsumedRecord(
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+        timestamp_ms=record.timestamp,
+        timestamp_type=_TIMESTAMP_TYPES.get(record.timestamp_type, str(record.timestamp_type)),
+    )
+
+
+def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_s: float) -> list[ConsumedRecord]:
+    """Reads every partition from offset 0 up to (excluding) its end offset, via assign()."""
+    wanted = {partition: end for partition, end in end_offsets.items() if end > 0}
+    positions = dict.fromkeys(wanted, 0)
+    records: list[ConsumedRecord] = []
+    consumer = _consumer(bootstrap)
+    try:
+        partitions = [TopicPartition(topic, partition) for partition in wanted]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
+        deadline = time.monotonic() + timeout_s
+        while any(positions[p] < wanted[p] for p in wanted):
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"kafka-python consumer read {len(records)} of {sum(wanted.values())} records in "
+                    f"{timeout_s:.0f} s; positions {positions}, ends {wanted}"
+                )
+            for batch in consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    record = _to_consumed(message)
+                    records.append(record)
+                    positions[record.partition] = max(positions[record.partition], record.offset + 1)
+    finally:
+        consumer.close()
+    return records
+
+
+def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:
+    consumer = _consumer(bootstrap)
+    try:
+        tps = [TopicPartition(topic, partition) for partition in partitions]
+        low = consumer.beginning_offsets(tps, timeout_ms=REQUEST_TIMEOUT_MS)
+        high = consumer.end_offsets(tps, timeout_ms=REQUEST_TIMEOUT_MS)
+    finally:
+        consumer.close()
+    return {tp.partition: (low[tp], high[tp]) for tp in tps}
+
+
+def offsets_for_times(bootstrap: str, topic: str, targets: Mapping[int, int]) -> dict[int, int | None]:
+    """ListOffsets by timestamp; None where no record has a timestamp >= the target."""
+    consumer = _consumer(bootstrap)
+    try:
+        found = consumer.offsets_for_times(
+            {TopicPartition(topic, partition): target for partition, target in targets.items()},
+            timeout_ms=REQUEST_TIMEOUT_MS,
+        )
+    finally:
+        consumer.close()
+    return {tp.partition: (None if hit is None else hit.offset) for tp, hit in found.items()}
