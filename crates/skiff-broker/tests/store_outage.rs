@@ -16,6 +16,11 @@ const KAFKA_STORAGE_ERROR: i16 = 56;
 
 fn s3_endpoint() -> Option<(std::net::SocketAddr, String)> {
     let Ok(endpoint) = std::env::var("SKIFF_TEST_S3_ENDPOINT") else {
+        // Under tests/run a missing server means the harness is broken: fail, do not skip.
+        assert!(
+            std::env::var_os("SKIFF_REQUIRE_S3").is_none(),
+            "SKIFF_REQUIRE_S3 is set but SKIFF_TEST_S3_ENDPOINT is not"
+        );
         eprintln!(
             "skipped: set SKIFF_TEST_S3_ENDPOINT (tests/run does) to run against a real S3 server"
         );

@@ -14,6 +14,16 @@ use uuid::Uuid;
 
 const SKIP_MESSAGE: &str = "skipped: set SKIFF_TEST_S3_ENDPOINT (e.g. http://127.0.0.1:4566) to run against a real S3-compatible server";
 
+/// Without an S3 server the test is skipped, except under tests/run (SKIFF_REQUIRE_S3=1),
+/// where a missing server means the harness is broken and must not pass silently.
+fn skip() {
+    assert!(
+        std::env::var_os("SKIFF_REQUIRE_S3").is_none(),
+        "SKIFF_REQUIRE_S3 is set but SKIFF_TEST_S3_ENDPOINT is not"
+    );
+    println!("{SKIP_MESSAGE}");
+}
+
 fn meta(i: u32) -> ChunkMeta {
     ChunkMeta {
         topic_id: Uuid::from_u128(0x5EED_0000 + u128::from(i)),
@@ -281,8 +291,7 @@ async fn ensure_bucket(target: &S3Target) {
 #[tokio::test]
 async fn scenario_s3() {
     let Some(target) = s3_target() else {
-        println!("{SKIP_MESSAGE}");
-        return;
+        return skip();
     };
     ensure_bucket(&target).await;
     let prefix = format!("scenario-{}", ulid::Ulid::new());
@@ -312,8 +321,7 @@ async fn scenario_s3() {
 #[tokio::test]
 async fn s3_missing_bucket_is_an_error_not_a_hang() {
     let Some(target) = s3_target() else {
-        println!("{SKIP_MESSAGE}");
-        return;
+        return skip();
     };
     let missing = S3Target {
         endpoint: target.endpoint.clone(),

@@ -40,7 +40,12 @@ pub async fn handle(
         // answering broker names itself.
         response.controller_id = BrokerId(ctx.config.broker_id);
     }
-    response.topics = match &request.topics {
+    // Metadata v0 has no null topic list: there an empty list means every topic.
+    let requested = request
+        .topics
+        .as_ref()
+        .filter(|t| !(version == 0 && t.is_empty()));
+    response.topics = match requested {
         None => state
             .topics()
             .map(|t| topic_entry(t, &brokers, version))
