@@ -6,6 +6,7 @@
 //! file per Kafka API); handlers use the write path in [`produce`] (buffer → segment upload →
 //! controller commit) and the read path in [`fetch`] (index → cache → object store).
 
+mod admin;
 mod clock;
 mod cluster_view;
 pub mod config;

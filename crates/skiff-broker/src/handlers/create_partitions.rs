@@ -4,8 +4,8 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use skiff_controller::{Command, CommandResponse, PartitionIncrease};
 
 use super::str_bytes;
+use crate::admin::propose_items;
 use crate::context::BrokerContext;
-use crate::kafka_error::{controller_error_code, topic_error_code};
 use crate::topics::TopicLookup;
 
 pub async fn handle(
@@ -57,36 +57,19 @@ pub async fn handle(
     if !increases.is_empty() {
         let (positions, increases): (Vec<usize>, Vec<PartitionIncrease>) =
             increases.into_iter().unzip();
-        match ctx
-            .controller
-            .propose(Command::CreatePartitions(increases))
-            .await
-        {
-            Ok(CommandResponse::PartitionsCreated(outcomes)) => {
-                for (position, outcome) in positions.into_iter().zip(outcomes) {
-                    if let Err(e) = outcome {
-                        set_error(&mut results[position], topic_error_code(&e), e.to_string());
-                    }
-                }
-            }
-            Ok(other) => {
-                for position in positions {
-                    let message = format!("unexpected controller answer {other:?}");
-                    set_error(
-                        &mut results[position],
-                        ResponseError::UnknownServerError.code(),
-                        message,
-                    );
-                }
-            }
-            Err(e) => {
-                for position in positions {
-                    set_error(
-                        &mut results[position],
-                        controller_error_code(&e),
-                        e.to_string(),
-                    );
-                }
+        let outcomes = propose_items(
+            ctx,
+            Command::CreatePartitions(increases),
+            positions.len(),
+            |r| match r {
+                CommandResponse::PartitionsCreated(outcomes) => Some(outcomes),
+                _ => None,
+            },
+        )
+        .await;
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            if let Err((code, message)) = outcome {
+                set_error(&mut results[position], code, message);
             }
         }
     }

@@ -10,9 +10,10 @@ use skiff_controller::topic_config::TopicConfig;
 use skiff_controller::{Command, CommandResponse, ControllerState, NewTopic, TopicError, TopicId};
 
 use super::{config_source, str_bytes};
+use crate::admin::propose_items;
 use crate::clock::now_ms;
 use crate::context::BrokerContext;
-use crate::kafka_error::{controller_error_code, topic_error_code};
+use crate::kafka_error::topic_error_code;
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -54,41 +55,22 @@ pub async fn handle(
 
     if !to_create.is_empty() {
         let (positions, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
-        match ctx.controller.propose(Command::CreateTopics(topics)).await {
-            Ok(CommandResponse::TopicsCreated(created)) => {
-                for (position, outcome) in positions.into_iter().zip(created) {
-                    match outcome {
-                        Ok(id) if version >= 7 => results[position].topic_id = id,
-                        Ok(_) => {}
-                        Err(e) => fail(
-                            &mut results[position],
-                            topic_error_code(&e),
-                            e.to_string(),
-                            version,
-                        ),
-                    }
-                }
-            }
-            Ok(other) => {
-                for position in positions {
-                    let message = format!("unexpected controller answer {other:?}");
-                    fail(
-                        &mut results[position],
-                        ResponseError::UnknownServerError.code(),
-                        message,
-                        version,
-                    );
-                }
-            }
-            Err(e) => {
-                for position in positions {
-                    fail(
-                        &mut results[position],
-                        controller_error_code(&e),
-                        e.to_string(),
-                        version,
-                    );
-                }
+        let outcomes =
+            propose_items(
+                ctx,
+                Command::CreateTopics(topics),
+                positions.len(),
+                |r| match r {
+                    CommandResponse::TopicsCreated(outcomes) => Some(outcomes),
+                    _ => None,
+                },
+            )
+            .await;
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(id) if version >= 7 => results[position].topic_id = id,
+                Ok(_) => {}
+                Err((code, message)) => fail(&mut results[position], code, message, version),
             }
         }
     }

@@ -1,11 +1,10 @@
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use skiff_controller::{Command, CommandResponse, TopicId};
 
 use super::{str_bytes, topic_name};
+use crate::admin::propose_items;
 use crate::context::BrokerContext;
-use crate::kafka_error::{controller_error_code, topic_error_code};
 use crate::topics::TopicLookup;
 
 pub async fn handle(
@@ -58,39 +57,19 @@ pub async fn handle(
 
     if !to_delete.is_empty() {
         let (positions, ids): (Vec<usize>, Vec<TopicId>) = to_delete.into_iter().unzip();
-        match ctx.controller.propose(Command::DeleteTopics(ids)).await {
-            Ok(CommandResponse::TopicsDeleted(outcomes)) => {
-                for (position, outcome) in positions.into_iter().zip(outcomes) {
-                    if let Err(e) = outcome {
-                        set_error(
-                            &mut results[position],
-                            topic_error_code(&e),
-                            e.to_string(),
-                            version,
-                        );
-                    }
-                }
-            }
-            Ok(other) => {
-                for position in positions {
-                    let message = format!("unexpected controller answer {other:?}");
-                    set_error(
-                        &mut results[position],
-                        ResponseError::UnknownServerError.code(),
-                        message,
-                        version,
-                    );
-                }
-            }
-            Err(e) => {
-                for position in positions {
-                    set_error(
-                        &mut results[position],
-                        controller_error_code(&e),
-                        e.to_string(),
-                        version,
-                    );
-                }
+        let outcomes = propose_items(
+            ctx,
+            Command::DeleteTopics(ids),
+            positions.len(),
+            |r| match r {
+                CommandResponse::TopicsDeleted(outcomes) => Some(outcomes),
+                _ => None,
+            },
+        )
+        .await;
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            if let Err((code, message)) = outcome {
+                set_error(&mut results[position], code, message, version);
             }
         }
     }

@@ -7,8 +7,9 @@ use skiff_controller::{Command, CommandResponse, ControllerState, TopicConfigCha
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
+use crate::admin::propose_items;
 use crate::context::BrokerContext;
-use crate::kafka_error::{controller_error_code, topic_error_code};
+use crate::kafka_error::topic_error_code;
 use crate::topics::TopicLookup;
 
 const OP_SET: i8 = 0;
@@ -42,36 +43,19 @@ pub async fn handle(
     if !changes.is_empty() {
         let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
             changes.into_iter().unzip();
-        match ctx
-            .controller
-            .propose(Command::AlterTopicConfigs(changes))
-            .await
-        {
-            Ok(CommandResponse::ConfigsAltered(outcomes)) => {
-                for (position, outcome) in positions.into_iter().zip(outcomes) {
-                    if let Err(e) = outcome {
-                        set_error(&mut results[position], topic_error_code(&e), e.to_string());
-                    }
-                }
-            }
-            Ok(other) => {
-                for position in positions {
-                    let message = format!("unexpected controller answer {other:?}");
-                    set_error(
-                        &mut results[position],
-                        ResponseError::UnknownServerError.code(),
-                        message,
-                    );
-                }
-            }
-            Err(e) => {
-                for position in positions {
-                    set_error(
-                        &mut results[position],
-                        controller_error_code(&e),
-                        e.to_string(),
-                    );
-                }
+        let outcomes = propose_items(
+            ctx,
+            Command::AlterTopicConfigs(changes),
+            positions.len(),
+            |r| match r {
+                CommandResponse::ConfigsAltered(outcomes) => Some(outcomes),
+                _ => None,
+            },
+        )
+        .await;
+        for (position, outcome) in positions.into_iter().zip(outcomes) {
+            if let Err((code, message)) = outcome {
+                set_error(&mut results[position], code, message);
             }
         }
     }
