@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Phase bookkeeping for tests/run: each phase is timed and its outcome kept for the closing summary.
 # Sourced, not executed.
 

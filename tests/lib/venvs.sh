@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Python virtualenvs for tests/run. Sourced, not executed.
 #
 # A venv is rebuilt only when its requirements file or interpreter changed: the hash of both is kept
@@ -16,7 +17,7 @@ find_python() {
             # Newest patch release first.
             while IFS= read -r candidate; do
                 candidates+=("$candidate")
-            done < <(ls -d "$root/versions/$want".*/bin/python 2>/dev/null | sort -rV)
+            done < <(printf '%s\n' "$root/versions/$want".*/bin/python | sort -rV)
         fi
     fi
     if [[ -z $pyenv_version ]] && command -v "python$want" >/dev/null 2>&1; then

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from typing import Mapping, MutableSequence, Sequence
+from collections.abc import Mapping, MutableSequence, Sequence
 
 import confluent_kafka
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -25,12 +26,18 @@ _TIMESTAMP_TYPES = {
 }
 
 
+# Producer settings that keep many small requests in flight (for tests that interrupt them).
+SMALL_BATCHES = {"batch.num.messages": 200, "linger.ms": 1}
+
+
 def admin(bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, configs: Mapping[str, str] | None = None) -> None:
-    futures = admin(bootstrap).create_topics(
+    # The AdminClient must outlive its futures: destroying it fails them with _DESTROY.
+    client = admin(bootstrap)
+    futures = client.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(configs or {}))],
         operation_timeout=ADMIN_TIMEOUT_S,
     )
@@ -111,16 +118,23 @@ class ProducerHandle:
         if remaining:
             raise DeadlineExceeded(f"{remaining} records still unacknowledged after {timeout_s:.0f} s")
 
+    def serve_callbacks(self) -> None:
+        """Delivers pending acks to `acks` (librdkafka only calls back from poll/flush)."""
+        self._producer.poll(0)
+
     def in_flight(self) -> int:
         self._producer.poll(0)
         return len(self._producer)
 
     def close(self) -> None:
-        # librdkafka has no explicit close; flushing leaves nothing behind to lose.
+        # close() flushes without a deadline: drop whatever a short flush could not deliver first
+        # (a test that cared has already flushed and checked its acks).
         self._producer.flush(10)
+        self._producer.purge()
+        self._producer.close()
 
 
-def _consumer(bootstrap: str) -> Consumer:
+def new_consumer(bootstrap: str, extra_config: Mapping[str, object] | None = None) -> Consumer:
     config = {
         "bootstrap.servers": bootstrap,
         # librdkafka insists on a group id; nothing is committed and assign() is used, so skiff's
@@ -132,7 +146,11 @@ def _consumer(bootstrap: str) -> Consumer:
         "auto.offset.reset": "error",
         "fetch.max.bytes": 16 * 1024 * 1024,
         "max.partition.fetch.bytes": 4 * 1024 * 1024,
+        # Verify every batch's CRC32C (off by default in librdkafka): skiff patches base offsets
+        # in place and must never touch the checksummed bytes.
+        "check.crcs": True,
     }
+    config.update(extra_config or {})
     return Consumer(config)
 
 
@@ -149,14 +167,22 @@ def _to_consumed(message) -> ConsumedRecord:
     )
 
 
-def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_s: float) -> list[ConsumedRecord]:
-    """Reads every partition from offset 0 up to (excluding) its end offset, via assign()."""
-    wanted = {partition: end for partition, end in end_offsets.items() if end > 0}
-    positions = dict.fromkeys(wanted, 0)
+def consume(
+    bootstrap: str,
+    topic: str,
+    end_offsets: Mapping[int, int],
+    timeout_s: float,
+    start_offsets: Mapping[int, int] | None = None,
+) -> list[ConsumedRecord]:
+    """Reads every partition from its start offset (default 0) up to, excluding, its end offset,
+    via assign()."""
+    starts = {partition: (start_offsets or {}).get(partition, 0) for partition in end_offsets}
+    wanted = {partition: end for partition, end in end_offsets.items() if end > starts[partition]}
+    positions = {partition: starts[partition] for partition in wanted}
     records: list[ConsumedRecord] = []
-    consumer = _consumer(bootstrap)
+    consumer = new_consumer(bootstrap)
     try:
-        consumer.assign([TopicPartition(topic, partition, 0) for partition in wanted])
+        consumer.assign([TopicPartition(topic, partition, starts[partition]) for partition in wanted])
         deadline = time.monotonic() + timeout_s
         while any(positions[p] < wanted[p] for p in wanted):
             if time.monotonic() >= deadline:
@@ -172,14 +198,14 @@ def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_
                     raise KafkaException(error)
                 record = _to_consumed(message)
                 records.append(record)
-                positions[record.partition] = max(positions.get(record.partition, 0), record.offset + 1)
+                positions[record.partition] = max(positions[record.partition], record.offset + 1)
     finally:
         consumer.close()
     return records
 
 
 def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:
-    consumer = _consumer(bootstrap)
+    consumer = new_consumer(bootstrap)
     try:
         return {
             partition: consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=ADMIN_TIMEOUT_S)
@@ -189,20 +215,80 @@ def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[in
         consumer.close()
 
 
-def offsets_for_times(bootstrap: str, topic: str, targets: Mapping[int, int]) -> dict[int, int | None]:
-    """ListOffsets by timestamp; None where no record has a timestamp >= the target."""
-    consumer = _consumer(bootstrap)
+def offsets_for_times(bootstrap: str, topic: str, lookups: Sequence[Mapping[int, int]]) -> list[dict[int, int | None]]:
+    """ListOffsets by timestamp, one request per {partition: target} map, on one consumer;
+    None where no record has a timestamp >= the target."""
+    consumer = new_consumer(bootstrap)
+    results: list[dict[int, int | None]] = []
     try:
-        found = consumer.offsets_for_times(
-            [TopicPartition(topic, partition, target) for partition, target in targets.items()],
-            timeout=ADMIN_TIMEOUT_S,
-        )
+        for targets in lookups:
+            found = consumer.offsets_for_times(
+                [TopicPartition(topic, partition, target) for partition, target in targets.items()],
+                timeout=ADMIN_TIMEOUT_S,
+            )
+            result: dict[int, int | None] = {}
+            for tp in found:
+                if tp.error is not None:
+                    raise KafkaException(tp.error)
+                # librdkafka reports "no such record" as OFFSET_END (-1).
+                result[tp.partition] = None if tp.offset == confluent_kafka.OFFSET_END else tp.offset
+            results.append(result)
     finally:
         consumer.close()
-    result: dict[int, int | None] = {}
-    for tp in found:
-        if tp.error is not None:
-            raise KafkaException(tp.error)
-        # librdkafka reports "no such record" as OFFSET_END (-1).
-        result[tp.partition] = None if tp.offset == confluent_kafka.OFFSET_END else tp.offset
-    return result
+    return results
+
+
+def fetch_error_at(bootstrap: str, topic: str, partition: int, offset: int, timeout_s: float) -> str:
+    """The error a fetch from `offset` ends in, as a Kafka error name ("OFFSET_OUT_OF_RANGE")."""
+    consumer = new_consumer(bootstrap)
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=100, timeout=0.5):
+                error = message.error()
+                if error is None:
+                    raise AssertionError(f"read offset {message.offset()} where an error was expected")
+                if message.topic() is None and error.code() in TRANSIENT_CLIENT_ERRORS:
+                    continue
+                # With auto.offset.reset=error librdkafka wraps the broker's answer in _AUTO_OFFSET_RESET.
+                if error.code() == KafkaError._AUTO_OFFSET_RESET and "Offset out of range" in error.str():
+                    return "OFFSET_OUT_OF_RANGE"
+                return error.name()
+    finally:
+        consumer.close()
+    raise DeadlineExceeded(f"no error and no record within {timeout_s:.0f} s fetching {topic}/{partition} at {offset}")
+
+
+def next_record_when_it_comes(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    fetch_wait_ms: int,
+    polling: threading.Event,
+    timeout_s: float,
+) -> tuple[ConsumedRecord, float]:
+    """Tails a partition from `offset` with long fetch waits; sets `polling` once fetches are
+    parked on the broker, returns the first record and the monotonic time it arrived."""
+    consumer = new_consumer(bootstrap, {"fetch.wait.max.ms": fetch_wait_ms})
+    try:
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + timeout_s
+        empty_polls = 0
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.25)
+            if message is None:
+                empty_polls += 1
+                if empty_polls >= 4:
+                    polling.set()
+                continue
+            if message.error() is not None:
+                if message.topic() is None and message.error().code() in TRANSIENT_CLIENT_ERRORS:
+                    continue
+                raise KafkaException(message.error())
+            return _to_consumed(message), time.monotonic()
+    finally:
+        polling.set()
+        consumer.close()
+    raise DeadlineExceeded(f"no record arrived within {timeout_s:.0f} s")

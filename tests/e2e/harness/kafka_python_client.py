@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Mapping, MutableSequence, Sequence
+from collections.abc import Mapping, MutableSequence, Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import OffsetOutOfRangeError
 
 from .deadlines import DeadlineExceeded
 from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, SentRecord
@@ -14,6 +16,10 @@ NAME = "kafka-python"
 REQUEST_TIMEOUT_MS = 30_000
 
 _TIMESTAMP_TYPES = {0: CREATE_TIME, 1: LOG_APPEND_TIME}
+
+
+# Producer settings that keep many small requests in flight (for tests that interrupt them).
+SMALL_BATCHES = {"batch_size": 4096, "linger_ms": 1}
 
 
 def admin(bootstrap: str) -> KafkaAdminClient:
@@ -53,7 +59,7 @@ class ProducerHandle:
             # kafka-python is slow per record; big batches and some linger keep it moving.
             "linger_ms": 20,
             "batch_size": 512 * 1024,
-            "buffer_memory": 128 * 1024 * 1024,
+            "metrics_enabled": False,
             "max_request_size": 16 * 1024 * 1024,
             "request_timeout_ms": REQUEST_TIMEOUT_MS,
         }
@@ -88,12 +94,15 @@ class ProducerHandle:
         except Exception as error:  # kafka-python raises KafkaTimeoutError; keep the type in the message
             raise DeadlineExceeded(f"kafka-python flush did not finish in {timeout_s:.0f} s: {error!r}") from error
 
+    def serve_callbacks(self) -> None:
+        """Nothing to do: kafka-python calls back from its own I/O thread."""
+
     def close(self) -> None:
         self._producer.close(timeout=30)
 
 
-def _consumer(bootstrap: str) -> KafkaConsumer:
-    return KafkaConsumer(
+def new_consumer(bootstrap: str, extra_config: Mapping[str, object] | None = None) -> KafkaConsumer:
+    config: dict[str, object] = dict(
         bootstrap_servers=bootstrap,
         # No group: kafka-python then never looks for a coordinator (skiff has none yet).
         group_id=None,
@@ -101,10 +110,13 @@ def _consumer(bootstrap: str) -> KafkaConsumer:
         # An out-of-range start must raise, not jump silently.
         auto_offset_reset="none",
         max_poll_records=20_000,
+        metrics_enabled=False,
         fetch_max_bytes=16 * 1024 * 1024,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
+    config.update(extra_config or {})
+    return KafkaConsumer(**config)
 
 
 def _to_consumed(record) -> ConsumedRecord:
@@ -119,17 +131,25 @@ def _to_consumed(record) -> ConsumedRecord:
     )
 
 
-def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_s: float) -> list[ConsumedRecord]:
-    """Reads every partition from offset 0 up to (excluding) its end offset, via assign()."""
-    wanted = {partition: end for partition, end in end_offsets.items() if end > 0}
-    positions = dict.fromkeys(wanted, 0)
+def consume(
+    bootstrap: str,
+    topic: str,
+    end_offsets: Mapping[int, int],
+    timeout_s: float,
+    start_offsets: Mapping[int, int] | None = None,
+) -> list[ConsumedRecord]:
+    """Reads every partition from its start offset (default 0) up to, excluding, its end offset,
+    via assign()."""
+    starts = {partition: (start_offsets or {}).get(partition, 0) for partition in end_offsets}
+    wanted = {partition: end for partition, end in end_offsets.items() if end > starts[partition]}
+    positions = {partition: starts[partition] for partition in wanted}
     records: list[ConsumedRecord] = []
-    consumer = _consumer(bootstrap)
+    consumer = new_consumer(bootstrap)
     try:
         partitions = [TopicPartition(topic, partition) for partition in wanted]
         consumer.assign(partitions)
         for tp in partitions:
-            consumer.seek(tp, 0)
+            consumer.seek(tp, starts[tp.partition])
         deadline = time.monotonic() + timeout_s
         while any(positions[p] < wanted[p] for p in wanted):
             if time.monotonic() >= deadline:
@@ -148,7 +168,7 @@ def consume(bootstrap: str, topic: str, end_offsets: Mapping[int, int], timeout_
 
 
 def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:
-    consumer = _consumer(bootstrap)
+    consumer = new_consumer(bootstrap)
     try:
         tps = [TopicPartition(topic, partition) for partition in partitions]
         low = consumer.beginning_offsets(tps, timeout_ms=REQUEST_TIMEOUT_MS)
@@ -158,14 +178,69 @@ def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[in
     return {tp.partition: (low[tp], high[tp]) for tp in tps}
 
 
-def offsets_for_times(bootstrap: str, topic: str, targets: Mapping[int, int]) -> dict[int, int | None]:
-    """ListOffsets by timestamp; None where no record has a timestamp >= the target."""
-    consumer = _consumer(bootstrap)
+def offsets_for_times(bootstrap: str, topic: str, lookups: Sequence[Mapping[int, int]]) -> list[dict[int, int | None]]:
+    """ListOffsets by timestamp, one request per {partition: target} map, on one consumer;
+    None where no record has a timestamp >= the target."""
+    consumer = new_consumer(bootstrap)
+    results: list[dict[int, int | None]] = []
     try:
-        found = consumer.offsets_for_times(
-            {TopicPartition(topic, partition): target for partition, target in targets.items()},
-            timeout_ms=REQUEST_TIMEOUT_MS,
-        )
+        for targets in lookups:
+            found = consumer.offsets_for_times(
+                {TopicPartition(topic, partition): target for partition, target in targets.items()},
+                timeout_ms=REQUEST_TIMEOUT_MS,
+            )
+            results.append({tp.partition: (None if hit is None else hit.offset) for tp, hit in found.items()})
     finally:
         consumer.close()
-    return {tp.partition: (None if hit is None else hit.offset) for tp, hit in found.items()}
+    return results
+
+
+def fetch_error_at(bootstrap: str, topic: str, partition: int, offset: int, timeout_s: float) -> str:
+    """The error a fetch from `offset` ends in, as a Kafka error name ("OFFSET_OUT_OF_RANGE")."""
+    consumer = new_consumer(bootstrap)
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                batches = consumer.poll(timeout_ms=500)
+            except OffsetOutOfRangeError:
+                return "OFFSET_OUT_OF_RANGE"
+            for batch in batches.values():
+                raise AssertionError(f"read offset {batch[0].offset} where an error was expected")
+    finally:
+        consumer.close()
+    raise DeadlineExceeded(f"no error and no record within {timeout_s:.0f} s fetching {topic}/{partition} at {offset}")
+
+
+def next_record_when_it_comes(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    fetch_wait_ms: int,
+    polling: threading.Event,
+    timeout_s: float,
+) -> tuple[ConsumedRecord, float]:
+    """Tails a partition from `offset` with long fetch waits; sets `polling` once fetches are
+    parked on the broker, returns the first record and the monotonic time it arrived."""
+    consumer = new_consumer(bootstrap, {"fetch_max_wait_ms": fetch_wait_ms})
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_s
+        empty_polls = 0
+        while time.monotonic() < deadline:
+            batches = consumer.poll(timeout_ms=250, max_records=1)
+            for batch in batches.values():
+                return _to_consumed(batch[0]), time.monotonic()
+            empty_polls += 1
+            if empty_polls >= 4:
+                polling.set()
+    finally:
+        polling.set()
+        consumer.close()
+    raise DeadlineExceeded(f"no record arrived within {timeout_s:.0f} s")

@@ -10,8 +10,8 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 READY_MARKER = "skiff dev ready: Kafka on "
 STOPPED_MARKER = "stopped"
@@ -53,6 +53,7 @@ class SkiffProcess:
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         ready_timeout_s: float = 60.0,
+        object_prefix: str | None = None,
     ) -> None:
         self.binary = Path(binary)
         self.data_dir = Path(data_dir)
@@ -62,6 +63,8 @@ class SkiffProcess:
         # tracing-subscriber honours NO_COLOR: keeps escape codes out of the log we search and show.
         self.env["NO_COLOR"] = "1"
         self.ready_timeout_s = ready_timeout_s
+        # The key prefix this skiff writes segments under, when its store is a bucket.
+        self.object_prefix = object_prefix
         self.port: int | None = None
         self.starts = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -80,7 +83,7 @@ class SkiffProcess:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> "SkiffProcess":
+    def start(self) -> SkiffProcess:
         if self.is_running():
             raise SkiffError(f"skiff is already running on {self.bootstrap}")
         first_start = self.port is None
@@ -132,8 +135,7 @@ class SkiffProcess:
             exit_code = self._proc.poll()
             if exit_code is not None:
                 raise SkiffError(
-                    f"skiff exited with code {exit_code} before it was ready on {self.bootstrap}\n"
-                    f"{self.log_tail()}"
+                    f"skiff exited with code {exit_code} before it was ready on {self.bootstrap}\n{self.log_tail()}"
                 )
             if time.monotonic() >= deadline:
                 self._kill_now()
@@ -156,7 +158,7 @@ class SkiffProcess:
         if STOPPED_MARKER not in self._log_since_start():
             raise SkiffError(f"skiff exited 0 after SIGINT without logging '{STOPPED_MARKER}'\n{self.log_tail()}")
 
-    def restart(self) -> "SkiffProcess":
+    def restart(self) -> SkiffProcess:
         """Clean stop, then start again on the same data dir and port."""
         self.stop()
         return self.start()

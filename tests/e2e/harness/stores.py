@@ -28,7 +28,7 @@ class S3Settings:
     server_pid: int | None = None
 
     @staticmethod
-    def from_env() -> "S3Settings | None":
+    def from_env() -> S3Settings | None:
         endpoint = os.environ.get("SKIFF_TEST_S3_ENDPOINT")
         if not endpoint:
             return None
@@ -101,3 +101,6 @@ def docker_daemon_answers() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
+
+
+FILE_STORE = StoreConfig(kind="file")

@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # LocalStack (S3 only) in host mode, as the S3-compatible store for the storage crate's real-S3
-# tests and the e2e suite. Sourced, not executed.
+# tests, the e2e suite (tests/run) and local use (localstack/start). Sourced, not executed;
+# expects a `log` function.
 #
 # After start_localstack: LOCALSTACK_PID, LOCALSTACK_PORT and LOCALSTACK_LOG are set.
 # stop_localstack is safe to call at any time, any number of times (tests/run calls it from its
@@ -21,7 +23,11 @@ start_localstack() {
     # Explicit `|| return`: run_phase calls this in a `||` context, where `set -e` does not apply.
     rm -rf "$fs_root" && mkdir -p "$fs_root" || return 1
     LOCALSTACK_LOG="$work_dir/localstack.log"
-    LOCALSTACK_PORT=$(free_tcp_port "$venv/bin/python") || return 1
+    # A fixed port when asked for (localstack/start uses 4566, the usual one); else any free one.
+    LOCALSTACK_PORT=${LOCALSTACK_WANT_PORT:-}
+    if [[ -z $LOCALSTACK_PORT ]]; then
+        LOCALSTACK_PORT=$(free_tcp_port "$venv/bin/python") || return 1
+    fi
 
     # DISABLE_EVENTS, SKIP_SSL_CERT_DOWNLOAD and DNS_ADDRESS=0 keep LocalStack from reaching for its
     # analytics, certificate and DNS hosts: this machine only reaches package registries.
