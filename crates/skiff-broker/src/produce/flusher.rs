@@ -22,6 +22,9 @@ use crate::controller_client::ControllerClient;
 use crate::fetch::patch_entry;
 use crate::kafka_error::controller_error_code;
 
+/// How long an upload may take before the log says so (and again each time this passes).
+const SLOW_UPLOAD_WARNING: Duration = Duration::from_secs(5);
+
 /// Why a segment's producers did not get offsets. Every code here is retriable for clients, so
 /// producers resend and nothing acknowledged is lost.
 #[derive(Debug, Clone)]
@@ -202,7 +205,7 @@ fn start_upload(deps: &FlushDeps, sealed: SealedSegment) -> InFlightFlush {
 
 async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightFlush>) {
     while let Some(mut flight) = uploads.recv().await {
-        let outcome = match (&mut flight.upload).await {
+        let outcome = match wait_for_upload(&mut flight).await {
             Ok(Ok(())) => commit(&deps, &mut flight).await,
             Ok(Err(e)) => {
                 warn!(object = %flight.path, error = %e, "segment upload failed; producers will retry");
@@ -219,6 +222,25 @@ async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightF
         }
         deps.recent.remove(flight.path.as_ref());
         flight.sealed.outcome.send_replace(Some(Arc::new(outcome)));
+    }
+}
+
+/// Waits for the segment's upload, warning while it is slow so a stalled store shows up in
+/// the log long before the store client's own timeout fails the write.
+async fn wait_for_upload(
+    flight: &mut InFlightFlush,
+) -> Result<Result<(), StorageError>, tokio::task::JoinError> {
+    let started = Instant::now();
+    loop {
+        match tokio::time::timeout(SLOW_UPLOAD_WARNING, &mut flight.upload).await {
+            Ok(done) => return done,
+            Err(_) => warn!(
+                object = %flight.path,
+                bytes = flight.size,
+                waited_ms = started.elapsed().as_millis() as u64,
+                "segment upload is slow; producers are waiting for the object store"
+            ),
+        }
     }
 }
 
