@@ -1,7 +1,11 @@
 //! The `skiff` command.
 
 mod cli;
+mod commands;
 mod dev;
+mod dev_args;
+mod line_reader;
+mod output;
 mod settings;
 mod size;
 
@@ -14,14 +18,23 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Dependencies log their internals at info; Skiff users want Skiff's own lines.
-    let filter = EnvFilter::try_from_env("SKIFF_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn,foyer=warn,foyer_storage=warn"));
+    // Dependencies log their internals at info; Skiff users want Skiff's own lines. Client
+    // commands keep stderr for errors unless SKIFF_LOG asks for more.
+    let default_filter = match cli.command {
+        Command::Dev(_) => "info,openraft=warn,foyer=warn,foyer_storage=warn",
+        _ => "warn",
+    };
+    let filter =
+        EnvFilter::try_from_env("SKIFF_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 
+    if let Command::Completions(args) = &cli.command {
+        commands::completions::run(args);
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,8 +48,15 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
+            Command::Topic(args) => commands::topic::run(args).await,
+            Command::Produce(args) => commands::produce::run(args).await,
+            Command::Consume(args) => commands::consume::run(args).await,
+            Command::Cluster(args) => commands::cluster::run(args).await,
+            Command::Completions(_) => Ok(()),
         }
     });
+    // Background client tasks (connection readers) must not hold the exit.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -134,7 +134,9 @@ mod tests {
     fn args(extra: &[&str]) -> DevArgs {
         let mut argv = vec!["skiff", "dev"];
         argv.extend_from_slice(extra);
-        let Command::Dev(args) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::Dev(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("parsed as another command");
+        };
         args
     }
 

@@ -18,11 +18,9 @@ const XERIAL_HEADER_LEN: usize = 16;
 /// cap is smaller; the output cap still bounds what we actually produce.
 const MIN_ZSTD_WINDOW: u64 = 8 * 1024 * 1024;
 
-pub(crate) fn decompress(
-    codec: Compression,
-    input: &[u8],
-    limit: usize,
-) -> Result<Vec<u8>, RecordsError> {
+/// Decompresses a batch's records section, failing once the output would pass `limit` bytes.
+/// Snappy is read in both framings clients send: xerial blocks (Java) and one raw block.
+pub fn decompress(codec: Compression, input: &[u8], limit: usize) -> Result<Vec<u8>, RecordsError> {
     match codec {
         Compression::None => bounded_copy(input, limit),
         Compression::Gzip => read_bounded(codec, flate2::read::MultiGzDecoder::new(input), limit),

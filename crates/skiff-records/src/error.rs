@@ -36,6 +36,9 @@ pub enum RecordsError {
     #[error("{codec} records decompress to more than the {limit}-byte limit")]
     DecompressedTooLarge { codec: Compression, limit: usize },
 
+    #[error("records cannot be compressed with {codec}: {detail}")]
+    Compression { codec: Compression, detail: String },
+
     #[error("{codec} records cannot be decompressed: {detail}")]
     Decompression { codec: Compression, detail: String },
 

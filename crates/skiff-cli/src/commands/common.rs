@@ -1,0 +1,63 @@
+//! What every client command shares: where the cluster is, and how output is shaped.
+
+use std::time::Duration;
+
+use clap::Args;
+use skiff_client::{ClientConfig, DEFAULT_BOOTSTRAP, KafkaClient};
+
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Kafka bootstrap addresses, comma-separated.
+    #[arg(
+        long,
+        short = 'b',
+        env = "SKIFF_BOOTSTRAP",
+        default_value = DEFAULT_BOOTSTRAP,
+        value_name = "HOST:PORT[,HOST:PORT...]"
+    )]
+    pub bootstrap: String,
+
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up on a broker request after this many milliseconds.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub timeout_ms: u64,
+}
+
+impl ClientArgs {
+    pub async fn connect(&self) -> anyhow::Result<KafkaClient> {
+        let mut config = ClientConfig::new(&self.bootstrap);
+        config.client_id = "skiff-cli".to_owned();
+        config.request_timeout = Duration::from_millis(self.timeout_ms.max(1));
+        Ok(KafkaClient::connect(config).await?)
+    }
+}
+
+/// Parses `key=value` (the value may contain `=`).
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not key=value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_split_at_the_first_equals_sign() {
+        assert_eq!(
+            parse_key_value("a=b=c").unwrap(),
+            ("a".to_owned(), "b=c".to_owned())
+        );
+        assert_eq!(
+            parse_key_value("a=").unwrap(),
+            ("a".to_owned(), String::new())
+        );
+        assert!(parse_key_value("=b").is_err());
+        assert!(parse_key_value("ab").is_err());
+    }
+}

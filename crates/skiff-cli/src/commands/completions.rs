@@ -1,0 +1,33 @@
+//! `skiff completions bash|zsh|fish`.
+
+use clap::{Args, CommandFactory, ValueEnum};
+use clap_complete::Shell;
+
+use crate::cli::Cli;
+
+pub const EXAMPLES: &str = "Examples:\n  \
+    skiff completions bash > ~/.local/share/bash-completion/completions/skiff\n  \
+    skiff completions zsh > \"${fpath[1]}/_skiff\"\n  \
+    skiff completions fish > ~/.config/fish/completions/skiff.fish";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    pub shell: CompletionShell,
+}
+
+pub fn run(args: &CompletionsArgs) {
+    let shell = match args.shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "skiff", &mut std::io::stdout());
+}

@@ -1,0 +1,177 @@
+//! `skiff consume T`: read a topic's partitions from a chosen start and print the records.
+
+mod format;
+mod source;
+mod start;
+
+use std::io::{BufWriter, Write};
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use skiff_client::{ClientError, FetchConfig};
+
+use self::format::{TextOptions, write_json, write_text};
+use self::source::{AssignedSource, RecordSource};
+use self::start::{Start, StartOffset, parse_start_offset, parse_time};
+use super::common::ClientArgs;
+
+pub const EXAMPLES: &str = "Examples:\n  \
+    skiff consume orders                       # everything there is now, then exit\n  \
+    skiff consume orders --follow              # and keep waiting for more (Ctrl-C stops)\n  \
+    skiff consume orders --offset -10          # the last 10 records of each partition\n  \
+    skiff consume orders --from-time -1h --partition 0 --print-keys --print-offsets\n  \
+    skiff consume orders --from-time 2024-05-01T12:00:00Z --format json | jq .value\n  \
+    skiff consume orders --max-records 1 --json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The value of each record, one per line (raw bytes).
+    Text,
+    /// One JSON object per line: topic, partition, offset, timestamp, key, value, headers.
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("start").args(["from_beginning", "offset", "from_time"]))]
+pub struct ConsumeArgs {
+    /// Topic to read.
+    pub topic: String,
+    /// Start at the first record of each partition (the default).
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Start at this offset; -N for N before the end; `beginning` or `end`.
+    #[arg(long, short = 'o', value_name = "N|-N|end", value_parser = parse_start_offset, allow_hyphen_values = true)]
+    pub offset: Option<StartOffset>,
+    /// Start at the first record at or after a time: RFC 3339, epoch ms, or relative (-1h, -30m).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
+    pub from_time: Option<i64>,
+    /// Read only this partition (repeatable) [default: all].
+    #[arg(long, short = 'p', value_name = "N")]
+    pub partition: Vec<i32>,
+    /// Stop after this many records.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub max_records: Option<u64>,
+    /// Keep waiting for new records instead of exiting at the end; Ctrl-C stops.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Prefix each text line with partition:offset.
+    #[arg(long)]
+    pub print_offsets: bool,
+    /// Print each record's key before its value (text format).
+    #[arg(long)]
+    pub print_keys: bool,
+    /// What separates key and value with --print-keys.
+    #[arg(long, default_value = "\t", value_name = "SEP")]
+    pub key_separator: String,
+    /// Base64 for every key, value and header value in JSON, text or not.
+    #[arg(long)]
+    pub base64: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+pub async fn run(mut args: ConsumeArgs) -> anyhow::Result<()> {
+    args.partition.sort_unstable();
+    args.partition.dedup();
+    let client = args.client.connect().await?;
+    let topic = client.refresh_topic(&args.topic).await?;
+    for &p in &args.partition {
+        if topic.partition(p).is_none() {
+            return Err(ClientError::UnknownPartition {
+                topic: args.topic.clone(),
+                partition: p,
+                partitions: topic.partitions.len(),
+            }
+            .into());
+        }
+    }
+    let start = match (args.offset, args.from_time) {
+        (Some(offset), _) => Start::Offset(offset),
+        (None, Some(ms)) => Start::Time(ms),
+        (None, None) => Start::Offset(StartOffset::Beginning),
+    };
+    let ranges = start::resolve(&client, &args.topic, &args.partition, start).await?;
+    let config = FetchConfig {
+        max_wait: Duration::from_millis(500),
+        ..FetchConfig::default()
+    };
+    let source = AssignedSource::new(client, &args.topic, &ranges, config);
+    consume(source, &args).await
+}
+
+/// Copies records from `source` to stdout until caught up (without --follow), the record
+/// limit, Ctrl-C or SIGTERM; each ends with exit 0.
+async fn consume(mut source: impl RecordSource, args: &ConsumeArgs) -> anyhow::Result<()> {
+    let json = args.client.json || args.format == OutputFormat::Json;
+    let text = TextOptions {
+        print_keys: args.print_keys,
+        print_offsets: args.print_offsets,
+        key_separator: args.key_separator.clone(),
+    };
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut written = 0u64;
+    let limit = args.max_records.unwrap_or(u64::MAX);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    while written < limit {
+        if !args.follow && source.caught_up() {
+            break;
+        }
+        let batch = tokio::select! {
+            batch = source.next_batch() => batch?,
+            () = &mut stop => break,
+        };
+        for record in batch
+            .iter()
+            .take(usize::try_from(limit - written).unwrap_or(usize::MAX))
+        {
+            let result = if json {
+                write_json(&mut out, record, args.base64)
+            } else {
+                write_text(&mut out, record, &text)
+            };
+            if finished_output(result)? {
+                return Ok(());
+            }
+            written += 1;
+        }
+        if finished_output(out.flush())? {
+            return Ok(());
+        }
+        source.processed().await?;
+    }
+    if finished_output(out.flush())? {
+        return Ok(());
+    }
+    Ok(())
+}
+
+/// True when the reader of our output went away (`| head`): a normal end, not an error.
+fn finished_output(result: std::io::Result<()>) -> anyhow::Result<bool> {
+    match result {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,9 @@
+//! The client commands, one file per command group. They speak only the Kafka protocol, so
+//! they work against any Kafka-protocol cluster.
+
+pub mod cluster;
+pub mod common;
+pub mod completions;
+pub mod consume;
+pub mod produce;
+pub mod topic;

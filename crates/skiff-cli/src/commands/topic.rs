@@ -1,0 +1,406 @@
+//! `skiff topic create|list|describe|delete|alter-config|add-partitions`.
+
+use clap::{Args, Subcommand};
+use futures::stream::{self, StreamExt};
+use serde_json::{Value, json};
+use skiff_client::{
+    AlterConfigOp, ClientError, ConfigResource, KafkaClient, NewTopic, OffsetSpec, TopicInfo,
+};
+
+use super::common::{ClientArgs, parse_key_value};
+use crate::output::{Table, or_dash, print_json, print_text};
+
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+/// Topics whose offsets are looked up at once by `topic list`.
+const CONCURRENT_LOOKUPS: usize = 8;
+
+#[derive(Debug, Args)]
+pub struct TopicArgs {
+    #[command(subcommand)]
+    pub command: TopicCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicCommand {
+    /// Create a topic.
+    #[command(after_help = "Examples:\n  \
+        skiff topic create orders\n  \
+        skiff topic create orders --partitions 6 --config retention.ms=86400000\n  \
+        skiff topic create orders --if-not-exists --json")]
+    Create(CreateArgs),
+
+    /// List topics with their partition and record counts.
+    #[command(after_help = "Examples:\n  \
+        skiff topic list\n  \
+        skiff topic list --json | jq -r '.topics[].name'")]
+    List(ListArgs),
+
+    /// Show a topic's partitions (leader, start and end offset) and configs with their source.
+    #[command(after_help = "Examples:\n  \
+        skiff topic describe orders\n  \
+        skiff topic describe orders --json")]
+    Describe(NameArgs),
+
+    /// Delete a topic and its records.
+    #[command(after_help = "Examples:\n  \
+        skiff topic delete orders\n  \
+        skiff topic delete orders --if-exists")]
+    Delete(DeleteArgs),
+
+    /// Set or delete (reset to default) topic config keys.
+    #[command(after_help = "Examples:\n  \
+        skiff topic alter-config orders --set retention.ms=3600000\n  \
+        skiff topic alter-config orders --set max.message.bytes=2097152 --delete retention.ms")]
+    AlterConfig(AlterConfigArgs),
+
+    /// Grow a topic to a number of partitions (partitions are never removed).
+    #[command(after_help = "Examples:\n  \
+        skiff topic add-partitions orders --to 12")]
+    AddPartitions(AddPartitionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Topic name.
+    pub topic: String,
+    /// Number of partitions [default: the broker's num.partitions].
+    #[arg(long, short = 'p', value_name = "N")]
+    pub partitions: Option<i32>,
+    /// Replicas per partition [default: the broker's; Skiff stores data once, in object storage].
+    #[arg(long, short = 'r', value_name = "N")]
+    pub replication_factor: Option<i16>,
+    /// A topic config, e.g. retention.ms=86400000 (repeatable).
+    #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub configs: Vec<(String, String)>,
+    /// Succeed without change when the topic exists already.
+    #[arg(long)]
+    pub if_not_exists: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Include internal topics (such as __consumer_offsets on Kafka).
+    #[arg(long)]
+    pub internal: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Topic name.
+    pub topic: String,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Topic name.
+    pub topic: String,
+    /// Succeed without change when the topic does not exist.
+    #[arg(long)]
+    pub if_exists: bool,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["set", "delete"]))]
+pub struct AlterConfigArgs {
+    /// Topic name.
+    pub topic: String,
+    /// Set a key (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Reset a key to its default (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub delete: Vec<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AddPartitionsArgs {
+    /// Topic name.
+    pub topic: String,
+    /// The total number of partitions the topic should have.
+    #[arg(long, value_name = "N")]
+    pub to: i32,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+pub async fn run(args: TopicArgs) -> anyhow::Result<()> {
+    match args.command {
+        TopicCommand::Create(args) => create(args).await,
+        TopicCommand::List(args) => list(args).await,
+        TopicCommand::Describe(args) => describe(args).await,
+        TopicCommand::Delete(args) => delete(args).await,
+        TopicCommand::AlterConfig(args) => alter_config(args).await,
+        TopicCommand::AddPartitions(args) => add_partitions(args).await,
+    }
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let topic = NewTopic {
+        name: args.topic.clone(),
+        partitions: args.partitions,
+        replication_factor: args.replication_factor,
+        configs: args.configs,
+    };
+    let created = match client.create_topic(&topic).await {
+        Ok(()) => true,
+        Err(e)
+            if args.if_not_exists
+                && e.kafka_code().is_some_and(|c| c.0 == TOPIC_ALREADY_EXISTS) =>
+        {
+            false
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // The count the broker chose, when none was given.
+    let partitions = client
+        .refresh_topic(&args.topic)
+        .await
+        .map(|t| t.partitions.len())
+        .ok();
+    if args.client.json {
+        print_json(&json!({"topic": args.topic, "created": created, "partitions": partitions}))?;
+    } else if created {
+        print_text(&format!(
+            "created topic {} ({} partitions)\n",
+            args.topic,
+            or_dash(partitions)
+        ))?;
+    } else {
+        print_text(&format!("topic {} already exists\n", args.topic))?;
+    }
+    Ok(())
+}
+
+/// Records a topic holds: the sum over partitions of end minus start offset (exact unless
+/// compaction or transactions left gaps).
+async fn record_count(client: &KafkaClient, topic: &TopicInfo) -> Option<i64> {
+    let start = client
+        .list_offsets(&topic.name, &[], OffsetSpec::Earliest)
+        .await
+        .ok()?;
+    let end = client
+        .list_offsets(&topic.name, &[], OffsetSpec::Latest)
+        .await
+        .ok()?;
+    Some(
+        start
+            .iter()
+            .zip(&end)
+            .map(|(s, e)| (e.offset - s.offset).max(0))
+            .sum(),
+    )
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let topics = client.list_topics(args.internal).await?;
+    let counts: Vec<Option<i64>> = stream::iter(&topics)
+        .map(|t| record_count(&client, t))
+        .buffered(CONCURRENT_LOOKUPS)
+        .collect()
+        .await;
+    if args.client.json {
+        let topics: Vec<Value> = topics
+            .iter()
+            .zip(&counts)
+            .map(|(t, records)| {
+                json!({
+                    "name": t.name,
+                    "partitions": t.partitions.len(),
+                    "records": records,
+                    // The Kafka protocol has no per-topic size short of DescribeLogDirs.
+                    "bytes": Value::Null,
+                    "internal": t.internal,
+                })
+            })
+            .collect();
+        print_json(&json!({ "topics": topics }))?;
+        return Ok(());
+    }
+    if topics.is_empty() {
+        print_text("no topics\n")?;
+        return Ok(());
+    }
+    let mut table =
+        Table::new(&["NAME", "PARTITIONS", "RECORDS"]).numeric(&["PARTITIONS", "RECORDS"]);
+    for (topic, records) in topics.iter().zip(&counts) {
+        table.row(vec![
+            topic.name.clone(),
+            topic.partitions.len().to_string(),
+            or_dash(*records),
+        ]);
+    }
+    print_text(&table.render())?;
+    Ok(())
+}
+
+async fn describe(args: NameArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let topic = client.refresh_topic(&args.topic).await?;
+    let start = client
+        .list_offsets(&topic.name, &[], OffsetSpec::Earliest)
+        .await;
+    let end = client
+        .list_offsets(&topic.name, &[], OffsetSpec::Latest)
+        .await;
+    let configs = client
+        .describe_configs(&ConfigResource::Topic(topic.name.clone()))
+        .await?;
+    let offset_of = |offsets: &Result<Vec<skiff_client::PartitionOffset>, ClientError>, p: i32| {
+        offsets
+            .as_ref()
+            .ok()
+            .and_then(|o| o.iter().find(|o| o.partition == p))
+            .map(|o| o.offset)
+    };
+    if args.client.json {
+        let partitions: Vec<Value> = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                json!({
+                    "partition": p.partition,
+                    "leader": p.leader,
+                    "replicas": p.replicas,
+                    "start_offset": offset_of(&start, p.partition),
+                    "end_offset": offset_of(&end, p.partition),
+                })
+            })
+            .collect();
+        let configs: Vec<Value> = configs
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "value": c.value,
+                    "source": c.source.name(),
+                    "read_only": c.read_only,
+                    "sensitive": c.sensitive,
+                })
+            })
+            .collect();
+        print_json(&json!({
+            "name": topic.name,
+            "id": topic.id.map(|id| id.to_string()),
+            "internal": topic.internal,
+            "partitions": partitions,
+            "configs": configs,
+        }))?;
+        return Ok(());
+    }
+    let mut text = format!(
+        "topic {}  id {}  {} partitions\n\n",
+        topic.name,
+        or_dash(topic.id),
+        topic.partitions.len()
+    );
+    let mut partitions = Table::new(&["PARTITION", "LEADER", "START", "END", "RECORDS"])
+        .numeric(&["PARTITION", "LEADER", "START", "END", "RECORDS"]);
+    for p in &topic.partitions {
+        let (s, e) = (offset_of(&start, p.partition), offset_of(&end, p.partition));
+        let records = s.zip(e).map(|(s, e)| (e - s).max(0));
+        partitions.row(vec![
+            p.partition.to_string(),
+            or_dash(p.leader),
+            or_dash(s),
+            or_dash(e),
+            or_dash(records),
+        ]);
+    }
+    text.push_str(&partitions.render());
+    text.push('\n');
+    let mut table = Table::new(&["CONFIG", "VALUE", "SOURCE"]);
+    for c in &configs {
+        let value = if c.sensitive {
+            "(sensitive)".to_owned()
+        } else {
+            or_dash(c.value.as_deref())
+        };
+        table.row(vec![c.name.clone(), value, c.source.name()]);
+    }
+    text.push_str(&table.render());
+    print_text(&text)?;
+    Ok(())
+}
+
+async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let deleted = match client.delete_topic(&args.topic).await {
+        Ok(()) => true,
+        Err(ClientError::UnknownTopic { .. }) if args.if_exists => false,
+        Err(e) => return Err(e.into()),
+    };
+    if args.client.json {
+        print_json(&json!({"topic": args.topic, "deleted": deleted}))?;
+    } else if deleted {
+        print_text(&format!("deleted topic {}\n", args.topic))?;
+    } else {
+        print_text(&format!("topic {} does not exist\n", args.topic))?;
+    }
+    Ok(())
+}
+
+async fn alter_config(args: AlterConfigArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    // Kafka answers an alter on a missing topic in several ways; name the cause plainly.
+    client.refresh_topic(&args.topic).await?;
+    let ops: Vec<AlterConfigOp> = args
+        .set
+        .iter()
+        .map(|(k, v)| AlterConfigOp::Set(k.clone(), v.clone()))
+        .chain(args.delete.iter().map(|k| AlterConfigOp::Delete(k.clone())))
+        .collect();
+    client
+        .alter_configs(&ConfigResource::Topic(args.topic.clone()), &ops)
+        .await?;
+    if args.client.json {
+        let set: serde_json::Map<String, Value> = args
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        print_json(&json!({"topic": args.topic, "set": set, "deleted": args.delete}))?;
+    } else {
+        let mut changes: Vec<String> = args
+            .set
+            .iter()
+            .map(|(k, v)| format!("set {k}={v}"))
+            .collect();
+        changes.extend(
+            args.delete
+                .iter()
+                .map(|k| format!("reset {k} to its default")),
+        );
+        print_text(&format!(
+            "updated topic {}: {}\n",
+            args.topic,
+            changes.join(", ")
+        ))?;
+    }
+    Ok(())
+}
+
+async fn add_partitions(args: AddPartitionsArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    client.create_partitions(&args.topic, args.to).await?;
+    if args.client.json {
+        print_json(&json!({"topic": args.topic, "partitions": args.to}))?;
+    } else {
+        print_text(&format!(
+            "topic {} now has {} partitions\n",
+            args.topic, args.to
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! The flags of `skiff dev`. Kept apart so flags can be added here without touching the client
+//! commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::size::parse_size;
+
+/// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
+/// `--config` file, which wins over the built-in default.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// TOML file with settings (sections [broker], [store], [cache], [controller]).
+    #[arg(long, env = "SKIFF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for controller state, cache and, by default, objects [default: ./skiff-data].
+    #[arg(long, env = "SKIFF_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address the Kafka listener binds [default: 127.0.0.1:9092].
+    #[arg(long, env = "SKIFF_KAFKA_ADDR", value_name = "HOST:PORT")]
+    pub kafka_addr: Option<SocketAddr>,
+
+    /// host:port clients are told to connect to [default: the bound address].
+    #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]
+    pub advertised_addr: Option<String>,
+
+    /// Where segments go: file:///dir, memory:// or s3://bucket/prefix [default: file://<data-dir>/objects].
+    #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
+    pub object_store: Option<String>,
+
+    /// S3-compatible endpoint, e.g. http://127.0.0.1:4566 (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "SKIFF_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (also AWS_REGION) [default: us-east-1].
+    #[arg(long, env = "SKIFF_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// S3 access key id (also AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "SKIFF_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key (also AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "SKIFF_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow plain-HTTP S3 endpoints [default: yes for http:// endpoints].
+    #[arg(long, env = "SKIFF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_allow_http: Option<bool>,
+
+    /// Use virtual-hosted-style S3 addressing instead of path style [default: false].
+    #[arg(long, env = "SKIFF_S3_VIRTUAL_HOSTED_STYLE", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_virtual_hosted_style: Option<bool>,
+
+    /// Longest a produced batch waits before its segment is flushed [default: 100].
+    #[arg(long, env = "SKIFF_FLUSH_INTERVAL_MS", value_name = "MS")]
+    pub flush_interval_ms: Option<u64>,
+
+    /// Segment size that triggers a flush, e.g. 8MiB [default: 8MiB].
+    #[arg(long, env = "SKIFF_FLUSH_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub flush_bytes: Option<usize>,
+
+    /// Memory for cached segment data, e.g. 256MiB [default: 256MiB].
+    #[arg(long, env = "SKIFF_CACHE_MEMORY_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub cache_memory_bytes: Option<usize>,
+
+    /// Disk for cached segment data, 0 for none [default: 1GiB].
+    #[arg(long, env = "SKIFF_CACHE_DISK_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub cache_disk_bytes: Option<usize>,
+
+    /// Directory for the disk cache [default: <data-dir>/cache].
+    #[arg(long, env = "SKIFF_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Create unknown topics when clients ask for their metadata [default: false].
+    #[arg(long, env = "SKIFF_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
+    pub auto_create_topics: Option<bool>,
+
+    /// Partitions of topics created without a count [default: 1].
+    #[arg(long, env = "SKIFF_DEFAULT_PARTITIONS", value_name = "N")]
+    pub default_partitions: Option<u32>,
+
+    /// Largest request a client may send (socket.request.max.bytes) [default: 100MiB].
+    #[arg(long, env = "SKIFF_MAX_REQUEST_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub max_request_bytes: Option<usize>,
+
+    /// This broker's id [default: 1].
+    #[arg(long, env = "SKIFF_BROKER_ID")]
+    pub broker_id: Option<i32>,
+}

@@ -1,0 +1,144 @@
+//! Every request this crate builds encodes at every version of its range in [`KNOWN_APIS`]
+//! (kafka-protocol refuses fields a version cannot carry, so a builder that sets one would
+//! fail here rather than against some broker).
+
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, DescribeClusterRequest, DescribeGroupsRequest, GroupId,
+    ListGroupsRequest,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use crate::admin::configs::{
+    AlterConfigOp, ConfigResource, alter_configs_request, describe_configs_request,
+};
+use crate::admin::groups::{
+    OffsetToCommit, delete_groups_request, find_coordinator_request, offset_commit_request,
+    offset_fetch_request,
+};
+use crate::admin::offsets::{OffsetSpec, list_offsets_request};
+use crate::admin::topics::{
+    NewTopic, create_partitions_request, create_topics_request, delete_topics_request,
+};
+use crate::client::metadata_request;
+use crate::fetcher::{FetchConfig, PartitionPosition, fetch_request};
+use crate::producer::ProducerConfig;
+use crate::producer::sender::produce_request_for_tests;
+use crate::versions::KNOWN_APIS;
+
+fn check<R: Encodable + Decodable + PartialEq + std::fmt::Debug>(
+    key: ApiKey,
+    build: impl Fn(i16) -> R,
+) {
+    let Some(range) = KNOWN_APIS.iter().find(|a| a.key == key) else {
+        panic!("{key:?} is not in KNOWN_APIS");
+    };
+    for version in range.min..=range.max {
+        let request = build(version);
+        let mut buf = bytes::BytesMut::new();
+        request
+            .encode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("{key:?} v{version}: {e:#}"));
+        let mut bytes = buf.freeze();
+        R::decode(&mut bytes, version)
+            .unwrap_or_else(|e| panic!("{key:?} v{version} decode: {e:#}"));
+        assert!(bytes.is_empty(), "{key:?} v{version}: trailing bytes");
+    }
+}
+
+#[test]
+fn every_built_request_encodes_at_every_known_version() {
+    check(ApiKey::ApiVersions, |v| {
+        let mut r = ApiVersionsRequest::default();
+        if v >= 3 {
+            r.client_software_name = StrBytes::from_static_str("skiff");
+            r.client_software_version = StrBytes::from_static_str("0.1.0");
+        }
+        r
+    });
+    check(ApiKey::Metadata, |v| metadata_request(Some(&["a", "b"]), v));
+    check(ApiKey::Metadata, |v| metadata_request(None, v));
+    check(ApiKey::Produce, |_| {
+        produce_request_for_tests(&ProducerConfig::default())
+    });
+    let positions = [
+        PartitionPosition {
+            topic: "b".into(),
+            partition: 1,
+            offset: 10,
+            high_watermark: -1,
+        },
+        PartitionPosition {
+            topic: "a".into(),
+            partition: 0,
+            offset: 0,
+            high_watermark: -1,
+        },
+    ];
+    check(ApiKey::Fetch, |_| {
+        fetch_request(&positions, &[0, 1], &FetchConfig::default())
+    });
+    for spec in [
+        OffsetSpec::Earliest,
+        OffsetSpec::Latest,
+        OffsetSpec::Timestamp(5),
+    ] {
+        check(ApiKey::ListOffsets, |_| {
+            list_offsets_request("t", &[0, 1], spec)
+        });
+    }
+    let topic = NewTopic {
+        name: "t".into(),
+        partitions: Some(3),
+        replication_factor: None,
+        configs: vec![("retention.ms".into(), "1000".into())],
+    };
+    check(ApiKey::CreateTopics, |_| {
+        create_topics_request(&topic, false)
+    });
+    check(ApiKey::DeleteTopics, |v| delete_topics_request("t", v));
+    check(ApiKey::CreatePartitions, |_| {
+        create_partitions_request("t", 6)
+    });
+    for resource in [ConfigResource::Topic("t".into()), ConfigResource::Broker(1)] {
+        check(ApiKey::DescribeConfigs, |_| {
+            describe_configs_request(&resource)
+        });
+        let ops = [
+            AlterConfigOp::Set("retention.ms".into(), "5".into()),
+            AlterConfigOp::Delete("cleanup.policy".into()),
+        ];
+        check(ApiKey::IncrementalAlterConfigs, |_| {
+            alter_configs_request(&resource, &ops)
+        });
+    }
+    check(ApiKey::DescribeCluster, |_| {
+        DescribeClusterRequest::default()
+    });
+    check(ApiKey::FindCoordinator, |v| {
+        find_coordinator_request("g", v)
+    });
+    check(ApiKey::ListGroups, |_| ListGroupsRequest::default());
+    check(ApiKey::DescribeGroups, |_| {
+        let mut r = DescribeGroupsRequest::default();
+        r.groups = vec![GroupId(StrBytes::from_static_str("g"))];
+        r
+    });
+    let partitions = [("t".to_owned(), vec![0, 1])];
+    check(ApiKey::OffsetFetch, |_| {
+        offset_fetch_request("g", Some(&partitions))
+    });
+    check(ApiKey::OffsetFetch, |v| {
+        // A null topic list ("everything") exists from v2 on.
+        offset_fetch_request("g", if v >= 2 { None } else { Some(&partitions) })
+    });
+    let offsets = [OffsetToCommit {
+        topic: "t".into(),
+        partition: 0,
+        offset: 42,
+        metadata: None,
+    }];
+    check(ApiKey::OffsetCommit, |_| {
+        offset_commit_request("g", &offsets)
+    });
+    check(ApiKey::DeleteGroups, |_| delete_groups_request(&["g"]));
+}
