@@ -1,5 +1,5 @@
-//! Who leads what: partitions and (later) groups are assigned to live brokers by rendezvous
-//! hashing, so every broker computes the same answer from the same broker list and a broker
+//! Who leads what: partitions and group coordination are assigned to live brokers by
+//! rendezvous hashing, so every broker computes the same answer from the same broker list and a broker
 //! leaving moves only its own share.
 
 use skiff_controller::{BrokerInfo, TopicId};
@@ -10,6 +10,23 @@ pub fn partition_leader(topic: &TopicId, partition: u32, brokers: &[BrokerInfo])
     let key = mix(hi ^ mix(lo ^ mix(u64::from(partition))));
     brokers
         .iter()
+        .max_by_key(|b| (mix(key ^ b.id as u64), b.id))
+        .map(|b| b.id)
+}
+
+/// The broker that coordinates `group_id`, or `None` when no broker is live.
+pub fn group_coordinator<'a>(
+    group_id: &str,
+    brokers: impl IntoIterator<Item = &'a BrokerInfo>,
+) -> Option<i32> {
+    // FNV-1a over the id's bytes, then the same mix as partitions: stable across builds.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in group_id.as_bytes() {
+        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let key = mix(hash);
+    brokers
+        .into_iter()
         .max_by_key(|b| (mix(key ^ b.id as u64), b.id))
         .map(|b| b.id)
 }
@@ -65,5 +82,37 @@ mod tests {
     #[test]
     fn no_brokers_no_leader() {
         assert_eq!(partition_leader(&TopicId::from_u128(1), 0, &[]), None);
+        assert_eq!(group_coordinator("g", &[]), None);
+    }
+
+    #[test]
+    fn spreads_groups_and_moves_only_the_lost_brokers_share() {
+        let three = [broker(1), broker(2), broker(3)];
+        let two = [broker(1), broker(3)];
+        let mut per_broker = [0usize; 4];
+        for g in 0..3000 {
+            let group = format!("group-{g}");
+            let before = group_coordinator(&group, &three).unwrap();
+            per_broker[before as usize] += 1;
+            let after = group_coordinator(&group, &two).unwrap();
+            if before != 2 {
+                assert_eq!(
+                    before, after,
+                    "{group} moved although its coordinator stayed"
+                );
+            }
+            assert_eq!(
+                group_coordinator(&group, &three),
+                Some(before),
+                "the same answer every time"
+            );
+        }
+        for &count in &per_broker[1..] {
+            assert!(
+                (800..1200).contains(&count),
+                "uneven spread: {per_broker:?}"
+            );
+        }
+        assert_eq!(group_coordinator("only", &[broker(7)]), Some(7));
     }
 }

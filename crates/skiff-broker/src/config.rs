@@ -31,6 +31,23 @@ pub struct BrokerConfig {
     pub max_fetch_waiters: usize,
     pub auto_create_topics: bool,
     pub default_partitions: u32,
+    /// `group.initial.rebalance.delay.ms`: how long a new group's first rebalance waits for
+    /// more members to join.
+    pub group_initial_rebalance_delay_ms: u64,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
+    /// `group.max.size`: members per group.
+    pub group_max_size: usize,
+    /// `offset.metadata.max.bytes`: the longest metadata string a commit may carry.
+    pub offset_metadata_max_bytes: usize,
+    /// Consumer groups held in memory at once (idle empty groups are dropped to make room).
+    pub max_groups: usize,
+    /// JoinGroup/SyncGroup requests waiting for a rebalance at once, across all groups.
+    pub max_group_waiters: usize,
+    /// Offset commits and group snapshots queued for the controller; commits wait beyond it.
+    pub max_pending_group_writes: usize,
 }
 
 impl Default for BrokerConfig {
@@ -50,6 +67,14 @@ impl Default for BrokerConfig {
             max_fetch_waiters: 10_000,
             auto_create_topics: false,
             default_partitions: 1,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_max_size: 1_000,
+            offset_metadata_max_bytes: 4_096,
+            max_groups: 100_000,
+            max_group_waiters: 50_000,
+            max_pending_group_writes: 10_000,
         }
     }
 }
@@ -61,7 +86,7 @@ impl BrokerConfig {
 
     /// Rejects settings that cannot work, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 8] = [
+        let checks: [(bool, &str); 14] = [
             (self.broker_id >= 0, "broker id must be >= 0"),
             (
                 self.max_request_bytes >= 1024,
@@ -87,6 +112,27 @@ impl BrokerConfig {
             (
                 self.default_partitions >= 1,
                 "default partitions must be at least 1",
+            ),
+            (
+                self.group_min_session_timeout_ms >= 1,
+                "group min session timeout must be at least 1 ms",
+            ),
+            (
+                self.group_max_session_timeout_ms >= self.group_min_session_timeout_ms,
+                "group max session timeout must be at least the min session timeout",
+            ),
+            (
+                self.group_max_size >= 1,
+                "group max size must be at least 1",
+            ),
+            (self.max_groups >= 1, "max groups must be at least 1"),
+            (
+                self.max_group_waiters >= 1,
+                "max group waiters must be at least 1",
+            ),
+            (
+                self.max_pending_group_writes >= 1,
+                "max pending group writes must be at least 1",
             ),
         ];
         for (ok, message) in checks {

@@ -83,7 +83,7 @@ pub async fn serve(
                 Some(Ok(frame)) => match decode_request(frame.freeze()) {
                     Ok(request) => {
                         let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
-                        let reply = router::start(&ctx, request).await;
+                        let reply = router::start(&ctx, request, peer).await;
                         in_flight.push_back(Box::pin(reply.map(move |reply| Outgoing { correlation_id, api_key, version, reply })));
                     }
                     Err(error) => match unsupported_reply(&error) {

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BrokerConfig;
 use crate::controller_client::ControllerClient;
 use crate::fetch::ChunkSource;
+use crate::groups::GroupCoordinator;
 use crate::produce::ProduceBuffer;
 
 /// What every request handler may use. Shared by all connections behind one `Arc`.
@@ -15,6 +16,7 @@ pub struct BrokerContext {
     pub produce: Arc<ProduceBuffer>,
     pub chunks: ChunkSource,
     pub fetch_waiters: Arc<Semaphore>,
+    pub groups: Arc<GroupCoordinator>,
     /// Cancelled when the broker starts shutting down; long-polls return early on it.
     pub shutdown: CancellationToken,
 }

@@ -15,6 +15,7 @@ mod context;
 mod controller_client;
 mod error;
 pub mod fetch;
+mod groups;
 mod handlers;
 mod kafka_error;
 pub mod produce;

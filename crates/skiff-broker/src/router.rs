@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -22,15 +23,35 @@ pub enum Reply {
 
 pub type ReplyFuture = BoxFuture<'static, Reply>;
 
+/// Who sent a request, as group membership records it.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub client_id: String,
+    /// The peer address as Kafka shows it (`/127.0.0.1`).
+    pub host: String,
+}
+
 /// Starts handling a request. Work that must happen in arrival order (appending produce data)
 /// is done before this returns; the rest runs in the returned future, concurrently with the
 /// connection's later requests, whose replies are still written in order.
-pub async fn start(ctx: &Arc<BrokerContext>, request: DecodedRequest) -> ReplyFuture {
+pub async fn start(
+    ctx: &Arc<BrokerContext>,
+    request: DecodedRequest,
+    peer: SocketAddr,
+) -> ReplyFuture {
     let version = request.api_version;
     if let RequestKind::Produce(req) = request.body {
         return handlers::produce::start(ctx, req, version).await;
     }
     let ctx = ctx.clone();
+    let client = || ClientInfo {
+        client_id: request
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        host: format!("/{}", peer.ip()),
+    };
     match request.body {
         RequestKind::ApiVersions(req) => Box::pin(std::future::ready(Reply::Response(
             ResponseKind::ApiVersions(handlers::api_versions::handle(&req)),
@@ -72,6 +93,46 @@ pub async fn start(ctx: &Arc<BrokerContext>, request: DecodedRequest) -> ReplyFu
         }),
         RequestKind::DescribeCluster(req) => run(async move {
             ResponseKind::DescribeCluster(handlers::describe_cluster::handle(&ctx, &req, version))
+        }),
+        RequestKind::FindCoordinator(req) => run(async move {
+            ResponseKind::FindCoordinator(handlers::find_coordinator::handle(&ctx, req, version))
+        }),
+        RequestKind::JoinGroup(req) => {
+            let client = client();
+            run(async move {
+                ResponseKind::JoinGroup(
+                    handlers::join_group::handle(&ctx, req, version, &client).await,
+                )
+            })
+        }
+        RequestKind::SyncGroup(req) => run(async move {
+            ResponseKind::SyncGroup(handlers::sync_group::handle(&ctx, req, version).await)
+        }),
+        RequestKind::Heartbeat(req) => {
+            run(
+                async move { ResponseKind::Heartbeat(handlers::heartbeat::handle(&ctx, &req, version)) },
+            )
+        }
+        RequestKind::LeaveGroup(req) => run(async move {
+            ResponseKind::LeaveGroup(handlers::leave_group::handle(&ctx, &req, version))
+        }),
+        RequestKind::OffsetCommit(req) => run(async move {
+            ResponseKind::OffsetCommit(handlers::offset_commit::handle(&ctx, req, version).await)
+        }),
+        RequestKind::OffsetFetch(req) => run(async move {
+            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(&ctx, req, version))
+        }),
+        RequestKind::DescribeGroups(req) => run(async move {
+            ResponseKind::DescribeGroups(handlers::describe_groups::handle(&ctx, &req, version))
+        }),
+        RequestKind::ListGroups(req) => run(async move {
+            ResponseKind::ListGroups(handlers::list_groups::handle(&ctx, &req, version))
+        }),
+        RequestKind::DeleteGroups(req) => run(async move {
+            ResponseKind::DeleteGroups(handlers::delete_groups::handle(&ctx, req, version).await)
+        }),
+        RequestKind::OffsetDelete(req) => run(async move {
+            ResponseKind::OffsetDelete(handlers::offset_delete::handle(&ctx, req, version).await)
         }),
         // decode_request only lets advertised APIs through, so this arm means the table in
         // skiff-protocol lists an API without a handler here.

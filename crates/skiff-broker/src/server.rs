@@ -17,6 +17,7 @@ use crate::context::BrokerContext;
 use crate::controller_client::ControllerClient;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
+use crate::groups::{GroupConfig, GroupCoordinator};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer, RecentSegments};
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -36,6 +37,7 @@ pub struct Broker {
     connections: TaskTracker,
     acceptor: JoinHandle<()>,
     flusher: Flusher,
+    groups: Arc<GroupCoordinator>,
 }
 
 impl Broker {
@@ -81,7 +83,13 @@ impl Broker {
             },
             shutdown.clone(),
         );
+        let groups = Arc::new(GroupCoordinator::start(
+            GroupConfig::from_broker(&config),
+            config.broker_id,
+            deps.controller.clone(),
+        ));
         let ctx = Arc::new(BrokerContext {
+            groups: groups.clone(),
             chunks: ChunkSource::new(deps.cache, deps.store, recent),
             fetch_waiters: Arc::new(Semaphore::new(config.max_fetch_waiters)),
             controller: deps.controller,
@@ -102,6 +110,7 @@ impl Broker {
             connections,
             acceptor,
             flusher,
+            groups,
         })
     }
 
@@ -124,6 +133,8 @@ impl Broker {
         {
             warn!("connections did not drain within {DRAIN_TIMEOUT:?}");
         }
+        // Last: draining connections may still have been committing offsets.
+        self.groups.shutdown().await;
     }
 }
 

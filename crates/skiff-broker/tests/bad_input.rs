@@ -246,3 +246,22 @@ async fn random_frames_never_take_the_broker_down() {
     assert_eq!(response.brokers.len(), 1);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn a_huge_declared_array_is_malformed_not_an_allocation() {
+    let broker = TestBroker::start().await;
+    let mut offender = broker.client().await;
+    let mut frame = BytesMut::new();
+    frame.put_i16(ApiKey::Metadata as i16);
+    frame.put_i16(0);
+    frame.put_i32(9);
+    frame.put_i16(-1); // client id
+    frame.put_i32(i32::MAX); // topic count, with no topics following
+    offender.send_frame(&frame).await;
+    assert!(
+        offender.recv_frame().await.is_none(),
+        "malformed: connection closed"
+    );
+    assert_healthy(&broker).await;
+    broker.stop().await;
+}

@@ -233,3 +233,196 @@ async fn create_topic_at(client: &mut RawClient, version: i16, name: &str) -> i1
     request.timeout_ms = 5_000;
     client.call(version, &request).await.topics[0].error_code
 }
+
+mod group_support;
+
+/// Every group API at every advertised version, in the order a consumer uses them.
+#[tokio::test]
+async fn every_group_api_answers_at_every_advertised_version() {
+    use group_support::*;
+    use kafka_protocol::messages::leave_group_request::MemberIdentity;
+    use kafka_protocol::messages::offset_delete_request::{
+        OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::{
+        DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, HeartbeatRequest,
+        LeaveGroupRequest, ListGroupsRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    };
+
+    let broker = TestBroker::start_with(|c| c.group_initial_rebalance_delay_ms = 0).await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "gv", 2, &[]).await;
+
+    for version in range(ApiKey::FindCoordinator) {
+        let mut request = FindCoordinatorRequest::default();
+        if version >= 4 {
+            request.coordinator_keys = vec![s("g")];
+        } else {
+            request.key = s("g");
+        }
+        let response = client.call(version, &request).await;
+        let (code, node) = if version >= 4 {
+            (
+                response.coordinators[0].error_code,
+                response.coordinators[0].node_id.0,
+            )
+        } else {
+            (response.error_code, response.node_id.0)
+        };
+        assert_eq!((code, node), (0, 1), "FindCoordinator v{version}");
+    }
+
+    // One single-member group per JoinGroup version: "jg-<version>", generation 1.
+    let mut members = Vec::new();
+    for version in range(ApiKey::JoinGroup) {
+        let group_id = format!("jg-{version}");
+        let joined = join_new(&mut client, &group_id, version, &["gv"]).await;
+        assert_eq!(
+            (joined.error_code, joined.generation_id),
+            (0, 1),
+            "JoinGroup v{version}"
+        );
+        assert_eq!(joined.leader, joined.member_id, "JoinGroup v{version}");
+        assert_eq!(joined.members.len(), 1, "JoinGroup v{version}");
+        members.push((group_id, joined.member_id.to_string()));
+    }
+    for version in range(ApiKey::SyncGroup) {
+        let (group_id, member) = &members[version as usize];
+        let mut request = sync_request(group_id, member, 1, &[(member, assignment("gv", &[0, 1]))]);
+        if version >= 5 {
+            request.protocol_type = Some(s("consumer"));
+            request.protocol_name = Some(s("range"));
+        }
+        let response = client.call(version, &request).await;
+        assert_eq!(response.error_code, 0, "SyncGroup v{version}");
+        assert_eq!(
+            assigned_partitions(response.assignment),
+            vec![0, 1],
+            "SyncGroup v{version}"
+        );
+    }
+    for version in range(ApiKey::Heartbeat) {
+        let (group_id, member) = &members[0];
+        let mut request = HeartbeatRequest::default();
+        request.group_id = group(group_id);
+        request.member_id = s(member);
+        request.generation_id = 1;
+        assert_eq!(
+            client.call(version, &request).await.error_code,
+            0,
+            "Heartbeat v{version}"
+        );
+    }
+    for version in range(ApiKey::OffsetCommit) {
+        let (group_id, member) = &members[0];
+        let response = client
+            .call(
+                version,
+                &commit_request(group_id, 1, member, &[("gv", 0, i64::from(version), "m")]),
+            )
+            .await;
+        assert_eq!(commit_codes(&response), vec![0], "OffsetCommit v{version}");
+    }
+    for version in range(ApiKey::OffsetFetch) {
+        let (group_id, _) = &members[0];
+        let mut request = OffsetFetchRequest::default();
+        let offset = if version >= 8 {
+            let mut topic = OffsetFetchRequestTopics::default();
+            topic.name = topic_name("gv");
+            topic.partition_indexes = vec![0];
+            let mut g = OffsetFetchRequestGroup::default();
+            g.group_id = group(group_id);
+            g.topics = Some(vec![topic]);
+            request.groups = vec![g];
+            let response = client.call(version, &request).await;
+            response.groups[0].topics[0].partitions[0].committed_offset
+        } else {
+            let mut topic = OffsetFetchRequestTopic::default();
+            topic.name = topic_name("gv");
+            topic.partition_indexes = vec![0];
+            request.group_id = group(group_id);
+            request.topics = Some(vec![topic]);
+            let response = client.call(version, &request).await;
+            response.topics[0].partitions[0].committed_offset
+        };
+        assert_eq!(offset, 9, "OffsetFetch v{version} reads the last commit");
+    }
+    for version in range(ApiKey::DescribeGroups) {
+        let mut request = DescribeGroupsRequest::default();
+        request.groups = vec![group(&members[0].0)];
+        request.include_authorized_operations = version >= 3;
+        let response = client.call(version, &request).await;
+        let described = &response.groups[0];
+        assert_eq!(
+            (
+                described.error_code,
+                described.group_state.as_str(),
+                described.members.len()
+            ),
+            (0, "Stable", 1),
+            "DescribeGroups v{version}"
+        );
+    }
+    for version in range(ApiKey::ListGroups) {
+        let mut request = ListGroupsRequest::default();
+        if version >= 4 {
+            request.states_filter = vec![s("Stable")];
+        }
+        if version >= 5 {
+            request.types_filter = vec![s("classic")];
+        }
+        let response = client.call(version, &request).await;
+        // Only the groups that went through SyncGroup are Stable.
+        let expected = if version >= 4 {
+            range(ApiKey::SyncGroup).count()
+        } else {
+            members.len()
+        };
+        assert_eq!(response.groups.len(), expected, "ListGroups v{version}");
+    }
+    {
+        let mut request = OffsetDeleteRequest::default();
+        request.group_id = group(&members[0].0);
+        let mut topic = OffsetDeleteRequestTopic::default();
+        topic.name = topic_name("gv");
+        let mut partition = OffsetDeleteRequestPartition::default();
+        partition.partition_index = 0;
+        topic.partitions = vec![partition];
+        request.topics = vec![topic];
+        for version in range(ApiKey::OffsetDelete) {
+            let response = client.call(version, &request).await;
+            assert_eq!(
+                response.topics[0].partitions[0].error_code, GROUP_SUBSCRIBED_TO_TOPIC,
+                "OffsetDelete v{version}"
+            );
+        }
+    }
+    // Each LeaveGroup version empties one group, so DeleteGroups can delete them.
+    for version in range(ApiKey::LeaveGroup) {
+        let (group_id, member) = &members[version as usize];
+        let mut request = LeaveGroupRequest::default();
+        request.group_id = group(group_id);
+        if version >= 3 {
+            let mut identity = MemberIdentity::default();
+            identity.member_id = s(member);
+            request.members = vec![identity];
+        } else {
+            request.member_id = s(member);
+        }
+        let response = client.call(version, &request).await;
+        assert_eq!(response.error_code, 0, "LeaveGroup v{version}");
+        if version >= 3 {
+            assert_eq!(response.members[0].error_code, 0, "LeaveGroup v{version}");
+        }
+    }
+    for version in range(ApiKey::DeleteGroups) {
+        let mut request = DeleteGroupsRequest::default();
+        request.groups_names = vec![group(&members[version as usize].0)];
+        let response = client.call(version, &request).await;
+        assert_eq!(response.results[0].error_code, 0, "DeleteGroups v{version}");
+    }
+    broker.stop().await;
+}

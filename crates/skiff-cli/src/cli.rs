@@ -35,7 +35,7 @@ pub enum Command {
         skiff dev --data-dir /tmp/skiff --kafka-addr 127.0.0.1:19092 --auto-create-topics\n  \
         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \\\n    \
         skiff dev --object-store s3://my-bucket/skiff --s3-endpoint http://127.0.0.1:4566")]
-    Dev(DevArgs),
+    Dev(Box<DevArgs>),
 
     /// Create, list, describe, delete and configure topics.
     Topic(TopicArgs),

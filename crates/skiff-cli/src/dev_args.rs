@@ -91,4 +91,28 @@ pub struct DevArgs {
     /// This broker's id [default: 1].
     #[arg(long, env = "SKIFF_BROKER_ID")]
     pub broker_id: Option<i32>,
+
+    /// Wait this long for more members before a new group's first rebalance [default: 3000].
+    #[arg(
+        long,
+        env = "SKIFF_GROUP_INITIAL_REBALANCE_DELAY_MS",
+        value_name = "MS"
+    )]
+    pub group_initial_rebalance_delay_ms: Option<u64>,
+
+    /// Smallest session timeout a consumer may ask for [default: 6000].
+    #[arg(long, env = "SKIFF_GROUP_MIN_SESSION_TIMEOUT_MS", value_name = "MS")]
+    pub group_min_session_timeout_ms: Option<i32>,
+
+    /// Largest session timeout a consumer may ask for [default: 1800000].
+    #[arg(long, env = "SKIFF_GROUP_MAX_SESSION_TIMEOUT_MS", value_name = "MS")]
+    pub group_max_session_timeout_ms: Option<i32>,
+
+    /// Most members one consumer group may have [default: 1000].
+    #[arg(long, env = "SKIFF_GROUP_MAX_SIZE", value_name = "N")]
+    pub group_max_size: Option<usize>,
+
+    /// Longest metadata string a committed offset may carry [default: 4096].
+    #[arg(long, env = "SKIFF_OFFSET_METADATA_MAX_BYTES", value_parser = parse_size, value_name = "SIZE")]
+    pub offset_metadata_max_bytes: Option<usize>,
 }

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Dev(args) => dev::run(args).await,
+            Command::Dev(args) => dev::run(*args).await,
             Command::Topic(args) => commands::topic::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,

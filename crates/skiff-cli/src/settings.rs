@@ -66,6 +66,23 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     set(&mut broker.default_partitions, args.default_partitions);
     set(&mut broker.max_request_bytes, args.max_request_bytes);
     set(&mut broker.broker_id, args.broker_id);
+    set(
+        &mut broker.group_initial_rebalance_delay_ms,
+        args.group_initial_rebalance_delay_ms,
+    );
+    set(
+        &mut broker.group_min_session_timeout_ms,
+        args.group_min_session_timeout_ms,
+    );
+    set(
+        &mut broker.group_max_session_timeout_ms,
+        args.group_max_session_timeout_ms,
+    );
+    set(&mut broker.group_max_size, args.group_max_size);
+    set(
+        &mut broker.offset_metadata_max_bytes,
+        args.offset_metadata_max_bytes,
+    );
     if broker.max_pending_bytes < broker.flush_bytes {
         // A larger flush size than the default memory budget raises the budget with it.
         broker.max_pending_bytes = broker.flush_bytes.saturating_mul(4);
@@ -137,7 +154,7 @@ mod tests {
         let Command::Dev(args) = Cli::try_parse_from(argv).unwrap().command else {
             panic!("parsed as another command");
         };
-        args
+        *args
     }
 
     #[test]

@@ -40,6 +40,15 @@ pub enum Command {
     },
     /// Registers an uploaded segment object and appends its chunks to the partition indexes.
     CommitSegment(SegmentCommit),
+    /// Committed consumer offsets, batched across groups (one proposal per coordinator round).
+    CommitOffsets(Vec<GroupOffsets>),
+    /// Replaces the persisted metadata of each group (after a completed generation, or when a
+    /// group becomes empty), so a new coordinator can take the group over.
+    StoreGroups(Vec<StoredGroup>),
+    /// Removes groups: their metadata and every committed offset.
+    DeleteGroups(Vec<String>),
+    /// Removes committed offsets of single partitions.
+    DeleteOffsets(Vec<GroupOffsetDeletion>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,9 +111,63 @@ pub struct BatchCommit {
     pub base_sequence: i32,
 }
 
+/// Offsets one group commits in one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupOffsets {
+    pub group_id: String,
+    /// The proposer's wall clock when the commit arrived (Kafka's commit timestamp).
+    pub commit_time_ms: i64,
+    pub partitions: Vec<PartitionOffset>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionOffset {
+    pub topic_id: TopicId,
+    pub partition: u32,
+    pub offset: i64,
+    /// -1 when the client did not send one.
+    pub leader_epoch: i32,
+    pub metadata: String,
+}
+
+/// What a new coordinator needs to take over a classic group: the last completed generation
+/// with its members, their subscriptions (metadata of the selected protocol) and assignments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredGroup {
+    pub group_id: String,
+    /// Empty for a group that only ever stored offsets (standalone consumers).
+    pub protocol_type: String,
+    pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
+    pub members: Vec<StoredMember>,
+    /// The proposer's wall clock when this generation was stored.
+    pub stored_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMember {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub session_timeout_ms: i32,
+    pub rebalance_timeout_ms: i32,
+    /// The member's metadata for the group's selected protocol.
+    pub subscription: Vec<u8>,
+    pub assignment: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupOffsetDeletion {
+    pub group_id: String,
+    pub partitions: Vec<(TopicId, u32)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
-    /// `InitCluster`, `RegisterBroker`, and Raft's own blank and membership entries.
+    /// `InitCluster`, `RegisterBroker`, `StoreGroups`, and Raft's own blank and membership
+    /// entries.
     Done,
     /// One per `NewTopic`, same order.
     TopicsCreated(Vec<Result<TopicId, TopicError>>),
@@ -116,6 +179,12 @@ pub enum CommandResponse {
     ConfigsAltered(Vec<Result<(), TopicError>>),
     ProducerId(Result<(i64, i16), ProducerError>),
     SegmentCommitted(SegmentCommitResult),
+    /// One entry per `GroupOffsets`, each with one result per partition, same order.
+    OffsetsCommitted(Vec<Vec<Result<(), GroupError>>>),
+    /// One per group id, same order.
+    GroupsDeleted(Vec<Result<(), GroupError>>),
+    /// One entry per `GroupOffsetDeletion`, each with one result per partition, same order.
+    OffsetsDeleted(Vec<Vec<Result<(), GroupError>>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,4 +253,12 @@ pub enum ProducerError {
     InvalidProducerEpoch,
     #[error("producer ids are exhausted")]
     ProducerIdsExhausted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum GroupError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("unknown group")]
+    UnknownGroup,
 }

@@ -15,7 +15,10 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
 /// Exactly what the broker implements; ApiVersions advertises this table and nothing else.
 ///
 /// Lower bounds follow the `kafka-protocol` crate, which (like Kafka 4.0, KIP-896) no longer
-/// carries codecs for CreateTopics v0–1, DeleteTopics v0 and DescribeConfigs v0.
+/// carries codecs for CreateTopics v0–1, DeleteTopics v0, DescribeConfigs v0, OffsetCommit
+/// v0–1 and OffsetFetch v0. Group APIs stop before versions Skiff cannot honour yet: topic
+/// ids in OffsetCommit/OffsetFetch v10, FindCoordinator v5 (KIP-890 transaction errors) and
+/// v6 (KIP-932 share groups), and DescribeGroups v6 (KIP-1043 error for unknown groups).
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 3, 11),
     api(ApiKey::Fetch, 4, 18),
@@ -29,6 +32,17 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::IncrementalAlterConfigs, 0, 1),
     api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// The version range the broker answers for `key`, if it implements that API at all.

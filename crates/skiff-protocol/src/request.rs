@@ -181,10 +181,55 @@ mod tests {
         ));
     }
 
+    /// A few bytes declaring a huge array must be an error, not a multi-gigabyte allocation
+    /// (which aborts the process; kafka-protocol is patched in vendor/ for this).
+    #[test]
+    fn huge_declared_array_lengths_are_errors_not_allocations() {
+        for (version, count) in [
+            (0i16, &[0x7f, 0xff, 0xff, 0xff][..]),
+            (9, &[0xff, 0xff, 0xff, 0xff, 0x0f][..]),
+        ] {
+            let mut frame = BytesMut::new();
+            frame.put_i16(ApiKey::Metadata as i16);
+            frame.put_i16(version);
+            frame.put_i32(5);
+            frame.put_i16(-1); // client id
+            if version >= 9 {
+                frame.put_u8(0); // header tagged fields
+            }
+            frame.extend_from_slice(count); // topic array length (i32, or compact varint)
+            match decode_request(frame.freeze()) {
+                Err(RequestError::Malformed {
+                    correlation_id: 5, ..
+                }) => {}
+                other => panic!("v{version}: {other:?}"),
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_frames_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = decode_request(Bytes::from(bytes));
+        }
+
+        /// Random bodies behind a valid header for every advertised API and version, so the
+        /// codecs themselves see hostile input (huge counts, bad lengths, truncation).
+        #[test]
+        fn random_bodies_for_every_advertised_api_never_panic_or_abort(
+            api in 0..crate::SUPPORTED_APIS.len(),
+            version_pick in 0u16..64,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+        ) {
+            let supported = crate::SUPPORTED_APIS[api];
+            let span = (supported.max - supported.min + 1) as u16;
+            let version = supported.min + (version_pick % span) as i16;
+            let mut frame = BytesMut::new();
+            frame.put_i16(supported.key as i16);
+            frame.put_i16(version);
+            frame.put_i32(1);
+            frame.extend_from_slice(&body);
+            let _ = decode_request(frame.freeze());
         }
     }
 }

@@ -19,10 +19,12 @@ use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 use crate::command::CommandResponse;
-use crate::state::ControllerState;
+use crate::state::{ControllerState, ControllerStateV1};
 
-/// Bumped when the snapshot payload layout changes incompatibly.
-const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+/// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups.
+const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+/// The layout before consumer groups; still read so older data directories start.
+const SNAPSHOT_FORMAT_V1: u8 = 1;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V1, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV1) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&other, _)) => Err(SnapshotError::UnsupportedVersion(
             other,
@@ -250,5 +257,48 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
             meta,
             snapshot: Box::new(Cursor::new(data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, NewTopic};
+
+    fn state_with_a_topic() -> ControllerState {
+        let mut state = ControllerState::default();
+        state.apply(&Command::CreateTopics(vec![NewTopic {
+            name: "t".into(),
+            id: uuid::Uuid::from_u128(7),
+            partitions: 2,
+            configs: Default::default(),
+            created_ms: 1,
+        }]));
+        state
+    }
+
+    #[test]
+    fn a_format_1_snapshot_without_groups_still_loads() {
+        let state = state_with_a_topic();
+        let meta = AppliedMeta::default();
+        let current = encode_payload(&meta, &state).expect("encodes");
+        // Format 1 is format 2 without the trailing group registry, which for no groups is
+        // two empty maps (one length byte each).
+        assert_eq!(&current[current.len() - 2..], &[0, 0]);
+        let mut v1 = current[..current.len() - 2].to_vec();
+        v1[0] = SNAPSHOT_FORMAT_V1;
+        let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
+        assert_eq!(loaded, state);
+        let (_, again) = decode_payload(&current).expect("format 2 decodes");
+        assert_eq!(again, state);
+    }
+
+    #[test]
+    fn unknown_snapshot_formats_are_refused() {
+        let err = decode_payload(&[9, 0]).expect_err("unknown version");
+        assert!(
+            matches!(err, SnapshotError::UnsupportedVersion(9, 2)),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
 //! randomness), so every replica applying the same commands reaches the same state.
 
+mod group;
+mod legacy;
 mod object;
 mod partition;
 mod producer;
@@ -11,6 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
+pub(crate) use legacy::ControllerStateV1;
 pub use object::ObjectMeta;
 pub use partition::{IndexEntry, MaxTimestamp, PartitionLog};
 pub use producer::{
@@ -35,6 +39,8 @@ pub struct ControllerState {
     last_producer_sweep_ms: Option<i64>,
     producers: ProducerRegistry,
     producer_expiry: ProducerExpiryIndex,
+    /// Added in snapshot format 2; format-1 snapshots load through [`ControllerStateV1`].
+    groups: GroupRegistry,
 }
 
 impl ControllerState {
@@ -67,6 +73,17 @@ impl ControllerState {
             }
             Command::CommitSegment(commit) => {
                 CommandResponse::SegmentCommitted(self.commit_segment(commit))
+            }
+            Command::CommitOffsets(commits) => {
+                CommandResponse::OffsetsCommitted(self.commit_offsets(commits))
+            }
+            Command::StoreGroups(groups) => {
+                self.store_groups(groups);
+                CommandResponse::Done
+            }
+            Command::DeleteGroups(ids) => CommandResponse::GroupsDeleted(self.delete_groups(ids)),
+            Command::DeleteOffsets(deletions) => {
+                CommandResponse::OffsetsDeleted(self.delete_offsets(deletions))
             }
         }
     }
@@ -134,6 +151,20 @@ impl ControllerState {
     /// Number of (producer, partition) idempotence states, across all partitions.
     pub fn producer_state_count(&self) -> usize {
         self.producer_expiry.len()
+    }
+
+    /// A consumer group's persisted metadata and committed offsets.
+    pub fn group(&self, group_id: &str) -> Option<&GroupRecord> {
+        self.groups.get(group_id)
+    }
+
+    /// Every group with persisted metadata or offsets, ordered by id.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, &GroupRecord)> {
+        self.groups.iter()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
     }
 
     /// The latest command time applied (the state machine's clock).

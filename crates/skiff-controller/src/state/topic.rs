@@ -81,7 +81,8 @@ impl ControllerState {
         Ok(new.id)
     }
 
-    /// Removes the topic, its index entries (releasing their objects) and its producer state.
+    /// Removes the topic, its index entries (releasing their objects), its producer state and
+    /// every group's committed offsets for it.
     pub(super) fn delete_topic(&mut self, id: &TopicId) -> Result<(), TopicError> {
         let topic = self.topics.remove(id).ok_or(TopicError::UnknownTopic)?;
         self.topic_names.remove(&topic.name);
@@ -100,6 +101,7 @@ impl ControllerState {
                 );
             }
         }
+        self.groups.forget_topic(topic.id);
         Ok(())
     }
 

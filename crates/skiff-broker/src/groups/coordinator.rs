@@ -1,0 +1,355 @@
+//! The group coordinator: the groups this broker holds in memory, the timer that expires
+//! sessions and ends rebalance phases, and the hand-off of group snapshots to the writer.
+//!
+//! Locking: the group map lock is held only to find, load or insert a group; each group has
+//! its own lock, held for one synchronous state-machine step and never across an await, so a
+//! slow or misbehaving client can only ever hold up its own group. Lock order is map → group
+//! → timer queue; nothing takes them the other way round.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use skiff_controller::BrokerInfo;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::config::GroupConfig;
+use super::error::CoordinatorError;
+use super::group::ClassicGroup;
+use super::stored::{StorePurpose, StoreRequest};
+use super::timers::TimerQueue;
+use super::writer::GroupWriter;
+use crate::clock::now_ms;
+use crate::cluster_view::group_coordinator;
+use crate::controller_client::ControllerClient;
+
+pub(super) type GroupSlot = Arc<Mutex<ClassicGroup>>;
+
+/// Whether a lookup may create the group when neither memory nor the controller has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    Existing,
+    CreateIfMissing,
+}
+
+pub(super) struct CoordinatorCore {
+    pub(super) config: Arc<GroupConfig>,
+    pub(super) broker_id: i32,
+    pub(super) controller: Arc<dyn ControllerClient>,
+    origin: Instant,
+    groups: Mutex<HashMap<String, GroupSlot>>,
+    timers: Mutex<TimerQueue>,
+    timer_wake: Notify,
+    pub(super) writer: GroupWriter,
+    waiters: Arc<Semaphore>,
+    /// Lets store callbacks (run on the writer task) find their way back without keeping the
+    /// coordinator alive.
+    this: Weak<CoordinatorCore>,
+}
+
+/// Owns the coordinator's state and its two tasks (timer and writer).
+pub struct GroupCoordinator {
+    pub(super) core: Arc<CoordinatorCore>,
+    stop: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl GroupCoordinator {
+    pub fn start(
+        config: GroupConfig,
+        broker_id: i32,
+        controller: Arc<dyn ControllerClient>,
+    ) -> GroupCoordinator {
+        let stop = CancellationToken::new();
+        let (writer, writer_task) =
+            GroupWriter::spawn(controller.clone(), config.max_pending_writes, stop.clone());
+        let core = Arc::new_cyclic(|this| CoordinatorCore {
+            waiters: Arc::new(Semaphore::new(config.max_waiters)),
+            config: Arc::new(config),
+            broker_id,
+            controller,
+            origin: Instant::now(),
+            groups: Mutex::new(HashMap::new()),
+            timers: Mutex::new(TimerQueue::default()),
+            timer_wake: Notify::new(),
+            writer,
+            this: this.clone(),
+        });
+        core.load_active_groups();
+        let timer_task = tokio::spawn(timer_loop(core.clone(), stop.clone()));
+        GroupCoordinator {
+            core,
+            stop,
+            tasks: Mutex::new(vec![timer_task, writer_task]),
+        }
+    }
+
+    /// Stops the timer and, after writing what is already queued, the writer. Called once
+    /// connections have drained, so no request waits on either any more.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock());
+        for task in tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "group coordinator task failed");
+            }
+        }
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.core.config
+    }
+
+    /// A slot for one parked JoinGroup or SyncGroup; `None` when too many are parked.
+    pub fn reserve_waiter(&self) -> Option<OwnedSemaphorePermit> {
+        self.core.waiters.clone().try_acquire_owned().ok()
+    }
+
+    /// The live broker that coordinates `group_id`.
+    pub fn coordinator_for(&self, group_id: &str) -> Option<BrokerInfo> {
+        let state = self.core.controller.state();
+        let state = state.read();
+        let id = group_coordinator(group_id, state.brokers())?;
+        state.broker(id).cloned()
+    }
+
+    /// `Ok` when this broker coordinates the group.
+    pub fn check_coordinator(&self, group_id: &str) -> Result<(), CoordinatorError> {
+        let state = self.core.controller.state();
+        let state = state.read();
+        match group_coordinator(group_id, state.brokers()) {
+            Some(id) if id == self.core.broker_id => Ok(()),
+            Some(_) => Err(CoordinatorError::NotCoordinator),
+            None => Err(CoordinatorError::CoordinatorNotAvailable),
+        }
+    }
+}
+
+impl CoordinatorCore {
+    /// Milliseconds on the coordinator's monotonic clock (tokio's, so paused-time tests work).
+    pub(super) fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Loads every persisted group with members that this broker coordinates, so their
+    /// sessions run from now: members that come back carry on, the others expire and the
+    /// group empties, as after a Kafka coordinator fails over. Other groups load when first
+    /// touched.
+    fn load_active_groups(&self) {
+        let active: Vec<String> = {
+            let state = self.controller.state();
+            let state = state.read();
+            state
+                .groups()
+                .filter(|(_, record)| {
+                    record
+                        .metadata
+                        .as_ref()
+                        .is_some_and(|m| !m.members.is_empty())
+                })
+                .filter(|(id, _)| group_coordinator(id, state.brokers()) == Some(self.broker_id))
+                .map(|(id, _)| id.to_string())
+                .take(self.config.max_groups)
+                .collect()
+        };
+        for group_id in &active {
+            if let Err(error) = self.slot(group_id, Lookup::Existing) {
+                tracing::warn!(group = %group_id, %error, "could not load a group with members");
+            }
+        }
+    }
+
+    /// Finds a group in memory, else loads it from its persisted state, else (if allowed)
+    /// creates it. `Ok(None)`: the group does not exist.
+    pub(super) fn slot(
+        &self,
+        group_id: &str,
+        lookup: Lookup,
+    ) -> Result<Option<GroupSlot>, CoordinatorError> {
+        let mut groups = self.groups.lock();
+        if let Some(slot) = groups.get(group_id) {
+            return Ok(Some(slot.clone()));
+        }
+        let now = self.now();
+        let persisted = {
+            let state = self.controller.state();
+            let state = state.read();
+            state.group(group_id).map(|record| record.metadata.clone())
+        };
+        let group = match persisted {
+            Some(Some(stored)) => {
+                let group = ClassicGroup::from_stored(&stored, self.config.clone(), now);
+                tracing::info!(group = %group_id, generation = group.generation(), members = group.member_count(), "loaded group from the controller");
+                group
+            }
+            // Only offsets were stored: a group of standalone consumers.
+            Some(None) => ClassicGroup::new(group_id, self.config.clone()),
+            None if lookup == Lookup::CreateIfMissing => {
+                ClassicGroup::new(group_id, self.config.clone())
+            }
+            None => return Ok(None),
+        };
+        if groups.len() >= self.config.max_groups && !evict_one(&mut groups, &self.timers) {
+            tracing::warn!(
+                limit = self.config.max_groups,
+                "too many active groups; refusing another"
+            );
+            return Err(CoordinatorError::CoordinatorNotAvailable);
+        }
+        if let Some(at) = group.next_deadline() {
+            self.lower_timer(group_id, at);
+        }
+        let slot = Arc::new(Mutex::new(group));
+        groups.insert(group_id.to_string(), slot.clone());
+        Ok(Some(slot))
+    }
+
+    /// The group if it is in memory; never loads or creates it.
+    pub(super) fn loaded(&self, group_id: &str) -> Option<GroupSlot> {
+        self.groups.lock().get(group_id).cloned()
+    }
+
+    /// Runs one synchronous step on a group, then registers any new deadline (under the
+    /// group lock, so it cannot race the timer task) and sends the writes it asked for.
+    pub(super) fn with_group<R>(
+        &self,
+        group_id: &str,
+        slot: &GroupSlot,
+        step: impl FnOnce(&mut ClassicGroup, u64) -> R,
+    ) -> R {
+        let (result, stores) = {
+            let mut group = slot.lock();
+            let result = step(&mut group, self.now());
+            if let Some(at) = group.take_wake_hint() {
+                self.lower_timer(group_id, at);
+            }
+            (result, group.take_stores())
+        };
+        self.dispatch(group_id, stores);
+        result
+    }
+
+    /// Takes a group out of memory (after deletion), if `slot` is still the one registered.
+    pub(super) fn forget(&self, group_id: &str, slot: &GroupSlot) {
+        let mut groups = self.groups.lock();
+        if groups.get(group_id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            groups.remove(group_id);
+            self.timers.lock().set(group_id, None);
+        }
+    }
+
+    /// Every group in memory, for listing.
+    pub(super) fn loaded_groups(&self) -> Vec<(String, GroupSlot)> {
+        self.groups
+            .lock()
+            .iter()
+            .map(|(id, slot)| (id.clone(), slot.clone()))
+            .collect()
+    }
+
+    fn lower_timer(&self, group_id: &str, at: u64) {
+        if self.timers.lock().lower(group_id, at) {
+            self.timer_wake.notify_one();
+        }
+    }
+
+    fn run_timers(&self, group_id: &str) {
+        let Some(slot) = self.groups.lock().get(group_id).cloned() else {
+            return;
+        };
+        let stores = {
+            let mut group = slot.lock();
+            group.on_timer(self.now());
+            group.take_wake_hint();
+            if self.timers.lock().set(group_id, group.next_deadline()) {
+                self.timer_wake.notify_one();
+            }
+            group.take_stores()
+        };
+        self.dispatch(group_id, stores);
+    }
+
+    /// Sends snapshots to the writer; each comes back through `store_done`.
+    fn dispatch(&self, group_id: &str, stores: Vec<StoreRequest>) {
+        for StoreRequest { mut group, purpose } in stores {
+            group.stored_at_ms = now_ms();
+            let this = self.this.clone();
+            let id = group_id.to_string();
+            self.writer.store(
+                group,
+                Box::new(move |outcome| {
+                    if let Some(core) = this.upgrade() {
+                        core.store_done(&id, &purpose, outcome);
+                    }
+                }),
+            );
+        }
+    }
+
+    fn store_done(
+        &self,
+        group_id: &str,
+        purpose: &StorePurpose,
+        outcome: Result<(), CoordinatorError>,
+    ) {
+        if let (StorePurpose::Empty, Err(error)) = (purpose, &outcome) {
+            // Safe to lose: the previous generation stored has no live members to wait on.
+            tracing::warn!(group = %group_id, %error, "could not store an empty group");
+        }
+        let Some(slot) = self.groups.lock().get(group_id).cloned() else {
+            return;
+        };
+        self.with_group(group_id, &slot, |group, now| {
+            group.on_store_done(purpose, outcome, now)
+        });
+    }
+}
+
+/// Drops one idle empty group (reloadable from the controller) to make room; false if none
+/// is idle. Scans only when the map is full.
+fn evict_one(groups: &mut HashMap<String, GroupSlot>, timers: &Mutex<TimerQueue>) -> bool {
+    let victim = groups.iter().find_map(|(id, slot)| {
+        let mut group = slot.try_lock()?;
+        if !group.is_evictable() {
+            return None;
+        }
+        // Anyone still holding this slot must come back through the map and reload.
+        group.prepare_eviction();
+        Some(id.clone())
+    });
+    match victim {
+        Some(id) => {
+            groups.remove(&id);
+            timers.lock().set(&id, None);
+            true
+        }
+        None => false,
+    }
+}
+
+async fn timer_loop(core: Arc<CoordinatorCore>, stop: CancellationToken) {
+    loop {
+        let next = core.timers.lock().next();
+        let sleep = async {
+            match next {
+                Some(at) => {
+                    tokio::time::sleep_until(core.origin + std::time::Duration::from_millis(at))
+                        .await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = core.timer_wake.notified() => continue,
+            _ = stop.cancelled() => return,
+        }
+        let due = core.timers.lock().pop_due(core.now());
+        for group_id in due {
+            core.run_timers(&group_id);
+        }
+    }
+}

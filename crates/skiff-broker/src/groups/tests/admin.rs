@@ -1,0 +1,140 @@
+use super::*;
+use crate::groups::sync::LeavingMember;
+
+#[test]
+fn descriptions_show_metadata_and_assignments_only_when_stable() {
+    let (mut group, ids) = stable_group(2);
+    let stable = group.describe();
+    assert_eq!(
+        (
+            stable.state,
+            stable.protocol.as_str(),
+            stable.protocol_type.as_str()
+        ),
+        (GroupState::Stable, "range", "consumer")
+    );
+    assert_eq!(stable.members.len(), 2);
+    let first = stable
+        .members
+        .iter()
+        .find(|m| m.member_id == ids[0])
+        .expect("listed");
+    assert_eq!(first.assignment, Bytes::from("a-0"));
+    assert_eq!(first.metadata, subscription(&["orders"]));
+    assert_eq!(
+        (first.client_id.as_str(), first.client_host.as_str()),
+        ("client", "/127.0.0.1")
+    );
+
+    let _rx = parked(group.join(join_request(&ids[0], None), 10));
+    let rebalancing = group.describe();
+    assert_eq!(rebalancing.state, GroupState::PreparingRebalance);
+    assert_eq!(rebalancing.protocol, "");
+    assert!(
+        rebalancing
+            .members
+            .iter()
+            .all(|m| m.assignment.is_empty() && m.metadata.is_empty())
+    );
+}
+
+#[test]
+fn only_empty_groups_can_be_deleted() {
+    let (mut group, ids) = stable_group(1);
+    assert_eq!(group.prepare_delete(), Err(CoordinatorError::NonEmptyGroup));
+    let leaving = [LeavingMember {
+        member_id: ids[0].clone(),
+        instance_id: None,
+    }];
+    group.leave(&leaving, 10).expect("group alive");
+    assert_eq!(group.state(), GroupState::Empty);
+    assert_eq!(group.prepare_delete(), Ok(()));
+    assert_eq!(group.state(), GroupState::Dead);
+    assert_eq!(
+        group.prepare_delete(),
+        Err(CoordinatorError::GroupIdNotFound)
+    );
+    // A dead group turns joiners away until the coordinator forgets it.
+    assert_eq!(
+        ready(group.join(join_request("", None), 20)).error,
+        Some(CoordinatorError::CoordinatorNotAvailable)
+    );
+}
+
+#[test]
+fn offsets_of_subscribed_topics_are_protected_from_deletion() {
+    let (group, _) = stable_group(2);
+    assert_eq!(group.validate_offset_delete(), Ok(()));
+    assert!(
+        group.is_subscribed_to("orders"),
+        "the members' metadata subscribes to it"
+    );
+    assert!(!group.is_subscribed_to("payments"));
+
+    // A group of another protocol type cannot have offsets deleted while active.
+    let mut other = ClassicGroup::new("o", config(0));
+    let mut request = join_request("", None);
+    request.protocol_type = "connect".into();
+    request.require_known_member_id = false;
+    let _rx = parked(other.join(request, 0));
+    assert_eq!(
+        other.validate_offset_delete(),
+        Err(CoordinatorError::NonEmptyGroup)
+    );
+    // Empty groups never are subscribed.
+    let empty = ClassicGroup::new("e", config(0));
+    assert_eq!(empty.validate_offset_delete(), Ok(()));
+    assert!(!empty.is_subscribed_to("orders"));
+}
+
+#[test]
+fn unreadable_subscriptions_count_as_subscribed() {
+    let mut group = ClassicGroup::new("g", config(0));
+    let mut request = join_request("", None);
+    request.require_known_member_id = false;
+    request.protocols = vec![("range".into(), Bytes::from_static(b"\x00"))];
+    let _rx = parked(group.join(request, 0));
+    group.on_timer(0);
+    assert!(group.is_subscribed_to("anything"));
+}
+
+#[test]
+fn a_stored_group_loads_stable_and_accepts_its_members() {
+    let (mut group, ids) = stable_group(2);
+    // The snapshot the coordinator would store after this generation.
+    let leaving_nobody: [LeavingMember; 0] = [];
+    group.leave(&leaving_nobody, 0).expect("alive");
+    group.request_store(StorePurpose::Empty, None);
+    let stored = group.take_stores().remove(0).group;
+    assert_eq!(stored.members.len(), 2);
+
+    let loaded_at = 1_000_000;
+    let mut loaded = ClassicGroup::from_stored(&stored, config(0), loaded_at);
+    assert_eq!(loaded.state(), GroupState::Stable);
+    assert_eq!(loaded.generation(), 1);
+    assert_eq!(loaded.leader(), Some(ids[0].as_str()));
+    assert_eq!(loaded.protocol(), Some("range"));
+    assert!(loaded.is_subscribed_to("orders"));
+    // Members carry on with the persisted generation and get their old assignments.
+    assert_eq!(loaded.heartbeat(&ids[1], None, 1, loaded_at + 1), Ok(()));
+    let assignment =
+        sync_ready(loaded.sync(sync_request(&ids[1], 1, &[]), loaded_at + 2)).assignment;
+    assert_eq!(assignment, Bytes::from("a-1"));
+    // Sessions started at load time: the member that stays silent expires a session later.
+    loaded.on_timer(loaded_at + SESSION - 1);
+    assert!(loaded.has_member(&ids[0]));
+    loaded.on_timer(loaded_at + SESSION);
+    assert!(!loaded.has_member(&ids[0]));
+    assert!(loaded.has_member(&ids[1]), "its sync restarted its session");
+}
+
+#[test]
+fn an_empty_stored_group_loads_empty() {
+    let mut group = ClassicGroup::new("g", config(0));
+    group.request_store(StorePurpose::Empty, None);
+    let stored = group.take_stores().remove(0).group;
+    let loaded = ClassicGroup::from_stored(&stored, config(0), 0);
+    assert_eq!(loaded.state(), GroupState::Empty);
+    assert_eq!(loaded.protocol_type(), None);
+    assert!(loaded.is_evictable());
+}

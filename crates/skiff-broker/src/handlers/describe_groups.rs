@@ -1,0 +1,56 @@
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
+
+use super::group_common::{check_group, error_code};
+use super::str_bytes;
+use crate::context::BrokerContext;
+
+/// Kafka's ACL operation codes a group supports: READ (3), DELETE (6), DESCRIBE (8). Skiff
+/// has no ACLs yet, so a client may do all of them.
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+pub fn handle(
+    ctx: &BrokerContext,
+    request: &DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let mut response = DescribeGroupsResponse::default();
+    response.groups = request
+        .groups
+        .iter()
+        .map(|group_id| {
+            let mut group = DescribedGroup::default();
+            group.group_id = group_id.clone();
+            let described = check_group(ctx, group_id.0.as_str(), false)
+                .map(|()| ctx.groups.describe(group_id.0.as_str()));
+            match described {
+                Err(error) => group.error_code = error_code(error),
+                Ok(description) => {
+                    group.group_state = str_bytes(description.state.name());
+                    group.protocol_type = str_bytes(&description.protocol_type);
+                    group.protocol_data = str_bytes(&description.protocol);
+                    group.members = description
+                        .members
+                        .into_iter()
+                        .map(|m| {
+                            let mut member = DescribedGroupMember::default();
+                            member.member_id = str_bytes(&m.member_id);
+                            member.group_instance_id =
+                                m.group_instance_id.as_deref().map(str_bytes);
+                            member.client_id = str_bytes(&m.client_id);
+                            member.client_host = str_bytes(&m.client_host);
+                            member.member_metadata = m.metadata;
+                            member.member_assignment = m.assignment;
+                            member
+                        })
+                        .collect();
+                }
+            }
+            if version >= 3 && request.include_authorized_operations {
+                group.authorized_operations = GROUP_OPERATIONS;
+            }
+            group
+        })
+        .collect();
+    response
+}

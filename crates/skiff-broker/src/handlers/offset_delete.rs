@@ -1,0 +1,81 @@
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
+
+use super::group_common::{check_group, error_code, result_code};
+use crate::context::BrokerContext;
+use crate::groups::{CoordinatorError, TopicPartitions};
+use crate::topics::TopicLookup;
+
+/// Deletes committed offsets, except for topics a live member is still subscribed to.
+pub async fn handle(
+    ctx: &BrokerContext,
+    request: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
+    let mut response = OffsetDeleteResponse::default();
+    let group_id = request.group_id.0.as_str();
+    if let Err(error) = check_group(ctx, group_id, false) {
+        response.error_code = error_code(error);
+        return response;
+    }
+    // Per request topic: the resolved topic, or None when unknown.
+    let mut resolved: Vec<Option<TopicPartitions>> = Vec::with_capacity(request.topics.len());
+    {
+        let state = ctx.controller.state();
+        let state = state.read();
+        for t in &request.topics {
+            let topic = TopicLookup::Name(t.name.0.as_str()).resolve(&state).ok();
+            resolved.push(topic.map(|topic| {
+                TopicPartitions {
+                    name: topic.name.clone(),
+                    id: topic.id,
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .filter_map(|p| u32::try_from(p.partition_index).ok())
+                        .filter(|p| usize::try_from(*p).is_ok_and(|i| i < topic.partitions.len()))
+                        .collect(),
+                }
+            }));
+        }
+    }
+    let known: Vec<TopicPartitions> = resolved.iter().flatten().cloned().collect();
+    let outcomes = match ctx.groups.delete_offsets(group_id, &known).await {
+        Ok(outcomes) => outcomes,
+        Err(error) => {
+            response.error_code = error_code(error);
+            return response;
+        }
+    };
+    let mut outcomes = outcomes.into_iter();
+    response.topics = request
+        .topics
+        .iter()
+        .zip(&resolved)
+        .map(|(t, found)| {
+            let topic_outcome = found.as_ref().and_then(|_| outcomes.next());
+            let mut topic = OffsetDeleteResponseTopic::default();
+            topic.name = t.name.clone();
+            topic.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let exists = found.as_ref().is_some_and(|f| {
+                        u32::try_from(p.partition_index).is_ok_and(|i| f.partitions.contains(&i))
+                    });
+                    let mut partition = OffsetDeleteResponsePartition::default();
+                    partition.partition_index = p.partition_index;
+                    partition.error_code = match (&topic_outcome, exists) {
+                        (Some(outcome), true) => result_code(outcome),
+                        _ => error_code(CoordinatorError::UnknownTopicOrPartition),
+                    };
+                    partition
+                })
+                .collect();
+            topic
+        })
+        .collect();
+    response
+}

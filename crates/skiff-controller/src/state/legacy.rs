@@ -1,0 +1,45 @@
+//! Earlier snapshot layouts, so a data directory written by an older build still starts.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::ControllerState;
+use super::object::ObjectMeta;
+use super::producer::{ProducerExpiryIndex, ProducerRegistry};
+use super::topic::Topic;
+use crate::command::{BrokerInfo, TopicId};
+
+/// Snapshot format 1: the state before consumer groups existed. Field order is the on-disk
+/// order and must not change.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ControllerStateV1 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+}
+
+impl From<ControllerStateV1> for ControllerState {
+    fn from(v1: ControllerStateV1) -> Self {
+        ControllerState {
+            cluster_id: v1.cluster_id,
+            brokers: v1.brokers,
+            topics: v1.topics,
+            topic_names: v1.topic_names,
+            objects: v1.objects,
+            next_object_id: v1.next_object_id,
+            clock_ms: v1.clock_ms,
+            last_producer_sweep_ms: v1.last_producer_sweep_ms,
+            producers: v1.producers,
+            producer_expiry: v1.producer_expiry,
+            groups: Default::default(),
+        }
+    }
+}
