@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::completions::CompletionsArgs;
 use crate::commands::consume::ConsumeArgs;
+use crate::commands::group::GroupArgs;
 use crate::commands::produce::ProduceArgs;
 use crate::commands::topic::TopicArgs;
 pub use crate::dev_args::DevArgs;
@@ -19,6 +20,8 @@ pub use crate::dev_args::DevArgs;
         skiff topic create orders --partitions 3\n  \
         printf 'k1:hello\\nk2:world\\n' | skiff produce orders --key-separator :\n  \
         skiff consume orders --print-keys\n  \
+        skiff consume orders --group billing --follow\n  \
+        skiff group describe billing\n  \
         skiff cluster status\n\n\
         Client commands find the cluster with --bootstrap or SKIFF_BOOTSTRAP (default 127.0.0.1:9092)."
 )]
@@ -47,6 +50,9 @@ pub enum Command {
     /// Read records from a topic and print them.
     #[command(after_help = crate::commands::consume::EXAMPLES)]
     Consume(ConsumeArgs),
+
+    /// Consumer groups: list, describe (members, committed offsets, lag), reset offsets, delete.
+    Group(GroupArgs),
 
     /// What the cluster holds: brokers, controller, topics and version.
     Cluster(ClusterArgs),

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
             Command::Topic(args) => commands::topic::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,
+            Command::Group(args) => commands::group::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Completions(_) => Ok(()),
         }

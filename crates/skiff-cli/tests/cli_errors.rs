@@ -17,7 +17,19 @@ fn every_client_command_names_the_unreachable_broker() {
         &["topic", "alter-config", "t", "--set", "a=b"],
         &["topic", "add-partitions", "t", "--to", "2"],
         &["consume", "t"],
+        &["consume", "t", "--group", "g"],
         &["cluster", "status"],
+        &["group", "list"],
+        &["group", "describe", "g"],
+        &[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-earliest",
+        ],
+        &["group", "delete", "g"],
     ] {
         let run = run_with(args, None, Some(&addr));
         assert_eq!(run.fails(), expected, "{args:?}");
@@ -58,6 +70,85 @@ fn bad_flags_are_usage_errors_with_exit_2() {
             "invalid digit",
         ),
         (&["completions", "powershell"], "invalid value 'powershell'"),
+        (
+            &["consume", "t", "--group", "g", "--offset", "3"],
+            "cannot be used with",
+        ),
+        (
+            &["consume", "t", "--group", "g", "--partition", "0"],
+            "cannot be used with",
+        ),
+        (
+            &["consume", "t", "--group", "g", "--from-time", "-1h"],
+            "cannot be used with",
+        ),
+        (
+            &["consume", "t", "--session-timeout-ms", "6000"],
+            "--group <GROUP>",
+        ),
+        (
+            &[
+                "consume",
+                "t",
+                "--group",
+                "g",
+                "--session-timeout-ms",
+                "soon",
+            ],
+            "invalid digit",
+        ),
+        (&["group", "describe"], "required"),
+        (&["group", "reset-offsets", "g", "--topic", "t"], "required"),
+        (&["group", "reset-offsets", "g", "--to-earliest"], "--topic"),
+        (
+            &[
+                "group",
+                "reset-offsets",
+                "g",
+                "--topic",
+                "t",
+                "--to-earliest",
+                "--to-latest",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "group",
+                "reset-offsets",
+                "g",
+                "--topic",
+                "t",
+                "--to-offset",
+                "-3",
+            ],
+            "not in 0..",
+        ),
+        (
+            &[
+                "group",
+                "reset-offsets",
+                "g",
+                "--topic",
+                "t",
+                "--to-offset",
+                "ten",
+            ],
+            "invalid digit",
+        ),
+        (
+            &[
+                "group",
+                "reset-offsets",
+                "g",
+                "--topic",
+                "t",
+                "--to-datetime",
+                "yesterday",
+            ],
+            "RFC 3339",
+        ),
+        (&["group", "rename", "g"], "unrecognized subcommand"),
         (&["nonsense"], "unrecognized subcommand"),
     ] {
         let run = run_with(args, None, None);
@@ -86,10 +177,29 @@ fn completions_are_generated_for_each_shell() {
             "cluster",
             "add-partitions",
             "from-time",
+            "group",
+            "reset-offsets",
+            "to-datetime",
+            "session-timeout-ms",
         ] {
             assert!(out.contains(word), "{shell} completions lack {word}");
         }
     }
+}
+
+#[test]
+fn reset_help_says_it_applies_unless_dry_run() {
+    let out = run_with(&["group", "reset-offsets", "--help"], None, None).ok();
+    assert!(out.contains("--dry-run"), "{out}");
+    assert!(
+        out.contains(
+            "The new offsets are committed at once; --dry-run prints them and commits nothing."
+        ),
+        "{out}"
+    );
+    let out = run_with(&["consume", "--help"], None, None).ok();
+    assert!(out.contains("--group <GROUP>"), "{out}");
+    assert!(out.contains("--session-timeout-ms <MS>"), "{out}");
 }
 
 #[test]
@@ -106,6 +216,10 @@ fn every_subcommand_has_help_with_an_example() {
         &["produce", "--help"],
         &["consume", "--help"],
         &["cluster", "status", "--help"],
+        &["group", "list", "--help"],
+        &["group", "describe", "--help"],
+        &["group", "reset-offsets", "--help"],
+        &["group", "delete", "--help"],
         &["completions", "--help"],
     ] {
         let out = run_with(args, None, None).ok();

@@ -73,6 +73,9 @@ pub enum ClientError {
     #[error("{0}")]
     InvalidArgument(String),
 
+    #[error("not a member of group {group} right now (joining or rebalancing)")]
+    NotInGroup { group: String },
+
     #[error("the producer has been closed")]
     ProducerClosed,
 }

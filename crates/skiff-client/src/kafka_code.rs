@@ -22,6 +22,26 @@ pub(crate) const FENCED_LEADER_EPOCH: i16 = 74;
 pub(crate) const UNKNOWN_LEADER_EPOCH: i16 = 75;
 
 impl KafkaCode {
+    pub const ILLEGAL_GENERATION: KafkaCode = KafkaCode(22);
+    pub const UNKNOWN_MEMBER_ID: KafkaCode = KafkaCode(25);
+    pub const REBALANCE_IN_PROGRESS: KafkaCode = KafkaCode(27);
+    pub const NON_EMPTY_GROUP: KafkaCode = KafkaCode(68);
+    pub const GROUP_ID_NOT_FOUND: KafkaCode = KafkaCode(69);
+    pub const MEMBER_ID_REQUIRED: KafkaCode = KafkaCode(79);
+    pub const FENCED_INSTANCE_ID: KafkaCode = KafkaCode(82);
+
+    /// Whether a group member that got this answer must join its group again (its generation
+    /// or membership is over).
+    pub fn needs_rejoin(self) -> bool {
+        matches!(
+            self,
+            KafkaCode::ILLEGAL_GENERATION
+                | KafkaCode::UNKNOWN_MEMBER_ID
+                | KafkaCode::REBALANCE_IN_PROGRESS
+                | KafkaCode::FENCED_INSTANCE_ID
+        )
+    }
+
     /// Kafka's name for the code, e.g. `UNKNOWN_TOPIC_OR_PARTITION`.
     pub fn name(self) -> String {
         match ResponseError::try_from_code(self.0) {
@@ -66,6 +86,9 @@ impl KafkaCode {
             58 => "SASL authentication failed",
             68 => "group is not empty",
             69 => "group id not found",
+            79 => "the member needs a member id from the coordinator first",
+            81 => "the group has reached its maximum size",
+            82 => "another consumer took over this group.instance.id",
             73 => "topic deletion is disabled",
             87 => "invalid record",
             100 => "unknown topic id",

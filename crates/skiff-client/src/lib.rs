@@ -5,7 +5,9 @@
 //! - admin calls on [`KafkaClient`]: topics, configs, partitions, offsets, the cluster, and the
 //!   group/offset calls consumer-group tooling needs;
 //! - a batching [`Producer`] with per-record delivery results;
-//! - a [`Fetcher`] that reads assigned partitions from their leaders with long-polling.
+//! - a [`Fetcher`] that reads assigned partitions from their leaders with long-polling;
+//! - [`GroupMembership`]: a consumer group member (join, range assignment, heartbeats,
+//!   commits in its generation, leave) that stock consumers can share a group with.
 //!
 //! Compression uses `skiff-records`' codecs; records are built and read with kafka-protocol's
 //! `RecordBatchEncoder` and `RecordBatchDecoder`.
@@ -17,6 +19,7 @@ mod config;
 mod connection;
 mod error;
 mod fetcher;
+mod group;
 mod kafka_code;
 mod metadata;
 mod producer;
@@ -38,6 +41,11 @@ pub use config::{ClientConfig, DEFAULT_BOOTSTRAP};
 pub use connection::BrokerConnection;
 pub use error::ClientError;
 pub use fetcher::{FetchConfig, Fetcher, PartitionPosition};
+pub use group::assignor::{AssignorMember, range_assign};
+pub use group::{
+    GroupGeneration, GroupMembership, JoinedGroup, MembershipConfig, RejoinReason,
+    default_heartbeat_interval,
+};
 pub use kafka_code::KafkaCode;
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 pub use producer::partitioner::{murmur2, partition_for_key};

@@ -12,8 +12,8 @@ use crate::admin::configs::{
     AlterConfigOp, ConfigResource, alter_configs_request, describe_configs_request,
 };
 use crate::admin::groups::{
-    OffsetToCommit, delete_groups_request, find_coordinator_request, offset_commit_request,
-    offset_fetch_request,
+    MemberCommit, OffsetToCommit, delete_groups_request, find_coordinator_request,
+    offset_commit_request, offset_fetch_request,
 };
 use crate::admin::offsets::{OffsetSpec, list_offsets_request};
 use crate::admin::topics::{
@@ -21,6 +21,10 @@ use crate::admin::topics::{
 };
 use crate::client::metadata_request;
 use crate::fetcher::{FetchConfig, PartitionPosition, fetch_request};
+use crate::group::requests::{
+    JoinParams, MemberRef, heartbeat_request, join_group_request, leave_group_request,
+    sync_group_request,
+};
 use crate::producer::ProducerConfig;
 use crate::producer::sender::produce_request_for_tests;
 use crate::versions::KNOWN_APIS;
@@ -138,7 +142,44 @@ fn every_built_request_encodes_at_every_known_version() {
         metadata: None,
     }];
     check(ApiKey::OffsetCommit, |_| {
-        offset_commit_request("g", &offsets)
+        offset_commit_request("g", &offsets, None)
+    });
+    check(ApiKey::OffsetCommit, |_| {
+        offset_commit_request(
+            "g",
+            &offsets,
+            Some(MemberCommit {
+                generation_id: 3,
+                member_id: "m-1",
+            }),
+        )
     });
     check(ApiKey::DeleteGroups, |_| delete_groups_request(&["g"]));
+
+    let join = JoinParams {
+        group_id: "g",
+        member_id: "m-1",
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 60_000,
+        subscription: bytes::Bytes::from_static(b"\0\x01sub"),
+        reason: "starting",
+    };
+    check(ApiKey::JoinGroup, |v| join_group_request(&join, v));
+    let member = MemberRef {
+        group_id: "g",
+        member_id: "m-1",
+        generation_id: 4,
+    };
+    check(ApiKey::SyncGroup, |v| {
+        sync_group_request(
+            member,
+            vec![("m-1".into(), bytes::Bytes::from_static(b"\0\0a"))],
+            v,
+        )
+    });
+    check(ApiKey::SyncGroup, |v| {
+        sync_group_request(member, Vec::new(), v)
+    });
+    check(ApiKey::Heartbeat, |_| heartbeat_request(member));
+    check(ApiKey::LeaveGroup, |v| leave_group_request("g", "m-1", v));
 }

@@ -37,6 +37,10 @@ pub const KNOWN_APIS: &[KnownApi] = &[
     api(ApiKey::OffsetFetch, 1, 7),
     api(ApiKey::OffsetCommit, 2, 8),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
 ];
 
 pub(crate) fn known(key: ApiKey) -> Option<KnownApi> {
@@ -92,6 +96,10 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DeleteGroups => "DeleteGroups",
         ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::LeaveGroup => "LeaveGroup",
         _ => "Kafka",
     }
 }

@@ -5,5 +5,6 @@ pub mod cluster;
 pub mod common;
 pub mod completions;
 pub mod consume;
+pub mod group;
 pub mod produce;
 pub mod topic;

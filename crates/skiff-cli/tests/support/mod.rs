@@ -42,6 +42,8 @@ impl Dev {
                 .args(["dev", "--data-dir"])
                 .arg(dir.path().join("data"))
                 .args(["--kafka-addr", &bootstrap, "--flush-interval-ms", "5"])
+                // Groups rebalance as soon as their members are in, not 3 s later.
+                .args(["--group-initial-rebalance-delay-ms", "0"])
                 .env("NO_COLOR", "1")
                 .env_remove("SKIFF_BOOTSTRAP")
                 .stdin(Stdio::null())
@@ -255,6 +257,11 @@ impl Streaming {
             .unwrap_or_else(|e| panic!("no output line within {timeout:?}: {e}"))
     }
 
+    /// The next stdout line if one arrives within `timeout`.
+    pub fn try_next_line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
     /// Waits for the process to exit on its own, failing the test after `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
@@ -298,5 +305,25 @@ impl Drop for Streaming {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Calls `probe` until it returns `Some`, failing the test with `what` and the last value
+/// seen after `timeout`.
+pub fn wait_until<T, L: std::fmt::Debug>(
+    timeout: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Result<T, L>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for {what}; last: {last:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -106,9 +106,18 @@ pub(crate) fn offset_fetch_request(
     request
 }
 
+/// A commit as a group member, in the generation it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemberCommit<'a> {
+    pub generation_id: i32,
+    pub member_id: &'a str,
+}
+
+/// An OffsetCommit request: standalone (generation -1, no member) without `member`.
 pub(crate) fn offset_commit_request(
     group: &str,
     offsets: &[OffsetToCommit],
+    member: Option<MemberCommit<'_>>,
 ) -> OffsetCommitRequest {
     let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
     for o in offsets {
@@ -120,8 +129,14 @@ pub(crate) fn offset_commit_request(
     }
     let mut request = OffsetCommitRequest::default();
     request.group_id = GroupId(str_bytes(group));
-    // Generation -1 and no member: a standalone commit, as assign()-consumers and tools make.
-    request.generation_id_or_member_epoch = -1;
+    match member {
+        Some(member) => {
+            request.generation_id_or_member_epoch = member.generation_id;
+            request.member_id = str_bytes(member.member_id);
+        }
+        // Generation -1 and no member: a standalone commit, as assign()-consumers and tools make.
+        None => request.generation_id_or_member_epoch = -1,
+    }
     request.topics = by_topic
         .into_iter()
         .map(|(topic, partitions)| {
@@ -343,7 +358,7 @@ impl KafkaClient {
         offsets: &[OffsetToCommit],
     ) -> Result<(), ClientError> {
         let context = format!("cannot commit offsets of group {group}");
-        let request = offset_commit_request(group, offsets);
+        let request = offset_commit_request(group, offsets, None);
         self.with_coordinator(group, async |connection| {
             let response = connection.send(&request).await?;
             for topic in &response.topics {

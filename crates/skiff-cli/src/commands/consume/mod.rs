@@ -1,6 +1,7 @@
 //! `skiff consume T`: read a topic's partitions from a chosen start and print the records.
 
 mod format;
+mod group_source;
 mod source;
 mod start;
 
@@ -11,8 +12,10 @@ use clap::{Args, ValueEnum};
 use skiff_client::{ClientError, FetchConfig};
 
 use self::format::{TextOptions, write_json, write_text};
+use self::group_source::{GroupSource, GroupSourceConfig, OffsetReset};
 use self::source::{AssignedSource, RecordSource};
-use self::start::{Start, StartOffset, parse_start_offset, parse_time};
+pub use self::start::parse_time;
+use self::start::{Start, StartOffset, parse_start_offset};
 use super::common::ClientArgs;
 
 pub const EXAMPLES: &str = "Examples:\n  \
@@ -21,7 +24,9 @@ pub const EXAMPLES: &str = "Examples:\n  \
     skiff consume orders --offset -10          # the last 10 records of each partition\n  \
     skiff consume orders --from-time -1h --partition 0 --print-keys --print-offsets\n  \
     skiff consume orders --from-time 2024-05-01T12:00:00Z --format json | jq .value\n  \
-    skiff consume orders --max-records 1 --json";
+    skiff consume orders --max-records 1 --json\n  \
+    skiff consume orders --group billing --follow  # share partitions with the group, commit as it reads\n  \
+    skiff consume orders --group billing --from-beginning  # partitions without a commit start at the beginning";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -36,7 +41,8 @@ pub enum OutputFormat {
 pub struct ConsumeArgs {
     /// Topic to read.
     pub topic: String,
-    /// Start at the first record of each partition (the default).
+    /// Start at the first record of each partition (the default without --group; with --group,
+    /// for partitions the group has no committed offset for, which otherwise start at the end).
     #[arg(long)]
     pub from_beginning: bool,
     /// Start at this offset; -N for N before the end; `beginning` or `end`.
@@ -48,6 +54,16 @@ pub struct ConsumeArgs {
     /// Read only this partition (repeatable) [default: all].
     #[arg(long, short = 'p', value_name = "N")]
     pub partition: Vec<i32>,
+    /// Join this consumer group: read the partitions it assigns, starting at its committed
+    /// offsets, commit what was printed, and leave it on exit.
+    #[arg(long, short = 'g', value_name = "GROUP", conflicts_with_all = ["offset", "from_time", "partition"])]
+    pub group: Option<String>,
+    /// With --group: the group drops this consumer after this long without a heartbeat.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, requires = "group")]
+    pub session_timeout_ms: u64,
+    /// With --group: commit printed records' offsets this often (and always on exit).
+    #[arg(long, value_name = "MS", default_value_t = 5_000, requires = "group")]
+    pub commit_interval_ms: u64,
     /// Stop after this many records.
     #[arg(long, short = 'n', value_name = "N")]
     pub max_records: Option<u64>,
@@ -78,6 +94,22 @@ pub async fn run(mut args: ConsumeArgs) -> anyhow::Result<()> {
     args.partition.dedup();
     let client = args.client.connect().await?;
     let topic = client.refresh_topic(&args.topic).await?;
+    if let Some(group) = &args.group {
+        let config = GroupSourceConfig {
+            group_id: group.clone(),
+            topic: args.topic.clone(),
+            reset: if args.from_beginning {
+                OffsetReset::Earliest
+            } else {
+                OffsetReset::Latest
+            },
+            session_timeout: Duration::from_millis(args.session_timeout_ms),
+            commit_interval: Duration::from_millis(args.commit_interval_ms),
+            fetch: fetch_config(),
+        };
+        let source = GroupSource::new(client, config)?;
+        return consume(source, &args).await;
+    }
     for &p in &args.partition {
         if topic.partition(p).is_none() {
             return Err(ClientError::UnknownPartition {
@@ -94,17 +126,28 @@ pub async fn run(mut args: ConsumeArgs) -> anyhow::Result<()> {
         (None, None) => Start::Offset(StartOffset::Beginning),
     };
     let ranges = start::resolve(&client, &args.topic, &args.partition, start).await?;
-    let config = FetchConfig {
-        max_wait: Duration::from_millis(500),
-        ..FetchConfig::default()
-    };
-    let source = AssignedSource::new(client, &args.topic, &ranges, config);
+    let source = AssignedSource::new(client, &args.topic, &ranges, fetch_config());
     consume(source, &args).await
 }
 
+fn fetch_config() -> FetchConfig {
+    FetchConfig {
+        max_wait: Duration::from_millis(500),
+        ..FetchConfig::default()
+    }
+}
+
 /// Copies records from `source` to stdout until caught up (without --follow), the record
-/// limit, Ctrl-C or SIGTERM; each ends with exit 0.
+/// limit, Ctrl-C or SIGTERM; each ends with exit 0. The source is closed (a group source
+/// commits and leaves) however copying ended; a copying error wins over a closing one.
 async fn consume(mut source: impl RecordSource, args: &ConsumeArgs) -> anyhow::Result<()> {
+    let copied = copy_records(&mut source, args).await;
+    let closed = source.close().await;
+    copied?;
+    Ok(closed?)
+}
+
+async fn copy_records(source: &mut impl RecordSource, args: &ConsumeArgs) -> anyhow::Result<()> {
     let json = args.client.json || args.format == OutputFormat::Json;
     let text = TextOptions {
         print_keys: args.print_keys,
@@ -124,24 +167,30 @@ async fn consume(mut source: impl RecordSource, args: &ConsumeArgs) -> anyhow::R
             batch = source.next_batch() => batch?,
             () = &mut stop => break,
         };
-        for record in batch
-            .iter()
-            .take(usize::try_from(limit - written).unwrap_or(usize::MAX))
-        {
+        let wanted = batch
+            .len()
+            .min(usize::try_from(limit - written).unwrap_or(usize::MAX));
+        let mut printed = 0;
+        let mut reader_gone = false;
+        for record in &batch[..wanted] {
             let result = if json {
                 write_json(&mut out, record, args.base64)
             } else {
                 write_text(&mut out, record, &text)
             };
             if finished_output(result)? {
-                return Ok(());
+                reader_gone = true;
+                break;
             }
-            written += 1;
+            printed += 1;
         }
-        if finished_output(out.flush())? {
+        written += printed as u64;
+        // Only records that reached the reader count as processed (and get committed).
+        reader_gone = reader_gone || finished_output(out.flush())?;
+        source.processed(&batch[..printed]).await?;
+        if reader_gone {
             return Ok(());
         }
-        source.processed().await?;
     }
     if finished_output(out.flush())? {
         return Ok(());

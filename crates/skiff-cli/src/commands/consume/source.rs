@@ -1,6 +1,6 @@
-//! Where consumed records come from. Today: partitions assigned by the command itself
-//! (`--partition`, or all). A consumer-group source (`--group G`) implements the same trait:
-//! it joins the group, reads the partitions the group assigns, and commits in `processed`.
+//! Where consumed records come from: partitions assigned by the command itself (`--partition`,
+//! or all), or, with `--group G`, the partitions a consumer group assigns
+//! ([`super::group_source::GroupSource`], which commits what was processed).
 
 use skiff_client::{ClientError, ConsumedRecord, FetchConfig, Fetcher, KafkaClient};
 
@@ -13,9 +13,13 @@ pub trait RecordSource {
     /// True when, without --follow, everything there was at the start has been read.
     fn caught_up(&self) -> bool;
 
-    /// Called once the records of the last batch have been written out (where a group
-    /// source commits their offsets).
-    async fn processed(&mut self) -> Result<(), ClientError>;
+    /// Called after each batch with the records of it that were written out (a prefix of
+    /// the batch: a record limit or a closed output may cut it short), where a group source
+    /// notes their offsets for its next commit.
+    async fn processed(&mut self, written: &[ConsumedRecord]) -> Result<(), ClientError>;
+
+    /// Called once at the end, however reading ended (a group source commits and leaves).
+    async fn close(&mut self) -> Result<(), ClientError>;
 }
 
 /// Reads a fixed set of partitions from chosen offsets, committing nothing.
@@ -57,7 +61,11 @@ impl RecordSource for AssignedSource {
         })
     }
 
-    async fn processed(&mut self) -> Result<(), ClientError> {
+    async fn processed(&mut self, _written: &[ConsumedRecord]) -> Result<(), ClientError> {
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<(), ClientError> {
         Ok(())
     }
 }
