@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::command::{Command, CommandResponse};
 use crate::error::ControllerError;
 use crate::raft::types::{Raft, RaftMetrics};
-use crate::raft::{ControllerStateMachine, RedbLogStore, SingleNodeNetwork};
+use crate::raft::{ControllerStateMachine, RedbLogStore, SingleNodeNetwork, SnapshotStore};
 use crate::state::ControllerState;
 
 const LOG_FILE_NAME: &str = "raft-log.redb";
@@ -103,6 +103,7 @@ pub struct Controller {
     raft: Raft,
     state: StateHandle,
     log_db: Weak<redb::Database>,
+    snapshots: SnapshotStore,
     shutting_down: AtomicBool,
 }
 
@@ -169,6 +170,7 @@ impl Controller {
             applied: state_machine.applied_index(),
         };
         let log_db = log_store.database_handle();
+        let snapshots = state_machine.snapshot_store();
         let raft = Raft::new(
             cfg.node_id,
             raft_config,
@@ -183,6 +185,7 @@ impl Controller {
             raft,
             state,
             log_db,
+            snapshots,
             shutting_down: AtomicBool::new(false),
         };
         if let Err(e) = controller.become_ready(&cfg).await {
@@ -309,6 +312,12 @@ impl Controller {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        // A snapshot build openraft started may still be saving; wait for it and stop later ones
+        // so nothing writes the data directory after shutdown returns.
+        let snapshots = self.snapshots.clone();
+        tokio::task::spawn_blocking(move || snapshots.close())
+            .await
+            .map_err(|e| ControllerError::Storage(format!("closing snapshots failed: {e}")))?;
         tracing::info!(node_id = self.node_id, "controller stopped");
         Ok(())
     }

@@ -4,6 +4,9 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::types::SnapshotMeta;
 
@@ -24,12 +27,18 @@ pub enum SnapshotError {
     Decode(postcard::Error),
     #[error("snapshot contents have format version {0}; this build reads version {1}")]
     UnsupportedVersion(u8, u8),
+    #[error("the snapshot store is closed: the controller is shutting down")]
+    Closed,
 }
 
 /// The directory holding the current snapshot file.
 #[derive(Debug, Clone)]
 pub struct SnapshotStore {
     dir: PathBuf,
+    /// Held for a whole save; `true` once closed. openraft does not wait for snapshot builds
+    /// when it shuts down, so closing is how a stopped controller knows no save is still
+    /// running and none will start.
+    closed: Arc<Mutex<bool>>,
 }
 
 impl SnapshotStore {
@@ -47,7 +56,13 @@ impl SnapshotStore {
         }
         Ok(SnapshotStore {
             dir: dir.to_path_buf(),
+            closed: Arc::new(Mutex::new(false)),
         })
+    }
+
+    /// Waits for a save in progress, then refuses every later one. Blocking.
+    pub fn close(&self) {
+        *self.closed.lock() = true;
     }
 
     pub fn path(&self) -> PathBuf {
@@ -56,6 +71,10 @@ impl SnapshotStore {
 
     /// Durably replaces the current snapshot. Blocking.
     pub fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), SnapshotError> {
+        let closed = self.closed.lock();
+        if *closed {
+            return Err(SnapshotError::Closed);
+        }
         let meta_bytes = postcard::to_allocvec(meta).map_err(SnapshotError::Encode)?;
         let meta_len = u32::try_from(meta_bytes.len()).map_err(|_| SnapshotError::Corrupt {
             path: self.path(),

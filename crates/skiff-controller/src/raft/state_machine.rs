@@ -132,6 +132,11 @@ impl ControllerStateMachine {
         Arc::clone(&self.shared.state)
     }
 
+    /// The snapshot files, so the controller can close them on shutdown.
+    pub fn snapshot_store(&self) -> SnapshotStore {
+        self.shared.snapshots.clone()
+    }
+
     /// Watches the index of the last applied log entry.
     pub fn applied_index(&self) -> watch::Receiver<u64> {
         self.shared.applied_tx.subscribe()
