@@ -14,9 +14,14 @@ use foyer::{
     BlockEngineConfig, Code, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
     LruConfig, PsyncIoEngineConfig, RecoverMode, Source,
 };
+use metrics::{Counter, counter, gauge};
 use serde::Deserialize;
 
 use crate::error::StorageError;
+use crate::metric_names::{
+    CACHE_DISK_BYTES_CONFIGURED, CACHE_HITS_TOTAL, CACHE_INSERTS_TOTAL,
+    CACHE_MEMORY_BYTES_CONFIGURED, CACHE_MISSES_TOTAL,
+};
 
 const MIB: usize = 1024 * 1024;
 /// foyer's disk blocks bound the largest entry that reaches disk; 16 MiB covers a whole
@@ -143,23 +148,61 @@ pub struct CacheStats {
     pub inserts: u64,
 }
 
-#[derive(Debug, Default)]
+/// The in-process counters behind [`CacheStats`] plus the metric handles, registered once at
+/// open so a lookup only adds to atomics.
+#[derive(Debug)]
 struct Counters {
     memory_hits: AtomicU64,
     disk_hits: AtomicU64,
     misses: AtomicU64,
     fetches: AtomicU64,
     inserts: AtomicU64,
+    memory_hits_metric: Counter,
+    disk_hits_metric: Counter,
+    misses_metric: Counter,
+    inserts_metric: Counter,
 }
 
 impl Counters {
+    fn register(cfg: &CacheConfig) -> Self {
+        // Set once: the gauges say what the cache was configured with, for comparing with
+        // resident memory and the hit rates.
+        gauge!(CACHE_MEMORY_BYTES_CONFIGURED).set(cfg.memory_bytes as f64);
+        gauge!(CACHE_DISK_BYTES_CONFIGURED).set(cfg.disk_bytes as f64);
+        Self {
+            memory_hits: AtomicU64::new(0),
+            disk_hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            fetches: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
+            memory_hits_metric: counter!(CACHE_HITS_TOTAL, "tier" => "memory"),
+            disk_hits_metric: counter!(CACHE_HITS_TOTAL, "tier" => "disk"),
+            misses_metric: counter!(CACHE_MISSES_TOTAL),
+            inserts_metric: counter!(CACHE_INSERTS_TOTAL),
+        }
+    }
+
+    /// foyer tells which tier answered through the entry's source; `Outer` means neither did
+    /// and the value came from our fetch (or from joining another caller's fetch).
     fn count_source(&self, source: Source) {
-        let counter = match source {
-            Source::Memory => &self.memory_hits,
-            Source::Disk => &self.disk_hits,
-            Source::Outer => &self.misses,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        match source {
+            Source::Memory => self.count_memory_hit(),
+            Source::Disk => {
+                self.disk_hits.fetch_add(1, Ordering::Relaxed);
+                self.disk_hits_metric.increment(1);
+            }
+            Source::Outer => self.count_miss(),
+        }
+    }
+
+    fn count_memory_hit(&self) {
+        self.memory_hits.fetch_add(1, Ordering::Relaxed);
+        self.memory_hits_metric.increment(1);
+    }
+
+    fn count_miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.misses_metric.increment(1);
     }
 }
 
@@ -218,13 +261,14 @@ impl ChunkCache {
         );
         Ok(Self {
             cache,
-            counters: Arc::default(),
+            counters: Arc::new(Counters::register(cfg)),
         })
     }
 
     /// Caches freshly flushed (already offset-patched) chunk bytes.
     pub fn insert(&self, key: ChunkKey, bytes: Bytes) {
         self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+        self.counters.inserts_metric.increment(1);
         self.cache.insert(key, ChunkBytes(bytes));
     }
 
@@ -239,7 +283,7 @@ impl ChunkCache {
                 Ok(Some(entry.value().0.clone()))
             }
             Ok(None) => {
-                self.counters.misses.fetch_add(1, Ordering::Relaxed);
+                self.counters.count_miss();
                 Ok(None)
             }
             Err(err) => Err(StorageError::Cache {
@@ -261,7 +305,10 @@ impl ChunkCache {
         let counters = Arc::clone(&self.counters);
         let fetch_and_count = move || async move {
             counters.fetches.fetch_add(1, Ordering::Relaxed);
-            fetch().await.map(ChunkBytes)
+            let fetched = fetch().await?;
+            // foyer inserts what the fetch returns, so the metric counts it as an insert.
+            counters.inserts_metric.increment(1);
+            Ok::<_, StorageError>(ChunkBytes(fetched))
         };
         match self.cache.get_or_fetch(&key, fetch_and_count).await {
             Ok(entry) => {
@@ -306,7 +353,7 @@ impl ChunkCache {
     /// The hot path: a memory hit clones the `Bytes` handle, never the data.
     fn get_from_memory(&self, key: &ChunkKey) -> Option<Bytes> {
         let entry = self.cache.memory().get(key)?;
-        self.counters.memory_hits.fetch_add(1, Ordering::Relaxed);
+        self.counters.count_memory_hit();
         Some(entry.value().0.clone())
     }
 }

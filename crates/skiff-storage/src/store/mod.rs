@@ -1,12 +1,16 @@
 //! Object store access for segments: one client per process, every path relative to the
-//! configured prefix, every call reported through [`ops`].
+//! configured prefix, every call reported through [`ops`] and every request it makes metered
+//! by [`MeteredStore`], which wraps the backend whatever the URL.
 
 mod config;
 mod errors;
+mod metered;
 mod ops;
+mod request_metrics;
 mod s3;
 
 pub use config::StoreConfig;
+pub use metered::MeteredStore;
 pub use ops::StoreStats;
 
 use std::ops::Range;
@@ -91,6 +95,9 @@ impl SegmentStore {
                     (Arc::new(backend.store), prefix, description)
                 }
             };
+        // Outermost, so every backend is metered the same way; for S3 that is outside
+        // object_store's own retries (see metered.rs for what one counted request means).
+        let store: Arc<dyn ObjectStore> = Arc::new(MeteredStore::new(store));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,

@@ -1,5 +1,6 @@
-//! The single choke point every object store call reports through, so the coming metrics
-//! wrapper has one place per operation kind to hook into.
+//! Per-store call counters and the debug log line of every `SegmentStore` call. These count
+//! `SegmentStore` operations for `stats()`; the Prometheus metrics come from
+//! [`super::MeteredStore`], which sees every object_store request underneath them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
