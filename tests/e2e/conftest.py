@@ -23,6 +23,7 @@ from types import ModuleType
 import pytest
 
 from harness.clients import CLIENT_NAMES, CLIENTS
+from harness.cluster import Cluster
 from harness.skiff_process import SkiffProcess
 from harness.stores import FILE_STORE, NO_DOCKER, S3_ENDPOINT_UNSET, S3Settings, StoreConfig, docker_daemon_answers
 
@@ -134,6 +135,38 @@ def skiff_factory(request: pytest.FixtureRequest, tmp_path: Path, skiff_bin: Pat
 def skiff(skiff_factory: SkiffFactory, store: StoreConfig) -> SkiffProcess:
     """One running skiff on the test's store (the file store unless `store` is parametrised)."""
     return skiff_factory(store)
+
+
+# ---- Distributed Skiff (issue 4): 3 controllers + 2 brokers for the test_cluster_* fault tests ----
+
+# Segments are flushed every 20 ms: keeps acks quick against LocalStack without a PUT per record.
+CLUSTER_BROKER_ARGS = ("--flush-interval-ms", "20")
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, tmp_path: Path, skiff_bin: Path, s3_settings: S3Settings) -> Iterator[Cluster]:
+    """A running cluster on the LocalStack S3 tests/run starts, under a key prefix of its own.
+    Parametrise indirectly with {"broker_config": TOML} to give both brokers a --config file.
+    Its logs join the failure report like skiff dev's; whatever still runs at the end is killed."""
+    options = getattr(request, "param", {})
+    broker_args = list(CLUSTER_BROKER_ARGS)
+    if "broker_config" in options:
+        config = tmp_path / "broker.toml"
+        config.write_text(options["broker_config"])
+        broker_args += ["--config", str(config)]
+    request.node.stash.setdefault(USED_STORES, set()).add("s3")
+    prefix = f"e2e/{_safe_name(request.node.name)}-{uuid.uuid4().hex[:8]}"
+    cluster = Cluster(skiff_bin, tmp_path / "cluster", StoreConfig(kind="s3", s3=s3_settings), prefix,
+                      broker_args=broker_args)  # fmt: skip
+    # ServerProcess has the log_path/log_tail the report hook below reads.
+    request.node.stash[SKIFF_PROCESSES] = cluster.processes  # type: ignore[assignment]
+    try:
+        yield cluster.start()
+    finally:
+        cluster.kill_all()
+
+
+# ---- end of the cluster section ----
 
 
 def _tail_of(path: Path, lines: int) -> str:

@@ -48,6 +48,10 @@ pub struct BrokerConfig {
     pub max_group_waiters: usize,
     /// Offset commits and group snapshots queued for the controller; commits wait beyond it.
     pub max_pending_group_writes: usize,
+    /// Heartbeat the controller this often to keep the broker's lease (a separate controller
+    /// cluster expires silent brokers); 0 sends none, as the embedded `skiff dev` controller
+    /// needs none.
+    pub lease_heartbeat_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -75,6 +79,7 @@ impl Default for BrokerConfig {
             max_groups: 100_000,
             max_group_waiters: 50_000,
             max_pending_group_writes: 10_000,
+            lease_heartbeat_ms: 0,
         }
     }
 }

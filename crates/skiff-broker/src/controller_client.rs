@@ -1,9 +1,12 @@
 use futures::future::BoxFuture;
-use skiff_controller::{Command, CommandResponse, Controller, ControllerError, StateHandle};
+use skiff_controller::{
+    Command, CommandResponse, Controller, ControllerError, RemoteController, StateHandle,
+};
 
 /// What a broker needs from the controller: proposals (one per flush, one per admin request)
-/// and a continuously updated view of the state. `skiff dev` embeds the controller; the
-/// cluster will provide a remote implementation of the same two methods.
+/// and a continuously updated view of the state. `skiff dev` embeds the controller;
+/// `skiff broker` uses [`RemoteController`], whose state is a local replica kept current by
+/// the controllers' watch stream.
 pub trait ControllerClient: Send + Sync + 'static {
     fn propose(&self, command: Command) -> BoxFuture<'_, Result<CommandResponse, ControllerError>>;
     fn state(&self) -> StateHandle;
@@ -16,5 +19,15 @@ impl ControllerClient for Controller {
 
     fn state(&self) -> StateHandle {
         Controller::state(self)
+    }
+}
+
+impl ControllerClient for RemoteController {
+    fn propose(&self, command: Command) -> BoxFuture<'_, Result<CommandResponse, ControllerError>> {
+        Box::pin(RemoteController::propose(self, command))
+    }
+
+    fn state(&self) -> StateHandle {
+        RemoteController::state(self)
     }
 }

@@ -18,6 +18,7 @@ pub mod fetch;
 mod groups;
 mod handlers;
 mod kafka_error;
+mod lease;
 pub mod produce;
 mod router;
 mod server;

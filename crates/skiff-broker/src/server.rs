@@ -18,6 +18,7 @@ use crate::controller_client::ControllerClient;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
+use crate::lease::LeaseKeeper;
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer, RecentSegments};
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -38,6 +39,8 @@ pub struct Broker {
     acceptor: JoinHandle<()>,
     flusher: Flusher,
     groups: Arc<GroupCoordinator>,
+    /// Heartbeats to a controller cluster; `None` with an embedded controller.
+    lease: Option<LeaseKeeper>,
 }
 
 impl Broker {
@@ -55,14 +58,22 @@ impl Broker {
         })?;
         let (advertised_host, advertised_port) = advertised(&config, local_addr)?;
 
+        let info = BrokerInfo {
+            id: config.broker_id,
+            host: advertised_host,
+            port: advertised_port,
+            rack: config.rack.clone(),
+        };
         deps.controller
-            .propose(Command::RegisterBroker(BrokerInfo {
-                id: config.broker_id,
-                host: advertised_host,
-                port: advertised_port,
-                rack: config.rack.clone(),
-            }))
+            .propose(Command::RegisterBroker(info.clone()))
             .await?;
+        let lease = (config.lease_heartbeat_ms > 0).then(|| {
+            LeaseKeeper::spawn(
+                deps.controller.clone(),
+                info,
+                Duration::from_millis(config.lease_heartbeat_ms),
+            )
+        });
 
         let shutdown = CancellationToken::new();
         let produce = Arc::new(ProduceBuffer::new(
@@ -111,6 +122,7 @@ impl Broker {
             acceptor,
             flusher,
             groups,
+            lease,
         })
     }
 
@@ -135,6 +147,9 @@ impl Broker {
         }
         // Last: draining connections may still have been committing offsets.
         self.groups.shutdown().await;
+        if let Some(lease) = self.lease {
+            lease.unregister().await;
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::broker_cmd::BrokerArgs;
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::completions::CompletionsArgs;
 use crate::commands::consume::ConsumeArgs;
 use crate::commands::group::GroupArgs;
 use crate::commands::produce::ProduceArgs;
 use crate::commands::topic::TopicArgs;
+use crate::controller_args::ControllerArgs;
 pub use crate::dev_args::DevArgs;
 
 #[derive(Debug, Parser)]
@@ -40,6 +42,20 @@ pub enum Command {
         skiff dev --object-store s3://my-bucket/skiff --s3-endpoint http://127.0.0.1:4566")]
     Dev(Box<DevArgs>),
 
+    /// Run one node of the Raft controller cluster, or manage the cluster (`controller admin`).
+    #[command(after_help = "Examples:\n  \
+        skiff controller --node-id 1 --listen 127.0.0.1:29001 \\\n    \
+        --peers 1=127.0.0.1:29001,2=127.0.0.1:29002,3=127.0.0.1:29003 --data-dir /tmp/c1\n  \
+        skiff controller admin -c 127.0.0.1:29001 status\n  \
+        skiff controller admin -c 127.0.0.1:29001 add-node --id 4 --addr 127.0.0.1:29004")]
+    Controller(Box<ControllerArgs>),
+
+    /// Run a stateless broker against a controller cluster and a shared object store.
+    #[command(after_help = "Examples:\n  \
+        skiff broker --broker-id 1 --controllers 127.0.0.1:29001,127.0.0.1:29002,127.0.0.1:29003 \\\n    \
+        --object-store file:///tmp/skiff-objects --kafka-addr 127.0.0.1:29092 --data-dir /tmp/b1")]
+    Broker(Box<BrokerArgs>),
+
     /// Create, list, describe, delete and configure topics.
     Topic(TopicArgs),
 
@@ -56,6 +72,9 @@ pub enum Command {
 
     /// What the cluster holds: brokers, controller, topics and version.
     Cluster(ClusterArgs),
+
+    /// Load generator (librdkafka): produce, consume or end-to-end throughput and latency.
+    Bench(Box<skiff_bench::BenchArgs>),
 
     /// Print a shell completion script.
     #[command(after_help = crate::commands::completions::EXAMPLES)]

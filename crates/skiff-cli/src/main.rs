@@ -1,7 +1,11 @@
 //! The `skiff` command.
 
+mod broker_cmd;
 mod cli;
 mod commands;
+mod controller_admin;
+mod controller_args;
+mod controller_cmd;
 mod dev;
 mod dev_args;
 mod line_reader;
@@ -22,6 +26,10 @@ fn main() -> ExitCode {
     // commands keep stderr for errors unless SKIFF_LOG asks for more.
     let default_filter = match cli.command {
         Command::Dev(_) => "info,openraft=warn,foyer=warn,foyer_storage=warn",
+        Command::Broker(_) => "info,openraft=warn,foyer=warn,foyer_storage=warn",
+        Command::Controller(ref args) if args.admin.is_none() => {
+            "info,openraft=warn,foyer=warn,foyer_storage=warn"
+        }
         _ => "warn",
     };
     let filter =
@@ -48,11 +56,19 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(*args).await,
+            Command::Broker(args) => broker_cmd::run(*args).await,
+            Command::Controller(args) => match args.admin {
+                Some(crate::controller_args::ControllerCommand::Admin(admin)) => {
+                    controller_admin::run(admin).await
+                }
+                None => controller_cmd::run(args.node).await,
+            },
             Command::Topic(args) => commands::topic::run(args).await,
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Group(args) => commands::group::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
+            Command::Bench(args) => skiff_bench::run(*args).await.map_err(Into::into),
             Command::Completions(_) => Ok(()),
         }
     });

@@ -49,6 +49,25 @@ pub enum Command {
     DeleteGroups(Vec<String>),
     /// Removes committed offsets of single partitions.
     DeleteOffsets(Vec<GroupOffsetDeletion>),
+    /// A registered broker is alive; makes it live again if it had expired. Answered with
+    /// `BrokerUnknown` when the broker is not registered (it should register again).
+    BrokerHeartbeat {
+        broker_id: i32,
+        now_ms: i64,
+    },
+    /// Proposed by the leader's lease monitor: the broker stops being live unless a heartbeat
+    /// was applied after the monitor looked (`heartbeats_seen` no longer matches).
+    ExpireBroker {
+        broker_id: i32,
+        heartbeats_seen: u64,
+    },
+    /// A broker shut down cleanly: forget it.
+    UnregisterBroker {
+        broker_id: i32,
+    },
+    /// Objects the garbage collector deleted from the store (only unreferenced ones are
+    /// forgotten; an id that gained references meanwhile is kept).
+    ForgetObjects(Vec<u64>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,8 +185,8 @@ pub struct GroupOffsetDeletion {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
-    /// `InitCluster`, `RegisterBroker`, `StoreGroups`, and Raft's own blank and membership
-    /// entries.
+    /// `InitCluster`, `RegisterBroker`, `StoreGroups`, broker lease changes, `ForgetObjects`,
+    /// and Raft's own blank and membership entries.
     Done,
     /// One per `NewTopic`, same order.
     TopicsCreated(Vec<Result<TopicId, TopicError>>),
@@ -185,6 +204,8 @@ pub enum CommandResponse {
     GroupsDeleted(Vec<Result<(), GroupError>>),
     /// One entry per `GroupOffsetDeletion`, each with one result per partition, same order.
     OffsetsDeleted(Vec<Vec<Result<(), GroupError>>>),
+    /// A heartbeat from a broker that is not registered.
+    BrokerUnknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,82 +2,36 @@
 //! commands, and exposes the applied state with a watch on the applied index.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
 use openraft::metrics::WaitError;
-use openraft::{BasicNode, ServerState, SnapshotPolicy};
-use parking_lot::{RwLock, RwLockReadGuard};
+use openraft::{BasicNode, ServerState};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use skiff_storage::SegmentStore;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::command::{Command, CommandResponse};
+pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
+use crate::leader::{GcSettings, LeaderDuties};
 use crate::raft::types::{Raft, RaftMetrics};
-use crate::raft::{ControllerStateMachine, RedbLogStore, SingleNodeNetwork, SnapshotStore};
+use crate::raft::{
+    AppliedLog, ControllerStateMachine, HttpNetwork, RedbLogStore, SnapshotStore, StateSource,
+};
+use crate::rpc::http::HttpClient;
 use crate::state::ControllerState;
 
 const LOG_FILE_NAME: &str = "raft-log.redb";
 const SNAPSHOT_DIR_NAME: &str = "snapshots";
-/// The shortest time `start` waits for this node to lead before giving up.
-const MIN_LEADER_WAIT: Duration = Duration::from_secs(10);
+/// How long a bootstrapping node waits for each peer's status.
+const PEER_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long `shutdown` waits for openraft's tasks to release the log file.
 const LOG_RELEASE_WAIT: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default)]
-pub struct ControllerConfig {
-    pub node_id: u64,
-    /// Holds `raft-log.redb` and `snapshots/`.
-    pub data_dir: PathBuf,
-    /// Build a snapshot (and purge the log behind it) after this many log entries.
-    pub snapshot_logs_since_last: u64,
-    pub heartbeat_interval_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-}
-
-impl Default for ControllerConfig {
-    fn default() -> Self {
-        ControllerConfig {
-            node_id: 1,
-            data_dir: PathBuf::from("skiff-data/controller"),
-            snapshot_logs_since_last: 10_000,
-            heartbeat_interval_ms: 50,
-            election_timeout_min_ms: 150,
-            election_timeout_max_ms: 300,
-        }
-    }
-}
-
-impl ControllerConfig {
-    fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
-        if self.snapshot_logs_since_last == 0 {
-            return Err(ControllerError::InvalidConfig(
-                "snapshot_logs_since_last must be at least 1".into(),
-            ));
-        }
-        let config = openraft::Config {
-            cluster_name: "skiff-controller".into(),
-            heartbeat_interval: self.heartbeat_interval_ms,
-            election_timeout_min: self.election_timeout_min_ms,
-            election_timeout_max: self.election_timeout_max_ms,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs_since_last),
-            // Everything a snapshot covers is purged: a lagging follower gets the snapshot.
-            max_in_snapshot_log_to_keep: 0,
-            ..Default::default()
-        };
-        config
-            .validate()
-            .map_err(|e| ControllerError::InvalidConfig(e.to_string()))
-    }
-
-    fn leader_wait(&self) -> Duration {
-        Duration::from_millis(self.election_timeout_max_ms.saturating_mul(20)).max(MIN_LEADER_WAIT)
-    }
-}
 
 /// Read access to the applied controller state. Cheap to clone.
 #[derive(Clone)]
@@ -87,6 +41,12 @@ pub struct StateHandle {
 }
 
 impl StateHandle {
+    /// A handle over state someone else keeps current (a broker's replica of the controller
+    /// state); `applied` must change after every change to `state`.
+    pub fn new(state: Arc<RwLock<ControllerState>>, applied: watch::Receiver<u64>) -> Self {
+        StateHandle { state, applied }
+    }
+
     /// Holds off applies while held: copy out what you need and drop the guard before awaiting.
     pub fn read(&self) -> RwLockReadGuard<'_, ControllerState> {
         self.state.read()
@@ -105,6 +65,11 @@ pub struct Controller {
     log_db: Weak<redb::Database>,
     snapshots: SnapshotStore,
     shutting_down: AtomicBool,
+    pub(crate) applied_log: AppliedLog,
+    pub(crate) state_source: StateSource,
+    pub(crate) http: HttpClient,
+    duties_stop: CancellationToken,
+    duties: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
@@ -116,7 +81,7 @@ fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
 }
 
 /// A Kafka-style cluster id: 16 random bytes as 22 characters of URL-safe base64.
-fn new_cluster_id() -> String {
+pub(crate) fn new_cluster_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let sextet = |v: u32| {
         ALPHABET
@@ -145,8 +110,18 @@ impl Controller {
     /// on first start (idempotent), waits (bounded) until this node leads and has applied the
     /// whole log, and sets a random cluster id once.
     pub async fn start(cfg: ControllerConfig) -> Result<Controller, ControllerError> {
+        Self::start_with_store(cfg, None).await
+    }
+
+    /// Like [`Controller::start`]; with `store`, a cluster leader also garbage-collects
+    /// segment objects in it (see `gc_grace_ms`, `gc_interval_ms`).
+    pub async fn start_with_store(
+        cfg: ControllerConfig,
+        store: Option<SegmentStore>,
+    ) -> Result<Controller, ControllerError> {
         let raft_config = Arc::new(cfg.raft_config()?);
         let data_dir = cfg.data_dir.clone();
+        let ring = cfg.watch_ring_entries;
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&data_dir).map_err(|e| {
                 ControllerError::Storage(format!(
@@ -156,8 +131,9 @@ impl Controller {
             })?;
             let log_store = RedbLogStore::open(&data_dir.join(LOG_FILE_NAME))
                 .map_err(|e| ControllerError::Storage(e.to_string()))?;
-            let state_machine = ControllerStateMachine::open(&data_dir.join(SNAPSHOT_DIR_NAME))
-                .map_err(|e| ControllerError::Storage(e.to_string()))?;
+            let state_machine =
+                ControllerStateMachine::open(&data_dir.join(SNAPSHOT_DIR_NAME), ring)
+                    .map_err(|e| ControllerError::Storage(e.to_string()))?;
             Ok::<_, ControllerError>((log_store, state_machine))
         })
         .await
@@ -171,10 +147,13 @@ impl Controller {
         };
         let log_db = log_store.database_handle();
         let snapshots = state_machine.snapshot_store();
+        let applied_log = state_machine.applied_log();
+        let state_source = state_machine.state_source();
+        let http = HttpClient::new().map_err(|e| ControllerError::Unavailable(e.to_string()))?;
         let raft = Raft::new(
             cfg.node_id,
             raft_config,
-            SingleNodeNetwork,
+            HttpNetwork::new(http.clone()),
             log_store,
             state_machine,
         )
@@ -187,15 +166,114 @@ impl Controller {
             log_db,
             snapshots,
             shutting_down: AtomicBool::new(false),
+            applied_log,
+            state_source,
+            http,
+            duties_stop: CancellationToken::new(),
+            duties: Mutex::new(None),
         };
-        if let Err(e) = controller.become_ready(&cfg).await {
+        let ready = if cfg.is_cluster() {
+            controller.bootstrap_cluster(&cfg).await
+        } else {
+            controller.become_ready(&cfg).await
+        };
+        if let Err(e) = ready {
             if let Err(shutdown_error) = controller.shutdown().await {
                 tracing::warn!(error = %shutdown_error, "shutting down after a failed start also failed");
             }
             return Err(e);
         }
+        if cfg.is_cluster() {
+            let gc = store.map(|store| GcSettings {
+                store,
+                grace: Duration::from_millis(cfg.gc_grace_ms),
+                interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
+            });
+            let duties = LeaderDuties::new(
+                controller.raft.clone(),
+                controller.state.clone(),
+                Duration::from_millis(cfg.broker_lease_ms),
+                gc,
+            );
+            *controller.duties.lock() =
+                Some(tokio::spawn(duties.run(controller.duties_stop.clone())));
+        }
         tracing::info!(node_id = cfg.node_id, data_dir = %cfg.data_dir.display(), "controller started");
         Ok(controller)
+    }
+
+    /// Initialises the membership with every peer if this node bootstraps and the log is
+    /// empty. Restarting (any log or snapshot present) never initialises again. Does not wait
+    /// for a leader: the peers may not be up yet.
+    async fn bootstrap_cluster(&self, cfg: &ControllerConfig) -> Result<(), ControllerError> {
+        if !cfg.bootstraps() || self.raft.is_initialized().await.map_err(from_fatal)? {
+            return Ok(());
+        }
+        // A lowest-id node whose data directory was lost must not found a second cluster
+        // next to the running one: it waits to be caught up instead.
+        if let Some(peer) = self.running_peer(cfg).await {
+            tracing::warn!(
+                node_id = self.node_id,
+                peer,
+                "this node's log is empty but peer {peer} already belongs to a cluster: not bootstrapping, waiting to be caught up"
+            );
+            return Ok(());
+        }
+        let members: BTreeMap<u64, BasicNode> = cfg
+            .peers
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode::new(addr)))
+            .collect();
+        match self.raft.initialize(members).await {
+            Ok(()) => {
+                tracing::info!(node_id = self.node_id, peers = ?cfg.peers, "bootstrapped the controller cluster");
+                Ok(())
+            }
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(ControllerError::Unavailable(format!(
+                "cannot initialise the controller membership: {e}"
+            ))),
+        }
+    }
+
+    /// A peer that answers and already has a membership (so a cluster exists). Asks all
+    /// peers at once; one that does not answer in time counts as not running.
+    async fn running_peer(&self, cfg: &ControllerConfig) -> Option<u64> {
+        let probes =
+            cfg.peers
+                .iter()
+                .filter(|(id, _)| **id != self.node_id)
+                .map(|(id, addr)| async move {
+                    let status: Result<crate::rpc::wire::NodeStatus, _> = self
+                        .http
+                        .get(addr, crate::rpc::wire::PATH_STATUS, PEER_PROBE_TIMEOUT)
+                        .await;
+                    status.is_ok_and(|s| !s.voters.is_empty()).then_some(*id)
+                });
+        futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .flatten()
+            .next()
+    }
+
+    /// Waits until this node knows a leader and returns its id.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, ControllerError> {
+        let metrics = self
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await
+            .map_err(|e| match e {
+                WaitError::Timeout(..) => ControllerError::Unavailable(format!(
+                    "no controller leader was elected within {} ms",
+                    timeout.as_millis()
+                )),
+                WaitError::ShuttingDown => ControllerError::ShuttingDown,
+            })?;
+        metrics
+            .current_leader
+            .ok_or_else(|| ControllerError::Unavailable("no controller leader is known".into()))
     }
 
     async fn become_ready(&self, cfg: &ControllerConfig) -> Result<(), ControllerError> {
@@ -258,11 +336,21 @@ impl Controller {
 
     /// Replicates and applies `cmd`, returning what applying it produced.
     pub async fn propose(&self, cmd: Command) -> Result<CommandResponse, ControllerError> {
+        self.propose_indexed(cmd)
+            .await
+            .map(|(_, response)| response)
+    }
+
+    /// Like [`Controller::propose`], also returning the log index the command was applied at.
+    pub async fn propose_indexed(
+        &self,
+        cmd: Command,
+    ) -> Result<(u64, CommandResponse), ControllerError> {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(ControllerError::ShuttingDown);
         }
         match self.raft.client_write(cmd).await {
-            Ok(response) => Ok(response.data),
+            Ok(response) => Ok((response.log_id.index, response.data)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
                 Err(ControllerError::NotLeader {
                     leader: forward.leader_id,
@@ -277,6 +365,10 @@ impl Controller {
 
     pub fn state(&self) -> StateHandle {
         self.state.clone()
+    }
+
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.raft
     }
 
     pub fn node_id(&self) -> u64 {
@@ -297,6 +389,13 @@ impl Controller {
     /// again. Later proposals fail with [`ControllerError::ShuttingDown`].
     pub async fn shutdown(&self) -> Result<(), ControllerError> {
         self.shutting_down.store(true, Ordering::Release);
+        self.duties_stop.cancel();
+        let duties = self.duties.lock().take();
+        if let Some(duties) = duties
+            && let Err(e) = duties.await
+        {
+            tracing::warn!(error = %e, "the leader duties task failed");
+        }
         self.raft.shutdown().await.map_err(|e| {
             ControllerError::Unavailable(format!("the raft task failed while stopping: {e}"))
         })?;

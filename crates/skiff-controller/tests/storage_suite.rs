@@ -24,7 +24,7 @@ impl StoreBuilder<TypeConfig, RedbLogStore, ControllerStateMachine, TempDir> for
         let dir = tempfile::tempdir().map_err(|e| setup_error(&e))?;
         let log =
             RedbLogStore::open(&dir.path().join("raft-log.redb")).map_err(|e| setup_error(&e))?;
-        let sm = ControllerStateMachine::open(&dir.path().join("snapshots"))
+        let sm = ControllerStateMachine::open(&dir.path().join("snapshots"), 100)
             .map_err(|e| setup_error(&e))?;
         Ok((dir, log, sm))
     }

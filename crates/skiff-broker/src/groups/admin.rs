@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::error::CoordinatorError;
 use super::group::ClassicGroup;
+use super::outcome::{JoinResult, SyncResult};
 use super::state::GroupState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +97,21 @@ impl ClassicGroup {
     /// up again (and reload it from the controller).
     pub(super) fn prepare_eviction(&mut self) {
         self.transition(GroupState::Dead);
+    }
+
+    /// Another broker coordinates this group now: answer every parked request with
+    /// NOT_COORDINATOR (the clients find the new coordinator, which loads the group from the
+    /// controller) and drop the group like an eviction.
+    pub(super) fn hand_over(&mut self) {
+        for (member_id, member) in self.members.iter_mut() {
+            member.complete_join(JoinResult::failed(
+                CoordinatorError::NotCoordinator,
+                member_id,
+            ));
+            member.complete_sync(SyncResult::failed(CoordinatorError::NotCoordinator));
+        }
+        self.awaiting_join_count = 0;
+        self.prepare_eviction();
     }
 
     /// Whether offsets may be deleted at all: an active group must use the consumer protocol,

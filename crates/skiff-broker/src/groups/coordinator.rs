@@ -80,10 +80,11 @@ impl GroupCoordinator {
         });
         core.load_active_groups();
         let timer_task = tokio::spawn(timer_loop(core.clone(), stop.clone()));
+        let handover_task = tokio::spawn(handover_loop(core.clone(), stop.clone()));
         GroupCoordinator {
             core,
             stop,
-            tasks: Mutex::new(vec![timer_task, writer_task]),
+            tasks: Mutex::new(vec![timer_task, handover_task, writer_task]),
         }
     }
 
@@ -112,7 +113,7 @@ impl GroupCoordinator {
     pub fn coordinator_for(&self, group_id: &str) -> Option<BrokerInfo> {
         let state = self.core.controller.state();
         let state = state.read();
-        let id = group_coordinator(group_id, state.brokers())?;
+        let id = group_coordinator(group_id, state.live_brokers())?;
         state.broker(id).cloned()
     }
 
@@ -120,7 +121,7 @@ impl GroupCoordinator {
     pub fn check_coordinator(&self, group_id: &str) -> Result<(), CoordinatorError> {
         let state = self.core.controller.state();
         let state = state.read();
-        match group_coordinator(group_id, state.brokers()) {
+        match group_coordinator(group_id, state.live_brokers()) {
             Some(id) if id == self.core.broker_id => Ok(()),
             Some(_) => Err(CoordinatorError::NotCoordinator),
             None => Err(CoordinatorError::CoordinatorNotAvailable),
@@ -150,7 +151,9 @@ impl CoordinatorCore {
                         .as_ref()
                         .is_some_and(|m| !m.members.is_empty())
                 })
-                .filter(|(id, _)| group_coordinator(id, state.brokers()) == Some(self.broker_id))
+                .filter(|(id, _)| {
+                    group_coordinator(id, state.live_brokers()) == Some(self.broker_id)
+                })
                 .map(|(id, _)| id.to_string())
                 .take(self.config.max_groups)
                 .collect()
@@ -205,6 +208,28 @@ impl CoordinatorCore {
         let slot = Arc::new(Mutex::new(group));
         groups.insert(group_id.to_string(), slot.clone());
         Ok(Some(slot))
+    }
+
+    /// Drops every loaded group another live broker coordinates now. Runs only when the set
+    /// of live brokers changed, so its scan of the loaded groups is rare.
+    fn hand_over_moved_groups(&self) {
+        let loaded = self.loaded_groups();
+        let moved: Vec<(String, GroupSlot)> = {
+            let state = self.controller.state();
+            let state = state.read();
+            loaded
+                .into_iter()
+                .filter(|(id, _)| {
+                    group_coordinator(id, state.live_brokers()) != Some(self.broker_id)
+                })
+                .collect()
+        };
+        for (group_id, slot) in moved {
+            // Out of the map first, so a client told NOT_COORDINATOR never finds it here.
+            self.forget(&group_id, &slot);
+            slot.lock().hand_over();
+            tracing::info!(group = %group_id, "another broker coordinates this group now; unloaded it");
+        }
     }
 
     /// The group if it is in memory; never loads or creates it.
@@ -327,6 +352,25 @@ fn evict_one(groups: &mut HashMap<String, GroupSlot>, timers: &Mutex<TimerQueue>
             true
         }
         None => false,
+    }
+}
+
+/// Hands groups over when the live brokers change (a broker joined, left or expired).
+async fn handover_loop(core: Arc<CoordinatorCore>, stop: CancellationToken) {
+    let state = core.controller.state();
+    let mut applied = state.applied();
+    let live_ids = || -> Vec<i32> { state.read().live_brokers().map(|b| b.id).collect() };
+    let mut live = live_ids();
+    loop {
+        tokio::select! {
+            changed = applied.changed() => if changed.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+        let now_live = live_ids();
+        if now_live != live {
+            live = now_live;
+            core.hand_over_moved_groups();
+        }
     }
 }
 

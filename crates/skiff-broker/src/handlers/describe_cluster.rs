@@ -16,7 +16,7 @@ pub fn handle(
     // Any broker takes admin requests and proposes them to the controller.
     response.controller_id = BrokerId(ctx.config.broker_id);
     response.brokers = state
-        .brokers()
+        .live_brokers()
         .map(|b| {
             let mut broker = DescribeClusterBroker::default();
             broker.broker_id = BrokerId(b.id);

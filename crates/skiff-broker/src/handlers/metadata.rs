@@ -29,7 +29,8 @@ pub async fn handle(
 
     let state = ctx.controller.state();
     let state = state.read();
-    let brokers: Vec<BrokerInfo> = state.brokers().cloned().collect();
+    // Only live brokers lead partitions or appear to clients: an expired one may be dead.
+    let brokers: Vec<BrokerInfo> = state.live_brokers().cloned().collect();
     let mut response = MetadataResponse::default();
     response.brokers = brokers.iter().map(|b| broker_entry(b, version)).collect();
     if version >= 2 {

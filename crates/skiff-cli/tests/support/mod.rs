@@ -2,6 +2,8 @@
 //! client commands against it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod processes;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -14,17 +14,21 @@ use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::applied_log::AppliedLog;
 use super::snapshot::{SnapshotError, SnapshotStore};
 use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 use crate::command::CommandResponse;
-use crate::state::{ControllerState, ControllerStateV1};
+use crate::state::{ControllerState, ControllerStateV1, ControllerStateV2};
 
-/// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups.
-const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+/// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
+/// 3 broker leases.
+const SNAPSHOT_FORMAT_VERSION: u8 = 3;
 /// The layout before consumer groups; still read so older data directories start.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
+/// The layout before broker leases; still read.
+const SNAPSHOT_FORMAT_V2: u8 = 2;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,8 @@ struct Shared {
     applied: Mutex<AppliedMeta>,
     applied_tx: watch::Sender<u64>,
     snapshots: SnapshotStore,
+    /// Recently applied entries for watch streams; written under `state`'s write lock.
+    recent: AppliedLog,
 }
 
 impl Shared {
@@ -50,6 +56,7 @@ impl Shared {
             let mut guard = self.state.write();
             *guard = state;
             *self.applied.lock() = meta;
+            self.recent.reset(index);
         }
         self.applied_tx.send_replace(index);
     }
@@ -64,6 +71,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V2, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV2) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&SNAPSHOT_FORMAT_V1, rest)) => {
             let (meta, state): (AppliedMeta, ControllerStateV1) =
@@ -106,7 +118,7 @@ pub struct ControllerStateMachine {
 
 impl ControllerStateMachine {
     /// Opens the snapshot directory and loads the latest snapshot, if any. Blocking.
-    pub fn open(snapshot_dir: &Path) -> Result<Self, SnapshotError> {
+    pub fn open(snapshot_dir: &Path, recent_entries: usize) -> Result<Self, SnapshotError> {
         let snapshots = SnapshotStore::open(snapshot_dir)?;
         let (meta, state) = match snapshots.load()? {
             Some((_, data)) => decode_payload(&data)?,
@@ -123,6 +135,7 @@ impl ControllerStateMachine {
                 applied: Mutex::new(meta),
                 applied_tx,
                 snapshots,
+                recent: AppliedLog::new(recent_entries, index),
             }),
         })
     }
@@ -140,6 +153,40 @@ impl ControllerStateMachine {
     /// Watches the index of the last applied log entry.
     pub fn applied_index(&self) -> watch::Receiver<u64> {
         self.shared.applied_tx.subscribe()
+    }
+
+    /// The ring of recently applied entries that watch streams read.
+    pub fn applied_log(&self) -> AppliedLog {
+        self.shared.recent.clone()
+    }
+
+    /// Reads the whole state with the index it reflects, for brokers bootstrapping a replica.
+    pub fn state_source(&self) -> StateSource {
+        StateSource {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// Encodes the applied state together with the index it reflects.
+#[derive(Clone)]
+pub struct StateSource {
+    shared: Arc<Shared>,
+}
+
+impl StateSource {
+    /// The last applied index and the postcard-encoded `ControllerState` at that index.
+    /// Holds the state read lock while encoding (as a snapshot build does); call it from a
+    /// blocking task.
+    pub fn encode(&self) -> Result<(u64, Vec<u8>), postcard::Error> {
+        let state = self.shared.state.read();
+        let index = self
+            .shared
+            .applied
+            .lock()
+            .last_applied
+            .map_or(0, |l| l.index);
+        Ok((index, postcard::to_allocvec(&*state)?))
     }
 }
 
@@ -202,11 +249,21 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
             let mut applied = self.shared.applied.lock();
             for entry in entries {
                 applied.last_applied = Some(entry.log_id);
+                let index = entry.log_id.index;
                 let response = match entry.payload {
-                    EntryPayload::Blank => CommandResponse::Done,
-                    EntryPayload::Normal(command) => state.apply(&command),
+                    EntryPayload::Blank => {
+                        self.shared.recent.push(index, None);
+                        CommandResponse::Done
+                    }
+                    EntryPayload::Normal(command) => {
+                        let response = state.apply(&command);
+                        // Moved, not cloned: watchers share the entry.
+                        self.shared.recent.push(index, Some(Arc::new(command)));
+                        response
+                    }
                     EntryPayload::Membership(membership) => {
                         applied.membership = StoredMembership::new(Some(entry.log_id), membership);
+                        self.shared.recent.push(index, None);
                         CommandResponse::Done
                     }
                 };
@@ -283,26 +340,53 @@ mod tests {
     }
 
     #[test]
-    fn a_format_1_snapshot_without_groups_still_loads() {
+    fn format_1_and_2_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
         let current = encode_payload(&meta, &state).expect("encodes");
-        // Format 1 is format 2 without the trailing group registry, which for no groups is
-        // two empty maps (one length byte each).
-        assert_eq!(&current[current.len() - 2..], &[0, 0]);
-        let mut v1 = current[..current.len() - 2].to_vec();
+        // Format 2 is format 3 without the trailing broker leases, and format 1 is format 2
+        // without the group registry; for none of either that is one and two empty maps (one
+        // length byte each).
+        assert_eq!(&current[current.len() - 3..], &[0, 0, 0]);
+        let mut v2 = current[..current.len() - 1].to_vec();
+        v2[0] = SNAPSHOT_FORMAT_V2;
+        let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
+        assert_eq!(loaded, state);
+        let mut v1 = current[..current.len() - 3].to_vec();
         v1[0] = SNAPSHOT_FORMAT_V1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current).expect("format 2 decodes");
+        let (_, again) = decode_payload(&current).expect("format 3 decodes");
         assert_eq!(again, state);
+    }
+
+    #[test]
+    fn brokers_from_a_format_2_snapshot_are_live() {
+        let mut state = state_with_a_topic();
+        state.apply(&Command::RegisterBroker(crate::command::BrokerInfo {
+            id: 4,
+            host: "h".into(),
+            port: 9,
+            rack: None,
+        }));
+        let lease = *state.broker_lease(4).expect("registered");
+        let leases = postcard::to_allocvec(&std::collections::BTreeMap::from([(4i32, lease)]))
+            .expect("encodes");
+        let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
+        let mut v2 = current[..current.len() - leases.len()].to_vec();
+        v2[0] = SNAPSHOT_FORMAT_V2;
+        let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
+        assert_eq!(
+            loaded.live_brokers().map(|b| b.id).collect::<Vec<_>>(),
+            vec![4]
+        );
     }
 
     #[test]
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 2)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 3)),
             "{err}"
         );
     }

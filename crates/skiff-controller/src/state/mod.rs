@@ -1,6 +1,7 @@
 //! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
 //! randomness), so every replica applying the same commands reaches the same state.
 
+mod broker;
 mod group;
 mod legacy;
 mod object;
@@ -13,8 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
-pub(crate) use legacy::ControllerStateV1;
+pub(crate) use legacy::{ControllerStateV1, ControllerStateV2};
 pub use object::ObjectMeta;
 pub use partition::{IndexEntry, MaxTimestamp, PartitionLog};
 pub use producer::{
@@ -41,6 +43,8 @@ pub struct ControllerState {
     producer_expiry: ProducerExpiryIndex,
     /// Added in snapshot format 2; format-1 snapshots load through [`ControllerStateV1`].
     groups: GroupRegistry,
+    /// Added in snapshot format 3 (older snapshots load every registered broker as live).
+    broker_leases: BTreeMap<i32, BrokerLease>,
 }
 
 impl ControllerState {
@@ -53,7 +57,30 @@ impl ControllerState {
                 CommandResponse::Done
             }
             Command::RegisterBroker(broker) => {
-                self.brokers.insert(broker.id, broker.clone());
+                self.register_broker(broker);
+                CommandResponse::Done
+            }
+            Command::BrokerHeartbeat { broker_id, now_ms } => {
+                self.clock_ms = self.clock_ms.max(*now_ms);
+                self.broker_heartbeat(*broker_id)
+            }
+            Command::ExpireBroker {
+                broker_id,
+                heartbeats_seen,
+            } => {
+                self.expire_broker(*broker_id, *heartbeats_seen);
+                CommandResponse::Done
+            }
+            Command::UnregisterBroker { broker_id } => {
+                self.unregister_broker(*broker_id);
+                CommandResponse::Done
+            }
+            Command::ForgetObjects(ids) => {
+                for id in ids {
+                    if self.objects.get(id).is_some_and(|o| o.live_entries == 0) {
+                        self.objects.remove(id);
+                    }
+                }
                 CommandResponse::Done
             }
             Command::CreateTopics(topics) => CommandResponse::TopicsCreated(
@@ -92,9 +119,27 @@ impl ControllerState {
         self.cluster_id.as_deref()
     }
 
-    /// Registered brokers, ordered by id.
+    /// Registered brokers, live or not, ordered by id.
     pub fn brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
         self.brokers.values()
+    }
+
+    /// Registered brokers whose lease has not lapsed, ordered by id: the ones partitions and
+    /// groups are assigned to.
+    pub fn live_brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers
+            .values()
+            .filter(|b| self.broker_leases.get(&b.id).is_some_and(|l| l.live))
+    }
+
+    /// A registered broker's lease.
+    pub fn broker_lease(&self, id: i32) -> Option<&BrokerLease> {
+        self.broker_leases.get(&id)
+    }
+
+    /// Every known object (committed segments), by id.
+    pub fn objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
+        self.objects.iter().map(|(id, o)| (*id, o))
     }
 
     pub fn broker(&self, id: i32) -> Option<&BrokerInfo> {

@@ -1,5 +1,6 @@
 //! Unit tests of the state machine rules, with small helpers to build commands.
 
+mod brokers;
 mod groups;
 mod idempotence;
 mod producers;

@@ -1,0 +1,398 @@
+"""The fixed benchmark scenarios of bench/run, and the results table they produce.
+
+Each scenario starts a fresh `skiff dev` where it needs one, drives it with `skiff bench ... --json`
+(librdkafka), and adds one row to bench/results.md with the figure, the target it is held to, and
+whether the target was met. Object store requests come from the broker's /metrics when it serves
+them (`--metrics-addr`), and from counting segment files for the file store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+READY_MARKER = "skiff dev ready: Kafka on "
+READY_TIMEOUT_S = 120
+STOP_TIMEOUT_S = 60
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each scenario moves: the full suite, or a CI smoke run."""
+
+    produce_records: int
+    e2e_duration: str
+    wide_duration: str
+    wide_partitions: int
+    huge_partitions: int
+    metadata_calls: int
+    s3_records: int
+
+
+FULL = Sizes(
+    produce_records=2_000_000,
+    e2e_duration="20s",
+    wide_duration="15s",
+    wide_partitions=1_000,
+    huge_partitions=10_000,
+    metadata_calls=20,
+    s3_records=500_000,
+)
+SMOKE = Sizes(
+    produce_records=2_000,
+    e2e_duration="2s",
+    wide_duration="2s",
+    wide_partitions=20,
+    huge_partitions=50,
+    metadata_calls=3,
+    s3_records=1_000,
+)
+
+
+@dataclass
+class Row:
+    scenario: str
+    setting: str
+    figure: str
+    target: str = ""
+    met: str = ""
+    details: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(f"  {row.scenario}: {row.figure} {row.met}".rstrip(), file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SkiffDev:
+    """One `skiff dev` process: started on free ports, waited for, stopped with SIGTERM."""
+
+    started = 0
+
+    def __init__(self, binary: Path, data_dir: Path, extra: Sequence[str], env: dict[str, str]) -> None:
+        self.kafka_port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.kafka_port}"
+        self.metrics_url: str | None = None
+        args = [str(binary), "dev", "--data-dir", str(data_dir), "--kafka-addr", self.bootstrap, *extra]
+        if supports_flag(binary, "--metrics-addr"):
+            metrics_addr = f"127.0.0.1:{free_port()}"
+            args += ["--metrics-addr", metrics_addr]
+            self.metrics_url = f"http://{metrics_addr}/metrics"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        SkiffDev.started += 1
+        self.log_path = data_dir.parent / f"skiff-{SkiffDev.started}-{data_dir.name}.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while READY_MARKER not in self.log_path.read_text(errors="replace"):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"skiff dev exited with {self.process.returncode}; log: {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"skiff dev not ready after {READY_TIMEOUT_S} s; log: {self.log_path}")
+            time.sleep(0.1)
+
+    def peak_rss_bytes(self) -> int | None:
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return None
+        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(match.group(1)) * 1024 if match else None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+_flag_cache: dict[tuple[str, str], bool] = {}
+
+
+def supports_flag(binary: Path, flag: str) -> bool:
+    key = (str(binary), flag)
+    if key not in _flag_cache:
+        text = subprocess.run([str(binary), "dev", "--help"], capture_output=True, text=True, check=True).stdout
+        _flag_cache[key] = flag in text
+    return _flag_cache[key]
+
+
+@contextmanager
+def skiff_dev(binary: Path, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[SkiffDev]:
+    dev = SkiffDev(binary, data_dir, extra, env or {})
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+def bench(binary: Path, dev: SkiffDev, mode: str, *args: str) -> dict:
+    command = [str(binary), "bench", mode, "--bootstrap", dev.bootstrap, "--json", *args]
+    if dev.metrics_url:
+        command += ["--metrics-url", dev.metrics_url]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    summary = json.loads(result.stdout)
+    if summary.get("errors"):
+        raise RuntimeError(f"{mode} reported {summary['errors']} errors: {summary.get('first_error')}")
+    return summary
+
+
+def segment_files(objects_dir: Path) -> int:
+    return sum(1 for path in objects_dir.rglob("*.seg"))
+
+
+def mb(summary: dict) -> str:
+    return f"{summary['mb_per_sec']:.0f} MB/s ({summary['records_per_sec']:,.0f} rec/s)"
+
+
+def latency(summary: dict, key: str = "latency") -> str:
+    lat = summary.get(key) or {}
+    if not lat:
+        return ""
+    return f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms"
+
+
+def object_store_text(summary: dict) -> str:
+    store = summary.get("object_store") or {}
+    parts = []
+    if store.get("puts") is not None:
+        parts.append(f"{store['puts']} PUTs ({store['puts_per_gb']:.0f}/GB)")
+    if store.get("gets") is not None:
+        parts.append(f"{store['gets']} GETs ({store['gets_per_gb']:.0f}/GB)")
+    return ", ".join(parts)
+
+
+def join_details(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def metadata_latency_ms(bootstrap: str, topic: str | None, calls: int) -> tuple[float, float]:
+    """Median and worst Metadata round trip as a stock client (confluent-kafka) sees it."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.list_topics(timeout=30)  # connect first: the handshake is not the request we measure
+    samples = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        admin.list_topics(topic=topic, timeout=30)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def produce_args(records: int, partitions: int, *extra: str) -> list[str]:
+    return ["--records", str(records), "--partitions", str(partitions), "--record-size", "1KiB", "--acks", "all", *extra]
+
+
+def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report, cache_memory: int) -> None:
+    data = work / "file"
+    objects = work / "file-objects"
+    cache_dir = work / "file-cache"
+    store = ["--object-store", f"file://{objects}", "--cache-dir", str(cache_dir),
+             "--cache-memory-bytes", str(cache_memory)]
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(objects, ignore_errors=True)
+    shutil.rmtree(cache_dir, ignore_errors=True)
+
+    with skiff_dev(binary, data, *store) as dev:
+        plain = bench(binary, dev, "produce", "--topic", "p8", *produce_args(sizes.produce_records, 8))
+        report.add(Row("produce 1 KiB × 8 partitions, acks=all", "file store, flush 100 ms", mb(plain),
+                       "≥ 250 MB/s", verdict(plain["mb_per_sec"] >= 250),
+                       join_details(f"ack {latency(plain)}", object_store_text(plain))))
+        zstd = bench(binary, dev, "produce", "--topic", "p8z", *produce_args(sizes.produce_records, 8, "--compression", "zstd"))
+        report.add(Row("the same with zstd", "file store", mb(zstd), "", "", f"ack {latency(zstd)} (payload is repetitive filler)"))
+        rss = dev.peak_rss_bytes()
+        if rss is not None:
+            limit = 300 * MiB + cache_memory
+            report.add(Row("broker peak resident memory at full produce rate", f"memory cache {cache_memory // MiB} MiB",
+                           f"{rss / MiB:.0f} MiB", f"< 300 MiB + cache = {limit // MiB} MiB", verdict(rss < limit)))
+
+    # Cold: a new process with an empty cache reads everything from the store.
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    with skiff_dev(binary, data, *store) as dev:
+        cold = bench(binary, dev, "consume", "--topic", "p8")
+        report.add(Row("catch-up consume, cold cache", "file store", mb(cold), "≥ 500 MB/s",
+                       verdict(cold["mb_per_sec"] >= 500), object_store_text(cold)))
+        warm = bench(binary, dev, "consume", "--topic", "p8")
+        report.add(Row("catch-up consume, cached", "same process, second read", mb(warm), "≥ 500 MB/s",
+                       verdict(warm["mb_per_sec"] >= 500), object_store_text(warm)))
+        if cold["records"] != plain["records"] or warm["records"] != plain["records"]:
+            raise RuntimeError(f"consumed {cold['records']}/{warm['records']} records, produced {plain['records']}")
+
+    shutil.rmtree(data, ignore_errors=True)
+    with skiff_dev(binary, data, *store, "--flush-interval-ms", "10") as dev:
+        e2e = bench(binary, dev, "e2e", "--topic", "e2e", "--partitions", "8", "--record-size", "1KiB",
+                    "--throughput", "20MB/s", "--duration", sizes.e2e_duration)
+        p99 = (e2e.get("latency") or {}).get("p99_ms")
+        report.add(Row("e2e latency at 20 MB/s", "flush 10 ms, 8 partitions", latency(e2e), "p99 < 30 ms",
+                       verdict(p99 is not None and p99 < 30), join_details(f"consumer read {mb(e2e)}", object_store_text(e2e))))
+        tail_gets = (e2e.get("object_store") or {}).get("gets")
+        if tail_gets is not None:
+            report.add(Row("GETs while consumers tail the writing broker", "during the e2e run", str(tail_gets),
+                           "0", verdict(tail_gets == 0)))
+
+    shutil.rmtree(data, ignore_errors=True)
+    wide_objects = work / "wide-objects"
+    shutil.rmtree(wide_objects, ignore_errors=True)
+    with skiff_dev(binary, data, "--object-store", f"file://{wide_objects}", "--cache-dir", str(cache_dir)) as dev:
+        wide = bench(binary, dev, "produce", "--topic", "wide", "--partitions", str(sizes.wide_partitions),
+                     "--record-size", "1KiB", "--acks", "all", "--duration", sizes.wide_duration)
+        report.add(Row(f"produce across {sizes.wide_partitions:,} partitions", "file store, flush 100 ms",
+                       mb(wide), "", "", f"ack {latency(wide)}"))
+        # At full rate the 8 MiB size trigger flushes more often than the interval; the bound is
+        # about partition count, so it is checked at a rate the interval alone governs.
+        before = segment_files(wide_objects)
+        paced = bench(binary, dev, "produce", "--topic", "wide", "--partitions", str(sizes.wide_partitions),
+                      "--record-size", "1KiB", "--acks", "all", "--duration", sizes.wide_duration,
+                      "--throughput", "20MB/s")
+        puts = segment_files(wide_objects) - before
+        puts_per_s = puts / paced["elapsed_secs"] if paced["elapsed_secs"] else 0.0
+        report.add(Row("segment PUTs per second", f"{sizes.wide_partitions:,} partitions at 20 MB/s, flush 100 ms",
+                       f"{puts_per_s:.1f} PUT/s ({puts} segments in {paced['elapsed_secs']:.1f} s)",
+                       "≤ 1000 / 100 ms = 10 PUT/s", verdict(puts_per_s <= 10.5)))
+
+    shutil.rmtree(data, ignore_errors=True)
+    with skiff_dev(binary, data, *store) as dev:
+        subprocess.run([str(binary), "topic", "create", "huge", "--partitions", str(sizes.huge_partitions),
+                        "--bootstrap", dev.bootstrap], check=True, capture_output=True)
+        median_ms, worst_ms = metadata_latency_ms(dev.bootstrap, "huge", sizes.metadata_calls)
+        report.add(Row(f"Metadata of one topic with {sizes.huge_partitions:,} partitions", "confluent-kafka list_topics",
+                       f"median {median_ms:.1f} ms, max {worst_ms:.1f} ms", "< 100 ms", verdict(worst_ms < 100)))
+        huge = bench(binary, dev, "produce", "--topic", "huge", "--partitions", str(sizes.huge_partitions),
+                     "--record-size", "1KiB", "--acks", "all", "--duration", sizes.wide_duration)
+        ratio = huge["mb_per_sec"] / plain["mb_per_sec"] if plain["mb_per_sec"] else 0.0
+        report.add(Row(f"produce across {sizes.huge_partitions:,} partitions", "file store, flush 100 ms", mb(huge),
+                       "within 25% of 8 partitions", verdict(ratio >= 0.75), f"{ratio:.0%} of the 8-partition figure"))
+
+
+def s3_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None:
+    endpoint = os.environ["SKIFF_BENCH_S3_ENDPOINT"]
+    bucket = os.environ["SKIFF_BENCH_S3_BUCKET"]
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    data = work / "s3"
+    cache_dir = work / "s3-cache"
+    prefix = f"run-{int(time.time())}"
+    store = ["--object-store", f"s3://{bucket}/{prefix}", "--s3-endpoint", endpoint, "--cache-dir", str(cache_dir)]
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    with skiff_dev(binary, data, *store, env=env) as dev:
+        produced = bench(binary, dev, "produce", "--topic", "s3p8", *produce_args(sizes.s3_records, 8))
+        report.add(Row("produce 1 KiB × 8 partitions, acks=all", "LocalStack S3", mb(produced), "", "",
+                       join_details(f"ack {latency(produced)}", object_store_text(produced))))
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    with skiff_dev(binary, data, *store, env=env) as dev:
+        cold = bench(binary, dev, "consume", "--topic", "s3p8")
+        report.add(Row("catch-up consume, cold cache", "LocalStack S3", mb(cold), "", "", object_store_text(cold)))
+
+
+def machine_lines(binary: Path) -> list[str]:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True).stdout.strip()
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    lock = (REPO_ROOT / "Cargo.lock").read_text()
+    rdkafka = re.search(r'name = "rdkafka-sys"\nversion = "([^"]+)"', lock)
+    lines = [
+        f"- machine: {os.cpu_count()} cores ({cpu}), {memory} RAM, {platform.system()} {platform.release()}",
+        f"- skiff: {version} ({binary.parent.name} build), {rustc}",
+        f"- load generator: `skiff bench` on the same machine, librdkafka via rdkafka-sys {rdkafka.group(1) if rdkafka else '?'}",
+    ]
+    if os.environ.get("SKIFF_BENCH_LOCALSTACK_VERSION"):
+        lines.append(f"- S3: LocalStack {os.environ['SKIFF_BENCH_LOCALSTACK_VERSION']} in host mode on the same machine")
+    return lines
+
+
+def write_results(path: Path, binary: Path, sizes: Sizes, smoke: bool, report: Report, seconds: float) -> None:
+    lines = [
+        "# Skiff benchmark results",
+        "",
+        "Written by `bench/run`" + (" --smoke (tiny sizes: not a measurement)" if smoke else "") +
+        f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, in {seconds / 60:.1f} minutes.",
+        "",
+        *machine_lines(binary),
+        f"- settings: `skiff dev` defaults (flush 100 ms / 8 MiB) unless the row says otherwise; "
+        f"{sizes.produce_records:,} records of 1 KiB per produce run; acks=all; linger 5 ms; batch 1 MB",
+        "",
+        "| scenario | setting | measured | target | met | details |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in report.rows:
+        lines.append(f"| {row.scenario} | {row.setting} | {row.figure} | {row.target} | {row.met} | {row.details} |")
+    if report.notes:
+        lines += ["", *[f"- {note}" for note in report.notes]]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--skiff-bin", type=Path, required=True)
+    parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results.md")
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--no-s3", action="store_true")
+    parser.add_argument("--cache-memory-mib", type=int, default=256)
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    report = Report()
+    started = time.monotonic()
+    file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
+    if not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
+        s3_scenarios(args.skiff_bin, args.work_dir, sizes, report)
+    elif not args.no_s3:
+        report.notes.append("S3 scenarios skipped: no SKIFF_BENCH_S3_ENDPOINT (bench/run starts LocalStack)")
+    write_results(args.out, args.skiff_bin, sizes, args.smoke, report, time.monotonic() - started)
+    print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

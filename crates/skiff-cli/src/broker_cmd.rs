@@ -1,0 +1,110 @@
+//! `skiff broker`: a stateless broker that reaches the controller cluster over HTTP, keeps a
+//! watched replica of the controller state, and stores everything in the shared object store.
+//! Safe to kill at any time; a restart re-registers and re-reads the state.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use skiff_broker::{Broker, BrokerDeps};
+use skiff_controller::{RemoteController, RemoteControllerConfig};
+use skiff_storage::{ChunkCache, SegmentStore};
+use tracing::{info, warn};
+
+use crate::dev::wait_for_stop_signal;
+use crate::dev_args::DevArgs;
+use crate::settings::{self, DevSettings};
+
+/// Heartbeat interval unless the config file sets `[broker] lease_heartbeat_ms`.
+const DEFAULT_LEASE_HEARTBEAT_MS: u64 = 1_000;
+
+/// The flags of `skiff dev` (except the controller's), plus where the controllers are.
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Controller addresses (any subset of the cluster; more is better for failover).
+    #[arg(
+        long,
+        env = "SKIFF_CONTROLLERS",
+        value_name = "HOST:PORT[,HOST:PORT...]",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub controllers: Vec<String>,
+
+    #[command(flatten)]
+    pub common: DevArgs,
+}
+
+pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
+    if args.common.object_store.is_none() && args.common.config.is_none() {
+        anyhow::bail!(
+            "a broker needs --object-store (the store every broker and the controllers share)"
+        );
+    }
+    if args.common.broker_id.is_none() && args.common.config.is_none() {
+        anyhow::bail!("a broker needs --broker-id (unique among the cluster's brokers)");
+    }
+    let controllers = args.controllers;
+    let DevSettings {
+        data_dir: _,
+        mut broker,
+        store,
+        cache,
+        controller: _,
+    } = settings::resolve(args.common)?;
+    let broker_id = broker.broker_id;
+    if broker.lease_heartbeat_ms == 0 {
+        // The controllers expire brokers that stay silent for their lease (5 s by default).
+        broker.lease_heartbeat_ms = DEFAULT_LEASE_HEARTBEAT_MS;
+    }
+
+    let store = SegmentStore::open(&store).context("object store")?;
+    store
+        .check()
+        .await
+        .with_context(|| format!("object store {} is not reachable", store.describe()))?;
+    let cache = ChunkCache::open(&cache).await.context("cache")?;
+    let remote = Arc::new(
+        RemoteController::connect(RemoteControllerConfig::new(controllers.clone()))
+            .await
+            .context("controllers")?,
+    );
+    let broker = match Broker::start(
+        broker,
+        BrokerDeps {
+            controller: remote.clone(),
+            store: store.clone(),
+            cache: cache.clone(),
+        },
+    )
+    .await
+    {
+        Ok(broker) => broker,
+        Err(e) => {
+            remote.shutdown().await;
+            return Err(e).context("broker");
+        }
+    };
+    let cluster_id = remote
+        .state()
+        .read()
+        .cluster_id()
+        .unwrap_or_default()
+        .to_string();
+    info!(
+        "skiff broker ready: broker {broker_id}, Kafka on {}, controllers {}, objects in {}, cluster {cluster_id}",
+        broker.local_addr(),
+        controllers.join(","),
+        store.describe(),
+    );
+
+    wait_for_stop_signal().await;
+    info!("shutting down: flushing pending writes");
+    broker.shutdown().await;
+    remote.shutdown().await;
+    if let Err(e) = cache.close().await {
+        warn!(error = %e, "cache did not close cleanly");
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! The flags of `skiff controller` and `skiff controller admin`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// Run one controller node, or (with `admin`) manage a running controller cluster.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ControllerArgs {
+    #[command(subcommand)]
+    pub admin: Option<ControllerCommand>,
+
+    #[command(flatten)]
+    pub node: ControllerNodeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ControllerCommand {
+    /// Membership and status of a running controller cluster.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ControllerNodeArgs {
+    /// This node's id; must appear in --peers.
+    #[arg(long, env = "SKIFF_NODE_ID", required = true)]
+    pub node_id: Option<u64>,
+
+    /// Address the controller's HTTP listener binds (Raft, brokers, admin).
+    #[arg(long, env = "SKIFF_LISTEN", value_name = "HOST:PORT", required = true)]
+    pub listen: Option<SocketAddr>,
+
+    /// Every voter with the address the others reach it at, this node included. The lowest id
+    /// initialises the cluster on its first start.
+    #[arg(long, env = "SKIFF_PEERS", value_name = "ID=HOST:PORT,...", value_parser = parse_peers, required = true)]
+    pub peers: Option<BTreeMap<u64, String>>,
+
+    /// Directory for the Raft log and snapshots.
+    #[arg(long, env = "SKIFF_DATA_DIR", value_name = "DIR", required = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Never initialise the cluster: this node is added later with `controller admin add-node`.
+    #[arg(long, env = "SKIFF_JOIN")]
+    pub join: bool,
+
+    /// Snapshot (and truncate the log) after this many entries [default: 10000].
+    #[arg(long, env = "SKIFF_SNAPSHOT_LOGS", value_name = "N")]
+    pub snapshot_logs: Option<u64>,
+
+    /// Raft heartbeat interval [default: 100].
+    #[arg(long, env = "SKIFF_RAFT_HEARTBEAT_MS", value_name = "MS")]
+    pub heartbeat_ms: Option<u64>,
+
+    /// Shortest Raft election timeout [default: 500].
+    #[arg(long, env = "SKIFF_ELECTION_TIMEOUT_MIN_MS", value_name = "MS")]
+    pub election_timeout_min_ms: Option<u64>,
+
+    /// Longest Raft election timeout [default: 1000].
+    #[arg(long, env = "SKIFF_ELECTION_TIMEOUT_MAX_MS", value_name = "MS")]
+    pub election_timeout_max_ms: Option<u64>,
+
+    /// A broker whose heartbeats stop for this long is no longer live [default: 5000].
+    #[arg(long, env = "SKIFF_BROKER_LEASE_MS", value_name = "MS")]
+    pub broker_lease_ms: Option<u64>,
+
+    /// The brokers' object store; with it the leader garbage-collects uncommitted and
+    /// unreferenced segment objects (file:///dir, memory:// or s3://bucket/prefix).
+    #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
+    pub object_store: Option<String>,
+
+    /// S3-compatible endpoint, e.g. http://127.0.0.1:4566 (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "SKIFF_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 region (also AWS_REGION) [default: us-east-1].
+    #[arg(long, env = "SKIFF_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// S3 access key id (also AWS_ACCESS_KEY_ID).
+    #[arg(long, env = "SKIFF_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key (also AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "SKIFF_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow plain-HTTP S3 endpoints [default: yes for http:// endpoints].
+    #[arg(long, env = "SKIFF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_allow_http: Option<bool>,
+
+    /// Use virtual-hosted-style S3 addressing instead of path style [default: false].
+    #[arg(long, env = "SKIFF_S3_VIRTUAL_HOSTED_STYLE", num_args = 0..=1, default_missing_value = "true")]
+    pub s3_virtual_hosted_style: Option<bool>,
+
+    /// Objects younger than this are never garbage-collected [default: 600000].
+    #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]
+    pub gc_grace_ms: Option<u64>,
+
+    /// How often the leader looks for garbage objects [default: 60000].
+    #[arg(long, env = "SKIFF_GC_INTERVAL_MS", value_name = "MS")]
+    pub gc_interval_ms: Option<u64>,
+}
+
+impl ControllerNodeArgs {
+    /// The object store to garbage-collect, if one was given.
+    pub fn store_config(&self) -> Option<skiff_storage::StoreConfig> {
+        let url = self.object_store.clone()?;
+        let mut store = skiff_storage::StoreConfig::for_url(url);
+        store.endpoint = self.s3_endpoint.clone();
+        store.region = self.s3_region.clone();
+        store.access_key_id = self.s3_access_key_id.clone();
+        store.secret_access_key = self.s3_secret_access_key.clone();
+        store.allow_http = self.s3_allow_http;
+        if let Some(virtual_hosted) = self.s3_virtual_hosted_style {
+            store.virtual_hosted_style = virtual_hosted;
+        }
+        Some(store)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Controller addresses (any member; requests are forwarded to the leader).
+    #[arg(
+        long,
+        short = 'c',
+        env = "SKIFF_CONTROLLERS",
+        value_name = "HOST:PORT[,HOST:PORT...]",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub controllers: Vec<String>,
+
+    /// Print JSON for scripts instead of text for people.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// The leader, the members and each node's applied index.
+    Status,
+    /// Add a controller node (start it first with --join); it becomes a voter once caught up.
+    AddNode {
+        #[arg(long)]
+        id: u64,
+        /// The address the other nodes reach it at.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: String,
+    },
+    /// Remove a controller node from the membership.
+    RemoveNode {
+        #[arg(long)]
+        id: u64,
+    },
+}
+
+/// Parses `1=host:port,2=host:port`.
+pub fn parse_peers(text: &str) -> Result<BTreeMap<u64, String>, String> {
+    let mut peers = BTreeMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not ID=HOST:PORT"))?;
+        let id: u64 = id
+            .parse()
+            .map_err(|_| format!("{id:?} in {part:?} is not a node id"))?;
+        if !addr.contains(':') {
+            return Err(format!("{addr:?} in {part:?} is not HOST:PORT"));
+        }
+        if peers.insert(id, addr.to_string()).is_some() {
+            return Err(format!("node {id} appears twice"));
+        }
+    }
+    if peers.is_empty() {
+        return Err("no peers given".into());
+    }
+    Ok(peers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_parse_and_bad_ones_are_named() {
+        let peers = parse_peers("1=a:1, 2=b:2,3=c:3").unwrap();
+        assert_eq!(peers.len(), 3);
+        assert_eq!(peers.get(&2).map(String::as_str), Some("b:2"));
+        assert!(parse_peers("1=a:1,1=b:2").unwrap_err().contains("twice"));
+        assert!(parse_peers("x=a:1").unwrap_err().contains("not a node id"));
+        assert!(parse_peers("1=a").unwrap_err().contains("HOST:PORT"));
+        assert!(parse_peers("").is_err());
+    }
+}

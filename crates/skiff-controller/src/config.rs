@@ -1,0 +1,115 @@
+//! Controller settings: the node, its data directory, Raft timing and (for a cluster) its peers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openraft::SnapshotPolicy;
+
+use crate::error::ControllerError;
+
+/// The shortest time `start` waits for a single-node controller to lead before giving up.
+const MIN_LEADER_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct ControllerConfig {
+    pub node_id: u64,
+    /// Holds `raft-log.redb` and `snapshots/`.
+    pub data_dir: PathBuf,
+    /// Build a snapshot (and purge the log behind it) after this many log entries.
+    pub snapshot_logs_since_last: u64,
+    pub heartbeat_interval_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Every voter of a cluster with its `host:port` (this node included). Empty: a
+    /// single-node controller embedded in `skiff dev`, which leads alone and has no network.
+    pub peers: BTreeMap<u64, String>,
+    /// Never bootstrap, even with the lowest id: this node joins an existing cluster through
+    /// `controller admin add-node`.
+    pub join: bool,
+    /// The leader expires a broker whose heartbeats stop for this long.
+    pub broker_lease_ms: u64,
+    /// Applied entries kept in memory for brokers' watch streams; a broker further behind
+    /// re-reads the whole state.
+    pub watch_ring_entries: usize,
+    /// Garbage collection (leader only, with an object store): objects younger than this are
+    /// never deleted, so uploads still being committed and fetches still reading finish.
+    pub gc_grace_ms: u64,
+    /// How often the leader looks for garbage objects.
+    pub gc_interval_ms: u64,
+    /// Snapshots go to lagging nodes in chunks of this many bytes.
+    pub snapshot_chunk_bytes: u64,
+    /// How long a lagging node may take to receive and install one snapshot chunk (the last
+    /// one decodes and saves the whole state). Too short and a large state never installs.
+    pub install_snapshot_timeout_ms: u64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            node_id: 1,
+            data_dir: PathBuf::from("skiff-data/controller"),
+            snapshot_logs_since_last: 10_000,
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            peers: BTreeMap::new(),
+            join: false,
+            broker_lease_ms: 5_000,
+            watch_ring_entries: 10_000,
+            gc_grace_ms: 10 * 60 * 1000,
+            gc_interval_ms: 60 * 1000,
+            snapshot_chunk_bytes: 3 * 1024 * 1024,
+            install_snapshot_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ControllerConfig {
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
+        if self.snapshot_logs_since_last == 0 {
+            return Err(ControllerError::InvalidConfig(
+                "snapshot_logs_since_last must be at least 1".into(),
+            ));
+        }
+        if !self.peers.is_empty() && !self.peers.contains_key(&self.node_id) {
+            return Err(ControllerError::InvalidConfig(format!(
+                "the peer list does not include this node ({})",
+                self.node_id
+            )));
+        }
+        let config = openraft::Config {
+            cluster_name: "skiff-controller".into(),
+            heartbeat_interval: self.heartbeat_interval_ms,
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs_since_last),
+            // Everything a snapshot covers is purged: a lagging follower gets the snapshot.
+            max_in_snapshot_log_to_keep: 0,
+            snapshot_max_chunk_size: self.snapshot_chunk_bytes.max(1),
+            install_snapshot_timeout: self.install_snapshot_timeout_ms,
+            // openraft gives each append-entries RPC one heartbeat interval; fewer entries
+            // per RPC keep a catching-up follower's batches (segment commits) within it.
+            max_payload_entries: 64,
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map_err(|e| ControllerError::InvalidConfig(e.to_string()))
+    }
+
+    pub(crate) fn leader_wait(&self) -> Duration {
+        Duration::from_millis(self.election_timeout_max_ms.saturating_mul(20)).max(MIN_LEADER_WAIT)
+    }
+
+    /// A cluster node (as opposed to `skiff dev`'s embedded single node).
+    pub fn is_cluster(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// This node initialises the cluster's membership: the lowest id, unless told to join.
+    pub(crate) fn bootstraps(&self) -> bool {
+        !self.join && self.peers.keys().next() == Some(&self.node_id)
+    }
+}

@@ -1,0 +1,128 @@
+//! The controller client a `skiff broker` uses: proposals go to any controller (followers
+//! forward to the leader), state is read from the local replica, and a proposal returns only
+//! once the replica has applied it, so a broker always sees its own writes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::follower::Follower;
+use super::replica::StateReplica;
+use crate::command::{Command, CommandResponse};
+use crate::controller::StateHandle;
+use crate::error::ControllerError;
+use crate::rpc::ControllerEndpoints;
+
+#[derive(Debug, Clone)]
+pub struct RemoteControllerConfig {
+    /// `host:port` of every controller node (at least one).
+    pub controllers: Vec<String>,
+    /// How long `connect` waits for the first state snapshot.
+    pub connect_timeout: Duration,
+    /// How long a proposal waits for the replica to apply it before returning anyway.
+    pub read_your_writes_wait: Duration,
+}
+
+impl RemoteControllerConfig {
+    pub fn new(controllers: Vec<String>) -> Self {
+        RemoteControllerConfig {
+            controllers,
+            connect_timeout: Duration::from_secs(60),
+            read_your_writes_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct RemoteController {
+    endpoints: Arc<ControllerEndpoints>,
+    replica: StateReplica,
+    read_your_writes_wait: Duration,
+    stop: CancellationToken,
+    follower: parking_lot::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RemoteController {
+    /// Starts following the controllers and waits (bounded) for the first state snapshot.
+    pub async fn connect(
+        config: RemoteControllerConfig,
+    ) -> Result<RemoteController, ControllerError> {
+        let endpoints = Arc::new(ControllerEndpoints::new(config.controllers.clone())?);
+        let replica = StateReplica::default();
+        let (ready_tx, mut ready) = watch::channel(false);
+        let stop = CancellationToken::new();
+        let follower = Follower {
+            endpoints: endpoints.clone(),
+            replica: replica.clone(),
+            ready: ready_tx,
+        };
+        let task = tokio::spawn(follower.run(stop.clone()));
+        let remote = RemoteController {
+            endpoints,
+            replica,
+            read_your_writes_wait: config.read_your_writes_wait,
+            stop,
+            follower: parking_lot::Mutex::new(Some(task)),
+        };
+        let waited = tokio::time::timeout(config.connect_timeout, ready.wait_for(|r| *r)).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            remote.shutdown().await;
+            return Err(ControllerError::Unavailable(format!(
+                "no controller of {} answered within {} ms",
+                config.controllers.join(","),
+                config.connect_timeout.as_millis()
+            )));
+        }
+        Ok(remote)
+    }
+
+    /// Proposes through any controller; returns once the local replica has applied it (or
+    /// after a bounded wait, with a warning: the command is committed either way).
+    pub async fn propose(&self, command: Command) -> Result<CommandResponse, ControllerError> {
+        if self.stop.is_cancelled() {
+            return Err(ControllerError::ShuttingDown);
+        }
+        let proposed = self.endpoints.propose(command).await?;
+        let mut applied = self.replica.subscribe();
+        let caught_up = tokio::time::timeout(
+            self.read_your_writes_wait,
+            applied.wait_for(|i| *i >= proposed.index),
+        )
+        .await;
+        if !matches!(caught_up, Ok(Ok(_))) {
+            tracing::warn!(
+                index = proposed.index,
+                applied = self.replica.applied(),
+                "the local controller replica has not applied a committed proposal yet"
+            );
+        }
+        Ok(proposed.response)
+    }
+
+    pub fn state(&self) -> StateHandle {
+        self.replica.handle()
+    }
+
+    /// How many times the replica was loaded from a whole-state snapshot (bootstrap + resyncs).
+    pub fn snapshot_loads(&self) -> u64 {
+        self.replica.reset_count()
+    }
+
+    /// The controller addresses this client uses.
+    pub fn endpoints(&self) -> &ControllerEndpoints {
+        &self.endpoints
+    }
+
+    /// Stops following; later proposals fail with `ShuttingDown`.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let task = self.follower.lock().take();
+        if let Some(task) = task
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "controller watch task failed");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP client shared by controller peers, brokers and the admin command: one pooled
+//! `reqwest` client, postcard in and out, failures sorted into "could not reach it" (safe to
+//! try another node) and everything else.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::wire::POSTCARD;
+
+/// How long to wait for a TCP connection to a node before calling it unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot reach {addr}: {message}")]
+    Unreachable { addr: String, message: String },
+    #[error("{addr} did not answer within {} ms", .timeout.as_millis())]
+    Timeout { addr: String, timeout: Duration },
+    /// The request may have been delivered and acted on; only the reply was lost.
+    #[error("lost the connection to {addr}: {message}")]
+    Interrupted { addr: String, message: String },
+    #[error("{addr} answered HTTP {status}: {message}")]
+    Status {
+        addr: String,
+        status: u16,
+        message: String,
+    },
+    #[error("cannot encode the request: {0}")]
+    Encode(postcard::Error),
+    #[error("undecodable reply from {addr}: {message}")]
+    Decode { addr: String, message: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+impl TransportError {
+    /// The request never reached the node, so trying another node cannot apply it twice.
+    pub fn never_delivered(&self) -> bool {
+        matches!(self, TransportError::Unreachable { .. })
+    }
+}
+
+/// Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+}
+
+impl HttpClient {
+    pub fn new() -> Result<Self, TransportError> {
+        let inner = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            // Controllers talk plain HTTP on a private network; a proxy would only add a hop.
+            .no_proxy()
+            .build()
+            .map_err(|e| TransportError::Client(e.to_string()))?;
+        Ok(HttpClient { inner })
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.inner
+    }
+
+    /// POSTs `body` to `http://{addr}{path}` and decodes the reply.
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let body = postcard::to_allocvec(body).map_err(TransportError::Encode)?;
+        let request = self
+            .inner
+            .post(format!("http://{addr}{path}"))
+            .header(reqwest::header::CONTENT_TYPE, POSTCARD)
+            .body(body)
+            .timeout(timeout);
+        self.send(addr, request, timeout).await
+    }
+
+    /// GETs `http://{addr}{path}` and decodes the reply.
+    pub async fn get<R: DeserializeOwned>(
+        &self,
+        addr: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let request = self
+            .inner
+            .get(format!("http://{addr}{path}"))
+            .timeout(timeout);
+        self.send(addr, request, timeout).await
+    }
+
+    async fn send<R: DeserializeOwned>(
+        &self,
+        addr: &str,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<R, TransportError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| classify(addr, timeout, &e))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| classify(addr, timeout, &e))?;
+        if !status.is_success() {
+            return Err(TransportError::Status {
+                addr: addr.to_string(),
+                status: status.as_u16(),
+                message: String::from_utf8_lossy(bytes.get(..200).unwrap_or(&bytes)).into_owned(),
+            });
+        }
+        postcard::from_bytes(&bytes).map_err(|e| TransportError::Decode {
+            addr: addr.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+pub(crate) fn classify(addr: &str, timeout: Duration, e: &reqwest::Error) -> TransportError {
+    if e.is_connect() {
+        TransportError::Unreachable {
+            addr: addr.to_string(),
+            message: error_chain(e),
+        }
+    } else if e.is_timeout() {
+        TransportError::Timeout {
+            addr: addr.to_string(),
+            timeout,
+        }
+    } else {
+        TransportError::Interrupted {
+            addr: addr.to_string(),
+            message: error_chain(e),
+        }
+    }
+}
+
+/// reqwest's top-level message is "error sending request"; the cause says why.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

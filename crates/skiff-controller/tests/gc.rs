@@ -1,0 +1,134 @@
+//! Garbage collection by the leader: an object uploaded but never committed and a committed
+//! object nothing references any more are deleted once older than the grace period (and the
+//! latter forgotten); a committed, referenced object is kept.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use skiff_controller::rpc::ControllerEndpoints;
+use skiff_controller::*;
+use skiff_storage::{EncodedSegment, ObjectPath, SegmentStore, StoreConfig};
+use support::{TestCluster, WAIT, config_template, topic};
+
+const GRACE: Duration = Duration::from_millis(400);
+
+async fn put(store: &SegmentStore, key: &str) {
+    store
+        .put_segment(
+            &ObjectPath::from(key),
+            EncodedSegment {
+                parts: vec![Bytes::from_static(b"segment bytes")],
+                len: 13,
+                chunks: Vec::new(),
+            },
+        )
+        .await
+        .expect("put");
+}
+
+async fn listed(store: &SegmentStore) -> Vec<String> {
+    let mut keys: Vec<String> = store
+        .list(&ObjectPath::from("segments"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.path.to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn commit(key: &str, topic_id: TopicId) -> Command {
+    Command::CommitSegment(SegmentCommit {
+        object_key: key.into(),
+        object_size: 13,
+        broker_id: 1,
+        append_time_ms: 1_700_000_000_000,
+        chunks: vec![ChunkCommit {
+            topic_id,
+            partition: 0,
+            position: 0,
+            batches: vec![BatchCommit {
+                len: 13,
+                offset_count: 1,
+                record_count: 1,
+                max_timestamp: 1_700_000_000_000,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+            }],
+        }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept() {
+    let store = SegmentStore::open(&StoreConfig::for_url("memory://")).expect("store");
+    let template = ControllerConfig {
+        gc_grace_ms: GRACE.as_millis() as u64,
+        gc_interval_ms: 50,
+        ..config_template(10_000)
+    };
+    let mut cluster = TestCluster::start_with_store(3, template, Some(store.clone())).await;
+    let leader = cluster.wait_for_leader().await;
+    let client = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
+    client.propose(topic("kept", 1)).await.expect("topic");
+
+    let committed = "segments/2026-11-21/1-committed.seg";
+    let uncommitted = "segments/2026-11-21/1-uncommitted.seg";
+    let orphaned = "segments/2026-11-21/1-orphaned.seg";
+    for key in [committed, uncommitted, orphaned] {
+        put(&store, key).await;
+    }
+    client
+        .propose(commit(committed, uuid::Uuid::from_u128(1)))
+        .await
+        .expect("commit");
+    // Every chunk refused (no such topic): committed, but referenced by nothing.
+    let orphan_id = match client
+        .propose(commit(orphaned, uuid::Uuid::from_u128(99)))
+        .await
+        .expect("commit")
+        .response
+    {
+        CommandResponse::SegmentCommitted(result) => result.object_id,
+        other => panic!("unexpected {other:?}"),
+    };
+    let started = Instant::now();
+    tokio::time::sleep(GRACE / 3).await;
+    assert_eq!(
+        listed(&store).await.len(),
+        3,
+        "nothing is deleted within the grace period"
+    );
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let forgotten = cluster
+            .node(leader)
+            .state()
+            .read()
+            .object(orphan_id)
+            .is_none();
+        if forgotten && listed(&store).await == vec![committed.to_string()] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "garbage not collected: {:?}",
+            listed(&store).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(started.elapsed() >= GRACE / 2);
+    let still_known = cluster
+        .node(leader)
+        .state()
+        .read()
+        .objects()
+        .any(|(_, o)| o.key == committed);
+    assert!(still_known, "the referenced object is still known");
+    cluster.stop_all().await;
+}
