@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use futures::future::BoxFuture;
@@ -80,23 +81,32 @@ pub async fn serve(
                     warn!(%peer, error = %e, limit = ctx.config.max_request_bytes, "closing connection: unreadable frame");
                     reading = false;
                 }
-                Some(Ok(frame)) => match decode_request(frame.freeze()) {
-                    Ok(request) => {
-                        let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
-                        let reply = router::start(&ctx, request, peer).await;
-                        in_flight.push_back(Box::pin(reply.map(move |reply| Outgoing { correlation_id, api_key, version, reply })));
+                Some(Ok(frame)) => {
+                    let decoded_at = Instant::now();
+                    match decode_request(frame.freeze()) {
+                        Ok(request) => {
+                            let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
+                            let recorder = ctx.clone();
+                            let reply = router::start(&ctx, request, peer).await;
+                            in_flight.push_back(Box::pin(reply.map(move |reply| {
+                                recorder.metrics.requests.api(api_key).finished(decoded_at, &reply);
+                                Outgoing { correlation_id, api_key, version, reply }
+                            })));
+                        }
+                        Err(error) => match unsupported_reply(&error) {
+                            Some(outgoing) => {
+                                debug!(%peer, %error, "answering unsupported request");
+                                ctx.metrics.requests.unsupported().finished(decoded_at, &outgoing.reply);
+                                in_flight.push_back(Box::pin(std::future::ready(outgoing)));
+                            }
+                            None => {
+                                warn!(%peer, %error, "closing connection: malformed request");
+                                ctx.metrics.requests.unsupported().unanswered();
+                                reading = false;
+                            }
+                        },
                     }
-                    Err(error) => match unsupported_reply(&error) {
-                        Some(outgoing) => {
-                            debug!(%peer, %error, "answering unsupported request");
-                            in_flight.push_back(Box::pin(std::future::ready(outgoing)));
-                        }
-                        None => {
-                            warn!(%peer, %error, "closing connection: malformed request");
-                            reading = false;
-                        }
-                    },
-                },
+                }
             },
             _ = shutdown.cancelled(), if reading => reading = false,
         }

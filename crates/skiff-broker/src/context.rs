@@ -7,6 +7,7 @@ use crate::config::BrokerConfig;
 use crate::controller_client::ControllerClient;
 use crate::fetch::ChunkSource;
 use crate::groups::GroupCoordinator;
+use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
 
 /// What every request handler may use. Shared by all connections behind one `Arc`.
@@ -19,4 +20,5 @@ pub struct BrokerContext {
     pub groups: Arc<GroupCoordinator>,
     /// Cancelled when the broker starts shutting down; long-polls return early on it.
     pub shutdown: CancellationToken,
+    pub metrics: BrokerMetrics,
 }

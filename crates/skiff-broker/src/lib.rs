@@ -19,6 +19,7 @@ mod groups;
 mod handlers;
 mod kafka_error;
 mod lease;
+pub mod metrics;
 pub mod produce;
 mod router;
 mod server;

@@ -19,6 +19,7 @@ use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
 use crate::lease::LeaseKeeper;
+use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer, RecentSegments};
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -75,6 +76,7 @@ impl Broker {
             )
         });
 
+        let metrics = BrokerMetrics::register();
         let shutdown = CancellationToken::new();
         let produce = Arc::new(ProduceBuffer::new(
             config.flush_bytes,
@@ -91,6 +93,7 @@ impl Broker {
                 broker_id: config.broker_id,
                 flush_interval: config.flush_interval(),
                 max_in_flight: config.max_in_flight_flushes,
+                metrics: metrics.flush.clone(),
             },
             shutdown.clone(),
         );
@@ -106,6 +109,7 @@ impl Broker {
             controller: deps.controller,
             produce,
             shutdown: shutdown.clone(),
+            metrics,
             config,
         });
         let connections = TaskTracker::new();
@@ -178,10 +182,18 @@ async fn accept_loop(
     shutdown: CancellationToken,
 ) {
     let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let counts: ConnectionMetrics = ctx.metrics.connections.clone();
     loop {
-        let permit = tokio::select! {
-            permit = limit.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
-            _ = shutdown.cancelled() => return,
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Full: new connections wait in the listen backlog until one closes.
+                counts.refused.increment(1);
+                tokio::select! {
+                    permit = limit.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
+                    _ = shutdown.cancelled() => return,
+                }
+            }
         };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -194,8 +206,12 @@ async fn accept_loop(
                 }
                 let ctx = ctx.clone();
                 let shutdown = shutdown.clone();
+                let counts = counts.clone();
+                counts.accepted.increment(1);
+                counts.open.increment(1.0);
                 connections.spawn(async move {
                     connection::serve(stream, peer, ctx, shutdown).await;
+                    counts.open.decrement(1.0);
                     drop(permit);
                 });
             }

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::dev::wait_for_stop_signal;
 use crate::dev_args::DevArgs;
+use crate::metrics_server;
 use crate::settings::{self, DevSettings};
 
 /// Heartbeat interval unless the config file sets `[broker] lease_heartbeat_ms`.
@@ -45,6 +46,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         anyhow::bail!("a broker needs --broker-id (unique among the cluster's brokers)");
     }
     let controllers = args.controllers;
+    let metrics = metrics_server::start_if_asked(args.common.metrics_addr).await?;
     let DevSettings {
         data_dir: _,
         mut broker,
@@ -105,6 +107,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if let Err(e) = cache.close().await {
         warn!(error = %e, "cache did not close cleanly");
     }
+    metrics_server::shutdown(metrics).await;
     info!("stopped");
     Ok(())
 }

@@ -25,6 +25,10 @@ pub enum ControllerCommand {
 
 #[derive(Debug, Args)]
 pub struct ControllerNodeArgs {
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics [default: off].
+    #[arg(long, env = "SKIFF_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// This node's id; must appear in --peers.
     #[arg(long, env = "SKIFF_NODE_ID", required = true)]
     pub node_id: Option<u64>,

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::controller_args::ControllerNodeArgs;
 use crate::dev::wait_for_stop_signal;
+use crate::metrics_server;
 
 /// How long a starting node logs "waiting" before the next reminder.
 const LEADER_WAIT_STEP: Duration = Duration::from_secs(10);
@@ -51,6 +52,7 @@ pub fn config_from(
 
 pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
     let (cfg, listen) = config_from(&args)?;
+    let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
     let node_id = cfg.node_id;
     let data_dir = cfg.data_dir.clone();
     // Bind first: peers must reach this node for the first election.
@@ -111,6 +113,7 @@ pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
     if let Err(e) = controller.shutdown().await {
         warn!(error = %e, "controller did not shut down cleanly");
     }
+    metrics_server::shutdown(metrics).await;
     info!("stopped");
     Ok(())
 }

@@ -9,9 +9,13 @@ use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
 use crate::cli::DevArgs;
+use crate::metrics_server;
 use crate::settings::{self, DevSettings};
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    // Before anything is opened: stores, caches, controller and broker register their
+    // metric handles when created.
+    let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
     let DevSettings {
         data_dir,
         broker,
@@ -60,6 +64,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     if let Err(e) = cache.close().await {
         warn!(error = %e, "cache did not close cleanly");
     }
+    metrics_server::shutdown(metrics).await;
     info!("stopped");
     Ok(())
 }

@@ -24,6 +24,10 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_KAFKA_ADDR", value_name = "HOST:PORT")]
     pub kafka_addr: Option<SocketAddr>,
 
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics [default: off].
+    #[arg(long, env = "SKIFF_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// host:port clients are told to connect to [default: the bound address].
     #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]
     pub advertised_addr: Option<String>,

@@ -9,6 +9,7 @@ mod controller_cmd;
 mod dev;
 mod dev_args;
 mod line_reader;
+mod metrics_server;
 mod output;
 mod settings;
 mod size;

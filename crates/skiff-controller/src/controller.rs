@@ -19,6 +19,7 @@ use crate::command::{Command, CommandResponse};
 pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
 use crate::leader::{GcSettings, LeaderDuties};
+use crate::metrics::{ProposalMetrics, track_raft_gauges};
 use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft::{
     AppliedLog, ControllerStateMachine, HttpNetwork, RedbLogStore, SnapshotStore, StateSource,
@@ -70,6 +71,9 @@ pub struct Controller {
     pub(crate) http: HttpClient,
     duties_stop: CancellationToken,
     duties: Mutex<Option<JoinHandle<()>>>,
+    proposals: ProposalMetrics,
+    /// Mirrors leadership, term and applied index into gauges; stopped by `duties_stop`.
+    gauges: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
@@ -159,6 +163,13 @@ impl Controller {
         )
         .await
         .map_err(from_fatal)?;
+        let proposals = ProposalMetrics::register();
+        let duties_stop = CancellationToken::new();
+        let gauges = tokio::spawn(track_raft_gauges(
+            raft.metrics(),
+            proposals.clone(),
+            duties_stop.clone(),
+        ));
         let controller = Controller {
             node_id: cfg.node_id,
             raft,
@@ -169,8 +180,10 @@ impl Controller {
             applied_log,
             state_source,
             http,
-            duties_stop: CancellationToken::new(),
+            duties_stop,
             duties: Mutex::new(None),
+            proposals,
+            gauges: Mutex::new(Some(gauges)),
         };
         let ready = if cfg.is_cluster() {
             controller.bootstrap_cluster(&cfg).await
@@ -349,6 +362,13 @@ impl Controller {
         if self.shutting_down.load(Ordering::Acquire) {
             return Err(ControllerError::ShuttingDown);
         }
+        let started = Instant::now();
+        let result = self.client_write(cmd).await;
+        self.proposals.finished(started, &result);
+        result
+    }
+
+    async fn client_write(&self, cmd: Command) -> Result<(u64, CommandResponse), ControllerError> {
         match self.raft.client_write(cmd).await {
             Ok(response) => Ok((response.log_id.index, response.data)),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
@@ -395,6 +415,12 @@ impl Controller {
             && let Err(e) = duties.await
         {
             tracing::warn!(error = %e, "the leader duties task failed");
+        }
+        let gauges = self.gauges.lock().take();
+        if let Some(gauges) = gauges
+            && let Err(e) = gauges.await
+        {
+            tracing::warn!(error = %e, "the controller gauges task failed");
         }
         self.raft.shutdown().await.map_err(|e| {
             ControllerError::Unavailable(format!("the raft task failed while stopping: {e}"))

@@ -32,6 +32,34 @@ struct PartitionJob {
 }
 
 pub async fn handle(ctx: &BrokerContext, request: FetchRequest, version: i16) -> FetchResponse {
+    let response = read_until_ready(ctx, request, version).await;
+    count_sent(ctx, &response);
+    response
+}
+
+/// Adds the response's record bytes and records (from batch headers) to the fetch counters.
+fn count_sent(ctx: &BrokerContext, response: &FetchResponse) {
+    let (mut bytes, mut records) = (0u64, 0u64);
+    for partition in response.responses.iter().flat_map(|t| &t.partitions) {
+        let Some(data) = &partition.records else {
+            continue;
+        };
+        bytes += data.len() as u64;
+        for batch in skiff_records::batches(data).flatten() {
+            records += u64::try_from(batch.record_count()).unwrap_or(0);
+        }
+    }
+    if bytes > 0 {
+        ctx.metrics.fetch.bytes.increment(bytes);
+        ctx.metrics.fetch.records.increment(records);
+    }
+}
+
+async fn read_until_ready(
+    ctx: &BrokerContext,
+    request: FetchRequest,
+    version: i16,
+) -> FetchResponse {
     let mut applied = ctx.controller.state().applied();
     let wait = Duration::from_millis(request.max_wait_ms.clamp(0, MAX_WAIT_CAP_MS) as u64);
     let deadline = Instant::now() + wait;

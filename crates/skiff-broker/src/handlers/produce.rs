@@ -69,10 +69,22 @@ pub async fn start(ctx: &Arc<BrokerContext>, request: ProduceRequest, version: i
     let mut waiter = None;
     if !appends.is_empty() {
         let bytes = appends.iter().map(|a| a.records.len()).sum();
+        let (batches, records) = appends
+            .iter()
+            .flat_map(|a| a.batches)
+            .fold((0u64, 0u64), |(batches, records), b| {
+                (batches + 1, records + u64::from(b.record_count))
+            });
         let appended = match ctx.produce.reserve(bytes).await {
             Some(memory) => ctx.produce.append(memory, appends).ok(),
             None => None,
         };
+        if appended.is_some() {
+            let counts = &ctx.metrics.produce;
+            counts.bytes.increment(bytes as u64);
+            counts.batches.increment(batches);
+            counts.records.increment(records);
+        }
         waiter = settle_appends(&mut topics, appended);
     }
 

@@ -21,6 +21,7 @@ use crate::clock::now_ms;
 use crate::controller_client::ControllerClient;
 use crate::fetch::patch_entry;
 use crate::kafka_error::controller_error_code;
+use crate::metrics::FlushMetrics;
 
 /// How long an upload may take before the log says so (and again each time this passes).
 const SLOW_UPLOAD_WARNING: Duration = Duration::from_secs(5);
@@ -59,6 +60,7 @@ pub struct FlushDeps {
     pub broker_id: i32,
     pub flush_interval: Duration,
     pub max_in_flight: usize,
+    pub metrics: FlushMetrics,
 }
 
 /// A segment whose upload has started; the committer takes these strictly in seal order so a
@@ -68,6 +70,7 @@ struct InFlightFlush {
     path: Path,
     size: u64,
     positions: Vec<u64>,
+    sealed_at: Instant,
     upload: JoinHandle<Result<(), StorageError>>,
 }
 
@@ -153,6 +156,7 @@ async fn wait_until_due(deps: &FlushDeps, shutdown: &CancellationToken) -> bool 
 }
 
 fn start_upload(deps: &FlushDeps, sealed: SealedSegment) -> InFlightFlush {
+    let sealed_at = Instant::now();
     let created_ms = now_ms();
     let path = segment_path(deps.broker_id, created_ms);
     let mut builder = SegmentBuilder::new(deps.broker_id, created_ms);
@@ -186,19 +190,24 @@ fn start_upload(deps: &FlushDeps, sealed: SealedSegment) -> InFlightFlush {
     debug!(object = %path, bytes = size, chunks = positions.len(), "uploading segment");
     let store = deps.store.clone();
     let upload_path = path.clone();
+    let upload_seconds = deps.metrics.upload_seconds.clone();
     let upload = tokio::spawn(async move {
-        match store.put_segment(&upload_path, encoded).await {
+        let started = Instant::now();
+        let result = match store.put_segment(&upload_path, encoded).await {
             // Segment paths are unique per flush, so "already exists" can only be our own
             // earlier attempt of this same PUT that landed before a retry.
             Err(StorageError::AlreadyExists { .. }) => Ok(()),
             other => other,
-        }
+        };
+        upload_seconds.record(started.elapsed().as_secs_f64());
+        result
     });
     InFlightFlush {
         sealed,
         path,
         size,
         positions,
+        sealed_at,
         upload,
     }
 }
@@ -217,8 +226,17 @@ async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightF
                 "segment upload task failed: {e}"
             ))),
         };
-        if let Ok(result) = &outcome {
-            fill_cache(&deps, &flight, result);
+        match &outcome {
+            Ok(result) => {
+                let counts = &deps.metrics;
+                counts.flushes.increment(1);
+                counts.bytes.record(flight.size as f64);
+                counts
+                    .seconds
+                    .record(flight.sealed_at.elapsed().as_secs_f64());
+                fill_cache(&deps, &flight, result);
+            }
+            Err(_) => deps.metrics.errors.increment(1),
         }
         deps.recent.remove(flight.path.as_ref());
         flight.sealed.outcome.send_replace(Some(Arc::new(outcome)));

@@ -14,6 +14,7 @@ use super::replica::StateReplica;
 use crate::command::{Command, CommandResponse};
 use crate::controller::StateHandle;
 use crate::error::ControllerError;
+use crate::metrics::ProposalMetrics;
 use crate::rpc::ControllerEndpoints;
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,7 @@ pub struct RemoteController {
     read_your_writes_wait: Duration,
     stop: CancellationToken,
     follower: parking_lot::Mutex<Option<JoinHandle<()>>>,
+    proposals: ProposalMetrics,
 }
 
 impl RemoteController {
@@ -65,6 +67,7 @@ impl RemoteController {
             read_your_writes_wait: config.read_your_writes_wait,
             stop,
             follower: parking_lot::Mutex::new(Some(task)),
+            proposals: ProposalMetrics::register(),
         };
         let waited = tokio::time::timeout(config.connect_timeout, ready.wait_for(|r| *r)).await;
         if !matches!(waited, Ok(Ok(_))) {
@@ -84,6 +87,17 @@ impl RemoteController {
         if self.stop.is_cancelled() {
             return Err(ControllerError::ShuttingDown);
         }
+        let started = std::time::Instant::now();
+        let result = self.propose_and_catch_up(command).await;
+        self.proposals.finished(started, &result);
+        self.proposals.applied(self.replica.applied());
+        result
+    }
+
+    async fn propose_and_catch_up(
+        &self,
+        command: Command,
+    ) -> Result<CommandResponse, ControllerError> {
         let proposed = self.endpoints.propose(command).await?;
         let mut applied = self.replica.subscribe();
         let caught_up = tokio::time::timeout(

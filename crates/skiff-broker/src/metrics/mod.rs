@@ -1,0 +1,84 @@
+//! Prometheus metrics of the broker, through the `metrics` facade.
+//!
+//! Every handle is registered when the broker starts (so the process installs its recorder
+//! first); the hot path only increments atomics: no name lookups, no allocation, nothing per
+//! record (record counts come from batch headers).
+
+mod names;
+mod request_errors;
+mod requests;
+
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+
+pub use names::*;
+pub use request_errors::reply_has_error;
+pub use requests::{ApiMetrics, RequestMetrics, UNSUPPORTED_API};
+
+/// Every handle the broker uses, grouped by the layer that records them.
+#[derive(Clone)]
+pub struct BrokerMetrics {
+    pub requests: RequestMetrics,
+    pub produce: ProduceMetrics,
+    pub fetch: FetchMetrics,
+    pub flush: FlushMetrics,
+    pub connections: ConnectionMetrics,
+}
+
+impl BrokerMetrics {
+    /// Registers every handle with the recorder installed now.
+    pub fn register() -> Self {
+        BrokerMetrics {
+            requests: RequestMetrics::register(),
+            produce: ProduceMetrics {
+                bytes: counter!(PRODUCE_BYTES_TOTAL),
+                records: counter!(PRODUCE_RECORDS_TOTAL),
+                batches: counter!(PRODUCE_BATCHES_TOTAL),
+            },
+            fetch: FetchMetrics {
+                bytes: counter!(FETCH_BYTES_TOTAL),
+                records: counter!(FETCH_RECORDS_TOTAL),
+            },
+            flush: FlushMetrics {
+                flushes: counter!(FLUSHES_TOTAL),
+                bytes: histogram!(FLUSH_BYTES),
+                seconds: histogram!(FLUSH_SECONDS),
+                upload_seconds: histogram!(FLUSH_UPLOAD_SECONDS),
+                errors: counter!(FLUSH_ERRORS_TOTAL),
+            },
+            connections: ConnectionMetrics {
+                open: gauge!(CONNECTIONS),
+                accepted: counter!(CONNECTIONS_ACCEPTED_TOTAL),
+                refused: counter!(CONNECTIONS_REFUSED_TOTAL),
+            },
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ProduceMetrics {
+    pub bytes: Counter,
+    pub records: Counter,
+    pub batches: Counter,
+}
+
+#[derive(Clone)]
+pub struct FetchMetrics {
+    pub bytes: Counter,
+    pub records: Counter,
+}
+
+#[derive(Clone)]
+pub struct FlushMetrics {
+    pub flushes: Counter,
+    pub bytes: Histogram,
+    pub seconds: Histogram,
+    pub upload_seconds: Histogram,
+    pub errors: Counter,
+}
+
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    pub open: Gauge,
+    pub accepted: Counter,
+    pub refused: Counter,
+}

@@ -1,0 +1,154 @@
+//! Prometheus metrics of the controller and of the clients that propose to it, through the
+//! `metrics` facade. Handles are registered when a controller or remote client is created,
+//! so the process installs its recorder first; a proposal only touches atomics.
+
+use std::time::Instant;
+
+use metrics::{Counter, Gauge, Histogram, Unit, counter, gauge, histogram};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ControllerError;
+use crate::raft::types::RaftMetrics;
+
+/// Histogram: seconds from proposing a command until it is applied, as the proposer sees it.
+pub const CONTROLLER_COMMIT_SECONDS: &str = "skiff_controller_commit_seconds";
+/// Counter, label `outcome`: proposals made, by how they ended.
+pub const CONTROLLER_PROPOSALS_TOTAL: &str = "skiff_controller_proposals_total";
+/// Gauge: the last log index applied to this process's copy of the state.
+pub const CONTROLLER_APPLIED_INDEX: &str = "skiff_controller_applied_index";
+/// Gauge: 1 while this controller node leads, else 0.
+pub const CONTROLLER_IS_LEADER: &str = "skiff_controller_is_leader";
+/// Gauge: this controller node's current Raft term.
+pub const CONTROLLER_TERM: &str = "skiff_controller_term";
+
+/// Registers help text and units with the installed recorder. Call once after installing it.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        CONTROLLER_COMMIT_SECONDS,
+        Unit::Seconds,
+        "Time from proposing a controller command until it is applied, as the proposer sees it (a broker includes the wait for its local replica)"
+    );
+    metrics::describe_counter!(
+        CONTROLLER_PROPOSALS_TOTAL,
+        Unit::Count,
+        "Controller proposals, by outcome (ok, not_leader, unavailable, storage_error, shutting_down)"
+    );
+    metrics::describe_gauge!(
+        CONTROLLER_APPLIED_INDEX,
+        Unit::Count,
+        "Last controller log index applied to this process's state"
+    );
+    metrics::describe_gauge!(
+        CONTROLLER_IS_LEADER,
+        Unit::Count,
+        "1 while this controller node is the Raft leader, else 0"
+    );
+    metrics::describe_gauge!(
+        CONTROLLER_TERM,
+        Unit::Count,
+        "Current Raft term of this node"
+    );
+}
+
+/// The `outcome` labels, one per way a proposal ends.
+const OUTCOMES: [&str; 6] = [
+    "ok",
+    "not_leader",
+    "unavailable",
+    "storage_error",
+    "shutting_down",
+    "invalid_config",
+];
+
+fn outcome_index(result: &Result<(), &ControllerError>) -> usize {
+    match result {
+        Ok(()) => 0,
+        Err(ControllerError::NotLeader { .. }) => 1,
+        Err(ControllerError::Unavailable(_)) => 2,
+        Err(ControllerError::Storage(_)) => 3,
+        Err(ControllerError::ShuttingDown) => 4,
+        Err(ControllerError::InvalidConfig(_)) => 5,
+    }
+}
+
+/// Handles for timing and counting proposals.
+#[derive(Clone)]
+pub struct ProposalMetrics {
+    commit_seconds: Histogram,
+    outcomes: [Counter; OUTCOMES.len()],
+    applied_index: Gauge,
+}
+
+impl ProposalMetrics {
+    pub fn register() -> Self {
+        ProposalMetrics {
+            commit_seconds: histogram!(CONTROLLER_COMMIT_SECONDS),
+            outcomes: OUTCOMES
+                .map(|outcome| counter!(CONTROLLER_PROPOSALS_TOTAL, "outcome" => outcome)),
+            applied_index: gauge!(CONTROLLER_APPLIED_INDEX),
+        }
+    }
+
+    /// Counts a finished proposal; a successful one also records its latency from `started`.
+    pub fn finished<T>(&self, started: Instant, result: &Result<T, ControllerError>) {
+        let outcome = result.as_ref().map(|_| ());
+        if let Some(counter) = self.outcomes.get(outcome_index(&outcome)) {
+            counter.increment(1);
+        }
+        if outcome.is_ok() {
+            self.commit_seconds.record(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Sets the applied-index gauge (a broker's replica reports it after each proposal).
+    pub fn applied(&self, index: u64) {
+        self.applied_index.set(index as f64);
+    }
+}
+
+/// Keeps the leadership, term and applied-index gauges in step with openraft's metrics until
+/// `stop` is cancelled. openraft publishes a change per applied entry, so this costs one
+/// wake-up per commit, never work per partition.
+pub async fn track_raft_gauges(
+    mut raft: watch::Receiver<RaftMetrics>,
+    proposals: ProposalMetrics,
+    stop: CancellationToken,
+) {
+    let is_leader = gauge!(CONTROLLER_IS_LEADER);
+    let term = gauge!(CONTROLLER_TERM);
+    loop {
+        {
+            let m = raft.borrow_and_update();
+            let leading = m.current_leader == Some(m.id);
+            is_leader.set(if leading { 1.0 } else { 0.0 });
+            term.set(m.current_term as f64);
+            proposals.applied(m.last_applied.map_or(0, |log| log.index));
+        }
+        tokio::select! {
+            changed = raft.changed() => if changed.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_own_outcome_label() {
+        let errors = [
+            ControllerError::NotLeader { leader: None },
+            ControllerError::Unavailable("x".into()),
+            ControllerError::Storage("x".into()),
+            ControllerError::ShuttingDown,
+            ControllerError::InvalidConfig("x".into()),
+        ];
+        let mut seen = vec![outcome_index(&Ok(()))];
+        for error in &errors {
+            seen.push(outcome_index(&Err(error)));
+        }
+        assert_eq!(seen, (0..OUTCOMES.len()).collect::<Vec<_>>());
+    }
+}
