@@ -164,10 +164,8 @@ def bench(binary: Path, dev: SkiffDev, mode: str, *args: str) -> dict:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
-    summary = json.loads(result.stdout)
-    if summary.get("errors"):
-        raise RuntimeError(f"{mode} reported {summary['errors']} errors: {summary.get('first_error')}")
-    return summary
+    # A run with delivery errors is a result too (reported in its row), not a reason to stop.
+    return json.loads(result.stdout)
 
 
 def segment_files(objects_dir: Path) -> int:
@@ -175,7 +173,10 @@ def segment_files(objects_dir: Path) -> int:
 
 
 def mb(summary: dict) -> str:
-    return f"{summary['mb_per_sec']:.0f} MB/s ({summary['records_per_sec']:,.0f} rec/s)"
+    text = f"{summary['mb_per_sec']:.0f} MB/s ({summary['records_per_sec']:,.0f} rec/s)"
+    if summary.get("errors"):
+        text += f", **{summary['errors']:,} errors** ({summary.get('first_error')})"
+    return text
 
 
 def latency(summary: dict, key: str = "latency") -> str:
@@ -256,7 +257,9 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
         if cold["records"] != plain["records"] or warm["records"] != plain["records"]:
             raise RuntimeError(f"consumed {cold['records']}/{warm['records']} records, produced {plain['records']}")
 
-    shutil.rmtree(data, ignore_errors=True)
+    # Each scenario's data goes as soon as it is read back: the full suite writes several GB.
+    for moved in (data, objects, cache_dir):
+        shutil.rmtree(moved, ignore_errors=True)
     with skiff_dev(binary, data, *store, "--flush-interval-ms", "10") as dev:
         e2e = bench(binary, dev, "e2e", "--topic", "e2e", "--partitions", "8", "--record-size", "1KiB",
                     "--throughput", "20MB/s", "--duration", sizes.e2e_duration)
@@ -288,7 +291,8 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
                        f"{puts_per_s:.1f} PUT/s ({puts} segments in {paced['elapsed_secs']:.1f} s)",
                        "≤ 1000 / 100 ms = 10 PUT/s", verdict(puts_per_s <= 10.5)))
 
-    shutil.rmtree(data, ignore_errors=True)
+    for moved in (data, wide_objects, objects, cache_dir):
+        shutil.rmtree(moved, ignore_errors=True)
     with skiff_dev(binary, data, *store) as dev:
         subprocess.run([str(binary), "topic", "create", "huge", "--partitions", str(sizes.huge_partitions),
                         "--bootstrap", dev.bootstrap], check=True, capture_output=True)
@@ -300,6 +304,8 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
         ratio = huge["mb_per_sec"] / plain["mb_per_sec"] if plain["mb_per_sec"] else 0.0
         report.add(Row(f"produce across {sizes.huge_partitions:,} partitions", "file store, flush 100 ms", mb(huge),
                        "within 25% of 8 partitions", verdict(ratio >= 0.75), f"{ratio:.0%} of the 8-partition figure"))
+    for moved in (data, objects, cache_dir):
+        shutil.rmtree(moved, ignore_errors=True)
 
 
 def s3_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None:
@@ -320,6 +326,8 @@ def s3_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None
     with skiff_dev(binary, data, *store, env=env) as dev:
         cold = bench(binary, dev, "consume", "--topic", "s3p8")
         report.add(Row("catch-up consume, cold cache", "LocalStack S3", mb(cold), "", "", object_store_text(cold)))
+    for moved in (data, cache_dir):
+        shutil.rmtree(moved, ignore_errors=True)
 
 
 def machine_lines(binary: Path) -> list[str]:

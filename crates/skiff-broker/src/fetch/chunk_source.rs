@@ -34,6 +34,17 @@ impl ChunkSource {
         object_key: &str,
         entry: IndexEntry,
     ) -> Result<Bytes, StorageError> {
+        // A segment still being committed is read from memory before the cache is asked. The
+        // committer fills the cache first and forgets the segment after, so in this order a
+        // reader cannot miss both; asked the other way round, a lookup that falls through to
+        // the disk tier can outlast the fill and the removal and end in a GET.
+        if let Some(raw) = self
+            .recent
+            .get(object_key)
+            .and_then(|s| s.copy_range(entry.position, u64::from(entry.len)))
+        {
+            return patch_for_readers(raw, &entry, object_key);
+        }
         let key = ChunkKey {
             object_id,
             position: entry.position,
@@ -57,14 +68,22 @@ impl ChunkSource {
                         BytesMut::from(fetched)
                     }
                 };
-                patch_entry(raw, &entry).map_err(|e| StorageError::Other {
-                    operation: "read",
-                    path: object_key,
-                    reason: format!("stored batches do not match the index: {e}"),
-                })
+                patch_for_readers(raw, &entry, &object_key)
             })
             .await
     }
+}
+
+fn patch_for_readers(
+    raw: BytesMut,
+    entry: &IndexEntry,
+    object_key: &str,
+) -> Result<Bytes, StorageError> {
+    patch_entry(raw, entry).map_err(|e| StorageError::Other {
+        operation: "read",
+        path: object_key.to_string(),
+        reason: format!("stored batches do not match the index: {e}"),
+    })
 }
 
 /// Stored bytes that disagree with the index entry describing them.
