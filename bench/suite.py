@@ -226,8 +226,9 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     data = work / "file"
     objects = work / "file-objects"
     cache_dir = work / "file-cache"
+    # The disk tier holds a whole produce run, so the second read shows the cache, not eviction.
     store = ["--object-store", f"file://{objects}", "--cache-dir", str(cache_dir),
-             "--cache-memory-bytes", str(cache_memory)]
+             "--cache-memory-bytes", str(cache_memory), "--cache-disk-bytes", str(3 * 1024 * MiB)]
     shutil.rmtree(data, ignore_errors=True)
     shutil.rmtree(objects, ignore_errors=True)
     shutil.rmtree(cache_dir, ignore_errors=True)
@@ -252,7 +253,7 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
         report.add(Row("catch-up consume, cold cache", "file store", mb(cold), "≥ 500 MB/s",
                        verdict(cold["mb_per_sec"] >= 500), object_store_text(cold)))
         warm = bench(binary, dev, "consume", "--topic", "p8")
-        report.add(Row("catch-up consume, cached", "same process, second read", mb(warm), "≥ 500 MB/s",
+        report.add(Row("catch-up consume, cached", "same process, second read, disk tier 3 GiB", mb(warm), "≥ 500 MB/s",
                        verdict(warm["mb_per_sec"] >= 500), object_store_text(warm)))
         if cold["records"] != plain["records"] or warm["records"] != plain["records"]:
             raise RuntimeError(f"consumed {cold['records']}/{warm['records']} records, produced {plain['records']}")
@@ -260,6 +261,9 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     # Each scenario's data goes as soon as it is read back: the full suite writes several GB.
     for moved in (data, objects, cache_dir):
         shutil.rmtree(moved, ignore_errors=True)
+    # Gigabytes written above may still be in writeback; the Raft log's fsyncs would wait on it
+    # and the latency run would measure the previous scenario's disk traffic.
+    os.sync()
     with skiff_dev(binary, data, *store, "--flush-interval-ms", "10") as dev:
         e2e = bench(binary, dev, "e2e", "--topic", "e2e", "--partitions", "8", "--record-size", "1KiB",
                     "--throughput", "20MB/s", "--duration", sizes.e2e_duration)
