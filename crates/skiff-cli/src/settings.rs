@@ -142,8 +142,21 @@ fn file_url(dir: &Path) -> String {
     format!("file://{}", dir.display())
 }
 
+/// True for object stores on this machine (`file://`, `memory://`), where a disk-cache copy
+/// of freshly produced data would only duplicate what the store already holds locally.
+pub fn is_local_store(url: &str) -> bool {
+    url.starts_with("file://") || url.starts_with("memory://")
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_file_and_memory_stores_are_local() {
+        assert!(is_local_store("file:///tmp/objects"));
+        assert!(is_local_store("memory://"));
+        assert!(!is_local_store("s3://bucket/prefix"));
+    }
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
