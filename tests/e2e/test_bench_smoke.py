@@ -20,7 +20,7 @@ SCENARIOS = [
     "the same with zstd",
     "broker peak resident memory at full produce rate",
     "catch-up consume, cold cache",
-    "catch-up consume, cached",
+    "catch-up consume, second read",
     "e2e latency at 20 MB/s",
     "produce across 20 partitions",
     "segment PUTs per second",

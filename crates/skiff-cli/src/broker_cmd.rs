@@ -60,18 +60,12 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         broker.lease_heartbeat_ms = DEFAULT_LEASE_HEARTBEAT_MS;
     }
 
-    let store_is_local = settings::is_local_store(&store.url);
     let store = SegmentStore::open(&store).context("object store")?;
     store
         .check()
         .await
         .with_context(|| format!("object store {} is not reachable", store.describe()))?;
     let cache = ChunkCache::open(&cache).await.context("cache")?;
-    let cache = if store_is_local {
-        cache.keep_fresh_chunks_in_memory()
-    } else {
-        cache
-    };
     let remote = Arc::new(
         RemoteController::connect(RemoteControllerConfig::new(controllers.clone()))
             .await

@@ -24,18 +24,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         controller,
     } = settings::resolve(args)?;
 
-    let store_is_local = settings::is_local_store(&store.url);
     let store = SegmentStore::open(&store).context("object store")?;
     store
         .check()
         .await
         .with_context(|| format!("object store {} is not reachable", store.describe()))?;
     let cache = ChunkCache::open(&cache).await.context("cache")?;
-    let cache = if store_is_local {
-        cache.keep_fresh_chunks_in_memory()
-    } else {
-        cache
-    };
     let controller = Arc::new(Controller::start(controller).await.context("controller")?);
     let broker = Broker::start(
         broker,

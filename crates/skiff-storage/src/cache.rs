@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use foyer::{
     BlockEngineConfig, Code, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    HybridCacheProperties, Location, LruConfig, PsyncIoEngineConfig, RecoverMode, Source,
+    LruConfig, PsyncIoEngineConfig, RecoverMode, Source,
 };
 use metrics::{Counter, counter, gauge};
 use serde::Deserialize;
@@ -211,8 +211,6 @@ impl Counters {
 pub struct ChunkCache {
     cache: HybridCache<ChunkKey, ChunkBytes>,
     counters: Arc<Counters>,
-    /// Where freshly produced chunks may live: anywhere, or memory only.
-    fresh_location: Location,
 }
 
 impl ChunkCache {
@@ -264,27 +262,14 @@ impl ChunkCache {
         Ok(Self {
             cache,
             counters: Arc::new(Counters::register(cfg)),
-            fresh_location: Location::Default,
         })
-    }
-
-    /// Keeps freshly produced chunks out of the disk tier (they stay in memory until evicted).
-    /// For an object store on the local disk the disk tier would only hold a second copy of
-    /// what the store just wrote to the same disk, and writing that copy cost about as much as
-    /// the PUT itself: a third of the broker's CPU at full produce rate in a profile.
-    #[must_use]
-    pub fn keep_fresh_chunks_in_memory(mut self) -> Self {
-        self.fresh_location = Location::InMem;
-        self
     }
 
     /// Caches freshly flushed (already offset-patched) chunk bytes.
     pub fn insert(&self, key: ChunkKey, bytes: Bytes) {
         self.counters.inserts.fetch_add(1, Ordering::Relaxed);
         self.counters.inserts_metric.increment(1);
-        let properties = HybridCacheProperties::default().with_location(self.fresh_location);
-        self.cache
-            .insert_with_properties(key, ChunkBytes(bytes), properties);
+        self.cache.insert(key, ChunkBytes(bytes));
     }
 
     /// Looks in memory, then on disk.

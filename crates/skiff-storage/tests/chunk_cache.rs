@@ -301,30 +301,3 @@ async fn unusable_sizes_are_config_errors() {
         Err(StorageError::Config(_))
     ));
 }
-
-#[tokio::test]
-async fn fresh_chunks_kept_in_memory_never_reach_the_disk_tier() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = ChunkCache::open(&small_hybrid(dir.path()))
-        .await
-        .expect("open")
-        .keep_fresh_chunks_in_memory();
-    // The same 3 MiB through a 1 MiB memory tier as above, where evicted chunks go to disk.
-    let chunks: Vec<Bytes> = (0..24).map(|i| chunk(i, 128 * KIB)).collect();
-    for (i, data) in chunks.iter().enumerate() {
-        cache.insert(key(9, i as u64 * 1000), data.clone());
-    }
-    cache.wait_for_disk_writes().await;
-
-    assert!(
-        cache.get(&key(9, 0)).await.expect("get").is_none(),
-        "an evicted fresh chunk must not be found on disk"
-    );
-    assert_eq!(cache.stats().disk_hits, 0, "stats: {:?}", cache.stats());
-    let last = cache
-        .get(&key(9, 23 * 1000))
-        .await
-        .expect("get")
-        .expect("the newest chunk is still in memory");
-    assert!(last == chunks[23]);
-}
