@@ -18,6 +18,8 @@ writes one JSON object per line to stdout, flushed at once:
   {"e": "discarded", "count": n}              records of partitions revoked within the same poll
   {"e": "error", "error": text}                a consumer error that is not a transient one
   {"e": "commits_held"}                        acknowledges the hold_commits command
+  {"e": "client_workaround", "what": text}     the harness stepped around a known client bug
+                                               (see KafkaPythonMember._resume_orphaned_join)
   {"e": "closed"}                              close() returned; the process exits 0 next
 It reads commands, one per line, from stdin: `hold_commits` (stop committing from the next poll
 on, so the tail it consumes stays uncommitted) and `close` (a clean close: a dynamic member leaves
@@ -276,11 +278,48 @@ class KafkaPythonMember:
         except Exception as error:  # kafka-python raises its errors from poll(); report, keep going
             self.emit({"e": "error", "error": f"{type(error).__name__}: {error}"})
             return records
+        finally:
+            self._resume_orphaned_join()
         for batch in batches.values():
             for message in batch:
                 value = message.value
                 records.append([message.partition, message.offset, None if value is None else value.decode("latin-1")])
         return records
+
+    def _resume_orphaned_join(self) -> None:
+        """Works around a kafka-python 3.0.x bug that strands a member in REBALANCING for good.
+
+        When a poll() times out in the middle of a join, kafka-python leaves the JoinGroup/SyncGroup
+        task in flight (`_join_task`) for the next poll to finish. But the next poll only goes back
+        to the join when `need_rejoin()` is true, and that can have turned false meanwhile: a
+        leader whose previous assignment was computed from stale metadata rejoins because its
+        `_assignment_snapshot != _metadata_snapshot` (the base `rejoin_needed` flag stays False),
+        and `_perform_assignment` for the new generation sets `_assignment_snapshot =
+        _metadata_snapshot`. The finished task's assignment is then never applied: the member
+        stays REBALANCING with its heartbeat disabled and no partitions until its session expires.
+        Seen in test_two_groups_read_the_same_topic_independently[kafka-python] about 1 run in 10:
+        the member's debug log has "Sending leader SyncGroup", "coordinator.poll: timeout in
+        ensure_active_group; returning early", then "Received SyncGroup response ... error_code=0"
+        with its partitions, then only "need_rejoin: False" lines and never "Enabling heartbeat";
+        the broker logs "group is stable" for that generation and, 6 s later, "member session
+        expired". The broker answered; the client never looked at the answer.
+
+        A join left in flight is a join the client itself still means to finish, so raising its
+        `rejoin_needed` flag only brings the next poll back to the join (which then re-awaits the
+        task, or rejoins if it already finished, as kafka-python does when the flag was set); the
+        client clears the flag when the join completes. Nothing here answers for the broker: an
+        unanswered or failed JoinGroup/SyncGroup still shows up exactly as before. A client
+        without these internals (a fixed release) is left alone."""
+        coordinator = getattr(self.consumer, "_coordinator", None)
+        if coordinator is None or getattr(coordinator, "_join_task", None) is None:
+            return
+        if getattr(coordinator, "rejoin_needed", True) or coordinator.need_rejoin():
+            return
+        logging.getLogger(__name__).warning(
+            "kafka-python left a join in flight with need_rejoin() false; requesting a rejoin so it completes"
+        )
+        self.emit({"e": "client_workaround", "what": "resumed a join kafka-python left in flight"})
+        coordinator.request_rejoin()
 
     def commit(self, offsets: Mapping[int, int], metadata_of: Callable[[int, int], str]) -> str | None:
         from kafka import TopicPartition
