@@ -31,6 +31,6 @@ pub use args::{
 };
 pub use error::BenchError;
 pub use latency::LatencyPercentiles;
-pub use parse::Throughput;
+pub use parse::{Throughput, parse_size};
 pub use run::{IdleStop, Measured, measure, run};
 pub use summary::Summary;

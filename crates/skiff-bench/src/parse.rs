@@ -55,7 +55,8 @@ pub fn parse_throughput(text: &str) -> Result<Throughput, String> {
     Ok(Throughput::BytesPerSec(rate * bytes_per_unit))
 }
 
-/// Parses a byte size such as `1024`, `1KiB`, `8MiB` or `1MB` (decimal).
+/// Parses a byte size such as `1024`, `64KiB`, `8MiB`, `1GiB` or `500MB` (decimal). The `skiff`
+/// command's size flags use it too.
 pub fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
     let split = text
@@ -185,8 +186,21 @@ mod tests {
         assert_eq!(parse_size("1KiB").unwrap(), 1024);
         assert_eq!(parse_size("1MB").unwrap(), 1_000_000);
         assert_eq!(parse_size("100").unwrap(), 100);
-        assert!(parse_size("big").is_err());
+        assert_eq!(parse_size("8MiB").unwrap(), 8 << 20);
+        assert_eq!(parse_size("1gib").unwrap(), 1 << 30);
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("64 KiB").unwrap(), 64 << 10);
         assert!(parse_size("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn bad_sizes_say_what_is_expected() {
+        assert!(parse_size("big").unwrap_err().contains("not a size"));
+        assert!(
+            parse_size("5 parsecs")
+                .unwrap_err()
+                .contains("unknown size unit")
+        );
     }
 
     #[test]

@@ -6,61 +6,22 @@
 mod group_support;
 mod support;
 
-use std::sync::Arc;
-
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest};
-use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
-use skiff_controller::{BrokerInfo, Command, Controller, ControllerConfig};
-use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
 use support::*;
 
 const NOT_COORDINATOR: i16 = 16;
 
 #[tokio::test]
 async fn groups_coordinated_elsewhere_are_refused_with_not_coordinator() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let controller = Arc::new(
-        Controller::start(ControllerConfig {
-            data_dir: dir.path().join("controller"),
-            ..Default::default()
-        })
-        .await
-        .expect("controller starts"),
-    );
-    controller
-        .propose(Command::RegisterBroker(BrokerInfo {
-            id: 2,
-            host: "elsewhere.example".into(),
-            port: 9999,
-            rack: None,
-        }))
-        .await
-        .expect("second broker registered");
-    let cache = ChunkCache::open(&CacheConfig {
-        memory_bytes: 16 << 20,
-        disk_bytes: 0,
-        dir: dir.path().join("cache"),
+    let broker = TestBroker::start_beside_absent_broker(|config| {
+        config.group_initial_rebalance_delay_ms = 0;
     })
-    .await
-    .expect("cache opens");
-    let broker = Broker::start(
-        BrokerConfig {
-            kafka_addr: "127.0.0.1:0".parse().expect("addr"),
-            group_initial_rebalance_delay_ms: 0,
-            ..Default::default()
-        },
-        BrokerDeps {
-            controller: controller.clone(),
-            store: SegmentStore::open(&StoreConfig::for_url("memory://")).expect("store"),
-            cache: cache.clone(),
-        },
-    )
-    .await
-    .expect("broker starts");
-    let mut client = RawClient::connect(broker.local_addr()).await;
+    .await;
+    let mut client = broker.client().await;
+    let absent = absent_broker();
     create_topic(&mut client, "t", 1, &[]).await;
 
     // Ask for many groups: some land on each broker.
@@ -74,7 +35,10 @@ async fn groups_coordinated_elsewhere_are_refused_with_not_coordinator() {
         match c.node_id.0 {
             1 => ours.push(c.key.to_string()),
             2 => {
-                assert_eq!((c.host.as_str(), c.port), ("elsewhere.example", 9999));
+                assert_eq!(
+                    (c.host.as_str(), c.port),
+                    (absent.host.as_str(), i32::from(absent.port))
+                );
                 theirs.push(c.key.to_string());
             }
             other => panic!("unknown broker {other}"),
@@ -129,7 +93,5 @@ async fn groups_coordinated_elsewhere_are_refused_with_not_coordinator() {
         .collect();
     assert_eq!(ids, vec![mine]);
 
-    broker.shutdown().await;
-    controller.shutdown().await.expect("controller stops");
-    cache.close().await.expect("cache closes");
+    broker.stop().await;
 }

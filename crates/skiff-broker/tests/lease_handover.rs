@@ -8,15 +8,12 @@ mod group_support;
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Instant;
 
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::{JoinGroupRequest, ListGroupsRequest, MetadataRequest};
-use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
-use skiff_controller::{BrokerInfo, Command, Controller, ControllerConfig};
-use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
+use skiff_controller::Command;
 use support::*;
 
 const NOT_COORDINATOR: i16 = 16;
@@ -52,46 +49,11 @@ async fn listed_groups(client: &mut RawClient) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let controller = Arc::new(
-        Controller::start(ControllerConfig {
-            data_dir: dir.path().join("controller"),
-            ..Default::default()
-        })
-        .await
-        .expect("controller starts"),
-    );
-    controller
-        .propose(Command::RegisterBroker(BrokerInfo {
-            id: 2,
-            host: "elsewhere.example".into(),
-            port: 9999,
-            rack: None,
-        }))
-        .await
-        .expect("second broker registered");
-    let cache = ChunkCache::open(&CacheConfig {
-        memory_bytes: 16 << 20,
-        disk_bytes: 0,
-        dir: dir.path().join("cache"),
+    let broker = TestBroker::start_beside_absent_broker(|config| {
+        config.group_initial_rebalance_delay_ms = 0;
     })
-    .await
-    .expect("cache opens");
-    let broker = Broker::start(
-        BrokerConfig {
-            kafka_addr: "127.0.0.1:0".parse().expect("addr"),
-            group_initial_rebalance_delay_ms: 0,
-            ..Default::default()
-        },
-        BrokerDeps {
-            controller: controller.clone(),
-            store: SegmentStore::open(&StoreConfig::for_url("memory://")).expect("store"),
-            cache: cache.clone(),
-        },
-    )
-    .await
-    .expect("broker starts");
-    let mut client = RawClient::connect(broker.local_addr()).await;
+    .await;
+    let mut client = broker.client().await;
     create_topic(&mut client, "t", 32, &[]).await;
 
     let (brokers, leaders) = metadata_view(&mut client).await;
@@ -112,13 +74,15 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     let group_id = moving_group.expect("some group lands on broker 2");
 
     // Broker 2's lease lapses.
-    let heartbeats = controller
+    let heartbeats = broker
+        .controller()
         .state()
         .read()
         .broker_lease(2)
         .expect("lease")
         .heartbeats;
-    controller
+    broker
+        .controller()
         .propose(Command::ExpireBroker {
             broker_id: 2,
             heartbeats_seen: heartbeats,
@@ -138,7 +102,7 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     // waiting for the first to rejoin.
     let joined = join_new(&mut client, &group_id, 7, &["t"]).await;
     assert_eq!(joined.error_code, NONE);
-    let mut second = RawClient::connect(broker.local_addr()).await;
+    let mut second = broker.client().await;
     let mut request: JoinGroupRequest = join_request(&group_id, "", 7, &["t"]);
     let first = second.call(7, &request).await;
     assert_eq!(first.error_code, MEMBER_ID_REQUIRED);
@@ -149,7 +113,8 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     // Broker 2 heartbeats again: it takes its partitions and the group back, and broker 1
     // answers the parked join at once instead of after the rebalance timeout.
     let answered_within = Instant::now();
-    controller
+    broker
+        .controller()
         .propose(Command::BrokerHeartbeat {
             broker_id: 2,
             now_ms: 1_700_000_000_000,
@@ -172,7 +137,5 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     assert_eq!(brokers, vec![1, 2]);
     assert_eq!(leaders, BTreeSet::from([1, 2]));
 
-    broker.shutdown().await;
-    controller.shutdown().await.expect("controller stops");
-    cache.close().await.expect("cache closes");
+    broker.stop().await;
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::s3_args::S3Args;
+
 /// Run one controller node, or (with `admin`) manage a running controller cluster.
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -75,29 +77,8 @@ pub struct ControllerNodeArgs {
     #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
     pub object_store: Option<String>,
 
-    /// S3-compatible endpoint, e.g. http://127.0.0.1:4566 (also AWS_ENDPOINT_URL).
-    #[arg(long, env = "SKIFF_S3_ENDPOINT", value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-
-    /// S3 region (also AWS_REGION) [default: us-east-1].
-    #[arg(long, env = "SKIFF_S3_REGION")]
-    pub s3_region: Option<String>,
-
-    /// S3 access key id (also AWS_ACCESS_KEY_ID).
-    #[arg(long, env = "SKIFF_S3_ACCESS_KEY_ID", hide_env_values = true)]
-    pub s3_access_key_id: Option<String>,
-
-    /// S3 secret access key (also AWS_SECRET_ACCESS_KEY).
-    #[arg(long, env = "SKIFF_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub s3_secret_access_key: Option<String>,
-
-    /// Allow plain-HTTP S3 endpoints [default: yes for http:// endpoints].
-    #[arg(long, env = "SKIFF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
-    pub s3_allow_http: Option<bool>,
-
-    /// Use virtual-hosted-style S3 addressing instead of path style [default: false].
-    #[arg(long, env = "SKIFF_S3_VIRTUAL_HOSTED_STYLE", num_args = 0..=1, default_missing_value = "true")]
-    pub s3_virtual_hosted_style: Option<bool>,
+    #[command(flatten)]
+    pub s3: S3Args,
 
     /// Objects younger than this are never garbage-collected [default: 600000].
     #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]
@@ -113,14 +94,7 @@ impl ControllerNodeArgs {
     pub fn store_config(&self) -> Option<skiff_storage::StoreConfig> {
         let url = self.object_store.clone()?;
         let mut store = skiff_storage::StoreConfig::for_url(url);
-        store.endpoint = self.s3_endpoint.clone();
-        store.region = self.s3_region.clone();
-        store.access_key_id = self.s3_access_key_id.clone();
-        store.secret_access_key = self.s3_secret_access_key.clone();
-        store.allow_http = self.s3_allow_http;
-        if let Some(virtual_hosted) = self.s3_virtual_hosted_style {
-            store.virtual_hosted_style = virtual_hosted;
-        }
+        self.s3.apply_to(&mut store);
         Some(store)
     }
 }

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use skiff_bench::parse_size;
 
-use crate::size::parse_size;
+use crate::s3_args::S3Args;
 
 /// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
 /// `--config` file, which wins over the built-in default.
@@ -36,29 +37,8 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
     pub object_store: Option<String>,
 
-    /// S3-compatible endpoint, e.g. http://127.0.0.1:4566 (also AWS_ENDPOINT_URL).
-    #[arg(long, env = "SKIFF_S3_ENDPOINT", value_name = "URL")]
-    pub s3_endpoint: Option<String>,
-
-    /// S3 region (also AWS_REGION) [default: us-east-1].
-    #[arg(long, env = "SKIFF_S3_REGION")]
-    pub s3_region: Option<String>,
-
-    /// S3 access key id (also AWS_ACCESS_KEY_ID).
-    #[arg(long, env = "SKIFF_S3_ACCESS_KEY_ID", hide_env_values = true)]
-    pub s3_access_key_id: Option<String>,
-
-    /// S3 secret access key (also AWS_SECRET_ACCESS_KEY).
-    #[arg(long, env = "SKIFF_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
-    pub s3_secret_access_key: Option<String>,
-
-    /// Allow plain-HTTP S3 endpoints [default: yes for http:// endpoints].
-    #[arg(long, env = "SKIFF_S3_ALLOW_HTTP", num_args = 0..=1, default_missing_value = "true")]
-    pub s3_allow_http: Option<bool>,
-
-    /// Use virtual-hosted-style S3 addressing instead of path style [default: false].
-    #[arg(long, env = "SKIFF_S3_VIRTUAL_HOSTED_STYLE", num_args = 0..=1, default_missing_value = "true")]
-    pub s3_virtual_hosted_style: Option<bool>,
+    #[command(flatten)]
+    pub s3: S3Args,
 
     /// Longest a produced batch waits before its segment is flushed [default: 100].
     #[arg(long, env = "SKIFF_FLUSH_INTERVAL_MS", value_name = "MS")]

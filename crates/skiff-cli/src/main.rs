@@ -11,8 +11,8 @@ mod dev_args;
 mod line_reader;
 mod metrics_server;
 mod output;
+mod s3_args;
 mod settings;
-mod size;
 
 use std::process::ExitCode;
 

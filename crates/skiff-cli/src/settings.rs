@@ -97,15 +97,7 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     if store.url.is_empty() {
         store.url = file_url(&data_dir.join("objects"));
     }
-    set_opt(&mut store.endpoint, args.s3_endpoint);
-    set_opt(&mut store.region, args.s3_region);
-    set_opt(&mut store.access_key_id, args.s3_access_key_id);
-    set_opt(&mut store.secret_access_key, args.s3_secret_access_key);
-    set_opt(&mut store.allow_http, args.s3_allow_http);
-    set(
-        &mut store.virtual_hosted_style,
-        args.s3_virtual_hosted_style,
-    );
+    args.s3.apply_to(&mut store);
 
     set(&mut cache.memory_bytes, args.cache_memory_bytes);
     set(&mut cache.disk_bytes, args.cache_disk_bytes);

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .deadlines import DeadlineExceeded
-from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, SentRecord
+from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, RangeRead, SentRecord
 
 NAME = "confluent"
 ADMIN_TIMEOUT_S = 30.0
@@ -176,32 +176,21 @@ def consume(
 ) -> list[ConsumedRecord]:
     """Reads every partition from its start offset (default 0) up to, excluding, its end offset,
     via assign()."""
-    starts = {partition: (start_offsets or {}).get(partition, 0) for partition in end_offsets}
-    wanted = {partition: end for partition, end in end_offsets.items() if end > starts[partition]}
-    positions = {partition: starts[partition] for partition in wanted}
-    records: list[ConsumedRecord] = []
+    read = RangeRead("confluent consumer", end_offsets, timeout_s, start_offsets)
     consumer = new_consumer(bootstrap)
     try:
-        consumer.assign([TopicPartition(topic, partition, starts[partition]) for partition in wanted])
-        deadline = time.monotonic() + timeout_s
-        while any(positions[p] < wanted[p] for p in wanted):
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"confluent consumer read {len(records)} of {sum(wanted.values())} records in {timeout_s:.0f} s; "
-                    f"positions {positions}, ends {wanted}"
-                )
+        consumer.assign([TopicPartition(topic, partition, read.starts[partition]) for partition in read.wanted])
+        for _ in read.polls():
             for message in consumer.consume(num_messages=10_000, timeout=0.5):
                 error = message.error()
                 if error is not None:
                     if message.topic() is None and error.code() in TRANSIENT_CLIENT_ERRORS:
                         continue
                     raise KafkaException(error)
-                record = _to_consumed(message)
-                records.append(record)
-                positions[record.partition] = max(positions[record.partition], record.offset + 1)
+                read.add(_to_consumed(message))
     finally:
         consumer.close()
-    return records
+    return read.records
 
 
 def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from .deadlines import DeadlineExceeded, wait_until
 from .records import Ack, SentRecord, base_timestamp_ms
-from .skiff_process import _die_with_parent
+from .server_process import _die_with_parent
 from .verify import Problems, check_acks
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import OffsetOutOfRangeError
 
 from .deadlines import DeadlineExceeded
-from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, SentRecord
+from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, RangeRead, SentRecord
 
 NAME = "kafka-python"
 REQUEST_TIMEOUT_MS = 30_000
@@ -140,31 +140,20 @@ def consume(
 ) -> list[ConsumedRecord]:
     """Reads every partition from its start offset (default 0) up to, excluding, its end offset,
     via assign()."""
-    starts = {partition: (start_offsets or {}).get(partition, 0) for partition in end_offsets}
-    wanted = {partition: end for partition, end in end_offsets.items() if end > starts[partition]}
-    positions = {partition: starts[partition] for partition in wanted}
-    records: list[ConsumedRecord] = []
+    read = RangeRead("kafka-python consumer", end_offsets, timeout_s, start_offsets)
     consumer = new_consumer(bootstrap)
     try:
-        partitions = [TopicPartition(topic, partition) for partition in wanted]
+        partitions = [TopicPartition(topic, partition) for partition in read.wanted]
         consumer.assign(partitions)
         for tp in partitions:
-            consumer.seek(tp, starts[tp.partition])
-        deadline = time.monotonic() + timeout_s
-        while any(positions[p] < wanted[p] for p in wanted):
-            if time.monotonic() >= deadline:
-                raise DeadlineExceeded(
-                    f"kafka-python consumer read {len(records)} of {sum(wanted.values())} records in "
-                    f"{timeout_s:.0f} s; positions {positions}, ends {wanted}"
-                )
+            consumer.seek(tp, read.starts[tp.partition])
+        for _ in read.polls():
             for batch in consumer.poll(timeout_ms=500).values():
                 for message in batch:
-                    record = _to_consumed(message)
-                    records.append(record)
-                    positions[record.partition] = max(positions[record.partition], record.offset + 1)
+                    read.add(_to_consumed(message))
     finally:
         consumer.close()
-    return records
+    return read.records
 
 
 def watermarks(bootstrap: str, topic: str, partitions: Sequence[int]) -> dict[int, tuple[int, int]]:

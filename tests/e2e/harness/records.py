@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
+from .deadlines import DeadlineExceeded
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -40,6 +43,42 @@ class ConsumedRecord:
     headers: Headers
     timestamp_ms: int
     timestamp_type: str
+
+
+class RangeRead:
+    """A read of each partition from its start offset (default 0) up to, excluding, its end
+    offset: the bookkeeping every client's consume() shares, whatever it polls with."""
+
+    def __init__(
+        self,
+        reader: str,
+        end_offsets: Mapping[int, int],
+        timeout_s: float,
+        start_offsets: Mapping[int, int] | None = None,
+    ) -> None:
+        self.reader = reader
+        self.timeout_s = timeout_s
+        self.starts = {partition: (start_offsets or {}).get(partition, 0) for partition in end_offsets}
+        # Partitions with nothing to read are never assigned, so an empty read returns at once.
+        self.wanted = {partition: end for partition, end in end_offsets.items() if end > self.starts[partition]}
+        self.positions = {partition: self.starts[partition] for partition in self.wanted}
+        self.records: list[ConsumedRecord] = []
+
+    def polls(self) -> Iterator[None]:
+        """Yields once per poll until every partition reaches its end offset; the clock starts
+        at the first poll, after the client has assigned its partitions."""
+        deadline = time.monotonic() + self.timeout_s
+        while any(self.positions[p] < self.wanted[p] for p in self.wanted):
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"{self.reader} read {len(self.records)} of {sum(self.wanted.values())} records in "
+                    f"{self.timeout_s:.0f} s; positions {self.positions}, ends {self.wanted}"
+                )
+            yield
+
+    def add(self, record: ConsumedRecord) -> None:
+        self.records.append(record)
+        self.positions[record.partition] = max(self.positions[record.partition], record.offset + 1)
 
 
 def base_timestamp_ms() -> int:

@@ -24,7 +24,7 @@ use kafka_protocol::records::{
     TimestampType,
 };
 use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
-use skiff_controller::{Controller, ControllerConfig};
+use skiff_controller::{BrokerInfo, Command, Controller, ControllerConfig};
 use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -61,13 +61,33 @@ impl TestBroker {
         store: StoreConfig,
         tune: impl FnOnce(&mut BrokerConfig),
     ) -> TestBroker {
-        let controller = Controller::start(ControllerConfig {
-            data_dir: dir.join("controller"),
-            ..Default::default()
-        })
-        .await
-        .expect("controller starts");
-        let controller = Arc::new(controller);
+        let controller = start_controller(dir).await;
+        Self::start_on(controller, dir, store, tune).await
+    }
+
+    /// Broker 1 beside [`absent_broker`], which is registered first and never runs, so
+    /// partitions and groups spread over two brokers while only one answers. The test drives
+    /// broker 2's lease through [`TestBroker::controller`].
+    pub async fn start_beside_absent_broker(tune: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
+        let tempdir = tempfile::tempdir().expect("tempdir");
+        let dir = tempdir.path().to_path_buf();
+        let controller = start_controller(&dir).await;
+        controller
+            .propose(Command::RegisterBroker(absent_broker()))
+            .await
+            .expect("second broker registered");
+        let mut broker =
+            Self::start_on(controller, &dir, StoreConfig::for_url("memory://"), tune).await;
+        broker._tempdir = Some(tempdir);
+        broker
+    }
+
+    async fn start_on(
+        controller: Arc<Controller>,
+        dir: &Path,
+        store: StoreConfig,
+        tune: impl FnOnce(&mut BrokerConfig),
+    ) -> TestBroker {
         let store = SegmentStore::open(&store).expect("store opens");
         let cache = ChunkCache::open(&CacheConfig {
             memory_bytes: 64 << 20,
@@ -102,6 +122,11 @@ impl TestBroker {
         }
     }
 
+    /// The embedded controller, for tests that propose on another broker's behalf.
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
     pub async fn client(&self) -> RawClient {
         RawClient::connect(self.addr).await
     }
@@ -115,6 +140,26 @@ impl TestBroker {
             .expect("controller shuts down");
         self.cache.close().await.expect("cache closes");
         self._tempdir
+    }
+}
+
+async fn start_controller(dir: &Path) -> Arc<Controller> {
+    let controller = Controller::start(ControllerConfig {
+        data_dir: dir.join("controller"),
+        ..Default::default()
+    })
+    .await
+    .expect("controller starts");
+    Arc::new(controller)
+}
+
+/// Broker 2 of [`TestBroker::start_beside_absent_broker`]: registered, never running.
+pub fn absent_broker() -> BrokerInfo {
+    BrokerInfo {
+        id: 2,
+        host: "elsewhere.example".into(),
+        port: 9999,
+        rack: None,
     }
 }
 

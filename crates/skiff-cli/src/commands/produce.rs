@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use serde_json::json;
+use skiff_bench::parse_size;
 use skiff_client::{
     Acks, ClientError, Compression, DeliveryFuture, Headers, Producer, ProducerConfig,
     ProducerRecord,
@@ -16,7 +17,6 @@ use tokio::io::AsyncRead;
 use super::common::{ClientArgs, parse_key_value};
 use crate::line_reader::LineReader;
 use crate::output::{print_json, print_text};
-use crate::size::parse_size;
 
 pub const EXAMPLES: &str = "Examples:\n  \
     echo hello | skiff produce greetings\n  \
