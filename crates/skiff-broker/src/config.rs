@@ -17,6 +17,9 @@ pub struct BrokerConfig {
     /// Kafka's `socket.request.max.bytes`: a larger frame closes the connection.
     pub max_request_bytes: usize,
     pub max_connections: usize,
+    /// Kafka's `connections.max.idle.ms`: a connection with nothing in progress and nothing
+    /// received for this long is closed (clients reconnect on their next request); 0 never.
+    pub connections_max_idle_ms: u64,
     /// Requests a connection may have in progress at once (pipelining depth).
     pub max_in_flight_per_connection: usize,
     /// Flush the pending segment once it holds this many bytes…
@@ -63,6 +66,7 @@ impl Default for BrokerConfig {
             rack: None,
             max_request_bytes: 100 * 1024 * 1024,
             max_connections: 10_000,
+            connections_max_idle_ms: 600_000,
             max_in_flight_per_connection: 64,
             flush_bytes: 8 * 1024 * 1024,
             flush_interval_ms: 100,
@@ -87,6 +91,12 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     pub fn flush_interval(&self) -> Duration {
         Duration::from_millis(self.flush_interval_ms)
+    }
+
+    /// How long an idle connection stays open, or `None` to keep it forever.
+    pub fn connections_max_idle(&self) -> Option<Duration> {
+        (self.connections_max_idle_ms > 0)
+            .then(|| Duration::from_millis(self.connections_max_idle_ms))
     }
 
     /// Rejects settings that cannot work, with a message naming the setting.

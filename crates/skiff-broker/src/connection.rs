@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures::future::BoxFuture;
@@ -31,8 +31,9 @@ struct Outgoing {
     reply: Reply,
 }
 
-/// Serves one connection until the client closes it, it sends something unreadable, or the
-/// broker shuts down. Requests already started are always answered before the socket closes.
+/// Serves one connection until the client closes it, it sends something unreadable, it stays
+/// idle past `connections_max_idle_ms`, or the broker shuts down. Requests already started are
+/// always answered before the socket closes.
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -48,6 +49,12 @@ pub async fn serve(
     let mut in_flight: FuturesOrdered<BoxFuture<'static, Outgoing>> = FuturesOrdered::new();
     let mut reading = true;
     let mut out = BytesMut::new();
+    // Idle means nothing in progress (a parked long-poll fetch is in progress) and no frame
+    // since the deadline was last pushed back; clients that went away without a FIN would
+    // otherwise hold a connection slot forever.
+    let max_idle = ctx.config.connections_max_idle();
+    let idle = tokio::time::sleep(max_idle.unwrap_or(Duration::MAX));
+    tokio::pin!(idle);
 
     loop {
         if !reading && in_flight.is_empty() {
@@ -74,6 +81,9 @@ pub async fn serve(
                 if !ok {
                     return;
                 }
+                if let Some(max_idle) = max_idle {
+                    idle.as_mut().reset(tokio::time::Instant::now() + max_idle);
+                }
             }
             frame = frames.next(), if reading && in_flight.len() < max_in_flight => match frame {
                 None => reading = false,
@@ -83,6 +93,9 @@ pub async fn serve(
                 }
                 Some(Ok(frame)) => {
                     let decoded_at = Instant::now();
+                    if let Some(max_idle) = max_idle {
+                        idle.as_mut().reset(tokio::time::Instant::now() + max_idle);
+                    }
                     match decode_request(frame.freeze()) {
                         Ok(request) => {
                             let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
@@ -109,6 +122,11 @@ pub async fn serve(
                 }
             },
             _ = shutdown.cancelled(), if reading => reading = false,
+            _ = &mut idle, if reading && in_flight.is_empty() && max_idle.is_some() => {
+                debug!(%peer, "closing idle connection");
+                ctx.metrics.connections.idle_closed.increment(1);
+                reading = false;
+            }
         }
     }
     let _ = write.shutdown().await;

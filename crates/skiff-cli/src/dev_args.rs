@@ -72,6 +72,11 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_MAX_REQUEST_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub max_request_bytes: Option<usize>,
 
+    /// Close client connections idle this long (connections.max.idle.ms; 0: never)
+    /// [default: 600000].
+    #[arg(long, env = "SKIFF_CONNECTIONS_MAX_IDLE_MS", value_name = "MS")]
+    pub connections_max_idle_ms: Option<u64>,
+
     /// This broker's id [default: 1].
     #[arg(long, env = "SKIFF_BROKER_ID")]
     pub broker_id: Option<i32>,

@@ -65,6 +65,10 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     set(&mut broker.auto_create_topics, args.auto_create_topics);
     set(&mut broker.default_partitions, args.default_partitions);
     set(&mut broker.max_request_bytes, args.max_request_bytes);
+    set(
+        &mut broker.connections_max_idle_ms,
+        args.connections_max_idle_ms,
+    );
     set(&mut broker.broker_id, args.broker_id);
     set(
         &mut broker.group_initial_rebalance_delay_ms,

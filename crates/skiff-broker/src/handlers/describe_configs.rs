@@ -151,6 +151,12 @@ fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
             "Largest request frame accepted.",
         ),
         row(
+            "connections.max.idle.ms",
+            c.connections_max_idle_ms.to_string(),
+            ConfigType::Long,
+            "Idle connections are closed after this long (0: never).",
+        ),
+        row(
             "message.max.bytes",
             "1048588".into(),
             ConfigType::Int,

@@ -49,6 +49,7 @@ impl BrokerMetrics {
                 open: gauge!(CONNECTIONS),
                 accepted: counter!(CONNECTIONS_ACCEPTED_TOTAL),
                 refused: counter!(CONNECTIONS_REFUSED_TOTAL),
+                idle_closed: counter!(CONNECTIONS_IDLE_CLOSED_TOTAL),
             },
         }
     }
@@ -81,4 +82,5 @@ pub struct ConnectionMetrics {
     pub open: Gauge,
     pub accepted: Counter,
     pub refused: Counter,
+    pub idle_closed: Counter,
 }

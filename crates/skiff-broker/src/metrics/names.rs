@@ -34,6 +34,8 @@ pub const CONNECTIONS: &str = "skiff_connections";
 pub const CONNECTIONS_ACCEPTED_TOTAL: &str = "skiff_connections_accepted_total";
 /// Counter: connection attempts that found `max_connections` in use and had to wait.
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "skiff_connections_refused_total";
+/// Counter: connections closed for staying idle past `connections_max_idle_ms`.
+pub const CONNECTIONS_IDLE_CLOSED_TOTAL: &str = "skiff_connections_idle_closed_total";
 
 /// Registers help text and units with the installed recorder. Call once after installing it.
 pub fn describe_metrics() {
@@ -112,5 +114,10 @@ pub fn describe_metrics() {
         CONNECTIONS_REFUSED_TOTAL,
         Unit::Count,
         "Times the listener reached max_connections and stopped accepting until one closed"
+    );
+    describe_counter!(
+        CONNECTIONS_IDLE_CLOSED_TOTAL,
+        Unit::Count,
+        "Client connections closed for staying idle past connections_max_idle_ms"
     );
 }
