@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -44,6 +45,7 @@ class Sizes:
     metadata_calls: int
     s3_records: int
     repeats: int
+    drop_page_cache: bool
 
 
 FULL = Sizes(
@@ -55,6 +57,7 @@ FULL = Sizes(
     metadata_calls=20,
     s3_records=500_000,
     repeats=3,
+    drop_page_cache=True,
 )
 SMOKE = Sizes(
     produce_records=2_000,
@@ -65,6 +68,7 @@ SMOKE = Sizes(
     metadata_calls=3,
     s3_records=1_000,
     repeats=1,
+    drop_page_cache=False,
 )
 
 
@@ -82,6 +86,7 @@ class Row:
 class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    page_cache: str | None = None
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -129,6 +134,16 @@ class SkiffDev:
         match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
         return int(match.group(1)) * 1024 if match else None
 
+    def cpu_seconds(self) -> float | None:
+        """User plus system CPU time the broker process has used so far."""
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return None
+        # Fields after the command name, which is in parentheses and may contain spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -164,11 +179,36 @@ def bench(binary: Path, dev: SkiffDev, mode: str, *args: str) -> dict:
     command = [str(binary), "bench", mode, "--bootstrap", dev.bootstrap, "--json", *args]
     if dev.metrics_url:
         command += ["--metrics-url", dev.metrics_url]
+    broker_before = dev.cpu_seconds()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True)
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    broker_after = dev.cpu_seconds()
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
     # A run with delivery errors is a result too (reported in its row), not a reason to stop.
-    return json.loads(result.stdout)
+    summary = json.loads(result.stdout)
+    # Client and broker share two cores, so throughput alone mixes their costs; CPU time per
+    # GB tells them apart. The broker is not a waited-for child, so RUSAGE_CHILDREN is the
+    # load generator's alone.
+    summary["client_cpu_s"] = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime)
+    if broker_before is not None and broker_after is not None:
+        summary["broker_cpu_s"] = broker_after - broker_before
+    return summary
+
+
+def cpu_per_gb(summary: dict, who: str) -> float | None:
+    seconds = summary.get(f"{who}_cpu_s")
+    gigabytes = summary.get("bytes", 0) / 1e9
+    return seconds / gigabytes if seconds is not None and gigabytes > 0 else None
+
+
+def cpu_text(summary: dict) -> str:
+    broker, client = cpu_per_gb(summary, "broker"), cpu_per_gb(summary, "client")
+    if broker is None or client is None:
+        return ""
+    return f"CPU-s per GB: broker {broker:.2f}, load generator {client:.2f}"
 
 
 def segment_files(objects_dir: Path) -> int:
@@ -243,6 +283,38 @@ def spread(runs: list[dict]) -> str:
     return f"median of {len(runs)} runs ({figures} MB/s)"
 
 
+def settle_page_cache(report: Report, drop: bool) -> None:
+    """Writes back and, where allowed (root), drops the OS page cache before a produce run.
+
+    On the development VM a run that starts with gigabytes of earlier runs still cached cost
+    the broker up to 2.7 times the CPU per GB of one that starts with the memory free (the same
+    long-lived broker went from 182 to 595 centiseconds per 2 GB and back after a drop), which
+    is the kernel's doing, not Skiff's. Without root the runs are only synced, and say so.
+    Smoke runs (CI) only sync: dropping a shared machine's cache would slow everything else."""
+    os.sync()
+    if not drop:
+        report.page_cache = report.page_cache or "synced before each produce run"
+        return
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        report.page_cache = "synced and dropped before each produce run"
+    except OSError:
+        if report.page_cache is None:
+            report.page_cache = "synced (not dropped: needs root) before each produce run"
+
+
+def cpu_ratio_text(base_runs: list[dict], other_runs: list[dict]) -> str:
+    """How the broker's and the load generator's CPU per GB compare between two sets of runs."""
+    parts = []
+    for who in ("broker", "client"):
+        base = [v for v in (cpu_per_gb(run, who) for run in base_runs) if v]
+        other = [v for v in (cpu_per_gb(run, who) for run in other_runs) if v]
+        if base and other:
+            name = "broker" if who == "broker" else "load generator"
+            parts.append(f"{name} {statistics.median(other) / statistics.median(base):.0%}")
+    return f"CPU per GB vs 8 partitions (medians): {', '.join(parts)}" if parts else ""
+
+
 def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report, cache_memory: int) -> None:
     data = work / "file"
     objects = work / "file-objects"
@@ -253,16 +325,15 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
              "--cache-memory-bytes", str(cache_memory)]
 
     # Each repetition starts a new process on empty directories and writes the same bytes to
-    # 8 and then to 10,000 partitions, each after a sync: the page cache's writeback of the
-    # previous run is the largest source of noise on this machine, and comparing a run that
-    # starts clean with one that starts behind gigabytes of dirty pages measures the kernel.
+    # 8 and to 10,000 partitions, in alternating order, each from a settled page cache (see
+    # settle_page_cache): on this machine the kernel's handling of gigabytes written by earlier
+    # runs moved the broker's CPU per GB more than anything Skiff does.
     plain_runs: list[dict] = []
     huge_runs: list[dict] = []
     peak_rss = 0
     zstd: dict = {}
     for repetition in range(sizes.repeats):
         wipe(data, objects, cache_dir)
-        os.sync()
         with skiff_dev(binary, data, *store) as dev:
             subprocess.run([str(binary), "topic", "create", "huge", "--partitions", str(sizes.huge_partitions),
                             "--bootstrap", dev.bootstrap], check=True, capture_output=True)
@@ -271,12 +342,12 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
                 report.add(Row(f"Metadata of one topic with {sizes.huge_partitions:,} partitions",
                                "confluent-kafka list_topics", f"median {median_ms:.1f} ms, max {worst_ms:.1f} ms",
                                "< 100 ms", verdict(worst_ms < 100)))
-            plain_runs.append(bench(binary, dev, "produce", "--topic", "p8", *produce_args(sizes.produce_records, 8)))
-            os.sync()
-            huge_runs.append(bench(binary, dev, "produce", "--topic", "huge",
-                                   *produce_args(sizes.produce_records, sizes.huge_partitions)))
+            runs = [("p8", 8, plain_runs), ("huge", sizes.huge_partitions, huge_runs)]
+            for topic, partitions, into in runs if repetition % 2 == 0 else reversed(runs):
+                settle_page_cache(report, sizes.drop_page_cache)
+                into.append(bench(binary, dev, "produce", "--topic", topic, *produce_args(sizes.produce_records, partitions)))
             if repetition == 0:
-                os.sync()
+                settle_page_cache(report, sizes.drop_page_cache)
                 zstd = bench(binary, dev, "produce", "--topic", "p8z",
                              *produce_args(sizes.produce_records, 8, "--compression", "zstd"))
             peak_rss = max(peak_rss, dev.peak_rss_bytes() or 0)
@@ -284,7 +355,7 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     plain = median_run(plain_runs)
     report.add(Row("produce 1 KiB × 8 partitions, acks=all", "file store, flush 100 ms", mb(plain),
                    "≥ 250 MB/s", verdict(plain["mb_per_sec"] >= 250),
-                   join_details(spread(plain_runs), f"ack {latency(plain)}", object_store_text(plain))))
+                   join_details(spread(plain_runs), f"ack {latency(plain)}", cpu_text(plain), object_store_text(plain))))
     report.add(Row("the same with zstd", "file store", mb(zstd), "", "", f"ack {latency(zstd)} (payload is repetitive filler)"))
     huge = median_run(huge_runs)
     ratio = huge["mb_per_sec"] / plain["mb_per_sec"] if plain["mb_per_sec"] else 0.0
@@ -292,7 +363,7 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     report.add(Row(f"produce across {sizes.huge_partitions:,} partitions", "file store, flush 100 ms, same records",
                    mb(huge), "within 25% of 8 partitions", verdict(ratio >= 0.75),
                    join_details(f"{ratio:.0%} of the 8-partition median; per repetition {ratios}", spread(huge_runs),
-                                f"ack {latency(huge)}")))
+                                f"ack {latency(huge)}", cpu_text(huge), cpu_ratio_text(plain_runs, huge_runs))))
     if peak_rss:
         limit = 300 * MiB + cache_memory
         report.add(Row("broker peak resident memory at full produce rate",
@@ -304,6 +375,13 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     # the OS may still hold in its page cache); cached: the same process reads it again.
     cold_runs: list[dict] = []
     warm_runs: list[dict] = []
+    # The produce runs may have dropped these objects from the OS page cache; read them once so
+    # every repetition measures Skiff reading a local store, not the VM's disk.
+    for path in objects.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as f:
+                while f.read(8 * MiB):
+                    pass
     for _ in range(sizes.repeats):
         wipe(cache_dir)
         with skiff_dev(binary, data, *store) as dev:
@@ -314,8 +392,8 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
         if run["records"] != produced:
             raise RuntimeError(f"consumed {run['records']} records, produced {produced}")
     cold = median_run(cold_runs)
-    report.add(Row("catch-up consume, cold cache", "file store, new process", mb(cold), "≥ 500 MB/s",
-                   verdict(cold["mb_per_sec"] >= 500), join_details(spread(cold_runs), object_store_text(cold))))
+    report.add(Row("catch-up consume, cold cache", "file store (in the OS page cache), new process", mb(cold), "≥ 500 MB/s",
+                   verdict(cold["mb_per_sec"] >= 500), join_details(spread(cold_runs), cpu_text(cold), object_store_text(cold))))
     warm = median_run(warm_runs)
     report.add(Row("catch-up consume, second read", f"same process, memory cache {cache_memory // MiB} MiB",
                    mb(warm), "≥ 500 MB/s", verdict(warm["mb_per_sec"] >= 500),
@@ -325,7 +403,7 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
     wipe(data, objects, cache_dir)
     # Gigabytes written above may still be in writeback; the Raft log's fsyncs would wait on it
     # and the latency run would measure the previous scenario's disk traffic.
-    os.sync()
+    settle_page_cache(report, sizes.drop_page_cache)
     with skiff_dev(binary, data, *store, "--flush-interval-ms", "10") as dev:
         e2e = bench(binary, dev, "e2e", "--topic", "e2e", "--partitions", "8", "--record-size", "1KiB",
                     "--throughput", "20MB/s", "--duration", sizes.e2e_duration)
@@ -339,7 +417,7 @@ def file_store_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report,
 
     wide_objects = work / "wide-objects"
     wipe(data, wide_objects)
-    os.sync()
+    settle_page_cache(report, sizes.drop_page_cache)
     with skiff_dev(binary, data, "--object-store", f"file://{wide_objects}", "--cache-dir", str(cache_dir)) as dev:
         wide = bench(binary, dev, "produce", "--topic", "wide", *produce_args(sizes.produce_records, sizes.wide_partitions))
         report.add(Row(f"produce across {sizes.wide_partitions:,} partitions", "file store, flush 100 ms",
@@ -419,7 +497,8 @@ def write_results(path: Path, binary: Path, sizes: Sizes, smoke: bool, report: R
         "",
         *machine_lines(binary),
         f"- settings: `skiff dev` defaults (flush 100 ms / 8 MiB) unless the row says otherwise; "
-        f"{sizes.produce_records:,} records of 1 KiB per produce run; acks=all; linger 5 ms; batch 1 MB",
+        f"{sizes.produce_records:,} records of 1 KiB per produce run; acks=all; linger 5 ms; batch 1 MB; "
+        f"OS page cache {report.page_cache or 'left alone'}",
         "",
         "| scenario | setting | measured | target | met | details |",
         "|---|---|---|---|---|---|",
