@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::replica::StateReplica;
 use crate::command::Command;
 use crate::rpc::ControllerEndpoints;
+use crate::rpc::http::error_chain;
 use crate::rpc::wire::{WatchFrame, decode_frame};
 
 /// No bytes for this long (controllers send a heartbeat every second): the stream is dead.
@@ -100,7 +101,14 @@ impl Follower {
                         SILENCE_LIMIT.as_millis()
                     ));
                 }
-                Ok(Err(e)) => return SessionEnd::Reconnect(e.to_string()),
+                // reqwest calls a body cut off mid-stream "error decoding response body";
+                // the cause chain says what really happened (usually a dropped connection).
+                Ok(Err(e)) => {
+                    return SessionEnd::Reconnect(format!(
+                        "the watch stream broke off: {}",
+                        error_chain(&e)
+                    ));
+                }
                 Ok(Ok(None)) => return SessionEnd::Reconnect("the stream ended".into()),
                 Ok(Ok(Some(bytes))) => bytes,
             };

@@ -145,7 +145,7 @@ pub(crate) fn classify(addr: &str, timeout: Duration, e: &reqwest::Error) -> Tra
 }
 
 /// reqwest's top-level message is "error sending request"; the cause says why.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
