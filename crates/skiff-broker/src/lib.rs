@@ -8,7 +8,6 @@
 
 mod admin;
 mod clock;
-mod cluster_view;
 pub mod config;
 mod connection;
 mod context;

@@ -40,10 +40,12 @@ pub enum Command {
     },
     /// Registers an uploaded segment object and appends its chunks to the partition indexes.
     CommitSegment(SegmentCommit),
-    /// Committed consumer offsets, batched across groups (one proposal per coordinator round).
+    /// Committed consumer offsets, batched across groups, without a coordinator fence. Brokers
+    /// propose `CommitOffsetsAsCoordinator`; this stays for entries written before it.
     CommitOffsets(Vec<GroupOffsets>),
     /// Replaces the persisted metadata of each group (after a completed generation, or when a
-    /// group becomes empty), so a new coordinator can take the group over.
+    /// group becomes empty), so a new coordinator can take the group over. Unfenced, like
+    /// `CommitOffsets`: brokers propose `StoreGroupsAsCoordinator`.
     StoreGroups(Vec<StoredGroup>),
     /// Removes groups: their metadata and every committed offset.
     DeleteGroups(Vec<String>),
@@ -68,6 +70,19 @@ pub enum Command {
     /// Objects the garbage collector deleted from the store (only unreferenced ones are
     /// forgotten; an id that gained references meanwhile is kept).
     ForgetObjects(Vec<u64>),
+    /// `CommitOffsets` from the broker coordinating the groups. Each group's commit applies
+    /// only if that broker is live and still the group's coordinator (by the same placement
+    /// the brokers use) when the entry is applied, so a write queued on a coordinator that has
+    /// since lost the group cannot land after the new coordinator took over.
+    CommitOffsetsAsCoordinator {
+        broker_id: i32,
+        commits: Vec<GroupOffsets>,
+    },
+    /// `StoreGroups` under the same fence.
+    StoreGroupsAsCoordinator {
+        broker_id: i32,
+        groups: Vec<StoredGroup>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +221,8 @@ pub enum CommandResponse {
     OffsetsDeleted(Vec<Vec<Result<(), GroupError>>>),
     /// A heartbeat from a broker that is not registered.
     BrokerUnknown,
+    /// One per stored group, same order (`StoreGroupsAsCoordinator`).
+    GroupsStored(Vec<Result<(), GroupError>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,4 +299,6 @@ pub enum GroupError {
     UnknownTopicOrPartition,
     #[error("unknown group")]
     UnknownGroup,
+    #[error("the writing broker does not coordinate this group")]
+    NotCoordinator,
 }

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod error;
 mod leader;
 pub mod metrics;
+pub mod placement;
 pub mod raft;
 pub mod remote;
 pub mod rpc;

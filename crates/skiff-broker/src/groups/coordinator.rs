@@ -23,8 +23,8 @@ use super::stored::{StorePurpose, StoreRequest};
 use super::timers::TimerQueue;
 use super::writer::GroupWriter;
 use crate::clock::now_ms;
-use crate::cluster_view::group_coordinator;
 use crate::controller_client::ControllerClient;
+use skiff_controller::placement::group_coordinator;
 
 pub(super) type GroupSlot = Arc<Mutex<ClassicGroup>>;
 
@@ -64,8 +64,12 @@ impl GroupCoordinator {
         controller: Arc<dyn ControllerClient>,
     ) -> GroupCoordinator {
         let stop = CancellationToken::new();
-        let (writer, writer_task) =
-            GroupWriter::spawn(controller.clone(), config.max_pending_writes, stop.clone());
+        let (writer, writer_task) = GroupWriter::spawn(
+            controller.clone(),
+            broker_id,
+            config.max_pending_writes,
+            stop.clone(),
+        );
         let core = Arc::new_cyclic(|this| CoordinatorCore {
             waiters: Arc::new(Semaphore::new(config.max_waiters)),
             config: Arc::new(config),

@@ -38,3 +38,16 @@ pub enum CoordinatorError {
     #[error("the offset metadata is larger than the broker allows")]
     OffsetMetadataTooLarge,
 }
+
+impl From<skiff_controller::GroupError> for CoordinatorError {
+    fn from(error: skiff_controller::GroupError) -> Self {
+        use skiff_controller::GroupError;
+        match error {
+            GroupError::UnknownTopicOrPartition => CoordinatorError::UnknownTopicOrPartition,
+            GroupError::UnknownGroup => CoordinatorError::GroupIdNotFound,
+            // The controller saw another broker as the coordinator when the write applied:
+            // the client finds the coordinator again and retries there.
+            GroupError::NotCoordinator => CoordinatorError::NotCoordinator,
+        }
+    }
+}

@@ -31,10 +31,7 @@ pub struct TopicPartitions {
 }
 
 fn from_controller(error: GroupError) -> CoordinatorError {
-    match error {
-        GroupError::UnknownTopicOrPartition => CoordinatorError::UnknownTopicOrPartition,
-        GroupError::UnknownGroup => CoordinatorError::GroupIdNotFound,
-    }
+    CoordinatorError::from(error)
 }
 
 impl GroupCoordinator {

@@ -73,14 +73,26 @@ pub struct GroupWriter {
     tx: mpsc::Sender<GroupWrite>,
 }
 
+/// Where the writes go and on whose behalf: commits and group snapshots carry this broker's
+/// id, and the controller applies them only while this broker coordinates the group.
+struct WriteTarget {
+    controller: Arc<dyn ControllerClient>,
+    broker_id: i32,
+}
+
 impl GroupWriter {
     pub fn spawn(
         controller: Arc<dyn ControllerClient>,
+        broker_id: i32,
         capacity: usize,
         stop: CancellationToken,
     ) -> (GroupWriter, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let task = tokio::spawn(write_loop(controller, rx, stop));
+        let target = WriteTarget {
+            controller,
+            broker_id,
+        };
+        let task = tokio::spawn(write_loop(target, rx, stop));
         (GroupWriter { tx }, task)
     }
 
@@ -134,7 +146,7 @@ impl GroupWriter {
 }
 
 async fn write_loop(
-    controller: Arc<dyn ControllerClient>,
+    target: WriteTarget,
     mut rx: mpsc::Receiver<GroupWrite>,
     stop: CancellationToken,
 ) {
@@ -145,13 +157,13 @@ async fn write_loop(
         };
         let Some(first) = first else { break };
         let round = take_round(first, &mut rx);
-        write_round(controller.as_ref(), round).await;
+        write_round(&target, round).await;
     }
     // Stopping: whatever is already queued still gets written.
     rx.close();
     while let Some(first) = rx.recv().await {
         let round = take_round(first, &mut rx);
-        write_round(controller.as_ref(), round).await;
+        write_round(&target, round).await;
     }
 }
 
@@ -172,23 +184,24 @@ fn take_round(first: GroupWrite, rx: &mut mpsc::Receiver<GroupWrite>) -> Vec<Gro
 
 /// Proposes the round in order, one command per run of writes of the same kind, so a delete
 /// queued after a commit is applied after it.
-async fn write_round(controller: &dyn ControllerClient, round: Vec<GroupWrite>) {
+async fn write_round(target: &WriteTarget, round: Vec<GroupWrite>) {
     let mut run: Vec<GroupWrite> = Vec::new();
     for write in round {
         if run.last().is_some_and(|last| !last.same_kind(&write)) {
-            write_run(controller, std::mem::take(&mut run)).await;
+            write_run(target, std::mem::take(&mut run)).await;
         }
         run.push(write);
     }
     if !run.is_empty() {
-        write_run(controller, run).await;
+        write_run(target, run).await;
     }
 }
 
-async fn write_run(controller: &dyn ControllerClient, run: Vec<GroupWrite>) {
+async fn write_run(target: &WriteTarget, run: Vec<GroupWrite>) {
+    let controller = target.controller.as_ref();
     match run.first() {
-        Some(GroupWrite::Commit { .. }) => write_commits(controller, run).await,
-        Some(GroupWrite::Store { .. }) => write_stores(controller, run).await,
+        Some(GroupWrite::Commit { .. }) => write_commits(target, run).await,
+        Some(GroupWrite::Store { .. }) => write_stores(target, run).await,
         Some(GroupWrite::DeleteGroups { .. }) => write_group_deletions(controller, run).await,
         Some(GroupWrite::DeleteOffsets { .. }) => write_offset_deletions(controller, run).await,
         None => {}
@@ -200,7 +213,7 @@ fn refused(e: &skiff_controller::ControllerError) -> CoordinatorError {
     CoordinatorError::CoordinatorNotAvailable
 }
 
-async fn write_commits(controller: &dyn ControllerClient, run: Vec<GroupWrite>) {
+async fn write_commits(target: &WriteTarget, run: Vec<GroupWrite>) {
     let mut commits = Vec::with_capacity(run.len());
     let mut waiters = Vec::with_capacity(run.len());
     for write in run {
@@ -209,7 +222,11 @@ async fn write_commits(controller: &dyn ControllerClient, run: Vec<GroupWrite>) 
             waiters.push(done);
         }
     }
-    let outcome = controller.propose(Command::CommitOffsets(commits)).await;
+    let command = Command::CommitOffsetsAsCoordinator {
+        broker_id: target.broker_id,
+        commits,
+    };
+    let outcome = target.controller.propose(command).await;
     let per_item = match outcome {
         Ok(CommandResponse::OffsetsCommitted(results)) if results.len() == waiters.len() => {
             results.into_iter().map(Ok).collect()
@@ -225,7 +242,7 @@ async fn write_commits(controller: &dyn ControllerClient, run: Vec<GroupWrite>) 
     }
 }
 
-async fn write_stores(controller: &dyn ControllerClient, run: Vec<GroupWrite>) {
+async fn write_stores(target: &WriteTarget, run: Vec<GroupWrite>) {
     let mut groups = Vec::with_capacity(run.len());
     let mut callbacks = Vec::with_capacity(run.len());
     for write in run {
@@ -234,15 +251,24 @@ async fn write_stores(controller: &dyn ControllerClient, run: Vec<GroupWrite>) {
             callbacks.push(done);
         }
     }
-    let outcome = match controller.propose(Command::StoreGroups(groups)).await {
-        Ok(CommandResponse::Done) => Ok(()),
-        Ok(other) => {
-            tracing::warn!(response = ?other, "unexpected controller answer to a group store");
-            Err(CoordinatorError::CoordinatorNotAvailable)
-        }
-        Err(e) => Err(refused(&e)),
+    let count = groups.len();
+    let command = Command::StoreGroupsAsCoordinator {
+        broker_id: target.broker_id,
+        groups,
     };
-    for done in callbacks {
+    let per_group: Vec<Result<(), CoordinatorError>> =
+        match target.controller.propose(command).await {
+            Ok(CommandResponse::GroupsStored(results)) if results.len() == count => results
+                .into_iter()
+                .map(|r| r.map_err(CoordinatorError::from))
+                .collect(),
+            Ok(other) => {
+                tracing::warn!(response = ?other, "unexpected controller answer to a group store");
+                vec![Err(CoordinatorError::CoordinatorNotAvailable); count]
+            }
+            Err(e) => vec![Err(refused(&e)); count],
+        };
+    for (done, outcome) in callbacks.into_iter().zip(per_group) {
         done(outcome);
     }
 }

@@ -6,9 +6,9 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use skiff_controller::{BrokerInfo, ControllerState, Topic, TopicId};
 
 use super::{str_bytes, topic_name};
-use crate::cluster_view::partition_leader;
 use crate::context::BrokerContext;
 use crate::topics::{TopicLookup, create_missing_topics};
+use skiff_controller::placement::partition_leader;
 
 pub async fn handle(
     ctx: &BrokerContext,

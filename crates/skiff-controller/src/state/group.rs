@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ControllerState;
 use crate::command::{GroupError, GroupOffsetDeletion, GroupOffsets, StoredGroup, TopicId};
+use crate::placement::group_coordinator;
 
 /// One committed offset, as OffsetFetch returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,38 +168,59 @@ impl ControllerState {
         &mut self,
         commits: &[GroupOffsets],
     ) -> Vec<Vec<Result<(), GroupError>>> {
-        let mut results = Vec::with_capacity(commits.len());
-        for commit in commits {
-            self.clock_ms = self.clock_ms.max(commit.commit_time_ms);
-            let mut outcomes = Vec::with_capacity(commit.partitions.len());
-            for p in &commit.partitions {
-                let exists = self.topics.get(&p.topic_id).is_some_and(|t| {
-                    usize::try_from(p.partition).is_ok_and(|i| i < t.partitions.len())
-                });
-                if !exists {
-                    outcomes.push(Err(GroupError::UnknownTopicOrPartition));
-                    continue;
+        commits
+            .iter()
+            .map(|c| self.commit_group_offsets(c))
+            .collect()
+    }
+
+    /// Commits from `broker_id`, each applied only while it coordinates the group.
+    pub(super) fn commit_offsets_as(
+        &mut self,
+        broker_id: i32,
+        commits: &[GroupOffsets],
+    ) -> Vec<Vec<Result<(), GroupError>>> {
+        commits
+            .iter()
+            .map(|commit| {
+                if self.coordinates(broker_id, &commit.group_id) {
+                    self.commit_group_offsets(commit)
+                } else {
+                    vec![Err(GroupError::NotCoordinator); commit.partitions.len()]
                 }
-                let registry = &mut self.groups;
-                let record = registry.groups.entry(commit.group_id.clone()).or_default();
-                record.offsets.insert(
-                    (p.topic_id, p.partition),
-                    CommittedOffset {
-                        offset: p.offset,
-                        leader_epoch: p.leader_epoch,
-                        metadata: p.metadata.clone(),
-                        commit_time_ms: commit.commit_time_ms,
-                    },
-                );
-                let indexed = registry.groups_by_topic.entry(p.topic_id).or_default();
-                if !indexed.contains(&commit.group_id) {
-                    indexed.insert(commit.group_id.clone());
-                }
-                outcomes.push(Ok(()));
+            })
+            .collect()
+    }
+
+    fn commit_group_offsets(&mut self, commit: &GroupOffsets) -> Vec<Result<(), GroupError>> {
+        self.clock_ms = self.clock_ms.max(commit.commit_time_ms);
+        let mut outcomes = Vec::with_capacity(commit.partitions.len());
+        for p in &commit.partitions {
+            let exists = self.topics.get(&p.topic_id).is_some_and(|t| {
+                usize::try_from(p.partition).is_ok_and(|i| i < t.partitions.len())
+            });
+            if !exists {
+                outcomes.push(Err(GroupError::UnknownTopicOrPartition));
+                continue;
             }
-            results.push(outcomes);
+            let registry = &mut self.groups;
+            let record = registry.groups.entry(commit.group_id.clone()).or_default();
+            record.offsets.insert(
+                (p.topic_id, p.partition),
+                CommittedOffset {
+                    offset: p.offset,
+                    leader_epoch: p.leader_epoch,
+                    metadata: p.metadata.clone(),
+                    commit_time_ms: commit.commit_time_ms,
+                },
+            );
+            let indexed = registry.groups_by_topic.entry(p.topic_id).or_default();
+            if !indexed.contains(&commit.group_id) {
+                indexed.insert(commit.group_id.clone());
+            }
+            outcomes.push(Ok(()));
         }
-        results
+        outcomes
     }
 
     pub(super) fn store_groups(&mut self, groups: &[StoredGroup]) {
@@ -206,6 +228,30 @@ impl ControllerState {
             self.clock_ms = self.clock_ms.max(group.stored_at_ms);
             self.groups.store(group);
         }
+    }
+
+    /// Group snapshots from `broker_id`, each stored only while it coordinates the group.
+    pub(super) fn store_groups_as(
+        &mut self,
+        broker_id: i32,
+        groups: &[StoredGroup],
+    ) -> Vec<Result<(), GroupError>> {
+        groups
+            .iter()
+            .map(|group| {
+                if !self.coordinates(broker_id, &group.group_id) {
+                    return Err(GroupError::NotCoordinator);
+                }
+                self.clock_ms = self.clock_ms.max(group.stored_at_ms);
+                self.groups.store(group);
+                Ok(())
+            })
+            .collect()
+    }
+
+    /// Whether `broker_id` is the live broker that coordinates `group_id` right now.
+    fn coordinates(&self, broker_id: i32, group_id: &str) -> bool {
+        group_coordinator(group_id, self.live_brokers()) == Some(broker_id)
     }
 
     pub(super) fn delete_groups(&mut self, group_ids: &[String]) -> Vec<Result<(), GroupError>> {

@@ -112,6 +112,12 @@ impl ControllerState {
             Command::DeleteOffsets(deletions) => {
                 CommandResponse::OffsetsDeleted(self.delete_offsets(deletions))
             }
+            Command::CommitOffsetsAsCoordinator { broker_id, commits } => {
+                CommandResponse::OffsetsCommitted(self.commit_offsets_as(*broker_id, commits))
+            }
+            Command::StoreGroupsAsCoordinator { broker_id, groups } => {
+                CommandResponse::GroupsStored(self.store_groups_as(*broker_id, groups))
+            }
         }
     }
 

@@ -292,3 +292,119 @@ fn group_state_survives_serialisation() {
     assert_eq!(back, state);
     assert_eq!(committed(&back, "g", t, 1), Some(42));
 }
+
+fn broker(id: i32) -> BrokerInfo {
+    BrokerInfo {
+        id,
+        host: format!("b{id}"),
+        port: 9092,
+        rack: None,
+    }
+}
+
+fn commit_as(
+    state: &mut ControllerState,
+    broker_id: i32,
+    group: &str,
+    partitions: Vec<PartitionOffset>,
+) -> Vec<Result<(), GroupError>> {
+    let cmd = Command::CommitOffsetsAsCoordinator {
+        broker_id,
+        commits: vec![GroupOffsets {
+            group_id: group.to_string(),
+            commit_time_ms: T0,
+            partitions,
+        }],
+    };
+    match state.apply(&cmd) {
+        CommandResponse::OffsetsCommitted(mut results) => results.remove(0),
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+fn store_as(
+    state: &mut ControllerState,
+    broker_id: i32,
+    group: StoredGroup,
+) -> Result<(), GroupError> {
+    let cmd = Command::StoreGroupsAsCoordinator {
+        broker_id,
+        groups: vec![group],
+    };
+    match state.apply(&cmd) {
+        CommandResponse::GroupsStored(mut results) => results.remove(0),
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+/// Two live brokers and a group each of them coordinates, by the brokers' own placement.
+fn two_brokers_with_a_group_each(state: &mut ControllerState) -> (String, String) {
+    state.apply(&Command::RegisterBroker(broker(1)));
+    state.apply(&Command::RegisterBroker(broker(2)));
+    let brokers = [broker(1), broker(2)];
+    let owned_by = |id: i32| {
+        (0..)
+            .map(|i| format!("group-{i}"))
+            .find(|g| crate::placement::group_coordinator(g, &brokers) == Some(id))
+            .expect("some group hashes to each broker")
+    };
+    (owned_by(1), owned_by(2))
+}
+
+#[test]
+fn only_the_coordinating_broker_may_commit_a_groups_offsets() {
+    let (mut state, t) = state_with_topic(1);
+    let (of_1, of_2) = two_brokers_with_a_group_each(&mut state);
+
+    assert_eq!(
+        commit_as(&mut state, 1, &of_1, vec![offset(t, 0, 5, "")]),
+        vec![Ok(())]
+    );
+    assert_eq!(
+        commit_as(&mut state, 1, &of_2, vec![offset(t, 0, 9, "")]),
+        vec![Err(GroupError::NotCoordinator)],
+        "broker 1 does not coordinate {of_2}"
+    );
+    assert_eq!(committed(&state, &of_1, t, 0), Some(5));
+    assert_eq!(
+        committed(&state, &of_2, t, 0),
+        None,
+        "a fenced commit writes nothing"
+    );
+}
+
+#[test]
+fn a_write_queued_before_the_coordinator_lost_its_lease_cannot_land_after() {
+    let (mut state, t) = state_with_topic(1);
+    let (of_1, _) = two_brokers_with_a_group_each(&mut state);
+    assert_eq!(
+        commit_as(&mut state, 1, &of_1, vec![offset(t, 0, 10, "")]),
+        vec![Ok(())]
+    );
+
+    // Broker 1's lease lapses: broker 2 takes the group over and commits further.
+    let heartbeats = state.broker_lease(1).expect("lease").heartbeats;
+    state.apply(&Command::ExpireBroker {
+        broker_id: 1,
+        heartbeats_seen: heartbeats,
+    });
+    assert_eq!(
+        commit_as(&mut state, 2, &of_1, vec![offset(t, 0, 20, "")]),
+        vec![Ok(())]
+    );
+    assert_eq!(store_as(&mut state, 2, stored(&of_1, 4, &["m2"])), Ok(()));
+
+    // A commit and a snapshot broker 1 proposed before it knew arrive now: both refused, so
+    // the offset does not move backwards and the new coordinator's generation stays.
+    assert_eq!(
+        commit_as(&mut state, 1, &of_1, vec![offset(t, 0, 11, "")]),
+        vec![Err(GroupError::NotCoordinator)]
+    );
+    assert_eq!(
+        store_as(&mut state, 1, stored(&of_1, 3, &["m1"])),
+        Err(GroupError::NotCoordinator)
+    );
+    assert_eq!(committed(&state, &of_1, t, 0), Some(20));
+    let group = state.group(&of_1).expect("group");
+    assert_eq!(group.metadata.as_ref().map(|s| s.generation), Some(4));
+}

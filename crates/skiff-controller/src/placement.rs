@@ -1,8 +1,9 @@
 //! Who leads what: partitions and group coordination are assigned to live brokers by
 //! rendezvous hashing, so every broker computes the same answer from the same broker list and a broker
-//! leaving moves only its own share.
+//! leaving moves only its own share. The state machine uses the same answer to fence group
+//! writes from a broker that no longer coordinates the group.
 
-use skiff_controller::{BrokerInfo, TopicId};
+use crate::{BrokerInfo, TopicId};
 
 /// The broker that leads `partition` of `topic`, or `None` when no broker is live.
 pub fn partition_leader(topic: &TopicId, partition: u32, brokers: &[BrokerInfo]) -> Option<i32> {
