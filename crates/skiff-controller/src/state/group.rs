@@ -225,8 +225,7 @@ impl ControllerState {
 
     pub(super) fn store_groups(&mut self, groups: &[StoredGroup]) {
         for group in groups {
-            self.clock_ms = self.clock_ms.max(group.stored_at_ms);
-            self.groups.store(group);
+            self.store_group(group);
         }
     }
 
@@ -242,11 +241,15 @@ impl ControllerState {
                 if !self.coordinates(broker_id, &group.group_id) {
                     return Err(GroupError::NotCoordinator);
                 }
-                self.clock_ms = self.clock_ms.max(group.stored_at_ms);
-                self.groups.store(group);
+                self.store_group(group);
                 Ok(())
             })
             .collect()
+    }
+
+    fn store_group(&mut self, group: &StoredGroup) {
+        self.clock_ms = self.clock_ms.max(group.stored_at_ms);
+        self.groups.store(group);
     }
 
     /// Whether `broker_id` is the live broker that coordinates `group_id` right now.
