@@ -11,11 +11,13 @@ use tracing::{info, warn};
 use crate::cli::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::trigger_cmd;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Before anything is opened: stores, caches, controller and broker register their
     // metric handles when created.
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
+    let trigger_config = args.trigger_config.clone();
     let DevSettings {
         data_dir,
         broker,
@@ -48,14 +50,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
-    info!(
-        "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
-        broker.local_addr(),
-        data_dir.display(),
-        store.describe(),
-    );
-
-    wait_for_stop_signal().await;
+    // Lambda triggers need the Kafka listener; one that cannot start stops dev cleanly.
+    let triggers =
+        trigger_cmd::start_in_dev(trigger_config.as_deref(), &broker.local_addr().to_string())
+            .await;
+    if triggers.is_ok() {
+        info!(
+            "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
+            broker.local_addr(),
+            data_dir.display(),
+            store.describe(),
+        );
+        wait_for_stop_signal().await;
+    }
+    let (triggers, result) = match triggers {
+        Ok(triggers) => (triggers, Ok(())),
+        Err(e) => (None, Err(e)),
+    };
+    trigger_cmd::stop_in_dev(triggers).await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {
@@ -66,7 +78,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     metrics_server::shutdown(metrics).await;
     info!("stopped");
-    Ok(())
+    result
 }
 
 pub(crate) async fn wait_for_stop_signal() {

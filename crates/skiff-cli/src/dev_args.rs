@@ -104,4 +104,9 @@ pub struct DevArgs {
     /// Longest metadata string a committed offset may carry [default: 4096].
     #[arg(long, env = "SKIFF_OFFSET_METADATA_MAX_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub offset_metadata_max_bytes: Option<usize>,
+
+    /// TOML file of Lambda triggers (`skiff trigger --config` format) to run in this process
+    /// against its own Kafka listener [default: none].
+    #[arg(long, env = "SKIFF_TRIGGER_CONFIG", value_name = "FILE")]
+    pub trigger_config: Option<PathBuf>,
 }

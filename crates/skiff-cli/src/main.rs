@@ -13,6 +13,7 @@ mod metrics_server;
 mod output;
 mod s3_args;
 mod settings;
+mod trigger_cmd;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Controller(ref args) if args.admin.is_none() => {
             "info,openraft=warn,foyer=warn,foyer_storage=warn"
         }
+        Command::Trigger(_) => "info,aws_config=warn,aws_smithy_runtime=warn",
         _ => "warn",
     };
     let filter =
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
             Command::Group(args) => commands::group::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Bench(args) => skiff_bench::run(*args).await.map_err(Into::into),
+            Command::Trigger(args) => trigger_cmd::run(*args).await,
             Command::Completions(_) => Ok(()),
         }
     });
