@@ -84,8 +84,10 @@ def wait_committed(bootstrap: str, group: str, topic: str, ends: dict[int, int])
 
 
 def trigger_args(bootstrap: str, topic: str, group: str, endpoint: str, function: str, *extra: str) -> list[str]:
+    """The flags every test gives; a short batching window unless `extra` sets one."""
+    window = [] if "--batching-window-ms" in extra else ["--batching-window-ms", "100"]
     return ["--bootstrap", bootstrap, "--topic", topic, "--group", group, "--function-name", function,
-            "--lambda-endpoint", endpoint, "--batching-window-ms", "100", *FAST_SESSION, *extra]  # fmt: skip
+            "--lambda-endpoint", endpoint, *window, *FAST_SESSION, *extra]  # fmt: skip
 
 
 def start_trigger(skiff_bin: Path, tmp_path: Path, args: list[str], name: str = "trigger") -> TriggerProcess:
@@ -443,7 +445,8 @@ def test_start_up_errors_are_clear(skiff_factory, skiff_bin: Path, fake_lambda: 
         ("--maximum-record-age-s", "59", "--maximum-record-age-s must be -1 (no limit) or between 60 and 604800"),
         ("--starting-position", "EARLIEST", "is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP"),
     ]:
-        code, stderr = run_trigger_expecting_failure(skiff_bin, [*base, flag, value])
+        args = trigger_args(skiff.bootstrap, "t", "g", fake_lambda.endpoint, "fake-fn", flag, value)
+        code, stderr = run_trigger_expecting_failure(skiff_bin, args)
         assert code == 1 and says in stderr, (flag, value, stderr)
     dead = f"127.0.0.1:{free_port()}"
     code, stderr = run_trigger_expecting_failure(

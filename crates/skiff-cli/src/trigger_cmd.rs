@@ -16,7 +16,10 @@ pub async fn run(args: TriggerArgs) -> anyhow::Result<()> {
 }
 
 /// Starts the triggers of `file` against the dev process's Kafka listener at `bootstrap`.
-pub async fn start_in_dev(file: Option<&Path>, bootstrap: &str) -> anyhow::Result<Option<TriggerSet>> {
+pub async fn start_in_dev(
+    file: Option<&Path>,
+    bootstrap: &str,
+) -> anyhow::Result<Option<TriggerSet>> {
     let Some(file) = file else { return Ok(None) };
     let triggers = skiff_lambda::trigger::start_from_file(file, bootstrap)
         .await

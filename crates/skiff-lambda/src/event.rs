@@ -171,9 +171,7 @@ fn push_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
     let encoded = base64::encoded_len(bytes.len(), true).unwrap_or(0);
     out.resize(start + encoded, 0);
-    let written = STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .unwrap_or(0);
+    let written = STANDARD.encode_slice(bytes, &mut out[start..]).unwrap_or(0);
     out.truncate(start + written);
     out.push(b'"');
 }
@@ -272,11 +270,7 @@ mod tests {
             value: Some(&value),
         };
         let encoded = encode(&record, &[("headerKey", Some(b"headerValue"))]);
-        let frame = EventFrame::new(
-            sample["bootstrapServers"].as_str().unwrap(),
-            "mytopic",
-            0,
-        );
+        let frame = EventFrame::new(sample["bootstrapServers"].as_str().unwrap(), "mytopic", 0);
         let payload = frame.payload([encoded.as_slice()]);
         assert_eq!(payload.len(), frame.payload_len(1, encoded.len()));
 
@@ -352,7 +346,10 @@ mod tests {
         // aws_lambda_events reads milliseconds through an f64 and may lose the last one.
         let millis = records[0].timestamp.0.timestamp_millis();
         assert!((millis - 1_700_000_000_123).abs() <= 1, "{millis}");
-        assert_eq!(records[0].timestamp_type.as_deref(), Some("LOG_APPEND_TIME"));
+        assert_eq!(
+            records[0].timestamp_type.as_deref(),
+            Some("LOG_APPEND_TIME")
+        );
         assert_eq!(records[0].key, None);
         assert_eq!(
             STANDARD.decode(records[0].value.as_ref().unwrap()).unwrap(),
@@ -385,7 +382,10 @@ mod tests {
     #[test]
     fn payload_len_is_exact() {
         let frame = EventFrame::new("b:1", "t", 0);
-        assert_eq!(frame.payload(std::iter::empty()).len(), frame.payload_len(0, 0));
+        assert_eq!(
+            frame.payload(std::iter::empty()).len(),
+            frame.payload_len(0, 0)
+        );
         let records: Vec<Vec<u8>> = (0..5).map(|i| vec![b'x'; i * 7 + 1]).collect();
         let bytes = records.iter().map(Vec::len).sum();
         let payload = frame.payload(records.iter().map(Vec::as_slice));

@@ -67,7 +67,9 @@ pub enum RecordError {
         field: &'static str,
         source: base64::DecodeError,
     },
-    #[error("record {offset} of {key} names partition {partition}, which is not a Kafka partition number")]
+    #[error(
+        "record {offset} of {key} names partition {partition}, which is not a Kafka partition number"
+    )]
     Partition {
         key: String,
         offset: i64,
@@ -95,12 +97,11 @@ pub fn records(event: &KafkaEvent) -> Result<Vec<Record>, RecordError> {
                         source,
                     })
             };
-            let partition =
-                i32::try_from(raw.partition).map_err(|_| RecordError::Partition {
-                    key: key.clone(),
-                    offset: raw.offset,
-                    partition: raw.partition,
-                })?;
+            let partition = i32::try_from(raw.partition).map_err(|_| RecordError::Partition {
+                key: key.clone(),
+                offset: raw.offset,
+                partition: raw.partition,
+            })?;
             partition_records.push(Record {
                 // Events always name the topic; the key's part before the last '-' is the
                 // fallback for hand-written ones that do not.
@@ -165,6 +166,9 @@ mod tests {
         )
         .unwrap();
         let err = records(&event).unwrap_err().to_string();
-        assert!(err.contains("record 3 of t-0 has a value that is not base64"), "{err}");
+        assert!(
+            err.contains("record 3 of t-0 has a value that is not base64"),
+            "{err}"
+        );
     }
 }

@@ -88,7 +88,11 @@ mod tests {
 
     #[test]
     fn null_and_missing_lists_mean_success() {
-        for text in ["{}", r#"{"batchItemFailures":null}"#, r#"{"batchItemFailures":[]}"#] {
+        for text in [
+            "{}",
+            r#"{"batchItemFailures":null}"#,
+            r#"{"batchItemFailures":[]}"#,
+        ] {
             let response: KafkaBatchResponse = serde_json::from_str(text).unwrap();
             assert!(response.is_empty(), "{text}");
         }

@@ -134,7 +134,11 @@ fn parse(
 mod tests {
     use super::*;
 
-    fn parse(path: &Path, text: &str, fallback: &TriggerSpec) -> Result<Vec<TriggerSettings>, ConfigFileError> {
+    fn parse(
+        path: &Path,
+        text: &str,
+        fallback: &TriggerSpec,
+    ) -> Result<Vec<TriggerSettings>, ConfigFileError> {
         super::parse(path, text, &TriggerSpec::default(), fallback)
     }
 
@@ -197,7 +201,10 @@ mod tests {
         assert_eq!(triggers[0].bootstrap, "127.0.0.1:9092");
         assert_eq!(triggers[0].batch_size, 500);
         assert_eq!(triggers[0].maximum_retry_attempts, Some(10));
-        assert_eq!(triggers[0].lambda_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            triggers[0].lambda_endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
         assert_eq!(triggers[1].bootstrap, "10.0.0.1:9092");
         assert_eq!(triggers[1].topics, ["a", "b"]);
         assert_eq!(triggers[1].kafka_properties["session.timeout.ms"], "6000");
@@ -217,10 +224,17 @@ mod tests {
             err,
             "trigger file t.toml, trigger 2: batch_size must be between 1 and 10000 records, not 0"
         );
-        let err = parse(Path::new("t.toml"), "[[trigger]]\nbatch_sise = 3\n", &defaults())
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("trigger file t.toml is not valid: unknown field `batch_sise`"), "{err}");
+        let err = parse(
+            Path::new("t.toml"),
+            "[[trigger]]\nbatch_sise = 3\n",
+            &defaults(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("trigger file t.toml is not valid: unknown field `batch_sise`"),
+            "{err}"
+        );
         let err = parse(Path::new("t.toml"), "region = \"x\"\n", &defaults())
             .unwrap_err()
             .to_string();
@@ -233,6 +247,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("triggers 1 and 2 both use group \"g\""), "{err}");
+        assert!(
+            err.contains("triggers 1 and 2 both use group \"g\""),
+            "{err}"
+        );
     }
 }

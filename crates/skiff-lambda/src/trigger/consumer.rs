@@ -36,7 +36,7 @@ use tracing::{debug, error, info, warn};
 use super::metrics::TriggerMetrics;
 use super::partition::{Commit, EncodedRecord, GlobalBudget, PartitionBudget};
 use super::runtime::TokioRuntime;
-use super::settings::StartingPosition;
+use super::settings::{DEFAULT_SESSION_TIMEOUT_MS, StartingPosition};
 use crate::event::{EventRecord, MAX_PAYLOAD_BYTES, TimestampType, encode_record};
 
 pub type TriggerConsumer = StreamConsumer<TriggerContext, TokioRuntime>;
@@ -138,7 +138,12 @@ impl TriggerContext {
 
     /// AT_TIMESTAMP: partitions without a committed offset start at the first record at or
     /// after the timestamp (the others at their commit, as always).
-    fn position_at_timestamp(&self, consumer: &BaseConsumer<TriggerContext>, tpl: &mut TopicPartitionList, at_ms: i64) {
+    fn position_at_timestamp(
+        &self,
+        consumer: &BaseConsumer<TriggerContext>,
+        tpl: &mut TopicPartitionList,
+        at_ms: i64,
+    ) {
         let committed = match consumer.committed_offsets(tpl.clone(), REBALANCE_LOOKUP_TIMEOUT) {
             Ok(committed) => committed,
             Err(e) => {
@@ -150,7 +155,11 @@ impl TriggerContext {
         for element in committed.elements() {
             if !matches!(element.offset(), Offset::Offset(_)) {
                 // Failures to add are impossible for a list we build ourselves.
-                let _ = lookup.add_partition_offset(element.topic(), element.partition(), Offset::Offset(at_ms));
+                let _ = lookup.add_partition_offset(
+                    element.topic(),
+                    element.partition(),
+                    Offset::Offset(at_ms),
+                );
             }
         }
         if lookup.count() == 0 {
@@ -167,14 +176,18 @@ impl TriggerContext {
                     let _ = tpl.set_partition_offset(element.topic(), element.partition(), offset);
                 }
             }
-            Err(e) => warn!(group = %self.group, "cannot look up offsets for AT_TIMESTAMP ({e}); new partitions start at their oldest record"),
+            Err(e) => {
+                warn!(group = %self.group, "cannot look up offsets for AT_TIMESTAMP ({e}); new partitions start at their oldest record")
+            }
         }
     }
 }
 
 fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding these locks leaves plain collections behind; keep going.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ClientContext for TriggerContext {
@@ -207,8 +220,16 @@ impl ClientContext for TriggerContext {
 }
 
 impl ConsumerContext for TriggerContext {
-    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
-        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 if let StartingPosition::AtTimestamp(at_ms) = self.starting_position {
@@ -298,7 +319,6 @@ impl Commit for PartitionCommitter {
             }
         }
     }
-
 }
 
 /// Starts the worker of a newly assigned partition; the dispatcher does not know what a
@@ -364,7 +384,14 @@ pub async fn dispatch<W: SpawnWorker>(
                     }
                 }
             }
-            apply_events(&consumer, &mut slots, &mut finishing, &mut workers, &global, channel_capacity);
+            apply_events(
+                &consumer,
+                &mut slots,
+                &mut finishing,
+                &mut workers,
+                &global,
+                channel_capacity,
+            );
             resume_ready(&consumer, &mut slots, &global);
             assigned_gauge.set(slots.len() as f64);
             finishing.retain(|_, handle| !handle.is_finished());
@@ -380,6 +407,8 @@ pub async fn dispatch<W: SpawnWorker>(
         let _ = handle.await;
     }
     assigned_gauge.set(0.0);
+    // The worker factory holds the last other reference to the consumer.
+    drop(workers);
     // Leaving the group (librdkafka also waits for commits still in flight) blocks.
     let closing = tokio::task::spawn_blocking(move || {
         consumer.unsubscribe();
@@ -411,12 +440,20 @@ fn apply_events<W: SpawnWorker>(
                     if old.paused {
                         global.paused.fetch_sub(1, Ordering::Relaxed);
                     }
-                    old.budget.release(old.held.iter().map(|r| r.json.len()).sum());
+                    old.budget
+                        .release(old.held.iter().map(|r| r.json.len()).sum());
                     previous = Some(old.worker);
                 }
                 let (tx, rx) = mpsc::channel(channel_capacity);
                 let budget = Arc::new(PartitionBudget::new(global.clone()));
-                let worker = workers.spawn(topic.clone(), partition, ownership.clone(), rx, budget.clone(), previous);
+                let worker = workers.spawn(
+                    topic.clone(),
+                    partition,
+                    ownership.clone(),
+                    rx,
+                    budget.clone(),
+                    previous,
+                );
                 slots.insert(
                     key,
                     Slot {
@@ -439,7 +476,8 @@ fn apply_events<W: SpawnWorker>(
                     if slot.paused {
                         global.paused.fetch_sub(1, Ordering::Relaxed);
                     }
-                    slot.budget.release(slot.held.iter().map(|r| r.json.len()).sum());
+                    slot.budget
+                        .release(slot.held.iter().map(|r| r.json.len()).sum());
                     finishing.insert(key, slot.worker);
                 }
             }
@@ -528,7 +566,11 @@ fn pause(consumer: &TriggerConsumer, slot: &mut Slot, global: &GlobalBudget) {
 }
 
 /// Hands held records to workers that caught up, and resumes their partitions.
-fn resume_ready(consumer: &TriggerConsumer, slots: &mut HashMap<(Arc<str>, i32), Slot>, global: &GlobalBudget) {
+fn resume_ready(
+    consumer: &TriggerConsumer,
+    slots: &mut HashMap<(Arc<str>, i32), Slot>,
+    global: &GlobalBudget,
+) {
     if global.paused.load(Ordering::Relaxed) == 0 {
         return;
     }
@@ -567,8 +609,15 @@ fn resume_ready(consumer: &TriggerConsumer, slots: &mut HashMap<(Arc<str>, i32),
 }
 
 /// The librdkafka settings every trigger consumer uses.
-pub fn consumer_config(base: &ClientConfig, group: &str, starting_position: StartingPosition) -> ClientConfig {
+pub fn consumer_config(
+    base: &ClientConfig,
+    group: &str,
+    starting_position: StartingPosition,
+) -> ClientConfig {
     let mut config = base.clone();
+    if config.get("session.timeout.ms").is_none() {
+        config.set("session.timeout.ms", DEFAULT_SESSION_TIMEOUT_MS);
+    }
     config
         .set("group.id", group)
         .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)

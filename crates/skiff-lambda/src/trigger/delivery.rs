@@ -71,11 +71,22 @@ struct Segment {
 #[derive(Debug)]
 enum Verdict {
     Success,
-    /// Records before index `from` (relative to the invoked run) succeeded.
-    Partial { from: usize, message: String },
-    Failed { message: String },
-    Unavailable { kind: &'static str, message: String },
-    TooLarge { message: String },
+    /// The function named `failed` (indices into the invoked run, ascending) as failed; records
+    /// before the first of them succeeded.
+    Partial {
+        failed: Vec<usize>,
+        message: String,
+    },
+    Failed {
+        message: String,
+    },
+    Unavailable {
+        kind: &'static str,
+        message: String,
+    },
+    TooLarge {
+        message: String,
+    },
 }
 
 fn now_ms() -> i64 {
@@ -121,6 +132,8 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
             failures: 0,
         }]);
         let mut last_error = String::new();
+        // What the last partial answer named as failed (indices into `batch`).
+        let mut reported: Option<Vec<usize>> = None;
         let mut unavailable = 0u32;
         'segments: while let Some(mut segment) = pending.pop_front() {
             loop {
@@ -138,8 +151,14 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                         .count();
                     if expired > 0 {
                         let run = &batch[segment.start..segment.start + expired];
-                        self.give_up(run, Condition::RecordAgeExceeded, segment.failures, &last_error)
-                            .await?;
+                        self.give_up(
+                            run,
+                            Condition::RecordAgeExceeded,
+                            segment.failures,
+                            &last_error,
+                        )
+                        .await?;
+                        self.commit(run[run.len() - 1].offset + 1);
                         segment.start += expired;
                         continue;
                     }
@@ -155,14 +174,17 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                 let verdict = self.invoke(run).await?;
                 if !matches!(verdict, Verdict::Unavailable { .. }) {
                     unavailable = 0;
+                    reported = None;
                 }
                 match verdict {
                     Verdict::Success => {
                         self.succeeded(run, started);
                         continue 'segments;
                     }
-                    Verdict::Partial { from, message } => {
+                    Verdict::Partial { failed, message } => {
+                        let from = failed[0];
                         self.succeeded(&run[..from], started);
+                        reported = Some(failed.iter().map(|i| segment.start + i).collect());
                         segment.start += from;
                         segment.failures += 1;
                         last_error = message;
@@ -183,7 +205,12 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                                 end: middle,
                                 ..segment
                             });
-                            self.log_failure(run, segment.failures, &last_error, "bisecting; retrying halves");
+                            self.log_failure(
+                                run,
+                                segment.failures,
+                                &last_error,
+                                "bisecting; retrying halves",
+                            );
                             self.pause(self.retry_wait(segment.failures)).await?;
                             continue 'segments;
                         }
@@ -226,8 +253,35 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                 }
                 let run = &batch[segment.start..segment.end];
                 if self.exhausted(segment.failures) {
-                    self.give_up(run, Condition::RetryAttemptsExhausted, segment.failures, &last_error)
-                        .await?;
+                    match reported.take() {
+                        // The last answer processed all but the records it named: only those
+                        // are failures.
+                        Some(failed) => {
+                            let failed: Vec<EncodedRecord> =
+                                failed.iter().map(|&i| batch[i].clone()).collect();
+                            self.give_up(
+                                &failed,
+                                Condition::RetryAttemptsExhausted,
+                                segment.failures,
+                                &last_error,
+                            )
+                            .await?;
+                            self.metrics
+                                .delivered
+                                .increment((run.len() - failed.len()) as u64);
+                            self.commit(run[run.len() - 1].offset + 1);
+                        }
+                        None => {
+                            self.give_up(
+                                run,
+                                Condition::RetryAttemptsExhausted,
+                                segment.failures,
+                                &last_error,
+                            )
+                            .await?;
+                            self.commit(run[run.len() - 1].offset + 1);
+                        }
+                    }
                     continue 'segments;
                 }
                 self.log_failure(run, segment.failures, &last_error, "retrying");
@@ -296,16 +350,18 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
     fn judge(&self, run: &[EncodedRecord], outcome: InvokeOutcome) -> Verdict {
         match outcome {
             InvokeOutcome::Returned { body } if self.settings.report_batch_item_failures => {
-                match failed_from(&body, &partition_key(&self.topic, self.partition), run) {
-                    Ok(None) => Verdict::Success,
-                    Ok(Some(from)) => {
+                match reported_failures(&body, &partition_key(&self.topic, self.partition), run) {
+                    Ok(failed) if failed.is_empty() => Verdict::Success,
+                    Ok(failed) => {
                         self.metrics.error("function_error");
+                        let offsets: Vec<String> =
+                            failed.iter().map(|&i| run[i].offset.to_string()).collect();
                         Verdict::Partial {
-                            from,
                             message: format!(
-                                "the function reported record {} and later ones of the batch as failed",
-                                run[from].offset
+                                "the function reported record {} of the batch as failed",
+                                offsets.join(", ")
                             ),
+                            failed,
                         }
                     }
                     Err(message) => {
@@ -349,7 +405,7 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
         self.committer.commit(next_offset);
     }
 
-    /// Moves `run` out of the way after its retries or age ran out, then commits past it.
+    /// Moves `run` out of the way after its retries or age ran out (the caller then commits).
     async fn give_up(
         &self,
         run: &[EncodedRecord],
@@ -399,8 +455,8 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                     attempts,
                     condition = condition.as_str(),
                     failure_topic = %sink.topic(),
-                    "sent {} records to the on-failure topic; last error: {error}",
-                    run.len()
+                    "sent {} to the on-failure topic; last error: {error}",
+                    records(run.len())
                 );
             }
             None => {
@@ -411,13 +467,10 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                     offsets = %format!("{first}..={last}"),
                     attempts,
                     condition = condition.as_str(),
-                    "skipping {} records (no --on-failure-topic); last error: {error}",
-                    run.len()
+                    "skipping {} (no --on-failure-topic); last error: {error}",
+                    records(run.len())
                 );
             }
-        }
-        if let Some(record) = run.last() {
-            self.commit(record.offset + 1);
         }
         Ok(())
     }
@@ -431,6 +484,14 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
     }
 }
 
+fn records(count: usize) -> String {
+    if count == 1 {
+        "1 record".to_owned()
+    } else {
+        format!("{count} records")
+    }
+}
+
 fn offsets(run: &[EncodedRecord]) -> (i64, i64) {
     (
         run.first().map_or(-1, |r| r.offset),
@@ -438,29 +499,36 @@ fn offsets(run: &[EncodedRecord]) -> (i64, i64) {
     )
 }
 
-/// Reads a `ReportBatchItemFailures` answer: `None` when every record succeeded, else the
-/// index in `run` to retry from. Answers Lambda would treat as a complete failure (not JSON,
-/// items that do not name a record of this batch) are an error, with what was wrong.
-fn failed_from(body: &[u8], key: &str, run: &[EncodedRecord]) -> Result<Option<usize>, String> {
+/// Reads a `ReportBatchItemFailures` answer: the indices in `run` of the records it names as
+/// failed, ascending (none when every record succeeded). Answers Lambda would treat as a
+/// complete failure (not JSON, items that do not name a record of this batch) are an error,
+/// with what was wrong.
+fn reported_failures(body: &[u8], key: &str, run: &[EncodedRecord]) -> Result<Vec<usize>, String> {
     const EXPECTED: &str = "with --report-batch-item-failures the function must answer null, {} or {\"batchItemFailures\":[{\"itemIdentifier\":{\"partition\":\"<topic>-<partition>\",\"offset\":N}}]}";
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    let answer: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the function's answer is not JSON ({e}): {}", answer_excerpt(body)))?;
+    let answer: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the function's answer is not JSON ({e}): {}",
+            answer_excerpt(body)
+        )
+    })?;
     let items = match &answer {
-        Value::Null => return Ok(None),
+        Value::Null => return Ok(Vec::new()),
         Value::Object(map) => match map.get("batchItemFailures") {
-            None | Some(Value::Null) => return Ok(None),
+            None | Some(Value::Null) => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
             Some(_) => return Err(format!("{EXPECTED}; got {}", answer_excerpt(body))),
         },
         _ => return Err(format!("{EXPECTED}; got {}", answer_excerpt(body))),
     };
-    let mut lowest: Option<usize> = None;
+    let mut failed = Vec::with_capacity(items.len());
     for item in items {
         let identifier = item.get("itemIdentifier");
-        let partition = identifier.and_then(|i| i.get("partition")).and_then(Value::as_str);
+        let partition = identifier
+            .and_then(|i| i.get("partition"))
+            .and_then(Value::as_str);
         let offset = identifier.and_then(|i| i.get("offset")).and_then(|o| {
             o.as_i64()
                 .or_else(|| o.as_str().and_then(|s| s.trim().parse().ok()))
@@ -480,9 +548,11 @@ fn failed_from(body: &[u8], key: &str, run: &[EncodedRecord]) -> Result<Option<u
                 run[run.len() - 1].offset
             ));
         };
-        lowest = Some(lowest.map_or(index, |l| l.min(index)));
+        failed.push(index);
     }
-    Ok(lowest)
+    failed.sort_unstable();
+    failed.dedup();
+    Ok(failed)
 }
 
 #[cfg(test)]

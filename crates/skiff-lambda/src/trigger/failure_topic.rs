@@ -2,7 +2,7 @@
 //! timestamp and headers as they were) with headers that say why, before their offsets are
 //! committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 
@@ -90,7 +90,10 @@ impl FailureTopic {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .set("message.timeout.ms", &DELIVERY_TIMEOUT.as_millis().to_string());
+            .set(
+                "message.timeout.ms",
+                DELIVERY_TIMEOUT.as_millis().to_string(),
+            );
         Ok(FailureTopic {
             producer: config.create()?,
             topic: topic.to_owned(),
@@ -110,7 +113,11 @@ struct StoredRecord {
 }
 
 impl FailureSink for FailureTopic {
-    async fn send(&self, records: &[EncodedRecord], why: &Exhausted<'_>) -> Result<(), FailureTopicError> {
+    async fn send(
+        &self,
+        records: &[EncodedRecord],
+        why: &Exhausted<'_>,
+    ) -> Result<(), FailureTopicError> {
         let attempts = why.attempts.to_string();
         let partition = why.source_partition.to_string();
         let error = truncate(why.error, MAX_ERROR_HEADER_BYTES);
@@ -118,7 +125,7 @@ impl FailureSink for FailureTopic {
             topic: self.topic.clone(),
             source,
         };
-        let mut pending: Vec<DeliveryFuture> = Vec::with_capacity(records.len());
+        let mut pending: VecDeque<DeliveryFuture> = VecDeque::with_capacity(records.len());
         for record in records {
             let stored: StoredRecord =
                 serde_json::from_slice(&record.json).map_err(|e| FailureTopicError::Decode {
@@ -126,12 +133,12 @@ impl FailureSink for FailureTopic {
                     reason: e.to_string(),
                 })?;
             let decode = |text: Option<String>| {
-                text.map(|t| STANDARD.decode(t))
-                    .transpose()
-                    .map_err(|e| FailureTopicError::Decode {
+                text.map(|t| STANDARD.decode(t)).transpose().map_err(|e| {
+                    FailureTopicError::Decode {
                         offset: stored.offset,
                         reason: e.to_string(),
-                    })
+                    }
+                })
             };
             let key = decode(stored.key.clone())?;
             let value = decode(stored.value.clone())?;
@@ -139,7 +146,10 @@ impl FailureSink for FailureTopic {
             let original: Vec<(String, Vec<u8>)> = stored
                 .headers
                 .iter()
-                .flat_map(|h| h.iter().map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect())))
+                .flat_map(|h| {
+                    h.iter()
+                        .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
+                })
                 .collect();
             let mut headers = OwnedHeaders::new_with_capacity(original.len() + 7);
             for (name, bytes) in &original {
@@ -178,15 +188,16 @@ impl FailureSink for FailureTopic {
             loop {
                 match self.producer.send_result(message) {
                     Ok(delivery) => {
-                        pending.push(delivery);
+                        pending.push_back(delivery);
                         break;
                     }
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if !pending.is_empty() =>
                     {
                         message = back;
-                        let oldest = pending.remove(0);
-                        await_delivery(oldest).await.map_err(produce_error)?;
+                        if let Some(oldest) = pending.pop_front() {
+                            await_delivery(oldest).await.map_err(produce_error)?;
+                        }
                     }
                     Err((e, _)) => return Err(produce_error(e)),
                 }

@@ -154,12 +154,11 @@ fn classify_error(err: SdkError<InvokeError>) -> InvokeOutcome {
                     kind: "not_found",
                     message,
                 },
-                InvokeError::TooManyRequestsException(_) | InvokeError::Ec2ThrottledException(_) => {
-                    InvokeOutcome::Failed {
-                        kind: "throttled",
-                        message,
-                    }
-                }
+                InvokeError::TooManyRequestsException(_)
+                | InvokeError::Ec2ThrottledException(_) => InvokeOutcome::Failed {
+                    kind: "throttled",
+                    message,
+                },
                 InvokeError::RequestTooLargeException(_)
                 | InvokeError::SerializedRequestEntityTooLargeException(_) => {
                     InvokeOutcome::TooLarge { message }
@@ -186,10 +185,7 @@ fn classify_error(err: SdkError<InvokeError>) -> InvokeOutcome {
         }
         SdkError::TimeoutError(_) => InvokeOutcome::Failed {
             kind: "timeout",
-            message: format!(
-                "no answer within {} s",
-                INVOKE_TIMEOUT.as_secs()
-            ),
+            message: format!("no answer within {} s", INVOKE_TIMEOUT.as_secs()),
         },
         SdkError::ResponseError(_) => InvokeOutcome::Failed {
             kind: "bad_answer",

@@ -2,7 +2,10 @@
 //! and kept, so the per-batch path only adds to atomics. Every metric carries the trigger's
 //! `group` as its `trigger` label.
 
-use metrics::{Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
+};
 
 /// Describes every trigger metric for the Prometheus exporter.
 pub fn describe_metrics() {

@@ -122,7 +122,9 @@ pub async fn run(args: TriggerArgs, stop: impl Future<Output = ()>) -> Result<()
     };
     set.shutdown().await;
     match failed {
-        Some(group) => Err(TriggerError::TaskFailed(format!("trigger {group} stopped on its own"))),
+        Some(group) => Err(TriggerError::TaskFailed(format!(
+            "trigger {group} stopped on its own"
+        ))),
         None => Ok(()),
     }
 }
@@ -139,7 +141,10 @@ pub async fn start_from_file(path: &Path, bootstrap: &str) -> Result<TriggerSet,
     TriggerSet::start(triggers).await
 }
 
-fn kafka_error(group: &str, action: &'static str) -> impl FnOnce(rdkafka::error::KafkaError) -> TriggerError {
+fn kafka_error(
+    group: &str,
+    action: &'static str,
+) -> impl FnOnce(rdkafka::error::KafkaError) -> TriggerError {
     let group = group.to_owned();
     move |source| TriggerError::Kafka {
         group,
@@ -153,22 +158,28 @@ async fn start_trigger(settings: TriggerSettings) -> Result<RunningTrigger, Trig
     let group = settings.group.clone();
     let mut base = ClientConfig::new();
     base.set("bootstrap.servers", &settings.bootstrap)
-        .set("client.id", "skiff-trigger")
-        .set("session.timeout.ms", settings::DEFAULT_SESSION_TIMEOUT_MS);
+        .set("client.id", "skiff-trigger");
     for (key, value) in &settings.kafka_properties {
         base.set(key, value);
     }
     let wake = Arc::new(Notify::new());
     let metrics = TriggerMetrics::new(&group);
-    let context = TriggerContext::new(&group, settings.starting_position, wake.clone(), metrics.clone());
-    let consumer: TriggerConsumer = consumer::consumer_config(&base, &group, settings.starting_position)
-        .create_with_context(context)
-        .map_err(kafka_error(&group, "create the Kafka consumer"))?;
+    let context = TriggerContext::new(
+        &group,
+        settings.starting_position,
+        wake.clone(),
+        metrics.clone(),
+    );
+    let consumer: TriggerConsumer =
+        consumer::consumer_config(&base, &group, settings.starting_position)
+            .create_with_context(context)
+            .map_err(kafka_error(&group, "create the Kafka consumer"))?;
     let consumer = Arc::new(consumer);
     check_topics(&consumer, &settings).await?;
     let sink = match &settings.on_failure_topic {
         Some(topic) => Some(Arc::new(
-            FailureTopic::new(&base, topic).map_err(kafka_error(&group, "create the failure-topic producer"))?,
+            FailureTopic::new(&base, topic)
+                .map_err(kafka_error(&group, "create the failure-topic producer"))?,
         )),
         None => None,
     };
@@ -206,22 +217,33 @@ async fn start_trigger(settings: TriggerSettings) -> Result<RunningTrigger, Trig
         backoffs: Backoffs::default(),
     };
     let stop = CancellationToken::new();
-    let task = tokio::spawn(consumer::dispatch(consumer, workers, global, capacity, stop.clone(), assigned));
+    let task = tokio::spawn(consumer::dispatch(
+        consumer,
+        workers,
+        global,
+        capacity,
+        stop.clone(),
+        assigned,
+    ));
     Ok(RunningTrigger { group, stop, task })
 }
 
 /// Fails start-up with a clear message when the cluster cannot be reached or a topic is
 /// missing (instead of a consumer that waits for ever).
-async fn check_topics(consumer: &Arc<TriggerConsumer>, settings: &Arc<TriggerSettings>) -> Result<(), TriggerError> {
+async fn check_topics(
+    consumer: &Arc<TriggerConsumer>,
+    settings: &Arc<TriggerSettings>,
+) -> Result<(), TriggerError> {
     let consumer = consumer.clone();
-    let metadata = tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, METADATA_TIMEOUT))
-        .await
-        .map_err(|e| TriggerError::TaskFailed(e.to_string()))?
-        .map_err(|source| TriggerError::Unreachable {
-            group: settings.group.clone(),
-            bootstrap: settings.bootstrap.clone(),
-            source,
-        })?;
+    let metadata =
+        tokio::task::spawn_blocking(move || consumer.fetch_metadata(None, METADATA_TIMEOUT))
+            .await
+            .map_err(|e| TriggerError::TaskFailed(e.to_string()))?
+            .map_err(|source| TriggerError::Unreachable {
+                group: settings.group.clone(),
+                bootstrap: settings.bootstrap.clone(),
+                source,
+            })?;
     let exists = |name: &str| {
         metadata
             .topics()

@@ -202,14 +202,12 @@ impl TriggerSpec {
             }
             ("TRIM_HORIZON", None) => StartingPosition::TrimHorizon,
             ("LATEST", None) => StartingPosition::Latest,
-            ("AT_TIMESTAMP", Some(text)) => {
-                StartingPosition::AtTimestamp(parse_timestamp(&text).ok_or(
-                    SettingsError::Timestamp {
-                        name: timestamp_name,
-                        value: text,
-                    },
-                )?)
-            }
+            ("AT_TIMESTAMP", Some(text)) => StartingPosition::AtTimestamp(
+                parse_timestamp(&text).ok_or(SettingsError::Timestamp {
+                    name: timestamp_name,
+                    value: text,
+                })?,
+            ),
             ("AT_TIMESTAMP", None) => {
                 return Err(SettingsError::TimestampMissing {
                     position: position_name,
@@ -345,18 +343,24 @@ mod tests {
                 .starts_with("--maximum-retry-attempts must be -1 (until the record expires)")
         );
         assert!(
-            err(|s| s.maximum_retry_attempts = Some(10_001), Naming::Flags)
-                .ends_with("not 10001")
+            err(|s| s.maximum_retry_attempts = Some(10_001), Naming::Flags).ends_with("not 10001")
         );
         assert!(
-            err(|s| s.maximum_record_age_s = Some(59), Naming::Flags)
-                .starts_with("--maximum-record-age-s must be -1 (no limit) or between 60 and 604800")
+            err(|s| s.maximum_record_age_s = Some(59), Naming::Flags).starts_with(
+                "--maximum-record-age-s must be -1 (no limit) or between 60 and 604800"
+            )
         );
         assert!(
             err(|s| s.maximum_record_age_s = Some(604_801), Naming::Flags).ends_with("not 604801")
         );
-        assert_eq!(err(|s| s.group = None, Naming::Flags), "--group is required");
-        assert_eq!(err(|s| s.topics = None, Naming::Flags), "--topic is required");
+        assert_eq!(
+            err(|s| s.group = None, Naming::Flags),
+            "--group is required"
+        );
+        assert_eq!(
+            err(|s| s.topics = None, Naming::Flags),
+            "--topic is required"
+        );
         assert_eq!(
             err(|s| s.function_name = None, Naming::File),
             "function_name is required"
@@ -372,28 +376,43 @@ mod tests {
         s.maximum_record_age_s = Some(604_800);
         let settings = s.validate(Naming::Flags).unwrap();
         assert_eq!(settings.maximum_retry_attempts, Some(10_000));
-        assert_eq!(settings.maximum_record_age, Some(Duration::from_secs(604_800)));
+        assert_eq!(
+            settings.maximum_record_age,
+            Some(Duration::from_secs(604_800))
+        );
         let mut s = spec();
         s.maximum_record_age_s = Some(60);
         s.maximum_retry_attempts = Some(0);
-        assert_eq!(s.validate(Naming::Flags).unwrap().maximum_retry_attempts, Some(0));
+        assert_eq!(
+            s.validate(Naming::Flags).unwrap().maximum_retry_attempts,
+            Some(0)
+        );
     }
 
     #[test]
     fn infinite_retries_with_a_failure_topic_are_capped_at_ten() {
         let mut s = spec();
         s.on_failure_topic = Some("orders-failed".into());
-        assert_eq!(s.validate(Naming::Flags).unwrap().maximum_retry_attempts, Some(10));
+        assert_eq!(
+            s.validate(Naming::Flags).unwrap().maximum_retry_attempts,
+            Some(10)
+        );
         let mut s = spec();
         s.on_failure_topic = Some("orders-failed".into());
         s.maximum_retry_attempts = Some(50);
-        assert_eq!(s.validate(Naming::Flags).unwrap().maximum_retry_attempts, Some(50));
+        assert_eq!(
+            s.validate(Naming::Flags).unwrap().maximum_retry_attempts,
+            Some(50)
+        );
     }
 
     #[test]
     fn the_failure_topic_is_not_a_source_topic() {
         assert_eq!(
-            err(|s| s.on_failure_topic = Some("orders".into()), Naming::Flags),
+            err(
+                |s| s.on_failure_topic = Some("orders".into()),
+                Naming::Flags
+            ),
             "--on-failure-topic \"orders\" is also a source topic; failed records must go to another topic on the same cluster"
         );
     }
@@ -402,7 +421,10 @@ mod tests {
     fn starting_positions() {
         let mut s = spec();
         s.starting_position = Some("latest".into());
-        assert_eq!(s.validate(Naming::Flags).unwrap().starting_position, StartingPosition::Latest);
+        assert_eq!(
+            s.validate(Naming::Flags).unwrap().starting_position,
+            StartingPosition::Latest
+        );
         let mut s = spec();
         s.starting_position = Some("AT_TIMESTAMP".into());
         s.starting_timestamp = Some("2026-12-06T10:00:00Z".into());
@@ -418,7 +440,10 @@ mod tests {
             StartingPosition::AtTimestamp(1_700_000_000_000)
         );
         assert_eq!(
-            err(|s| s.starting_position = Some("AT_TIMESTAMP".into()), Naming::Flags),
+            err(
+                |s| s.starting_position = Some("AT_TIMESTAMP".into()),
+                Naming::Flags
+            ),
             "--starting-position AT_TIMESTAMP needs --starting-timestamp"
         );
         assert_eq!(
@@ -426,7 +451,10 @@ mod tests {
             "starting_timestamp is only used with starting_position AT_TIMESTAMP"
         );
         assert_eq!(
-            err(|s| s.starting_position = Some("EARLIEST".into()), Naming::Flags),
+            err(
+                |s| s.starting_position = Some("EARLIEST".into()),
+                Naming::Flags
+            ),
             "--starting-position \"EARLIEST\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP"
         );
         assert!(

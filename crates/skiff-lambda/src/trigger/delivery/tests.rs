@@ -24,7 +24,9 @@ struct ScriptedFunction {
 }
 
 impl ScriptedFunction {
-    fn new(respond: impl Fn(&[i64], usize) -> InvokeOutcome + Send + Sync + 'static) -> Arc<ScriptedFunction> {
+    fn new(
+        respond: impl Fn(&[i64], usize) -> InvokeOutcome + Send + Sync + 'static,
+    ) -> Arc<ScriptedFunction> {
         Arc::new(ScriptedFunction {
             calls: Mutex::new(Vec::new()),
             respond: Box::new(respond),
@@ -39,7 +41,8 @@ impl ScriptedFunction {
 impl Invoke for ScriptedFunction {
     async fn invoke(&self, payload: Vec<u8>) -> InvokeOutcome {
         // Every payload must be a real self-managed Kafka event.
-        let event: KafkaEvent = serde_json::from_slice(&payload).expect("the payload is a KafkaEvent");
+        let event: KafkaEvent =
+            serde_json::from_slice(&payload).expect("the payload is a KafkaEvent");
         assert_eq!(event.event_source.as_deref(), Some("SelfManagedKafka"));
         assert_eq!(event.records.len(), 1);
         let offsets: Vec<i64> = event.records["orders-3"].iter().map(|r| r.offset).collect();
@@ -56,14 +59,21 @@ impl Invoke for ScriptedFunction {
     }
 }
 
+/// Offsets, condition, attempts and error of one send to the failure topic.
+type Sent = (Vec<i64>, Condition, u32, String);
+
 #[derive(Default)]
 struct RecordingSink {
-    sent: Mutex<Vec<(Vec<i64>, Condition, u32, String)>>,
+    sent: Mutex<Vec<Sent>>,
     refusals_left: Mutex<u32>,
 }
 
 impl FailureSink for RecordingSink {
-    async fn send(&self, records: &[EncodedRecord], why: &Exhausted<'_>) -> Result<(), FailureTopicError> {
+    async fn send(
+        &self,
+        records: &[EncodedRecord],
+        why: &Exhausted<'_>,
+    ) -> Result<(), FailureTopicError> {
         let mut refusals = self.refusals_left.lock().unwrap();
         if *refusals > 0 {
             *refusals -= 1;
@@ -178,7 +188,9 @@ fn batch(offsets: std::ops::Range<i64>) -> Vec<EncodedRecord> {
 }
 
 fn ok() -> InvokeOutcome {
-    InvokeOutcome::Returned { body: b"null".to_vec() }
+    InvokeOutcome::Returned {
+        body: b"null".to_vec(),
+    }
 }
 
 fn function_error() -> InvokeOutcome {
@@ -199,7 +211,7 @@ impl Setup {
         self.committer.commits.lock().unwrap().clone()
     }
 
-    fn sent(&self) -> Vec<(Vec<i64>, Condition, u32, String)> {
+    fn sent(&self) -> Vec<Sent> {
         self.sink.sent.lock().unwrap().clone()
     }
 }
@@ -214,7 +226,11 @@ async fn a_successful_batch_is_invoked_once_and_committed_after() {
 
 #[tokio::test(start_paused = true)]
 async fn errors_then_success_retry_the_same_records_and_lose_nothing() {
-    let s = setup(|_| {}, false, |_, call| if call <= 2 { function_error() } else { ok() });
+    let s = setup(
+        |_| {},
+        false,
+        |_, call| if call <= 2 { function_error() } else { ok() },
+    );
     s.worker.deliver(&batch(0..3)).await.unwrap();
     assert_eq!(s.function.calls(), vec![vec![0, 1, 2]; 3]);
     // Nothing is committed until the function succeeded.
@@ -223,9 +239,17 @@ async fn errors_then_success_retry_the_same_records_and_lose_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn exhausted_records_go_to_the_failure_topic_after_n_attempts_then_offsets_move_on() {
-    let s = setup(|spec| spec.maximum_retry_attempts = Some(2), true, |_, _| function_error());
+    let s = setup(
+        |spec| spec.maximum_retry_attempts = Some(2),
+        true,
+        |_, _| function_error(),
+    );
     s.worker.deliver(&batch(5..8)).await.unwrap();
-    assert_eq!(s.function.calls().len(), 3, "first attempt plus two retries");
+    assert_eq!(
+        s.function.calls().len(),
+        3,
+        "first attempt plus two retries"
+    );
     let sent = s.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, vec![5, 6, 7]);
@@ -245,7 +269,11 @@ async fn infinite_retries_with_a_failure_topic_stop_after_ten_attempts() {
 
 #[tokio::test(start_paused = true)]
 async fn without_a_failure_topic_exhausted_records_are_skipped_and_committed() {
-    let s = setup(|spec| spec.maximum_retry_attempts = Some(0), false, |_, _| function_error());
+    let s = setup(
+        |spec| spec.maximum_retry_attempts = Some(0),
+        false,
+        |_, _| function_error(),
+    );
     s.worker.deliver(&batch(0..2)).await.unwrap();
     assert_eq!(s.function.calls().len(), 1);
     assert_eq!(s.commits(), vec![2]);
@@ -253,7 +281,11 @@ async fn without_a_failure_topic_exhausted_records_are_skipped_and_committed() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failure_topic_that_refuses_keeps_the_offsets_until_it_takes_the_records() {
-    let s = setup(|spec| spec.maximum_retry_attempts = Some(0), true, |_, _| function_error());
+    let s = setup(
+        |spec| spec.maximum_retry_attempts = Some(0),
+        true,
+        |_, _| function_error(),
+    );
     *s.sink.refusals_left.lock().unwrap() = 2;
     s.worker.deliver(&batch(0..2)).await.unwrap();
     assert_eq!(s.sent().len(), 1);
@@ -268,12 +300,25 @@ async fn bisecting_isolates_the_bad_record() {
             spec.maximum_retry_attempts = Some(3);
         },
         true,
-        |offsets, _| if offsets.contains(&2) { function_error() } else { ok() },
+        |offsets, _| {
+            if offsets.contains(&2) {
+                function_error()
+            } else {
+                ok()
+            }
+        },
     );
     s.worker.deliver(&batch(0..4)).await.unwrap();
     assert_eq!(
         s.function.calls(),
-        vec![vec![0, 1, 2, 3], vec![0, 1], vec![2, 3], vec![2], vec![2], vec![3]]
+        vec![
+            vec![0, 1, 2, 3],
+            vec![0, 1],
+            vec![2, 3],
+            vec![2],
+            vec![2],
+            vec![3]
+        ]
     );
     let sent = s.sent();
     assert_eq!(sent.len(), 1);
@@ -297,14 +342,68 @@ async fn a_partial_failure_retries_from_the_lowest_failed_offset_only() {
         },
     );
     s.worker.deliver(&batch(10..15)).await.unwrap();
-    assert_eq!(s.function.calls(), vec![vec![10, 11, 12, 13, 14], vec![12, 13, 14]]);
+    assert_eq!(
+        s.function.calls(),
+        vec![vec![10, 11, 12, 13, 14], vec![12, 13, 14]]
+    );
     assert_eq!(s.commits(), vec![12, 15]);
 }
 
 #[tokio::test(start_paused = true)]
+async fn when_partial_retries_run_out_only_the_records_named_go_to_the_failure_topic() {
+    let s = setup(
+        |spec| {
+            spec.report_batch_item_failures = Some(true);
+            spec.maximum_retry_attempts = Some(1);
+        },
+        true,
+        |offsets, _| {
+            let failed: Vec<String> = offsets
+                .iter()
+                .filter(|o| **o == 12 || **o == 14)
+                .map(|o| format!(r#"{{"itemIdentifier":{{"partition":"orders-3","offset":{o}}}}}"#))
+                .collect();
+            answer(&format!(
+                r#"{{"batchItemFailures":[{}]}}"#,
+                failed.join(",")
+            ))
+        },
+    );
+    s.worker.deliver(&batch(10..16)).await.unwrap();
+    assert_eq!(
+        s.function.calls(),
+        vec![vec![10, 11, 12, 13, 14, 15], vec![12, 13, 14, 15]]
+    );
+    let sent = s.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].0,
+        vec![12, 14],
+        "13 and 15 succeeded in the last invocation"
+    );
+    assert_eq!(sent[0].2, 2);
+    assert!(
+        sent[0].3.contains("reported record 12, 14"),
+        "{}",
+        sent[0].3
+    );
+    assert_eq!(s.commits(), vec![12, 16]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn answers_that_mean_success_with_report_batch_item_failures() {
-    for text in ["", "null", "{}", r#"{"batchItemFailures":null}"#, r#"{"other":1}"#] {
-        let s = setup(|spec| spec.report_batch_item_failures = Some(true), false, move |_, _| answer(text));
+    for text in [
+        "",
+        "null",
+        "{}",
+        r#"{"batchItemFailures":null}"#,
+        r#"{"other":1}"#,
+    ] {
+        let s = setup(
+            |spec| spec.report_batch_item_failures = Some(true),
+            false,
+            move |_, _| answer(text),
+        );
         s.worker.deliver(&batch(0..2)).await.unwrap();
         assert_eq!(s.function.calls().len(), 1, "{text:?}");
         assert_eq!(s.commits(), vec![2], "{text:?}");
@@ -317,9 +416,18 @@ async fn malformed_answers_fail_the_whole_batch_and_say_why() {
         ("not json", "is not JSON"),
         (r#""ok""#, "must answer null"),
         (r#"{"batchItemFailures":{}}"#, "must answer null"),
-        (r#"{"batchItemFailures":[{"itemIdentifier":null}]}"#, "got the item"),
-        (r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-9","offset":0}}]}"#, "held records of \"orders-3\" only"),
-        (r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-3","offset":99}}]}"#, "which was not in the batch (0..=1)"),
+        (
+            r#"{"batchItemFailures":[{"itemIdentifier":null}]}"#,
+            "got the item",
+        ),
+        (
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-9","offset":0}}]}"#,
+            "held records of \"orders-3\" only",
+        ),
+        (
+            r#"{"batchItemFailures":[{"itemIdentifier":{"partition":"orders-3","offset":99}}]}"#,
+            "which was not in the batch (0..=1)",
+        ),
     ];
     for (text, says) in cases {
         let s = setup(
@@ -356,13 +464,20 @@ async fn an_unavailable_function_is_retried_without_spending_attempts() {
     );
     s.worker.deliver(&batch(0..2)).await.unwrap();
     assert_eq!(s.function.calls().len(), 5);
-    assert!(s.sent().is_empty(), "an unknown function is not a failure of the records");
+    assert!(
+        s.sent().is_empty(),
+        "an unknown function is not a failure of the records"
+    );
     assert_eq!(s.commits(), vec![2]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn records_past_the_maximum_age_are_not_invoked() {
-    let s = setup(|spec| spec.maximum_record_age_s = Some(60), true, |_, _| ok());
+    let s = setup(
+        |spec| spec.maximum_record_age_s = Some(60),
+        true,
+        |_, _| ok(),
+    );
     let now = now_ms();
     let records = vec![
         record(0, now - 120_000, b"old"),
@@ -379,7 +494,11 @@ async fn records_past_the_maximum_age_are_not_invoked() {
 
 #[tokio::test(start_paused = true)]
 async fn records_expire_while_they_are_retried() {
-    let s = setup(|spec| spec.maximum_record_age_s = Some(60), true, |_, _| function_error());
+    let s = setup(
+        |spec| spec.maximum_record_age_s = Some(60),
+        true,
+        |_, _| function_error(),
+    );
     let now = now_ms();
     // 59.5 s old: the first attempts happen, then the backoffs age it past 60 s.
     let records = vec![record(0, now - 59_500, b"v")];
@@ -394,14 +513,24 @@ async fn records_expire_while_they_are_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn a_record_over_the_payload_cap_is_never_sent_to_lambda() {
-    let s = setup(|spec| spec.maximum_retry_attempts = Some(1), true, |_, _| ok());
+    let s = setup(
+        |spec| spec.maximum_retry_attempts = Some(1),
+        true,
+        |_, _| ok(),
+    );
     let huge = vec![b'x'; MAX_PAYLOAD_BYTES];
     let records = vec![record(0, now_ms(), &huge)];
     s.worker.deliver(&records).await.unwrap();
     assert!(s.function.calls().is_empty());
     let sent = s.sent();
     assert_eq!(sent[0].0, vec![0]);
-    assert!(sent[0].3.contains("over Lambda's 6291456-byte payload limit"), "{}", sent[0].3);
+    assert!(
+        sent[0]
+            .3
+            .contains("over Lambda's 6291456-byte payload limit"),
+        "{}",
+        sent[0].3
+    );
     assert_eq!(s.commits(), vec![1]);
 }
 
@@ -421,7 +550,10 @@ async fn lambdas_too_large_answer_halves_the_batch_without_counting_a_failure() 
         },
     );
     s.worker.deliver(&batch(0..4)).await.unwrap();
-    assert_eq!(s.function.calls(), vec![vec![0, 1, 2, 3], vec![0, 1], vec![2, 3]]);
+    assert_eq!(
+        s.function.calls(),
+        vec![vec![0, 1, 2, 3], vec![0, 1], vec![2, 3]]
+    );
     assert!(s.sent().is_empty());
     assert_eq!(s.commits(), vec![2, 4]);
 }
@@ -470,9 +602,16 @@ async fn the_worker_cuts_batches_by_size_and_window_and_delivers_them_in_order()
     while commits.lock().unwrap().last() != Some(&7) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(function.calls(), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+    assert_eq!(
+        function.calls(),
+        vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+    );
     assert_eq!(*commits.lock().unwrap(), vec![3, 6, 7]);
-    assert_eq!(global.bytes.load(std::sync::atomic::Ordering::Relaxed), 0, "every byte released");
+    assert_eq!(
+        global.bytes.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "every byte released"
+    );
     cancel.cancel();
     task.await.unwrap();
     drop(tx);
