@@ -351,6 +351,49 @@ struct Slot {
     ownership: Arc<Ownership>,
 }
 
+/// The assigned partitions' slots, by topic then partition, so a record's slot is found from
+/// its borrowed topic name without allocating.
+#[derive(Default)]
+struct Slots {
+    by_topic: HashMap<Arc<str>, HashMap<i32, Slot>>,
+}
+
+impl Slots {
+    fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut Slot> {
+        self.by_topic.get_mut(topic)?.get_mut(&partition)
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        self.by_topic
+            .entry(slot.topic.clone())
+            .or_default()
+            .insert(slot.partition, slot);
+    }
+
+    fn remove(&mut self, topic: &str, partition: i32) -> Option<Slot> {
+        let partitions = self.by_topic.get_mut(topic)?;
+        let slot = partitions.remove(&partition);
+        if partitions.is_empty() {
+            self.by_topic.remove(topic);
+        }
+        slot
+    }
+
+    fn len(&self) -> usize {
+        self.by_topic.values().map(HashMap::len).sum()
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.by_topic.values_mut().flat_map(HashMap::values_mut)
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = Slot> + '_ {
+        self.by_topic
+            .drain()
+            .flat_map(|(_, partitions)| partitions.into_values())
+    }
+}
+
 /// Polls the consumer and feeds the workers until `stop`; then stops every worker (each
 /// finishes an invocation under way, within its grace period) and closes the consumer.
 pub async fn dispatch<W: SpawnWorker>(
@@ -363,7 +406,7 @@ pub async fn dispatch<W: SpawnWorker>(
 ) {
     let wake = global.wake.clone();
     let group = consumer.context().group.clone();
-    let mut slots: HashMap<(Arc<str>, i32), Slot> = HashMap::new();
+    let mut slots = Slots::default();
     // Workers of revoked partitions that may still be finishing an invocation; a partition
     // assigned again waits for its old worker first, so commits stay in order.
     let mut finishing: HashMap<(Arc<str>, i32), JoinHandle<()>> = HashMap::new();
@@ -397,11 +440,12 @@ pub async fn dispatch<W: SpawnWorker>(
             finishing.retain(|_, handle| !handle.is_finished());
         }
     }
-    for slot in slots.values() {
+    for slot in slots.iter_mut() {
         slot.ownership.cancel.cancel();
     }
-    for (_, slot) in slots.drain() {
-        let _ = slot.worker.await;
+    let workers_left: Vec<JoinHandle<()>> = slots.drain().map(|slot| slot.worker).collect();
+    for worker in workers_left {
+        let _ = worker.await;
     }
     for (_, handle) in finishing.drain() {
         let _ = handle.await;
@@ -422,7 +466,7 @@ pub async fn dispatch<W: SpawnWorker>(
 
 fn apply_events<W: SpawnWorker>(
     consumer: &Arc<TriggerConsumer>,
-    slots: &mut HashMap<(Arc<str>, i32), Slot>,
+    slots: &mut Slots,
     finishing: &mut HashMap<(Arc<str>, i32), JoinHandle<()>>,
     workers: &mut W,
     global: &Arc<GlobalBudget>,
@@ -434,7 +478,7 @@ fn apply_events<W: SpawnWorker>(
                 let topic: Arc<str> = Arc::from(topic);
                 let key = (topic.clone(), partition);
                 let mut previous = finishing.remove(&key);
-                if let Some(old) = slots.remove(&key) {
+                if let Some(old) = slots.remove(&topic, partition) {
                     // Assigned twice without a revoke in between: retire the old worker.
                     old.ownership.cancel.cancel();
                     if old.paused {
@@ -454,25 +498,22 @@ fn apply_events<W: SpawnWorker>(
                     budget.clone(),
                     previous,
                 );
-                slots.insert(
-                    key,
-                    Slot {
-                        topic,
-                        partition,
-                        feed: tx,
-                        capacity: channel_capacity,
-                        budget,
-                        held: VecDeque::new(),
-                        paused: false,
-                        next_offset: i64::MIN,
-                        worker,
-                        ownership,
-                    },
-                );
+                slots.insert(Slot {
+                    topic,
+                    partition,
+                    feed: tx,
+                    capacity: channel_capacity,
+                    budget,
+                    held: VecDeque::new(),
+                    paused: false,
+                    next_offset: i64::MIN,
+                    worker,
+                    ownership,
+                });
             }
             RebalanceEvent::Revoked(topic, partition) => {
                 let key: (Arc<str>, i32) = (Arc::from(topic), partition);
-                if let Some(slot) = slots.remove(&key) {
+                if let Some(slot) = slots.remove(&key.0, partition) {
                     if slot.paused {
                         global.paused.fetch_sub(1, Ordering::Relaxed);
                     }
@@ -487,13 +528,12 @@ fn apply_events<W: SpawnWorker>(
 
 fn handle_message(
     consumer: &TriggerConsumer,
-    slots: &mut HashMap<(Arc<str>, i32), Slot>,
+    slots: &mut Slots,
     global: &GlobalBudget,
     message: &BorrowedMessage<'_>,
     scratch: &mut Vec<u8>,
 ) {
-    let key = (Arc::<str>::from(message.topic()), message.partition());
-    let Some(slot) = slots.get_mut(&key) else {
+    let Some(slot) = slots.get_mut(message.topic(), message.partition()) else {
         // A record of a partition revoked a moment ago; its next owner reads it again.
         return;
     };
@@ -566,18 +606,14 @@ fn pause(consumer: &TriggerConsumer, slot: &mut Slot, global: &GlobalBudget) {
 }
 
 /// Hands held records to workers that caught up, and resumes their partitions.
-fn resume_ready(
-    consumer: &TriggerConsumer,
-    slots: &mut HashMap<(Arc<str>, i32), Slot>,
-    global: &GlobalBudget,
-) {
+fn resume_ready(consumer: &TriggerConsumer, slots: &mut Slots, global: &GlobalBudget) {
     if global.paused.load(Ordering::Relaxed) == 0 {
         return;
     }
     if global.bytes.load(Ordering::Relaxed) > GLOBAL_BUFFER_BYTES * 3 / 4 {
         return;
     }
-    for ((topic, partition), slot) in slots.iter_mut() {
+    for slot in slots.iter_mut() {
         if !slot.paused
             || slot.budget.bytes.load(Ordering::Relaxed) > PARTITION_BUFFER_BYTES / 2
             || slot.feed.capacity() < slot.capacity / 2
@@ -599,8 +635,8 @@ fn resume_ready(
         if !slot.held.is_empty() {
             continue;
         }
-        if let Err(e) = consumer.resume(&partition_list(topic, *partition)) {
-            warn!("cannot resume {topic}-{partition}: {e}");
+        if let Err(e) = consumer.resume(&partition_list(&slot.topic, slot.partition)) {
+            warn!("cannot resume {}-{}: {e}", slot.topic, slot.partition);
             continue;
         }
         slot.paused = false;

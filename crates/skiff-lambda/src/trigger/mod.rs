@@ -81,22 +81,18 @@ impl TriggerSet {
         Ok(set)
     }
 
-    /// Resolves if a trigger's task ends by itself (it only ends when told to).
+    /// Resolves if a trigger's task ends by itself (it only ends when told to), with its group.
     pub async fn any_stopped(&mut self) -> String {
         if self.triggers.is_empty() {
             return std::future::pending().await;
         }
-        let (index, group) = loop {
-            if let Some(i) = self.triggers.iter().position(|t| t.task.is_finished()) {
-                break (i, self.triggers[i].group.clone());
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
+        let tasks = self.triggers.iter_mut().map(|t| &mut t.task);
+        let (result, index, _) = futures::future::select_all(tasks).await;
         let trigger = self.triggers.remove(index);
-        if let Err(e) = trigger.task.await {
-            error!(group = %group, "trigger task failed: {e}");
+        if let Err(e) = result {
+            error!(group = %trigger.group, "trigger task failed: {e}");
         }
-        group
+        trigger.group
     }
 
     /// Stops every trigger: invocations under way may finish (within their grace period) and
