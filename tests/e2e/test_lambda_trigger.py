@@ -378,6 +378,45 @@ def test_a_sigkilled_trigger_resumes_from_the_last_commit_and_skips_nothing(
     second.stop()
 
 
+def test_starting_positions_latest_and_at_timestamp_apply_to_partitions_without_a_commit(
+    skiff_factory, skiff_bin: Path, tmp_path: Path, fake_lambda: FakeLambda
+) -> None:
+    skiff = skiff_factory(FILE_STORE, *DEV_ARGS)
+    confluent_client.create_topic(skiff.bootstrap, "t", 1)
+    producer = Producer({"bootstrap.servers": skiff.bootstrap})
+    for i in range(10):
+        producer.produce("t", value=b"v%d" % i, timestamp=1_700_000_000_000 + i * 1000)
+    assert producer.flush(30) == 0
+
+    # AT_TIMESTAMP: the first record at or after the time, then on.
+    at = start_trigger(skiff_bin, tmp_path, trigger_args(
+        skiff.bootstrap, "t", "at", fake_lambda.endpoint, "fake-fn", "--starting-position", "AT_TIMESTAMP",
+        "--starting-timestamp", "2023-11-14T22:13:25Z"), "at")  # fmt: skip
+    wait_committed(skiff.bootstrap, "at", "t", {0: 10})
+    assert sorted(o for _, o in fake_lambda.delivered()) == [5, 6, 7, 8, 9]
+    at.stop()
+
+    # LATEST: nothing already there; what arrives after the trigger joined.
+    fake_lambda.invocations.clear()
+    latest = start_trigger(skiff_bin, tmp_path, trigger_args(
+        skiff.bootstrap, "t", "latest", fake_lambda.endpoint, "fake-fn", "--starting-position", "LATEST"), "latest")  # fmt: skip
+    wait_until(lambda: "assigned" in latest.log() or None, WAIT_S, "the assignment")
+    deadline = time.monotonic() + WAIT_S
+    sent = 0
+    while not fake_lambda.snapshot():
+        # Records written before the trigger found the end are skipped, as LATEST means.
+        producer.produce("t", value=b"new")
+        producer.flush(10)
+        sent += 1
+        assert time.monotonic() < deadline, "no record written after the trigger joined reached the function"
+        time.sleep(0.2)
+    wait_committed(skiff.bootstrap, "latest", "t", {0: 10 + sent})
+    delivered = sorted(o for _, o in fake_lambda.delivered())
+    assert delivered and delivered[0] >= 10, delivered
+    assert delivered == list(range(delivered[0], 10 + sent))
+    latest.stop()
+
+
 # ---- bad input ----
 
 
