@@ -516,7 +516,9 @@ def lambda_emulator(cargo_lambda: Path, work: Path, release: bool, sink: Path) -
             "--concurrency", "2", "--env-var", f"SKIFF_BENCH_SINK_FILE={sink}"]  # fmt: skip
     if release:
         args.append("--release")
-    process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    # Run in the function's own directory: cargo then builds that package alone, without the
+    # workspace's features (which would pull in the trigger, librdkafka and the AWS SDK).
+    process = subprocess.Popen(args, cwd=REPO_ROOT / "bench" / "lambda-sink", stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 900

@@ -9,7 +9,7 @@
 //! behind an event source mapping for self-managed Kafka:
 //!
 //! ```sh
-//! cargo lambda watch -A 127.0.0.1 -P 9000                 # local emulator
+//! cargo lambda watch -A 127.0.0.1 -P 9000                 # local emulator, in this directory
 //! cargo lambda build --release -p lambda-function-example # for AWS (x86_64; --arm64 for Graviton)
 //! cargo lambda deploy orders-function
 //! ```

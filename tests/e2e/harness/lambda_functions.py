@@ -34,6 +34,7 @@ INVOKE_PATH = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 TRIGGER_READY = "trigger started"
 # What `cargo lambda watch` compiles and runs: the README's example function.
 EXAMPLE_FUNCTION = "orders-function"
+EXAMPLE_DIR = REPO_ROOT / "examples" / "lambda-function"
 
 
 @dataclass
@@ -166,8 +167,10 @@ def cargo_lambda_bin() -> Path | None:
 
 
 class CargoLambdaWatch:
-    """`cargo lambda watch` on 127.0.0.1:<free port> at the repository root: Lambda's runtime
-    API for the workspace's functions, compiled on first invocation."""
+    """`cargo lambda watch` on 127.0.0.1:<free port> in the example function's directory:
+    Lambda's runtime API for that function, compiled on first invocation. Run there (not at the
+    workspace root), cargo builds the package alone, without the features the workspace's
+    other members turn on (the trigger's librdkafka and AWS SDK)."""
 
     def __init__(self, binary: Path, log_path: Path, extra: Sequence[str] = ()) -> None:
         self.port = free_port()
@@ -178,7 +181,7 @@ class CargoLambdaWatch:
         self._log = open(log_path, "ab")
         self._proc = subprocess.Popen(
             ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(self.port), "--ignore-changes", *extra],
-            cwd=REPO_ROOT,
+            cwd=EXAMPLE_DIR,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
