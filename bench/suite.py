@@ -697,15 +697,17 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--no-s3", action="store_true")
     parser.add_argument("--cache-memory-mib", type=int, default=256)
+    parser.add_argument("--only", choices=["lambda"], help="run only this group of scenarios")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     report = Report()
     started = time.monotonic()
-    file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
+    if args.only is None:
+        file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
     lambda_scenarios(args.skiff_bin, args.work_dir, sizes, report, release=args.skiff_bin.parent.name == "release")
-    if not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
+    if args.only is None and not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
         s3_scenarios(args.skiff_bin, args.work_dir, sizes, report)
-    elif not args.no_s3:
+    elif args.only is None and not args.no_s3:
         report.notes.append("S3 scenarios skipped: no SKIFF_BENCH_S3_ENDPOINT (bench/run starts LocalStack)")
     write_results(args.out, args.skiff_bin, sizes, args.smoke, report, time.monotonic() - started)
     print(f"results written to {args.out}", file=sys.stderr)
