@@ -71,9 +71,11 @@ def resolve(path_parts: tuple, modules: dict) -> tuple:
 
 
 def strip_tests(text: str) -> str:
-    # Test modules may use anything; they are not part of the structure.
+    # Test modules may use anything; they are not part of the structure. Comments (docs
+    # naming other modules) are not uses either.
     m = re.search(r"#\[cfg\(test\)\]\s*mod tests\s*\{", text)
-    return text[: m.start()] if m else text
+    text = text[: m.start()] if m else text
+    return re.sub(r"//[^\n]*", "", text)
 
 
 def crate_graph(crate: Path) -> dict:

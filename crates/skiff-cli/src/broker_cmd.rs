@@ -11,10 +11,10 @@ use skiff_controller::{RemoteController, RemoteControllerConfig};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::dev::wait_for_stop_signal;
 use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::signals::wait_for_stop_signal;
 
 /// Heartbeat interval unless the config file sets `[broker] lease_heartbeat_ms`.
 const DEFAULT_LEASE_HEARTBEAT_MS: u64 = 1_000;
@@ -37,7 +37,7 @@ pub struct BrokerArgs {
 }
 
 pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
-    if args.common.object_store.is_none() && args.common.config.is_none() {
+    if args.common.store.object_store.is_none() && args.common.config.is_none() {
         anyhow::bail!(
             "a broker needs --object-store (the store every broker and the controllers share)"
         );

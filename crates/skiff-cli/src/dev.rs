@@ -8,9 +8,10 @@ use skiff_controller::Controller;
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::cli::DevArgs;
+use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::signals::wait_for_stop_signal;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Before anything is opened: stores, caches, controller and broker register their
@@ -67,25 +68,4 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     metrics_server::shutdown(metrics).await;
     info!("stopped");
     Ok(())
-}
-
-pub(crate) async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-                return;
-            }
-            Err(e) => warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops skiff"),
-        }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        warn!(error = %e, "cannot listen for Ctrl-C");
-        std::future::pending::<()>().await;
-    }
 }

@@ -11,8 +11,9 @@ mod dev_args;
 mod line_reader;
 mod metrics_server;
 mod output;
-mod s3_args;
 mod settings;
+mod signals;
+mod store_args;
 
 use std::process::ExitCode;
 
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
         .init();
 
     if let Command::Completions(args) = &cli.command {
-        commands::completions::run(args);
+        commands::completions::run(args, <Cli as clap::CommandFactory>::command());
         return ExitCode::SUCCESS;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use skiff_controller::*;
+use skiff_meta::*;
 
 const T0: i64 = 1_700_000_000_000;
 const WAIT: Duration = Duration::from_secs(20);
@@ -101,14 +102,14 @@ fn offsets(group: &str, topic_id: TopicId, partition: u32, offset: i64) -> Group
 /// Every command kind, in an order where each one changes something.
 fn first_half() -> Vec<Command> {
     vec![
-        Command::RegisterBroker(broker(1)),
-        Command::RegisterBroker(broker(2)),
-        Command::RegisterBroker(broker(3)),
-        Command::BrokerHeartbeat {
+        Command::RegisterBroker(RegisterBroker(broker(1))),
+        Command::RegisterBroker(RegisterBroker(broker(2))),
+        Command::RegisterBroker(RegisterBroker(broker(3))),
+        Command::BrokerHeartbeat(BrokerHeartbeat {
             broker_id: 1,
             now_ms: T0,
-        },
-        Command::CreateTopics(vec![
+        }),
+        Command::CreateTopics(CreateTopics(vec![
             NewTopic {
                 name: "orders".into(),
                 id: topic(1),
@@ -136,9 +137,9 @@ fn first_half() -> Vec<Command> {
                 )]),
                 created_ms: T0,
             },
-        ]),
-        Command::InitProducerId { current: None },
-        Command::InitProducerId { current: None },
+        ])),
+        Command::InitProducerId(InitProducerId { current: None }),
+        Command::InitProducerId(InitProducerId { current: None }),
         segment(
             1,
             vec![
@@ -148,18 +149,18 @@ fn first_half() -> Vec<Command> {
             ],
         ),
         segment(2, vec![chunk(topic(1), 1, vec![batch(1001, 0, 0)])]),
-        Command::DeleteTopics(vec![topic(2)]),
-        Command::CreatePartitions(vec![PartitionIncrease {
+        Command::DeleteTopics(DeleteTopics(vec![topic(2)])),
+        Command::CreatePartitions(CreatePartitions(vec![PartitionIncrease {
             topic: topic(3),
             total: 4,
-        }]),
-        Command::AlterTopicConfigs(vec![TopicConfigChange {
+        }])),
+        Command::AlterTopicConfigs(AlterTopicConfigs(vec![TopicConfigChange {
             topic: topic(1),
             set: vec![("retention.bytes".into(), "1048576".into())],
             delete: vec!["retention.ms".into()],
-        }]),
-        Command::CommitOffsets(vec![offsets("legacy-group", topic(1), 0, 3)]),
-        Command::StoreGroups(vec![StoredGroup {
+        }])),
+        Command::CommitOffsets(CommitOffsets(vec![offsets("legacy-group", topic(1), 0, 3)])),
+        Command::StoreGroups(StoreGroups(vec![StoredGroup {
             group_id: "legacy-group".into(),
             protocol_type: "consumer".into(),
             generation: 2,
@@ -167,21 +168,21 @@ fn first_half() -> Vec<Command> {
             leader: Some("m-1".into()),
             members: vec![member("m-1")],
             stored_at_ms: T0 + 5,
-        }]),
+        }])),
     ]
 }
 
 fn second_half() -> Vec<Command> {
     vec![
-        Command::InitProducerId {
+        Command::InitProducerId(InitProducerId {
             current: Some((1000, 0)),
-        },
+        }),
         segment(3, vec![chunk(topic(1), 0, vec![batch(1000, 1, 0)])]),
-        Command::CommitOffsetsAsCoordinator {
+        Command::CommitOffsetsAsCoordinator(CommitOffsetsAsCoordinator {
             broker_id: 1,
             commits: vec![offsets("group-a", topic(1), 1, 2)],
-        },
-        Command::StoreGroupsAsCoordinator {
+        }),
+        Command::StoreGroupsAsCoordinator(StoreGroupsAsCoordinator {
             broker_id: 1,
             groups: vec![StoredGroup {
                 group_id: "group-a".into(),
@@ -192,27 +193,27 @@ fn second_half() -> Vec<Command> {
                 members: vec![member("m-1"), member("m-2")],
                 stored_at_ms: T0 + 9,
             }],
-        },
-        Command::CommitOffsets(vec![
+        }),
+        Command::CommitOffsets(CommitOffsets(vec![
             offsets("gone-group", topic(1), 0, 1),
             offsets("group-b", topic(3), 0, 1),
             offsets("group-b", topic(3), 1, 1),
-        ]),
-        Command::DeleteGroups(vec!["gone-group".into()]),
-        Command::DeleteOffsets(vec![GroupOffsetDeletion {
+        ])),
+        Command::DeleteGroups(DeleteGroups(vec!["gone-group".into()])),
+        Command::DeleteOffsets(DeleteOffsets(vec![GroupOffsetDeletion {
             group_id: "group-b".into(),
             partitions: vec![(topic(3), 1)],
-        }]),
-        Command::ExpireBroker {
+        }])),
+        Command::ExpireBroker(ExpireBroker {
             broker_id: 3,
             heartbeats_seen: 0,
-        },
-        Command::UnregisterBroker { broker_id: 2 },
-        Command::ForgetObjects(vec![1]),
-        Command::BrokerHeartbeat {
+        }),
+        Command::UnregisterBroker(UnregisterBroker { broker_id: 2 }),
+        Command::ForgetObjects(ForgetObjects(vec![1])),
+        Command::BrokerHeartbeat(BrokerHeartbeat {
             broker_id: 1,
             now_ms: T0 + 60_000,
-        },
+        }),
     ]
 }
 
@@ -244,7 +245,7 @@ async fn write_fixture() {
         .await
         .expect("start");
     for cmd in first {
-        controller.propose(cmd).await.expect("propose");
+        controller.submit(cmd).await.expect("propose");
     }
     let mut metrics = controller.raft_metrics();
     tokio::time::timeout(WAIT, metrics.wait_for(|m| m.snapshot.is_some()))
@@ -258,7 +259,7 @@ async fn write_fixture() {
         .await
         .expect("restart");
     for cmd in second_half() {
-        controller.propose(cmd).await.expect("propose");
+        controller.submit(cmd).await.expect("propose");
     }
     let state = format!("{:#?}\n", *controller.state().read());
     controller.shutdown().await.expect("shutdown");

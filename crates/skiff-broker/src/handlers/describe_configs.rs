@@ -4,10 +4,11 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
-use skiff_controller::topic_config::ConfigType;
+use skiff_meta::topic_config::ConfigType;
 
 use super::{config_source, str_bytes};
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
@@ -80,7 +81,12 @@ fn rows(
             let state = state.read();
             let topic = TopicLookup::Name(name.as_str())
                 .resolve(&state)
-                .map_err(|code| (code, format!("unknown topic {}", name.as_str())))?;
+                .map_err(|e| {
+                    (
+                        lookup_error_code(e),
+                        format!("unknown topic {}", name.as_str()),
+                    )
+                })?;
             Ok(topic
                 .config
                 .entries()

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
-use skiff_controller::ControllerState;
+use skiff_meta::ControllerState;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
@@ -13,6 +13,7 @@ use crate::context::BrokerContext;
 use crate::fetch::{
     PartitionReadPlan, PlannedEntry, ReadError, plan_partition_read, slice_batches,
 };
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 /// Entry reads in flight at once for one fetch: enough to overlap object-store latency across
@@ -193,7 +194,7 @@ fn plan_jobs(state: &ControllerState, request: &FetchRequest, version: i16) -> V
         } else {
             TopicLookup::Name(t.topic.as_str())
         };
-        let topic = lookup.resolve(state);
+        let topic = lookup.resolve(state).map_err(lookup_error_code);
         for p in &t.partitions {
             let max_bytes = p.partition_max_bytes.max(0) as usize;
             let plan = topic.and_then(|topic| {
