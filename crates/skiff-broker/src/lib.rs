@@ -27,4 +27,5 @@ mod topics;
 pub use config::BrokerConfig;
 pub use controller_client::ControllerClient;
 pub use error::BrokerError;
+pub use handlers::describe_configs::NOT_ENFORCED_DOC_PREFIX;
 pub use server::{Broker, BrokerDeps};
