@@ -14,6 +14,7 @@ mod output;
 mod s3_args;
 mod settings;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -38,22 +39,35 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on(&std::io::stderr()))
         .init();
 
-    if let Command::Completions(args) = &cli.command {
-        commands::completions::run(args);
-        return ExitCode::SUCCESS;
+    let result = match &cli.command {
+        Command::Completions(args) => commands::completions::run(args).map_err(Into::into),
+        _ => run(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output has all it wanted (`skiff topic list | head -1`).
+        Err(e) if output::is_closed_output(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::note(&format!("error: {e:#}"));
+            ExitCode::FAILURE
+        }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+}
+
+/// Colour (here: the log's) only for a person at a terminal, and never with NO_COLOR set to
+/// anything non-empty (https://no-color.org). Clap decides the same way for its own output.
+fn colour_on(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(*args).await,
@@ -75,11 +89,5 @@ fn main() -> ExitCode {
     });
     // Background client tasks (connection readers) must not hold the exit.
     runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    result
 }

@@ -4,6 +4,7 @@ use clap::{Args, CommandFactory, ValueEnum};
 use clap_complete::Shell;
 
 use crate::cli::Cli;
+use crate::output::{OutputError, print_bytes};
 
 pub const EXAMPLES: &str = "Examples:\n  \
     skiff completions bash > ~/.local/share/bash-completion/completions/skiff\n  \
@@ -23,11 +24,15 @@ pub struct CompletionsArgs {
     pub shell: CompletionShell,
 }
 
-pub fn run(args: &CompletionsArgs) {
+pub fn run(args: &CompletionsArgs) -> Result<(), OutputError> {
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,
         CompletionShell::Fish => Shell::Fish,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "skiff", &mut std::io::stdout());
+    // clap_complete panics when its writer fails, so the script is built in memory and
+    // written out here, where a closed stdout is an ordinary end.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "skiff", &mut script);
+    print_bytes(&script)
 }
