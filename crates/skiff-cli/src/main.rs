@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         // The reader of our output has all it wanted (`skiff topic list | head -1`).
         Err(e) if output::is_closed_output(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            output::note(&format!("error: {e:#}"));
+            output::note(&format!("error: {}", output::error_chain(&e)));
             ExitCode::FAILURE
         }
     }

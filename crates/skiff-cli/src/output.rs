@@ -106,6 +106,21 @@ pub fn is_closed_output(error: &anyhow::Error) -> bool {
         .any(|cause| matches!(cause.downcast_ref(), Some(OutputError::Closed)))
 }
 
+/// `error: cause: its cause…` for people, like anyhow's `{:#}`, minus causes the message
+/// before them already quotes (many errors say their source in their own words too, and
+/// `cannot listen on X: Address in use: Address in use` reads as a stutter).
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Prints `value` as pretty JSON and a newline.
 pub fn print_json(value: &Value) -> Result<(), OutputError> {
     let mut stdout = io::stdout().lock();
@@ -243,6 +258,27 @@ mod tests {
                 io::ErrorKind::BrokenPipe
             ))),
             "a broken connection to a broker is an error, not a closed stdout"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot listen on 127.0.0.1:9092: {source}")]
+    struct Bind {
+        source: io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let in_use = || io::Error::new(io::ErrorKind::AddrInUse, "Address in use");
+        let quoted = anyhow::Error::from(Bind { source: in_use() }).context("broker");
+        assert_eq!(
+            error_chain(&quoted),
+            "broker: cannot listen on 127.0.0.1:9092: Address in use"
+        );
+        let plain = anyhow::Error::from(in_use()).context("cannot listen on 127.0.0.1:9092");
+        assert_eq!(
+            error_chain(&plain),
+            "cannot listen on 127.0.0.1:9092: Address in use"
         );
     }
 
