@@ -234,3 +234,26 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(skiff_bin: Path, tmp_
     assert ESC not in usage_error(True, env_with(NO_COLOR="1"))
     plain = usage_error(False, env_with())
     assert ESC not in plain and b"--no-such-flag" in plain, plain
+
+
+def test_produce_from_a_terminal_says_how_to_end(skiff: SkiffProcess, skiff_bin: Path, topic_name: str) -> None:
+    cli_ok(skiff_bin, skiff.bootstrap, "topic", "create", topic_name)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(skiff_bin), "produce", topic_name, "--bootstrap", skiff.bootstrap],
+        stdin=slave, stdout=slave, stderr=slave, env=env_with(NO_COLOR="1"),
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        prompt = read_until(master, b"Ctrl-D", 30)
+        assert b"one per line; Ctrl-D sends them and ends" in prompt, prompt
+        os.write(master, b"typed by hand\n\x04")
+        summary = read_until(master, b"produced 1 record", 30)
+        assert proc.wait(timeout=30) == 0, summary
+        assert b"produced 1 record" in summary, summary
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert cli_ok(skiff_bin, skiff.bootstrap, "consume", topic_name) == b"typed by hand\n"
