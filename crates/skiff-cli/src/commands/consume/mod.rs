@@ -27,6 +27,7 @@ pub const EXAMPLES: &str = "Examples:\n  \
     skiff consume orders --from-time -1h --partition 0 --print-keys --print-offsets\n  \
     skiff consume orders --from-time 2024-05-01T12:00:00Z --format json | jq .value\n  \
     skiff consume orders --max-records 1 --json\n  \
+    skiff consume orders --follow --max-records 5 --idle-timeout-ms 10000  # give up after 10 s of quiet\n  \
     skiff consume orders --group billing --follow  # share partitions with the group, commit as it reads\n  \
     skiff consume orders --group billing --from-beginning  # partitions without a commit start at the beginning";
 
@@ -73,7 +74,8 @@ pub struct ConsumeArgs {
     /// Keep waiting for new records instead of exiting at the end; Ctrl-C stops.
     #[arg(long, short = 'f')]
     pub follow: bool,
-    /// Stop when no record has arrived for this long (Kafka console consumer's --timeout-ms).
+    /// Stop when no record has arrived for this long, counted from the start and then from each
+    /// record (Kafka console consumer's --timeout-ms).
     #[arg(long, value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
     /// Output format.
