@@ -152,9 +152,12 @@ def read_until(fd: int, marker: bytes, timeout_s: float) -> bytes:
 
 
 def env_with(**overrides: str | None) -> dict[str, str]:
+    """The test's environment without the variables that decide colour, but for what is asked."""
     env = dict(os.environ)
-    env.pop("NO_COLOR", None)
-    env.pop("SKIFF_LOG", None)
+    for key in ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "SKIFF_LOG"):
+        env.pop(key, None)
+    # A terminal that supports colour (CI machines may have no TERM at all).
+    env["TERM"] = "xterm-256color"
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -212,6 +215,8 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(skiff_bin: Path, tmp_
     assert ESC in on_tty, on_tty[:2000]
     no_color = dev_log(skiff_bin, tmp_path / "no-color", stderr_to_pty=True, env=env_with(NO_COLOR="1"))
     assert ESC not in no_color, no_color[:2000]
+    dumb = dev_log(skiff_bin, tmp_path / "dumb", stderr_to_pty=True, env=env_with(TERM="dumb"))
+    assert ESC not in dumb, dumb[:2000]
 
     # Clap's usage errors follow the same rule.
     def usage_error(on_tty: bool, env: dict[str, str]) -> bytes:

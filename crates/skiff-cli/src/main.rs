@@ -14,7 +14,6 @@ mod output;
 mod s3_args;
 mod settings;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -58,9 +57,10 @@ fn main() -> ExitCode {
 }
 
 /// Colour (here: the log's) only for a person at a terminal, and never with NO_COLOR set to
-/// anything non-empty (https://no-color.org). Clap decides the same way for its own output.
-fn colour_on(stream: &impl IsTerminal) -> bool {
-    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+/// anything non-empty (https://no-color.org): decided by anstream, as clap decides for its own
+/// output, so CLICOLOR, CLICOLOR_FORCE and TERM=dumb count as well.
+fn colour_on(stream: &std::io::Stderr) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
