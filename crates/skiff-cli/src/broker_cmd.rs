@@ -11,7 +11,7 @@ use skiff_controller::{RemoteController, RemoteControllerConfig};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::dev::wait_for_stop_signal;
+use crate::dev::StopSignal;
 use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
@@ -93,6 +93,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff broker ready: broker {broker_id}, Kafka on {}, controllers {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -100,7 +101,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     remote.shutdown().await;

@@ -48,6 +48,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -55,7 +56,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {
@@ -69,23 +70,47 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn wait_for_stop_signal() {
+/// Ctrl-C (SIGINT) or SIGTERM, listened for from the moment it is created. Servers create it
+/// before they log that they are ready: a signal sent right after that line (as scripts and
+/// tests do) must stop them cleanly, not kill them before a lazily installed handler exists.
+pub(crate) struct StopSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignal {
+    pub(crate) fn listen() -> StopSignal {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+                (Err(e), _) | (_, Err(e)) => {
+                    warn!(error = %e, "cannot listen for SIGINT and SIGTERM; only Ctrl-C stops skiff");
+                    None
                 }
-                return;
-            }
-            Err(e) => warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops skiff"),
+            };
+            StopSignal { signals }
         }
+        #[cfg(not(unix))]
+        StopSignal {}
     }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        warn!(error = %e, "cannot listen for Ctrl-C");
-        std::future::pending::<()>().await;
+
+    pub(crate) async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some((interrupt, terminate)) = &mut self.signals {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
     }
 }
