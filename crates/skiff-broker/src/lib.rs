@@ -27,5 +27,6 @@ mod topics;
 
 pub use config::BrokerConfig;
 pub use error::BrokerError;
+pub use handlers::describe_configs::NOT_ENFORCED_DOC_PREFIX;
 pub use server::{Broker, BrokerDeps};
 pub use skiff_meta::ControllerClient;

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
-use crate::signals::wait_for_stop_signal;
+use crate::signals::StopSignal;
 
 /// Heartbeat interval unless the config file sets `[broker] lease_heartbeat_ms`.
 const DEFAULT_LEASE_HEARTBEAT_MS: u64 = 1_000;
@@ -93,6 +93,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff broker ready: broker {broker_id}, Kafka on {}, controllers {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -100,7 +101,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     remote.shutdown().await;

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use crate::controller_args::ControllerNodeArgs;
 use crate::metrics_server;
-use crate::signals::wait_for_stop_signal;
+use crate::signals::StopSignal;
 
 /// How long a starting node logs "waiting" before the next reminder.
 const LEADER_WAIT_STEP: Duration = Duration::from_secs(10);
@@ -80,7 +80,8 @@ pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
     let server = ControllerServer::start(controller.clone(), listener).context("listener")?;
     info!("skiff controller listening: node {node_id} on {local}");
 
-    let stop = wait_for_stop_signal();
+    let mut signals = StopSignal::listen();
+    let stop = signals.recv();
     tokio::pin!(stop);
     let ready = async {
         loop {

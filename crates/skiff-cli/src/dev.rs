@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
-use crate::signals::wait_for_stop_signal;
+use crate::signals::StopSignal;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Before anything is opened: stores, caches, controller and broker register their
@@ -49,6 +49,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -56,7 +57,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {

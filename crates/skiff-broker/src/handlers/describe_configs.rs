@@ -14,6 +14,11 @@ use crate::topics::TopicLookup;
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
 
+/// How the documentation of a config key Skiff accepts and stores, but does not act on,
+/// begins (DescribeConfigs v3+ with documentation asked for). Kafka's protocol has no field
+/// for it; tools show the documentation, and `skiff topic describe` looks for this text.
+pub const NOT_ENFORCED_DOC_PREFIX: &str = "Not enforced by Skiff: accepted and stored, no effect. ";
+
 /// One config row, before it is shaped for the requested version.
 struct Row {
     name: String,
@@ -22,6 +27,8 @@ struct Row {
     read_only: bool,
     config_type: i8,
     doc: &'static str,
+    /// Whether Skiff acts on the value.
+    enforced: bool,
 }
 
 pub fn handle(
@@ -101,6 +108,7 @@ fn rows(
                     read_only: e.read_only,
                     config_type: type_code(e.config_type),
                     doc: e.doc,
+                    enforced: e.honoured,
                 })
                 .collect())
         }
@@ -130,6 +138,7 @@ fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
         read_only: true,
         config_type: type_code(config_type),
         doc,
+        enforced: true,
     };
     vec![
         row(
@@ -204,7 +213,11 @@ fn shape(
     if version >= 3 {
         entry.config_type = row.config_type;
         if include_documentation {
-            entry.documentation = Some(str_bytes(row.doc));
+            entry.documentation = Some(if row.enforced {
+                str_bytes(row.doc)
+            } else {
+                str_bytes(&format!("{NOT_ENFORCED_DOC_PREFIX}{}", row.doc))
+            });
         }
     }
     entry
