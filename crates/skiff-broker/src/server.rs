@@ -17,7 +17,7 @@ use crate::context::BrokerContext;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
-use crate::lease::LeaseKeeper;
+use crate::lease::{LeaseKeeper, LeaseStatus};
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
@@ -69,11 +69,19 @@ impl Broker {
         deps.controller
             .propose(RegisterBroker(info.clone()))
             .await?;
-        let lease = (config.lease_heartbeat_ms > 0).then(|| {
+        // A broker that heard nothing back for three heartbeats suspects its lease (the
+        // controller's default lease is five).
+        let lease_status = (config.lease_heartbeat_ms > 0).then(|| {
+            LeaseStatus::new(Duration::from_millis(
+                config.lease_heartbeat_ms.saturating_mul(3),
+            ))
+        });
+        let lease = lease_status.clone().map(|status| {
             LeaseKeeper::spawn(
                 deps.controller.clone(),
                 info,
                 Duration::from_millis(config.lease_heartbeat_ms),
+                status,
             )
         });
 
@@ -102,6 +110,7 @@ impl Broker {
             GroupConfig::from_broker(&config),
             config.broker_id,
             deps.controller.clone(),
+            lease_status,
         ));
         let ctx = Arc::new(BrokerContext {
             groups: groups.clone(),

@@ -22,9 +22,9 @@ pub use brokers::{
     RegisterBroker, UnregisterBroker,
 };
 pub use groups::{
-    CommitOffsets, CommitOffsetsAsCoordinator, DeleteGroups, DeleteOffsets, GroupError,
-    GroupOffsetDeletion, GroupOffsets, PartitionOffset, StoreGroups, StoreGroupsAsCoordinator,
-    StoredGroup, StoredMember,
+    CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
+    FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset,
+    StoreGroups, StoreGroupsAsCoordinator, StoreGroupsFenced, StoredGroup, StoredMember,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use segments::{
@@ -60,6 +60,8 @@ pub enum Command {
     ForgetObjects(ForgetObjects),
     CommitOffsetsAsCoordinator(CommitOffsetsAsCoordinator),
     StoreGroupsAsCoordinator(StoreGroupsAsCoordinator),
+    CommitOffsetsFenced(CommitOffsetsFenced),
+    StoreGroupsFenced(StoreGroupsFenced),
 }
 
 impl Command {
@@ -84,6 +86,8 @@ impl Command {
             Command::ForgetObjects(_) => "ForgetObjects",
             Command::CommitOffsetsAsCoordinator(_) => "CommitOffsetsAsCoordinator",
             Command::StoreGroupsAsCoordinator(_) => "StoreGroupsAsCoordinator",
+            Command::CommitOffsetsFenced(_) => "CommitOffsetsFenced",
+            Command::StoreGroupsFenced(_) => "StoreGroupsFenced",
         }
     }
 }

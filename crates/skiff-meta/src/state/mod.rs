@@ -4,6 +4,7 @@
 mod broker;
 mod group;
 mod legacy;
+mod live_history;
 mod object;
 mod partition;
 mod producer;
@@ -16,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
-pub use legacy::{ControllerStateV1, ControllerStateV2};
+pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
 pub use partition::{MaxTimestamp, PartitionLog};
 pub use producer::{
@@ -48,6 +50,8 @@ pub struct ControllerState {
     groups: GroupRegistry,
     /// Added in snapshot format 3 (older snapshots load every registered broker as live).
     broker_leases: BTreeMap<i32, BrokerLease>,
+    /// Added in snapshot format 4 (older snapshots start it from their live brokers).
+    live_history: LiveBrokerHistory,
 }
 
 impl ControllerState {
@@ -62,18 +66,23 @@ impl ControllerState {
             }
             Command::RegisterBroker(register) => {
                 self.register_broker(&register.0);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::BrokerHeartbeat(heartbeat) => {
                 self.clock_ms = self.clock_ms.max(heartbeat.now_ms);
-                CommandResponse::Heartbeat(self.broker_heartbeat(heartbeat.broker_id))
+                let answer = self.broker_heartbeat(heartbeat.broker_id);
+                self.record_live_set();
+                CommandResponse::Heartbeat(answer)
             }
             Command::ExpireBroker(expire) => {
                 self.expire_broker(expire.broker_id, expire.heartbeats_seen);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::UnregisterBroker(unregister) => {
                 self.unregister_broker(unregister.broker_id);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::ForgetObjects(forget) => {
@@ -117,6 +126,12 @@ impl ControllerState {
             Command::StoreGroupsAsCoordinator(store) => {
                 CommandResponse::GroupsStored(self.store_groups_as(store.broker_id, &store.groups))
             }
+            Command::CommitOffsetsFenced(commit) => CommandResponse::OffsetsCommitted(
+                self.commit_offsets_fenced(commit.broker_id, &commit.commits),
+            ),
+            Command::StoreGroupsFenced(store) => CommandResponse::GroupsStored(
+                self.store_groups_fenced(store.broker_id, &store.groups),
+            ),
         }
     }
 
@@ -127,6 +142,12 @@ impl ControllerState {
         let command: Command = proposal.into();
         let response = self.apply(&command);
         read_answer::<P>(command.kind(), &shape, response)
+    }
+
+    /// Notes the live broker set after a lease change (a no-op when it did not change).
+    pub(super) fn record_live_set(&mut self) {
+        let live = self.live_brokers().map(|b| b.id).collect();
+        self.live_history.record(live);
     }
 
     fn forget_objects(&mut self, ids: &[u64]) {
@@ -152,6 +173,16 @@ impl ControllerState {
         self.brokers
             .values()
             .filter(|b| self.broker_leases.get(&b.id).is_some_and(|l| l.live))
+    }
+
+    /// The recent live broker sets and the current placement epoch.
+    pub fn live_history(&self) -> &LiveBrokerHistory {
+        &self.live_history
+    }
+
+    /// The placement epoch: changes whenever the set of live brokers does.
+    pub fn placement_epoch(&self) -> u64 {
+        self.live_history.epoch()
     }
 
     /// A registered broker's lease.
