@@ -32,6 +32,10 @@ pub struct BrokerConfig {
     pub max_in_flight_flushes: usize,
     /// Fetch requests allowed to long-poll at once; beyond it fetches answer immediately.
     pub max_fetch_waiters: usize,
+    /// A compressed batch may decompress to at most this many times its topic's
+    /// `max.message.bytes`; beyond it the batch is refused (MESSAGE_TOO_LARGE), which bounds
+    /// the work a decompression bomb can cause.
+    pub max_decompressed_multiple: usize,
     pub auto_create_topics: bool,
     pub default_partitions: u32,
     /// `group.initial.rebalance.delay.ms`: how long a new group's first rebalance waits for
@@ -73,6 +77,7 @@ impl Default for BrokerConfig {
             max_pending_bytes: 256 * 1024 * 1024,
             max_in_flight_flushes: 4,
             max_fetch_waiters: 10_000,
+            max_decompressed_multiple: 32,
             auto_create_topics: false,
             default_partitions: 1,
             group_initial_rebalance_delay_ms: 3_000,
@@ -101,7 +106,7 @@ impl BrokerConfig {
 
     /// Rejects settings that cannot work, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 14] = [
+        let checks: [(bool, &str); 15] = [
             (self.broker_id >= 0, "broker id must be >= 0"),
             (
                 self.max_request_bytes >= 1024,
@@ -116,6 +121,10 @@ impl BrokerConfig {
                 "max in-flight requests per connection must be at least 1",
             ),
             (self.flush_bytes >= 1, "flush bytes must be at least 1"),
+            (
+                self.max_decompressed_multiple >= 1,
+                "max decompressed multiple must be at least 1",
+            ),
             (
                 self.flush_interval_ms >= 1,
                 "flush interval must be at least 1 ms",
