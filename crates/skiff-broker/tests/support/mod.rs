@@ -124,6 +124,11 @@ impl TestBroker {
         }
     }
 
+    /// Bytes held against the broker's request and response budgets.
+    pub fn budget_use(&self) -> skiff_broker::BudgetUse {
+        self.broker.budget_use()
+    }
+
     /// The embedded controller, for tests that propose on another broker's behalf.
     pub fn controller(&self) -> &Controller {
         &self.controller
@@ -232,6 +237,11 @@ impl RawClient {
         frame.put_i32(body.len() as i32);
         frame.extend_from_slice(body);
         self.stream.write_all(&frame).await.expect("write");
+    }
+
+    /// The socket itself, for tests that read or write around the framing.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
     }
 
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
