@@ -261,6 +261,9 @@ pub enum FieldProblem {
     Negative(i64),
     #[error("of {len} bytes runs past the end of the data ({available} bytes left)")]
     PastEnd { len: usize, available: usize },
+    /// Header keys are strings; consumers that decode them (kafka-python) fail otherwise.
+    #[error("is not valid UTF-8")]
+    NotUtf8,
 }
 
 /// Why the records inside a batch cannot be read: the walk over them stops here. Record

@@ -193,9 +193,12 @@ fn read_header_checked<'a>(cursor: &mut Cursor<'a>, index: u32) -> Result<(), Re
     let key_len = cursor
         .read_length()
         .map_err(|p| malformed(RecordField::HeaderKeyLength, p))?;
-    cursor
+    let key = cursor
         .read_bytes(key_len)
         .map_err(|p| malformed(RecordField::HeaderKey, p))?;
+    if std::str::from_utf8(key).is_err() {
+        return Err(malformed(RecordField::HeaderKey, FieldProblem::NotUtf8));
+    }
     read_nullable(
         cursor,
         RecordField::HeaderValueLength,
