@@ -105,11 +105,12 @@ fn frame<R: Request + Encodable>(version: i16, body: &R) -> Option<Vec<u8>> {
     Some(buf.to_vec())
 }
 
-fn versions(key: i16) -> std::ops::RangeInclusive<i16> {
+fn versions(key: i16) -> Vec<i16> {
     SUPPORTED_APIS
         .iter()
         .find(|api| api.key as i16 == key)
-        .map_or(1..=0, |api| api.min..=api.max)
+        .map(|api| (api.min..=api.max).collect())
+        .unwrap_or_default()
 }
 
 /// Every served API at every served version, empty and with some content.
