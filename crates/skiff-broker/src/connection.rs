@@ -9,7 +9,6 @@ use bytes::BytesMut;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
-use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use skiff_protocol::{
     RequestError, api_versions_response, decode_request, encode_error_response, encode_response,
@@ -24,7 +23,9 @@ use tracing::{debug, warn};
 
 use crate::context::BrokerContext;
 use crate::frame_reader::{FrameEvent, FrameReader};
-use crate::router::{self, Reply};
+use crate::kafka_error::unsupported_version_code;
+use crate::reply::Reply;
+use crate::router;
 
 /// A reply on its way out, with what the frame header needs.
 struct Outgoing {
@@ -244,7 +245,7 @@ fn outgoing_size(outgoing: &Outgoing) -> usize {
 /// The answer for a request that decoded only as far as its header, or `None` when the
 /// connection should close (Kafka closes on malformed requests too).
 fn unsupported_reply(error: &RequestError) -> Option<Outgoing> {
-    let unsupported = ResponseError::UnsupportedVersion.code();
+    let unsupported = unsupported_version_code();
     match *error {
         // KIP-511: a client asking ApiVersions with a newer version than ours gets our list in
         // the v0 layout and retries with a version we support.

@@ -4,12 +4,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::BrokerConfig;
-use crate::controller_client::ControllerClient;
 use crate::fetch::ChunkSource;
 use crate::groups::GroupCoordinator;
 use crate::log_limit::Warnings;
 use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
+use skiff_meta::ControllerClient;
 
 /// What every request handler may use. Shared by all connections behind one `Arc`.
 pub struct BrokerContext {

@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use skiff_controller::{BrokerInfo, Command, CommandResponse};
+use skiff_meta::{
+    BrokerHeartbeat, BrokerInfo, ControllerClient, HeartbeatAnswer, Propose, RegisterBroker,
+    UnregisterBroker,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
-use crate::controller_client::ControllerClient;
 
 /// How long a clean shutdown waits for the controller to take the unregistration.
 const UNREGISTER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -51,7 +53,7 @@ impl LeaseKeeper {
         if let Err(e) = self.task.await {
             tracing::warn!(error = %e, "heartbeat task failed");
         }
-        let unregister = self.controller.propose(Command::UnregisterBroker {
+        let unregister = self.controller.propose(UnregisterBroker {
             broker_id: self.broker_id,
         });
         match tokio::time::timeout(UNREGISTER_TIMEOUT, unregister).await {
@@ -78,7 +80,7 @@ async fn heartbeat_loop(
             _ = ticker.tick() => {}
             _ = stop.cancelled() => return,
         }
-        let heartbeat = Command::BrokerHeartbeat {
+        let heartbeat = BrokerHeartbeat {
             broker_id: info.id,
             now_ms: now_ms(),
         };
@@ -87,17 +89,14 @@ async fn heartbeat_loop(
             _ = stop.cancelled() => return,
         };
         let outcome = match outcome {
-            Ok(CommandResponse::BrokerUnknown) => {
+            Ok(HeartbeatAnswer::UnknownBroker) => {
                 tracing::info!(
                     broker = info.id,
                     "the controller forgot this broker; registering again"
                 );
-                controller
-                    .propose(Command::RegisterBroker(info.clone()))
-                    .await
-                    .map(|_| ())
+                controller.propose(RegisterBroker(info.clone())).await
             }
-            Ok(_) => Ok(()),
+            Ok(HeartbeatAnswer::Accepted) => Ok(()),
             Err(e) => Err(e),
         };
         match outcome {

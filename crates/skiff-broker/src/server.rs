@@ -3,7 +3,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use skiff_controller::{BrokerInfo, Command};
+use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -15,14 +15,15 @@ use tracing::warn;
 use crate::config::BrokerConfig;
 use crate::connection;
 use crate::context::BrokerContext;
-use crate::controller_client::ControllerClient;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
 use crate::lease::LeaseKeeper;
 use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
-use crate::produce::{FlushDeps, Flusher, ProduceBuffer, RecentSegments};
+use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
+use crate::recent_segments::RecentSegments;
+use skiff_meta::ControllerClient;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -78,7 +79,7 @@ impl Broker {
             rack: config.rack.clone(),
         };
         deps.controller
-            .propose(Command::RegisterBroker(info.clone()))
+            .propose(RegisterBroker(info.clone()))
             .await?;
         let lease = (config.lease_heartbeat_ms > 0).then(|| {
             LeaseKeeper::spawn(

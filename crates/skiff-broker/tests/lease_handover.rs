@@ -13,7 +13,7 @@ use std::time::Instant;
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::{JoinGroupRequest, ListGroupsRequest, MetadataRequest};
-use skiff_controller::Command;
+use skiff_meta::{BrokerHeartbeat, ExpireBroker, Propose};
 use support::*;
 
 const NOT_COORDINATOR: i16 = 16;
@@ -83,7 +83,7 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
         .heartbeats;
     broker
         .controller()
-        .propose(Command::ExpireBroker {
+        .propose(ExpireBroker {
             broker_id: 2,
             heartbeats_seen: heartbeats,
         })
@@ -115,7 +115,7 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     let answered_within = Instant::now();
     broker
         .controller()
-        .propose(Command::BrokerHeartbeat {
+        .propose(BrokerHeartbeat {
             broker_id: 2,
             now_ms: 1_700_000_000_000,
         })

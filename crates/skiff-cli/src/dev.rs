@@ -8,9 +8,10 @@ use skiff_controller::Controller;
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::cli::DevArgs;
+use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::signals::StopSignal;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Before anything is opened: stores, caches, controller and broker register their
@@ -48,6 +49,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -55,7 +57,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {
@@ -67,25 +69,4 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     metrics_server::shutdown(metrics).await;
     info!("stopped");
     Ok(())
-}
-
-pub(crate) async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-                return;
-            }
-            Err(e) => warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops skiff"),
-        }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        warn!(error = %e, "cannot listen for Ctrl-C");
-        std::future::pending::<()>().await;
-    }
 }

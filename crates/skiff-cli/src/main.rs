@@ -11,8 +11,9 @@ mod dev_args;
 mod line_reader;
 mod metrics_server;
 mod output;
-mod s3_args;
 mod settings;
+mod signals;
+mod store_args;
 
 use std::process::ExitCode;
 
@@ -51,22 +52,39 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on(&std::io::stderr()))
         .init();
 
-    if let Command::Completions(args) = &cli.command {
-        commands::completions::run(args);
-        return ExitCode::SUCCESS;
+    let result = match &cli.command {
+        Command::Completions(args) => {
+            commands::completions::run(args, <Cli as clap::CommandFactory>::command())
+                .map_err(Into::into)
+        }
+        _ => run(cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output has all it wanted (`skiff topic list | head -1`).
+        Err(e) if output::is_closed_output(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::note(&format!("error: {}", output::error_chain(&e)));
+            ExitCode::FAILURE
+        }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+}
+
+/// Colour (here: the log's) only for a person at a terminal, and never with NO_COLOR set to
+/// anything non-empty (https://no-color.org): decided by anstream, as clap decides for its own
+/// output, so CLICOLOR, CLICOLOR_FORCE and TERM=dumb count as well.
+fn colour_on(stream: &std::io::Stderr) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(*args).await,
@@ -88,11 +106,5 @@ fn main() -> ExitCode {
     });
     // Background client tasks (connection readers) must not hold the exit.
     runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    result
 }

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 
-use crate::batch::Compression;
+use crate::codec::Compression;
 use crate::error::RecordsError;
 
 /// Default cap on a batch's decompressed records, so a small hostile batch cannot make us

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::batch::Compression;
+use crate::codec::Compression;
 
 /// Everything that can be wrong with RecordBatch bytes, or with asking for something a batch
 /// cannot give.
@@ -50,6 +50,9 @@ pub enum RecordsError {
 
     #[error("assigning offsets from {first_offset} overflows the 64-bit offset range")]
     OffsetOverflow { first_offset: i64 },
+
+    #[error("the stored batches end at offset {actual}, the index says {expected}")]
+    RunEndsElsewhere { actual: i64, expected: i64 },
 }
 
 impl RecordsError {

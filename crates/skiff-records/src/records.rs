@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::iter::FusedIterator;
 
 use crate::batch::{BatchView, Compression, TimestampType};
-use crate::compression::decompress;
+use crate::compression::{DEFAULT_MAX_DECOMPRESSED_BYTES, decompress};
 use crate::cursor::Cursor;
 use crate::error::{RecordError, RecordsError};
 use crate::record::{RecordRef, Timestamps, read_record};
@@ -18,6 +18,21 @@ pub struct DecodedRecords<'a> {
     data: Cow<'a, [u8]>,
     record_count: u32,
     timestamps: Timestamps,
+}
+
+impl<'a> BatchView<'a> {
+    /// Cold path: decompresses if needed, up to [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
+    pub fn records(&self) -> Result<DecodedRecords<'a>, RecordsError> {
+        self.records_with_limit(DEFAULT_MAX_DECOMPRESSED_BYTES)
+    }
+
+    /// Like [`BatchView::records`] with an explicit cap on decompressed bytes.
+    pub fn records_with_limit(
+        &self,
+        max_decompressed_bytes: usize,
+    ) -> Result<DecodedRecords<'a>, RecordsError> {
+        DecodedRecords::decode(*self, max_decompressed_bytes)
+    }
 }
 
 impl<'a> DecodedRecords<'a> {

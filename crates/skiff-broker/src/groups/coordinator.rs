@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use skiff_controller::BrokerInfo;
+use skiff_meta::BrokerInfo;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -19,12 +19,12 @@ use tokio_util::sync::CancellationToken;
 use super::config::GroupConfig;
 use super::error::CoordinatorError;
 use super::group::ClassicGroup;
-use super::stored::{StorePurpose, StoreRequest};
+use super::store_request::{StorePurpose, StoreRequest};
 use super::timers::TimerQueue;
 use super::writer::GroupWriter;
 use crate::clock::now_ms;
-use crate::controller_client::ControllerClient;
-use skiff_controller::placement::group_coordinator;
+use skiff_meta::ControllerClient;
+use skiff_meta::placement::group_coordinator;
 
 pub(super) type GroupSlot = Arc<Mutex<ClassicGroup>>;
 

@@ -13,7 +13,7 @@ use super::error::CoordinatorError;
 use super::member::{Member, Protocol};
 use super::outcome::{JoinResult, JoinedMember, SyncResult};
 use super::state::GroupState;
-use super::stored::StoreRequest;
+use super::store_request::StoreRequest;
 use super::subscription::subscribed_topics;
 
 /// The protocol type standard Kafka consumers use.

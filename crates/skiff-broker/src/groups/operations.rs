@@ -2,7 +2,7 @@
 //! the group, run its state-machine step, and for commits and deletions wait for the
 //! controller.
 
-use skiff_controller::{GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset, TopicId};
+use skiff_meta::{GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset, TopicId};
 
 use super::admin::GroupDescription;
 use super::coordinator::{GroupCoordinator, Lookup};

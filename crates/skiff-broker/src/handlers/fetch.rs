@@ -5,7 +5,7 @@ use futures::StreamExt;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
-use skiff_controller::ControllerState;
+use skiff_meta::ControllerState;
 use skiff_storage::StorageError;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
@@ -14,6 +14,7 @@ use crate::context::BrokerContext;
 use crate::fetch::{
     PartitionReadPlan, PlannedEntry, ReadError, plan_partition_read, slice_batches,
 };
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 /// Entry reads in flight at once for one fetch: enough to overlap object-store latency across
@@ -220,7 +221,7 @@ fn plan_jobs(
         } else {
             TopicLookup::Name(t.topic.as_str())
         };
-        let topic = lookup.resolve(state);
+        let topic = lookup.resolve(state).map_err(lookup_error_code);
         for p in &t.partitions {
             let asked = usize::try_from(p.partition_max_bytes).unwrap_or(0);
             let max_bytes = asked.min(partition_cap);

@@ -3,10 +3,11 @@ use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
-use skiff_controller::{ControllerState, PartitionLog};
+use skiff_meta::{ControllerState, PartitionLog};
 
 use crate::context::BrokerContext;
 use crate::fetch::{PlannedEntry, offset_for_max_timestamp, offset_for_timestamp};
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 const LATEST: i64 = -1;
@@ -57,7 +58,7 @@ pub async fn handle(
                     .iter()
                     .map(|p| {
                         let lookup = match &topic {
-                            Err(code) => Lookup::Failed(*code),
+                            Err(e) => Lookup::Failed(lookup_error_code(*e)),
                             Ok(topic) => match usize::try_from(p.partition_index)
                                 .ok()
                                 .and_then(|i| topic.partitions.get(i))

@@ -7,18 +7,18 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
-use skiff_controller::TopicConfig;
-use skiff_controller::topic_config::TimestampType;
-use skiff_controller::{BatchOutcome, ChunkOutcome, ControllerState};
+use skiff_meta::TopicConfig;
+use skiff_meta::topic_config::TimestampType;
+use skiff_meta::{BatchOutcome, ChunkOutcome, ControllerState};
 use skiff_records::{BatchSummary, ProduceRules};
 use tracing::debug;
 
 use super::str_bytes;
 use crate::clock::now_ms;
 use crate::context::BrokerContext;
-use crate::kafka_error::{NONE, produce_error_code};
+use crate::kafka_error::{NONE, flush_failure_code, produce_error_code};
 use crate::produce::{AppendTicket, PartitionAppend, PartitionKey, SegmentOutcome, SegmentWaiter};
-use crate::router::{Reply, ReplyFuture};
+use crate::reply::{Reply, ReplyFuture};
 
 /// What happens to one partition of the request.
 enum PartitionPlan {
@@ -188,7 +188,7 @@ fn plan_partition(
         record_errors: Vec::new(),
     };
     let Some(topic) = state.topic_by_name(topic_name) else {
-        return if skiff_controller::state::validate_topic_name(topic_name).is_ok() {
+        return if skiff_meta::state::validate_topic_name(topic_name).is_ok() {
             failed(
                 ResponseError::UnknownTopicOrPartition,
                 format!("unknown topic {topic_name}"),
@@ -417,7 +417,7 @@ fn committed_base_offset(
 ) -> Result<i64, (i16, String)> {
     let result = match outcome {
         Some(Ok(result)) => result,
-        Some(Err(failure)) => return Err((failure.error_code, failure.message.clone())),
+        Some(Err(failure)) => return Err((flush_failure_code(failure), failure.to_string())),
         None => {
             return Err((
                 ResponseError::UnknownServerError.code(),

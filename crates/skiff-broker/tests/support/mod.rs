@@ -25,7 +25,8 @@ use kafka_protocol::records::{
     RecordEncodeOptions, TimestampType,
 };
 use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
-use skiff_controller::{BrokerInfo, Command, Controller, ControllerConfig};
+use skiff_controller::{Controller, ControllerConfig};
+use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -75,7 +76,7 @@ impl TestBroker {
         let dir = tempdir.path().to_path_buf();
         let controller = start_controller(&dir).await;
         controller
-            .propose(Command::RegisterBroker(absent_broker()))
+            .propose(RegisterBroker(absent_broker()))
             .await
             .expect("second broker registered");
         let mut broker =

@@ -19,8 +19,8 @@ use super::snapshot::{SnapshotError, SnapshotStore};
 use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
-use crate::command::CommandResponse;
-use crate::state::{ControllerState, ControllerStateV1, ControllerStateV2};
+use skiff_meta::CommandResponse;
+use skiff_meta::state::{ControllerState, ControllerStateV1, ControllerStateV2};
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases.
@@ -325,17 +325,19 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, NewTopic};
+    use skiff_meta::{Command, NewTopic};
 
     fn state_with_a_topic() -> ControllerState {
         let mut state = ControllerState::default();
-        state.apply(&Command::CreateTopics(vec![NewTopic {
-            name: "t".into(),
-            id: uuid::Uuid::from_u128(7),
-            partitions: 2,
-            configs: Default::default(),
-            created_ms: 1,
-        }]));
+        state.apply(&Command::CreateTopics(skiff_meta::CreateTopics(vec![
+            NewTopic {
+                name: "t".into(),
+                id: uuid::Uuid::from_u128(7),
+                partitions: 2,
+                configs: Default::default(),
+                created_ms: 1,
+            },
+        ])));
         state
     }
 
@@ -363,12 +365,14 @@ mod tests {
     #[test]
     fn brokers_from_a_format_2_snapshot_are_live() {
         let mut state = state_with_a_topic();
-        state.apply(&Command::RegisterBroker(crate::command::BrokerInfo {
-            id: 4,
-            host: "h".into(),
-            port: 9,
-            rack: None,
-        }));
+        state.apply(&Command::RegisterBroker(skiff_meta::RegisterBroker(
+            skiff_meta::BrokerInfo {
+                id: 4,
+                host: "h".into(),
+                port: 9,
+                rack: None,
+            },
+        )));
         let lease = *state.broker_lease(4).expect("registered");
         let leases = postcard::to_allocvec(&std::collections::BTreeMap::from([(4i32, lease)]))
             .expect("encodes");
