@@ -3,11 +3,15 @@
 # tests, the e2e suite (tests/run) and local use (localstack/start). Sourced, not executed;
 # expects a `log` function.
 #
-# After start_localstack: LOCALSTACK_PID, LOCALSTACK_PORT and LOCALSTACK_LOG are set.
+# It listens on 127.0.0.1 unless LOCALSTACK_WANT_HOST names another address (0.0.0.0 for every
+# interface). After start_localstack: LOCALSTACK_PID, LOCALSTACK_LISTEN_HOST, LOCALSTACK_PORT and
+# LOCALSTACK_LOG are set.
 # stop_localstack is safe to call at any time, any number of times (tests/run calls it from its
 # EXIT trap, also when a phase failed or the run was interrupted).
 
+LOCALSTACK_SERVE_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/serve.py"
 LOCALSTACK_PID=""
+LOCALSTACK_LISTEN_HOST=""
 LOCALSTACK_PORT=""
 LOCALSTACK_LOG=""
 LOCALSTACK_READY_TIMEOUT_S=${LOCALSTACK_READY_TIMEOUT_S:-90}
@@ -23,6 +27,9 @@ start_localstack() {
     # Explicit `|| return`: run_phase calls this in a `||` context, where `set -e` does not apply.
     rm -rf "$fs_root" && mkdir -p "$fs_root" || return 1
     LOCALSTACK_LOG="$work_dir/localstack.log"
+    LOCALSTACK_LISTEN_HOST=${LOCALSTACK_WANT_HOST:-127.0.0.1}
+    local url_host=$LOCALSTACK_LISTEN_HOST
+    [[ $url_host == 0.0.0.0 ]] && url_host=127.0.0.1
     # A fixed port when asked for (localstack/start uses 4566, the usual one); else any free one.
     LOCALSTACK_PORT=${LOCALSTACK_WANT_PORT:-}
     if [[ -z $LOCALSTACK_PORT ]]; then
@@ -30,19 +37,22 @@ start_localstack() {
     fi
 
     # DISABLE_EVENTS, SKIP_SSL_CERT_DOWNLOAD and DNS_ADDRESS=0 keep LocalStack from reaching for its
-    # analytics, certificate and DNS hosts: this machine only reaches package registries.
+    # analytics, certificate and DNS hosts: this machine only reaches package registries (and
+    # DNS_ADDRESS=0 means no DNS server listening on port 53 either). serve.py runs LocalStack's
+    # own entry point, but makes its gateway listen on the GATEWAY_LISTEN host, which LocalStack
+    # alone ignores (it would listen on every interface).
     OVERRIDE_IN_DOCKER=0 \
         FILESYSTEM_ROOT="$fs_root" \
         SERVICES=s3 \
         EAGER_SERVICE_LOADING=1 \
-        GATEWAY_LISTEN="127.0.0.1:$LOCALSTACK_PORT" \
+        GATEWAY_LISTEN="$LOCALSTACK_LISTEN_HOST:$LOCALSTACK_PORT" \
         LOCALSTACK_HOST="127.0.0.1:$LOCALSTACK_PORT" \
         DISABLE_EVENTS=1 \
         SKIP_SSL_CERT_DOWNLOAD=1 \
         DNS_ADDRESS=0 \
-        "$venv/bin/python" -m localstack.runtime.main >"$LOCALSTACK_LOG" 2>&1 </dev/null &
+        "$venv/bin/python" "$LOCALSTACK_SERVE_PY" >"$LOCALSTACK_LOG" 2>&1 </dev/null &
     LOCALSTACK_PID=$!
-    log "LocalStack starting: pid $LOCALSTACK_PID, http://127.0.0.1:$LOCALSTACK_PORT, log $LOCALSTACK_LOG"
+    log "LocalStack starting: pid $LOCALSTACK_PID, listening on $LOCALSTACK_LISTEN_HOST:$LOCALSTACK_PORT, log $LOCALSTACK_LOG"
 
     local deadline=$((SECONDS + LOCALSTACK_READY_TIMEOUT_S)) health=""
     while ((SECONDS < deadline)); do
@@ -51,7 +61,7 @@ start_localstack() {
             tail -n 40 "$LOCALSTACK_LOG" >&2 || true
             return 1
         fi
-        health=$(curl -fsS --max-time 2 "http://127.0.0.1:$LOCALSTACK_PORT/_localstack/health" 2>/dev/null || true)
+        health=$(curl -fsS --max-time 2 "http://$url_host:$LOCALSTACK_PORT/_localstack/health" 2>/dev/null || true)
         if [[ $health == *'"s3": "running"'* ]]; then
             break
         fi
@@ -63,7 +73,7 @@ start_localstack() {
         return 1
     fi
 
-    if ! curl -fsS --max-time 10 -X PUT "http://127.0.0.1:$LOCALSTACK_PORT/$bucket" -o /dev/null; then
+    if ! curl -fsS --max-time 10 -X PUT "http://$url_host:$LOCALSTACK_PORT/$bucket" -o /dev/null; then
         log "could not create bucket $bucket on LocalStack; the end of its log:"
         tail -n 40 "$LOCALSTACK_LOG" >&2 || true
         return 1

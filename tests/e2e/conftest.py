@@ -63,7 +63,11 @@ def minio_settings() -> Iterator[S3Settings]:
         pytest.skip(NO_DOCKER)
     from testcontainers.community.minio import MinioContainer
 
-    with MinioContainer() as container:
+    container = MinioContainer()
+    # Docker publishes ports on every interface unless told an address (docker-py's one-element
+    # tuple: this address, any free port); a test server stays reachable from this machine only.
+    container.ports = {port: ("127.0.0.1",) for port in container.ports}
+    with container:
         container.get_client().make_bucket(MINIO_BUCKET)
         config = container.get_config()
         yield S3Settings(

@@ -33,7 +33,11 @@ pub async fn run(args: BenchArgs) -> Result<(), BenchError> {
         BenchMode::E2e(a) => a.common.json,
     };
     let outcome = measure(args).await?;
-    outcome.summary.print(json, &mut std::io::stdout().lock())?;
+    match outcome.summary.print(json, &mut std::io::stdout().lock()) {
+        // The reader went away (`skiff bench ... | head -3`): it has what it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        printed => printed?,
+    }
     match outcome.idle {
         Some(idle) => Err(BenchError::Idle {
             consumed: outcome.summary.records,

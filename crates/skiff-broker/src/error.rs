@@ -1,6 +1,6 @@
 use std::io;
 
-use skiff_controller::ControllerError;
+use skiff_meta::ProposeError;
 use thiserror::Error;
 
 /// Why a broker could not start. Request-level failures never become this type: they are
@@ -15,5 +15,5 @@ pub enum BrokerError {
         source: io::Error,
     },
     #[error("could not register with the controller: {0}")]
-    Register(#[from] ControllerError),
+    Register(#[from] ProposeError),
 }

@@ -1,7 +1,12 @@
 //! The protocol edge: internal errors become Kafka error codes here and nowhere else.
 
 use kafka_protocol::error::ResponseError;
-use skiff_controller::{ControllerError, ProduceError, TopicError};
+use skiff_meta::{ProduceError, ProducerError, ProposeError, TopicError};
+
+use crate::produce::FlushFailure;
+use crate::topics::LookupError;
+
+pub const NONE: i16 = 0;
 
 pub fn topic_error_code(error: &TopicError) -> i16 {
     match error {
@@ -10,6 +15,15 @@ pub fn topic_error_code(error: &TopicError) -> i16 {
         TopicError::InvalidName(_) => ResponseError::InvalidTopicException,
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
+    }
+    .code()
+}
+
+pub fn lookup_error_code(error: LookupError) -> i16 {
+    match error {
+        LookupError::UnknownName => ResponseError::UnknownTopicOrPartition,
+        LookupError::InvalidName => ResponseError::InvalidTopicException,
+        LookupError::UnknownId => ResponseError::UnknownTopicId,
     }
     .code()
 }
@@ -23,17 +37,44 @@ pub fn produce_error_code(error: &ProduceError) -> i16 {
     .code()
 }
 
-/// Every controller failure maps to a code clients retry on: the request may succeed once a
-/// leader is back or the disk recovers.
-pub fn controller_error_code(error: &ControllerError) -> i16 {
+pub fn producer_error_code(error: &ProducerError) -> i16 {
     match error {
-        ControllerError::NotLeader { .. } | ControllerError::ShuttingDown => {
-            ResponseError::NotLeaderOrFollower
+        ProducerError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
+        ProducerError::UnknownProducerId | ProducerError::ProducerIdsExhausted => {
+            ResponseError::UnknownProducerId
         }
-        ControllerError::Storage(_) => ResponseError::KafkaStorageError,
-        _ => ResponseError::RequestTimedOut,
     }
     .code()
 }
 
-pub const NONE: i16 = 0;
+/// Every controller failure maps to a code clients retry on: the request may succeed once a
+/// leader is back or the disk recovers.
+pub fn propose_error_code(error: &ProposeError) -> i16 {
+    match error {
+        ProposeError::NotLeader { .. } | ProposeError::ShuttingDown => {
+            ResponseError::NotLeaderOrFollower
+        }
+        ProposeError::Storage { .. } => ResponseError::KafkaStorageError,
+        ProposeError::Unreachable { .. }
+        | ProposeError::NoQuorum { .. }
+        | ProposeError::BadRequest { .. }
+        | ProposeError::UnexpectedAnswer { .. } => ResponseError::RequestTimedOut,
+    }
+    .code()
+}
+
+/// A segment that was not committed: each cause is retriable, so producers send again.
+pub fn flush_failure_code(failure: &FlushFailure) -> i16 {
+    match failure {
+        FlushFailure::Upload(_) | FlushFailure::UploadTask(_) => {
+            ResponseError::KafkaStorageError.code()
+        }
+        FlushFailure::Commit(e) => propose_error_code(e),
+        FlushFailure::Abandoned => ResponseError::NotLeaderOrFollower.code(),
+    }
+}
+
+/// A request for an API or version this broker does not serve.
+pub fn unsupported_version_code() -> i16 {
+    ResponseError::UnsupportedVersion.code()
+}

@@ -1,35 +1,16 @@
+//! Sends each decoded request to its handler (one file per Kafka API in `handlers/`).
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use skiff_protocol::DecodedRequest;
 
 use crate::context::BrokerContext;
 use crate::handlers;
-
-/// What a connection sends back for one request.
-// Each reply is moved once, from its handler to the writer; boxing the large variant would
-// cost an allocation per request for nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Reply {
-    Response(ResponseKind),
-    /// `acks=0` produce: Kafka sends nothing back.
-    Nothing,
-    /// A request we could decode but not serve (never for advertised APIs).
-    Error(i16),
-}
-
-pub type ReplyFuture = BoxFuture<'static, Reply>;
-
-/// Who sent a request, as group membership records it.
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub client_id: String,
-    /// The peer address as Kafka shows it (`/127.0.0.1`).
-    pub host: String,
-}
+use crate::kafka_error::unsupported_version_code;
+use crate::reply::{ClientInfo, Reply, ReplyFuture};
 
 /// Starts handling a request. Work that must happen in arrival order (appending produce data)
 /// is done before this returns; the rest runs in the returned future, concurrently with the
@@ -136,9 +117,7 @@ pub async fn start(
         }),
         // decode_request only lets advertised APIs through, so this arm means the table in
         // skiff-protocol lists an API without a handler here.
-        _ => Box::pin(std::future::ready(Reply::Error(
-            kafka_protocol::error::ResponseError::UnsupportedVersion.code(),
-        ))),
+        _ => Box::pin(std::future::ready(Reply::Error(unsupported_version_code()))),
     }
 }
 

@@ -2,10 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::error::ResponseError;
-use skiff_controller::{
-    Command, CommandResponse, ControllerState, NewTopic, Topic, TopicError, TopicId,
-};
+use skiff_meta::{ControllerState, CreateTopics, NewTopic, Propose, Topic, TopicError, TopicId};
 use tracing::{info, warn};
 
 use crate::clock::now_ms;
@@ -18,18 +15,28 @@ pub enum TopicLookup<'a> {
     Id(TopicId),
 }
 
+/// Why a topic named in a request was not found; each way of naming one has its own Kafka
+/// error (see `kafka_error::lookup_error_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupError {
+    /// A valid name no topic has.
+    UnknownName,
+    /// A name no topic could ever have.
+    InvalidName,
+    UnknownId,
+}
+
 impl TopicLookup<'_> {
-    /// The topic, or the Kafka error code a client expects for this way of naming it.
-    pub fn resolve<'s>(&self, state: &'s ControllerState) -> Result<&'s Topic, i16> {
+    pub fn resolve<'s>(&self, state: &'s ControllerState) -> Result<&'s Topic, LookupError> {
         match *self {
             TopicLookup::Name(name) => state.topic_by_name(name).ok_or_else(|| {
-                if skiff_controller::state::validate_topic_name(name).is_ok() {
-                    ResponseError::UnknownTopicOrPartition.code()
+                if skiff_meta::state::validate_topic_name(name).is_ok() {
+                    LookupError::UnknownName
                 } else {
-                    ResponseError::InvalidTopicException.code()
+                    LookupError::InvalidName
                 }
             }),
-            TopicLookup::Id(id) => state.topic(&id).ok_or(ResponseError::UnknownTopicId.code()),
+            TopicLookup::Id(id) => state.topic(&id).ok_or(LookupError::UnknownId),
         }
     }
 }
@@ -43,7 +50,7 @@ pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Ite
         names
             .filter(|name| {
                 state.topic_by_name(name).is_none()
-                    && skiff_controller::state::validate_topic_name(name).is_ok()
+                    && skiff_meta::state::validate_topic_name(name).is_ok()
             })
             .map(|name| NewTopic {
                 name,
@@ -58,8 +65,8 @@ pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Ite
         return;
     }
     let names: Vec<String> = missing.iter().map(|t| t.name.clone()).collect();
-    match ctx.controller.propose(Command::CreateTopics(missing)).await {
-        Ok(CommandResponse::TopicsCreated(results)) => {
+    match ctx.controller.propose(CreateTopics(missing)).await {
+        Ok(results) => {
             for (name, result) in names.iter().zip(results) {
                 match result {
                     Ok(_) => {
@@ -69,9 +76,6 @@ pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Ite
                     Err(e) => warn!(topic = %name, error = %e, "could not auto-create topic"),
                 }
             }
-        }
-        Ok(other) => {
-            warn!(response = ?other, "unexpected controller answer to topic auto-creation")
         }
         Err(e) => warn!(error = %e, "could not auto-create topics"),
     }

@@ -11,10 +11,10 @@ use skiff_controller::{RemoteController, RemoteControllerConfig};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::dev::wait_for_stop_signal;
 use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::signals::StopSignal;
 
 /// Heartbeat interval unless the config file sets `[broker] lease_heartbeat_ms`.
 const DEFAULT_LEASE_HEARTBEAT_MS: u64 = 1_000;
@@ -37,7 +37,7 @@ pub struct BrokerArgs {
 }
 
 pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
-    if args.common.object_store.is_none() && args.common.config.is_none() {
+    if args.common.store.object_store.is_none() && args.common.config.is_none() {
         anyhow::bail!(
             "a broker needs --object-store (the store every broker and the controllers share)"
         );
@@ -93,6 +93,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     info!(
         "skiff broker ready: broker {broker_id}, Kafka on {}, controllers {}, objects in {}, cluster {cluster_id}",
         broker.local_addr(),
@@ -100,7 +101,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         store.describe(),
     );
 
-    wait_for_stop_signal().await;
+    stop.recv().await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     remote.shutdown().await;

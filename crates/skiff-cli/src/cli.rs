@@ -10,7 +10,7 @@ use crate::commands::group::GroupArgs;
 use crate::commands::produce::ProduceArgs;
 use crate::commands::topic::TopicArgs;
 use crate::controller_args::ControllerArgs;
-pub use crate::dev_args::DevArgs;
+use crate::dev_args::DevArgs;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::s3_args::S3Args;
+use crate::store_args::ObjectStoreArgs;
 
 /// Run one controller node, or (with `admin`) manage a running controller cluster.
 #[derive(Debug, Args)]
@@ -72,13 +72,10 @@ pub struct ControllerNodeArgs {
     #[arg(long, env = "SKIFF_BROKER_LEASE_MS", value_name = "MS")]
     pub broker_lease_ms: Option<u64>,
 
-    /// The brokers' object store; with it the leader garbage-collects uncommitted and
-    /// unreferenced segment objects (file:///dir, memory:// or s3://bucket/prefix).
-    #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
-    pub object_store: Option<String>,
-
+    /// The brokers' object store: with it the leader garbage-collects uncommitted and
+    /// unreferenced segment objects.
     #[command(flatten)]
-    pub s3: S3Args,
+    pub store: ObjectStoreArgs,
 
     /// Objects younger than this are never garbage-collected [default: 600000].
     #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]
@@ -87,16 +84,6 @@ pub struct ControllerNodeArgs {
     /// How often the leader looks for garbage objects [default: 60000].
     #[arg(long, env = "SKIFF_GC_INTERVAL_MS", value_name = "MS")]
     pub gc_interval_ms: Option<u64>,
-}
-
-impl ControllerNodeArgs {
-    /// The object store to garbage-collect, if one was given.
-    pub fn store_config(&self) -> Option<skiff_storage::StoreConfig> {
-        let url = self.object_store.clone()?;
-        let mut store = skiff_storage::StoreConfig::for_url(url);
-        self.s3.apply_to(&mut store);
-        Some(store)
-    }
 }
 
 #[derive(Debug, Args)]

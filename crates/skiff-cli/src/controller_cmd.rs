@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use skiff_controller::rpc::ControllerServer;
+use skiff_controller::server::ControllerServer;
 use skiff_controller::{Controller, ControllerConfig};
 use skiff_storage::SegmentStore;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::controller_args::ControllerNodeArgs;
-use crate::dev::wait_for_stop_signal;
 use crate::metrics_server;
+use crate::signals::StopSignal;
 
 /// How long a starting node logs "waiting" before the next reminder.
 const LEADER_WAIT_STEP: Duration = Duration::from_secs(10);
@@ -60,7 +60,7 @@ pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr().context("listener address")?;
-    let store = match args.store_config() {
+    let store = match args.store.store_config() {
         Some(store_cfg) => {
             let store = SegmentStore::open(&store_cfg).context("object store")?;
             store
@@ -80,13 +80,16 @@ pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
     let server = ControllerServer::start(controller.clone(), listener).context("listener")?;
     info!("skiff controller listening: node {node_id} on {local}");
 
-    let stop = wait_for_stop_signal();
+    let mut signals = StopSignal::listen();
+    let stop = signals.recv();
     tokio::pin!(stop);
     let ready = async {
         loop {
             match controller.wait_for_leader(LEADER_WAIT_STEP).await {
                 Ok(leader) => return Some(leader),
-                Err(skiff_controller::ControllerError::ShuttingDown) => return None,
+                Err(skiff_controller::ControllerError::Propose(
+                    skiff_meta::ProposeError::ShuttingDown,
+                )) => return None,
                 Err(_) => info!(
                     "node {node_id}: waiting for a controller leader (are the other peers up?)"
                 ),

@@ -8,9 +8,10 @@ use skiff_controller::Controller;
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
-use crate::cli::DevArgs;
+use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
+use crate::signals::StopSignal;
 use crate::trigger_cmd;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
@@ -50,6 +51,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .cluster_id()
         .unwrap_or_default()
         .to_string();
+    let mut stop = StopSignal::listen();
     // Lambda triggers need the Kafka listener; one that cannot start stops dev cleanly.
     let triggers =
         trigger_cmd::start_in_dev(trigger_config.as_deref(), &broker.local_addr().to_string())
@@ -61,7 +63,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             data_dir.display(),
             store.describe(),
         );
-        wait_for_stop_signal().await;
+        stop.recv().await;
     }
     let (triggers, result) = match triggers {
         Ok(triggers) => (triggers, Ok(())),
@@ -79,25 +81,4 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     metrics_server::shutdown(metrics).await;
     info!("stopped");
     result
-}
-
-pub(crate) async fn wait_for_stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-                return;
-            }
-            Err(e) => warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops skiff"),
-        }
-    }
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        warn!(error = %e, "cannot listen for Ctrl-C");
-        std::future::pending::<()>().await;
-    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use skiff_bench::parse_size;
 
-use crate::s3_args::S3Args;
+use crate::store_args::ObjectStoreArgs;
 
 /// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
 /// `--config` file, which wins over the built-in default.
@@ -33,12 +33,8 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]
     pub advertised_addr: Option<String>,
 
-    /// Where segments go: file:///dir, memory:// or s3://bucket/prefix [default: file://<data-dir>/objects].
-    #[arg(long, env = "SKIFF_OBJECT_STORE", value_name = "URL")]
-    pub object_store: Option<String>,
-
     #[command(flatten)]
-    pub s3: S3Args,
+    pub store: ObjectStoreArgs,
 
     /// Longest a produced batch waits before its segment is flushed [default: 100].
     #[arg(long, env = "SKIFF_FLUSH_INTERVAL_MS", value_name = "MS")]

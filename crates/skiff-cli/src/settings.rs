@@ -9,7 +9,7 @@ use skiff_broker::BrokerConfig;
 use skiff_controller::ControllerConfig;
 use skiff_storage::{CacheConfig, StoreConfig};
 
-use crate::cli::DevArgs;
+use crate::dev_args::DevArgs;
 
 /// The `--config` file. Sections mirror the crates' own settings structs.
 #[derive(Debug, Default, Deserialize)]
@@ -95,13 +95,13 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
         bail!("{problem}");
     }
 
-    if let Some(url) = args.object_store {
+    if let Some(url) = args.store.object_store {
         store.url = url;
     }
     if store.url.is_empty() {
         store.url = file_url(&data_dir.join("objects"));
     }
-    args.s3.apply_to(&mut store);
+    args.store.s3.apply_to(&mut store);
 
     set(&mut cache.memory_bytes, args.cache_memory_bytes);
     set(&mut cache.disk_bytes, args.cache_disk_bytes);

@@ -5,12 +5,13 @@ use std::path::Path;
 use anyhow::Context;
 use skiff_lambda::trigger::{TriggerArgs, TriggerSet};
 
-use crate::dev::wait_for_stop_signal;
 use crate::metrics_server;
+use crate::signals::StopSignal;
 
 pub async fn run(args: TriggerArgs) -> anyhow::Result<()> {
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
-    let result = skiff_lambda::trigger::run(args, wait_for_stop_signal()).await;
+    let mut stop = StopSignal::listen();
+    let result = skiff_lambda::trigger::run(args, async move { stop.recv().await }).await;
     metrics_server::shutdown(metrics).await;
     Ok(result?)
 }

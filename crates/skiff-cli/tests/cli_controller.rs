@@ -1,5 +1,6 @@
 //! `skiff controller` processes: three nodes form a cluster, log their ready lines, answer
-//! `controller admin status`, and stop cleanly on SIGTERM.
+//! `controller admin status` (quietly ending when its reader is gone), and stop cleanly on
+//! SIGTERM.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -47,6 +48,21 @@ fn three_controllers_elect_a_leader_report_status_and_stop_on_sigterm() {
     .json();
     assert_eq!(json["leader"], leader as u64);
     assert_eq!(json["nodes"].as_array().unwrap().len(), 3);
+
+    // `controller admin status | head -1`, with the reader gone before the first write: a
+    // quiet, successful end.
+    for extra in [&[][..], &["--json"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let closed = std::process::Command::new(support::SKIFF)
+            .args(["controller", "admin", "-c", &addrs[0], "status"])
+            .args(extra)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert!(closed.status.success(), "{closed:?}");
+        assert_eq!(String::from_utf8_lossy(&closed.stderr), "");
+    }
 
     for node in &mut nodes {
         let status = node.terminate();

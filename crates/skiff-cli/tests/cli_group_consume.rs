@@ -78,18 +78,63 @@ fn a_new_group_starts_at_the_end_unless_from_beginning() {
     let dev = Dev::start();
     dev.run(&["topic", "create", "feed"]).ok();
     produce_to(&dev, "feed", 0, &["old-1", "old-2"]);
-    // Nothing committed and no --from-beginning: start at the end (and commit that position).
-    assert_eq!(dev.run(&["consume", "feed", "--group", "late"]).ok(), "");
+    // Nothing committed and no --from-beginning: start at the end (and commit that position),
+    // and tell the person why nothing came out, and how to read from the beginning.
+    let first = dev.run(&["consume", "feed", "--group", "late", "--max-records", "4"]);
+    assert_eq!(first.ok(), "");
+    assert_eq!(
+        first.stderr.lines().collect::<Vec<_>>(),
+        [
+            "note: group late has no committed offset for feed partition 0: starting at the \
+             end (offset 2), so only new records are read (Kafka's auto.offset.reset=latest)",
+            "note: --from-beginning starts a group's first run at the beginning; this group \
+             commits where it stops, so rewind it later with: \
+             skiff group reset-offsets late --topic feed --to-earliest",
+            "note: reached the end of feed after 0 of 4 records; --follow waits for more",
+        ],
+        "{}",
+        first.stderr
+    );
     produce_to(&dev, "feed", 0, &["new-1"]);
+    // Committed now: no note about where it starts, and --max-records not asked, so silent.
+    let second = dev.run(&["consume", "feed", "--group", "late"]);
+    assert_eq!(second.ok(), "new-1\n");
+    assert_eq!(second.stderr, "");
+    let early = dev.run(&["consume", "feed", "--group", "early", "--from-beginning"]);
+    assert_eq!(early.ok(), "old-1\nold-2\nnew-1\n");
     assert_eq!(
-        dev.run(&["consume", "feed", "--group", "late"]).ok(),
-        "new-1\n"
+        early.stderr, "",
+        "--from-beginning says where it starts already"
     );
+}
+
+#[test]
+fn waiting_stops_after_the_idle_timeout_and_says_so() {
+    let dev = Dev::start();
+    dev.run(&["topic", "create", "quiet"]).ok();
+    produce_to(&dev, "quiet", 0, &["only"]);
+    let started = Instant::now();
+    let run = dev.run(&[
+        "consume",
+        "quiet",
+        "--follow",
+        "--max-records",
+        "3",
+        "--idle-timeout-ms",
+        "500",
+    ]);
+    // As Kafka's console consumer on --timeout-ms: what came is printed, the shortfall is
+    // said on stderr, and the exit is 0.
+    assert_eq!(run.ok(), "only\n");
     assert_eq!(
-        dev.run(&["consume", "feed", "--group", "early", "--from-beginning"])
-            .ok(),
-        "old-1\nold-2\nnew-1\n"
+        run.stderr,
+        "note: timed out: no record for 500 ms (--idle-timeout-ms) after 1 of 3 records\n"
     );
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    // Enough records: no note.
+    let enough = dev.run(&["consume", "quiet", "--max-records", "1"]);
+    assert_eq!(enough.ok(), "only\n");
+    assert_eq!(enough.stderr, "");
 }
 
 /// Reads lines from both consumers until `total` records arrived or the deadline passed.

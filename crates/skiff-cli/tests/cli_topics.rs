@@ -63,9 +63,10 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
         .lines()
         .find(|l| l.starts_with("retention.ms "))
         .unwrap();
+    // Retention is stored but not applied yet, and the table says so (from DescribeConfigs).
     assert_eq!(
         retention.split_whitespace().collect::<Vec<_>>(),
-        ["retention.ms", "86400000", "topic"]
+        ["retention.ms", "86400000", "topic", "not", "enforced"]
     );
     let cleanup = described
         .lines()
@@ -73,7 +74,19 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
         .unwrap();
     assert_eq!(
         cleanup.split_whitespace().collect::<Vec<_>>(),
-        ["cleanup.policy", "delete", "default"]
+        ["cleanup.policy", "delete", "default", "not", "enforced"]
+    );
+    let max_bytes = described
+        .lines()
+        .find(|l| l.starts_with("max.message.bytes "))
+        .unwrap();
+    assert_eq!(
+        max_bytes.split_whitespace().collect::<Vec<_>>(),
+        ["max.message.bytes", "1048588", "default"]
+    );
+    assert!(
+        described.contains("\nnot enforced: accepted and stored for tools that set it, but Skiff does not apply it yet\n"),
+        "{described}"
     );
 
     let json = dev.run(&["topic", "describe", "orders", "--json"]).json();
@@ -92,6 +105,8 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
             .unwrap()
     };
     assert_eq!(config(&json, "retention.ms")["source"], "topic");
+    assert_eq!(config(&json, "retention.ms")["enforced"], false);
+    assert_eq!(config(&json, "max.message.bytes")["enforced"], true);
 
     let out = dev
         .run(&[

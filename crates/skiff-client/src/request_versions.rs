@@ -104,8 +104,8 @@ fn every_built_request_encodes_at_every_known_version() {
         create_partitions_request("t", 6)
     });
     for resource in [ConfigResource::Topic("t".into()), ConfigResource::Broker(1)] {
-        check(ApiKey::DescribeConfigs, |_| {
-            describe_configs_request(&resource)
+        check(ApiKey::DescribeConfigs, |v| {
+            describe_configs_request(&resource, v)
         });
         let ops = [
             AlterConfigOp::Set("retention.ms".into(), "5".into()),

@@ -3,11 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
-use crate::controller::Controller;
-use crate::error::ControllerError;
+use crate::controller::{Controller, client_write_error};
+use crate::error::{ControllerError, InvalidConfig};
 use crate::raft::types::RaftMetrics;
 use crate::rpc::wire::{BrokerStatus, MembershipReply, NodeStatus};
 
@@ -78,20 +77,18 @@ impl Controller {
         addr: String,
     ) -> Result<MembershipReply, ControllerError> {
         if addr.is_empty() {
-            return Err(ControllerError::InvalidConfig(
-                "a controller node needs an address".into(),
-            ));
+            return Err(InvalidConfig::NodeWithoutAddress.into());
         }
         self.raft()
             .add_learner(id, BasicNode::new(&addr), true)
             .await
-            .map_err(membership_error)?;
+            .map_err(client_write_error)?;
         tracing::info!(node = id, %addr, "controller node caught up as a learner; making it a voter");
         let response = self
             .raft()
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
             .await
-            .map_err(membership_error)?;
+            .map_err(client_write_error)?;
         Ok(self.membership_reply(response.log_id.index))
     }
 
@@ -107,11 +104,9 @@ impl Controller {
                 .change_membership(ChangeMembers::RemoveNodes(BTreeSet::from([id])), false)
                 .await
         } else {
-            return Err(ControllerError::InvalidConfig(format!(
-                "node {id} is not a member"
-            )));
+            return Err(InvalidConfig::NotAMember { node: id }.into());
         }
-        .map_err(membership_error)?;
+        .map_err(client_write_error)?;
         tracing::info!(node = id, "removed controller node");
         Ok(self.membership_reply(response.log_id.index))
     }
@@ -140,16 +135,4 @@ fn split_members(m: &RaftMetrics) -> (BTreeMap<u64, String>, BTreeMap<u64, Strin
         target.insert(*id, node.addr.clone());
     }
     (voters, learners)
-}
-
-fn membership_error(e: RaftError<u64, ClientWriteError<u64, BasicNode>>) -> ControllerError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ControllerError::NotLeader {
-            leader: f.leader_id,
-        },
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
-            ControllerError::Unavailable(format!("membership change refused: {e}"))
-        }
-        RaftError::Fatal(f) => ControllerError::Unavailable(f.to_string()),
-    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use openraft::SnapshotPolicy;
 
-use crate::error::ControllerError;
+use crate::error::{ControllerError, InvalidConfig};
 
 /// The shortest time `start` waits for a single-node controller to lead before giving up.
 const MIN_LEADER_WAIT: Duration = Duration::from_secs(10);
@@ -43,6 +43,9 @@ pub struct ControllerConfig {
     /// How long a lagging node may take to receive and install one snapshot chunk (the last
     /// one decodes and saves the whole state). Too short and a large state never installs.
     pub install_snapshot_timeout_ms: u64,
+    /// How long a follower waits for the leader to answer a proposal or membership change it
+    /// forwarded.
+    pub forward_timeout_ms: u64,
 }
 
 impl Default for ControllerConfig {
@@ -62,6 +65,7 @@ impl Default for ControllerConfig {
             gc_interval_ms: 60 * 1000,
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             install_snapshot_timeout_ms: 10_000,
+            forward_timeout_ms: 10_000,
         }
     }
 }
@@ -69,15 +73,10 @@ impl Default for ControllerConfig {
 impl ControllerConfig {
     pub(crate) fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
         if self.snapshot_logs_since_last == 0 {
-            return Err(ControllerError::InvalidConfig(
-                "snapshot_logs_since_last must be at least 1".into(),
-            ));
+            return Err(InvalidConfig::ZeroSnapshotThreshold.into());
         }
         if !self.peers.is_empty() && !self.peers.contains_key(&self.node_id) {
-            return Err(ControllerError::InvalidConfig(format!(
-                "the peer list does not include this node ({})",
-                self.node_id
-            )));
+            return Err(InvalidConfig::PeersWithoutThisNode { node: self.node_id }.into());
         }
         let config = openraft::Config {
             cluster_name: "skiff-controller".into(),
@@ -94,9 +93,9 @@ impl ControllerConfig {
             max_payload_entries: 64,
             ..Default::default()
         };
-        config
+        Ok(config
             .validate()
-            .map_err(|e| ControllerError::InvalidConfig(e.to_string()))
+            .map_err(|e| InvalidConfig::Raft(Box::new(e)))?)
     }
 
     pub(crate) fn leader_wait(&self) -> Duration {

@@ -9,23 +9,21 @@ use std::time::{Duration, Instant};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
 use openraft::metrics::WaitError;
 use openraft::{BasicNode, ServerState};
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::Mutex;
+use skiff_meta::{Command, CommandResponse, InitCluster, Propose, ProposeError, StateHandle};
 use skiff_storage::SegmentStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::command::{Command, CommandResponse};
 pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
 use crate::leader::{GcSettings, LeaderDuties};
 use crate::metrics::{ProposalMetrics, track_raft_gauges};
 use crate::raft::types::{Raft, RaftMetrics};
-use crate::raft::{
-    AppliedLog, ControllerStateMachine, HttpNetwork, RedbLogStore, SnapshotStore, StateSource,
-};
+use crate::raft::{AppliedLog, ControllerStateMachine, RedbLogStore, SnapshotStore, StateSource};
+use crate::rpc::HttpNetwork;
 use crate::rpc::http::HttpClient;
-use crate::state::ControllerState;
 
 const LOG_FILE_NAME: &str = "raft-log.redb";
 const SNAPSHOT_DIR_NAME: &str = "snapshots";
@@ -33,31 +31,6 @@ const SNAPSHOT_DIR_NAME: &str = "snapshots";
 const PEER_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long `shutdown` waits for openraft's tasks to release the log file.
 const LOG_RELEASE_WAIT: Duration = Duration::from_secs(10);
-
-/// Read access to the applied controller state. Cheap to clone.
-#[derive(Clone)]
-pub struct StateHandle {
-    state: Arc<RwLock<ControllerState>>,
-    applied: watch::Receiver<u64>,
-}
-
-impl StateHandle {
-    /// A handle over state someone else keeps current (a broker's replica of the controller
-    /// state); `applied` must change after every change to `state`.
-    pub fn new(state: Arc<RwLock<ControllerState>>, applied: watch::Receiver<u64>) -> Self {
-        StateHandle { state, applied }
-    }
-
-    /// Holds off applies while held: copy out what you need and drop the guard before awaiting.
-    pub fn read(&self) -> RwLockReadGuard<'_, ControllerState> {
-        self.state.read()
-    }
-
-    /// Watches the index of the last applied log entry; it changes after every applied batch.
-    pub fn applied(&self) -> watch::Receiver<u64> {
-        self.applied.clone()
-    }
-}
 
 pub struct Controller {
     node_id: u64,
@@ -69,6 +42,8 @@ pub struct Controller {
     pub(crate) applied_log: AppliedLog,
     pub(crate) state_source: StateSource,
     pub(crate) http: HttpClient,
+    /// How long a follower waits for the leader on a forwarded request.
+    pub(crate) forward_timeout: Duration,
     duties_stop: CancellationToken,
     duties: Mutex<Option<JoinHandle<()>>>,
     proposals: ProposalMetrics,
@@ -76,37 +51,17 @@ pub struct Controller {
     gauges: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn from_fatal(fatal: Fatal<u64>) -> ControllerError {
+/// Raft stopped for good: a storage failure, a panic, or shutdown.
+fn from_fatal(fatal: Fatal<u64>) -> ProposeError {
     match fatal {
-        Fatal::Stopped => ControllerError::ShuttingDown,
-        Fatal::StorageError(e) => ControllerError::Storage(e.to_string()),
-        Fatal::Panicked => ControllerError::Unavailable("the raft core task panicked".into()),
+        Fatal::Stopped => ProposeError::ShuttingDown,
+        Fatal::StorageError(e) => ProposeError::Storage {
+            detail: e.to_string(),
+        },
+        Fatal::Panicked => ProposeError::NoQuorum {
+            detail: "the raft core task panicked".into(),
+        },
     }
-}
-
-/// A Kafka-style cluster id: 16 random bytes as 22 characters of URL-safe base64.
-pub(crate) fn new_cluster_id() -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let sextet = |v: u32| {
-        ALPHABET
-            .get((v & 63) as usize)
-            .map_or('A', |b| char::from(*b))
-    };
-    let mut out = String::with_capacity(22);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for byte in uuid::Uuid::new_v4().into_bytes() {
-        acc = (acc << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(sextet(acc >> bits));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    if bits > 0 {
-        out.push(sextet(acc << (6 - bits)));
-    }
-    out
 }
 
 impl Controller {
@@ -127,33 +82,23 @@ impl Controller {
         let data_dir = cfg.data_dir.clone();
         let ring = cfg.watch_ring_entries;
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&data_dir).map_err(|e| {
-                ControllerError::Storage(format!(
-                    "cannot create data directory {}: {e}",
-                    data_dir.display()
-                ))
+            std::fs::create_dir_all(&data_dir).map_err(|source| ControllerError::DataDir {
+                path: data_dir.clone(),
+                source,
             })?;
-            let log_store = RedbLogStore::open(&data_dir.join(LOG_FILE_NAME))
-                .map_err(|e| ControllerError::Storage(e.to_string()))?;
+            let log_store = RedbLogStore::open(&data_dir.join(LOG_FILE_NAME))?;
             let state_machine =
-                ControllerStateMachine::open(&data_dir.join(SNAPSHOT_DIR_NAME), ring)
-                    .map_err(|e| ControllerError::Storage(e.to_string()))?;
+                ControllerStateMachine::open(&data_dir.join(SNAPSHOT_DIR_NAME), ring)?;
             Ok::<_, ControllerError>((log_store, state_machine))
         })
-        .await
-        .map_err(|e| {
-            ControllerError::Unavailable(format!("controller storage task failed: {e}"))
-        })??;
+        .await??;
 
-        let state = StateHandle {
-            state: state_machine.state(),
-            applied: state_machine.applied_index(),
-        };
+        let state = StateHandle::new(state_machine.state(), state_machine.applied_index());
         let log_db = log_store.database_handle();
         let snapshots = state_machine.snapshot_store();
         let applied_log = state_machine.applied_log();
         let state_source = state_machine.state_source();
-        let http = HttpClient::new().map_err(|e| ControllerError::Unavailable(e.to_string()))?;
+        let http = HttpClient::new()?;
         let raft = Raft::new(
             cfg.node_id,
             raft_config,
@@ -180,6 +125,7 @@ impl Controller {
             applied_log,
             state_source,
             http,
+            forward_timeout: Duration::from_millis(cfg.forward_timeout_ms),
             duties_stop,
             duties: Mutex::new(None),
             proposals,
@@ -243,9 +189,7 @@ impl Controller {
                 Ok(())
             }
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
-            Err(e) => Err(ControllerError::Unavailable(format!(
-                "cannot initialise the controller membership: {e}"
-            ))),
+            Err(e) => Err(initialize_error(e).into()),
         }
     }
 
@@ -278,15 +222,16 @@ impl Controller {
             .metrics(|m| m.current_leader.is_some(), "a leader is known")
             .await
             .map_err(|e| match e {
-                WaitError::Timeout(..) => ControllerError::Unavailable(format!(
-                    "no controller leader was elected within {} ms",
-                    timeout.as_millis()
-                )),
-                WaitError::ShuttingDown => ControllerError::ShuttingDown,
+                WaitError::Timeout(..) => ControllerError::NoLeaderInTime {
+                    waited_ms: timeout.as_millis(),
+                },
+                WaitError::ShuttingDown => ProposeError::ShuttingDown.into(),
             })?;
         metrics
             .current_leader
-            .ok_or_else(|| ControllerError::Unavailable("no controller leader is known".into()))
+            .ok_or(ControllerError::NoLeaderInTime {
+                waited_ms: timeout.as_millis(),
+            })
     }
 
     async fn become_ready(&self, cfg: &ControllerConfig) -> Result<(), ControllerError> {
@@ -299,11 +244,7 @@ impl Controller {
                 ),
                 // Already initialised: exactly the state we want.
                 Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
-                Err(e) => {
-                    return Err(ControllerError::Unavailable(format!(
-                        "cannot initialise the controller membership: {e}"
-                    )));
-                }
+                Err(e) => return Err(initialize_error(e).into()),
             }
         }
 
@@ -318,11 +259,11 @@ impl Controller {
             )
             .await
             .map_err(|e| match e {
-                WaitError::Timeout(..) => ControllerError::Unavailable(format!(
-                    "node {node_id} did not become the controller leader within {} ms",
-                    wait.as_millis()
-                )),
-                WaitError::ShuttingDown => ControllerError::ShuttingDown,
+                WaitError::Timeout(..) => ControllerError::NotLeaderInTime {
+                    node: node_id,
+                    waited_ms: wait.as_millis(),
+                },
+                WaitError::ShuttingDown => ProposeError::ShuttingDown.into(),
             })?;
 
         // Leading does not mean the state machine has applied the log replayed at startup; a
@@ -330,37 +271,35 @@ impl Controller {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, self.raft.ensure_linearizable()).await {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(from_leader_check(e)),
+            Ok(Err(e)) => return Err(from_leader_check(e).into()),
             Err(_) => {
-                return Err(ControllerError::Unavailable(format!(
-                    "the controller did not apply its log within {} ms of starting",
-                    wait.as_millis()
-                )));
+                return Err(ControllerError::LogNotAppliedInTime {
+                    waited_ms: wait.as_millis(),
+                });
             }
         }
 
         if self.state.read().cluster_id().is_none() {
-            let cluster_id = new_cluster_id();
+            let cluster_id = crate::cluster_id::new_cluster_id();
             tracing::info!(%cluster_id, "setting the cluster id");
-            self.propose(Command::InitCluster { cluster_id }).await?;
+            self.propose(InitCluster { cluster_id }).await?;
         }
         Ok(())
     }
 
-    /// Replicates and applies `cmd`, returning what applying it produced.
-    pub async fn propose(&self, cmd: Command) -> Result<CommandResponse, ControllerError> {
-        self.propose_indexed(cmd)
-            .await
-            .map(|(_, response)| response)
+    /// Replicates and applies `cmd`, returning what applying it produced (the wire form;
+    /// callers use the typed [`Propose::propose`]).
+    pub async fn submit(&self, cmd: Command) -> Result<CommandResponse, ProposeError> {
+        self.submit_indexed(cmd).await.map(|(_, response)| response)
     }
 
-    /// Like [`Controller::propose`], also returning the log index the command was applied at.
-    pub async fn propose_indexed(
+    /// Like [`Controller::submit`], also returning the log index the command was applied at.
+    pub async fn submit_indexed(
         &self,
         cmd: Command,
-    ) -> Result<(u64, CommandResponse), ControllerError> {
+    ) -> Result<(u64, CommandResponse), ProposeError> {
         if self.shutting_down.load(Ordering::Acquire) {
-            return Err(ControllerError::ShuttingDown);
+            return Err(ProposeError::ShuttingDown);
         }
         let started = Instant::now();
         let result = self.client_write(cmd).await;
@@ -368,19 +307,12 @@ impl Controller {
         result
     }
 
-    async fn client_write(&self, cmd: Command) -> Result<(u64, CommandResponse), ControllerError> {
-        match self.raft.client_write(cmd).await {
-            Ok(response) => Ok((response.log_id.index, response.data)),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => {
-                Err(ControllerError::NotLeader {
-                    leader: forward.leader_id,
-                })
-            }
-            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
-                Err(ControllerError::Unavailable(e.to_string()))
-            }
-            Err(RaftError::Fatal(fatal)) => Err(from_fatal(fatal)),
-        }
+    async fn client_write(&self, cmd: Command) -> Result<(u64, CommandResponse), ProposeError> {
+        self.raft
+            .client_write(cmd)
+            .await
+            .map(|response| (response.log_id.index, response.data))
+            .map_err(client_write_error)
     }
 
     pub fn state(&self) -> StateHandle {
@@ -422,43 +354,66 @@ impl Controller {
         {
             tracing::warn!(error = %e, "the controller gauges task failed");
         }
-        self.raft.shutdown().await.map_err(|e| {
-            ControllerError::Unavailable(format!("the raft task failed while stopping: {e}"))
-        })?;
+        self.raft.shutdown().await?;
         // openraft drops the log store as its tasks finish; poll with a deadline rather than
         // assume they already have.
         let deadline = Instant::now() + LOG_RELEASE_WAIT;
         while self.log_db.strong_count() > 0 {
             if Instant::now() >= deadline {
-                return Err(ControllerError::Storage(format!(
-                    "the raft log was still open {} s after raft stopped",
-                    LOG_RELEASE_WAIT.as_secs()
-                )));
+                return Err(ControllerError::LogStillOpen {
+                    waited_s: LOG_RELEASE_WAIT.as_secs(),
+                });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // A snapshot build openraft started may still be saving; wait for it and stop later ones
         // so nothing writes the data directory after shutdown returns.
         let snapshots = self.snapshots.clone();
-        tokio::task::spawn_blocking(move || snapshots.close())
-            .await
-            .map_err(|e| ControllerError::Storage(format!("closing snapshots failed: {e}")))?;
+        tokio::task::spawn_blocking(move || snapshots.close()).await?;
         tracing::info!(node_id = self.node_id, "controller stopped");
         Ok(())
     }
 }
 
-fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ControllerError {
+fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ProposeError {
     match e {
         RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
-            ControllerError::NotLeader {
+            ProposeError::NotLeader {
                 leader: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
             }
         }
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => {
-            ControllerError::Unavailable(e.to_string())
-        }
+        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => ProposeError::NoQuorum {
+            detail: e.to_string(),
+        },
         RaftError::Fatal(fatal) => from_fatal(fatal),
+    }
+}
+
+/// Why a write (a command or a membership change) did not commit.
+pub(crate) fn client_write_error(
+    e: RaftError<u64, ClientWriteError<u64, BasicNode>>,
+) -> ProposeError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+            ProposeError::NotLeader {
+                leader: forward.leader_id,
+                leader_addr: forward.leader_node.map(|n| n.addr),
+            }
+        }
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => ProposeError::NoQuorum {
+            detail: format!("membership change refused: {e}"),
+        },
+        RaftError::Fatal(fatal) => from_fatal(fatal),
+    }
+}
+
+fn initialize_error(e: RaftError<u64, InitializeError<u64, BasicNode>>) -> ProposeError {
+    match e {
+        RaftError::Fatal(fatal) => from_fatal(fatal),
+        RaftError::APIError(e) => ProposeError::NoQuorum {
+            detail: format!("cannot initialise the controller membership: {e}"),
+        },
     }
 }
 
@@ -467,25 +422,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cluster_ids_look_like_kafkas() {
-        let a = new_cluster_id();
-        let b = new_cluster_id();
-        assert_eq!(a.len(), 22);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{a}"
-        );
-        assert_ne!(a, b);
-    }
-
-    #[test]
     fn config_validation_reports_the_problem() {
         let cfg = ControllerConfig {
             snapshot_logs_since_last: 0,
             ..Default::default()
         };
         let err = cfg.raft_config().expect_err("zero threshold");
+        assert!(matches!(
+            err,
+            ControllerError::InvalidConfig(crate::InvalidConfig::ZeroSnapshotThreshold)
+        ));
         assert_eq!(
             err.to_string(),
             "invalid controller configuration: snapshot_logs_since_last must be at least 1"

@@ -1,27 +1,28 @@
-//! skiff-controller: the Raft-replicated metadata controller.
+//! skiff-controller: replicates and serves what Skiff remembers.
 //!
-//! [`ControllerState`] is the deterministic state machine (topics, the per-partition
-//! offset→object index, producers, brokers, objects); [`raft`] persists and replicates it with
-//! openraft; [`Controller`] is the handle brokers use to propose commands and read state.
+//! The model itself (commands, [`skiff_meta::ControllerState`] and its apply) lives in
+//! `skiff-meta`; this crate is the machinery around it: [`raft`] persists and replicates it with
+//! openraft (log store, state machine adapter, snapshots, network), [`Controller`] is the
+//! handle a process embeds, [`server`] and [`rpc`] are the two sides of the HTTP API between
+//! controllers, brokers and admins,
+//! the leader's duties (leases, garbage collection) run while a node leads, and [`remote`] is
+//! what a `skiff broker` uses to propose and to keep a replica of the state.
 
+mod client_impls;
 mod cluster;
-pub mod command;
+mod cluster_id;
 pub mod config;
 pub mod controller;
 pub mod error;
 mod leader;
 pub mod metrics;
-pub mod placement;
 pub mod raft;
 pub mod remote;
 pub mod rpc;
-pub mod state;
-pub mod topic_config;
+pub mod server;
 
-pub use command::*;
-pub use controller::{Controller, ControllerConfig, StateHandle};
-pub use error::ControllerError;
+pub use config::ControllerConfig;
+pub use controller::Controller;
+pub use error::{ControllerError, InvalidConfig};
 pub use metrics::describe_metrics;
 pub use remote::{RemoteController, RemoteControllerConfig, StateReplica};
-pub use state::{ControllerState, IndexEntry, MaxTimestamp, ObjectMeta, PartitionLog, Topic};
-pub use topic_config::TopicConfig;

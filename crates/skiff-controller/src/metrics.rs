@@ -8,8 +8,8 @@ use metrics::{Counter, Gauge, Histogram, Unit, counter, gauge, histogram};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ControllerError;
 use crate::raft::types::RaftMetrics;
+use skiff_meta::ProposeError;
 
 /// Histogram: seconds from proposing a command until it is applied, as the proposer sees it.
 pub const CONTROLLER_COMMIT_SECONDS: &str = "skiff_controller_commit_seconds";
@@ -58,17 +58,17 @@ const OUTCOMES: [&str; 6] = [
     "unavailable",
     "storage_error",
     "shutting_down",
-    "invalid_config",
+    "rejected",
 ];
 
-fn outcome_index(result: &Result<(), &ControllerError>) -> usize {
+fn outcome_index(result: &Result<(), &ProposeError>) -> usize {
     match result {
         Ok(()) => 0,
-        Err(ControllerError::NotLeader { .. }) => 1,
-        Err(ControllerError::Unavailable(_)) => 2,
-        Err(ControllerError::Storage(_)) => 3,
-        Err(ControllerError::ShuttingDown) => 4,
-        Err(ControllerError::InvalidConfig(_)) => 5,
+        Err(ProposeError::NotLeader { .. }) => 1,
+        Err(ProposeError::Unreachable { .. } | ProposeError::NoQuorum { .. }) => 2,
+        Err(ProposeError::Storage { .. }) => 3,
+        Err(ProposeError::ShuttingDown) => 4,
+        Err(ProposeError::BadRequest { .. } | ProposeError::UnexpectedAnswer { .. }) => 5,
     }
 }
 
@@ -91,7 +91,7 @@ impl ProposalMetrics {
     }
 
     /// Counts a finished proposal; a successful one also records its latency from `started`.
-    pub fn finished<T>(&self, started: Instant, result: &Result<T, ControllerError>) {
+    pub fn finished<T>(&self, started: Instant, result: &Result<T, ProposeError>) {
         let outcome = result.as_ref().map(|_| ());
         if let Some(counter) = self.outcomes.get(outcome_index(&outcome)) {
             counter.increment(1);
@@ -139,11 +139,14 @@ mod tests {
     #[test]
     fn every_error_has_its_own_outcome_label() {
         let errors = [
-            ControllerError::NotLeader { leader: None },
-            ControllerError::Unavailable("x".into()),
-            ControllerError::Storage("x".into()),
-            ControllerError::ShuttingDown,
-            ControllerError::InvalidConfig("x".into()),
+            ProposeError::NotLeader {
+                leader: None,
+                leader_addr: None,
+            },
+            ProposeError::NoQuorum { detail: "x".into() },
+            ProposeError::Storage { detail: "x".into() },
+            ProposeError::ShuttingDown,
+            ProposeError::BadRequest { detail: "x".into() },
         ];
         let mut seen = vec![outcome_index(&Ok(()))];
         for error in &errors {

@@ -7,7 +7,12 @@ use std::time::{Duration, Instant};
 
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::*;
-use support::{TestCluster, WAIT, config_template, topic};
+use skiff_meta::*;
+use support::{TestCluster, WAIT, config_template, topic_command};
+
+/// Proposals of megabytes take seconds to decode and apply in a debug build, far more on a
+/// loaded machine: these tests check that they replicate, not how fast.
+const BIG_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 async fn wait_cluster_id(cluster: &TestCluster) -> String {
     let deadline = Instant::now() + WAIT;
@@ -39,7 +44,7 @@ async fn bootstraps_once_and_a_follower_forwards_proposals() {
     let follower = cluster.followers(leader)[0];
     let via_follower = ControllerEndpoints::new(vec![cluster.addr(follower)]).expect("endpoints");
     let proposed = via_follower
-        .propose(topic("orders", 1))
+        .submit(topic_command("orders", 1))
         .await
         .expect("a follower forwards to the leader");
     assert_eq!(
@@ -88,13 +93,16 @@ async fn a_new_leader_takes_over_and_the_old_one_catches_up() {
     wait_cluster_id(&cluster).await;
     let all: Vec<String> = (1..=3).map(|id| cluster.addr(id)).collect();
     let client = ControllerEndpoints::new(all).expect("endpoints");
-    client.propose(topic("before", 1)).await.expect("propose");
+    client
+        .submit(topic_command("before", 1))
+        .await
+        .expect("propose");
 
     let stopped_at = Instant::now();
     cluster.stop(leader).await;
     // The first proposal after the loss succeeds once a new leader is elected.
     let proposed = client
-        .propose(topic("after", 2))
+        .submit(topic_command("after", 2))
         .await
         .expect("a new leader accepts proposals");
     let pause = stopped_at.elapsed();
@@ -131,7 +139,7 @@ async fn a_node_far_behind_catches_up_from_a_snapshot() {
     let mut last = 0;
     for n in 0..30 {
         last = client
-            .propose(topic(&format!("t{n}"), 100 + n))
+            .submit(topic_command(&format!("t{n}"), 100 + n))
             .await
             .expect("propose")
             .index;
@@ -168,7 +176,10 @@ async fn nodes_are_added_and_removed_through_any_node() {
     wait_cluster_id(&cluster).await;
     let follower = cluster.followers(leader)[0];
     let client = ControllerEndpoints::new(vec![cluster.addr(follower)]).expect("endpoints");
-    client.propose(topic("existing", 1)).await.expect("propose");
+    client
+        .submit(topic_command("existing", 1))
+        .await
+        .expect("propose");
 
     let addr = cluster.start_new_node(4).await;
     let reply = client.add_node(4, addr.clone()).await.expect("add node");
@@ -201,12 +212,15 @@ async fn a_proposal_of_several_megabytes_replicates() {
         heartbeat_interval_ms: 500,
         election_timeout_min_ms: 2000,
         election_timeout_max_ms: 4000,
+        forward_timeout_ms: BIG_REQUEST_TIMEOUT.as_millis() as u64,
         ..config_template(10_000)
     };
     let mut cluster = TestCluster::start(3, template).await;
     let leader = cluster.wait_for_leader().await;
     let follower = cluster.followers(leader)[0];
-    let client = ControllerEndpoints::new(vec![cluster.addr(follower)]).expect("endpoints");
+    let client = ControllerEndpoints::new(vec![cluster.addr(follower)])
+        .expect("endpoints")
+        .with_request_timeout(BIG_REQUEST_TIMEOUT);
     // One chunk of 200,000 batches (about 2.4 MB encoded) for a topic that does not exist,
     // so applying it is cheap but the body is larger than axum's 2 MB default limit.
     let batch = BatchCommit {
@@ -231,7 +245,7 @@ async fn a_proposal_of_several_megabytes_replicates() {
         }],
     });
     assert!(postcard::to_allocvec(&command).expect("encodes").len() > 2 << 20);
-    let proposed = client.propose(command).await.expect("big proposal");
+    let proposed = client.submit(command).await.expect("big proposal");
     cluster.wait_applied(proposed.index).await;
     let states = cluster.encoded_states();
     let first = states.values().next().expect("nodes");
@@ -243,23 +257,26 @@ async fn a_proposal_of_several_megabytes_replicates() {
 async fn a_snapshot_of_several_chunks_reaches_a_lagging_node() {
     let template = ControllerConfig {
         snapshot_chunk_bytes: 128 * 1024,
+        forward_timeout_ms: BIG_REQUEST_TIMEOUT.as_millis() as u64,
         ..config_template(5)
     };
     let mut cluster = TestCluster::start(3, template).await;
     let leader = cluster.wait_for_leader().await;
     let lagging = cluster.followers(leader)[0];
     cluster.stop(lagging).await;
-    let client = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
+    let client = ControllerEndpoints::new(vec![cluster.addr(leader)])
+        .expect("endpoints")
+        .with_request_timeout(BIG_REQUEST_TIMEOUT);
     const PARTITIONS: u32 = 50_000;
     let topic_id = uuid::Uuid::from_u128(7);
     client
-        .propose(Command::CreateTopics(vec![NewTopic {
+        .submit(Command::CreateTopics(CreateTopics(vec![NewTopic {
             name: "wide".into(),
             id: topic_id,
             partitions: PARTITIONS,
             configs: Default::default(),
             created_ms: 1,
-        }]))
+        }])))
         .await
         .expect("topic");
     let mut last = 0;
@@ -281,7 +298,7 @@ async fn a_snapshot_of_several_chunks_reaches_a_lagging_node() {
             })
             .collect();
         last = client
-            .propose(Command::CommitSegment(SegmentCommit {
+            .submit(Command::CommitSegment(SegmentCommit {
                 object_key: format!("segments/{round}.seg"),
                 object_size: u64::from(PARTITIONS) * 100,
                 broker_id: 1,
@@ -294,7 +311,7 @@ async fn a_snapshot_of_several_chunks_reaches_a_lagging_node() {
     }
     for n in 0..10u128 {
         last = client
-            .propose(topic(&format!("filler-{n}"), 100 + n))
+            .submit(topic_command(&format!("filler-{n}"), 100 + n))
             .await
             .expect("propose")
             .index;
@@ -327,11 +344,17 @@ async fn a_bootstrap_node_that_lost_its_data_rejoins_instead_of_founding_a_new_c
     let cluster_id = wait_cluster_id(&cluster).await;
     let client =
         ControllerEndpoints::new(vec![cluster.addr(2), cluster.addr(3)]).expect("endpoints");
-    client.propose(topic("kept", 1)).await.expect("propose");
+    client
+        .submit(topic_command("kept", 1))
+        .await
+        .expect("propose");
 
     cluster.stop(1).await;
     std::fs::remove_dir_all(cluster.data_dir(1)).expect("wipe node 1");
-    let proposed = client.propose(topic("later", 2)).await.expect("propose");
+    let proposed = client
+        .submit(topic_command("later", 2))
+        .await
+        .expect("propose");
     cluster.restart(1, false).await;
     cluster.wait_applied(proposed.index).await;
     assert_eq!(

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::*;
+use skiff_meta::*;
 use skiff_storage::{EncodedSegment, ObjectPath, SegmentStore, StoreConfig};
-use support::{TestCluster, WAIT, config_template, topic};
+use support::{TestCluster, WAIT, config_template, topic_command};
 
 const GRACE: Duration = Duration::from_millis(400);
 
@@ -74,7 +75,10 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
     let mut cluster = TestCluster::start_with_store(3, template, Some(store.clone())).await;
     let leader = cluster.wait_for_leader().await;
     let client = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
-    client.propose(topic("kept", 1)).await.expect("topic");
+    client
+        .submit(topic_command("kept", 1))
+        .await
+        .expect("topic");
 
     let committed = "segments/2026-11-21/1-committed.seg";
     let uncommitted = "segments/2026-11-21/1-uncommitted.seg";
@@ -83,12 +87,12 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
         put(&store, key).await;
     }
     client
-        .propose(commit(committed, uuid::Uuid::from_u128(1)))
+        .submit(commit(committed, uuid::Uuid::from_u128(1)))
         .await
         .expect("commit");
     // Every chunk refused (no such topic): committed, but referenced by nothing.
     let orphan_id = match client
-        .propose(commit(orphaned, uuid::Uuid::from_u128(99)))
+        .submit(commit(orphaned, uuid::Uuid::from_u128(99)))
         .await
         .expect("commit")
         .response

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use skiff_controller::*;
+use skiff_meta::*;
 
 const T0: i64 = 1_700_000_000_000;
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,7 +24,7 @@ fn topic_id() -> TopicId {
 
 async fn create_topic(controller: &Controller) {
     let response = controller
-        .propose(Command::CreateTopics(vec![NewTopic {
+        .propose(CreateTopics(vec![NewTopic {
             name: "orders".into(),
             id: topic_id(),
             partitions: 4,
@@ -32,15 +33,12 @@ async fn create_topic(controller: &Controller) {
         }]))
         .await
         .expect("create topic");
-    assert_eq!(
-        response,
-        CommandResponse::TopicsCreated(vec![Ok(topic_id())])
-    );
+    assert_eq!(response, vec![Ok(topic_id())]);
 }
 
 async fn commit(controller: &Controller, group: &str, partition: u32, offset: i64) {
     let response = controller
-        .propose(Command::CommitOffsets(vec![GroupOffsets {
+        .propose(CommitOffsets(vec![GroupOffsets {
             group_id: group.into(),
             commit_time_ms: T0 + offset,
             partitions: vec![PartitionOffset {
@@ -53,10 +51,7 @@ async fn commit(controller: &Controller, group: &str, partition: u32, offset: i6
         }]))
         .await
         .expect("commit");
-    assert_eq!(
-        response,
-        CommandResponse::OffsetsCommitted(vec![vec![Ok(())]])
-    );
+    assert_eq!(response, vec![vec![Ok(())]]);
 }
 
 fn group_metadata(generation: i32) -> StoredGroup {
@@ -105,7 +100,7 @@ async fn groups_survive_a_restart_from_the_log() {
     commit(&controller, "readers", 2, 20).await;
     commit(&controller, "standalone", 0, 5).await;
     controller
-        .propose(Command::StoreGroups(vec![group_metadata(4)]))
+        .propose(StoreGroups(vec![group_metadata(4)]))
         .await
         .expect("store group");
     let before = controller.state().read().clone();
@@ -128,7 +123,7 @@ async fn groups_survive_a_restart_from_a_snapshot_plus_log() {
     commit(&controller, "readers", 2, 20).await;
     commit(&controller, "standalone", 0, 5).await;
     controller
-        .propose(Command::StoreGroups(vec![group_metadata(4)]))
+        .propose(StoreGroups(vec![group_metadata(4)]))
         .await
         .expect("store group");
     let mut metrics = controller.raft_metrics();
@@ -138,15 +133,15 @@ async fn groups_survive_a_restart_from_a_snapshot_plus_log() {
         .expect("raft running");
     // After the snapshot: a later generation and a deleted group, only in the log.
     controller
-        .propose(Command::StoreGroups(vec![group_metadata(5)]))
+        .propose(StoreGroups(vec![group_metadata(5)]))
         .await
         .expect("store group");
     commit(&controller, "doomed", 1, 1).await;
     let deleted = controller
-        .propose(Command::DeleteGroups(vec!["doomed".into()]))
+        .propose(DeleteGroups(vec!["doomed".into()]))
         .await
         .expect("delete group");
-    assert_eq!(deleted, CommandResponse::GroupsDeleted(vec![Ok(())]));
+    assert_eq!(deleted, vec![Ok(())]);
     let before = controller.state().read().clone();
     controller.shutdown().await.expect("shutdown");
     drop(controller);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::*;
+use skiff_meta::*;
 use support::{TestCluster, WAIT, config_template};
 use tokio_util::sync::CancellationToken;
 
@@ -34,10 +35,10 @@ fn keep_heartbeating(
     tokio::spawn(async move {
         while !stop.is_cancelled() {
             let _ = endpoints
-                .propose(Command::BrokerHeartbeat {
+                .submit(Command::BrokerHeartbeat(BrokerHeartbeat {
                     broker_id: BROKER,
                     now_ms: 1_700_000_000_000,
-                })
+                }))
                 .await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -69,12 +70,12 @@ async fn silent_brokers_expire_and_the_monitor_restarts_with_each_leader() {
     let all: Vec<String> = (1..=3).map(|id| cluster.addr(id)).collect();
     let endpoints = Arc::new(ControllerEndpoints::new(all).expect("endpoints"));
     endpoints
-        .propose(Command::RegisterBroker(BrokerInfo {
+        .submit(Command::RegisterBroker(RegisterBroker(BrokerInfo {
             id: BROKER,
             host: "b".into(),
             port: 1,
             rack: None,
-        }))
+        })))
         .await
         .expect("register");
 
@@ -117,13 +118,16 @@ async fn silent_brokers_expire_and_the_monitor_restarts_with_each_leader() {
     );
 
     let response = endpoints
-        .propose(Command::BrokerHeartbeat {
+        .submit(Command::BrokerHeartbeat(BrokerHeartbeat {
             broker_id: BROKER,
             now_ms: 1_700_000_000_000,
-        })
+        }))
         .await
         .expect("heartbeat");
-    assert_eq!(response.response, CommandResponse::Done);
+    assert_eq!(
+        response.response,
+        CommandResponse::Heartbeat(HeartbeatAnswer::Accepted)
+    );
     cluster.wait_applied(response.index).await;
     assert!(is_live(&cluster, new_leader), "a heartbeat revives it");
     cluster.stop_all().await;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use skiff_controller::*;
+use skiff_meta::*;
 
 const T0: i64 = 1_700_000_000_000;
 const WAIT: Duration = Duration::from_secs(20);
@@ -22,7 +23,7 @@ fn topic_id() -> TopicId {
 
 async fn create_topic(controller: &Controller, partitions: u32) {
     let response = controller
-        .propose(Command::CreateTopics(vec![NewTopic {
+        .propose(CreateTopics(vec![NewTopic {
             name: "events".into(),
             id: topic_id(),
             partitions,
@@ -31,10 +32,7 @@ async fn create_topic(controller: &Controller, partitions: u32) {
         }]))
         .await
         .expect("create topic");
-    assert_eq!(
-        response,
-        CommandResponse::TopicsCreated(vec![Ok(topic_id())])
-    );
+    assert_eq!(response, vec![Ok(topic_id())]);
 }
 
 fn batch(producer_id: i64, base_sequence: i32) -> BatchCommit {
@@ -56,7 +54,7 @@ async fn commit(
     batch: BatchCommit,
 ) -> BatchOutcome {
     let response = controller
-        .propose(Command::CommitSegment(SegmentCommit {
+        .propose(SegmentCommit {
             object_key: format!("segments/{n}.seg"),
             object_size: 1024,
             broker_id: 1,
@@ -67,26 +65,23 @@ async fn commit(
                 position: 0,
                 batches: vec![batch],
             }],
-        }))
+        })
         .await
         .expect("commit");
-    match response {
-        CommandResponse::SegmentCommitted(SegmentCommitResult { chunks, .. }) => match &chunks[0] {
-            ChunkOutcome::Committed { batches, .. } => batches[0].clone(),
-            other => panic!("chunk not committed: {other:?}"),
-        },
-        other => panic!("unexpected response {other:?}"),
+    match &response.chunks[0] {
+        ChunkOutcome::Committed { batches, .. } => batches[0].clone(),
+        other => panic!("chunk not committed: {other:?}"),
     }
 }
 
 async fn init_producer(controller: &Controller) -> i64 {
     match controller
-        .propose(Command::InitProducerId { current: None })
+        .propose(InitProducerId { current: None })
         .await
         .expect("init producer")
     {
-        CommandResponse::ProducerId(Ok((id, 0))) => id,
-        other => panic!("unexpected response {other:?}"),
+        Ok(ProducerIdAndEpoch { id, epoch: 0 }) => id,
+        other => panic!("unexpected answer {other:?}"),
     }
 }
 
@@ -104,7 +99,7 @@ async fn state_survives_a_restart_from_the_log() {
         .expect("cluster id set on start");
     create_topic(&controller, 3).await;
     controller
-        .propose(Command::RegisterBroker(BrokerInfo {
+        .propose(RegisterBroker(BrokerInfo {
             id: 1,
             host: "localhost".into(),
             port: 9092,
@@ -125,10 +120,8 @@ async fn state_survives_a_restart_from_the_log() {
     let before = controller.state().read().clone();
     controller.shutdown().await.expect("shutdown");
     assert!(matches!(
-        controller
-            .propose(Command::InitProducerId { current: None })
-            .await,
-        Err(ControllerError::ShuttingDown)
+        controller.propose(InitProducerId { current: None }).await,
+        Err(ProposeError::ShuttingDown)
     ));
     drop(controller);
 
@@ -277,7 +270,7 @@ async fn a_corrupt_snapshot_fails_start_with_a_clear_error() {
         Err(e) => e,
         Ok(_) => panic!("start must fail on a corrupt snapshot"),
     };
-    assert!(matches!(err, ControllerError::Storage(_)), "{err:?}");
+    assert!(matches!(err, ControllerError::Snapshot(_)), "{err:?}");
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
 }
 

@@ -10,7 +10,8 @@ use bytes::BytesMut;
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::rpc::wire::{WatchFrame, decode_frame};
 use skiff_controller::*;
-use support::{TestCluster, WAIT, config_template, topic};
+use skiff_meta::*;
+use support::{TestCluster, WAIT, config_template, topic, topic_command};
 
 async fn wait_replica_matches(cluster: &TestCluster, remote: &RemoteController) {
     let deadline = Instant::now() + WAIT;
@@ -84,7 +85,7 @@ async fn the_watch_streams_entries_then_heartbeats_and_resyncs_old_positions() {
     let mut last = 0;
     for n in 0..10u128 {
         last = endpoints
-            .propose(topic(&format!("t{n}"), n + 1))
+            .submit(topic_command(&format!("t{n}"), n + 1))
             .await
             .expect("propose")
             .index;
@@ -95,7 +96,7 @@ async fn the_watch_streams_entries_then_heartbeats_and_resyncs_old_positions() {
 
     let frames = read_frames(&at_follower, last - 1, 3).await;
     assert!(
-        matches!(&frames[0], WatchFrame::Entry { index, command: Some(Command::CreateTopics(_)) } if *index == last - 1),
+        matches!(&frames[0], WatchFrame::Entry { index, command: Some(Command::CreateTopics(CreateTopics(_))) } if *index == last - 1),
         "{frames:?}"
     );
     assert!(matches!(&frames[1], WatchFrame::Entry { index, .. } if *index == last));
@@ -127,7 +128,7 @@ async fn a_replica_whose_controller_fell_behind_resyncs_and_matches() {
     let endpoints = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
     for n in 0..30u128 {
         endpoints
-            .propose(topic(&format!("t{n}"), n + 1))
+            .submit(topic_command(&format!("t{n}"), n + 1))
             .await
             .expect("propose");
     }
@@ -185,7 +186,10 @@ async fn a_replica_moves_to_another_controller_when_its_own_stops() {
     remote.propose(topic("before", 1)).await.expect("propose");
     cluster.stop(followers[0]).await;
     let endpoints = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
-    endpoints.propose(topic("after", 2)).await.expect("propose");
+    endpoints
+        .submit(topic_command("after", 2))
+        .await
+        .expect("propose");
     wait_replica_matches(&cluster, &remote).await;
     assert!(remote.state().read().topic_by_name("after").is_some());
     assert_eq!(

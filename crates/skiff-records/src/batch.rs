@@ -1,8 +1,7 @@
 use std::fmt;
 
-use crate::compression::DEFAULT_MAX_DECOMPRESSED_BYTES;
+pub use crate::codec::Compression;
 use crate::error::RecordsError;
-use crate::records::DecodedRecords;
 
 /// Bytes before the part of a batch that `batchLength` counts: base offset (8) + batch length (4).
 pub const LOG_OVERHEAD: usize = 12;
@@ -37,51 +36,6 @@ pub(crate) const DELETE_HORIZON_BIT: i16 = 1 << 6;
 
 /// Kafka's "no sequence" marker (non-idempotent producers).
 pub const NO_SEQUENCE: i32 = -1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Compression {
-    None,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
-
-impl Compression {
-    /// The codec id stored in attribute bits 0-2.
-    pub fn id(self) -> u8 {
-        match self {
-            Compression::None => 0,
-            Compression::Gzip => 1,
-            Compression::Snappy => 2,
-            Compression::Lz4 => 3,
-            Compression::Zstd => 4,
-        }
-    }
-
-    pub fn from_id(codec: u8) -> Result<Self, RecordsError> {
-        match codec {
-            0 => Ok(Compression::None),
-            1 => Ok(Compression::Gzip),
-            2 => Ok(Compression::Snappy),
-            3 => Ok(Compression::Lz4),
-            4 => Ok(Compression::Zstd),
-            codec => Err(RecordsError::UnknownCompression { codec }),
-        }
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Compression::None => "uncompressed",
-            Compression::Gzip => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        })
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimestampType {
@@ -171,7 +125,8 @@ impl<'a> BatchView<'a> {
 
     pub fn compression(&self) -> Result<Compression, RecordsError> {
         // The mask keeps the value in 0..=7, so the narrowing cannot lose bits.
-        Compression::from_id((self.attributes() & COMPRESSION_MASK) as u8)
+        let codec = (self.attributes() & COMPRESSION_MASK) as u8;
+        Compression::from_id(codec).ok_or(RecordsError::UnknownCompression { codec })
     }
 
     pub fn timestamp_type(&self) -> TimestampType {
@@ -253,19 +208,6 @@ impl<'a> BatchView<'a> {
     /// The (possibly compressed) records section after the fixed header.
     pub fn records_bytes(&self) -> &'a [u8] {
         self.bytes.get(BATCH_HEADER_LEN..).unwrap_or_default()
-    }
-
-    /// Cold path: decompresses if needed, up to [`DEFAULT_MAX_DECOMPRESSED_BYTES`].
-    pub fn records(&self) -> Result<DecodedRecords<'a>, RecordsError> {
-        self.records_with_limit(DEFAULT_MAX_DECOMPRESSED_BYTES)
-    }
-
-    /// Like [`BatchView::records`] with an explicit cap on decompressed bytes.
-    pub fn records_with_limit(
-        &self,
-        max_decompressed_bytes: usize,
-    ) -> Result<DecodedRecords<'a>, RecordsError> {
-        DecodedRecords::decode(*self, max_decompressed_bytes)
     }
 
     fn crc_covered(&self) -> &'a [u8] {

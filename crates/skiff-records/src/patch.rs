@@ -44,6 +44,24 @@ pub fn assign_offsets(buf: &mut [u8], first_offset: i64) -> Result<i64, RecordsE
     Ok(next_offset)
 }
 
+/// Gives the batches of one stored run (what one index entry covers) their real offsets,
+/// `base_offset` onwards, and checks that they end at `last_offset` as the index says: stored
+/// bytes that disagree with their index entry are an error, never served.
+pub fn assign_run_offsets(
+    run: &mut [u8],
+    base_offset: i64,
+    last_offset: i64,
+) -> Result<(), RecordsError> {
+    let next = assign_offsets(run, base_offset)?;
+    if next != last_offset.wrapping_add(1) {
+        return Err(RecordsError::RunEndsElsewhere {
+            actual: next.wrapping_sub(1),
+            expected: last_offset,
+        });
+    }
+    Ok(())
+}
+
 /// Marks a batch as LogAppendTime with `timestamp_ms` as its max timestamp, as a Kafka broker
 /// does for `message.timestamp.type=LogAppendTime` (the base timestamp is left alone).
 ///

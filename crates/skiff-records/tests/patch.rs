@@ -6,8 +6,8 @@ mod support;
 
 use kafka_protocol::records::TimestampType as KTimestampType;
 use skiff_records::{
-    BatchView, RecordsError, TimestampType, assign_offsets, batches, set_base_offset,
-    set_log_append_time, validate_record_set,
+    BatchView, ProduceRules, RecordsError, TimestampType, assign_offsets, assign_run_offsets,
+    batches, set_base_offset, set_log_append_time, validate_record_set,
 };
 use support::*;
 
@@ -169,7 +169,7 @@ fn summaries_give_each_batch_range_and_last_sequence() {
     let second = encode_batch(&sample_specs()[..3], wrapping, Codec::SnappyRaw);
     let mut set = [first.clone(), second.clone()].concat();
     let mut out = Vec::new();
-    validate_record_set(&set, 1 << 20, &mut out).unwrap();
+    validate_record_set(&set, &ProduceRules::with_max_batch_bytes(1 << 20), &mut out).unwrap();
     assert_eq!(out[0].range(), 0..first.len());
     assert_eq!(out[1].range(), first.len()..set.len());
     assert_eq!(out[0].last_sequence(), 104);
@@ -185,4 +185,31 @@ fn summaries_give_each_batch_range_and_last_sequence() {
         batch.verify_crc().unwrap();
         assert_eq!(batch.max_timestamp(), 7);
     }
+}
+
+#[test]
+fn a_run_is_patched_only_when_it_ends_where_its_index_entry_says() {
+    let batch = encode_batch(&sample_specs(), NO_PRODUCER, Codec::None);
+    let count = i64::from(
+        skiff_records::BatchView::new(&batch)
+            .unwrap()
+            .offset_count(),
+    );
+    let mut run = batch.clone();
+    run.extend_from_slice(&batch);
+    let mut right = run.clone();
+    assign_run_offsets(&mut right, 100, 100 + 2 * count - 1).unwrap();
+    let offsets: Vec<i64> = skiff_records::batches(&right)
+        .map(|b| b.unwrap().base_offset())
+        .collect();
+    assert_eq!(offsets, vec![100, 100 + count]);
+
+    let mut wrong = run.clone();
+    assert_eq!(
+        assign_run_offsets(&mut wrong, 100, 100 + count - 1).unwrap_err(),
+        RecordsError::RunEndsElsewhere {
+            actual: 100 + 2 * count - 1,
+            expected: 100 + count - 1,
+        }
+    );
 }

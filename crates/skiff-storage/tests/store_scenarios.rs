@@ -291,6 +291,21 @@ async fn unreachable_endpoint_is_a_quick_retriable_unavailable() {
             .describe()
             .contains(&format!("http://127.0.0.1:{port}"))
     );
+    assert!(!store.describe().contains("no access key"));
+    // Without a key from settings or environment, the description (in the startup line and
+    // in the "not reachable" error) says so: object_store's instance-metadata fallback fails
+    // with an error about 169.254.169.254 that does not.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        let mut keyless = cfg.clone();
+        keyless.access_key_id = None;
+        keyless.secret_access_key = None;
+        let keyless = SegmentStore::open(&keyless).expect("open does not connect");
+        assert!(
+            keyless.describe().ends_with(", no access key given)"),
+            "{}",
+            keyless.describe()
+        );
+    }
 
     let started = Instant::now();
     let check = store.check().await;

@@ -1,13 +1,11 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use skiff_controller::IndexEntry;
-use skiff_records::RecordsError;
+use skiff_meta::IndexEntry;
 use skiff_storage::ObjectPath as Path;
 use skiff_storage::{ChunkCache, ChunkKey, SegmentStore, StorageError};
-use thiserror::Error;
 
-use crate::produce::RecentSegments;
+use crate::recent_segments::RecentSegments;
 
 /// Reads index entries' bytes, with real offsets patched in, through the cache.
 #[derive(Clone)]
@@ -79,38 +77,13 @@ fn patch_for_readers(
     entry: &IndexEntry,
     object_key: &str,
 ) -> Result<Bytes, StorageError> {
-    patch_entry(raw, entry).map_err(|e| StorageError::Other {
-        operation: "read",
-        path: object_key.to_string(),
-        reason: format!("stored batches do not match the index: {e}"),
-    })
-}
-
-/// Stored bytes that disagree with the index entry describing them.
-#[derive(Debug, Error)]
-pub enum PatchError {
-    #[error("entry holds {actual} bytes, the index says {expected}")]
-    Length { actual: usize, expected: u32 },
-    #[error("batches end at offset {actual}, the index says {expected}")]
-    LastOffset { actual: i64, expected: i64 },
-    #[error(transparent)]
-    Records(#[from] RecordsError),
-}
-
-/// Writes the entry's real offsets into its batches and checks they end where the index says.
-pub fn patch_entry(mut bytes: BytesMut, entry: &IndexEntry) -> Result<Bytes, PatchError> {
-    if bytes.len() != entry.len as usize {
-        return Err(PatchError::Length {
-            actual: bytes.len(),
-            expected: entry.len,
-        });
-    }
-    let next = skiff_records::assign_offsets(&mut bytes, entry.base_offset)?;
-    if next != entry.last_offset + 1 {
-        return Err(PatchError::LastOffset {
-            actual: next - 1,
-            expected: entry.last_offset,
-        });
-    }
-    Ok(bytes.freeze())
+    let mut raw = raw;
+    skiff_records::assign_run_offsets(&mut raw, entry.base_offset, entry.last_offset).map_err(
+        |e| StorageError::Other {
+            operation: "read",
+            path: object_key.to_string(),
+            reason: format!("stored batches do not match the index: {e}"),
+        },
+    )?;
+    Ok(raw.freeze())
 }

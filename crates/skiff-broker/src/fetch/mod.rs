@@ -5,7 +5,7 @@ mod chunk_source;
 mod partition_read;
 mod timestamp;
 
-pub use chunk_source::{ChunkSource, patch_entry};
+pub use chunk_source::ChunkSource;
 pub use partition_read::{
     PartitionReadPlan, PlannedEntry, ReadError, plan_partition_read, slice_batches,
 };

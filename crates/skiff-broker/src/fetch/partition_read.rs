@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use skiff_controller::{ControllerState, IndexEntry, PartitionLog};
+use skiff_meta::{ControllerState, IndexEntry, PartitionLog};
 
 /// An index entry to read, with the object key resolved while the state lock was held.
 #[derive(Debug, Clone)]

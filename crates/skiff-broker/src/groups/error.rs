@@ -39,9 +39,9 @@ pub enum CoordinatorError {
     OffsetMetadataTooLarge,
 }
 
-impl From<skiff_controller::GroupError> for CoordinatorError {
-    fn from(error: skiff_controller::GroupError) -> Self {
-        use skiff_controller::GroupError;
+impl From<skiff_meta::GroupError> for CoordinatorError {
+    fn from(error: skiff_meta::GroupError) -> Self {
+        use skiff_meta::GroupError;
         match error {
             GroupError::UnknownTopicOrPartition => CoordinatorError::UnknownTopicOrPartition,
             GroupError::UnknownGroup => CoordinatorError::GroupIdNotFound,

@@ -8,7 +8,7 @@ use super::group::ClassicGroup;
 use super::member::{Member, Protocol};
 use super::outcome::{JoinReply, JoinResult};
 use super::state::GroupState;
-use super::stored::StorePurpose;
+use super::store_request::StorePurpose;
 
 /// A JoinGroup request, already checked for a valid session timeout.
 #[derive(Debug, Clone)]

@@ -20,6 +20,7 @@ pub mod operations;
 pub mod outcome;
 pub mod rebalance;
 pub mod state;
+pub mod store_request;
 pub mod stored;
 pub mod subscription;
 pub mod sync;

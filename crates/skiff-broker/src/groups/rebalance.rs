@@ -10,7 +10,7 @@ use super::error::CoordinatorError;
 use super::group::{ClassicGroup, JoinTimer};
 use super::outcome::{JoinResult, SyncResult};
 use super::state::GroupState;
-use super::stored::StorePurpose;
+use super::store_request::StorePurpose;
 
 impl ClassicGroup {
     pub(super) fn maybe_prepare_rebalance_or_complete_join(&mut self, now: u64) {

@@ -5,36 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use skiff_controller::{StoredGroup, StoredMember};
+use skiff_meta::{StoredGroup, StoredMember};
 
 use super::config::GroupConfig;
 use super::group::ClassicGroup;
 use super::member::Member;
 use super::state::GroupState;
-
-/// Why a snapshot is being stored: the group reacts to the outcome differently for each.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorePurpose {
-    /// The leader's assignment for `generation`; members get it once it is stored.
-    Assignment { generation: i32 },
-    /// The group became empty; nothing waits on this.
-    Empty,
-    /// A static member rejoined under a new member id without a rebalance; its JoinGroup is
-    /// answered once the new id is stored.
-    StaticRejoin {
-        generation: i32,
-        member_id: String,
-        /// The leader before the replacement (what pre-v9 clients must be told).
-        previous_leader: Option<String>,
-        supports_skip_assignment: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreRequest {
-    pub group: StoredGroup,
-    pub purpose: StorePurpose,
-}
+use super::store_request::{StorePurpose, StoreRequest};
 
 impl ClassicGroup {
     /// Queues a snapshot of the current generation for the controller. `assignment`
@@ -46,7 +23,11 @@ impl ClassicGroup {
     ) {
         let group = self.snapshot(assignment);
         self.stores_in_flight = self.stores_in_flight.saturating_add(1);
-        self.outbox.push(StoreRequest { group, purpose });
+        self.outbox.push(StoreRequest {
+            group,
+            purpose,
+            loaded_at: self.loaded_at,
+        });
     }
 
     fn snapshot(&self, assignment: Option<&BTreeMap<String, Bytes>>) -> StoredGroup {

@@ -10,7 +10,7 @@ use super::error::CoordinatorError;
 use super::group::ClassicGroup;
 use super::outcome::{SyncReply, SyncResult};
 use super::state::GroupState;
-use super::stored::StorePurpose;
+use super::store_request::StorePurpose;
 
 #[derive(Debug, Clone)]
 pub struct SyncRequest {

@@ -5,15 +5,16 @@
 
 use std::sync::Arc;
 
-use skiff_controller::{
-    Command, CommandResponse, GroupError, GroupOffsetDeletion, GroupOffsets, StoredGroup,
+use skiff_meta::{
+    CommitOffsetsFenced, DeleteGroups, DeleteOffsets, FencedGroup, FencedOffsets, GroupError,
+    GroupOffsetDeletion, Propose, ProposeError, StoreGroupsFenced,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::error::CoordinatorError;
-use crate::controller_client::ControllerClient;
+use skiff_meta::ControllerClient;
 
 /// Writes taken into one round at most; the rest wait for the next.
 const MAX_WRITES_PER_ROUND: usize = 1024;
@@ -27,11 +28,11 @@ pub type StoreCallback = Box<dyn FnOnce(Result<(), CoordinatorError>) + Send>;
 
 pub enum GroupWrite {
     Commit {
-        offsets: GroupOffsets,
+        offsets: FencedOffsets,
         done: oneshot::Sender<WriteOutcome>,
     },
     Store {
-        group: StoredGroup,
+        group: FencedGroup,
         done: StoreCallback,
     },
     DeleteGroups {
@@ -52,11 +53,13 @@ impl GroupWrite {
     fn approximate_bytes(&self) -> usize {
         match self {
             GroupWrite::Commit { offsets, .. } => offsets
+                .offsets
                 .partitions
                 .iter()
                 .map(|p| 40 + p.metadata.len())
                 .sum(),
             GroupWrite::Store { group, .. } => group
+                .group
                 .members
                 .iter()
                 .map(|m| 100 + m.subscription.len() + m.assignment.len())
@@ -74,7 +77,8 @@ pub struct GroupWriter {
 }
 
 /// Where the writes go and on whose behalf: commits and group snapshots carry this broker's
-/// id, and the controller applies them only while this broker coordinates the group.
+/// id and the placement epoch at which it loaded the group, and the controller applies them
+/// only if this broker coordinated the group throughout since.
 struct WriteTarget {
     controller: Arc<dyn ControllerClient>,
     broker_id: i32,
@@ -98,7 +102,7 @@ impl GroupWriter {
 
     /// Waits for room in the queue (backpressure on the committing connection), then for
     /// the controller to apply the commit.
-    pub async fn commit(&self, offsets: GroupOffsets) -> WriteOutcome {
+    pub async fn commit(&self, offsets: FencedOffsets) -> WriteOutcome {
         let (done, outcome) = oneshot::channel();
         self.send(GroupWrite::Commit { offsets, done }, outcome)
             .await
@@ -132,7 +136,7 @@ impl GroupWriter {
 
     /// Never waits (stores start from timers and other groups' paths): with the queue full,
     /// `done` is told at once and the group handles it like any failed write.
-    pub fn store(&self, group: StoredGroup, done: StoreCallback) {
+    pub fn store(&self, group: FencedGroup, done: StoreCallback) {
         if let Err(refused) = self.tx.try_send(GroupWrite::Store { group, done }) {
             let write = match refused {
                 mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
@@ -208,7 +212,7 @@ async fn write_run(target: &WriteTarget, run: Vec<GroupWrite>) {
     }
 }
 
-fn refused(e: &skiff_controller::ControllerError) -> CoordinatorError {
+fn refused(e: &ProposeError) -> CoordinatorError {
     tracing::warn!(error = %e, "the controller refused a group write");
     CoordinatorError::CoordinatorNotAvailable
 }
@@ -222,19 +226,12 @@ async fn write_commits(target: &WriteTarget, run: Vec<GroupWrite>) {
             waiters.push(done);
         }
     }
-    let command = Command::CommitOffsetsAsCoordinator {
+    let proposal = CommitOffsetsFenced {
         broker_id: target.broker_id,
         commits,
     };
-    let outcome = target.controller.propose(command).await;
-    let per_item = match outcome {
-        Ok(CommandResponse::OffsetsCommitted(results)) if results.len() == waiters.len() => {
-            results.into_iter().map(Ok).collect()
-        }
-        Ok(other) => {
-            tracing::warn!(response = ?other, "unexpected controller answer to an offset commit");
-            vec![Err(CoordinatorError::CoordinatorNotAvailable); waiters.len()]
-        }
+    let per_item = match target.controller.propose(proposal).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => vec![Err(refused(&e)); waiters.len()],
     };
     for (done, outcome) in waiters.into_iter().zip(per_item) {
@@ -252,20 +249,16 @@ async fn write_stores(target: &WriteTarget, run: Vec<GroupWrite>) {
         }
     }
     let count = groups.len();
-    let command = Command::StoreGroupsAsCoordinator {
+    let proposal = StoreGroupsFenced {
         broker_id: target.broker_id,
         groups,
     };
     let per_group: Vec<Result<(), CoordinatorError>> =
-        match target.controller.propose(command).await {
-            Ok(CommandResponse::GroupsStored(results)) if results.len() == count => results
+        match target.controller.propose(proposal).await {
+            Ok(results) => results
                 .into_iter()
                 .map(|r| r.map_err(CoordinatorError::from))
                 .collect(),
-            Ok(other) => {
-                tracing::warn!(response = ?other, "unexpected controller answer to a group store");
-                vec![Err(CoordinatorError::CoordinatorNotAvailable); count]
-            }
             Err(e) => vec![Err(refused(&e)); count],
         };
     for (done, outcome) in callbacks.into_iter().zip(per_group) {
@@ -282,16 +275,8 @@ async fn write_group_deletions(controller: &dyn ControllerClient, run: Vec<Group
             ids.extend(group_ids);
         }
     }
-    let total = ids.len();
-    let outcome = controller.propose(Command::DeleteGroups(ids)).await;
-    let mut results = match outcome {
-        Ok(CommandResponse::GroupsDeleted(results)) if results.len() == total => {
-            Ok(results.into_iter())
-        }
-        Ok(other) => {
-            tracing::warn!(response = ?other, "unexpected controller answer to a group deletion");
-            Err(CoordinatorError::CoordinatorNotAvailable)
-        }
+    let mut results = match controller.propose(DeleteGroups(ids)).await {
+        Ok(results) => Ok(results.into_iter()),
         Err(e) => Err(refused(&e)),
     };
     for (count, done) in waiters {
@@ -312,15 +297,8 @@ async fn write_offset_deletions(controller: &dyn ControllerClient, run: Vec<Grou
             waiters.push(done);
         }
     }
-    let outcome = controller.propose(Command::DeleteOffsets(deletions)).await;
-    let per_item = match outcome {
-        Ok(CommandResponse::OffsetsDeleted(results)) if results.len() == waiters.len() => {
-            results.into_iter().map(Ok).collect()
-        }
-        Ok(other) => {
-            tracing::warn!(response = ?other, "unexpected controller answer to an offset deletion");
-            vec![Err(CoordinatorError::CoordinatorNotAvailable); waiters.len()]
-        }
+    let per_item = match controller.propose(DeleteOffsets(deletions)).await {
+        Ok(results) => results.into_iter().map(Ok).collect(),
         Err(e) => vec![Err(refused(&e)); waiters.len()],
     };
     for (done, outcome) in waiters.into_iter().zip(per_item) {

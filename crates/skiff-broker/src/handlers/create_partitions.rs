@@ -1,11 +1,12 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
-use skiff_controller::{Command, CommandResponse, PartitionIncrease};
+use skiff_meta::{CreatePartitions, PartitionIncrease};
 
 use super::str_bytes;
 use crate::admin::propose_items;
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 pub async fn handle(
@@ -22,9 +23,9 @@ pub async fn handle(
             let mut result = CreatePartitionsTopicResult::default();
             result.name = t.name.clone();
             match TopicLookup::Name(t.name.as_str()).resolve(&state) {
-                Err(code) => set_error(
+                Err(e) => set_error(
                     &mut result,
-                    code,
+                    lookup_error_code(e),
                     format!("unknown topic {}", t.name.as_str()),
                 ),
                 Ok(topic) => {
@@ -57,16 +58,7 @@ pub async fn handle(
     if !increases.is_empty() {
         let (positions, increases): (Vec<usize>, Vec<PartitionIncrease>) =
             increases.into_iter().unzip();
-        let outcomes = propose_items(
-            ctx,
-            Command::CreatePartitions(increases),
-            positions.len(),
-            |r| match r {
-                CommandResponse::PartitionsCreated(outcomes) => Some(outcomes),
-                _ => None,
-            },
-        )
-        .await;
+        let outcomes = propose_items(ctx, CreatePartitions(increases)).await;
         for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let Err((code, message)) = outcome {
                 set_error(&mut results[position], code, message);

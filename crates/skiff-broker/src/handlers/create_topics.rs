@@ -6,8 +6,8 @@ use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
-use skiff_controller::topic_config::TopicConfig;
-use skiff_controller::{Command, CommandResponse, ControllerState, NewTopic, TopicError, TopicId};
+use skiff_meta::topic_config::TopicConfig;
+use skiff_meta::{ControllerState, CreateTopics, NewTopic, TopicError, TopicId};
 
 use super::{config_source, str_bytes};
 use crate::admin::propose_items;
@@ -55,17 +55,7 @@ pub async fn handle(
 
     if !to_create.is_empty() {
         let (positions, topics): (Vec<usize>, Vec<NewTopic>) = to_create.into_iter().unzip();
-        let outcomes =
-            propose_items(
-                ctx,
-                Command::CreateTopics(topics),
-                positions.len(),
-                |r| match r {
-                    CommandResponse::TopicsCreated(outcomes) => Some(outcomes),
-                    _ => None,
-                },
-            )
-            .await;
+        let outcomes = propose_items(ctx, CreateTopics(topics)).await;
         for (position, outcome) in positions.into_iter().zip(outcomes) {
             match outcome {
                 Ok(id) if version >= 7 => results[position].topic_id = id,
@@ -88,7 +78,7 @@ fn check(
 ) -> Result<NewTopic, (i16, String)> {
     let name = topic.name.as_str();
     let topic_error = |e: TopicError| (topic_error_code(&e), e.to_string());
-    skiff_controller::state::validate_topic_name(name).map_err(topic_error)?;
+    skiff_meta::state::validate_topic_name(name).map_err(|e| topic_error(e.into()))?;
     if state.topic_by_name(name).is_some() {
         return Err((
             ResponseError::TopicAlreadyExists.code(),
@@ -128,7 +118,7 @@ fn check(
                 .map(|v| (c.name.to_string(), v.to_string()))
         })
         .collect();
-    TopicConfig::from_overrides(&configs).map_err(topic_error)?;
+    TopicConfig::from_overrides(&configs).map_err(|e| topic_error(e.into()))?;
     Ok(NewTopic {
         name: name.to_string(),
         id: TopicId::new_v4(),

@@ -1,10 +1,11 @@
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
-use skiff_controller::{Command, CommandResponse, TopicId};
+use skiff_meta::{DeleteTopics, TopicId};
 
 use super::{str_bytes, topic_name};
 use crate::admin::propose_items;
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 pub async fn handle(
@@ -49,7 +50,12 @@ pub async fn handle(
                     }
                     to_delete.push((results.len(), topic.id));
                 }
-                Err(code) => set_error(&mut result, code, "no such topic".into(), version),
+                Err(e) => set_error(
+                    &mut result,
+                    lookup_error_code(e),
+                    "no such topic".into(),
+                    version,
+                ),
             }
             results.push(result);
         }
@@ -57,16 +63,7 @@ pub async fn handle(
 
     if !to_delete.is_empty() {
         let (positions, ids): (Vec<usize>, Vec<TopicId>) = to_delete.into_iter().unzip();
-        let outcomes = propose_items(
-            ctx,
-            Command::DeleteTopics(ids),
-            positions.len(),
-            |r| match r {
-                CommandResponse::TopicsDeleted(outcomes) => Some(outcomes),
-                _ => None,
-            },
-        )
-        .await;
+        let outcomes = propose_items(ctx, DeleteTopics(ids)).await;
         for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let Err((code, message)) = outcome {
                 set_error(&mut results[position], code, message, version);

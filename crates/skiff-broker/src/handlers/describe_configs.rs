@@ -4,14 +4,20 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
-use skiff_controller::topic_config::ConfigType;
+use skiff_meta::topic_config::ConfigType;
 
 use super::{config_source, str_bytes};
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
+
+/// How the documentation of a config key Skiff accepts and stores, but does not act on,
+/// begins (DescribeConfigs v3+ with documentation asked for). Kafka's protocol has no field
+/// for it; tools show the documentation, and `skiff topic describe` looks for this text.
+pub const NOT_ENFORCED_DOC_PREFIX: &str = "Not enforced by Skiff: accepted and stored, no effect. ";
 
 /// One config row, before it is shaped for the requested version.
 struct Row {
@@ -21,6 +27,8 @@ struct Row {
     read_only: bool,
     config_type: i8,
     doc: &'static str,
+    /// Whether Skiff acts on the value.
+    enforced: bool,
 }
 
 pub fn handle(
@@ -80,7 +88,12 @@ fn rows(
             let state = state.read();
             let topic = TopicLookup::Name(name.as_str())
                 .resolve(&state)
-                .map_err(|code| (code, format!("unknown topic {}", name.as_str())))?;
+                .map_err(|e| {
+                    (
+                        lookup_error_code(e),
+                        format!("unknown topic {}", name.as_str()),
+                    )
+                })?;
             Ok(topic
                 .config
                 .entries()
@@ -95,6 +108,7 @@ fn rows(
                     read_only: e.read_only,
                     config_type: type_code(e.config_type),
                     doc: e.doc,
+                    enforced: e.honoured,
                 })
                 .collect())
         }
@@ -124,6 +138,7 @@ fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
         read_only: true,
         config_type: type_code(config_type),
         doc,
+        enforced: true,
     };
     vec![
         row(
@@ -198,7 +213,11 @@ fn shape(
     if version >= 3 {
         entry.config_type = row.config_type;
         if include_documentation {
-            entry.documentation = Some(str_bytes(row.doc));
+            entry.documentation = Some(if row.enforced {
+                str_bytes(row.doc)
+            } else {
+                str_bytes(&format!("{NOT_ENFORCED_DOC_PREFIX}{}", row.doc))
+            });
         }
     }
     entry

@@ -2,13 +2,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
-use skiff_controller::topic_config::{ConfigType, config_def};
-use skiff_controller::{Command, CommandResponse, ControllerState, TopicConfigChange};
+use skiff_meta::topic_config::{ConfigType, config_def};
+use skiff_meta::{AlterTopicConfigs, ControllerState, TopicConfigChange};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
 use crate::admin::propose_items;
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::kafka_error::topic_error_code;
 use crate::topics::TopicLookup;
 
@@ -43,16 +44,7 @@ pub async fn handle(
     if !changes.is_empty() {
         let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
             changes.into_iter().unzip();
-        let outcomes = propose_items(
-            ctx,
-            Command::AlterTopicConfigs(changes),
-            positions.len(),
-            |r| match r {
-                CommandResponse::ConfigsAltered(outcomes) => Some(outcomes),
-                _ => None,
-            },
-        )
-        .await;
+        let outcomes = propose_items(ctx, AlterTopicConfigs(changes)).await;
         for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let Err((code, message)) = outcome {
                 set_error(&mut results[position], code, message);
@@ -87,9 +79,9 @@ fn plan_change(
     }
     let topic = TopicLookup::Name(resource.resource_name.as_str())
         .resolve(state)
-        .map_err(|code| {
+        .map_err(|e| {
             (
-                code,
+                lookup_error_code(e),
                 format!("unknown topic {}", resource.resource_name.as_str()),
             )
         })?;
@@ -143,9 +135,10 @@ fn plan_change(
     }
     // Validate now so validate_only requests and real ones fail the same way.
     let mut preview = topic.config.clone();
-    preview
-        .alter(&set, &delete)
-        .map_err(|e| (topic_error_code(&e), e.to_string()))?;
+    preview.alter(&set, &delete).map_err(|e| {
+        let e = skiff_meta::TopicError::from(e);
+        (topic_error_code(&e), e.to_string())
+    })?;
     Ok(TopicConfigChange {
         topic: topic.id,
         set,

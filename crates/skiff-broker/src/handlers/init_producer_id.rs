@@ -1,10 +1,10 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
-use skiff_controller::{Command, CommandResponse, ProducerError};
+use skiff_meta::{InitProducerId, ProducerIdAndEpoch, Propose};
 use tracing::info;
 
 use crate::context::BrokerContext;
-use crate::kafka_error::controller_error_code;
+use crate::kafka_error::{producer_error_code, propose_error_code};
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -26,24 +26,13 @@ pub async fn handle(
     // v3+ (KIP-360): a producer that already has an id asks for an epoch bump after an error.
     let current =
         (request.producer_id.0 >= 0).then_some((request.producer_id.0, request.producer_epoch));
-    match ctx
-        .controller
-        .propose(Command::InitProducerId { current })
-        .await
-    {
-        Ok(CommandResponse::ProducerId(Ok((id, epoch)))) => {
+    match ctx.controller.propose(InitProducerId { current }).await {
+        Ok(Ok(ProducerIdAndEpoch { id, epoch })) => {
             response.producer_id = ProducerId(id);
             response.producer_epoch = epoch;
         }
-        Ok(CommandResponse::ProducerId(Err(e))) => {
-            response.error_code = match e {
-                ProducerError::InvalidProducerEpoch => ResponseError::InvalidProducerEpoch,
-                _ => ResponseError::UnknownProducerId,
-            }
-            .code();
-        }
-        Ok(_) => response.error_code = ResponseError::UnknownServerError.code(),
-        Err(e) => response.error_code = controller_error_code(&e),
+        Ok(Err(e)) => response.error_code = producer_error_code(&e),
+        Err(e) => response.error_code = propose_error_code(&e),
     }
     response
 }

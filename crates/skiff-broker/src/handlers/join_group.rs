@@ -5,7 +5,7 @@ use super::group_common::{await_parked, check_group, error_code};
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::groups::{CoordinatorError, JoinReply, JoinRequest, JoinResult};
-use crate::router::ClientInfo;
+use crate::reply::ClientInfo;
 
 pub async fn handle(
     ctx: &BrokerContext,

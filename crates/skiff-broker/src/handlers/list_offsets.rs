@@ -3,10 +3,11 @@ use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
-use skiff_controller::{ControllerState, PartitionLog};
+use skiff_meta::{ControllerState, PartitionLog};
 
 use crate::context::BrokerContext;
 use crate::fetch::{PlannedEntry, offset_for_max_timestamp, offset_for_timestamp};
+use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
 
 const LATEST: i64 = -1;
@@ -57,7 +58,7 @@ pub async fn handle(
                     .iter()
                     .map(|p| {
                         let lookup = match &topic {
-                            Err(code) => Lookup::Failed(*code),
+                            Err(e) => Lookup::Failed(lookup_error_code(*e)),
                             Ok(topic) => match usize::try_from(p.partition_index)
                                 .ok()
                                 .and_then(|i| topic.partitions.get(i))
@@ -156,25 +157,28 @@ fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
 }
 
 async fn resolve(ctx: &BrokerContext, lookup: Lookup) -> Result<(i64, i64), i16> {
+    // Only a store that is down right now is an error (a retriable one); unreadable stored
+    // batches are answered around and logged, so one bad batch cannot fail lookups forever.
     let storage_error = |_| ResponseError::KafkaStorageError.code();
-    match lookup {
-        Lookup::Answer { offset, timestamp } => Ok((offset, timestamp)),
-        Lookup::Failed(code) => Err(code),
+    let found = match lookup {
+        Lookup::Answer { offset, timestamp } => return Ok((offset, timestamp)),
+        Lookup::Failed(code) => return Err(code),
         Lookup::ByTimestamp { candidates, target } => {
-            Ok(offset_for_timestamp(&ctx.chunks, &candidates, target)
+            offset_for_timestamp(&ctx.chunks, &candidates, target)
                 .await
                 .map_err(storage_error)?
-                .unwrap_or((-1, -1)))
         }
         Lookup::MaxTimestamp {
             entry,
             batch_base_offset,
             timestamp,
-        } => Ok(
-            offset_for_max_timestamp(&ctx.chunks, &entry, batch_base_offset, timestamp)
-                .await
-                .map_err(storage_error)?
-                .unwrap_or((-1, -1)),
-        ),
+        } => offset_for_max_timestamp(&ctx.chunks, &entry, batch_base_offset, timestamp)
+            .await
+            .map_err(storage_error)?,
+    };
+    for skipped in &found.unreadable {
+        ctx.warnings
+            .unreadable_stored_data(&skipped.object_key, "ListOffsets", &skipped.reason);
     }
+    Ok(found.found.unwrap_or((-1, -1)))
 }

@@ -3,12 +3,13 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
-use skiff_controller::{BrokerInfo, ControllerState, Topic, TopicId};
+use skiff_meta::{BrokerInfo, ControllerState, Topic, TopicId};
 
 use super::{str_bytes, topic_name};
 use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
 use crate::topics::{TopicLookup, create_missing_topics};
-use skiff_controller::placement::partition_leader;
+use skiff_meta::placement::partition_leader;
 
 pub async fn handle(
     ctx: &BrokerContext,
@@ -73,9 +74,9 @@ fn lookup_entry(
 ) -> MetadataResponseTopic {
     match lookup.resolve(state) {
         Ok(topic) => topic_entry(topic, brokers, version),
-        Err(code) => {
+        Err(e) => {
             let mut entry = MetadataResponseTopic::default();
-            entry.error_code = code;
+            entry.error_code = lookup_error_code(e);
             match lookup {
                 TopicLookup::Name(name) => entry.name = Some(topic_name(name)),
                 TopicLookup::Id(id) => entry.topic_id = id,

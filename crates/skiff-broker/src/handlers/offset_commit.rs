@@ -2,7 +2,7 @@ use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
-use skiff_controller::PartitionOffset;
+use skiff_meta::PartitionOffset;
 
 use super::group_common::{check_group, error_code, result_code};
 use crate::context::BrokerContext;

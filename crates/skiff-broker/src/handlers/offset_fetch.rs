@@ -5,7 +5,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
-use skiff_controller::ControllerState;
+use skiff_meta::ControllerState;
 
 use super::group_common::{check_group, error_code};
 use super::{str_bytes, topic_name};

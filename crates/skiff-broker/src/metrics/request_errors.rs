@@ -6,7 +6,7 @@
 
 use kafka_protocol::messages::ResponseKind;
 
-use crate::router::Reply;
+use crate::reply::Reply;
 
 const NONE: i16 = 0;
 

@@ -8,7 +8,7 @@ use skiff_protocol::SUPPORTED_APIS;
 
 use super::names::{KAFKA_REQUEST_ERRORS_TOTAL, KAFKA_REQUEST_SECONDS, KAFKA_REQUESTS_TOTAL};
 use super::request_errors::reply_has_error;
-use crate::router::Reply;
+use crate::reply::Reply;
 
 /// The `api` label of requests that could not be decoded (unknown key, unsupported version,
 /// malformed body) or have no handler.

@@ -1,10 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::error::ResponseError;
-use skiff_controller::{
-    ChunkCommit, ChunkOutcome, Command, CommandResponse, SegmentCommit, SegmentCommitResult,
-};
+use skiff_meta::{ChunkCommit, ChunkOutcome, Propose, SegmentCommit, SegmentCommitResult};
 use skiff_storage::ObjectPath as Path;
 use skiff_storage::{
     ChunkCache, ChunkKey, ChunkMeta, SegmentBuilder, SegmentStore, StorageError, segment_path,
@@ -16,39 +13,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::buffer::{ProduceBuffer, SealedSegment};
-use super::recent::{RecentChunk, RecentSegment, RecentSegments};
+use super::failure::FlushFailure;
 use crate::clock::now_ms;
-use crate::controller_client::ControllerClient;
-use crate::fetch::patch_entry;
-use crate::kafka_error::controller_error_code;
 use crate::metrics::FlushMetrics;
+use crate::recent_segments::{RecentChunk, RecentSegment, RecentSegments};
+use skiff_meta::ControllerClient;
 
 /// How long an upload may take before the log says so (and again each time this passes).
 const SLOW_UPLOAD_WARNING: Duration = Duration::from_secs(5);
-
-/// Why a segment's producers did not get offsets. Every code here is retriable for clients, so
-/// producers resend and nothing acknowledged is lost.
-#[derive(Debug, Clone)]
-pub struct FlushFailure {
-    pub error_code: i16,
-    pub message: String,
-}
-
-impl FlushFailure {
-    pub(crate) fn storage(message: impl Into<String>) -> Self {
-        FlushFailure {
-            error_code: ResponseError::KafkaStorageError.code(),
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn abandoned() -> Self {
-        FlushFailure {
-            error_code: ResponseError::NotLeaderOrFollower.code(),
-            message: "the broker stopped before this write was committed".into(),
-        }
-    }
-}
 
 /// Everything the flush pipeline works with.
 pub struct FlushDeps {
@@ -218,13 +190,9 @@ async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightF
             Ok(Ok(())) => commit(&deps, &mut flight).await,
             Ok(Err(e)) => {
                 warn!(object = %flight.path, error = %e, "segment upload failed; producers will retry");
-                Err(FlushFailure::storage(format!(
-                    "object store write failed: {e}"
-                )))
+                Err(FlushFailure::Upload(e))
             }
-            Err(e) => Err(FlushFailure::storage(format!(
-                "segment upload task failed: {e}"
-            ))),
+            Err(e) => Err(FlushFailure::UploadTask(e)),
         };
         match &outcome {
             Ok(result) => {
@@ -278,27 +246,21 @@ async fn commit(
             batches: std::mem::take(&mut chunk.batches),
         })
         .collect();
-    let command = Command::CommitSegment(SegmentCommit {
+    let commit = SegmentCommit {
         object_key: flight.path.to_string(),
         object_size: flight.size,
         broker_id: deps.broker_id,
         append_time_ms: now_ms(),
         chunks,
-    });
-    match deps.controller.propose(command).await {
-        Ok(CommandResponse::SegmentCommitted(result)) => {
+    };
+    match deps.controller.propose(commit).await {
+        Ok(result) => {
             debug!(object = %flight.path, object_id = result.object_id, bytes = flight.sealed.bytes, "segment committed");
             Ok(result)
         }
-        Ok(other) => Err(FlushFailure::storage(format!(
-            "controller answered a commit with {other:?}"
-        ))),
         Err(e) => {
             warn!(object = %flight.path, error = %e, "segment commit failed; producers will retry");
-            Err(FlushFailure {
-                error_code: controller_error_code(&e),
-                message: format!("commit failed: {e}"),
-            })
+            Err(FlushFailure::Commit(e))
         }
     }
 }
@@ -314,17 +276,21 @@ fn fill_cache(deps: &FlushDeps, flight: &InFlightFlush, result: &SegmentCommitRe
             continue;
         };
         for entry in entries {
-            let Some(bytes) = recent.copy_range(entry.position, u64::from(entry.len)) else {
+            let Some(mut bytes) = recent.copy_range(entry.position, u64::from(entry.len)) else {
                 warn!(object = %flight.path, position = entry.position, "committed entry outside the uploaded chunks");
                 continue;
             };
-            match patch_entry(bytes, entry) {
-                Ok(patched) => deps.cache.insert(
+            match skiff_records::assign_run_offsets(
+                &mut bytes,
+                entry.base_offset,
+                entry.last_offset,
+            ) {
+                Ok(()) => deps.cache.insert(
                     ChunkKey {
                         object_id: result.object_id,
                         position: entry.position,
                     },
-                    patched,
+                    bytes.freeze(),
                 ),
                 Err(e) => {
                     warn!(object = %flight.path, error = %e, "could not patch offsets for the cache")

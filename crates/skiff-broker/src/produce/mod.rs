@@ -3,11 +3,11 @@
 //! proposal; only then are the producers answered.
 
 mod buffer;
+mod failure;
 mod flusher;
-mod recent;
 
 pub use buffer::{
     AppendTicket, PartitionAppend, PartitionKey, ProduceBuffer, SegmentOutcome, SegmentWaiter,
 };
-pub use flusher::{FlushDeps, FlushFailure, Flusher};
-pub use recent::RecentSegments;
+pub use failure::FlushFailure;
+pub use flusher::{FlushDeps, Flusher};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
-use skiff_controller::rpc::ControllerServer;
+use skiff_controller::server::ControllerServer;
 use skiff_controller::{Controller, ControllerConfig, RemoteController, RemoteControllerConfig};
 use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
 use tokio::net::TcpListener;

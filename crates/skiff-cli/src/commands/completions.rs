@@ -1,9 +1,9 @@
 //! `skiff completions bash|zsh|fish`.
 
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, ValueEnum};
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::output::{OutputError, print_bytes};
 
 pub const EXAMPLES: &str = "Examples:\n  \
     skiff completions bash > ~/.local/share/bash-completion/completions/skiff\n  \
@@ -23,11 +23,16 @@ pub struct CompletionsArgs {
     pub shell: CompletionShell,
 }
 
-pub fn run(args: &CompletionsArgs) {
+/// Prints the completion script for `command` (the whole `skiff` command line).
+pub fn run(args: &CompletionsArgs, mut command: clap::Command) -> Result<(), OutputError> {
     let shell = match args.shell {
         CompletionShell::Bash => Shell::Bash,
         CompletionShell::Zsh => Shell::Zsh,
         CompletionShell::Fish => Shell::Fish,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "skiff", &mut std::io::stdout());
+    // clap_complete panics when its writer fails, so the script is built in memory and
+    // written out here, where a closed stdout is an ordinary end.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "skiff", &mut script);
+    print_bytes(&script)
 }

@@ -1,6 +1,7 @@
 //! `skiff produce T`: one record per input line, with optional key, headers and partition.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -148,7 +149,16 @@ pub async fn run(args: ProduceArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?,
         ),
-        None => Box::new(tokio::io::stdin()),
+        None => {
+            if std::io::stdin().is_terminal() {
+                // Otherwise a person sees a command that seems to hang.
+                crate::output::note(&format!(
+                    "reading records for {} from the terminal, one per line; Ctrl-D sends them and ends",
+                    args.topic
+                ));
+            }
+            Box::new(tokio::io::stdin())
+        }
     };
     let mut lines = LineReader::new(input, args.max_line_bytes);
     let headers: Headers = args

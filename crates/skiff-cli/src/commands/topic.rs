@@ -4,7 +4,8 @@ use clap::{Args, Subcommand};
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use skiff_client::{
-    AlterConfigOp, ClientError, ConfigResource, KafkaClient, NewTopic, OffsetSpec, TopicInfo,
+    AlterConfigOp, ClientError, ConfigEntry, ConfigResource, KafkaClient, NewTopic, OffsetSpec,
+    TopicInfo,
 };
 
 use super::common::{ClientArgs, parse_key_value};
@@ -35,7 +36,7 @@ pub enum TopicCommand {
         skiff topic list --json | jq -r '.topics[].name'")]
     List(ListArgs),
 
-    /// Show a topic's partitions (leader, start and end offset) and configs with their source.
+    /// Show a topic's partitions (leader, start and end offset) and configs (source, enforced).
     #[command(after_help = "Examples:\n  \
         skiff topic describe orders\n  \
         skiff topic describe orders --json")]
@@ -287,6 +288,7 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
                     "source": c.source.name(),
                     "read_only": c.read_only,
                     "sensitive": c.sensitive,
+                    "enforced": enforced(c),
                 })
             })
             .collect();
@@ -320,18 +322,41 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
     }
     text.push_str(&partitions.render());
     text.push('\n');
-    let mut table = Table::new(&["CONFIG", "VALUE", "SOURCE"]);
+    let mut table = Table::new(&["CONFIG", "VALUE", "SOURCE", "NOTE"]);
+    let mut any_not_enforced = false;
     for c in &configs {
         let value = if c.sensitive {
             "(sensitive)".to_owned()
         } else {
             or_dash(c.value.as_deref())
         };
-        table.row(vec![c.name.clone(), value, c.source.name()]);
+        let note = if enforced(c) {
+            String::new()
+        } else {
+            any_not_enforced = true;
+            NOT_ENFORCED.to_owned()
+        };
+        table.row(vec![c.name.clone(), value, c.source.name(), note]);
     }
     text.push_str(&table.render());
+    if any_not_enforced {
+        text.push_str(&format!(
+            "\n{NOT_ENFORCED}: accepted and stored for tools that set it, but Skiff does not apply it yet\n"
+        ));
+    }
     print_text(&text)?;
     Ok(())
+}
+
+const NOT_ENFORCED: &str = "not enforced";
+
+/// Whether the broker acts on a config key. Skiff's brokers say which keys they only store in
+/// the key's DescribeConfigs documentation; other brokers (Kafka) enforce every key they list.
+fn enforced(config: &ConfigEntry) -> bool {
+    config
+        .documentation
+        .as_deref()
+        .is_none_or(|doc| !doc.starts_with(skiff_broker::NOT_ENFORCED_DOC_PREFIX))
 }
 
 async fn delete(args: DeleteArgs) -> anyhow::Result<()> {

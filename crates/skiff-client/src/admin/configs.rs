@@ -6,7 +6,7 @@ use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use kafka_protocol::messages::{DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
 
 use super::str_bytes;
 use super::topics::missing;
@@ -98,6 +98,9 @@ pub struct ConfigEntry {
     pub source: ConfigSource,
     pub read_only: bool,
     pub sensitive: bool,
+    /// What the key means, from brokers that send it (DescribeConfigs v3+); Skiff's also says
+    /// when a key is accepted but has no effect.
+    pub documentation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,13 +110,18 @@ pub enum AlterConfigOp {
     Delete(String),
 }
 
-pub(crate) fn describe_configs_request(resource: &ConfigResource) -> DescribeConfigsRequest {
+pub(crate) fn describe_configs_request(
+    resource: &ConfigResource,
+    version: i16,
+) -> DescribeConfigsRequest {
     let mut entry = DescribeConfigsResource::default();
     entry.resource_type = resource.kind();
     entry.resource_name = str_bytes(&resource.name());
     entry.configuration_keys = None;
     let mut request = DescribeConfigsRequest::default();
     request.resources = vec![entry];
+    // Only v3+ can carry it (and kafka-protocol refuses to encode it below).
+    request.include_documentation = version >= 3;
     request
 }
 
@@ -166,8 +174,9 @@ impl KafkaClient {
         resource: &ConfigResource,
     ) -> Result<Vec<ConfigEntry>, ClientError> {
         let context = format!("cannot describe the configs of {resource}");
-        let request = describe_configs_request(resource);
         let connection = self.config_connection(resource).await?;
+        let version = connection.require_version(ApiKey::DescribeConfigs)?;
+        let request = describe_configs_request(resource, version);
         let response = connection.send(&request).await?;
         let result = response
             .results
@@ -189,6 +198,7 @@ impl KafkaClient {
                 source: ConfigSource::from_code(c.config_source),
                 read_only: c.read_only,
                 sensitive: c.is_sensitive,
+                documentation: c.documentation.map(|d| d.to_string()),
             })
             .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));

@@ -15,8 +15,8 @@ use skiff_storage::{ObjectPath, SegmentStore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::command::Command;
-use crate::controller::StateHandle;
+use skiff_meta::{Command, ForgetObjects, StateHandle};
+
 use crate::raft::types::Raft;
 
 const SEGMENTS_PREFIX: &str = "segments";
@@ -139,7 +139,10 @@ impl ObjectGc {
             return;
         }
         let count = forgotten.len();
-        match raft.client_write(Command::ForgetObjects(forgotten)).await {
+        match raft
+            .client_write(Command::from(ForgetObjects(forgotten)))
+            .await
+        {
             Ok(_) => tracing::info!(count, "forgot deleted objects"),
             // They stay listed as unreferenced; the next round deletes (idempotently) again.
             Err(e) => tracing::warn!(error = %e, "could not forget deleted objects"),

@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::command::Command;
-use crate::controller::StateHandle;
+use skiff_meta::{Command, ExpireBroker, StateHandle};
+
 use crate::raft::types::Raft;
 
 pub(crate) struct LeaseMonitor {
@@ -72,10 +72,10 @@ impl LeaseMonitor {
                     silent_ms = silent.as_millis() as u64,
                     "broker lease lapsed: expiring it"
                 );
-                let expire = Command::ExpireBroker {
+                let expire = Command::from(ExpireBroker {
                     broker_id,
                     heartbeats_seen: heartbeats,
-                };
+                });
                 if let Err(e) = raft.client_write(expire).await {
                     tracing::warn!(broker = broker_id, error = %e, "could not expire a broker");
                 }

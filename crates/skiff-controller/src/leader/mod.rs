@@ -12,8 +12,8 @@ use openraft::ServerState;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::command::Command;
-use crate::controller::StateHandle;
+use skiff_meta::{Command, InitCluster, StateHandle};
+
 use crate::raft::types::{Raft, RaftMetrics};
 
 pub(crate) use gc::{GcSettings, ObjectGc};
@@ -94,11 +94,11 @@ impl LeaderDuties {
             if self.state.read().cluster_id().is_some() {
                 return;
             }
-            let cluster_id = crate::controller::new_cluster_id();
+            let cluster_id = crate::cluster_id::new_cluster_id();
             tracing::info!(%cluster_id, "setting the cluster id");
             match self
                 .raft
-                .client_write(Command::InitCluster { cluster_id })
+                .client_write(Command::from(InitCluster { cluster_id }))
                 .await
             {
                 Ok(_) => return,

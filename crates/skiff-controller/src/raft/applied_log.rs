@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::command::Command;
+use skiff_meta::Command;
 
 /// One applied entry: `None` for Raft's own entries (blank, membership).
 pub type AppliedEntry = (u64, Option<Arc<Command>>);

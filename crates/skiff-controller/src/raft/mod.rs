@@ -4,14 +4,12 @@
 
 pub mod applied_log;
 pub mod log_store;
-pub mod network;
 pub mod snapshot;
 pub mod state_machine;
 pub mod types;
 
 pub use applied_log::{AppliedEntry, AppliedLog, EntriesGone};
 pub use log_store::{LogStoreError, RedbLogStore};
-pub use network::HttpNetwork;
 pub use snapshot::{SnapshotError, SnapshotStore};
 pub use state_machine::{ControllerSnapshotBuilder, ControllerStateMachine, StateSource};
 pub use types::TypeConfig;

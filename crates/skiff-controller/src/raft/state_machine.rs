@@ -19,12 +19,14 @@ use super::snapshot::{SnapshotError, SnapshotStore};
 use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
-use crate::command::CommandResponse;
-use crate::state::{ControllerState, ControllerStateV1, ControllerStateV2};
+use skiff_meta::CommandResponse;
+use skiff_meta::state::{ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3};
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
-/// 3 broker leases.
-const SNAPSHOT_FORMAT_VERSION: u8 = 3;
+/// 3 broker leases, 4 the live broker history (group write fencing).
+const SNAPSHOT_FORMAT_VERSION: u8 = 4;
+/// The layout before the live broker history; still read.
+const SNAPSHOT_FORMAT_V3: u8 = 3;
 /// The layout before consumer groups; still read so older data directories start.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
 /// The layout before broker leases; still read.
@@ -71,6 +73,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V3, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV3) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&SNAPSHOT_FORMAT_V2, rest)) => {
             let (meta, state): (AppliedMeta, ControllerStateV2) =
@@ -325,17 +332,19 @@ impl RaftStateMachine<TypeConfig> for ControllerStateMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::{Command, NewTopic};
+    use skiff_meta::{Command, NewTopic};
 
     fn state_with_a_topic() -> ControllerState {
         let mut state = ControllerState::default();
-        state.apply(&Command::CreateTopics(vec![NewTopic {
-            name: "t".into(),
-            id: uuid::Uuid::from_u128(7),
-            partitions: 2,
-            configs: Default::default(),
-            created_ms: 1,
-        }]));
+        state.apply(&Command::CreateTopics(skiff_meta::CreateTopics(vec![
+            NewTopic {
+                name: "t".into(),
+                id: uuid::Uuid::from_u128(7),
+                partitions: 2,
+                configs: Default::default(),
+                created_ms: 1,
+            },
+        ])));
         state
     }
 
@@ -344,36 +353,44 @@ mod tests {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
         let current = encode_payload(&meta, &state).expect("encodes");
-        // Format 2 is format 3 without the trailing broker leases, and format 1 is format 2
-        // without the group registry; for none of either that is one and two empty maps (one
-        // length byte each).
-        assert_eq!(&current[current.len() - 3..], &[0, 0, 0]);
-        let mut v2 = current[..current.len() - 1].to_vec();
+        // Format 3 is format 4 without the trailing live broker history (epoch 0 and no sets:
+        // two bytes), format 2 is format 3 without the broker leases, and format 1 is format 2
+        // without the group registry; for no brokers and no groups each of those is one empty
+        // map (one length byte).
+        assert_eq!(&current[current.len() - 5..], &[0, 0, 0, 0, 0]);
+        let mut v3 = current[..current.len() - 2].to_vec();
+        v3[0] = SNAPSHOT_FORMAT_V3;
+        let (_, loaded) = decode_payload(&v3).expect("format 3 decodes");
+        assert_eq!(loaded, state);
+        let mut v2 = current[..current.len() - 3].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(loaded, state);
-        let mut v1 = current[..current.len() - 3].to_vec();
+        let mut v1 = current[..current.len() - 5].to_vec();
         v1[0] = SNAPSHOT_FORMAT_V1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current).expect("format 3 decodes");
+        let (_, again) = decode_payload(&current).expect("format 4 decodes");
         assert_eq!(again, state);
     }
 
     #[test]
     fn brokers_from_a_format_2_snapshot_are_live() {
         let mut state = state_with_a_topic();
-        state.apply(&Command::RegisterBroker(crate::command::BrokerInfo {
-            id: 4,
-            host: "h".into(),
-            port: 9,
-            rack: None,
-        }));
+        state.apply(&Command::RegisterBroker(skiff_meta::RegisterBroker(
+            skiff_meta::BrokerInfo {
+                id: 4,
+                host: "h".into(),
+                port: 9,
+                rack: None,
+            },
+        )));
         let lease = *state.broker_lease(4).expect("registered");
         let leases = postcard::to_allocvec(&std::collections::BTreeMap::from([(4i32, lease)]))
             .expect("encodes");
+        let history = postcard::to_allocvec(state.live_history()).expect("encodes");
         let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
-        let mut v2 = current[..current.len() - leases.len()].to_vec();
+        let mut v2 = current[..current.len() - leases.len() - history.len()].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(
@@ -386,7 +403,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 3)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 4)),
             "{err}"
         );
     }

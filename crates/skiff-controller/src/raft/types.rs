@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use openraft::BasicNode;
 
-use crate::command::{Command, CommandResponse};
+use skiff_meta::{Command, CommandResponse};
 
 openraft::declare_raft_types!(
     /// The controller's openraft types: commands in, responses out, u64 node ids.

@@ -11,10 +11,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::replica::StateReplica;
-use crate::command::Command;
 use crate::rpc::ControllerEndpoints;
 use crate::rpc::http::error_chain;
 use crate::rpc::wire::{WatchFrame, decode_frame};
+use skiff_meta::Command;
 
 /// No bytes for this long (controllers send a heartbeat every second): the stream is dead.
 const SILENCE_LIMIT: Duration = Duration::from_secs(4);

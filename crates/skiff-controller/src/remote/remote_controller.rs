@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::follower::Follower;
 use super::replica::StateReplica;
-use crate::command::{Command, CommandResponse};
-use crate::controller::StateHandle;
+use skiff_meta::{Command, CommandResponse, ProposeError, StateHandle};
+
 use crate::error::ControllerError;
 use crate::metrics::ProposalMetrics;
 use crate::rpc::ControllerEndpoints;
@@ -72,20 +72,19 @@ impl RemoteController {
         let waited = tokio::time::timeout(config.connect_timeout, ready.wait_for(|r| *r)).await;
         if !matches!(waited, Ok(Ok(_))) {
             remote.shutdown().await;
-            return Err(ControllerError::Unavailable(format!(
-                "no controller of {} answered within {} ms",
-                config.controllers.join(","),
-                config.connect_timeout.as_millis()
-            )));
+            return Err(ControllerError::NotConnected {
+                controllers: config.controllers.join(","),
+                waited_ms: config.connect_timeout.as_millis(),
+            });
         }
         Ok(remote)
     }
 
     /// Proposes through any controller; returns once the local replica has applied it (or
     /// after a bounded wait, with a warning: the command is committed either way).
-    pub async fn propose(&self, command: Command) -> Result<CommandResponse, ControllerError> {
+    pub async fn submit(&self, command: Command) -> Result<CommandResponse, ProposeError> {
         if self.stop.is_cancelled() {
-            return Err(ControllerError::ShuttingDown);
+            return Err(ProposeError::ShuttingDown);
         }
         let started = std::time::Instant::now();
         let result = self.propose_and_catch_up(command).await;
@@ -97,8 +96,8 @@ impl RemoteController {
     async fn propose_and_catch_up(
         &self,
         command: Command,
-    ) -> Result<CommandResponse, ControllerError> {
-        let proposed = self.endpoints.propose(command).await?;
+    ) -> Result<CommandResponse, ProposeError> {
+        let proposed = self.endpoints.submit(command).await?;
         let mut applied = self.replica.subscribe();
         let caught_up = tokio::time::timeout(
             self.read_your_writes_wait,

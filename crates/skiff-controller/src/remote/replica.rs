@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
-use crate::command::Command;
-use crate::controller::StateHandle;
-use crate::state::ControllerState;
+use skiff_meta::Command;
+use skiff_meta::StateHandle;
+use skiff_meta::state::ControllerState;
 
 /// The stream skipped an entry: the replica must be rebuilt from a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,9 +106,9 @@ mod tests {
     fn applies_in_order_skips_repeats_and_refuses_gaps() {
         let replica = StateReplica::default();
         replica.reset(4, ControllerState::default());
-        let init = Command::InitCluster {
+        let init = Command::InitCluster(skiff_meta::InitCluster {
             cluster_id: "c".into(),
-        };
+        });
         replica
             .apply_batch([(3, None), (4, None), (5, Some(&init)), (6, None)])
             .expect("in order");

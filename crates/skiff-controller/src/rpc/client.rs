@@ -6,16 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::http::{HttpClient, TransportError};
+use skiff_meta::{Command, ControllerState, ProposeError};
+
 use super::wire::{
     AddNodeRequest, MembershipReply, NodeStatus, PATH_ADD_NODE, PATH_PROPOSE, PATH_REMOVE_NODE,
-    PATH_SNAPSHOT, PATH_STATUS, PATH_WATCH, ProposeRequest, Proposed, RemoveNodeRequest, RpcError,
+    PATH_SNAPSHOT, PATH_STATUS, PATH_WATCH, ProposeRequest, Proposed, RemoveNodeRequest,
     StateSnapshot,
 };
-use crate::command::Command;
-use crate::error::ControllerError;
-use crate::state::ControllerState;
+use crate::error::{ControllerError, InvalidConfig};
 
-/// One request's time limit; a proposal can wait out an election at the leader.
+/// One request's time limit by default; a proposal can wait out an election at the leader.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a proposal keeps trying other controllers / waiting for a leader in total.
 const PROPOSE_DEADLINE: Duration = Duration::from_secs(15);
@@ -30,21 +30,28 @@ pub struct ControllerEndpoints {
     http: HttpClient,
     /// The address that last answered; tried first.
     preferred: AtomicUsize,
+    request_timeout: Duration,
 }
 
 impl ControllerEndpoints {
     pub fn new(addrs: Vec<String>) -> Result<Self, ControllerError> {
         if addrs.is_empty() {
-            return Err(ControllerError::InvalidConfig(
-                "at least one controller address is needed".into(),
-            ));
+            return Err(InvalidConfig::NoControllers.into());
         }
-        let http = HttpClient::new().map_err(|e| ControllerError::Unavailable(e.to_string()))?;
+        let http = HttpClient::new()?;
         Ok(ControllerEndpoints {
             addrs,
             http,
             preferred: AtomicUsize::new(0),
+            request_timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// Gives each request `timeout` instead of the default 10 s (a proposal of many
+    /// megabytes in a debug build, say).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     pub fn addrs(&self) -> &[String] {
@@ -68,42 +75,43 @@ impl ControllerEndpoints {
 
     /// Proposes `command` through any controller (followers forward it to the leader) and
     /// returns the response with the log index it was applied at.
-    pub async fn propose(&self, command: Command) -> Result<Proposed, ControllerError> {
+    pub async fn submit(&self, command: Command) -> Result<Proposed, ProposeError> {
         let request = ProposeRequest {
             command,
             forwarded: false,
         };
-        let deadline = Instant::now() + PROPOSE_DEADLINE;
+        let deadline = Instant::now() + PROPOSE_DEADLINE.max(self.request_timeout);
         let mut pause = RETRY_FIRST;
         loop {
             let addr = self.current().to_string();
             let outcome = self
                 .http
-                .post::<_, Result<Proposed, RpcError>>(
+                .post::<_, Result<Proposed, ProposeError>>(
                     &addr,
                     PATH_PROPOSE,
                     &request,
-                    REQUEST_TIMEOUT,
+                    self.request_timeout,
                 )
                 .await;
-            let retry_error: ControllerError = match outcome {
+            let retry_error = match outcome {
                 Ok(Ok(proposed)) => return Ok(proposed),
                 // No leader right now (an election): wait and ask again.
-                Ok(Err(e @ RpcError::NotLeader { .. })) | Ok(Err(e @ RpcError::ShuttingDown)) => {
-                    if matches!(e, RpcError::ShuttingDown) {
+                Ok(Err(e @ ProposeError::NotLeader { .. }))
+                | Ok(Err(e @ ProposeError::ShuttingDown)) => {
+                    if matches!(e, ProposeError::ShuttingDown) {
                         self.rotate();
                     }
-                    e.into()
+                    e
                 }
-                Ok(Err(e)) => return Err(e.into()),
+                Ok(Err(e)) => return Err(e),
                 Err(e) if e.never_delivered() => {
                     tracing::debug!(controller = %addr, error = %e, "controller unreachable; trying the next");
                     self.rotate();
-                    ControllerError::Unavailable(e.to_string())
+                    e.into_propose_error()
                 }
                 // Delivered, but the outcome is unknown: the caller decides (a produce answers
                 // with a retriable error, as Kafka does on a timeout).
-                Err(e) => return Err(ControllerError::Unavailable(e.to_string())),
+                Err(e) => return Err(e.into_propose_error()),
             };
             if Instant::now() + pause > deadline {
                 return Err(retry_error);
@@ -120,24 +128,29 @@ impl ControllerEndpoints {
             let addr = self.current().to_string();
             match self
                 .http
-                .get::<Result<StateSnapshot, RpcError>>(&addr, PATH_SNAPSHOT, REQUEST_TIMEOUT)
+                .get::<Result<StateSnapshot, ProposeError>>(
+                    &addr,
+                    PATH_SNAPSHOT,
+                    self.request_timeout,
+                )
                 .await
             {
                 Ok(Ok(snapshot)) => {
                     let state: ControllerState =
-                        postcard::from_bytes(&snapshot.state).map_err(|e| {
-                            ControllerError::Unavailable(format!(
-                                "undecodable controller state from {addr}: {e}"
-                            ))
+                        postcard::from_bytes(&snapshot.state).map_err(|source| {
+                            ControllerError::UndecodableState {
+                                controller: addr,
+                                source,
+                            }
                         })?;
                     return Ok((snapshot.index, state));
                 }
                 Ok(Err(e)) => last_error = Some(ControllerError::from(e)),
-                Err(e) => last_error = Some(ControllerError::Unavailable(e.to_string())),
+                Err(e) => last_error = Some(ControllerError::from(e)),
             }
             self.rotate();
         }
-        Err(last_error.unwrap_or_else(|| ControllerError::Unavailable("no controller".into())))
+        Err(last_error.unwrap_or(InvalidConfig::NoControllers.into()))
     }
 
     /// Opens a watch stream at the current controller from `from` on.
@@ -149,7 +162,7 @@ impl ControllerEndpoints {
             .get(format!("http://{addr}{PATH_WATCH}?from={from}"))
             .send()
             .await
-            .map_err(|e| super::http::classify(&addr, REQUEST_TIMEOUT, &e))?;
+            .map_err(|e| super::http::classify(&addr, self.request_timeout, &e))?;
         if !response.status().is_success() {
             return Err(TransportError::Status {
                 addr,
@@ -162,7 +175,7 @@ impl ControllerEndpoints {
 
     /// The status of the controller at `addr`.
     pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, TransportError> {
-        self.http.get(addr, PATH_STATUS, REQUEST_TIMEOUT).await
+        self.http.get(addr, PATH_STATUS, self.request_timeout).await
     }
 
     /// Adds a controller node (sent to the first reachable controller, forwarded to the leader).
@@ -185,7 +198,7 @@ impl ControllerEndpoints {
             id,
             forwarded: false,
         };
-        self.admin(PATH_REMOVE_NODE, &request, REQUEST_TIMEOUT)
+        self.admin(PATH_REMOVE_NODE, &request, self.request_timeout)
             .await
     }
 
@@ -200,17 +213,17 @@ impl ControllerEndpoints {
             let addr = self.current().to_string();
             match self
                 .http
-                .post::<_, Result<MembershipReply, RpcError>>(&addr, path, body, timeout)
+                .post::<_, Result<MembershipReply, ProposeError>>(&addr, path, body, timeout)
                 .await
             {
                 Ok(reply) => return reply.map_err(ControllerError::from),
                 Err(e) if e.never_delivered() => {
-                    last_error = Some(ControllerError::Unavailable(e.to_string()));
+                    last_error = Some(ControllerError::from(e));
                     self.rotate();
                 }
-                Err(e) => return Err(ControllerError::Unavailable(e.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(last_error.unwrap_or_else(|| ControllerError::Unavailable("no controller".into())))
+        Err(last_error.unwrap_or(InvalidConfig::NoControllers.into()))
     }
 }

@@ -8,39 +8,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::wire::POSTCARD;
+pub use crate::error::TransportError;
 
 /// How long to wait for a TCP connection to a node before calling it unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    #[error("cannot reach {addr}: {message}")]
-    Unreachable { addr: String, message: String },
-    #[error("{addr} did not answer within {} ms", .timeout.as_millis())]
-    Timeout { addr: String, timeout: Duration },
-    /// The request may have been delivered and acted on; only the reply was lost.
-    #[error("lost the connection to {addr}: {message}")]
-    Interrupted { addr: String, message: String },
-    #[error("{addr} answered HTTP {status}: {message}")]
-    Status {
-        addr: String,
-        status: u16,
-        message: String,
-    },
-    #[error("cannot encode the request: {0}")]
-    Encode(postcard::Error),
-    #[error("undecodable reply from {addr}: {message}")]
-    Decode { addr: String, message: String },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-}
-
-impl TransportError {
-    /// The request never reached the node, so trying another node cannot apply it twice.
-    pub fn never_delivered(&self) -> bool {
-        matches!(self, TransportError::Unreachable { .. })
-    }
-}
 
 /// Cheap to clone; clones share the connection pool.
 #[derive(Debug, Clone)]

@@ -1,15 +1,11 @@
-//! The controller's HTTP API (HTTP/1.1, postcard bodies) on one listener: Raft RPCs between
-//! controller nodes, the broker API (propose, snapshot, watch, status) and admin membership
-//! changes; and the client side of the same API.
+//! The client side of the controller's HTTP API and what travels over it: the request and
+//! reply bodies ([`wire`]), one pooled HTTP client ([`http`]), Raft's network between nodes,
+//! and [`ControllerEndpoints`] for brokers and admins. The serving side is `crate::server`.
 
-mod admin_routes;
-mod broker_routes;
 pub mod client;
 pub mod http;
-mod raft_routes;
-mod server;
-mod watch;
+mod raft_network;
 pub mod wire;
 
 pub use client::ControllerEndpoints;
-pub use server::ControllerServer;
+pub use raft_network::HttpNetwork;

@@ -1,13 +1,12 @@
 //! The bodies exchanged over the controller's HTTP API. Every body is postcard; every reply of
-//! the broker and admin API is a `Result<T, RpcError>` so callers learn why a request failed
+//! the broker and admin API is a `Result<T, ProposeError>` so callers learn why a request failed
 //! without parsing text. Watch streams carry length-prefixed frames (see [`encode_frame`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::{Command, CommandResponse};
-use crate::error::ControllerError;
+use skiff_meta::{Command, CommandResponse};
 
 pub const PATH_RAFT_APPEND: &str = "/raft/append";
 pub const PATH_RAFT_VOTE: &str = "/raft/vote";
@@ -114,59 +113,6 @@ pub struct BrokerStatus {
     pub live: bool,
 }
 
-/// Why a broker or admin request failed, as the serving node saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum RpcError {
-    #[error("not the leader (leader: {})", leader_text(.leader, .leader_addr))]
-    NotLeader {
-        leader: Option<u64>,
-        leader_addr: Option<String>,
-    },
-    #[error("controller unavailable: {0}")]
-    Unavailable(String),
-    #[error("controller storage failed: {0}")]
-    Storage(String),
-    #[error("the controller is shutting down")]
-    ShuttingDown,
-    #[error("bad request: {0}")]
-    BadRequest(String),
-}
-
-fn leader_text(leader: &Option<u64>, addr: &Option<String>) -> String {
-    match (leader, addr) {
-        (Some(id), Some(addr)) => format!("node {id} at {addr}"),
-        (Some(id), None) => format!("node {id}"),
-        _ => "unknown".to_string(),
-    }
-}
-
-impl From<ControllerError> for RpcError {
-    fn from(e: ControllerError) -> Self {
-        match e {
-            ControllerError::NotLeader { leader } => RpcError::NotLeader {
-                leader,
-                leader_addr: None,
-            },
-            ControllerError::Unavailable(m) => RpcError::Unavailable(m),
-            ControllerError::Storage(m) => RpcError::Storage(m),
-            ControllerError::ShuttingDown => RpcError::ShuttingDown,
-            ControllerError::InvalidConfig(m) => RpcError::BadRequest(m),
-        }
-    }
-}
-
-impl From<RpcError> for ControllerError {
-    fn from(e: RpcError) -> Self {
-        match e {
-            RpcError::NotLeader { leader, .. } => ControllerError::NotLeader { leader },
-            RpcError::Unavailable(m) => ControllerError::Unavailable(m),
-            RpcError::Storage(m) => ControllerError::Storage(m),
-            RpcError::ShuttingDown => ControllerError::ShuttingDown,
-            RpcError::BadRequest(m) => ControllerError::Unavailable(format!("rejected: {m}")),
-        }
-    }
-}
-
 /// Appends one frame: a 4-byte big-endian length, then the postcard body.
 pub fn encode_frame(frame: &WatchFrame, out: &mut Vec<u8>) -> Result<(), postcard::Error> {
     let start = out.len();
@@ -213,20 +159,20 @@ pub fn decode_frame(buf: &mut bytes::BytesMut) -> Result<Option<WatchFrame>, Fra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::NewTopic;
+    use skiff_meta::{CreateTopics, NewTopic};
 
     #[test]
     fn frames_round_trip_whole_and_split_anywhere() {
         let frames = vec![
             WatchFrame::Entry {
                 index: 7,
-                command: Some(Command::CreateTopics(vec![NewTopic {
+                command: Some(Command::CreateTopics(CreateTopics(vec![NewTopic {
                     name: "t".into(),
                     id: uuid::Uuid::from_u128(3),
                     partitions: 2,
                     configs: Default::default(),
                     created_ms: 5,
-                }])),
+                }]))),
             },
             WatchFrame::Entry {
                 index: 8,
@@ -268,16 +214,14 @@ mod tests {
 
     #[test]
     fn replies_round_trip() {
-        let reply: Result<Proposed, RpcError> = Err(RpcError::NotLeader {
-            leader: Some(2),
-            leader_addr: Some("h:1".into()),
-        });
+        let reply: Result<Proposed, skiff_meta::ProposeError> =
+            Err(skiff_meta::ProposeError::NotLeader {
+                leader: Some(2),
+                leader_addr: Some("h:1".into()),
+            });
         let bytes = postcard::to_allocvec(&reply).expect("encodes");
-        let back: Result<Proposed, RpcError> = postcard::from_bytes(&bytes).expect("decodes");
+        let back: Result<Proposed, skiff_meta::ProposeError> =
+            postcard::from_bytes(&bytes).expect("decodes");
         assert_eq!(back, reply);
-        assert_eq!(
-            back.expect_err("error").to_string(),
-            "not the leader (leader: node 2 at h:1)"
-        );
     }
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openraft::ServerState;
-use skiff_controller::rpc::ControllerServer;
+use skiff_controller::server::ControllerServer;
 use skiff_controller::*;
+use skiff_meta::*;
 use tokio::net::TcpListener;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -205,12 +206,17 @@ async fn bind_retrying(addr: &str) -> TcpListener {
     }
 }
 
-pub fn topic(name: &str, n: u128) -> Command {
-    Command::CreateTopics(vec![NewTopic {
+pub fn topic(name: &str, n: u128) -> CreateTopics {
+    CreateTopics(vec![NewTopic {
         name: name.into(),
         id: uuid::Uuid::from_u128(n),
         partitions: 1,
         configs: BTreeMap::new(),
         created_ms: 1_700_000_000_000,
     }])
+}
+
+/// [`topic`] in its wire form, for tests of the HTTP API.
+pub fn topic_command(name: &str, n: u128) -> Command {
+    topic(name, n).into()
 }

@@ -88,8 +88,13 @@ impl SegmentStore {
                 StoreLocation::S3 { bucket, prefix } => {
                     let backend = s3::build_s3(cfg, &bucket)?;
                     let endpoint = backend.endpoint.as_deref().unwrap_or("AWS default");
+                    let credentials = if backend.has_access_key {
+                        ""
+                    } else {
+                        ", no access key given"
+                    };
                     let description = format!(
-                        "s3://{bucket}/{prefix} (endpoint {endpoint}, region {})",
+                        "s3://{bucket}/{prefix} (endpoint {endpoint}, region {}{credentials})",
                         backend.region
                     );
                     (Arc::new(backend.store), prefix, description)

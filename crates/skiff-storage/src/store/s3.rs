@@ -13,6 +13,9 @@ pub(crate) struct S3Backend {
     pub store: AmazonS3,
     pub endpoint: Option<String>,
     pub region: String,
+    /// False when neither the environment nor the settings give an access key, so object_store
+    /// asks the instance metadata service, whose failure alone would not say that.
+    pub has_access_key: bool,
 }
 
 /// Builds the S3 client: the standard AWS environment first (`AWS_ACCESS_KEY_ID`,
@@ -68,6 +71,9 @@ pub(crate) fn build_s3(cfg: &StoreConfig, bucket: &str) -> Result<S3Backend, Sto
         builder = builder.with_allow_http(allow_http);
     }
 
+    let has_access_key = builder
+        .get_config_value(&AmazonS3ConfigKey::AccessKeyId)
+        .is_some_and(|key| !key.is_empty());
     let region = builder
         .get_config_value(&AmazonS3ConfigKey::Region)
         .filter(|r| !r.is_empty())
@@ -101,5 +107,6 @@ pub(crate) fn build_s3(cfg: &StoreConfig, bucket: &str) -> Result<S3Backend, Sto
         store,
         endpoint,
         region,
+        has_access_key,
     })
 }

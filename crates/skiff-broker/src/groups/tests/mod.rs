@@ -17,7 +17,7 @@ use super::group::ClassicGroup;
 use super::join::JoinRequest;
 use super::outcome::{JoinReply, JoinResult, SyncReply, SyncResult};
 use super::state::GroupState;
-use super::stored::{StorePurpose, StoreRequest};
+use super::store_request::{StorePurpose, StoreRequest};
 use super::sync::SyncRequest;
 
 const SESSION: u64 = 10_000;

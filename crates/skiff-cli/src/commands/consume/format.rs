@@ -55,7 +55,8 @@ pub fn write_json(
         })
         .collect();
     object.insert("headers".into(), Value::Array(headers));
-    serde_json::to_writer(&mut *out, &Value::Object(object)).map_err(std::io::Error::other)?;
+    // io::Error::from keeps the writer's own error (a closed pipe stays BrokenPipe).
+    serde_json::to_writer(&mut *out, &Value::Object(object)).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
 }
 

@@ -3,6 +3,7 @@
 //! reset position where none is committed), commits the offsets of printed records now and
 //! then and on exit, follows rebalances, and leaves the group when closed.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use skiff_client::{
@@ -50,6 +51,8 @@ pub struct GroupSource {
     fetcher: Option<Fetcher>,
     owned: Vec<OwnedPartition>,
     last_commit: Instant,
+    /// Partitions already reported as starting at the end for want of a commit.
+    reported_at_end: BTreeSet<i32>,
 }
 
 impl GroupSource {
@@ -64,6 +67,7 @@ impl GroupSource {
             fetcher: None,
             owned: Vec::new(),
             last_commit: Instant::now(),
+            reported_at_end: BTreeSet::new(),
         })
     }
 
@@ -120,6 +124,7 @@ impl GroupSource {
             "joined"
         );
         self.owned = self.starting_positions(&partitions).await?;
+        self.report_starts_at_end();
         let mut fetcher = Fetcher::new(self.client.clone(), self.config.fetch.clone());
         for p in &self.owned {
             fetcher.assign(&self.config.topic, p.partition, p.next);
@@ -166,6 +171,56 @@ impl GroupSource {
         }
         Ok(owned)
     }
+}
+
+impl GroupSource {
+    /// Starting at the end is Kafka's default for a group without commits, and also what makes
+    /// a first `consume --group` print nothing: say so once per partition, and how to read
+    /// from the beginning instead.
+    fn report_starts_at_end(&mut self) {
+        if self.config.reset != OffsetReset::Latest {
+            return;
+        }
+        let at_end: Vec<(i32, i64)> = self
+            .owned
+            .iter()
+            .filter(|p| p.committed < 0 && self.reported_at_end.insert(p.partition))
+            .map(|p| (p.partition, p.next))
+            .collect();
+        if !at_end.is_empty() {
+            crate::output::note(&starts_at_end_note(
+                &self.config.group_id,
+                &self.config.topic,
+                &at_end,
+            ));
+        }
+    }
+}
+
+/// The note for partitions (with their end offsets) a group has no commit for.
+fn starts_at_end_note(group: &str, topic: &str, at_end: &[(i32, i64)]) -> String {
+    let (label, partitions, offsets) = if let [(partition, offset)] = at_end {
+        (
+            "partition",
+            partition.to_string(),
+            format!("offset {offset}"),
+        )
+    } else {
+        let list =
+            |f: fn(&(i32, i64)) -> String| at_end.iter().map(f).collect::<Vec<_>>().join(", ");
+        (
+            "partitions",
+            list(|p| p.0.to_string()),
+            format!("offsets {}", list(|p| p.1.to_string())),
+        )
+    };
+    format!(
+        "note: group {group} has no committed offset for {topic} {label} {partitions}: starting \
+         at the end ({offsets}), so only new records are read (Kafka's auto.offset.reset=latest)\n\
+         note: --from-beginning starts a group's first run at the beginning; this group commits \
+         where it stops, so rewind it later with: \
+         skiff group reset-offsets {group} --topic {topic} --to-earliest"
+    )
 }
 
 /// A committed offset the partition still holds is where reading resumes; otherwise (none
@@ -253,6 +308,30 @@ mod tests {
         assert_eq!(start_offset(5, 0, 10, OffsetReset::Latest), 5);
         assert_eq!(start_offset(10, 0, 10, OffsetReset::Earliest), 10);
         assert_eq!(start_offset(0, 0, 10, OffsetReset::Latest), 0);
+    }
+
+    #[test]
+    fn the_note_names_each_partition_and_where_it_starts() {
+        let one = starts_at_end_note("billing", "orders", &[(2, 7)]);
+        assert!(
+            one.starts_with(
+                "note: group billing has no committed offset for orders partition 2: starting at \
+                 the end (offset 7), so only new records are read"
+            ),
+            "{one}"
+        );
+        let many = starts_at_end_note("billing", "orders", &[(0, 1), (1, 0), (2, 2)]);
+        assert!(
+            many.contains("orders partitions 0, 1, 2: starting at the end (offsets 1, 0, 2)"),
+            "{many}"
+        );
+        assert!(many.contains("--from-beginning"), "{many}");
+        assert!(
+            many.ends_with(
+                "rewind it later with: skiff group reset-offsets billing --topic orders --to-earliest"
+            ),
+            "{many}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use skiff_client::{ClientError, FetchConfig};
+use tokio::time::Instant;
 
 use self::format::{TextOptions, write_json, write_text};
 use self::group_source::{GroupSource, GroupSourceConfig, OffsetReset};
@@ -17,6 +18,7 @@ use self::source::{AssignedSource, RecordSource};
 pub use self::start::parse_time;
 use self::start::{Start, StartOffset, parse_start_offset};
 use super::common::ClientArgs;
+use crate::output::OutputError;
 
 pub const EXAMPLES: &str = "Examples:\n  \
     skiff consume orders                       # everything there is now, then exit\n  \
@@ -25,6 +27,7 @@ pub const EXAMPLES: &str = "Examples:\n  \
     skiff consume orders --from-time -1h --partition 0 --print-keys --print-offsets\n  \
     skiff consume orders --from-time 2024-05-01T12:00:00Z --format json | jq .value\n  \
     skiff consume orders --max-records 1 --json\n  \
+    skiff consume orders --follow --max-records 5 --idle-timeout-ms 10000  # give up after 10 s of quiet\n  \
     skiff consume orders --group billing --follow  # share partitions with the group, commit as it reads\n  \
     skiff consume orders --group billing --from-beginning  # partitions without a commit start at the beginning";
 
@@ -64,12 +67,17 @@ pub struct ConsumeArgs {
     /// With --group: commit printed records' offsets this often (and always on exit).
     #[arg(long, value_name = "MS", default_value_t = 5_000, requires = "group")]
     pub commit_interval_ms: u64,
-    /// Stop after this many records.
+    /// Stop after this many records. Stopping short of them (at the end without --follow, or
+    /// after --idle-timeout-ms) says so on stderr and still exits 0, as Kafka's console consumer.
     #[arg(long, short = 'n', value_name = "N")]
     pub max_records: Option<u64>,
     /// Keep waiting for new records instead of exiting at the end; Ctrl-C stops.
     #[arg(long, short = 'f')]
     pub follow: bool,
+    /// Stop when no record has arrived for this long, counted from the start and then from each
+    /// record (Kafka console consumer's --timeout-ms).
+    #[arg(long, value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
@@ -147,7 +155,56 @@ async fn consume(mut source: impl RecordSource, args: &ConsumeArgs) -> anyhow::R
     Ok(closed?)
 }
 
+/// Why copying stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// --max-records reached.
+    Limit,
+    /// Everything there was at the start has been read (without --follow).
+    CaughtUp,
+    /// Nothing arrived for --idle-timeout-ms.
+    Idle,
+    /// Ctrl-C or SIGTERM.
+    Stopped,
+    /// The reader of our output went away.
+    ReaderGone,
+}
+
 async fn copy_records(source: &mut impl RecordSource, args: &ConsumeArgs) -> anyhow::Result<()> {
+    let (end, written) = copy_until_end(source, args).await?;
+    if let Some(note) = end_note(end, written, args) {
+        crate::output::note(&note);
+    }
+    Ok(())
+}
+
+/// What a person at the terminal should hear about how reading ended: nothing when it ended
+/// as asked, a line when it stopped short of --max-records or gave up waiting. Kafka's console
+/// consumer prints "Processed a total of N messages" (and a TimeoutException on
+/// --timeout-ms) in the same cases, and exits 0 as well.
+fn end_note(end: End, written: u64, args: &ConsumeArgs) -> Option<String> {
+    let records = |n: u64| if n == 1 { "record" } else { "records" };
+    let count = match args.max_records {
+        Some(max) => format!("{written} of {max} {}", records(max)),
+        None => format!("{written} {}", records(written)),
+    };
+    match end {
+        End::CaughtUp if args.max_records.is_some() => Some(format!(
+            "note: reached the end of {} after {count}; --follow waits for more",
+            args.topic
+        )),
+        End::Idle => Some(format!(
+            "note: timed out: no record for {} ms (--idle-timeout-ms) after {count}",
+            args.idle_timeout_ms.unwrap_or_default()
+        )),
+        End::Limit | End::CaughtUp | End::Stopped | End::ReaderGone => None,
+    }
+}
+
+async fn copy_until_end(
+    source: &mut impl RecordSource,
+    args: &ConsumeArgs,
+) -> anyhow::Result<(End, u64)> {
     let json = args.client.json || args.format == OutputFormat::Json;
     let text = TextOptions {
         print_keys: args.print_keys,
@@ -159,14 +216,26 @@ async fn copy_records(source: &mut impl RecordSource, args: &ConsumeArgs) -> any
     let limit = args.max_records.unwrap_or(u64::MAX);
     let stop = stop_signal();
     tokio::pin!(stop);
-    while written < limit {
+    let stdout_gone = crate::output::stdout_reader_gone();
+    tokio::pin!(stdout_gone);
+    let idle_timeout = args.idle_timeout_ms.map(Duration::from_millis);
+    let mut last_record = Instant::now();
+    let end = loop {
+        if written >= limit {
+            break End::Limit;
+        }
         if !args.follow && source.caught_up() {
-            break;
+            break End::CaughtUp;
         }
         let batch = tokio::select! {
             batch = source.next_batch() => batch?,
-            () = &mut stop => break,
+            () = &mut stop => break End::Stopped,
+            () = &mut stdout_gone => break End::ReaderGone,
+            () = idle_expired(idle_timeout.map(|t| last_record + t)) => break End::Idle,
         };
+        if !batch.is_empty() {
+            last_record = Instant::now();
+        }
         let wanted = batch
             .len()
             .min(usize::try_from(limit - written).unwrap_or(usize::MAX));
@@ -189,21 +258,29 @@ async fn copy_records(source: &mut impl RecordSource, args: &ConsumeArgs) -> any
         reader_gone = reader_gone || finished_output(out.flush())?;
         source.processed(&batch[..printed]).await?;
         if reader_gone {
-            return Ok(());
+            return Ok((End::ReaderGone, written));
         }
-    }
+    };
     if finished_output(out.flush())? {
-        return Ok(());
+        return Ok((End::ReaderGone, written));
     }
-    Ok(())
+    Ok((end, written))
+}
+
+/// Resolves at `deadline`, or never without one.
+async fn idle_expired(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// True when the reader of our output went away (`| head`): a normal end, not an error.
-fn finished_output(result: std::io::Result<()>) -> anyhow::Result<bool> {
-    match result {
+fn finished_output(result: std::io::Result<()>) -> Result<bool, OutputError> {
+    match result.map_err(OutputError::from) {
         Ok(()) => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
-        Err(e) => Err(anyhow::anyhow!("cannot write to standard output: {e}")),
+        Err(OutputError::Closed) => Ok(true),
+        Err(e) => Err(e),
     }
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use skiff_client::{CommittedOffset, GroupDescription, KafkaClient, KafkaCode, OffsetSpec};
 
-use super::{GroupCommandError, is_unknown};
+use super::checks::{GroupCommandError, is_unknown};
 use crate::commands::common::ClientArgs;
 use crate::output::{Table, or_dash, print_json, print_text};
 

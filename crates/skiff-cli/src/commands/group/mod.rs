@@ -1,6 +1,7 @@
 //! `skiff group list|describe|reset-offsets|delete`: consumer groups, their members, committed
 //! offsets and lag, over the Kafka protocol (so they work against any Kafka cluster too).
 
+mod checks;
 mod describe;
 mod reset;
 
@@ -9,6 +10,7 @@ use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use skiff_client::{ClientError, GroupDescription, KafkaClient, KafkaCode};
 
+use self::checks::GroupCommandError;
 use self::describe::DescribeArgs;
 use self::reset::ResetArgs;
 use super::common::ClientArgs;
@@ -60,24 +62,6 @@ pub struct NameArgs {
     pub client: ClientArgs,
 }
 
-/// Why a group command refused or failed, in the words a person needs.
-#[derive(Debug, thiserror::Error)]
-pub enum GroupCommandError {
-    #[error("group {group} does not exist")]
-    NotFound { group: String },
-
-    #[error("group {group} is active ({}); stop its consumers first", members_text(*.members))]
-    Active { group: String, members: usize },
-}
-
-fn members_text(members: usize) -> String {
-    if members == 1 {
-        "1 member".to_owned()
-    } else {
-        format!("{members} members")
-    }
-}
-
 pub async fn run(args: GroupArgs) -> anyhow::Result<()> {
     match args.command {
         GroupCommand::List(args) => list(args).await,
@@ -85,27 +69,6 @@ pub async fn run(args: GroupArgs) -> anyhow::Result<()> {
         GroupCommand::ResetOffsets(args) => reset::run(args).await,
         GroupCommand::Delete(args) => delete(args).await,
     }
-}
-
-/// Refuses to go on while the group has members: their commits would overwrite ours, and
-/// Kafka's own tool refuses the same way.
-async fn require_inactive(client: &KafkaClient, group: &str) -> anyhow::Result<()> {
-    let description = client.describe_group(group).await?;
-    if description.members.is_empty() {
-        Ok(())
-    } else {
-        Err(GroupCommandError::Active {
-            group: group.to_owned(),
-            members: description.members.len(),
-        }
-        .into())
-    }
-}
-
-/// A group that exists has a live state or committed offsets; a dead one with neither is
-/// what Kafka describes for a group id it never saw.
-fn is_unknown(description: &GroupDescription, has_offsets: bool) -> bool {
-    description.state == "Dead" && description.members.is_empty() && !has_offsets
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@ use clap::{ArgGroup, Args};
 use serde_json::{Value, json};
 use skiff_client::{ClientError, KafkaClient, OffsetSpec, OffsetToCommit};
 
-use super::require_inactive;
+use super::checks::require_inactive;
 use crate::commands::common::ClientArgs;
 use crate::commands::consume::parse_time;
 use crate::output::{Table, or_dash, print_json, print_text};

@@ -1,0 +1,141 @@
+//! Commands carried in Raft log entries, and the answers applying them returns.
+//!
+//! [`Command`] and [`CommandResponse`] are the wire and log form only: code that proposes uses
+//! the payload types (each a [`Proposal`](crate::Proposal) with its own answer type), and
+//! `ControllerState::apply` is the one place that turns a command into its response.
+//!
+//! Commands are serialised with postcard inside the Raft log and snapshots, so variant order
+//! and field order are part of the on-disk format: append new fields and variants at the end
+//! only. A payload struct with the fields of an older struct variant encodes exactly as that
+//! variant did (postcard writes neither names nor lengths for structs).
+
+mod brokers;
+mod groups;
+mod producers;
+mod segments;
+mod topics;
+
+use serde::{Deserialize, Serialize};
+
+pub use brokers::{
+    BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
+    RegisterBroker, UnregisterBroker,
+};
+pub use groups::{
+    CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
+    FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset,
+    StoreGroups, StoreGroupsAsCoordinator, StoreGroupsFenced, StoredGroup, StoredMember,
+};
+pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
+pub use segments::{
+    BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
+    SegmentCommit, SegmentCommitResult,
+};
+pub use topics::{
+    AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, NewTopic, PartitionCountError,
+    PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
+};
+
+use crate::ids::TopicId;
+
+/// A change to the controller state. Applying a command is deterministic: it depends only on the
+/// command and the state before it, never on clocks or randomness of the applying node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    InitCluster(InitCluster),
+    RegisterBroker(RegisterBroker),
+    CreateTopics(CreateTopics),
+    DeleteTopics(DeleteTopics),
+    CreatePartitions(CreatePartitions),
+    AlterTopicConfigs(AlterTopicConfigs),
+    InitProducerId(InitProducerId),
+    CommitSegment(SegmentCommit),
+    CommitOffsets(CommitOffsets),
+    StoreGroups(StoreGroups),
+    DeleteGroups(DeleteGroups),
+    DeleteOffsets(DeleteOffsets),
+    BrokerHeartbeat(BrokerHeartbeat),
+    ExpireBroker(ExpireBroker),
+    UnregisterBroker(UnregisterBroker),
+    ForgetObjects(ForgetObjects),
+    CommitOffsetsAsCoordinator(CommitOffsetsAsCoordinator),
+    StoreGroupsAsCoordinator(StoreGroupsAsCoordinator),
+    CommitOffsetsFenced(CommitOffsetsFenced),
+    StoreGroupsFenced(StoreGroupsFenced),
+}
+
+impl Command {
+    /// The command's name, for logs and error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::InitCluster(_) => "InitCluster",
+            Command::RegisterBroker(_) => "RegisterBroker",
+            Command::CreateTopics(_) => "CreateTopics",
+            Command::DeleteTopics(_) => "DeleteTopics",
+            Command::CreatePartitions(_) => "CreatePartitions",
+            Command::AlterTopicConfigs(_) => "AlterTopicConfigs",
+            Command::InitProducerId(_) => "InitProducerId",
+            Command::CommitSegment(_) => "CommitSegment",
+            Command::CommitOffsets(_) => "CommitOffsets",
+            Command::StoreGroups(_) => "StoreGroups",
+            Command::DeleteGroups(_) => "DeleteGroups",
+            Command::DeleteOffsets(_) => "DeleteOffsets",
+            Command::BrokerHeartbeat(_) => "BrokerHeartbeat",
+            Command::ExpireBroker(_) => "ExpireBroker",
+            Command::UnregisterBroker(_) => "UnregisterBroker",
+            Command::ForgetObjects(_) => "ForgetObjects",
+            Command::CommitOffsetsAsCoordinator(_) => "CommitOffsetsAsCoordinator",
+            Command::StoreGroupsAsCoordinator(_) => "StoreGroupsAsCoordinator",
+            Command::CommitOffsetsFenced(_) => "CommitOffsetsFenced",
+            Command::StoreGroupsFenced(_) => "StoreGroupsFenced",
+        }
+    }
+}
+
+/// What applying a command returned, as it travels from the controller to the proposer. Each
+/// command has exactly one variant; [`Proposal`](crate::Proposal) says which.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// Commands whose only answer is that they were applied, and Raft's own blank and
+    /// membership entries.
+    Done,
+    /// One per `NewTopic`, same order.
+    TopicsCreated(Vec<Result<TopicId, TopicError>>),
+    /// One per topic id, same order.
+    TopicsDeleted(Vec<Result<(), TopicError>>),
+    /// One per `PartitionIncrease`, same order.
+    PartitionsCreated(Vec<Result<(), TopicError>>),
+    /// One per `TopicConfigChange`, same order.
+    ConfigsAltered(Vec<Result<(), TopicError>>),
+    ProducerId(Result<ProducerIdAndEpoch, ProducerError>),
+    SegmentCommitted(SegmentCommitResult),
+    /// One entry per `GroupOffsets`, each with one result per partition, same order.
+    OffsetsCommitted(Vec<Vec<Result<(), GroupError>>>),
+    /// One per group id, same order.
+    GroupsDeleted(Vec<Result<(), GroupError>>),
+    /// One entry per `GroupOffsetDeletion`, each with one result per partition, same order.
+    OffsetsDeleted(Vec<Vec<Result<(), GroupError>>>),
+    Heartbeat(HeartbeatAnswer),
+    /// One per stored group, same order.
+    GroupsStored(Vec<Result<(), GroupError>>),
+}
+
+impl CommandResponse {
+    /// The response's name, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CommandResponse::Done => "Done",
+            CommandResponse::TopicsCreated(_) => "TopicsCreated",
+            CommandResponse::TopicsDeleted(_) => "TopicsDeleted",
+            CommandResponse::PartitionsCreated(_) => "PartitionsCreated",
+            CommandResponse::ConfigsAltered(_) => "ConfigsAltered",
+            CommandResponse::ProducerId(_) => "ProducerId",
+            CommandResponse::SegmentCommitted(_) => "SegmentCommitted",
+            CommandResponse::OffsetsCommitted(_) => "OffsetsCommitted",
+            CommandResponse::GroupsDeleted(_) => "GroupsDeleted",
+            CommandResponse::OffsetsDeleted(_) => "OffsetsDeleted",
+            CommandResponse::Heartbeat(_) => "Heartbeat",
+            CommandResponse::GroupsStored(_) => "GroupsStored",
+        }
+    }
+}

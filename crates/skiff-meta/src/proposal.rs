@@ -1,0 +1,387 @@
+//! Typed proposals: every command payload names the answer applying it returns, so code that
+//! proposes gets that type back and a wrong answer is a compile error at the call site. This is
+//! the one place the wire form ([`CommandResponse`]) is read back into typed answers.
+
+use crate::command::*;
+use crate::error::ProposeError;
+use crate::ids::TopicId;
+
+/// A command payload and the answer its apply returns.
+pub trait Proposal: Into<Command> {
+    type Answer;
+
+    /// How many items (and parts per item) the answer must have, read before the proposal is
+    /// sent: batched commands answer one result per item.
+    fn shape(&self) -> Shape {
+        Shape::Any
+    }
+
+    /// The answer, when `response` is of this proposal's kind.
+    fn answer(response: CommandResponse) -> Option<Self::Answer>;
+
+    /// The shape of an answer, to compare with [`Proposal::shape`].
+    fn shape_of(_answer: &Self::Answer) -> Shape {
+        Shape::Any
+    }
+}
+
+/// The size of a batched answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// Not a batched command.
+    Any,
+    Items(usize),
+    /// Items, each with its own number of parts (offsets of several partitions per group).
+    Nested(Vec<usize>),
+}
+
+/// Reads `response` as the answer to a proposal of type `P` whose [`Proposal::shape`] was
+/// `shape` and whose command was `command`.
+pub fn read_answer<P: Proposal>(
+    command: &'static str,
+    shape: &Shape,
+    response: CommandResponse,
+) -> Result<P::Answer, ProposeError> {
+    let kind = response.kind();
+    let mismatch = || ProposeError::UnexpectedAnswer {
+        command: command.to_string(),
+        answer: kind.to_string(),
+    };
+    let answer = P::answer(response).ok_or_else(mismatch)?;
+    if *shape != Shape::Any && P::shape_of(&answer) != *shape {
+        return Err(mismatch());
+    }
+    Ok(answer)
+}
+
+/// A proposal answered with `Done`.
+macro_rules! done_proposal {
+    ($($payload:ident),* $(,)?) => {$(
+        impl From<$payload> for Command {
+            fn from(payload: $payload) -> Command {
+                Command::$payload(payload)
+            }
+        }
+
+        impl Proposal for $payload {
+            type Answer = ();
+
+            fn answer(response: CommandResponse) -> Option<()> {
+                matches!(response, CommandResponse::Done).then_some(())
+            }
+        }
+    )*};
+}
+
+/// A batched proposal (a newtype over its items) answered with one result per item.
+macro_rules! batched_proposal {
+    ($($payload:ident => $response:ident($answer:ty)),* $(,)?) => {$(
+        impl From<$payload> for Command {
+            fn from(payload: $payload) -> Command {
+                Command::$payload(payload)
+            }
+        }
+
+        impl Proposal for $payload {
+            type Answer = $answer;
+
+            fn shape(&self) -> Shape {
+                Shape::Items(self.0.len())
+            }
+
+            fn answer(response: CommandResponse) -> Option<$answer> {
+                match response {
+                    CommandResponse::$response(answer) => Some(answer),
+                    _ => None,
+                }
+            }
+
+            fn shape_of(answer: &$answer) -> Shape {
+                Shape::Items(answer.len())
+            }
+        }
+    )*};
+}
+
+done_proposal!(
+    InitCluster,
+    RegisterBroker,
+    ExpireBroker,
+    UnregisterBroker,
+    ForgetObjects,
+    StoreGroups,
+);
+
+batched_proposal!(
+    CreateTopics => TopicsCreated(Vec<Result<TopicId, TopicError>>),
+    DeleteTopics => TopicsDeleted(Vec<Result<(), TopicError>>),
+    CreatePartitions => PartitionsCreated(Vec<Result<(), TopicError>>),
+    AlterTopicConfigs => ConfigsAltered(Vec<Result<(), TopicError>>),
+    DeleteGroups => GroupsDeleted(Vec<Result<(), GroupError>>),
+);
+
+impl From<InitProducerId> for Command {
+    fn from(payload: InitProducerId) -> Command {
+        Command::InitProducerId(payload)
+    }
+}
+
+impl Proposal for InitProducerId {
+    type Answer = Result<ProducerIdAndEpoch, ProducerError>;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::ProducerId(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
+impl From<SegmentCommit> for Command {
+    fn from(payload: SegmentCommit) -> Command {
+        Command::CommitSegment(payload)
+    }
+}
+
+impl Proposal for SegmentCommit {
+    type Answer = SegmentCommitResult;
+
+    fn shape(&self) -> Shape {
+        Shape::Items(self.chunks.len())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::SegmentCommitted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        Shape::Items(answer.chunks.len())
+    }
+}
+
+impl From<BrokerHeartbeat> for Command {
+    fn from(payload: BrokerHeartbeat) -> Command {
+        Command::BrokerHeartbeat(payload)
+    }
+}
+
+impl Proposal for BrokerHeartbeat {
+    type Answer = HeartbeatAnswer;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::Heartbeat(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
+/// Offsets answered one result per partition of each group.
+fn nested<T>(answer: &[Vec<T>]) -> Shape {
+    Shape::Nested(answer.iter().map(Vec::len).collect())
+}
+
+fn offsets_answer(response: CommandResponse) -> Option<Vec<Vec<Result<(), GroupError>>>> {
+    match response {
+        CommandResponse::OffsetsCommitted(answer) => Some(answer),
+        _ => None,
+    }
+}
+
+impl From<CommitOffsetsAsCoordinator> for Command {
+    fn from(payload: CommitOffsetsAsCoordinator) -> Command {
+        Command::CommitOffsetsAsCoordinator(payload)
+    }
+}
+
+impl Proposal for CommitOffsetsAsCoordinator {
+    type Answer = Vec<Vec<Result<(), GroupError>>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Nested(self.commits.iter().map(|c| c.partitions.len()).collect())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        offsets_answer(response)
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        nested(answer)
+    }
+}
+
+impl From<CommitOffsets> for Command {
+    fn from(payload: CommitOffsets) -> Command {
+        Command::CommitOffsets(payload)
+    }
+}
+
+impl Proposal for CommitOffsets {
+    type Answer = Vec<Vec<Result<(), GroupError>>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Nested(self.0.iter().map(|c| c.partitions.len()).collect())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        offsets_answer(response)
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        nested(answer)
+    }
+}
+
+impl From<DeleteOffsets> for Command {
+    fn from(payload: DeleteOffsets) -> Command {
+        Command::DeleteOffsets(payload)
+    }
+}
+
+impl Proposal for DeleteOffsets {
+    type Answer = Vec<Vec<Result<(), GroupError>>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Nested(self.0.iter().map(|d| d.partitions.len()).collect())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::OffsetsDeleted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        nested(answer)
+    }
+}
+
+impl From<CommitOffsetsFenced> for Command {
+    fn from(payload: CommitOffsetsFenced) -> Command {
+        Command::CommitOffsetsFenced(payload)
+    }
+}
+
+impl Proposal for CommitOffsetsFenced {
+    type Answer = Vec<Vec<Result<(), GroupError>>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Nested(
+            self.commits
+                .iter()
+                .map(|c| c.offsets.partitions.len())
+                .collect(),
+        )
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        offsets_answer(response)
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        nested(answer)
+    }
+}
+
+impl From<StoreGroupsFenced> for Command {
+    fn from(payload: StoreGroupsFenced) -> Command {
+        Command::StoreGroupsFenced(payload)
+    }
+}
+
+impl Proposal for StoreGroupsFenced {
+    type Answer = Vec<Result<(), GroupError>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Items(self.groups.len())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::GroupsStored(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        Shape::Items(answer.len())
+    }
+}
+
+impl From<StoreGroupsAsCoordinator> for Command {
+    fn from(payload: StoreGroupsAsCoordinator) -> Command {
+        Command::StoreGroupsAsCoordinator(payload)
+    }
+}
+
+impl Proposal for StoreGroupsAsCoordinator {
+    type Answer = Vec<Result<(), GroupError>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Items(self.groups.len())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::GroupsStored(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        Shape::Items(answer.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_of_another_kind_is_an_error_naming_both() {
+        let err =
+            read_answer::<CreateTopics>("CreateTopics", &Shape::Items(1), CommandResponse::Done)
+                .expect_err("a mismatch");
+        assert_eq!(
+            err,
+            ProposeError::UnexpectedAnswer {
+                command: "CreateTopics".into(),
+                answer: "Done".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the controller answered CreateTopics with Done"
+        );
+    }
+
+    #[test]
+    fn a_batched_answer_must_have_one_result_per_item() {
+        let proposal = DeleteGroups(vec!["a".into(), "b".into()]);
+        let shape = proposal.shape();
+        let short = CommandResponse::GroupsDeleted(vec![Ok(())]);
+        assert!(read_answer::<DeleteGroups>("DeleteGroups", &shape, short).is_err());
+        let right = CommandResponse::GroupsDeleted(vec![Ok(()), Err(GroupError::UnknownGroup)]);
+        assert_eq!(
+            read_answer::<DeleteGroups>("DeleteGroups", &shape, right),
+            Ok(vec![Ok(()), Err(GroupError::UnknownGroup)])
+        );
+    }
+
+    #[test]
+    fn nested_answers_are_checked_per_item() {
+        let proposal = DeleteOffsets(vec![GroupOffsetDeletion {
+            group_id: "g".into(),
+            partitions: vec![(TopicId::nil(), 0), (TopicId::nil(), 1)],
+        }]);
+        let shape = proposal.shape();
+        let one_part = CommandResponse::OffsetsDeleted(vec![vec![Ok(())]]);
+        assert!(read_answer::<DeleteOffsets>("DeleteOffsets", &shape, one_part).is_err());
+        let both = CommandResponse::OffsetsDeleted(vec![vec![Ok(()), Ok(())]]);
+        assert!(read_answer::<DeleteOffsets>("DeleteOffsets", &shape, both).is_ok());
+    }
+}

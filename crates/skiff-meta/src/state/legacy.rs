@@ -1,0 +1,134 @@
+//! Earlier snapshot layouts, so a data directory written by an older build still starts.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::ControllerState;
+use super::broker::BrokerLease;
+use super::group::GroupRegistry;
+use super::object::ObjectMeta;
+use super::producer::{ProducerExpiryIndex, ProducerRegistry};
+use super::topic::Topic;
+use crate::command::BrokerInfo;
+use crate::ids::TopicId;
+
+/// Snapshot format 1: the state before consumer groups existed. Field order is the on-disk
+/// order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV1 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+}
+
+/// Snapshot format 2: format 1 plus consumer groups, before broker leases. Field order is
+/// the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV2 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+}
+
+/// Snapshot format 3: format 2 plus broker leases, before the live broker history. Field
+/// order is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV3 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+impl From<ControllerStateV3> for ControllerState {
+    fn from(v3: ControllerStateV3) -> Self {
+        let mut state = ControllerState {
+            cluster_id: v3.cluster_id,
+            brokers: v3.brokers,
+            topics: v3.topics,
+            topic_names: v3.topic_names,
+            objects: v3.objects,
+            next_object_id: v3.next_object_id,
+            clock_ms: v3.clock_ms,
+            last_producer_sweep_ms: v3.last_producer_sweep_ms,
+            producers: v3.producers,
+            producer_expiry: v3.producer_expiry,
+            groups: v3.groups,
+            broker_leases: v3.broker_leases,
+            live_history: Default::default(),
+        };
+        // Every replica loads the same snapshot, so each starts the history identically.
+        state.record_live_set();
+        state
+    }
+}
+
+impl From<ControllerStateV2> for ControllerState {
+    fn from(v2: ControllerStateV2) -> Self {
+        let mut state = ControllerState {
+            cluster_id: v2.cluster_id,
+            brokers: v2.brokers,
+            topics: v2.topics,
+            topic_names: v2.topic_names,
+            objects: v2.objects,
+            next_object_id: v2.next_object_id,
+            clock_ms: v2.clock_ms,
+            last_producer_sweep_ms: v2.last_producer_sweep_ms,
+            producers: v2.producers,
+            producer_expiry: v2.producer_expiry,
+            groups: v2.groups,
+            broker_leases: Default::default(),
+            live_history: Default::default(),
+        };
+        state.all_brokers_live();
+        state.record_live_set();
+        state
+    }
+}
+
+impl From<ControllerStateV1> for ControllerState {
+    fn from(v1: ControllerStateV1) -> Self {
+        let mut state = ControllerState {
+            cluster_id: v1.cluster_id,
+            brokers: v1.brokers,
+            topics: v1.topics,
+            topic_names: v1.topic_names,
+            objects: v1.objects,
+            next_object_id: v1.next_object_id,
+            clock_ms: v1.clock_ms,
+            last_producer_sweep_ms: v1.last_producer_sweep_ms,
+            producers: v1.producers,
+            producer_expiry: v1.producer_expiry,
+            groups: Default::default(),
+            broker_leases: Default::default(),
+            live_history: Default::default(),
+        };
+        state.all_brokers_live();
+        state.record_live_set();
+        state
+    }
+}

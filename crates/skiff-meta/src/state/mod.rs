@@ -1,0 +1,275 @@
+//! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
+//! randomness), so every replica applying the same commands reaches the same state.
+
+mod broker;
+mod group;
+mod legacy;
+mod live_history;
+mod object;
+mod partition;
+mod producer;
+mod segment;
+mod topic;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use broker::BrokerLease;
+pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
+pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
+pub use object::ObjectMeta;
+pub use partition::{MaxTimestamp, PartitionLog};
+pub use producer::{
+    CACHED_BATCHES_PER_PRODUCER, FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS,
+    PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
+};
+pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
+
+use crate::command::{BrokerInfo, Command, CommandResponse};
+use crate::error::ProposeError;
+use crate::ids::TopicId;
+use crate::proposal::{Proposal, read_answer};
+use producer::{ProducerExpiryIndex, ProducerRegistry};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerState {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    /// The latest command time seen; the state machine's only clock.
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    /// Added in snapshot format 2; format-1 snapshots load through [`ControllerStateV1`].
+    groups: GroupRegistry,
+    /// Added in snapshot format 3 (older snapshots load every registered broker as live).
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    /// Added in snapshot format 4 (older snapshots start it from their live brokers).
+    live_history: LiveBrokerHistory,
+}
+
+impl ControllerState {
+    /// Applies one command: the only way the state changes.
+    pub fn apply(&mut self, cmd: &Command) -> CommandResponse {
+        match cmd {
+            Command::InitCluster(init) => {
+                if self.cluster_id.is_none() {
+                    self.cluster_id = Some(init.cluster_id.clone());
+                }
+                CommandResponse::Done
+            }
+            Command::RegisterBroker(register) => {
+                self.register_broker(&register.0);
+                self.record_live_set();
+                CommandResponse::Done
+            }
+            Command::BrokerHeartbeat(heartbeat) => {
+                self.clock_ms = self.clock_ms.max(heartbeat.now_ms);
+                let answer = self.broker_heartbeat(heartbeat.broker_id);
+                self.record_live_set();
+                CommandResponse::Heartbeat(answer)
+            }
+            Command::ExpireBroker(expire) => {
+                self.expire_broker(expire.broker_id, expire.heartbeats_seen);
+                self.record_live_set();
+                CommandResponse::Done
+            }
+            Command::UnregisterBroker(unregister) => {
+                self.unregister_broker(unregister.broker_id);
+                self.record_live_set();
+                CommandResponse::Done
+            }
+            Command::ForgetObjects(forget) => {
+                self.forget_objects(&forget.0);
+                CommandResponse::Done
+            }
+            Command::CreateTopics(create) => CommandResponse::TopicsCreated(
+                create.0.iter().map(|t| self.create_topic(t)).collect(),
+            ),
+            Command::DeleteTopics(delete) => CommandResponse::TopicsDeleted(
+                delete.0.iter().map(|id| self.delete_topic(id)).collect(),
+            ),
+            Command::CreatePartitions(grow) => CommandResponse::PartitionsCreated(
+                grow.0.iter().map(|c| self.grow_partitions(c)).collect(),
+            ),
+            Command::AlterTopicConfigs(alter) => CommandResponse::ConfigsAltered(
+                alter.0.iter().map(|c| self.alter_topic_config(c)).collect(),
+            ),
+            Command::InitProducerId(init) => {
+                CommandResponse::ProducerId(self.producers.init(init.current, self.clock_ms))
+            }
+            Command::CommitSegment(commit) => {
+                CommandResponse::SegmentCommitted(self.commit_segment(commit))
+            }
+            Command::CommitOffsets(commit) => {
+                CommandResponse::OffsetsCommitted(self.commit_offsets(&commit.0))
+            }
+            Command::StoreGroups(store) => {
+                self.store_groups(&store.0);
+                CommandResponse::Done
+            }
+            Command::DeleteGroups(delete) => {
+                CommandResponse::GroupsDeleted(self.delete_groups(&delete.0))
+            }
+            Command::DeleteOffsets(delete) => {
+                CommandResponse::OffsetsDeleted(self.delete_offsets(&delete.0))
+            }
+            Command::CommitOffsetsAsCoordinator(commit) => CommandResponse::OffsetsCommitted(
+                self.commit_offsets_as(commit.broker_id, &commit.commits),
+            ),
+            Command::StoreGroupsAsCoordinator(store) => {
+                CommandResponse::GroupsStored(self.store_groups_as(store.broker_id, &store.groups))
+            }
+            Command::CommitOffsetsFenced(commit) => CommandResponse::OffsetsCommitted(
+                self.commit_offsets_fenced(commit.broker_id, &commit.commits),
+            ),
+            Command::StoreGroupsFenced(store) => CommandResponse::GroupsStored(
+                self.store_groups_fenced(store.broker_id, &store.groups),
+            ),
+        }
+    }
+
+    /// Applies one proposal and reads its typed answer back, as a proposer would: what tests
+    /// of the model and single-process tools use.
+    pub fn execute<P: Proposal>(&mut self, proposal: P) -> Result<P::Answer, ProposeError> {
+        let shape = proposal.shape();
+        let command: Command = proposal.into();
+        let response = self.apply(&command);
+        read_answer::<P>(command.kind(), &shape, response)
+    }
+
+    /// Notes the live broker set after a lease change (a no-op when it did not change).
+    pub(super) fn record_live_set(&mut self) {
+        let live = self.live_brokers().map(|b| b.id).collect();
+        self.live_history.record(live);
+    }
+
+    fn forget_objects(&mut self, ids: &[u64]) {
+        for id in ids {
+            if self.objects.get(id).is_some_and(|o| o.live_entries == 0) {
+                self.objects.remove(id);
+            }
+        }
+    }
+
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+
+    /// Registered brokers, live or not, ordered by id.
+    pub fn brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers.values()
+    }
+
+    /// Registered brokers whose lease has not lapsed, ordered by id: the ones partitions and
+    /// groups are assigned to.
+    pub fn live_brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers
+            .values()
+            .filter(|b| self.broker_leases.get(&b.id).is_some_and(|l| l.live))
+    }
+
+    /// The recent live broker sets and the current placement epoch.
+    pub fn live_history(&self) -> &LiveBrokerHistory {
+        &self.live_history
+    }
+
+    /// The placement epoch: changes whenever the set of live brokers does.
+    pub fn placement_epoch(&self) -> u64 {
+        self.live_history.epoch()
+    }
+
+    /// A registered broker's lease.
+    pub fn broker_lease(&self, id: i32) -> Option<&BrokerLease> {
+        self.broker_leases.get(&id)
+    }
+
+    /// Every known object (committed segments), by id.
+    pub fn objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
+        self.objects.iter().map(|(id, o)| (*id, o))
+    }
+
+    pub fn broker(&self, id: i32) -> Option<&BrokerInfo> {
+        self.brokers.get(&id)
+    }
+
+    pub fn topic(&self, id: &TopicId) -> Option<&Topic> {
+        self.topics.get(id)
+    }
+
+    pub fn topic_by_name(&self, name: &str) -> Option<&Topic> {
+        self.topic_names
+            .get(name)
+            .and_then(|id| self.topics.get(id))
+    }
+
+    /// All topics, ordered by name.
+    pub fn topics(&self) -> impl Iterator<Item = &Topic> {
+        self.topic_names
+            .values()
+            .filter_map(|id| self.topics.get(id))
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn object(&self, object_id: u64) -> Option<&ObjectMeta> {
+        self.objects.get(&object_id)
+    }
+
+    pub fn object_key(&self, object_id: u64) -> Option<&str> {
+        self.objects.get(&object_id).map(|o| o.key.as_str())
+    }
+
+    /// Objects no index entry points into any more: candidates for garbage collection.
+    pub fn unreferenced_objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.live_entries == 0)
+            .map(|(id, o)| (*id, o))
+    }
+
+    /// The current epoch of a registered producer id.
+    pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.epoch(producer_id)
+    }
+
+    /// Number of registered producer ids.
+    pub fn registered_producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Number of (producer, partition) idempotence states, across all partitions.
+    pub fn producer_state_count(&self) -> usize {
+        self.producer_expiry.len()
+    }
+
+    /// A consumer group's persisted metadata and committed offsets.
+    pub fn group(&self, group_id: &str) -> Option<&GroupRecord> {
+        self.groups.get(group_id)
+    }
+
+    /// Every group with persisted metadata or offsets, ordered by id.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, &GroupRecord)> {
+        self.groups.iter()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// The latest command time applied (the state machine's clock).
+    pub fn clock_ms(&self) -> i64 {
+        self.clock_ms
+    }
+}
+
+#[cfg(test)]
+mod tests;
