@@ -11,7 +11,6 @@
 pub mod args;
 pub mod config_file;
 mod consumer;
-mod delivery;
 mod error;
 pub mod failure_topic;
 mod invoker;
@@ -19,6 +18,7 @@ mod metrics;
 mod partition;
 mod runtime;
 pub mod settings;
+mod worker;
 
 use std::future::Future;
 use std::path::Path;
@@ -38,11 +38,11 @@ pub use metrics::describe_metrics;
 pub use settings::{StartingPosition, TriggerSettings, TriggerSpec};
 
 use consumer::{Ownership, PartitionCommitter, SpawnWorker, TriggerConsumer, TriggerContext};
-use delivery::Backoffs;
 use failure_topic::FailureTopic;
 use invoker::LambdaInvoker;
 use metrics::TriggerMetrics;
-use partition::{EncodedRecord, GlobalBudget, PartitionBudget, PartitionWorker};
+use partition::{EncodedRecord, GlobalBudget, PartitionBudget};
+use worker::{Backoffs, PartitionWorker, WallClock};
 
 use crate::event::EventFrame;
 
@@ -304,7 +304,7 @@ impl SpawnWorker for Workers {
             metrics: self.metrics.clone(),
             cancel: ownership.cancel.clone(),
             backoffs: self.backoffs,
-            clock: delivery::WallClock::new(),
+            clock: WallClock::new(),
         };
         tokio::spawn(async move {
             // The partition's previous worker (revoked, then assigned here again) finishes

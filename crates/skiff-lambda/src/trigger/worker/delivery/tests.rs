@@ -215,7 +215,10 @@ fn answer(text: &str) -> InvokeOutcome {
 async fn wait_for(what: &str, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -614,7 +617,10 @@ async fn the_worker_cuts_batches_by_size_and_window_and_delivers_them_in_order()
     let cancel = s.worker.cancel.clone();
     let task = tokio::spawn(s.worker.run(rx, budget.clone()));
     // The last, short batch goes when its window closes.
-    wait_for("the last commit", || commits.lock().unwrap().last() == Some(&7)).await;
+    wait_for("the last commit", || {
+        commits.lock().unwrap().last() == Some(&7)
+    })
+    .await;
     assert_eq!(
         function.calls(),
         vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
@@ -647,7 +653,10 @@ async fn a_batch_is_cut_before_its_event_would_pass_six_megabytes() {
     let function = s.function.clone();
     let cancel = s.worker.cancel.clone();
     let task = tokio::spawn(s.worker.run(rx, budget));
-    wait_for("the last commit", || commits.lock().unwrap().last() == Some(&6)).await;
+    wait_for("the last commit", || {
+        commits.lock().unwrap().last() == Some(&6)
+    })
+    .await;
     assert_eq!(function.calls(), vec![vec![0, 1, 2, 3], vec![4, 5]]);
     cancel.cancel();
     task.await.unwrap();

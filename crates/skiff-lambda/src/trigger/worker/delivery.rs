@@ -19,10 +19,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tracing::{error, warn};
 
-use super::failure_topic::{Condition, Exhausted, FailureSink};
-use super::invoker::{Invoke, InvokeOutcome, answer_excerpt};
-use super::partition::{Commit, EncodedRecord, PartitionWorker};
+use super::PartitionWorker;
 use crate::event::{MAX_PAYLOAD_BYTES, partition_key};
+use crate::trigger::failure_topic::{Condition, Exhausted, FailureSink};
+use crate::trigger::invoker::{Invoke, InvokeOutcome, answer_excerpt};
+use crate::trigger::partition::{Commit, EncodedRecord};
 
 /// The worker was told to stop (partition revoked or trigger shutting down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
