@@ -71,14 +71,15 @@ resource "aws_instance" "controller" {
     log_stream     = "controller-${each.key}"
     args           = concat(["controller"], var.allow_unsafe_bucket ? ["--allow-unsafe-store"] : [])
     env = {
-      SKIFF_NODE_ID      = each.key
-      SKIFF_LISTEN       = "${aws_network_interface.controller[each.key].private_ip}:${var.controller_port}"
-      SKIFF_PEERS        = local.controller_peers
-      SKIFF_DATA_DIR     = "/var/lib/skiff"
-      SKIFF_OBJECT_STORE = local.object_store
-      SKIFF_S3_REGION    = local.region
-      SKIFF_METRICS_ADDR = "0.0.0.0:${var.metrics_port}"
-      SKIFF_LOG          = "info"
+      SKIFF_NODE_ID        = each.key
+      SKIFF_LISTEN         = "${aws_network_interface.controller[each.key].private_ip}:${var.controller_port}"
+      SKIFF_PEERS          = local.controller_peers
+      SKIFF_DATA_DIR       = "/var/lib/skiff"
+      SKIFF_OBJECT_STORE   = local.object_store
+      SKIFF_S3_REGION      = local.region
+      SKIFF_METRICS_ADDR   = "0.0.0.0:${var.metrics_port}"
+      SKIFF_GC_INTERVAL_MS = tostring(var.controller_gc_interval_minutes * 60000)
+      SKIFF_LOG            = "info"
     }
   }))
 

@@ -205,6 +205,17 @@ variable "controller_volume_iops" {
   }
 }
 
+variable "controller_gc_interval_minutes" {
+  type        = number
+  description = "How often the controller leader lists segments/ to collect objects no one will read (SKIFF_GC_INTERVAL_MS). Each pass lists every segment object (one LIST request per 1,000), so on S3 a long interval saves real money; see README: cost."
+  default     = 60
+
+  validation {
+    condition     = var.controller_gc_interval_minutes >= 1 && var.controller_gc_interval_minutes <= 1440 && floor(var.controller_gc_interval_minutes) == var.controller_gc_interval_minutes
+    error_message = "controller_gc_interval_minutes must be a whole number from 1 to 1440 (a day)."
+  }
+}
+
 variable "allow_unsafe_bucket" {
   type        = bool
   description = "Start controllers even when `skiff store check` finds a bucket setting that would lose data (passes --allow-unsafe-store). Leave false."

@@ -409,6 +409,16 @@ def outputs_present(config: Config) -> list[str]:
     return [f"output {name} is missing" for name in sorted(REQUIRED_OUTPUTS - set(config.outputs))]
 
 
+def readme_documents_inputs_and_outputs(config: Config) -> list[str]:
+    readme = config.root / "README.md"
+    if not readme.is_file():
+        return ["no README.md"]
+    text = readme.read_text()
+    missing = [f"variable {name}" for name in config.variables if f"| `{name}` |" not in text]
+    missing += [f"output {name}" for name in config.outputs if f"| `{name}` |" not in text]
+    return [f"README.md has no table row for {item}" for item in missing]
+
+
 MODULE_CHECKS: list[Check] = [
     provider_pinned,
     variables_validated,
@@ -419,6 +429,7 @@ MODULE_CHECKS: list[Check] = [
     ports_closed_to_others,
     log_groups_retained,
     outputs_present,
+    readme_documents_inputs_and_outputs,
 ]
 
 
