@@ -43,7 +43,7 @@ pub(crate) fn within_limits(
             let refusals = state.check_create_limits(&create, limits);
             let kept = keep_allowed(create.0, &refusals);
             Limited {
-                propose: (!kept.is_empty()).then(|| Command::CreateTopics(CreateTopics(kept))),
+                propose: (!kept.is_empty()).then_some(Command::CreateTopics(CreateTopics(kept))),
                 shape: Shape::Topics,
                 refusals,
             }
@@ -53,7 +53,7 @@ pub(crate) fn within_limits(
             let kept = keep_allowed(grow.0, &refusals);
             Limited {
                 propose: (!kept.is_empty())
-                    .then(|| Command::CreatePartitions(CreatePartitions(kept))),
+                    .then_some(Command::CreatePartitions(CreatePartitions(kept))),
                 shape: Shape::Partitions,
                 refusals,
             }
@@ -99,9 +99,7 @@ impl Limited {
                 CommandResponse::PartitionsCreated(merge(self.refusals, answers)?),
             ),
             (Shape::Topics, Some(other)) => Err(unexpected("CreateTopics", Some(&other))),
-            (Shape::Partitions, Some(other)) => {
-                Err(unexpected("CreatePartitions", Some(&other)))
-            }
+            (Shape::Partitions, Some(other)) => Err(unexpected("CreatePartitions", Some(&other))),
         }
     }
 }
@@ -173,7 +171,10 @@ mod tests {
         assert_eq!(merged[0], Ok(ids[0]));
         assert!(matches!(
             merged[1],
-            Err(TopicError::OverLimit(LimitError::ClusterPartitions { would_hold: 6, limit: 5 }))
+            Err(TopicError::OverLimit(LimitError::ClusterPartitions {
+                would_hold: 6,
+                limit: 5
+            }))
         ));
         assert_eq!(merged[2], Ok(ids[1]));
     }
@@ -193,7 +194,10 @@ mod tests {
         };
         assert!(merged.iter().all(|answer| matches!(
             answer,
-            Err(TopicError::OverLimit(LimitError::TooManyTopicsInRequest { count: 2, limit: 1 }))
+            Err(TopicError::OverLimit(LimitError::TooManyTopicsInRequest {
+                count: 2,
+                limit: 1
+            }))
         )));
     }
 

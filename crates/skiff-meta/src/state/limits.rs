@@ -31,7 +31,10 @@ impl Default for ClusterLimits {
 impl ControllerState {
     /// Partitions of every topic.
     pub fn partition_count(&self) -> u64 {
-        self.topics.values().map(|t| t.partitions.len() as u64).sum()
+        self.topics
+            .values()
+            .map(|t| t.partitions.len() as u64)
+            .sum()
     }
 
     /// For each topic of `create`, in order, the limit its creation would break. Topics

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
-pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
 pub use partition::{MaxTimestamp, PartitionLog};

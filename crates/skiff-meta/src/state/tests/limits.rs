@@ -59,12 +59,7 @@ fn a_request_naming_too_many_topics_is_refused_whole() {
 #[test]
 fn growth_counts_only_the_partitions_added() {
     let (state, id) = state_with_topic(4);
-    let grow_to = |total| {
-        CreatePartitions(vec![PartitionIncrease {
-            topic: id,
-            total,
-        }])
-    };
+    let grow_to = |total| CreatePartitions(vec![PartitionIncrease { topic: id, total }]);
     assert_eq!(
         state.check_growth_limits(&grow_to(6), &limits(6, 1)),
         vec![None]
