@@ -197,7 +197,10 @@ mod tests {
 
         let prefix = (length as i32).to_be_bytes();
         stalled_client.write_all(&prefix).await.unwrap();
-        stalled_client.write_all(&vec![1u8; 70 * KIB]).await.unwrap();
+        stalled_client
+            .write_all(&vec![1u8; 70 * KIB])
+            .await
+            .unwrap();
         honest_client.write_all(&prefix).await.unwrap();
         honest_client.write_all(&vec![2u8; 70 * KIB]).await.unwrap();
 

@@ -8,6 +8,7 @@
 //!
 //! The stock-client version of this scenario (confluent-kafka and kafka-python, acks=all,
 //! SIGKILL mid-stream) is tests/e2e/test_crash_recovery.py on the same host LocalStack.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -20,6 +20,7 @@ pub mod raft;
 pub mod remote;
 pub mod rpc;
 pub mod server;
+mod topic_limits;
 
 pub use config::ControllerConfig;
 pub use controller::Controller;

@@ -4,6 +4,7 @@
 mod broker;
 mod group;
 mod legacy;
+mod limits;
 mod live_history;
 mod object;
 mod partition;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
 pub use partition::{MaxTimestamp, PartitionLog};

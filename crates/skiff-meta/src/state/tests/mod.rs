@@ -3,6 +3,7 @@
 mod brokers;
 mod groups;
 mod idempotence;
+mod limits;
 mod producers;
 mod segments;
 mod topics;
