@@ -137,7 +137,7 @@ fn consumed(bootstrap: &str, topic: &str, count: usize) -> BTreeSet<String> {
 /// The scenario: records acknowledged with acks=all survive a SIGKILL of the only process,
 /// are read back from the object store after the restart, and writing carries on.
 async fn produce_kill_consume(server: &S3Server) {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let prefix = format!("servers-test-{}", free_port());
     let bootstrap = format!("127.0.0.1:{}", free_port());
