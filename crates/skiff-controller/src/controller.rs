@@ -16,10 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{Clock, SystemClock};
 pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
-use crate::leader::{GcSettings, LeaderDuties};
-use crate::metrics::{ProposalMetrics, track_raft_gauges};
+use crate::leader::{GcSettings, LeaderDuties, LifecycleSettings};
+use crate::metrics::{LifecycleMetrics, ProposalMetrics, track_raft_gauges};
 use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft::{AppliedLog, ControllerStateMachine, RedbLogStore, SnapshotStore, StateSource};
 use crate::rpc::HttpNetwork;
@@ -31,6 +32,14 @@ const SNAPSHOT_DIR_NAME: &str = "snapshots";
 const PEER_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long `shutdown` waits for openraft's tasks to release the log file.
 const LOG_RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// What a controller works with besides its config.
+pub struct ControllerDeps {
+    /// The brokers' object store: with it, the leader collects garbage objects.
+    pub store: Option<SegmentStore>,
+    /// The wall clock of the leader's lifecycle duties.
+    pub clock: Arc<dyn Clock>,
+}
 
 pub struct Controller {
     node_id: u64,
@@ -70,12 +79,29 @@ impl Controller {
         Self::start_with_store(cfg, None).await
     }
 
-    /// Like [`Controller::start`]; with `store`, a cluster leader also garbage-collects
-    /// segment objects in it (see `gc_grace_ms`, `gc_interval_ms`).
+    /// Like [`Controller::start`]; with `store`, the leader also garbage-collects segment
+    /// objects in it (see `gc_grace_ms`, `gc_interval_ms`).
     pub async fn start_with_store(
         cfg: ControllerConfig,
         store: Option<SegmentStore>,
     ) -> Result<Controller, ControllerError> {
+        Self::start_with(
+            cfg,
+            ControllerDeps {
+                store,
+                clock: Arc::new(SystemClock),
+            },
+        )
+        .await
+    }
+
+    /// Like [`Controller::start_with_store`], with the clock the leader's lifecycle duties read
+    /// (tests pass a manual one).
+    pub async fn start_with(
+        cfg: ControllerConfig,
+        deps: ControllerDeps,
+    ) -> Result<Controller, ControllerError> {
+        let ControllerDeps { store, clock } = deps;
         let raft_config = Arc::new(cfg.raft_config()?);
         let data_dir = cfg.data_dir.clone();
         let ring = cfg.watch_ring_entries;
@@ -139,21 +165,25 @@ impl Controller {
             }
             return Err(e);
         }
-        if cfg.is_cluster() {
-            let gc = store.map(|store| GcSettings {
-                store,
-                grace: Duration::from_millis(cfg.gc_grace_ms),
-                interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
-            });
-            let duties = LeaderDuties::new(
-                controller.raft.clone(),
-                controller.state.clone(),
-                Duration::from_millis(cfg.broker_lease_ms),
-                gc,
-            );
-            *controller.duties.lock() =
-                Some(tokio::spawn(duties.run(controller.duties_stop.clone())));
-        }
+        let gc = store.map(|store| GcSettings {
+            store,
+            grace: Duration::from_millis(cfg.gc_grace_ms),
+            interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
+        });
+        let duties = LeaderDuties::new(
+            controller.raft.clone(),
+            controller.state.clone(),
+            // An embedded controller's broker sends no heartbeats: its lease never lapses.
+            cfg.is_cluster()
+                .then(|| Duration::from_millis(cfg.broker_lease_ms)),
+            gc,
+            LifecycleSettings {
+                config: cfg.lifecycle.clone(),
+                clock,
+                metrics: LifecycleMetrics::register(),
+            },
+        );
+        *controller.duties.lock() = Some(tokio::spawn(duties.run(controller.duties_stop.clone())));
         tracing::info!(node_id = cfg.node_id, data_dir = %cfg.data_dir.display(), "controller started");
         Ok(controller)
     }

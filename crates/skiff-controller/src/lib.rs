@@ -5,10 +5,12 @@
 //! openraft (log store, state machine adapter, snapshots, network), [`Controller`] is the
 //! handle a process embeds, [`server`] and [`rpc`] are the two sides of the HTTP API between
 //! controllers, brokers and admins,
-//! the leader's duties (leases, garbage collection) run while a node leads, and [`remote`] is
+//! the leader's duties (leases, retention, offset expiry, job planning, garbage collection)
+//! run while a node leads, and [`remote`] is
 //! what a `skiff broker` uses to propose and to keep a replica of the state.
 
 mod client_impls;
+pub mod clock;
 mod cluster;
 mod cluster_id;
 pub mod config;
@@ -22,7 +24,7 @@ pub mod rpc;
 pub mod server;
 
 pub use config::ControllerConfig;
-pub use controller::Controller;
+pub use controller::{Controller, ControllerDeps};
 pub use error::{ControllerError, InvalidConfig};
-pub use metrics::describe_metrics;
+pub use metrics::{describe_lifecycle_metrics, describe_metrics};
 pub use remote::{RemoteController, RemoteControllerConfig, StateReplica};

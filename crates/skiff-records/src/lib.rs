@@ -27,7 +27,9 @@ pub use compress::compress;
 pub use compression::{DEFAULT_MAX_DECOMPRESSED_BYTES, decompress};
 pub use error::{InvalidBatch, InvalidRecords, RecordsError};
 pub use iter::{BatchIter, batches};
-pub use patch::{assign_offsets, assign_run_offsets, set_base_offset, set_log_append_time};
+pub use patch::{
+    assign_offsets, assign_run_offsets, check_run_offsets, set_base_offset, set_log_append_time,
+};
 pub use records::{DecodedRecords, Header, HeaderIter, RecordIter, RecordRef};
 pub use timestamp_lookup::{first_offset_delta_at_or_after, offset_delta_of_max_timestamp};
 pub use validate::{BatchSummary, validate_record_set};

@@ -16,9 +16,7 @@ pub async fn offset_for_timestamp(
     target: i64,
 ) -> Result<Option<(i64, i64)>, StorageError> {
     for candidate in candidates {
-        let bytes = source
-            .entry_bytes(candidate.object_id, &candidate.object_key, candidate.entry)
-            .await?;
+        let bytes = source.entry_bytes(candidate).await?;
         if let Some(found) = first_record_at_or_after(&bytes, target).map_err(corrupt)? {
             return Ok(Some(found));
         }
@@ -34,12 +32,12 @@ pub async fn offset_for_max_timestamp(
     batch_base_offset: i64,
     max_timestamp: i64,
 ) -> Result<Option<(i64, i64)>, StorageError> {
-    let bytes = source
-        .entry_bytes(entry.object_id, &entry.object_key, entry.entry)
-        .await?;
+    let bytes = source.entry_bytes(entry).await?;
     for batch in skiff_records::batches(&bytes) {
         let batch = batch.map_err(corrupt)?;
-        if batch.base_offset() != batch_base_offset {
+        // The state names the batch by its base offset, or (after the batch that held the
+        // maximum was deleted) names where to start looking for the next one that reaches it.
+        if batch.last_offset() < batch_base_offset || batch.max_timestamp() != max_timestamp {
             continue;
         }
         let records = batch.records().map_err(corrupt)?;

@@ -179,10 +179,7 @@ async fn read_entry(
     job: usize,
     planned: PlannedEntry,
 ) -> (usize, Result<Bytes, String>) {
-    let bytes = ctx
-        .chunks
-        .entry_bytes(planned.object_id, &planned.object_key, planned.entry)
-        .await;
+    let bytes = ctx.chunks.entry_bytes(&planned).await;
     (job, bytes.map_err(|e| e.to_string()))
 }
 

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::ControllerState;
+use super::broker::BrokerLease;
 use super::group::GroupRegistry;
+use super::lifecycle::Lifecycle;
 use super::object::ObjectMeta;
 use super::producer::{ProducerExpiryIndex, ProducerRegistry};
 use super::topic::Topic;
@@ -45,6 +47,45 @@ pub struct ControllerStateV2 {
     groups: GroupRegistry,
 }
 
+/// Snapshot format 3: format 2 plus broker leases, before the storage lifecycle. Field order
+/// is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV3 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+impl From<ControllerStateV3> for ControllerState {
+    fn from(v3: ControllerStateV3) -> Self {
+        let lifecycle = Lifecycle::derived_from(&v3.objects, v3.clock_ms);
+        ControllerState {
+            cluster_id: v3.cluster_id,
+            brokers: v3.brokers,
+            topics: v3.topics,
+            topic_names: v3.topic_names,
+            objects: v3.objects,
+            next_object_id: v3.next_object_id,
+            clock_ms: v3.clock_ms,
+            last_producer_sweep_ms: v3.last_producer_sweep_ms,
+            producers: v3.producers,
+            producer_expiry: v3.producer_expiry,
+            groups: v3.groups,
+            broker_leases: v3.broker_leases,
+            lifecycle,
+        }
+    }
+}
+
 impl From<ControllerStateV2> for ControllerState {
     fn from(v2: ControllerStateV2) -> Self {
         let mut state = ControllerState {
@@ -60,7 +101,9 @@ impl From<ControllerStateV2> for ControllerState {
             producer_expiry: v2.producer_expiry,
             groups: v2.groups,
             broker_leases: Default::default(),
+            lifecycle: Default::default(),
         };
+        state.lifecycle = Lifecycle::derived_from(&state.objects, state.clock_ms);
         state.all_brokers_live();
         state
     }
@@ -81,7 +124,9 @@ impl From<ControllerStateV1> for ControllerState {
             producer_expiry: v1.producer_expiry,
             groups: Default::default(),
             broker_leases: Default::default(),
+            lifecycle: Default::default(),
         };
+        state.lifecycle = Lifecycle::derived_from(&state.objects, state.clock_ms);
         state.all_brokers_live();
         state
     }

@@ -3,7 +3,9 @@
 
 mod broker;
 mod group;
+mod jobs;
 mod legacy;
+mod lifecycle;
 mod object;
 mod partition;
 mod producer;
@@ -16,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
-pub use legacy::{ControllerStateV1, ControllerStateV2};
+pub use jobs::Job;
+pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use lifecycle::Lifecycle;
 pub use object::ObjectMeta;
 pub use partition::{MaxTimestamp, PartitionLog};
 pub use producer::{
@@ -48,6 +52,8 @@ pub struct ControllerState {
     groups: GroupRegistry,
     /// Added in snapshot format 3 (older snapshots load every registered broker as live).
     broker_leases: BTreeMap<i32, BrokerLease>,
+    /// Added in snapshot format 4 (derived from the objects for older snapshots).
+    lifecycle: Lifecycle,
 }
 
 impl ControllerState {
@@ -117,6 +123,32 @@ impl ControllerState {
             Command::StoreGroupsAsCoordinator(store) => {
                 CommandResponse::GroupsStored(self.store_groups_as(store.broker_id, &store.groups))
             }
+            Command::SetLogDefaults(set) => {
+                self.set_log_defaults(set.0);
+                CommandResponse::Done
+            }
+            Command::EnforceRetention(enforce) => CommandResponse::LogsTruncated(
+                self.enforce_retention(enforce.now_ms, &enforce.partitions),
+            ),
+            Command::DeleteRecords(delete) => CommandResponse::LogsTruncated(
+                self.delete_records(delete.now_ms, &delete.partitions),
+            ),
+            Command::ExpireGroupOffsets(expire) => CommandResponse::OffsetsExpired(
+                self.expire_group_offsets(expire.now_ms, expire.retention_ms, &expire.groups),
+            ),
+            Command::PlanJobs(plan) => CommandResponse::JobsPlanned(self.plan_jobs(plan)),
+            Command::RenewJobLeases(renew) => {
+                CommandResponse::LeasesRenewed(self.renew_job_leases(renew))
+            }
+            Command::ExpireJobs(expire) => {
+                self.expire_jobs(expire);
+                CommandResponse::Done
+            }
+            Command::AbandonJob(abandon) => {
+                self.abandon_job(abandon);
+                CommandResponse::Done
+            }
+            Command::CommitJob(commit) => CommandResponse::JobCommitted(self.commit_job(commit)),
         }
     }
 
@@ -127,14 +159,6 @@ impl ControllerState {
         let command: Command = proposal.into();
         let response = self.apply(&command);
         read_answer::<P>(command.kind(), &shape, response)
-    }
-
-    fn forget_objects(&mut self, ids: &[u64]) {
-        for id in ids {
-            if self.objects.get(id).is_some_and(|o| o.live_entries == 0) {
-                self.objects.remove(id);
-            }
-        }
     }
 
     pub fn cluster_id(&self) -> Option<&str> {
@@ -195,14 +219,6 @@ impl ControllerState {
 
     pub fn object_key(&self, object_id: u64) -> Option<&str> {
         self.objects.get(&object_id).map(|o| o.key.as_str())
-    }
-
-    /// Objects no index entry points into any more: candidates for garbage collection.
-    pub fn unreferenced_objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
-        self.objects
-            .iter()
-            .filter(|(_, o)| o.live_entries == 0)
-            .map(|(id, o)| (*id, o))
     }
 
     /// The current epoch of a registered producer id.

@@ -3,7 +3,9 @@
 mod brokers;
 mod groups;
 mod idempotence;
+mod jobs;
 mod producers;
+mod retention;
 mod segments;
 mod topics;
 
