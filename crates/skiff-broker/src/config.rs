@@ -1,4 +1,5 @@
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,7 +17,22 @@ pub struct BrokerConfig {
     pub rack: Option<String>,
     /// Kafka's `socket.request.max.bytes`: a larger frame closes the connection.
     pub max_request_bytes: usize,
+    /// Connections beyond this are accepted and closed at once (not left in the backlog).
     pub max_connections: usize,
+    /// Kafka's `max.connections.per.ip`: connections from one address beyond it are closed at once.
+    pub max_connections_per_ip: usize,
+    /// Kafka's `max.connections.per.ip.overrides`: per-address limits that replace the above.
+    pub max_connections_per_ip_overrides: HashMap<IpAddr, usize>,
+    /// Kafka's `queued.max.request.bytes`: request bytes held in memory across all connections
+    /// (counted as they arrive); beyond it the broker stops reading sockets until some are freed.
+    pub queued_max_request_bytes: usize,
+    /// Response bytes encoded and waiting to be written, across all connections; beyond it
+    /// connections wait before encoding more.
+    pub queued_max_response_bytes: usize,
+    /// A started request frame must arrive whole within this long, or the connection closes.
+    pub request_read_timeout_ms: u64,
+    /// A connection whose client accepts no response bytes for this long is closed.
+    pub response_write_timeout_ms: u64,
     /// Kafka's `connections.max.idle.ms`: a connection with nothing in progress and nothing
     /// received for this long is closed (clients reconnect on their next request); 0 never.
     pub connections_max_idle_ms: u64,
@@ -32,6 +48,15 @@ pub struct BrokerConfig {
     pub max_in_flight_flushes: usize,
     /// Fetch requests allowed to long-poll at once; beyond it fetches answer immediately.
     pub max_fetch_waiters: usize,
+    /// Kafka's broker-side `fetch.max.bytes`: the most record bytes one fetch response carries,
+    /// whatever the client asks (a single larger batch still goes out alone, KIP-74).
+    pub fetch_max_bytes: usize,
+    /// Cap on a fetch's per-partition `max.partition.fetch.bytes`.
+    pub max_partition_fetch_bytes: usize,
+    /// A compressed batch may decompress to at most this many times its topic's
+    /// `max.message.bytes`; beyond it the batch is refused (MESSAGE_TOO_LARGE), which bounds
+    /// the work a decompression bomb can cause.
+    pub max_decompressed_multiple: usize,
     pub auto_create_topics: bool,
     pub default_partitions: u32,
     /// `group.initial.rebalance.delay.ms`: how long a new group's first rebalance waits for
@@ -66,6 +91,12 @@ impl Default for BrokerConfig {
             rack: None,
             max_request_bytes: 100 * 1024 * 1024,
             max_connections: 10_000,
+            max_connections_per_ip: 1_000,
+            max_connections_per_ip_overrides: HashMap::new(),
+            queued_max_request_bytes: 256 * 1024 * 1024,
+            queued_max_response_bytes: 256 * 1024 * 1024,
+            request_read_timeout_ms: 30_000,
+            response_write_timeout_ms: 30_000,
             connections_max_idle_ms: 600_000,
             max_in_flight_per_connection: 64,
             flush_bytes: 8 * 1024 * 1024,
@@ -73,6 +104,9 @@ impl Default for BrokerConfig {
             max_pending_bytes: 256 * 1024 * 1024,
             max_in_flight_flushes: 4,
             max_fetch_waiters: 10_000,
+            fetch_max_bytes: 55 * 1024 * 1024,
+            max_partition_fetch_bytes: 10 * 1024 * 1024,
+            max_decompressed_multiple: 32,
             auto_create_topics: false,
             default_partitions: 1,
             group_initial_rebalance_delay_ms: 3_000,
@@ -93,6 +127,22 @@ impl BrokerConfig {
         Duration::from_millis(self.flush_interval_ms)
     }
 
+    pub fn request_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_read_timeout_ms)
+    }
+
+    pub fn response_write_timeout(&self) -> Duration {
+        Duration::from_millis(self.response_write_timeout_ms)
+    }
+
+    /// How many connections `ip` may hold.
+    pub fn connection_limit_for(&self, ip: IpAddr) -> usize {
+        self.max_connections_per_ip_overrides
+            .get(&ip)
+            .copied()
+            .unwrap_or(self.max_connections_per_ip)
+    }
+
     /// How long an idle connection stays open, or `None` to keep it forever.
     pub fn connections_max_idle(&self) -> Option<Duration> {
         (self.connections_max_idle_ms > 0)
@@ -101,7 +151,7 @@ impl BrokerConfig {
 
     /// Rejects settings that cannot work, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
-        let checks: [(bool, &str); 14] = [
+        let checks: [(bool, &str); 21] = [
             (self.broker_id >= 0, "broker id must be >= 0"),
             (
                 self.max_request_bytes >= 1024,
@@ -116,6 +166,34 @@ impl BrokerConfig {
                 "max in-flight requests per connection must be at least 1",
             ),
             (self.flush_bytes >= 1, "flush bytes must be at least 1"),
+            (
+                self.queued_max_request_bytes >= self.max_request_bytes,
+                "queued max request bytes must be at least max request bytes",
+            ),
+            (
+                self.queued_max_response_bytes >= 1024 * 1024,
+                "queued max response bytes must be at least 1 MiB",
+            ),
+            (
+                self.request_read_timeout_ms >= 1,
+                "request read timeout must be at least 1 ms",
+            ),
+            (
+                self.response_write_timeout_ms >= 1,
+                "response write timeout must be at least 1 ms",
+            ),
+            (
+                self.fetch_max_bytes >= 1024,
+                "fetch max bytes must be at least 1024",
+            ),
+            (
+                self.max_partition_fetch_bytes >= 1024,
+                "max partition fetch bytes must be at least 1024",
+            ),
+            (
+                self.max_decompressed_multiple >= 1,
+                "max decompressed multiple must be at least 1",
+            ),
             (
                 self.flush_interval_ms >= 1,
                 "flush interval must be at least 1 ms",

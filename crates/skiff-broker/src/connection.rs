@@ -12,14 +12,17 @@ use futures::{FutureExt, StreamExt};
 use kafka_protocol::messages::{ApiKey, ResponseKind};
 use skiff_protocol::{
     RequestError, api_versions_response, decode_request, encode_error_response, encode_response,
+    response_size,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_util::codec::LengthDelimitedCodec;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::context::BrokerContext;
+use crate::frame_reader::{FrameEvent, FrameReader};
 use crate::kafka_error::unsupported_version_code;
 use crate::reply::Reply;
 use crate::router;
@@ -32,9 +35,14 @@ struct Outgoing {
     reply: Reply,
 }
 
+/// Encode buffers larger than this are dropped after their write rather than kept for the
+/// connection's next reply, so one large fetch does not pin its size per connection.
+const RETAINED_OUT_CAPACITY: usize = 1024 * 1024;
+
 /// Serves one connection until the client closes it, it sends something unreadable, it stays
-/// idle past `connections_max_idle_ms`, or the broker shuts down. Requests already started are
-/// always answered before the socket closes.
+/// idle past `connections_max_idle_ms`, it is too slow to send a request or to take its
+/// responses, or the broker shuts down. Requests already started are answered before the
+/// socket closes (unless the client stopped reading them).
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
@@ -42,10 +50,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     let (read, mut write) = stream.into_split();
-    let mut frames = LengthDelimitedCodec::builder()
-        .length_field_length(4)
-        .max_frame_length(ctx.config.max_request_bytes)
-        .new_read(read);
+    let mut frames = FrameReader::new(
+        read,
+        ctx.config.max_request_bytes,
+        ctx.request_budget.clone(),
+        ctx.config.request_read_timeout(),
+    );
     let max_in_flight = ctx.config.max_in_flight_per_connection;
     let mut in_flight: FuturesOrdered<BoxFuture<'static, Outgoing>> = FuturesOrdered::new();
     let mut reading = true;
@@ -64,40 +74,38 @@ pub async fn serve(
         tokio::select! {
             biased;
             Some(done) = in_flight.next(), if !in_flight.is_empty() => {
-                let mut ok = encode(&mut out, done, peer);
-                // Batch every reply that is already complete into one write.
-                while ok {
-                    match in_flight.next().now_or_never() {
-                        Some(Some(next)) => ok = encode(&mut out, next, peer),
-                        _ => break,
-                    }
-                }
-                if !out.is_empty() {
-                    if let Err(e) = write.write_all(&out).await {
-                        debug!(%peer, error = %e, "client went away");
-                        return;
-                    }
-                    out.clear();
-                }
-                if !ok {
+                if !write_replies(&ctx, &mut write, &mut out, done, &mut in_flight, peer).await {
                     return;
                 }
                 if let Some(max_idle) = max_idle {
                     idle.as_mut().reset(tokio::time::Instant::now() + max_idle);
                 }
             }
-            frame = frames.next(), if reading && in_flight.len() < max_in_flight => match frame {
-                None => reading = false,
-                Some(Err(e)) => {
-                    warn!(%peer, error = %e, limit = ctx.config.max_request_bytes, "closing connection: unreadable frame");
+            event = frames.next(), if reading && in_flight.len() < max_in_flight => match event {
+                FrameEvent::Closed => reading = false,
+                FrameEvent::Failed(e) => {
+                    debug!(%peer, error = %e, "connection ended inside a request");
                     reading = false;
                 }
-                Some(Ok(frame)) => {
+                FrameEvent::TooLarge { length, limit } => {
+                    if let Some(allowed) = ctx.warnings.malformed_input.check(&peer.ip(), Instant::now()) {
+                        warn!(%peer, length, limit, held_back = allowed.held_back, "closing connection: frame length out of range");
+                    }
+                    reading = false;
+                }
+                FrameEvent::TimedOut { received, length } => {
+                    ctx.metrics.connections.read_timeouts.increment(1);
+                    if let Some(allowed) = ctx.warnings.connection_limits.check(&peer.ip(), Instant::now()) {
+                        warn!(%peer, received, length, held_back = allowed.held_back, "closing connection: request frame not completed within request_read_timeout_ms");
+                    }
+                    reading = false;
+                }
+                FrameEvent::Frame(frame, budget) => {
                     let decoded_at = Instant::now();
                     if let Some(max_idle) = max_idle {
                         idle.as_mut().reset(tokio::time::Instant::now() + max_idle);
                     }
-                    match decode_request(frame.freeze()) {
+                    match decode_request(frame) {
                         Ok(request) => {
                             let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
                             let recorder = ctx.clone();
@@ -114,16 +122,21 @@ pub async fn serve(
                                 in_flight.push_back(Box::pin(std::future::ready(outgoing)));
                             }
                             None => {
-                                warn!(%peer, %error, "closing connection: malformed request");
+                                if let Some(allowed) = ctx.warnings.malformed_input.check(&peer.ip(), Instant::now()) {
+                                    warn!(%peer, %error, held_back = allowed.held_back, "closing connection: malformed request");
+                                }
                                 ctx.metrics.requests.unsupported().unanswered();
                                 reading = false;
                             }
                         },
                     }
+                    // The frame's bytes now live in what the handler kept (produce data sits
+                    // in the pending segment, under max_pending_bytes) or are gone.
+                    drop(budget);
                 }
             },
             _ = shutdown.cancelled(), if reading => reading = false,
-            _ = &mut idle, if reading && in_flight.is_empty() && max_idle.is_some() => {
+            _ = &mut idle, if reading && in_flight.is_empty() && max_idle.is_some() && !frames.in_frame() => {
                 debug!(%peer, "closing idle connection");
                 ctx.metrics.connections.idle_closed.increment(1);
                 reading = false;
@@ -131,6 +144,102 @@ pub async fn serve(
         }
     }
     let _ = write.shutdown().await;
+}
+
+/// Encodes `first` and every reply already complete after it, within the broker's response
+/// budget, and writes them. False when the connection must close (the client stopped taking
+/// responses, went away, or a reply could not be encoded).
+async fn write_replies(
+    ctx: &BrokerContext,
+    write: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+    first: Outgoing,
+    in_flight: &mut FuturesOrdered<BoxFuture<'static, Outgoing>>,
+    peer: SocketAddr,
+) -> bool {
+    let budget_total = ctx.config.queued_max_response_bytes;
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut next = Some(first);
+    let mut encoded = true;
+    while let Some(outgoing) = next.take() {
+        // A reply larger than the whole budget takes all of it, so it still goes out alone.
+        let size = u32::try_from(outgoing_size(&outgoing).min(budget_total)).unwrap_or(u32::MAX);
+        let permit = match ctx.response_budget.clone().try_acquire_many_owned(size) {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Write what is already encoded so its budget comes back, then wait for room:
+                // back-pressure, while nothing more is read from this connection.
+                if !flush(ctx, write, out, peer).await {
+                    return false;
+                }
+                drop(held.take());
+                match ctx.response_budget.clone().acquire_many_owned(size).await {
+                    Ok(permit) => permit,
+                    Err(_) => return false,
+                }
+            }
+        };
+        match &mut held {
+            Some(held) => held.merge(permit),
+            None => held = Some(permit),
+        }
+        encoded = encode(out, outgoing, peer);
+        if !encoded {
+            break;
+        }
+        // Batch every reply that is already complete into one write.
+        next = in_flight.next().now_or_never().flatten();
+    }
+    flush(ctx, write, out, peer).await && encoded
+}
+
+/// Writes `out` whole, giving up if the client accepts nothing for `response_write_timeout_ms`.
+async fn flush(
+    ctx: &BrokerContext,
+    write: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+    peer: SocketAddr,
+) -> bool {
+    let stall = ctx.config.response_write_timeout();
+    let mut written = 0;
+    while written < out.len() {
+        let pending = out.get(written..).unwrap_or_default();
+        match tokio::time::timeout(stall, write.write(pending)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                debug!(%peer, "client went away");
+                return false;
+            }
+            Ok(Ok(n)) => written += n,
+            Err(_) => {
+                ctx.metrics.connections.write_timeouts.increment(1);
+                if let Some(allowed) = ctx
+                    .warnings
+                    .connection_limits
+                    .check(&peer.ip(), Instant::now())
+                {
+                    warn!(%peer, unwritten = out.len() - written, held_back = allowed.held_back, "closing connection: client took no response bytes within response_write_timeout_ms");
+                }
+                return false;
+            }
+        }
+    }
+    if out.capacity() > RETAINED_OUT_CAPACITY {
+        *out = BytesMut::new();
+    } else {
+        out.clear();
+    }
+    true
+}
+
+/// The bytes a reply will take once encoded.
+fn outgoing_size(outgoing: &Outgoing) -> usize {
+    match &outgoing.reply {
+        Reply::Nothing => 0,
+        Reply::Error(_) => 10,
+        Reply::Response(body) => {
+            response_size(outgoing.api_key, outgoing.version, body).unwrap_or(0)
+        }
+    }
 }
 
 /// The answer for a request that decoded only as far as its header, or `None` when the

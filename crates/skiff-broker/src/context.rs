@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BrokerConfig;
 use crate::fetch::ChunkSource;
 use crate::groups::GroupCoordinator;
+use crate::log_limit::Warnings;
 use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
 use skiff_meta::ControllerClient;
@@ -17,8 +18,14 @@ pub struct BrokerContext {
     pub produce: Arc<ProduceBuffer>,
     pub chunks: ChunkSource,
     pub fetch_waiters: Arc<Semaphore>,
+    /// `queued_max_request_bytes`, one permit per byte of request frames held.
+    pub request_budget: Arc<Semaphore>,
+    /// `queued_max_response_bytes`, one permit per byte of responses encoded but not written.
+    pub response_budget: Arc<Semaphore>,
     pub groups: Arc<GroupCoordinator>,
     /// Cancelled when the broker starts shutting down; long-polls return early on it.
     pub shutdown: CancellationToken,
     pub metrics: BrokerMetrics,
+    /// Rate-limited warnings about what clients send and what the store holds.
+    pub warnings: Warnings,
 }

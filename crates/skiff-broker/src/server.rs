@@ -1,4 +1,5 @@
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,8 @@ use crate::context::BrokerContext;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
-use crate::lease::LeaseKeeper;
+use crate::lease::{LeaseKeeper, LeaseStatus};
+use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
@@ -43,6 +45,16 @@ pub struct Broker {
     groups: Arc<GroupCoordinator>,
     /// Heartbeats to a controller cluster; `None` with an embedded controller.
     lease: Option<LeaseKeeper>,
+    ctx: Arc<BrokerContext>,
+}
+
+/// Bytes held against the broker's memory budgets right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetUse {
+    /// Request frame bytes read and not yet handed on (`queued_max_request_bytes`).
+    pub request_bytes: usize,
+    /// Response bytes encoded and not yet written (`queued_max_response_bytes`).
+    pub response_bytes: usize,
 }
 
 impl Broker {
@@ -69,11 +81,19 @@ impl Broker {
         deps.controller
             .propose(RegisterBroker(info.clone()))
             .await?;
-        let lease = (config.lease_heartbeat_ms > 0).then(|| {
+        // A broker that heard nothing back for three heartbeats suspects its lease (the
+        // controller's default lease is five).
+        let lease_status = (config.lease_heartbeat_ms > 0).then(|| {
+            LeaseStatus::new(Duration::from_millis(
+                config.lease_heartbeat_ms.saturating_mul(3),
+            ))
+        });
+        let lease = lease_status.clone().map(|status| {
             LeaseKeeper::spawn(
                 deps.controller.clone(),
                 info,
                 Duration::from_millis(config.lease_heartbeat_ms),
+                status,
             )
         });
 
@@ -102,21 +122,25 @@ impl Broker {
             GroupConfig::from_broker(&config),
             config.broker_id,
             deps.controller.clone(),
+            lease_status,
         ));
         let ctx = Arc::new(BrokerContext {
             groups: groups.clone(),
             chunks: ChunkSource::new(deps.cache, deps.store, recent),
             fetch_waiters: Arc::new(Semaphore::new(config.max_fetch_waiters)),
+            request_budget: Arc::new(Semaphore::new(config.queued_max_request_bytes)),
+            response_budget: Arc::new(Semaphore::new(config.queued_max_response_bytes)),
             controller: deps.controller,
             produce,
             shutdown: shutdown.clone(),
             metrics,
+            warnings: Warnings::default(),
             config,
         });
         let connections = TaskTracker::new();
         let acceptor = tokio::spawn(accept_loop(
             listener,
-            ctx,
+            ctx.clone(),
             connections.clone(),
             shutdown.clone(),
         ));
@@ -128,7 +152,19 @@ impl Broker {
             flusher,
             groups,
             lease,
+            ctx,
         })
+    }
+
+    /// How much of the request and response budgets is in use.
+    pub fn budget_use(&self) -> BudgetUse {
+        let config = &self.ctx.config;
+        BudgetUse {
+            request_bytes: config.queued_max_request_bytes
+                - self.ctx.request_budget.available_permits(),
+            response_bytes: config.queued_max_response_bytes
+                - self.ctx.response_budget.available_permits(),
+        }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -182,44 +218,118 @@ async fn accept_loop(
     connections: TaskTracker,
     shutdown: CancellationToken,
 ) {
-    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
     let counts: ConnectionMetrics = ctx.metrics.connections.clone();
+    let slots = Arc::new(ConnectionSlots::default());
     loop {
-        let permit = match limit.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                // Full: new connections wait in the listen backlog until one closes.
-                counts.refused.increment(1);
-                tokio::select! {
-                    permit = limit.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => return },
-                    _ = shutdown.cancelled() => return,
-                }
-            }
-        };
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.cancelled() => return,
         };
-        match accepted {
-            Ok((stream, peer)) => {
-                if let Err(e) = stream.set_nodelay(true) {
-                    warn!(%peer, error = %e, "could not disable Nagle's algorithm");
-                }
-                let ctx = ctx.clone();
-                let shutdown = shutdown.clone();
-                let counts = counts.clone();
-                counts.accepted.increment(1);
-                counts.open.increment(1.0);
-                connections.spawn(async move {
-                    connection::serve(stream, peer, ctx, shutdown).await;
-                    counts.open.decrement(1.0);
-                    drop(permit);
-                });
-            }
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Usually out of file descriptors: back off instead of spinning.
                 warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Over a limit, the connection is closed at once (the client sees it and backs off)
+        // rather than left unanswered in the listen backlog.
+        let slot = match slots.take(peer.ip(), &ctx.config) {
+            Ok(slot) => slot,
+            Err(limit) => {
+                match limit {
+                    Limit::Total => counts.refused_max_connections.increment(1),
+                    Limit::PerIp => counts.refused_per_ip.increment(1),
+                }
+                if let Some(allowed) = ctx
+                    .warnings
+                    .connection_limits
+                    .check(&peer.ip(), std::time::Instant::now())
+                {
+                    warn!(%peer, limit = limit.name(), held_back = allowed.held_back, "refusing connection: limit reached");
+                }
+                drop(stream);
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            warn!(%peer, error = %e, "could not disable Nagle's algorithm");
+        }
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        let counts = counts.clone();
+        counts.accepted.increment(1);
+        counts.open.increment(1.0);
+        connections.spawn(async move {
+            connection::serve(stream, peer, ctx, shutdown).await;
+            counts.open.decrement(1.0);
+            drop(slot);
+        });
+    }
+}
+
+/// Open connections, in total and per client address.
+#[derive(Default)]
+struct ConnectionSlots {
+    inner: parking_lot::Mutex<SlotCounts>,
+}
+
+#[derive(Default)]
+struct SlotCounts {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Total,
+    PerIp,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Limit::Total => "max_connections",
+            Limit::PerIp => "max_connections_per_ip",
+        }
+    }
+}
+
+/// One open connection's place in [`ConnectionSlots`], given back on drop.
+struct Slot {
+    slots: Arc<ConnectionSlots>,
+    ip: IpAddr,
+}
+
+impl ConnectionSlots {
+    fn take(self: &Arc<Self>, ip: IpAddr, config: &BrokerConfig) -> Result<Slot, Limit> {
+        let mut counts = self.inner.lock();
+        if counts.total >= config.max_connections {
+            return Err(Limit::Total);
+        }
+        let for_ip = counts.by_ip.get(&ip).copied().unwrap_or(0);
+        if for_ip >= config.connection_limit_for(ip) {
+            return Err(Limit::PerIp);
+        }
+        counts.total += 1;
+        counts.by_ip.insert(ip, for_ip + 1);
+        Ok(Slot {
+            slots: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.inner.lock();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.by_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.by_ip.remove(&self.ip);
             }
         }
     }

@@ -13,7 +13,10 @@ use std::time::Instant;
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::{JoinGroupRequest, ListGroupsRequest, MetadataRequest};
-use skiff_meta::{BrokerHeartbeat, ExpireBroker, Propose};
+use skiff_meta::{
+    BrokerHeartbeat, CommitOffsetsFenced, ExpireBroker, FencedGroup, FencedOffsets, GroupOffsets,
+    PartitionOffset, Propose, StoreGroupsFenced,
+};
 use support::*;
 
 const NOT_COORDINATOR: i16 = 16;
@@ -137,5 +140,172 @@ async fn lapsed_brokers_lose_partitions_and_groups_and_get_them_back() {
     assert_eq!(brokers, vec![1, 2]);
     assert_eq!(leaders, BTreeSet::from([1, 2]));
 
+    broker.stop().await;
+}
+
+/// Heartbeats (bounded) until the answer is not NONE, and returns it: broker 1 drops a group
+/// after it sees the live set change, which it learns asynchronously.
+async fn heartbeat_until_refused(
+    client: &mut RawClient,
+    group_id: &str,
+    member: &str,
+    generation: i32,
+) -> i16 {
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let code = heartbeat(client, group_id, member, generation).await;
+        if code != NONE || Instant::now() > deadline {
+            return code;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The bug a paused coordinator caused: broker 1 holds a group, its lease lapses, an interim
+/// coordinator (broker 2, driven through the controller) moves the group on, and broker 1
+/// heartbeats again. Broker 1 must drop what it held and carry on from the interim
+/// coordinator's generation, and nothing it wrote from the old state may land.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_that_lost_its_lease_carries_on_from_the_interim_coordinators_state() {
+    let broker = TestBroker::start_beside_absent_broker(|config| {
+        config.group_initial_rebalance_delay_ms = 0;
+    })
+    .await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "t", 2, &[]).await;
+    let mut group_id = None;
+    for i in 0..40 {
+        let id = format!("group-{i}");
+        if coordinator_of(&mut client, &id).await == 1 {
+            group_id = Some(id);
+            break;
+        }
+    }
+    let group_id = group_id.expect("some group lands on broker 1");
+
+    // A one-member group on broker 1, generation 1, offset 5 committed.
+    let joined = join_new(&mut client, &group_id, 7, &["t"]).await;
+    assert_eq!(joined.error_code, NONE);
+    let member = joined.member_id.to_string();
+    let generation = joined.generation_id;
+    let synced = client
+        .call(
+            5,
+            &sync_request(
+                &group_id,
+                &member,
+                generation,
+                &[(member.as_str(), assignment("t", &[0, 1]))],
+            ),
+        )
+        .await;
+    assert_eq!(synced.error_code, NONE);
+    let committed = client
+        .call(
+            8,
+            &commit_request(&group_id, generation, &member, &[("t", 0, 5, "")]),
+        )
+        .await;
+    assert_eq!(commit_codes(&committed), vec![NONE]);
+
+    // Broker 1's lease lapses; broker 2 coordinates the group meanwhile: generation 2 with a
+    // second member, and offset 9.
+    let controller = broker.controller();
+    let heartbeats = controller
+        .state()
+        .read()
+        .broker_lease(1)
+        .expect("lease")
+        .heartbeats;
+    controller
+        .propose(ExpireBroker {
+            broker_id: 1,
+            heartbeats_seen: heartbeats,
+        })
+        .await
+        .expect("expire");
+    let interim_epoch = controller.state().read().placement_epoch();
+    let mut interim = controller
+        .state()
+        .read()
+        .group(&group_id)
+        .and_then(|g| g.metadata.clone())
+        .expect("stored generation");
+    let mut second = interim.members[0].clone();
+    second.member_id = "interim-member".into();
+    interim.members.push(second);
+    interim.generation = generation + 1;
+    let stored = controller
+        .propose(StoreGroupsFenced {
+            broker_id: 2,
+            groups: vec![FencedGroup {
+                loaded_at: interim_epoch,
+                group: interim,
+            }],
+        })
+        .await
+        .expect("interim store");
+    assert_eq!(stored, vec![Ok(())]);
+    let topic_id = controller.state().read().topic_by_name("t").expect("t").id;
+    let interim_commit = controller
+        .propose(CommitOffsetsFenced {
+            broker_id: 2,
+            commits: vec![FencedOffsets {
+                loaded_at: interim_epoch,
+                offsets: GroupOffsets {
+                    group_id: group_id.clone(),
+                    commit_time_ms: 1_700_000_000_000,
+                    partitions: vec![PartitionOffset {
+                        topic_id,
+                        partition: 0,
+                        offset: 9,
+                        leader_epoch: -1,
+                        metadata: String::new(),
+                    }],
+                },
+            }],
+        })
+        .await
+        .expect("interim commit");
+    assert_eq!(interim_commit, vec![vec![Ok(())]]);
+
+    // Broker 1 is back: the group is its own again by placement, but it did not hold it
+    // throughout, so it drops what it had.
+    controller
+        .propose(BrokerHeartbeat {
+            broker_id: 1,
+            now_ms: 1_700_000_000_000,
+        })
+        .await
+        .expect("heartbeat");
+    assert_eq!(coordinator_of(&mut client, &group_id).await, 1);
+
+    // The member carries on from the interim generation: its old generation is stale (broker 1
+    // reloaded the group), the new one is accepted without a rebalance, and a commit lands on
+    // top of the interim offset.
+    assert_eq!(
+        heartbeat_until_refused(&mut client, &group_id, &member, generation).await,
+        ILLEGAL_GENERATION,
+        "broker 1 must not go on with the generation it held before its lease lapsed"
+    );
+    assert_eq!(
+        heartbeat(&mut client, &group_id, &member, generation + 1).await,
+        NONE
+    );
+    assert_eq!(
+        fetch_offsets(&mut client, &group_id, "t", &[0]).await[0].0,
+        9
+    );
+    let committed = client
+        .call(
+            8,
+            &commit_request(&group_id, generation + 1, &member, &[("t", 0, 12, "")]),
+        )
+        .await;
+    assert_eq!(commit_codes(&committed), vec![NONE]);
+    assert_eq!(
+        fetch_offsets(&mut client, &group_id, "t", &[0]).await[0].0,
+        12
+    );
     broker.stop().await;
 }

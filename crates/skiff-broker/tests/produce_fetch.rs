@@ -9,73 +9,17 @@ use bytes::Bytes;
 use kafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    ApiVersionsRequest, DeleteRecordsRequest, FetchRequest, FetchResponse, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest,
+    ApiVersionsRequest, DeleteRecordsRequest, FetchRequest, InitProducerIdRequest,
+    ListOffsetsRequest,
 };
-use kafka_protocol::records::RecordBatchDecoder;
 use skiff_storage::StoreConfig;
 use support::*;
 use uuid::Uuid;
 
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const OFFSET_OUT_OF_RANGE: i16 = 1;
-
-fn fetch_request(
-    topic: &str,
-    topic_id: Uuid,
-    partition: i32,
-    offset: i64,
-    max_wait_ms: i32,
-    min_bytes: i32,
-) -> FetchRequest {
-    let mut p = FetchPartition::default();
-    p.partition = partition;
-    p.fetch_offset = offset;
-    p.partition_max_bytes = 1 << 20;
-    let mut t = FetchTopic::default();
-    t.topic = topic_name(topic);
-    t.topic_id = topic_id;
-    t.partitions = vec![p];
-    let mut request = FetchRequest::default();
-    request.max_wait_ms = max_wait_ms;
-    request.min_bytes = min_bytes;
-    request.max_bytes = 50 << 20;
-    request.topics = vec![t];
-    request
-}
-
-/// (offset, value) of every record in a fetch response's first partition.
-fn fetched(response: &FetchResponse) -> Vec<(i64, String)> {
-    let partition = &response.responses[0].partitions[0];
-    assert_eq!(partition.error_code, 0, "fetch error");
-    let mut records = partition.records.clone().unwrap_or_default();
-    let mut out = Vec::new();
-    for set in RecordBatchDecoder::decode_all(&mut records)
-        .expect("fetched batches decode with valid CRCs")
-    {
-        for r in set.records {
-            let value = String::from_utf8(r.value.map(|v| v.to_vec()).unwrap_or_default())
-                .expect("utf-8 value");
-            out.push((r.offset, value));
-        }
-    }
-    out
-}
-
-async fn topic_id(client: &mut RawClient, name: &str) -> Uuid {
-    let mut request = MetadataRequest::default();
-    request.topics = None;
-    let response = client.call(12, &request).await;
-    response
-        .topics
-        .iter()
-        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(name))
-        .expect("topic listed")
-        .topic_id
-}
 
 #[tokio::test]
 async fn offsets_are_assigned_at_commit_and_patched_on_fetch() {

@@ -43,6 +43,9 @@ pub struct ControllerConfig {
     /// How long a lagging node may take to receive and install one snapshot chunk (the last
     /// one decodes and saves the whole state). Too short and a large state never installs.
     pub install_snapshot_timeout_ms: u64,
+    /// How long a follower waits for the leader to answer a proposal or membership change it
+    /// forwarded.
+    pub forward_timeout_ms: u64,
     /// The storage lifecycle the leader runs: retention, offset expiry, merge and compaction.
     #[serde(flatten)]
     pub lifecycle: LifecycleConfig,
@@ -158,6 +161,7 @@ impl Default for ControllerConfig {
             gc_interval_ms: 60 * 1000,
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             install_snapshot_timeout_ms: 10_000,
+            forward_timeout_ms: 10_000,
             lifecycle: LifecycleConfig::default(),
         }
     }

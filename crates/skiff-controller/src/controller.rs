@@ -51,6 +51,8 @@ pub struct Controller {
     pub(crate) applied_log: AppliedLog,
     pub(crate) state_source: StateSource,
     pub(crate) http: HttpClient,
+    /// How long a follower waits for the leader on a forwarded request.
+    pub(crate) forward_timeout: Duration,
     duties_stop: CancellationToken,
     duties: Mutex<Option<JoinHandle<()>>>,
     proposals: ProposalMetrics,
@@ -149,6 +151,7 @@ impl Controller {
             applied_log,
             state_source,
             http,
+            forward_timeout: Duration::from_millis(cfg.forward_timeout_ms),
             duties_stop,
             duties: Mutex::new(None),
             proposals,

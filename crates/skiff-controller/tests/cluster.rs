@@ -10,6 +10,10 @@ use skiff_controller::*;
 use skiff_meta::*;
 use support::{TestCluster, WAIT, config_template, topic_command};
 
+/// Proposals of megabytes take seconds to decode and apply in a debug build, far more on a
+/// loaded machine: these tests check that they replicate, not how fast.
+const BIG_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
 async fn wait_cluster_id(cluster: &TestCluster) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -208,12 +212,15 @@ async fn a_proposal_of_several_megabytes_replicates() {
         heartbeat_interval_ms: 500,
         election_timeout_min_ms: 2000,
         election_timeout_max_ms: 4000,
+        forward_timeout_ms: BIG_REQUEST_TIMEOUT.as_millis() as u64,
         ..config_template(10_000)
     };
     let mut cluster = TestCluster::start(3, template).await;
     let leader = cluster.wait_for_leader().await;
     let follower = cluster.followers(leader)[0];
-    let client = ControllerEndpoints::new(vec![cluster.addr(follower)]).expect("endpoints");
+    let client = ControllerEndpoints::new(vec![cluster.addr(follower)])
+        .expect("endpoints")
+        .with_request_timeout(BIG_REQUEST_TIMEOUT);
     // One chunk of 200,000 batches (about 2.4 MB encoded) for a topic that does not exist,
     // so applying it is cheap but the body is larger than axum's 2 MB default limit.
     let batch = BatchCommit {
@@ -250,13 +257,16 @@ async fn a_proposal_of_several_megabytes_replicates() {
 async fn a_snapshot_of_several_chunks_reaches_a_lagging_node() {
     let template = ControllerConfig {
         snapshot_chunk_bytes: 128 * 1024,
+        forward_timeout_ms: BIG_REQUEST_TIMEOUT.as_millis() as u64,
         ..config_template(5)
     };
     let mut cluster = TestCluster::start(3, template).await;
     let leader = cluster.wait_for_leader().await;
     let lagging = cluster.followers(leader)[0];
     cluster.stop(lagging).await;
-    let client = ControllerEndpoints::new(vec![cluster.addr(leader)]).expect("endpoints");
+    let client = ControllerEndpoints::new(vec![cluster.addr(leader)])
+        .expect("endpoints")
+        .with_request_timeout(BIG_REQUEST_TIMEOUT);
     const PARTITIONS: u32 = 50_000;
     let topic_id = uuid::Uuid::from_u128(7);
     client

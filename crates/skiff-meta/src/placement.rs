@@ -20,16 +20,23 @@ pub fn group_coordinator<'a>(
     group_id: &str,
     brokers: impl IntoIterator<Item = &'a BrokerInfo>,
 ) -> Option<i32> {
+    group_coordinator_among(group_id, brokers.into_iter().map(|b| b.id))
+}
+
+/// [`group_coordinator`] over broker ids.
+pub fn group_coordinator_among(
+    group_id: &str,
+    broker_ids: impl IntoIterator<Item = i32>,
+) -> Option<i32> {
     // FNV-1a over the id's bytes, then the same mix as partitions: stable across builds.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in group_id.as_bytes() {
         hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     let key = mix(hash);
-    brokers
+    broker_ids
         .into_iter()
-        .max_by_key(|b| (mix(key ^ b.id as u64), b.id))
-        .map(|b| b.id)
+        .max_by_key(|id| (mix(key ^ *id as u64), *id))
 }
 
 /// SplitMix64's finaliser: a fixed, well-distributed 64-bit mix that is the same on every

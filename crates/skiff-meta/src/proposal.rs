@@ -318,6 +318,58 @@ impl Proposal for DeleteOffsets {
     }
 }
 
+impl From<CommitOffsetsFenced> for Command {
+    fn from(payload: CommitOffsetsFenced) -> Command {
+        Command::CommitOffsetsFenced(payload)
+    }
+}
+
+impl Proposal for CommitOffsetsFenced {
+    type Answer = Vec<Vec<Result<(), GroupError>>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Nested(
+            self.commits
+                .iter()
+                .map(|c| c.offsets.partitions.len())
+                .collect(),
+        )
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        offsets_answer(response)
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        nested(answer)
+    }
+}
+
+impl From<StoreGroupsFenced> for Command {
+    fn from(payload: StoreGroupsFenced) -> Command {
+        Command::StoreGroupsFenced(payload)
+    }
+}
+
+impl Proposal for StoreGroupsFenced {
+    type Answer = Vec<Result<(), GroupError>>;
+
+    fn shape(&self) -> Shape {
+        Shape::Items(self.groups.len())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::GroupsStored(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        Shape::Items(answer.len())
+    }
+}
+
 impl From<StoreGroupsAsCoordinator> for Command {
     fn from(payload: StoreGroupsAsCoordinator) -> Command {
         Command::StoreGroupsAsCoordinator(payload)

@@ -16,7 +16,7 @@ pub use api_versions::{SUPPORTED_APIS, SupportedApi, api_versions_response, supp
 pub use error::ProtocolError;
 pub use frame::{FRAME_PREFIX_LEN, frame_body_len};
 pub use request::{DecodedRequest, RequestError, decode_request};
-pub use response::{encode_error_response, encode_response};
+pub use response::{encode_error_response, encode_response, response_size};
 
 /// The `kafka-protocol` crate, re-exported so every Skiff crate uses the same version of it.
 pub use kafka_protocol;

@@ -49,6 +49,57 @@ fn patch_length(out: &mut BytesMut, start: usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// Bytes [`encode_response`] will write for `body`, frame prefix and header included, without
+/// encoding it: the broker reserves its response budget from this before it allocates.
+/// Responses of APIs the broker never sends count as 0.
+pub fn response_size(
+    api_key: ApiKey,
+    version: i16,
+    body: &ResponseKind,
+) -> Result<usize, ProtocolError> {
+    macro_rules! body_size {
+        ($($api:ident),* $(,)?) => {
+            match body {
+                $(ResponseKind::$api(response) => response.compute_size(version),)*
+                _ => Ok(0),
+            }
+        };
+    }
+    let body = body_size!(
+        ApiVersions,
+        CreatePartitions,
+        CreateTopics,
+        DeleteGroups,
+        DeleteTopics,
+        DescribeCluster,
+        DescribeConfigs,
+        DescribeGroups,
+        Fetch,
+        FindCoordinator,
+        Heartbeat,
+        IncrementalAlterConfigs,
+        InitProducerId,
+        JoinGroup,
+        LeaveGroup,
+        ListGroups,
+        ListOffsets,
+        Metadata,
+        OffsetCommit,
+        OffsetDelete,
+        OffsetFetch,
+        Produce,
+        SyncGroup,
+    )
+    .map_err(|e| ProtocolError::Encode {
+        api: Some(api_key),
+        version,
+        reason: format!("{e:#}"),
+    })?;
+    // Header: correlation id, plus an empty tagged-field section in flexible versions.
+    let header = 4 + usize::from(api_key.response_header_version(version) >= 1);
+    Ok(FRAME_PREFIX_LEN + header + body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

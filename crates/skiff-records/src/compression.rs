@@ -10,13 +10,13 @@ use crate::error::RecordsError;
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Java's xerial snappy-java `SnappyOutputStream` stream header: magic, version, compatible version.
-const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
-const XERIAL_HEADER_LEN: usize = 16;
+pub(crate) const XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
+pub(crate) const XERIAL_HEADER_LEN: usize = 16;
 
 /// zstd frames may declare a window far larger than their content (Java's streaming encoder
 /// does, 2 MiB at the default level). Accept up to 8 MiB (windowLog 23) even when the output
 /// cap is smaller; the output cap still bounds what we actually produce.
-const MIN_ZSTD_WINDOW: u64 = 8 * 1024 * 1024;
+pub(crate) const MIN_ZSTD_WINDOW: u64 = 8 * 1024 * 1024;
 
 /// Decompresses a batch's records section, failing once the output would pass `limit` bytes.
 /// Snappy is read in both framings clients send: xerial blocks (Java) and one raw block.

@@ -1,13 +1,15 @@
 //! Bounds-checked reading of the record encoding (zigzag varints, length-prefixed bytes).
 
-/// A forward-only reader over a byte slice. Every read either succeeds within bounds or
-/// returns a reason string; nothing here can panic on hostile input.
+use crate::error::FieldProblem;
+
+/// A forward-only reader over a byte slice. Every read either succeeds within bounds or says
+/// what is wrong with the field it tried to read; nothing here can panic on hostile input.
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor<'a> {
     data: &'a [u8],
 }
 
-pub(crate) type ReadResult<T> = Result<T, &'static str>;
+pub(crate) type ReadResult<T> = Result<T, FieldProblem>;
 
 impl<'a> Cursor<'a> {
     pub(crate) fn new(data: &'a [u8]) -> Self {
@@ -23,14 +25,17 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn read_u8(&mut self) -> ReadResult<u8> {
-        let (&byte, rest) = self.data.split_first().ok_or("ends unexpectedly")?;
+        let (&byte, rest) = self.data.split_first().ok_or(FieldProblem::Truncated)?;
         self.data = rest;
         Ok(byte)
     }
 
     pub(crate) fn read_bytes(&mut self, len: usize) -> ReadResult<&'a [u8]> {
         if len > self.data.len() {
-            return Err("a length points past the end of the data");
+            return Err(FieldProblem::PastEnd {
+                len,
+                available: self.data.len(),
+            });
         }
         let (bytes, rest) = self.data.split_at(len);
         self.data = rest;
@@ -39,7 +44,7 @@ impl<'a> Cursor<'a> {
 
     /// Kafka's zigzag varint: at most 5 bytes (bits past 32 are dropped, as Kafka does).
     pub(crate) fn read_varint(&mut self) -> ReadResult<i32> {
-        let raw = self.read_unsigned_varint(5, "a varint is longer than 5 bytes")?;
+        let raw = self.read_unsigned_varint(5)?;
         // The truncation to 32 bits mirrors Kafka's ByteUtils.readVarint.
         let raw = raw as u32;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
@@ -47,22 +52,36 @@ impl<'a> Cursor<'a> {
 
     /// Kafka's zigzag varlong: at most 10 bytes.
     pub(crate) fn read_varlong(&mut self) -> ReadResult<i64> {
-        let raw = self.read_unsigned_varint(10, "a varlong is longer than 10 bytes")?;
+        let raw = self.read_unsigned_varint(10)?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))
     }
 
-    /// A varint length then that many bytes; -1 means null.
-    pub(crate) fn read_nullable_bytes(&mut self) -> ReadResult<Option<&'a [u8]>> {
+    /// A varint length: -1 means null; anything below is an error.
+    pub(crate) fn read_nullable_length(&mut self) -> ReadResult<Option<usize>> {
         match self.read_varint()? {
             -1 => Ok(None),
-            len => {
-                let len = usize::try_from(len).map_err(|_| "a length is negative (below -1)")?;
-                self.read_bytes(len).map(Some)
-            }
+            len => usize::try_from(len)
+                .map(Some)
+                .map_err(|_| FieldProblem::Negative(i64::from(len))),
         }
     }
 
-    fn read_unsigned_varint(&mut self, max_bytes: u32, too_long: &'static str) -> ReadResult<u64> {
+    /// A varint length that may not be negative.
+    pub(crate) fn read_length(&mut self) -> ReadResult<usize> {
+        let len = self.read_varint()?;
+        usize::try_from(len).map_err(|_| FieldProblem::Negative(i64::from(len)))
+    }
+
+    /// A varint length then that many bytes; -1 means null (cold-path helper for tests).
+    #[cfg(test)]
+    pub(crate) fn read_nullable_bytes(&mut self) -> ReadResult<Option<&'a [u8]>> {
+        match self.read_nullable_length()? {
+            None => Ok(None),
+            Some(len) => self.read_bytes(len).map(Some),
+        }
+    }
+
+    fn read_unsigned_varint(&mut self, max_bytes: u32) -> ReadResult<u64> {
         let mut value: u64 = 0;
         for index in 0..max_bytes {
             let byte = self.read_u8()?;
@@ -71,7 +90,7 @@ impl<'a> Cursor<'a> {
                 return Ok(value);
             }
         }
-        Err(too_long)
+        Err(FieldProblem::Overlong)
     }
 }
 

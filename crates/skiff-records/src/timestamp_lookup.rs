@@ -1,6 +1,7 @@
 //! Record-level timestamp lookups for ListOffsets (cold path).
 
 use crate::batch::BatchView;
+use crate::compression::DEFAULT_MAX_DECOMPRESSED_BYTES;
 use crate::error::RecordsError;
 
 /// Offset delta of the first record whose timestamp is `>= target_ms`, or `None` if no record
@@ -13,8 +14,8 @@ pub fn first_offset_delta_at_or_after(
     batch: BatchView<'_>,
     target_ms: i64,
 ) -> Result<Option<i32>, RecordsError> {
-    let records = batch.records()?;
-    for record in records.iter() {
+    let mut records = batch.walk_records(DEFAULT_MAX_DECOMPRESSED_BYTES)?;
+    while let Some(record) = records.next_record() {
         let record = record?;
         if record.timestamp >= target_ms {
             return Ok(Some(record.offset_delta));
@@ -29,9 +30,9 @@ pub fn first_offset_delta_at_or_after(
 pub fn offset_delta_of_max_timestamp(
     batch: BatchView<'_>,
 ) -> Result<Option<(i64, i32)>, RecordsError> {
-    let records = batch.records()?;
+    let mut records = batch.walk_records(DEFAULT_MAX_DECOMPRESSED_BYTES)?;
     let mut best: Option<(i64, i32)> = None;
-    for record in records.iter() {
+    while let Some(record) = records.next_record() {
         let record = record?;
         if best.is_none_or(|(timestamp, _)| record.timestamp > timestamp) {
             best = Some((record.timestamp, record.offset_delta));

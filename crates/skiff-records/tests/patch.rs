@@ -6,8 +6,8 @@ mod support;
 
 use kafka_protocol::records::TimestampType as KTimestampType;
 use skiff_records::{
-    BatchView, RecordsError, TimestampType, assign_offsets, assign_run_offsets, batches,
-    set_base_offset, set_log_append_time, validate_record_set,
+    BatchView, ProduceRules, RecordsError, TimestampType, assign_offsets, assign_run_offsets,
+    batches, set_base_offset, set_log_append_time, validate_record_set,
 };
 use support::*;
 
@@ -169,7 +169,7 @@ fn summaries_give_each_batch_range_and_last_sequence() {
     let second = encode_batch(&sample_specs()[..3], wrapping, Codec::SnappyRaw);
     let mut set = [first.clone(), second.clone()].concat();
     let mut out = Vec::new();
-    validate_record_set(&set, 1 << 20, &mut out).unwrap();
+    validate_record_set(&set, &ProduceRules::with_max_batch_bytes(1 << 20), &mut out).unwrap();
     assert_eq!(out[0].range(), 0..first.len());
     assert_eq!(out[1].range(), first.len()..set.len());
     assert_eq!(out[0].last_sequence(), 104);

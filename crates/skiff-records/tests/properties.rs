@@ -6,7 +6,7 @@ mod support;
 
 use proptest::prelude::*;
 use skiff_records::{
-    BatchView, assign_offsets, batches, first_offset_delta_at_or_after,
+    BatchView, ProduceRules, assign_offsets, batches, first_offset_delta_at_or_after,
     offset_delta_of_max_timestamp, set_log_append_time, validate_record_set,
 };
 use support::*;
@@ -99,7 +99,7 @@ fn batch_starts(buf: &[u8]) -> Vec<usize> {
 
 fn decode_everything_without_panicking(buf: &[u8]) {
     let mut out = Vec::new();
-    let _ = validate_record_set(buf, MAX, &mut out);
+    let _ = validate_record_set(buf, &ProduceRules::with_max_batch_bytes(MAX), &mut out);
     for batch in batches(buf) {
         let Ok(batch) = batch else { break };
         let _ = batch.verify_crc();
@@ -126,7 +126,7 @@ proptest! {
     ) {
         let mut set = encode_set(&specs);
         let mut summaries = Vec::new();
-        validate_record_set(&set, MAX, &mut summaries).unwrap();
+        validate_record_set(&set, &ProduceRules::with_max_batch_bytes(MAX), &mut summaries).unwrap();
         prop_assert_eq!(summaries.len(), specs.len());
 
         for ((summary, spec), batch) in summaries.iter().zip(&specs).zip(batches(&set)) {
@@ -178,7 +178,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(buf in bytes(600)) {
         decode_everything_without_panicking(&buf);
         let mut out = Vec::new();
-        if validate_record_set(&buf, MAX, &mut out).is_ok() {
+        if validate_record_set(&buf, &ProduceRules::with_max_batch_bytes(MAX), &mut out).is_ok() {
             // Random bytes only pass if they really are valid batches.
             prop_assert_eq!(out.len(), batch_starts(&buf).len());
             for batch in batches(&buf) {
@@ -228,7 +228,7 @@ proptest! {
 
         decode_everything_without_panicking(&set);
         let mut out = Vec::new();
-        let result = validate_record_set(&set, MAX, &mut out);
+        let result = validate_record_set(&set, &ProduceRules::with_max_batch_bytes(MAX), &mut out);
         // Only the base offset (0..8) and partition leader epoch (12..16) are outside the CRC
         // and the framing checks, exactly as in Kafka.
         let uncovered = within < 8 || (12..16).contains(&within);
@@ -244,7 +244,7 @@ proptest! {
         let mut out = Vec::new();
         for cut in 0..batch.len() {
             let prefix = &batch[..cut];
-            let error = validate_record_set(prefix, MAX, &mut out).unwrap_err();
+            let error = validate_record_set(prefix, &ProduceRules::with_max_batch_bytes(MAX), &mut out).unwrap_err();
             prop_assert_eq!(error.kafka_error_code(), 2);
             prop_assert!(out.is_empty());
             let last = batches(prefix).last();

@@ -5,8 +5,8 @@
 mod support;
 
 use skiff_records::{
-    BatchView, Compression, RecordsError, first_offset_delta_at_or_after,
-    offset_delta_of_max_timestamp, set_log_append_time,
+    BatchView, Compression, FieldProblem, RecordError, RecordField, RecordsError,
+    first_offset_delta_at_or_after, offset_delta_of_max_timestamp, set_log_append_time,
 };
 use support::*;
 
@@ -53,10 +53,14 @@ fn record_length_past_the_end_is_malformed() {
     let errors = collect_errors(&raw_batch(0, 1, 0, &records));
     assert_eq!(
         errors,
-        vec![RecordsError::MalformedRecord {
-            record_index: 0,
-            reason: "its length runs past the end of the records"
-        }]
+        vec![RecordsError::Record(RecordError::Malformed {
+            index: 0,
+            field: RecordField::Length,
+            problem: FieldProblem::PastEnd {
+                len: records.len() + 1,
+                available: records.len() - 1
+            }
+        })]
     );
 }
 
@@ -66,15 +70,13 @@ fn negative_record_length_is_malformed() {
     varint(-3, &mut records);
     records.extend_from_slice(&[0; 8]);
     let errors = collect_errors(&raw_batch(0, 1, 0, &records));
-    assert!(
-        matches!(
-            errors[..],
-            [RecordsError::MalformedRecord {
-                record_index: 0,
-                ..
-            }]
-        ),
-        "{errors:?}"
+    assert_eq!(
+        errors,
+        vec![RecordsError::Record(RecordError::Malformed {
+            index: 0,
+            field: RecordField::Length,
+            problem: FieldProblem::Negative(-3)
+        })]
     );
 }
 
@@ -86,10 +88,11 @@ fn key_length_below_minus_one_is_malformed() {
     let errors = collect_errors(&raw_batch(0, 1, 0, &with_length_prefix(&body)));
     assert_eq!(
         errors,
-        vec![RecordsError::MalformedRecord {
-            record_index: 0,
-            reason: "a length is negative (below -1)"
-        }]
+        vec![RecordsError::Record(RecordError::Malformed {
+            index: 0,
+            field: RecordField::KeyLength,
+            problem: FieldProblem::Negative(-2)
+        })]
     );
 }
 
@@ -101,10 +104,11 @@ fn negative_header_count_and_overlong_header_lists_are_malformed() {
     let errors = collect_errors(&raw_batch(0, 1, 0, &with_length_prefix(&body)));
     assert_eq!(
         errors,
-        vec![RecordsError::MalformedRecord {
-            record_index: 0,
-            reason: "its header count is negative"
-        }]
+        vec![RecordsError::Record(RecordError::Malformed {
+            index: 0,
+            field: RecordField::HeaderCount,
+            problem: FieldProblem::Negative(-1)
+        })]
     );
 
     let mut body = record_body(0, 0, None, None);
@@ -115,10 +119,11 @@ fn negative_header_count_and_overlong_header_lists_are_malformed() {
     assert!(
         matches!(
             errors[..],
-            [RecordsError::MalformedRecord {
-                record_index: 0,
-                ..
-            }]
+            [RecordsError::Record(RecordError::Malformed {
+                index: 0,
+                field: RecordField::HeaderKeyLength,
+                problem: FieldProblem::Truncated,
+            })]
         ),
         "{errors:?}"
     );
@@ -131,10 +136,11 @@ fn record_length_larger_than_its_fields_is_malformed() {
     let errors = collect_errors(&raw_batch(0, 1, 0, &with_length_prefix(&body)));
     assert_eq!(
         errors,
-        vec![RecordsError::MalformedRecord {
-            record_index: 0,
-            reason: "its length is larger than its contents"
-        }]
+        vec![RecordsError::Record(RecordError::LengthMismatch {
+            index: 0,
+            declared: body.len(),
+            used: body.len() - 1
+        })]
     );
 }
 
@@ -148,10 +154,10 @@ fn fewer_records_than_declared_is_an_error_after_the_real_ones() {
     assert!(results[0].is_ok());
     assert_eq!(
         results[1].as_ref().unwrap_err(),
-        &RecordsError::MissingRecords {
+        &RecordsError::Record(RecordError::MissingRecords {
             declared: 3,
             found: 1
-        }
+        })
     );
 }
 
@@ -169,10 +175,10 @@ fn bytes_after_the_declared_records_are_an_error() {
     assert_eq!(results.len(), 2);
     assert_eq!(
         results[1].as_ref().unwrap_err(),
-        &RecordsError::TrailingRecordBytes {
+        &RecordsError::Record(RecordError::TrailingBytes {
             declared: 1,
             trailing: records.len() / 2
-        }
+        })
     );
 }
 

@@ -7,7 +7,8 @@ mod support;
 
 use kafka_protocol::records::Compression as KCompression;
 use skiff_records::{
-    BatchView, Header, RecordRef, TimestampType, assign_offsets, batches, validate_record_set,
+    BatchView, Header, ProduceRules, RecordRef, TimestampType, assign_offsets, batches,
+    validate_record_set,
 };
 use support::*;
 
@@ -43,8 +44,12 @@ fn every_codec_validates_reads_and_decodes_like_the_encoder_wrote() {
     for codec in ALL_CODECS {
         let bytes = encode_batch(&specs, producer, codec);
         let mut summaries = Vec::new();
-        validate_record_set(&bytes, MAX, &mut summaries)
-            .unwrap_or_else(|error| panic!("{codec:?}: {error}"));
+        validate_record_set(
+            &bytes,
+            &ProduceRules::with_max_batch_bytes(MAX),
+            &mut summaries,
+        )
+        .unwrap_or_else(|error| panic!("{codec:?}: {error}"));
         assert_eq!(summaries.len(), 1);
         let summary = summaries[0];
         assert_eq!(summary.position, 0);
@@ -87,7 +92,12 @@ fn transactional_and_plain_producer_fields_are_reported() {
     let batch = BatchView::new(&bytes).unwrap();
     assert!(batch.is_transactional());
     let mut summaries = Vec::new();
-    validate_record_set(&bytes, MAX, &mut summaries).unwrap();
+    validate_record_set(
+        &bytes,
+        &ProduceRules::with_max_batch_bytes(MAX),
+        &mut summaries,
+    )
+    .unwrap();
     assert!(summaries[0].transactional);
 
     let bytes = encode_batch(&specs, NO_PRODUCER, Codec::None);
@@ -114,7 +124,12 @@ fn assigned_offsets_are_seen_by_kafka_protocol_with_valid_crcs() {
         expected_counts.push(take);
     }
     let mut summaries = Vec::new();
-    validate_record_set(&set, MAX, &mut summaries).unwrap();
+    validate_record_set(
+        &set,
+        &ProduceRules::with_max_batch_bytes(MAX),
+        &mut summaries,
+    )
+    .unwrap();
     assert_eq!(summaries.len(), 4);
     let mut position = 0;
     for (summary, count) in summaries.iter().zip(&expected_counts) {

@@ -4,7 +4,9 @@
 
 mod support;
 
-use skiff_records::{InvalidBatch, InvalidRecords, RecordsError, validate_record_set};
+use skiff_records::{
+    InvalidBatch, InvalidRecords, ProduceRules, RecordsError, validate_record_set,
+};
 use support::*;
 
 const MAX: usize = 1024 * 1024;
@@ -18,7 +20,7 @@ fn valid_batch() -> Vec<u8> {
 
 fn validate(buf: &[u8]) -> Result<Vec<skiff_records::BatchSummary>, InvalidRecords> {
     let mut out = Vec::new();
-    validate_record_set(buf, MAX, &mut out).map(|()| out)
+    validate_record_set(buf, &ProduceRules::with_max_batch_bytes(MAX), &mut out).map(|()| out)
 }
 
 fn corrupt_cause(error: InvalidRecords) -> RecordsError {
@@ -104,7 +106,12 @@ fn crc_mismatch_is_corrupt() {
 fn batch_over_the_size_limit_is_too_large() {
     let batch = valid_batch();
     let mut out = Vec::new();
-    let error = validate_record_set(&batch, batch.len() - 1, &mut out).unwrap_err();
+    let error = validate_record_set(
+        &batch,
+        &ProduceRules::with_max_batch_bytes(batch.len() - 1),
+        &mut out,
+    )
+    .unwrap_err();
     assert_eq!(error.kafka_error_code(), MESSAGE_TOO_LARGE);
     assert_eq!(
         error,
@@ -115,7 +122,12 @@ fn batch_over_the_size_limit_is_too_large() {
         }
     );
     // The limit is inclusive.
-    validate_record_set(&batch, batch.len(), &mut out).unwrap();
+    validate_record_set(
+        &batch,
+        &ProduceRules::with_max_batch_bytes(batch.len()),
+        &mut out,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -191,7 +203,8 @@ fn errors_name_the_offending_batch() {
     set.extend_from_slice(&good);
     set.extend_from_slice(&bad);
     let mut out = Vec::new();
-    let error = validate_record_set(&set, MAX, &mut out).unwrap_err();
+    let error =
+        validate_record_set(&set, &ProduceRules::with_max_batch_bytes(MAX), &mut out).unwrap_err();
     assert_eq!(error.batch_index(), 2);
     let message = error.to_string();
     assert!(message.starts_with("batch 2 is corrupt"), "{message}");
@@ -201,7 +214,12 @@ fn errors_name_the_offending_batch() {
     let mut more_specs = sample_specs();
     more_specs.push(spec(5, Some(b"extra"), Some(b"makes this batch larger")));
     too_large.extend_from_slice(&encode_batch(&more_specs, NO_PRODUCER, Codec::None));
-    let error = validate_record_set(&too_large, good.len(), &mut out).unwrap_err();
+    let error = validate_record_set(
+        &too_large,
+        &ProduceRules::with_max_batch_bytes(good.len()),
+        &mut out,
+    )
+    .unwrap_err();
     let message = error.to_string();
     assert!(message.starts_with("batch 1 is"), "{message}");
     assert!(
@@ -216,12 +234,12 @@ fn the_output_vector_is_cleared_and_refilled() {
     let mut set = batch.clone();
     set.extend_from_slice(&batch);
     let mut out = Vec::new();
-    validate_record_set(&set, MAX, &mut out).unwrap();
+    validate_record_set(&set, &ProduceRules::with_max_batch_bytes(MAX), &mut out).unwrap();
     assert_eq!(out.len(), 2);
     assert_eq!(out[1].position, batch.len());
-    validate_record_set(&batch, MAX, &mut out).unwrap();
+    validate_record_set(&batch, &ProduceRules::with_max_batch_bytes(MAX), &mut out).unwrap();
     assert_eq!(out.len(), 1);
-    validate_record_set(&[], MAX, &mut out).unwrap_err();
+    validate_record_set(&[], &ProduceRules::with_max_batch_bytes(MAX), &mut out).unwrap_err();
     assert!(out.is_empty());
 }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use skiff_meta::BrokerInfo;
+use skiff_meta::{BrokerInfo, FencedGroup};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -23,6 +23,7 @@ use super::store_request::{StorePurpose, StoreRequest};
 use super::timers::TimerQueue;
 use super::writer::GroupWriter;
 use crate::clock::now_ms;
+use crate::lease::LeaseStatus;
 use skiff_meta::ControllerClient;
 use skiff_meta::placement::group_coordinator;
 
@@ -44,6 +45,8 @@ pub(super) struct CoordinatorCore {
     timers: Mutex<TimerQueue>,
     timer_wake: Notify,
     pub(super) writer: GroupWriter,
+    /// This broker's lease (`None` in `skiff dev`, which has none to lose).
+    lease: Option<LeaseStatus>,
     waiters: Arc<Semaphore>,
     /// Lets store callbacks (run on the writer task) find their way back without keeping the
     /// coordinator alive.
@@ -62,6 +65,7 @@ impl GroupCoordinator {
         config: GroupConfig,
         broker_id: i32,
         controller: Arc<dyn ControllerClient>,
+        lease: Option<LeaseStatus>,
     ) -> GroupCoordinator {
         let stop = CancellationToken::new();
         let (writer, writer_task) = GroupWriter::spawn(
@@ -80,6 +84,7 @@ impl GroupCoordinator {
             timers: Mutex::new(TimerQueue::default()),
             timer_wake: Notify::new(),
             writer,
+            lease,
             this: this.clone(),
         });
         core.load_active_groups();
@@ -181,12 +186,15 @@ impl CoordinatorCore {
             return Ok(Some(slot.clone()));
         }
         let now = self.now();
-        let persisted = {
+        let (persisted, epoch) = {
             let state = self.controller.state();
             let state = state.read();
-            state.group(group_id).map(|record| record.metadata.clone())
+            (
+                state.group(group_id).map(|record| record.metadata.clone()),
+                state.placement_epoch(),
+            )
         };
-        let group = match persisted {
+        let mut group = match persisted {
             Some(Some(stored)) => {
                 let group = ClassicGroup::from_stored(&stored, self.config.clone(), now);
                 tracing::info!(group = %group_id, generation = group.generation(), members = group.member_count(), "loaded group from the controller");
@@ -199,6 +207,7 @@ impl CoordinatorCore {
             }
             None => return Ok(None),
         };
+        group.loaded_at = epoch;
         if groups.len() >= self.config.max_groups && !evict_one(&mut groups, &self.timers) {
             tracing::warn!(
                 limit = self.config.max_groups,
@@ -214,8 +223,11 @@ impl CoordinatorCore {
         Ok(Some(slot))
     }
 
-    /// Drops every loaded group another live broker coordinates now. Runs only when the set
-    /// of live brokers changed, so its scan of the loaded groups is rare.
+    /// Drops every loaded group this broker has not coordinated without a break since it
+    /// loaded it: another broker coordinates it now, or did for a while (this broker's lease
+    /// lapsed, or a broker came and went). Such a group reloads from the controller when next
+    /// asked for, with the interim coordinator's generation. Runs only when the set of live
+    /// brokers changed, so its scan of the loaded groups is rare.
     fn hand_over_moved_groups(&self) {
         let loaded = self.loaded_groups();
         let moved: Vec<(String, GroupSlot)> = {
@@ -223,16 +235,36 @@ impl CoordinatorCore {
             let state = state.read();
             loaded
                 .into_iter()
-                .filter(|(id, _)| {
-                    group_coordinator(id, state.live_brokers()) != Some(self.broker_id)
+                .filter(|(id, slot)| {
+                    let loaded_at = slot.lock().loaded_at;
+                    !state.coordinated_since(self.broker_id, id, loaded_at)
                 })
                 .collect()
         };
         for (group_id, slot) in moved {
-            // Out of the map first, so a client told NOT_COORDINATOR never finds it here.
-            self.forget(&group_id, &slot);
-            slot.lock().hand_over();
-            tracing::info!(group = %group_id, "another broker coordinates this group now; unloaded it");
+            self.unload(
+                &group_id,
+                &slot,
+                "this broker did not coordinate it throughout",
+            );
+        }
+    }
+
+    /// Takes a group out of memory and answers its parked requests NOT_COORDINATOR; the next
+    /// request loads it afresh from the controller.
+    pub(super) fn unload(&self, group_id: &str, slot: &GroupSlot, why: &str) {
+        // Out of the map first, so a client told NOT_COORDINATOR never finds it here.
+        self.forget(group_id, slot);
+        slot.lock().hand_over();
+        tracing::info!(group = %group_id, why, "unloaded group");
+    }
+
+    /// Drops every loaded group without writing anything: this broker cannot tell whether it
+    /// still holds its lease, so what its timers would decide (members expired on a clock that
+    /// kept running while it was paused or cut off) must not happen.
+    fn unload_all(&self, why: &str) {
+        for (group_id, slot) in self.loaded_groups() {
+            self.unload(&group_id, &slot, why);
         }
     }
 
@@ -303,8 +335,14 @@ impl CoordinatorCore {
 
     /// Sends snapshots to the writer; each comes back through `store_done`.
     fn dispatch(&self, group_id: &str, stores: Vec<StoreRequest>) {
-        for StoreRequest { mut group, purpose } in stores {
+        for StoreRequest {
+            mut group,
+            purpose,
+            loaded_at,
+        } in stores
+        {
             group.stored_at_ms = now_ms();
+            let group = FencedGroup { loaded_at, group };
             let this = self.this.clone();
             let id = group_id.to_string();
             self.writer.store(
@@ -331,6 +369,11 @@ impl CoordinatorCore {
         let Some(slot) = self.groups.lock().get(group_id).cloned() else {
             return;
         };
+        if outcome == Err(CoordinatorError::NotCoordinator) {
+            // Fenced: what this broker holds is older than what the controller has.
+            self.unload(group_id, &slot, "the controller refused its snapshot");
+            return;
+        }
         self.with_group(group_id, &slot, |group, now| {
             group.on_store_done(purpose, outcome, now)
         });
@@ -359,20 +402,21 @@ fn evict_one(groups: &mut HashMap<String, GroupSlot>, timers: &Mutex<TimerQueue>
     }
 }
 
-/// Hands groups over when the live brokers change (a broker joined, left or expired).
+/// Hands groups over when the live brokers change (a broker joined, left or expired). It
+/// follows the placement epoch, not the live set itself: a broker that lapsed and came back
+/// between two looks leaves the same live set but a newer epoch.
 async fn handover_loop(core: Arc<CoordinatorCore>, stop: CancellationToken) {
     let state = core.controller.state();
     let mut applied = state.applied();
-    let live_ids = || -> Vec<i32> { state.read().live_brokers().map(|b| b.id).collect() };
-    let mut live = live_ids();
+    let mut epoch = state.read().placement_epoch();
     loop {
         tokio::select! {
             changed = applied.changed() => if changed.is_err() { return },
             _ = stop.cancelled() => return,
         }
-        let now_live = live_ids();
-        if now_live != live {
-            live = now_live;
+        let now = state.read().placement_epoch();
+        if now != epoch {
+            epoch = now;
             core.hand_over_moved_groups();
         }
     }
@@ -394,6 +438,13 @@ async fn timer_loop(core: Arc<CoordinatorCore>, stop: CancellationToken) {
             _ = sleep => {}
             _ = core.timer_wake.notified() => continue,
             _ = stop.cancelled() => return,
+        }
+        if core
+            .lease
+            .as_ref()
+            .is_some_and(|lease| lease.take_lapse(Instant::now()))
+        {
+            core.unload_all("this broker's lease may have lapsed (no heartbeat accepted lately)");
         }
         let due = core.timers.lock().pop_due(core.now());
         for group_id in due {

@@ -73,6 +73,9 @@ pub struct ClassicGroup {
     pub(super) pending_assignment: Option<(i32, BTreeMap<String, Bytes>)>,
     /// Writes for the coordinator to send to the controller after the current operation.
     pub(super) outbox: Vec<StoreRequest>,
+    /// The placement epoch at which this broker loaded the group; every write for the group
+    /// carries it, so a coordinator that lost the group since is fenced at the controller.
+    pub(super) loaded_at: u64,
     pub(super) stores_in_flight: u32,
     /// The earliest deadline set since the coordinator last looked (it may need to wake
     /// earlier than it planned).
@@ -103,6 +106,7 @@ impl ClassicGroup {
             subscribed_topics: None,
             pending_assignment: None,
             outbox: Vec::new(),
+            loaded_at: 0,
             stores_in_flight: 0,
             wake_hint: None,
         }

@@ -2,7 +2,9 @@
 //! the group, run its state-machine step, and for commits and deletions wait for the
 //! controller.
 
-use skiff_meta::{GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset, TopicId};
+use skiff_meta::{
+    FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset, TopicId,
+};
 
 use super::admin::GroupDescription;
 use super::coordinator::{GroupCoordinator, Lookup};
@@ -121,8 +123,10 @@ impl GroupCoordinator {
             None if api_version >= 9 => return Err(CoordinatorError::GroupIdNotFound),
             None => return Err(CoordinatorError::IllegalGeneration),
         };
-        self.core.with_group(group_id, &slot, |group, now| {
-            group.validate_offset_commit(member_id, instance_id, generation, now)
+        let loaded_at = self.core.with_group(group_id, &slot, |group, now| {
+            group
+                .validate_offset_commit(member_id, instance_id, generation, now)
+                .map(|()| group.loaded_at)
         })?;
 
         let max_metadata = self.core.config.offset_metadata_max_bytes;
@@ -144,14 +148,23 @@ impl GroupCoordinator {
         let outcomes = self
             .core
             .writer
-            .commit(GroupOffsets {
-                group_id: group_id.to_string(),
-                commit_time_ms: now_ms(),
-                partitions: valid,
+            .commit(FencedOffsets {
+                loaded_at,
+                offsets: GroupOffsets {
+                    group_id: group_id.to_string(),
+                    commit_time_ms: now_ms(),
+                    partitions: valid,
+                },
             })
             .await?;
         if outcomes.len() != positions.len() {
             return Err(CoordinatorError::CoordinatorNotAvailable);
+        }
+        if outcomes.contains(&Err(GroupError::NotCoordinator)) {
+            // Fenced: this broker lost the group since it loaded it; the client's retry
+            // (after it finds the coordinator again) reloads it.
+            self.core
+                .unload(group_id, &slot, "the controller refused its offset commit");
         }
         for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let (Some(slot), Err(e)) = (results.get_mut(position), outcome) {

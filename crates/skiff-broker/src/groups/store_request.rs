@@ -25,4 +25,7 @@ pub enum StorePurpose {
 pub struct StoreRequest {
     pub group: StoredGroup,
     pub purpose: StorePurpose,
+    /// The placement epoch at which this broker loaded the group: the controller stores the
+    /// snapshot only if this broker coordinated the group throughout since then.
+    pub loaded_at: u64,
 }

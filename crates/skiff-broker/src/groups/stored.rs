@@ -23,7 +23,11 @@ impl ClassicGroup {
     ) {
         let group = self.snapshot(assignment);
         self.stores_in_flight = self.stores_in_flight.saturating_add(1);
-        self.outbox.push(StoreRequest { group, purpose });
+        self.outbox.push(StoreRequest {
+            group,
+            purpose,
+            loaded_at: self.loaded_at,
+        });
     }
 
     fn snapshot(&self, assignment: Option<&BTreeMap<String, Bytes>>) -> StoredGroup {

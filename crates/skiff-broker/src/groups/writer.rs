@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use skiff_meta::{
-    CommitOffsetsAsCoordinator, DeleteGroups, DeleteOffsets, GroupError, GroupOffsetDeletion,
-    GroupOffsets, Propose, ProposeError, StoreGroupsAsCoordinator, StoredGroup,
+    CommitOffsetsFenced, DeleteGroups, DeleteOffsets, FencedGroup, FencedOffsets, GroupError,
+    GroupOffsetDeletion, Propose, ProposeError, StoreGroupsFenced,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -28,11 +28,11 @@ pub type StoreCallback = Box<dyn FnOnce(Result<(), CoordinatorError>) + Send>;
 
 pub enum GroupWrite {
     Commit {
-        offsets: GroupOffsets,
+        offsets: FencedOffsets,
         done: oneshot::Sender<WriteOutcome>,
     },
     Store {
-        group: StoredGroup,
+        group: FencedGroup,
         done: StoreCallback,
     },
     DeleteGroups {
@@ -53,11 +53,13 @@ impl GroupWrite {
     fn approximate_bytes(&self) -> usize {
         match self {
             GroupWrite::Commit { offsets, .. } => offsets
+                .offsets
                 .partitions
                 .iter()
                 .map(|p| 40 + p.metadata.len())
                 .sum(),
             GroupWrite::Store { group, .. } => group
+                .group
                 .members
                 .iter()
                 .map(|m| 100 + m.subscription.len() + m.assignment.len())
@@ -75,7 +77,8 @@ pub struct GroupWriter {
 }
 
 /// Where the writes go and on whose behalf: commits and group snapshots carry this broker's
-/// id, and the controller applies them only while this broker coordinates the group.
+/// id and the placement epoch at which it loaded the group, and the controller applies them
+/// only if this broker coordinated the group throughout since.
 struct WriteTarget {
     controller: Arc<dyn ControllerClient>,
     broker_id: i32,
@@ -99,7 +102,7 @@ impl GroupWriter {
 
     /// Waits for room in the queue (backpressure on the committing connection), then for
     /// the controller to apply the commit.
-    pub async fn commit(&self, offsets: GroupOffsets) -> WriteOutcome {
+    pub async fn commit(&self, offsets: FencedOffsets) -> WriteOutcome {
         let (done, outcome) = oneshot::channel();
         self.send(GroupWrite::Commit { offsets, done }, outcome)
             .await
@@ -133,7 +136,7 @@ impl GroupWriter {
 
     /// Never waits (stores start from timers and other groups' paths): with the queue full,
     /// `done` is told at once and the group handles it like any failed write.
-    pub fn store(&self, group: StoredGroup, done: StoreCallback) {
+    pub fn store(&self, group: FencedGroup, done: StoreCallback) {
         if let Err(refused) = self.tx.try_send(GroupWrite::Store { group, done }) {
             let write = match refused {
                 mpsc::error::TrySendError::Full(w) | mpsc::error::TrySendError::Closed(w) => w,
@@ -223,7 +226,7 @@ async fn write_commits(target: &WriteTarget, run: Vec<GroupWrite>) {
             waiters.push(done);
         }
     }
-    let proposal = CommitOffsetsAsCoordinator {
+    let proposal = CommitOffsetsFenced {
         broker_id: target.broker_id,
         commits,
     };
@@ -246,7 +249,7 @@ async fn write_stores(target: &WriteTarget, run: Vec<GroupWrite>) {
         }
     }
     let count = groups.len();
-    let proposal = StoreGroupsAsCoordinator {
+    let proposal = StoreGroupsFenced {
         broker_id: target.broker_id,
         groups,
     };

@@ -6,6 +6,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use skiff_meta::ControllerState;
+use skiff_storage::StorageError;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
 
@@ -96,7 +97,13 @@ async fn read_once(
     let mut jobs = {
         let state = ctx.controller.state();
         let state = state.read();
-        plan_jobs(&state, request, version)
+        plan_jobs(
+            &state,
+            request,
+            version,
+            response_limit(ctx, request),
+            ctx.config.max_partition_fetch_bytes,
+        )
     };
 
     // The plans' entries are only needed to read them; moving them out avoids cloning keys.
@@ -112,8 +119,8 @@ async fn read_once(
             entries.into_iter().map(move |e| (i, e))
         })
         .collect();
-    let mut fetched: Vec<Vec<Result<Bytes, String>>> = jobs.iter().map(|_| Vec::new()).collect();
-    let results: Vec<(usize, Result<Bytes, String>)> = futures::stream::iter(reads)
+    let mut fetched: Vec<Vec<EntryRead>> = jobs.iter().map(|_| Vec::new()).collect();
+    let results: Vec<(usize, EntryRead)> = futures::stream::iter(reads)
         .map(|(job, planned)| read_entry(ctx, job, planned))
         .buffered(ENTRY_READ_CONCURRENCY)
         .collect()
@@ -136,11 +143,7 @@ async fn read_once(
             entry
         })
         .collect();
-    let max_bytes = if request.max_bytes <= 0 {
-        usize::MAX
-    } else {
-        request.max_bytes as usize
-    };
+    let max_bytes = response_limit(ctx, request);
     let mut total = 0usize;
     let mut any_error = false;
     for (job, entries) in jobs.into_iter().zip(fetched) {
@@ -157,7 +160,7 @@ async fn read_once(
                 data.last_stable_offset = plan.high_watermark;
                 data.log_start_offset = plan.log_start_offset;
                 let budget = job.max_bytes.min(max_bytes.saturating_sub(total));
-                let (records, error) = assemble(entries, job.fetch_offset, budget, total == 0);
+                let (records, error) = assemble(ctx, entries, job.fetch_offset, budget, total == 0);
                 if let Some(message) = error {
                     warn!(partition = job.partition, error = %message, "fetch could not read stored data");
                     if records.is_empty() {
@@ -174,17 +177,41 @@ async fn read_once(
     (response, total, any_error)
 }
 
-async fn read_entry(
-    ctx: &BrokerContext,
-    job: usize,
-    planned: PlannedEntry,
-) -> (usize, Result<Bytes, String>) {
-    let bytes = ctx.chunks.entry_bytes(&planned).await;
-    (job, bytes.map_err(|e| e.to_string()))
+/// One entry's bytes, or why they could not be had.
+struct EntryRead {
+    object_key: String,
+    bytes: Result<Bytes, StorageError>,
 }
 
-fn plan_jobs(state: &ControllerState, request: &FetchRequest, version: i16) -> Vec<PartitionJob> {
+async fn read_entry(ctx: &BrokerContext, job: usize, planned: PlannedEntry) -> (usize, EntryRead) {
+    let bytes = ctx.chunks.entry_bytes(&planned).await;
+    let object_key = planned.object_key;
+    (job, EntryRead { object_key, bytes })
+}
+
+/// The most record bytes one response carries: the client's `max_bytes`, capped by the
+/// broker's `fetch.max.bytes` as Kafka does (a first batch larger than that still goes out
+/// alone, KIP-74).
+fn response_limit(ctx: &BrokerContext, request: &FetchRequest) -> usize {
+    let asked = usize::try_from(request.max_bytes).unwrap_or(0);
+    match asked {
+        0 => ctx.config.fetch_max_bytes,
+        asked => asked.min(ctx.config.fetch_max_bytes),
+    }
+}
+
+/// Plans every partition, spending one response budget across them so the entries read for a
+/// response stay near its limit however many partitions it names (the first partition with
+/// data always gets at least one entry).
+fn plan_jobs(
+    state: &ControllerState,
+    request: &FetchRequest,
+    version: i16,
+    response_limit: usize,
+    partition_cap: usize,
+) -> Vec<PartitionJob> {
     let mut jobs = Vec::new();
+    let mut left = response_limit;
     for (topic_index, t) in request.topics.iter().enumerate() {
         let lookup = if version >= 13 {
             TopicLookup::Id(t.topic_id)
@@ -193,16 +220,22 @@ fn plan_jobs(state: &ControllerState, request: &FetchRequest, version: i16) -> V
         };
         let topic = lookup.resolve(state).map_err(lookup_error_code);
         for p in &t.partitions {
-            let max_bytes = p.partition_max_bytes.max(0) as usize;
+            let asked = usize::try_from(p.partition_max_bytes).unwrap_or(0);
+            let max_bytes = asked.min(partition_cap);
+            let plan_bytes = max_bytes.min(left);
             let plan = topic.and_then(|topic| {
                 let log = usize::try_from(p.partition)
                     .ok()
                     .and_then(|i| topic.partitions.get(i))
                     .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
-                plan_partition_read(state, log, p.fetch_offset, max_bytes).map_err(|e| match e {
+                plan_partition_read(state, log, p.fetch_offset, plan_bytes).map_err(|e| match e {
                     ReadError::OffsetOutOfRange => ResponseError::OffsetOutOfRange.code(),
                 })
             });
+            if let Ok(plan) = &plan {
+                let planned: usize = plan.entries.iter().map(|e| e.entry.len as usize).sum();
+                left = left.saturating_sub(planned);
+            }
             jobs.push(PartitionJob {
                 topic: topic_index,
                 partition: p.partition,
@@ -216,9 +249,13 @@ fn plan_jobs(state: &ControllerState, request: &FetchRequest, version: i16) -> V
 }
 
 /// Cuts the partition's answer out of its entries' bytes, in offset order, within `budget`.
-/// Returns the records and the first read error, if reading stopped on one.
+/// Returns the records and the first read error, if reading stopped on one. An entry that can
+/// never be read (its object gone or its bytes not matching the index) is stepped over with a
+/// logged error, so the partition stays readable past it; a store that is down stops the read
+/// for a retry.
 fn assemble(
-    entries: Vec<Result<Bytes, String>>,
+    ctx: &BrokerContext,
+    entries: Vec<EntryRead>,
     from_offset: i64,
     budget: usize,
     first_in_response: bool,
@@ -227,11 +264,16 @@ fn assemble(
     let mut taken = 0usize;
     let mut error = None;
     for entry in entries {
-        let bytes = match entry {
+        let bytes = match entry.bytes {
             Ok(bytes) => bytes,
-            Err(e) => {
-                error = Some(e);
+            Err(e) if e.is_retriable() => {
+                error = Some(e.to_string());
                 break;
+            }
+            Err(e) => {
+                ctx.warnings
+                    .unreadable_stored_data(&entry.object_key, "Fetch", &e.to_string());
+                continue;
             }
         };
         let allow_oversized = first_in_response && taken == 0;

@@ -147,25 +147,28 @@ fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
 }
 
 async fn resolve(ctx: &BrokerContext, lookup: Lookup) -> Result<(i64, i64), i16> {
+    // Only a store that is down right now is an error (a retriable one); unreadable stored
+    // batches are answered around and logged, so one bad batch cannot fail lookups forever.
     let storage_error = |_| ResponseError::KafkaStorageError.code();
-    match lookup {
-        Lookup::Answer { offset, timestamp } => Ok((offset, timestamp)),
-        Lookup::Failed(code) => Err(code),
+    let found = match lookup {
+        Lookup::Answer { offset, timestamp } => return Ok((offset, timestamp)),
+        Lookup::Failed(code) => return Err(code),
         Lookup::ByTimestamp { candidates, target } => {
-            Ok(offset_for_timestamp(&ctx.chunks, &candidates, target)
+            offset_for_timestamp(&ctx.chunks, &candidates, target)
                 .await
                 .map_err(storage_error)?
-                .unwrap_or((-1, -1)))
         }
         Lookup::MaxTimestamp {
             entry,
             batch_base_offset,
             timestamp,
-        } => Ok(
-            offset_for_max_timestamp(&ctx.chunks, &entry, batch_base_offset, timestamp)
-                .await
-                .map_err(storage_error)?
-                .unwrap_or((-1, -1)),
-        ),
+        } => offset_for_max_timestamp(&ctx.chunks, &entry, batch_base_offset, timestamp)
+            .await
+            .map_err(storage_error)?,
+    };
+    for skipped in &found.unreadable {
+        ctx.warnings
+            .unreadable_stored_data(&skipped.object_key, "ListOffsets", &skipped.reason);
     }
+    Ok(found.found.unwrap_or((-1, -1)))
 }

@@ -3,11 +3,14 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
+use skiff_meta::TopicConfig;
 use skiff_meta::topic_config::TimestampType;
 use skiff_meta::{BatchOutcome, ChunkOutcome, ControllerState};
-use skiff_records::BatchSummary;
+use skiff_records::{BatchSummary, ProduceRules};
 use tracing::debug;
 
 use super::str_bytes;
@@ -22,6 +25,8 @@ enum PartitionPlan {
     Failed {
         code: i16,
         message: Option<String>,
+        /// KIP-467: (index of the record in the record set, why it was refused).
+        record_errors: Vec<(u32, String)>,
     },
     Append {
         key: PartitionKey,
@@ -142,8 +147,10 @@ fn plan(
                         Some((code, message)) => PartitionPlan::Failed {
                             code: *code,
                             message: Some(message.clone()),
+                            record_errors: Vec::new(),
                         },
                         None => plan_partition(
+                            ctx,
                             &state,
                             topic.name.as_str(),
                             p.index,
@@ -164,7 +171,9 @@ fn plan(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 fn plan_partition(
+    ctx: &BrokerContext,
     state: &ControllerState,
     topic_name: &str,
     index: i32,
@@ -176,6 +185,7 @@ fn plan_partition(
     let failed = |code: ResponseError, message: String| PartitionPlan::Failed {
         code: code.code(),
         message: Some(message),
+        record_errors: Vec::new(),
     };
     let Some(topic) = state.topic_by_name(topic_name) else {
         return if skiff_meta::state::validate_topic_name(topic_name).is_ok() {
@@ -202,12 +212,13 @@ fn plan_partition(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "no record data".into());
     };
-    let max_batch_bytes = topic.config.max_message_bytes().max(0) as usize;
-    if let Err(invalid) = skiff_records::validate_record_set(&records, max_batch_bytes, scratch) {
+    let rules = produce_rules(&topic.config, ctx.config.max_decompressed_multiple, now);
+    if let Err(invalid) = skiff_records::validate_record_set(&records, &rules, scratch) {
         debug!(topic = topic_name, partition, error = %invalid, "rejected produce data");
         return PartitionPlan::Failed {
             code: invalid.kafka_error_code(),
             message: Some(invalid.to_string()),
+            record_errors: invalid.record_errors(),
         };
     }
     if scratch.iter().any(|b| b.transactional) {
@@ -219,7 +230,13 @@ fn plan_partition(
     let (records, log_append_time) = match topic.config.timestamp_type() {
         TimestampType::CreateTime => (records, None),
         TimestampType::LogAppendTime => match stamp_log_append_time(&records, scratch, now) {
-            Ok(stamped) => (stamped, Some(now)),
+            Ok(stamped) => {
+                // The index keeps what readers will see: every record at the append time.
+                for batch in scratch.iter_mut() {
+                    batch.max_timestamp = now;
+                }
+                (stamped, Some(now))
+            }
             Err(e) => return failed(ResponseError::CorruptMessage, e.to_string()),
         },
     };
@@ -233,6 +250,32 @@ fn plan_partition(
         records,
         batches: start..summaries.len(),
         log_append_time,
+    }
+}
+
+/// What the topic's configs ask of produced records (Kafka's LogValidator settings).
+fn produce_rules(config: &TopicConfig, max_decompressed_multiple: usize, now: i64) -> ProduceRules {
+    let max_batch_bytes = usize::try_from(config.max_message_bytes()).unwrap_or(0);
+    let timestamp_range = match config.timestamp_type() {
+        // The broker's clock replaces every timestamp: the producer's do not matter.
+        TimestampType::LogAppendTime => None,
+        TimestampType::CreateTime => {
+            // The deprecated symmetric bound still applies when set, as in Kafka 3.x.
+            let difference = config
+                .get("message.timestamp.difference.max.ms")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(i64::MAX);
+            let before = config.message_timestamp_before_max_ms().min(difference);
+            let after = config.message_timestamp_after_max_ms().min(difference);
+            (before < i64::MAX || after < i64::MAX)
+                .then(|| (now.saturating_sub(before), now.saturating_add(after)))
+        }
+    };
+    ProduceRules {
+        max_batch_bytes,
+        max_decompressed_bytes: max_batch_bytes.saturating_mul(max_decompressed_multiple),
+        require_keys: config.cleanup_policy().compact,
+        timestamp_range,
     }
 }
 
@@ -279,6 +322,7 @@ fn settle_appends(
             None => PartitionPlan::Failed {
                 code: ResponseError::NotLeaderOrFollower.code(),
                 message: Some("broker is shutting down".into()),
+                record_errors: Vec::new(),
             },
         };
     }
@@ -321,7 +365,24 @@ fn partition_response(
     response.log_append_time_ms = -1;
     response.log_start_offset = -1;
     let (code, message) = match plan {
-        PartitionPlan::Failed { code, message } => (code, message),
+        PartitionPlan::Failed {
+            code,
+            message,
+            record_errors,
+        } => {
+            if version >= 8 {
+                response.record_errors = record_errors
+                    .into_iter()
+                    .map(|(index, message)| {
+                        let mut error = BatchIndexAndErrorMessage::default();
+                        error.batch_index = i32::try_from(index).unwrap_or(i32::MAX);
+                        error.batch_index_error_message = Some(str_bytes(&message));
+                        error
+                    })
+                    .collect();
+            }
+            (code, message)
+        }
         PartitionPlan::Append { .. } => (ResponseError::UnknownServerError.code(), None),
         PartitionPlan::Appended {
             key,

@@ -48,8 +48,11 @@ impl BrokerMetrics {
             connections: ConnectionMetrics {
                 open: gauge!(CONNECTIONS),
                 accepted: counter!(CONNECTIONS_ACCEPTED_TOTAL),
-                refused: counter!(CONNECTIONS_REFUSED_TOTAL),
+                refused_max_connections: counter!(CONNECTIONS_REFUSED_TOTAL, "limit" => "max_connections"),
+                refused_per_ip: counter!(CONNECTIONS_REFUSED_TOTAL, "limit" => "max_connections_per_ip"),
                 idle_closed: counter!(CONNECTIONS_IDLE_CLOSED_TOTAL),
+                read_timeouts: counter!(CONNECTIONS_READ_TIMEOUTS_TOTAL),
+                write_timeouts: counter!(CONNECTIONS_WRITE_TIMEOUTS_TOTAL),
             },
         }
     }
@@ -81,6 +84,9 @@ pub struct FlushMetrics {
 pub struct ConnectionMetrics {
     pub open: Gauge,
     pub accepted: Counter,
-    pub refused: Counter,
+    pub refused_max_connections: Counter,
+    pub refused_per_ip: Counter,
     pub idle_closed: Counter,
+    pub read_timeouts: Counter,
+    pub write_timeouts: Counter,
 }

@@ -32,8 +32,13 @@ pub const FLUSH_ERRORS_TOTAL: &str = "skiff_flush_errors_total";
 pub const CONNECTIONS: &str = "skiff_connections";
 /// Counter: client connections accepted.
 pub const CONNECTIONS_ACCEPTED_TOTAL: &str = "skiff_connections_accepted_total";
-/// Counter: connection attempts that found `max_connections` in use and had to wait.
+/// Counter, label `limit`: connections accepted and closed at once because a connection limit
+/// was reached (`max_connections` or `max_connections_per_ip`).
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "skiff_connections_refused_total";
+/// Counter: connections closed because a started request frame did not arrive whole in time.
+pub const CONNECTIONS_READ_TIMEOUTS_TOTAL: &str = "skiff_connections_read_timeouts_total";
+/// Counter: connections closed because the client accepted no response bytes in time.
+pub const CONNECTIONS_WRITE_TIMEOUTS_TOTAL: &str = "skiff_connections_write_timeouts_total";
 /// Counter: connections closed for staying idle past `connections_max_idle_ms`.
 pub const CONNECTIONS_IDLE_CLOSED_TOTAL: &str = "skiff_connections_idle_closed_total";
 
@@ -113,7 +118,17 @@ pub fn describe_metrics() {
     describe_counter!(
         CONNECTIONS_REFUSED_TOTAL,
         Unit::Count,
-        "Times the listener reached max_connections and stopped accepting until one closed"
+        "Connections closed as soon as accepted because a limit was reached, by limit (max_connections, max_connections_per_ip)"
+    );
+    describe_counter!(
+        CONNECTIONS_READ_TIMEOUTS_TOTAL,
+        Unit::Count,
+        "Connections closed because a started request frame did not arrive whole within request_read_timeout_ms"
+    );
+    describe_counter!(
+        CONNECTIONS_WRITE_TIMEOUTS_TOTAL,
+        Unit::Count,
+        "Connections closed because the client accepted no response bytes for response_write_timeout_ms"
     );
     describe_counter!(
         CONNECTIONS_IDLE_CLOSED_TOTAL,

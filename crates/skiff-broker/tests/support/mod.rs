@@ -11,17 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, CreateTopicsResponse, ProduceRequest, ProduceResponse,
-    RequestHeader, ResponseHeader, TopicName,
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse,
+    MetadataRequest, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader, TopicName,
     create_topics_request::CreatableTopic,
     create_topics_request::CreatableTopicConfig,
     produce_request::{PartitionProduceData, TopicProduceData},
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use kafka_protocol::records::{
-    Compression, NO_PARTITION_LEADER_EPOCH, Record, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
+    Compression, NO_PARTITION_LEADER_EPOCH, Record, RecordBatchDecoder, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType,
 };
 use skiff_broker::{Broker, BrokerConfig, BrokerDeps};
 use skiff_controller::{Controller, ControllerConfig};
@@ -29,6 +30,7 @@ use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{CacheConfig, ChunkCache, SegmentStore, StoreConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use uuid::Uuid;
 
 /// How long any single wait in these tests may take before it counts as a hang.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -121,6 +123,11 @@ impl TestBroker {
             cache,
             _tempdir: None,
         }
+    }
+
+    /// Bytes held against the broker's request and response budgets.
+    pub fn budget_use(&self) -> skiff_broker::BudgetUse {
+        self.broker.budget_use()
     }
 
     /// The embedded controller, for tests that propose on another broker's behalf.
@@ -231,6 +238,11 @@ impl RawClient {
         frame.put_i32(body.len() as i32);
         frame.extend_from_slice(body);
         self.stream.write_all(&frame).await.expect("write");
+    }
+
+    /// The socket itself, for tests that read or write around the framing.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.stream
     }
 
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -366,4 +378,110 @@ pub fn produce_results(response: &ProduceResponse) -> Vec<(i16, i64)> {
                 .map(|p| (p.error_code, p.base_offset))
         })
         .collect()
+}
+
+pub fn fetch_request(
+    topic: &str,
+    topic_id: Uuid,
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    min_bytes: i32,
+) -> FetchRequest {
+    let mut p = FetchPartition::default();
+    p.partition = partition;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    let mut t = FetchTopic::default();
+    t.topic = topic_name(topic);
+    t.topic_id = topic_id;
+    t.partitions = vec![p];
+    let mut request = FetchRequest::default();
+    request.max_wait_ms = max_wait_ms;
+    request.min_bytes = min_bytes;
+    request.max_bytes = 50 << 20;
+    request.topics = vec![t];
+    request
+}
+
+/// (offset, value) of every record in a fetch response's first partition.
+pub fn fetched(response: &FetchResponse) -> Vec<(i64, String)> {
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0, "fetch error");
+    let mut records = partition.records.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for set in RecordBatchDecoder::decode_all(&mut records)
+        .expect("fetched batches decode with valid CRCs")
+    {
+        for r in set.records {
+            let value = String::from_utf8(r.value.map(|v| v.to_vec()).unwrap_or_default())
+                .expect("utf-8 value");
+            out.push((r.offset, value));
+        }
+    }
+    out
+}
+
+pub async fn topic_id(client: &mut RawClient, name: &str) -> Uuid {
+    let mut request = MetadataRequest::default();
+    request.topics = None;
+    let response = client.call(12, &request).await;
+    response
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(name))
+        .expect("topic listed")
+        .topic_id
+}
+
+/// A batch built by hand around an arbitrary records section, with a correct CRC: for contents
+/// no encoder would write. Base timestamp 1,000; `codec` goes into the attributes.
+pub fn raw_batch(codec: u8, record_count: i32, last_offset_delta: i32, records: &[u8]) -> Bytes {
+    let mut batch = Vec::with_capacity(61 + records.len());
+    batch.extend_from_slice(&0i64.to_be_bytes());
+    batch.extend_from_slice(&((49 + records.len()) as i32).to_be_bytes());
+    batch.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    batch.push(2); // magic
+    batch.extend_from_slice(&0u32.to_be_bytes()); // crc, below
+    batch.extend_from_slice(&i16::from(codec).to_be_bytes());
+    batch.extend_from_slice(&last_offset_delta.to_be_bytes());
+    batch.extend_from_slice(&1_000i64.to_be_bytes()); // base timestamp
+    batch.extend_from_slice(&1_000i64.to_be_bytes()); // max timestamp
+    batch.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
+    batch.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    batch.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    batch.extend_from_slice(&record_count.to_be_bytes());
+    batch.extend_from_slice(records);
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(batch)
+}
+
+/// One record in the v2 encoding, length prefix included.
+pub fn raw_record(offset_delta: i32, key: Option<&[u8]>, value: Option<&[u8]>) -> Vec<u8> {
+    fn varint(value: i64, out: &mut Vec<u8>) {
+        let mut raw = ((value << 1) ^ (value >> 63)) as u64;
+        while raw >= 0x80 {
+            out.push((raw as u8) | 0x80);
+            raw >>= 7;
+        }
+        out.push(raw as u8);
+    }
+    let mut body = vec![0u8]; // attributes
+    varint(0, &mut body); // timestamp delta
+    varint(i64::from(offset_delta), &mut body);
+    for field in [key, value] {
+        match field {
+            Some(bytes) => {
+                varint(bytes.len() as i64, &mut body);
+                body.extend_from_slice(bytes);
+            }
+            None => varint(-1, &mut body),
+        }
+    }
+    varint(0, &mut body); // no headers
+    let mut record = Vec::new();
+    varint(body.len() as i64, &mut record);
+    record.extend_from_slice(&body);
+    record
 }

@@ -20,16 +20,21 @@ use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 use skiff_meta::CommandResponse;
-use skiff_meta::state::{ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3};
+use skiff_meta::state::{
+    ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
+};
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
-/// 3 broker leases, 4 the storage lifecycle (retention defaults, unreferenced objects, jobs).
-const SNAPSHOT_FORMAT_VERSION: u8 = 4;
+/// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
+/// (retention defaults, unreferenced objects, jobs).
+const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+/// The layout before the storage lifecycle; still read.
+const SNAPSHOT_FORMAT_V4: u8 = 4;
 /// The layout before consumer groups; still read so older data directories start.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
 /// The layout before broker leases; still read.
 const SNAPSHOT_FORMAT_V2: u8 = 2;
-/// The layout before the storage lifecycle; still read.
+/// The layout before the live broker history; still read.
 const SNAPSHOT_FORMAT_V3: u8 = 3;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
@@ -73,6 +78,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V4, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV4) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&SNAPSHOT_FORMAT_V3, rest)) => {
             let (meta, state): (AppliedMeta, ControllerStateV3) =
@@ -348,37 +358,42 @@ mod tests {
         state
     }
 
-    /// The encoded payload without the lifecycle state format 4 appended (the state must
+    /// The encoded payload without the lifecycle state format 5 appended (the state must
     /// have no objects, so its lifecycle is the default one).
-    fn as_format_3(current: &[u8]) -> Vec<u8> {
+    fn as_format_4(current: &[u8]) -> Vec<u8> {
         let lifecycle =
             postcard::to_allocvec(&skiff_meta::state::Lifecycle::default()).expect("encodes");
-        let mut v3 = current[..current.len() - lifecycle.len()].to_vec();
-        v3[0] = SNAPSHOT_FORMAT_V3;
-        v3
+        let mut v4 = current[..current.len() - lifecycle.len()].to_vec();
+        v4[0] = SNAPSHOT_FORMAT_V4;
+        v4
     }
 
     #[test]
-    fn format_1_2_and_3_snapshots_still_load() {
+    fn format_1_to_4_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
-        let current = encode_payload(&meta, &state).expect("encodes");
-        let v3 = as_format_3(&current);
+        let current_5 = encode_payload(&meta, &state).expect("encodes");
+        let current = as_format_4(&current_5);
+        let (_, loaded) = decode_payload(&current).expect("format 4 decodes");
+        assert_eq!(loaded, state);
+        // Format 3 is format 4 without the trailing live broker history (epoch 0 and no sets:
+        // two bytes), format 2 is format 3 without the broker leases, and format 1 is format 2
+        // without the group registry; for no brokers and no groups each of those is one empty
+        // map (one length byte).
+        assert_eq!(&current[current.len() - 5..], &[0, 0, 0, 0, 0]);
+        let mut v3 = current[..current.len() - 2].to_vec();
+        v3[0] = SNAPSHOT_FORMAT_V3;
         let (_, loaded) = decode_payload(&v3).expect("format 3 decodes");
         assert_eq!(loaded, state);
-        // Format 2 is format 3 without the trailing broker leases, and format 1 is format 2
-        // without the group registry; for none of either that is one and two empty maps (one
-        // length byte each).
-        assert_eq!(&v3[v3.len() - 3..], &[0, 0, 0]);
-        let mut v2 = v3[..v3.len() - 1].to_vec();
+        let mut v2 = current[..current.len() - 3].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(loaded, state);
-        let mut v1 = v3[..v3.len() - 3].to_vec();
+        let mut v1 = current[..current.len() - 5].to_vec();
         v1[0] = SNAPSHOT_FORMAT_V1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current).expect("format 4 decodes");
+        let (_, again) = decode_payload(&current_5).expect("format 5 decodes");
         assert_eq!(again, state);
     }
 
@@ -396,9 +411,10 @@ mod tests {
         let lease = *state.broker_lease(4).expect("registered");
         let leases = postcard::to_allocvec(&std::collections::BTreeMap::from([(4i32, lease)]))
             .expect("encodes");
+        let history = postcard::to_allocvec(state.live_history()).expect("encodes");
         let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
-        let v3 = as_format_3(&current);
-        let mut v2 = v3[..v3.len() - leases.len()].to_vec();
+        let current = as_format_4(&current);
+        let mut v2 = current[..current.len() - leases.len() - history.len()].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(
@@ -411,7 +427,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 4)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 5)),
             "{err}"
         );
     }

@@ -15,7 +15,7 @@ use super::wire::{
 };
 use crate::error::{ControllerError, InvalidConfig};
 
-/// One request's time limit; a proposal can wait out an election at the leader.
+/// One request's time limit by default; a proposal can wait out an election at the leader.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a proposal keeps trying other controllers / waiting for a leader in total.
 const PROPOSE_DEADLINE: Duration = Duration::from_secs(15);
@@ -30,6 +30,7 @@ pub struct ControllerEndpoints {
     http: HttpClient,
     /// The address that last answered; tried first.
     preferred: AtomicUsize,
+    request_timeout: Duration,
 }
 
 impl ControllerEndpoints {
@@ -42,7 +43,15 @@ impl ControllerEndpoints {
             addrs,
             http,
             preferred: AtomicUsize::new(0),
+            request_timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// Gives each request `timeout` instead of the default 10 s (a proposal of many
+    /// megabytes in a debug build, say).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     pub fn addrs(&self) -> &[String] {
@@ -71,7 +80,7 @@ impl ControllerEndpoints {
             command,
             forwarded: false,
         };
-        let deadline = Instant::now() + PROPOSE_DEADLINE;
+        let deadline = Instant::now() + PROPOSE_DEADLINE.max(self.request_timeout);
         let mut pause = RETRY_FIRST;
         loop {
             let addr = self.current().to_string();
@@ -81,7 +90,7 @@ impl ControllerEndpoints {
                     &addr,
                     PATH_PROPOSE,
                     &request,
-                    REQUEST_TIMEOUT,
+                    self.request_timeout,
                 )
                 .await;
             let retry_error = match outcome {
@@ -119,7 +128,11 @@ impl ControllerEndpoints {
             let addr = self.current().to_string();
             match self
                 .http
-                .get::<Result<StateSnapshot, ProposeError>>(&addr, PATH_SNAPSHOT, REQUEST_TIMEOUT)
+                .get::<Result<StateSnapshot, ProposeError>>(
+                    &addr,
+                    PATH_SNAPSHOT,
+                    self.request_timeout,
+                )
                 .await
             {
                 Ok(Ok(snapshot)) => {
@@ -149,7 +162,7 @@ impl ControllerEndpoints {
             .get(format!("http://{addr}{PATH_WATCH}?from={from}"))
             .send()
             .await
-            .map_err(|e| super::http::classify(&addr, REQUEST_TIMEOUT, &e))?;
+            .map_err(|e| super::http::classify(&addr, self.request_timeout, &e))?;
         if !response.status().is_success() {
             return Err(TransportError::Status {
                 addr,
@@ -162,7 +175,7 @@ impl ControllerEndpoints {
 
     /// The status of the controller at `addr`.
     pub async fn status_of(&self, addr: &str) -> Result<NodeStatus, TransportError> {
-        self.http.get(addr, PATH_STATUS, REQUEST_TIMEOUT).await
+        self.http.get(addr, PATH_STATUS, self.request_timeout).await
     }
 
     /// Adds a controller node (sent to the first reachable controller, forwarded to the leader).
@@ -185,7 +198,7 @@ impl ControllerEndpoints {
             id,
             forwarded: false,
         };
-        self.admin(PATH_REMOVE_NODE, &request, REQUEST_TIMEOUT)
+        self.admin(PATH_REMOVE_NODE, &request, self.request_timeout)
             .await
     }
 

@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::route_state::{FORWARD_TIMEOUT, Shared, bad_request, postcard_reply};
+use super::route_state::{Shared, bad_request, postcard_reply};
 use skiff_meta::ProposeError;
 
 use crate::error::ControllerError;
@@ -52,7 +52,14 @@ pub(super) async fn remove_node(State(s): State<Shared>, body: Bytes) -> Respons
                 forwarded: true,
                 ..request
             };
-            forward(&s, leader, PATH_REMOVE_NODE, &forwarded, FORWARD_TIMEOUT).await
+            forward(
+                &s,
+                leader,
+                PATH_REMOVE_NODE,
+                &forwarded,
+                s.controller.forward_timeout,
+            )
+            .await
         }
         other => other.map_err(ControllerError::into_propose_error),
     };

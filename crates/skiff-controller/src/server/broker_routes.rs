@@ -8,7 +8,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::route_state::{FORWARD_TIMEOUT, Shared, bad_request, postcard_reply};
+use super::route_state::{Shared, bad_request, postcard_reply};
 use skiff_meta::ProposeError;
 
 use crate::rpc::wire::{PATH_PROPOSE, ProposeRequest, Proposed, StateSnapshot};
@@ -49,7 +49,7 @@ async fn propose_or_forward(s: &Shared, request: ProposeRequest) -> Result<Propo
             &leader_addr,
             PATH_PROPOSE,
             &forwarded,
-            FORWARD_TIMEOUT,
+            s.controller.forward_timeout,
         )
         .await
         .unwrap_or_else(|e| {

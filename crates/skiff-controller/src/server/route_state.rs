@@ -10,13 +10,8 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use std::time::Duration;
-
 use crate::controller::Controller;
 use crate::rpc::wire::POSTCARD;
-
-/// How long a forwarded proposal may take at the leader (an election may be in progress).
-pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every route handler gets.
 pub(crate) struct RouteState {

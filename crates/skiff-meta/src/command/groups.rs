@@ -58,24 +58,56 @@ pub struct GroupOffsetDeletion {
     pub partitions: Vec<(TopicId, u32)>,
 }
 
-/// Committed offsets from the broker coordinating the groups. Each group's commit applies only
-/// if that broker is live and still the group's coordinator (by the same placement the brokers
-/// use) when the entry is applied, so a write queued on a coordinator that has since lost the
-/// group cannot land after the new coordinator took over. Answers one result per partition of
-/// each group, in order.
+/// Committed offsets from the broker coordinating the groups, applied only if that broker is
+/// live and the group's coordinator when the entry is applied. Superseded by
+/// [`CommitOffsetsFenced`] (this check misses a coordinator that lost the group and got it
+/// back); still applied so older Raft logs replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitOffsetsAsCoordinator {
     pub broker_id: i32,
     pub commits: Vec<GroupOffsets>,
 }
 
-/// Replaces the persisted metadata of each group (after a completed generation, or when a
-/// group becomes empty), so a new coordinator can take the group over; fenced like
-/// [`CommitOffsetsAsCoordinator`].
+/// Group snapshots under the same check as [`CommitOffsetsAsCoordinator`]; superseded by
+/// [`StoreGroupsFenced`], still applied so older Raft logs replay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreGroupsAsCoordinator {
     pub broker_id: i32,
     pub groups: Vec<StoredGroup>,
+}
+
+/// Committed offsets from the broker coordinating the groups, each fenced by the placement
+/// epoch at which that broker loaded the group: a group's commit applies only if the broker
+/// coordinated the group under every live broker set since then. A coordinator that lost the
+/// group even for a moment (its lease lapsed and came back, or another broker held the group
+/// meanwhile) is refused, and reloads the group before it writes again. Answers one result per
+/// partition of each group, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitOffsetsFenced {
+    pub broker_id: i32,
+    pub commits: Vec<FencedOffsets>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FencedOffsets {
+    /// The placement epoch at which the writing broker loaded the group.
+    pub loaded_at: u64,
+    pub offsets: GroupOffsets,
+}
+
+/// Group snapshots from their coordinator, fenced like [`CommitOffsetsFenced`]: an interim
+/// coordinator's newer generation is never overwritten by the one a paused coordinator held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreGroupsFenced {
+    pub broker_id: i32,
+    pub groups: Vec<FencedGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FencedGroup {
+    /// The placement epoch at which the writing broker loaded the group.
+    pub loaded_at: u64,
+    pub group: StoredGroup,
 }
 
 /// Removes groups: their metadata and every committed offset.

@@ -24,9 +24,10 @@ pub use brokers::{
     RegisterBroker, UnregisterBroker,
 };
 pub use groups::{
-    CommitOffsets, CommitOffsetsAsCoordinator, DeleteGroups, DeleteOffsets, ExpireGroupOffsets,
-    GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset, StoreGroups,
-    StoreGroupsAsCoordinator, StoredGroup, StoredMember,
+    CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
+    ExpireGroupOffsets, FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets,
+    PartitionOffset, StoreGroups, StoreGroupsAsCoordinator, StoreGroupsFenced, StoredGroup,
+    StoredMember,
 };
 pub use jobs::{
     AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
@@ -70,6 +71,8 @@ pub enum Command {
     ForgetObjects(ForgetObjects),
     CommitOffsetsAsCoordinator(CommitOffsetsAsCoordinator),
     StoreGroupsAsCoordinator(StoreGroupsAsCoordinator),
+    CommitOffsetsFenced(CommitOffsetsFenced),
+    StoreGroupsFenced(StoreGroupsFenced),
     SetLogDefaults(SetLogDefaults),
     EnforceRetention(EnforceRetention),
     DeleteRecords(DeleteRecords),
@@ -103,6 +106,8 @@ impl Command {
             Command::ForgetObjects(_) => "ForgetObjects",
             Command::CommitOffsetsAsCoordinator(_) => "CommitOffsetsAsCoordinator",
             Command::StoreGroupsAsCoordinator(_) => "StoreGroupsAsCoordinator",
+            Command::CommitOffsetsFenced(_) => "CommitOffsetsFenced",
+            Command::StoreGroupsFenced(_) => "StoreGroupsFenced",
             Command::SetLogDefaults(_) => "SetLogDefaults",
             Command::EnforceRetention(_) => "EnforceRetention",
             Command::DeleteRecords(_) => "DeleteRecords",

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::ControllerState;
-use crate::command::{GroupError, GroupOffsetDeletion, GroupOffsets, StoredGroup};
+use crate::command::{
+    FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets, StoredGroup,
+};
 use crate::ids::TopicId;
 use crate::placement::group_coordinator;
 
@@ -295,6 +297,53 @@ impl ControllerState {
     fn store_group(&mut self, group: &StoredGroup) {
         self.clock_ms = self.clock_ms.max(group.stored_at_ms);
         self.groups.store(group);
+    }
+
+    /// Commits from `broker_id`, each applied only if it coordinated the group without a break
+    /// since it loaded it.
+    pub(super) fn commit_offsets_fenced(
+        &mut self,
+        broker_id: i32,
+        commits: &[FencedOffsets],
+    ) -> Vec<Vec<Result<(), GroupError>>> {
+        commits
+            .iter()
+            .map(|fenced| {
+                let commit = &fenced.offsets;
+                if self.coordinated_since(broker_id, &commit.group_id, fenced.loaded_at) {
+                    self.commit_group_offsets(commit)
+                } else {
+                    vec![Err(GroupError::NotCoordinator); commit.partitions.len()]
+                }
+            })
+            .collect()
+    }
+
+    /// Group snapshots from `broker_id`, under the same fence as its commits.
+    pub(super) fn store_groups_fenced(
+        &mut self,
+        broker_id: i32,
+        groups: &[FencedGroup],
+    ) -> Vec<Result<(), GroupError>> {
+        groups
+            .iter()
+            .map(|fenced| {
+                if !self.coordinated_since(broker_id, &fenced.group.group_id, fenced.loaded_at) {
+                    return Err(GroupError::NotCoordinator);
+                }
+                self.store_group(&fenced.group);
+                Ok(())
+            })
+            .collect()
+    }
+
+    /// Whether `broker_id` coordinates `group_id` now and has, under every live broker set,
+    /// since placement epoch `since` (when it loaded the group).
+    pub fn coordinated_since(&self, broker_id: i32, group_id: &str, since: u64) -> bool {
+        self.coordinates(broker_id, group_id)
+            && self
+                .live_history
+                .coordinated_throughout(group_id, broker_id, since)
     }
 
     /// Whether `broker_id` is the live broker that coordinates `group_id` right now.

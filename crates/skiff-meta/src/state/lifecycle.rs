@@ -18,7 +18,7 @@ use crate::command::{
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
 
-/// Lifecycle state added in snapshot format 4.
+/// Lifecycle state added in snapshot format 5.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {
     pub(super) defaults: LogDefaults,

@@ -6,6 +6,7 @@ mod group;
 mod jobs;
 mod legacy;
 mod lifecycle;
+mod live_history;
 mod object;
 mod partition;
 mod producer;
@@ -19,8 +20,9 @@ use serde::{Deserialize, Serialize};
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
-pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4};
 pub use lifecycle::Lifecycle;
+pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
 pub use partition::{MaxTimestamp, PartitionLog};
 pub use producer::{
@@ -52,7 +54,9 @@ pub struct ControllerState {
     groups: GroupRegistry,
     /// Added in snapshot format 3 (older snapshots load every registered broker as live).
     broker_leases: BTreeMap<i32, BrokerLease>,
-    /// Added in snapshot format 4 (derived from the objects for older snapshots).
+    /// Added in snapshot format 4 (older snapshots start it from their live brokers).
+    live_history: LiveBrokerHistory,
+    /// Added in snapshot format 5 (derived from the objects for older snapshots).
     lifecycle: Lifecycle,
 }
 
@@ -68,18 +72,23 @@ impl ControllerState {
             }
             Command::RegisterBroker(register) => {
                 self.register_broker(&register.0);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::BrokerHeartbeat(heartbeat) => {
                 self.clock_ms = self.clock_ms.max(heartbeat.now_ms);
-                CommandResponse::Heartbeat(self.broker_heartbeat(heartbeat.broker_id))
+                let answer = self.broker_heartbeat(heartbeat.broker_id);
+                self.record_live_set();
+                CommandResponse::Heartbeat(answer)
             }
             Command::ExpireBroker(expire) => {
                 self.expire_broker(expire.broker_id, expire.heartbeats_seen);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::UnregisterBroker(unregister) => {
                 self.unregister_broker(unregister.broker_id);
+                self.record_live_set();
                 CommandResponse::Done
             }
             Command::ForgetObjects(forget) => {
@@ -123,6 +132,12 @@ impl ControllerState {
             Command::StoreGroupsAsCoordinator(store) => {
                 CommandResponse::GroupsStored(self.store_groups_as(store.broker_id, &store.groups))
             }
+            Command::CommitOffsetsFenced(commit) => CommandResponse::OffsetsCommitted(
+                self.commit_offsets_fenced(commit.broker_id, &commit.commits),
+            ),
+            Command::StoreGroupsFenced(store) => CommandResponse::GroupsStored(
+                self.store_groups_fenced(store.broker_id, &store.groups),
+            ),
             Command::SetLogDefaults(set) => {
                 self.set_log_defaults(set.0);
                 CommandResponse::Done
@@ -161,6 +176,12 @@ impl ControllerState {
         read_answer::<P>(command.kind(), &shape, response)
     }
 
+    /// Notes the live broker set after a lease change (a no-op when it did not change).
+    pub(super) fn record_live_set(&mut self) {
+        let live = self.live_brokers().map(|b| b.id).collect();
+        self.live_history.record(live);
+    }
+
     pub fn cluster_id(&self) -> Option<&str> {
         self.cluster_id.as_deref()
     }
@@ -176,6 +197,16 @@ impl ControllerState {
         self.brokers
             .values()
             .filter(|b| self.broker_leases.get(&b.id).is_some_and(|l| l.live))
+    }
+
+    /// The recent live broker sets and the current placement epoch.
+    pub fn live_history(&self) -> &LiveBrokerHistory {
+        &self.live_history
+    }
+
+    /// The placement epoch: changes whenever the set of live brokers does.
+    pub fn placement_epoch(&self) -> u64 {
+        self.live_history.epoch()
     }
 
     /// A registered broker's lease.

@@ -101,10 +101,26 @@ pub fn decompress_for_kafka_protocol(
             flate2::read::GzDecoder::new(input).read_to_end(&mut out)?;
         }
         KCompression::Snappy if input.starts_with(XERIAL_MAGIC) => {
-            let mut rest = &input[16..];
+            // As snappy-java reads it: blocks, and a new stream header wherever one starts.
+            let mut rest = input;
             while !rest.is_empty() {
-                let len = u32::from_be_bytes(rest[..4].try_into()?) as usize;
-                out.extend(snap::raw::Decoder::new().decompress_vec(&rest[4..4 + len])?);
+                if rest.starts_with(XERIAL_MAGIC) {
+                    rest = rest
+                        .get(16..)
+                        .ok_or_else(|| anyhow::anyhow!("cut header"))?;
+                    continue;
+                }
+                let len = u32::from_be_bytes(
+                    rest.get(..4)
+                        .ok_or_else(|| anyhow::anyhow!("cut length"))?
+                        .try_into()?,
+                ) as usize;
+                let block = rest
+                    .get(4..4 + len)
+                    .ok_or_else(|| anyhow::anyhow!("block past the end"))?;
+                if !block.is_empty() {
+                    out.extend(snap::raw::Decoder::new().decompress_vec(block)?);
+                }
                 rest = &rest[4 + len..];
             }
         }

@@ -60,6 +60,7 @@ fn a_restarted_static_member_takes_its_place_back_without_a_rebalance() {
             StoreRequest {
                 purpose: StorePurpose::StaticRejoin { member_id, .. },
                 group: stored,
+                ..
             },
         ] => {
             assert!(stored.members.iter().any(|m| &m.member_id == member_id));

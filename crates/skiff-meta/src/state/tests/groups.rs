@@ -399,7 +399,229 @@ fn a_write_queued_before_the_coordinator_lost_its_lease_cannot_land_after() {
     assert_eq!(group.metadata.as_ref().map(|s| s.generation), Some(4));
 }
 
-fn expire(state: &mut ControllerState, now: i64, groups: &[&str]) -> Vec<u32> {
+fn commit_fenced(
+    state: &mut ControllerState,
+    broker_id: i32,
+    loaded_at: u64,
+    group: &str,
+    partitions: Vec<PartitionOffset>,
+) -> Vec<Result<(), GroupError>> {
+    let proposal = CommitOffsetsFenced {
+        broker_id,
+        commits: vec![FencedOffsets {
+            loaded_at,
+            offsets: GroupOffsets {
+                group_id: group.to_string(),
+                commit_time_ms: T0,
+                partitions,
+            },
+        }],
+    };
+    run(state, proposal).remove(0)
+}
+
+fn store_fenced(
+    state: &mut ControllerState,
+    broker_id: i32,
+    loaded_at: u64,
+    group: StoredGroup,
+) -> Result<(), GroupError> {
+    let proposal = StoreGroupsFenced {
+        broker_id,
+        groups: vec![FencedGroup { loaded_at, group }],
+    };
+    run(state, proposal).remove(0)
+}
+
+fn expire(state: &mut ControllerState, broker_id: i32) {
+    let heartbeats_seen = state.broker_lease(broker_id).expect("lease").heartbeats;
+    run(
+        state,
+        ExpireBroker {
+            broker_id,
+            heartbeats_seen,
+        },
+    );
+}
+
+fn heartbeat(state: &mut ControllerState, broker_id: i32) {
+    assert_eq!(
+        run(
+            state,
+            BrokerHeartbeat {
+                broker_id,
+                now_ms: T0,
+            }
+        ),
+        HeartbeatAnswer::Accepted
+    );
+}
+
+#[test]
+fn a_coordinator_that_lost_and_regained_its_lease_cannot_write_what_it_held_before() {
+    let (mut state, t) = state_with_topic(1);
+    let (of_1, _) = two_brokers_with_a_group_each(&mut state);
+    let loaded_by_1 = state.placement_epoch();
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded_by_1, stored(&of_1, 3, &["a", "b"])),
+        Ok(())
+    );
+
+    // Broker 1 pauses: its lease lapses, broker 2 loads the group and carries it on.
+    expire(&mut state, 1);
+    let loaded_by_2 = state.placement_epoch();
+    assert!(loaded_by_2 > loaded_by_1, "the live set changed");
+    assert_eq!(
+        commit_fenced(
+            &mut state,
+            2,
+            loaded_by_2,
+            &of_1,
+            vec![offset(t, 0, 20, "")]
+        ),
+        vec![Ok(())]
+    );
+    // Broker 1 wakes and heartbeats first: it is live and the group's coordinator again by
+    // placement, and only then writes what it decided on its stale clock.
+    heartbeat(&mut state, 1);
+    assert_eq!(
+        crate::placement::group_coordinator(&of_1, state.live_brokers()),
+        Some(1)
+    );
+    let emptied = StoredGroup {
+        members: vec![],
+        leader: None,
+        ..stored(&of_1, 4, &[])
+    };
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded_by_1, emptied),
+        Err(GroupError::NotCoordinator),
+        "the group it loaded before the lapse is not the group any more"
+    );
+    assert_eq!(
+        commit_fenced(
+            &mut state,
+            1,
+            loaded_by_1,
+            &of_1,
+            vec![offset(t, 0, 11, "")]
+        ),
+        vec![Err(GroupError::NotCoordinator)]
+    );
+    let group = state.group(&of_1).expect("group");
+    assert_eq!(
+        group.metadata.as_ref().map(|g| g.members.len()),
+        Some(2),
+        "the members survive"
+    );
+    assert_eq!(committed(&state, &of_1, t, 0), Some(20));
+
+    // Once it reloads the group (at the current epoch), its writes apply again.
+    let reloaded = state.placement_epoch();
+    assert_eq!(
+        commit_fenced(&mut state, 1, reloaded, &of_1, vec![offset(t, 0, 21, "")]),
+        vec![Ok(())]
+    );
+    assert_eq!(committed(&state, &of_1, t, 0), Some(21));
+}
+
+#[test]
+fn an_interim_coordinators_generation_is_never_rolled_back() {
+    let (mut state, _) = state_with_topic(1);
+    let (of_1, _) = two_brokers_with_a_group_each(&mut state);
+    let loaded_by_1 = state.placement_epoch();
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded_by_1, stored(&of_1, 3, &["a"])),
+        Ok(())
+    );
+    // A third broker joins and takes the group, writes generation 4, then leaves again: the
+    // group is broker 1's by placement once more, without broker 1's lease ever lapsing.
+    let third = (3..)
+        .find(|id| crate::placement::group_coordinator_among(&of_1, [1, 2, *id]) == Some(*id))
+        .expect("some id takes the group");
+    run(&mut state, RegisterBroker(broker(third)));
+    let loaded_by_third = state.placement_epoch();
+    assert_eq!(
+        store_fenced(
+            &mut state,
+            third,
+            loaded_by_third,
+            stored(&of_1, 4, &["a", "c"])
+        ),
+        Ok(())
+    );
+    run(&mut state, UnregisterBroker { broker_id: third });
+    assert_eq!(
+        crate::placement::group_coordinator(&of_1, state.live_brokers()),
+        Some(1)
+    );
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded_by_1, stored(&of_1, 3, &["a"])),
+        Err(GroupError::NotCoordinator),
+        "generation 3 from before the interim coordinator must not replace its generation 4"
+    );
+    assert_eq!(
+        state
+            .group(&of_1)
+            .and_then(|g| g.metadata.as_ref())
+            .map(|g| g.generation),
+        Some(4)
+    );
+}
+
+#[test]
+fn a_write_from_an_epoch_the_history_no_longer_holds_is_refused() {
+    let (mut state, _) = state_with_topic(1);
+    let (of_1, _) = two_brokers_with_a_group_each(&mut state);
+    let loaded = state.placement_epoch();
+    // Broker 2 flaps until the history has forgotten the epoch broker 1 loaded the group at,
+    // even though broker 1 kept the group throughout.
+    for _ in 0..=crate::state::LIVE_SETS_KEPT {
+        expire(&mut state, 2);
+        heartbeat(&mut state, 2);
+    }
+    assert!(
+        state
+            .live_history()
+            .coordinated_throughout(&of_1, 1, state.placement_epoch())
+    );
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded, stored(&of_1, 3, &["a"])),
+        Err(GroupError::NotCoordinator),
+        "too old to check: the broker reloads the group and tries again"
+    );
+    assert_eq!(
+        store_fenced(&mut state, 1, loaded + 1_000_000, stored(&of_1, 3, &["a"])),
+        Err(GroupError::NotCoordinator),
+        "an epoch from the future is never trusted"
+    );
+    let now = state.placement_epoch();
+    assert_eq!(
+        store_fenced(&mut state, 1, now, stored(&of_1, 3, &["a"])),
+        Ok(())
+    );
+}
+
+#[test]
+fn the_placement_epoch_moves_only_when_the_live_set_does() {
+    let mut state = ControllerState::default();
+    assert_eq!(state.placement_epoch(), 0);
+    run(&mut state, RegisterBroker(broker(1)));
+    assert_eq!(state.placement_epoch(), 1);
+    heartbeat(&mut state, 1);
+    run(&mut state, RegisterBroker(broker(1)));
+    assert_eq!(
+        state.placement_epoch(),
+        1,
+        "heartbeats and re-registrations of a live broker"
+    );
+    expire(&mut state, 1);
+    assert_eq!(state.placement_epoch(), 2);
+    heartbeat(&mut state, 1);
+    assert_eq!(state.placement_epoch(), 3);
+}
+
+fn expire_offsets(state: &mut ControllerState, now: i64, groups: &[&str]) -> Vec<u32> {
     run(
         state,
         ExpireGroupOffsets {
@@ -415,7 +637,7 @@ fn offsets_of_a_group_with_members_never_expire() {
     let (mut state, t) = state_with_topic(1);
     commit(&mut state, "g", T0, vec![offset(t, 0, 5, "")]);
     run(&mut state, StoreGroups(vec![stored("g", 1, &["m"])]));
-    assert_eq!(expire(&mut state, T0 + 30 * DAY, &["g"]), vec![0]);
+    assert_eq!(expire_offsets(&mut state, T0 + 30 * DAY, &["g"]), vec![0]);
     assert_eq!(committed(&state, "g", t, 0), Some(5));
 }
 
@@ -428,8 +650,11 @@ fn an_empty_groups_offsets_expire_together_from_when_it_became_empty() {
     empty.stored_at_ms = T0 + 3 * DAY;
     run(&mut state, StoreGroups(vec![empty]));
     // One day after the group emptied, not yet (the first offset's age does not matter).
-    assert_eq!(expire(&mut state, T0 + 4 * DAY - 1, &["g"]), vec![0]);
-    assert_eq!(expire(&mut state, T0 + 4 * DAY, &["g"]), vec![2]);
+    assert_eq!(
+        expire_offsets(&mut state, T0 + 4 * DAY - 1, &["g"]),
+        vec![0]
+    );
+    assert_eq!(expire_offsets(&mut state, T0 + 4 * DAY, &["g"]), vec![2]);
     assert!(
         state.group("g").is_none(),
         "an empty group without offsets is gone"
@@ -441,10 +666,13 @@ fn standalone_offsets_expire_one_by_one_from_their_commit() {
     let (mut state, t) = state_with_topic(2);
     commit(&mut state, "s", T0, vec![offset(t, 0, 5, "")]);
     commit(&mut state, "s", T0 + DAY / 2, vec![offset(t, 1, 7, "")]);
-    assert_eq!(expire(&mut state, T0 + DAY, &["s", "unknown"]), vec![1, 0]);
+    assert_eq!(
+        expire_offsets(&mut state, T0 + DAY, &["s", "unknown"]),
+        vec![1, 0]
+    );
     assert_eq!(committed(&state, "s", t, 0), None);
     assert_eq!(committed(&state, "s", t, 1), Some(7));
-    assert_eq!(expire(&mut state, T0 + 2 * DAY, &["s"]), vec![1]);
+    assert_eq!(expire_offsets(&mut state, T0 + 2 * DAY, &["s"]), vec![1]);
     assert!(state.group("s").is_none());
     // The topic index forgot the group too: deleting the topic touches nothing.
     run(&mut state, DeleteTopics(vec![t]));
