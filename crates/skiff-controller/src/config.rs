@@ -38,6 +38,10 @@ pub struct ControllerConfig {
     pub gc_grace_ms: u64,
     /// How often the leader looks for garbage objects.
     pub gc_interval_ms: u64,
+    /// Most objects one collection round deletes (of each kind, unreferenced and orphan), so a
+    /// round's memory and time stay bounded however much garbage there is; the rest waits for
+    /// the next round.
+    pub gc_max_objects_per_round: usize,
     /// Snapshots go to lagging nodes in chunks of this many bytes.
     pub snapshot_chunk_bytes: u64,
     /// How long a lagging node may take to receive and install one snapshot chunk (the last
@@ -159,6 +163,7 @@ impl Default for ControllerConfig {
             watch_ring_entries: 10_000,
             gc_grace_ms: 10 * 60 * 1000,
             gc_interval_ms: 60 * 1000,
+            gc_max_objects_per_round: 10_000,
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             install_snapshot_timeout_ms: 10_000,
             forward_timeout_ms: 10_000,

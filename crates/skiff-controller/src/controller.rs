@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use openraft::metrics::WaitError;
 use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
@@ -23,6 +23,7 @@ use crate::leader::{GcSettings, LeaderDuties, LifecycleSettings};
 use crate::metrics::{LifecycleMetrics, ProposalMetrics, track_raft_gauges};
 use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft::{AppliedLog, ControllerStateMachine, RedbLogStore, SnapshotStore, StateSource};
+use crate::raft_errors::{client_write_error, from_fatal, from_leader_check, initialize_error};
 use crate::rpc::HttpNetwork;
 use crate::rpc::http::HttpClient;
 
@@ -61,18 +62,6 @@ pub struct Controller {
 }
 
 /// Raft stopped for good: a storage failure, a panic, or shutdown.
-fn from_fatal(fatal: Fatal<u64>) -> ProposeError {
-    match fatal {
-        Fatal::Stopped => ProposeError::ShuttingDown,
-        Fatal::StorageError(e) => ProposeError::Storage {
-            detail: e.to_string(),
-        },
-        Fatal::Panicked => ProposeError::NoQuorum {
-            detail: "the raft core task panicked".into(),
-        },
-    }
-}
-
 impl Controller {
     /// Opens or creates the log and snapshot, starts Raft, initialises a single-node membership
     /// on first start (idempotent), waits (bounded) until this node leads and has applied the
@@ -172,6 +161,7 @@ impl Controller {
             store,
             grace: Duration::from_millis(cfg.gc_grace_ms),
             interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
+            max_objects_per_round: cfg.gc_max_objects_per_round.max(1),
         });
         let duties = LeaderDuties::new(
             controller.raft.clone(),
@@ -402,48 +392,6 @@ impl Controller {
         tokio::task::spawn_blocking(move || snapshots.close()).await?;
         tracing::info!(node_id = self.node_id, "controller stopped");
         Ok(())
-    }
-}
-
-fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ProposeError {
-    match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
-            ProposeError::NotLeader {
-                leader: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }
-        }
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => ProposeError::NoQuorum {
-            detail: e.to_string(),
-        },
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-    }
-}
-
-/// Why a write (a command or a membership change) did not commit.
-pub(crate) fn client_write_error(
-    e: RaftError<u64, ClientWriteError<u64, BasicNode>>,
-) -> ProposeError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-            ProposeError::NotLeader {
-                leader: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }
-        }
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => ProposeError::NoQuorum {
-            detail: format!("membership change refused: {e}"),
-        },
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-    }
-}
-
-fn initialize_error(e: RaftError<u64, InitializeError<u64, BasicNode>>) -> ProposeError {
-    match e {
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-        RaftError::APIError(e) => ProposeError::NoQuorum {
-            detail: format!("cannot initialise the controller membership: {e}"),
-        },
     }
 }
 

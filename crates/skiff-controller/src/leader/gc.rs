@@ -29,17 +29,16 @@ use crate::raft::types::Raft;
 const SEGMENTS_PREFIX: &str = "segments";
 /// Listed objects looked at together: one S3 list page.
 const LIST_PAGE: usize = 1_000;
-/// Orphan candidates kept per round; more wait for the next round, so memory stays bounded
-/// however much garbage a crash left.
-const MAX_ORPHANS_PER_ROUND: usize = 10_000;
-/// Unreferenced objects deleted per round (one `ForgetObjects` proposal).
-const MAX_UNREFERENCED_PER_ROUND: usize = 10_000;
 
 #[derive(Clone)]
 pub(crate) struct GcSettings {
     pub(crate) store: SegmentStore,
     pub(crate) grace: Duration,
     pub(crate) interval: Duration,
+    /// Orphan candidates kept, and unreferenced objects deleted (one `ForgetObjects`
+    /// proposal), per round; more wait for the next round, so memory stays bounded however
+    /// much garbage a crash or a retention sweep left.
+    pub(crate) max_objects_per_round: usize,
 }
 
 /// One leader term's collector; what it remembers starts fresh with each term.
@@ -113,11 +112,12 @@ impl ObjectGc {
                 }
                 candidates.push(object);
             }
-            if candidates.len() >= MAX_ORPHANS_PER_ROUND {
+            if candidates.len() >= self.settings.max_objects_per_round {
                 break;
             }
         }
         drop(listing);
+        candidates.truncate(self.settings.max_objects_per_round);
         if candidates.is_empty() {
             return;
         }
@@ -163,7 +163,7 @@ impl ObjectGc {
         for (id, key, size) in unreferenced {
             let since = *self.unreferenced_since.entry(id).or_insert(now);
             if now.duration_since(since) < self.settings.grace
-                || forgotten.len() >= MAX_UNREFERENCED_PER_ROUND
+                || forgotten.len() >= self.settings.max_objects_per_round
             {
                 continue;
             }

@@ -24,9 +24,9 @@ use skiff_meta::{
 
 use crate::clock::Clock;
 use crate::config::LifecycleConfig;
-use crate::controller::client_write_error;
 use crate::metrics::LifecycleMetrics;
 use crate::raft::types::{Raft, RaftMetrics};
+use crate::raft_errors::client_write_error;
 
 pub(crate) use gc::{GcSettings, ObjectGc};
 pub(crate) use leases::LeaseMonitor;

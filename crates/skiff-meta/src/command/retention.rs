@@ -38,6 +38,19 @@ pub struct PartitionRef {
     pub partition: u32,
 }
 
+impl PartitionRef {
+    /// Every partition of one topic, for range operations on maps keyed by partition.
+    pub fn all_of(topic: TopicId) -> std::ops::RangeInclusive<PartitionRef> {
+        PartitionRef {
+            topic_id: topic,
+            partition: 0,
+        }..=PartitionRef {
+            topic_id: topic,
+            partition: u32::MAX,
+        }
+    }
+}
+
 /// Proposed by the leader's retention check: each named partition drops the whole index
 /// entries its `retention.ms` (at `now_ms`) and `retention.bytes` no longer keep. Applying it
 /// decides again from the state at that point, so a config change or a write that raced the

@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ControllerState;
-use super::lifecycle::topic_range;
 use super::object::ObjectMeta;
 use crate::command::{
     AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
@@ -56,7 +55,7 @@ impl JobTable {
     pub(super) fn forget_topic(&mut self, topic: TopicId) {
         let ids: Vec<u64> = self
             .by_partition
-            .range(topic_range(topic))
+            .range(PartitionRef::all_of(topic))
             .map(|(_, id)| *id)
             .collect();
         for id in ids {

@@ -49,17 +49,6 @@ impl Lifecycle {
     }
 }
 
-/// Every partition key of one topic, for range operations on maps keyed by partition.
-pub(super) fn topic_range(topic: TopicId) -> std::ops::RangeInclusive<PartitionRef> {
-    PartitionRef {
-        topic_id: topic,
-        partition: 0,
-    }..=PartitionRef {
-        topic_id: topic,
-        partition: u32::MAX,
-    }
-}
-
 impl ControllerState {
     pub(super) fn partition_log_mut(&mut self, at: PartitionRef) -> Option<&mut PartitionLog> {
         self.topics
@@ -217,7 +206,7 @@ impl ControllerState {
         let cleaned: Vec<PartitionRef> = self
             .lifecycle
             .cleaned_until
-            .range(topic_range(topic))
+            .range(PartitionRef::all_of(topic))
             .map(|(k, _)| *k)
             .collect();
         for key in cleaned {
