@@ -56,8 +56,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if let Some(flag) = controller_only {
         anyhow::bail!(
             "{flag} is a controller setting: the controller's leader runs retention, offset \
-             expiry, merge and compaction planning and garbage collection, so give it to \
-             `skiff controller` (brokers only run the jobs)"
+             expiry and garbage collection, so give it to `skiff controller`"
         );
     }
     let controllers = args.controllers;

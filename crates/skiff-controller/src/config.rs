@@ -50,12 +50,12 @@ pub struct ControllerConfig {
     /// How long a follower waits for the leader to answer a proposal or membership change it
     /// forwarded.
     pub forward_timeout_ms: u64,
-    /// The storage lifecycle the leader runs: retention, offset expiry, merge and compaction.
+    /// The storage lifecycle the leader runs: retention and offset expiry.
     #[serde(flatten)]
     pub lifecycle: LifecycleConfig,
 }
 
-/// What the leader enforces and plans, with Kafka's names where Kafka has the setting.
+/// What the leader enforces, with Kafka's names where Kafka has the setting.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default)]
 pub struct LifecycleConfig {
@@ -70,24 +70,6 @@ pub struct LifecycleConfig {
     pub offsets_retention_minutes: u64,
     /// `offsets.retention.check.interval.ms`.
     pub offsets_retention_check_interval_ms: u64,
-    /// `log.cleaner.backoff.ms`: how often the leader looks for merge and compaction work.
-    pub cleaner_backoff_ms: u64,
-    /// Merge small entries into per-partition objects.
-    pub merge_enabled: bool,
-    /// Entries are merged only once their object is this old.
-    pub merge_min_age_ms: u64,
-    /// Largest object a merge job writes.
-    pub merge_target_object_bytes: u64,
-    /// Largest index entry a job writes (a fetch reads whole entries).
-    pub merge_max_entry_bytes: u32,
-    /// Most entries one job replaces (the commit names each one).
-    pub job_max_entries: u32,
-    /// Most bytes one compaction job reads.
-    pub compaction_max_job_bytes: u64,
-    /// How long a broker holds a job before the leader may give it to another.
-    pub job_lease_ms: u64,
-    /// Jobs leased to one broker at once.
-    pub max_jobs_per_broker: u32,
 }
 
 impl Default for LifecycleConfig {
@@ -98,15 +80,6 @@ impl Default for LifecycleConfig {
             retention_check_interval_ms: 300_000,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
-            cleaner_backoff_ms: 15_000,
-            merge_enabled: true,
-            merge_min_age_ms: 5 * 60 * 1000,
-            merge_target_object_bytes: 64 * 1024 * 1024,
-            merge_max_entry_bytes: 4 * 1024 * 1024,
-            job_max_entries: 2_000,
-            compaction_max_job_bytes: 1024 * 1024 * 1024,
-            job_lease_ms: 60_000,
-            max_jobs_per_broker: 2,
         }
     }
 }
@@ -128,21 +101,6 @@ impl LifecycleConfig {
         }
         if self.offsets_retention_minutes == 0 {
             return bad("offsets retention", "at least 1 minute");
-        }
-        if self.cleaner_backoff_ms == 0 {
-            return bad("cleaner backoff", "at least 1 ms");
-        }
-        if self.merge_max_entry_bytes < 1024 {
-            return bad("merge max entry bytes", "at least 1024");
-        }
-        if self.merge_target_object_bytes < u64::from(self.merge_max_entry_bytes) {
-            return bad("merge target object bytes", "at least the max entry bytes");
-        }
-        if self.job_max_entries < 2 {
-            return bad("job max entries", "at least 2");
-        }
-        if self.job_lease_ms < 1000 {
-            return bad("job lease", "at least 1000 ms");
         }
         Ok(())
     }
