@@ -104,11 +104,20 @@ def test_delete_records_from_the_cli(skiff_bin: Path, skiff: SkiffProcess, topic
     assert partitions[0]["stored_bytes"] > 0 and partitions[0]["objects"] == 1
     assert (partitions[1]["stored_bytes"], partitions[1]["objects"]) == (0, 0)
 
+    # By time: everything before the first record stamped at or after it (stamp + n for offset n).
+    by_time = json.loads(
+        cli_ok(
+            skiff_bin, skiff.bootstrap, "topic", "delete-records", topic_name, "-p", "0",
+            "--before-time", str(stamp + 7), "--json",
+        )
+    )
+    assert by_time["partitions"] == [{"partition": 0, "log_start_offset": 7}]
+
     # Beyond the end: a per-partition error, said in words, and nothing moves.
     beyond = run_cli(skiff_bin, skiff.bootstrap, "topic", "delete-records", topic_name, "-p", "0", "--offset", "99")
     assert beyond.returncode != 0
     assert b"out of range" in beyond.stderr.lower(), beyond.stderr
-    assert confluent_client.watermarks(skiff.bootstrap, topic_name, [0]) == {0: (4, PER_ROUND)}
+    assert confluent_client.watermarks(skiff.bootstrap, topic_name, [0]) == {0: (7, PER_ROUND)}
 
 
 @pytest.mark.parametrize("store", ["file", "s3"], indirect=True)
