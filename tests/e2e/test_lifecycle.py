@@ -7,7 +7,9 @@ objects nothing references, on the file store and on S3."""
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +18,7 @@ import pytest
 from harness import confluent_client
 from harness.deadlines import DeadlineExceeded
 from harness.records import Ack, SentRecord, base_timestamp_ms
+from harness.server_process import free_port
 from harness.skiff_cli import cli_ok, run_cli
 from harness.skiff_process import SkiffProcess
 from harness.stores import StoreConfig
@@ -33,6 +36,15 @@ FAST_LIFECYCLE = (
     "--gc-grace-ms",
     "1000",
 )
+
+
+def _metric(metrics_url: str, series: str) -> float:
+    """One series of skiff's /metrics, e.g. `skiff_objects_deleted_total{kind="unreferenced"}`."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    assert match, f"no {series} in\n{text[:3000]}"
+    return float(match.group(1))
 
 
 def _records(topic: str, partition: int, first: int, count: int, timestamp_ms: int) -> list[SentRecord]:
@@ -124,7 +136,9 @@ def test_delete_records_from_the_cli(skiff_bin: Path, skiff: SkiffProcess, topic
 def test_retention_by_time_and_size_then_collection(
     skiff_factory, store: StoreConfig, topic_name: str
 ) -> None:
-    skiff = skiff_factory(store, *FAST_LIFECYCLE)
+    metrics_addr = f"127.0.0.1:{free_port()}"
+    metrics_url = f"http://{metrics_addr}/metrics"
+    skiff = skiff_factory(store, *FAST_LIFECYCLE, "--metrics-addr", metrics_addr)
     by_time, by_size = f"{topic_name}-time", f"{topic_name}-size"
     # An hour old is past a 10-minute retention.ms; records stamped now are not.
     confluent_client.create_topic(skiff.bootstrap, by_time, 1, {"retention.ms": "600000"})
@@ -155,5 +169,9 @@ def test_retention_by_time_and_size_then_collection(
         if time.monotonic() > deadline:
             raise DeadlineExceeded(f"expired objects still in the {store.kind} store after {WAIT_S:.0f} s")
         time.sleep(0.1)
+    # What the leader did shows in /metrics: at least one entry of the time topic and two of the
+    # size topic dropped, and every expired object deleted as unreferenced.
+    assert _metric(metrics_url, "skiff_retention_deleted_entries_total") >= 3
+    assert _metric(metrics_url, 'skiff_objects_deleted_total{kind="unreferenced"}') >= len(old_objects)
     again = confluent_client.consume(skiff.bootstrap, by_time, {0: 2 * PER_ROUND}, 60, start_offsets={0: PER_ROUND})
     assert [r.value for r in again] == [f"{by_time}|0|{n}".encode() for n in range(PER_ROUND, 2 * PER_ROUND)]
