@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The `skiff` image: one binary for every role (`skiff controller`, `skiff broker`, `skiff dev`
-# and the client commands). infra/compose.yaml runs a cluster from it.
+# and the client commands). infra/compose.yaml runs a cluster from it, and the Terraform module
+# (terraform/, variable `image`) runs it on EC2 once pushed to a registry.
 #
 #   docker build -t skiff .
 #   docker run --rm skiff --help
@@ -35,8 +36,9 @@ RUN groupadd --system --gid 10001 skiff \
 COPY --from=build /usr/local/bin/skiff /usr/local/bin/skiff
 USER skiff
 WORKDIR /var/lib/skiff
-# Kafka (brokers and `skiff dev`), controller HTTP (Raft, brokers, admin).
-EXPOSE 9092 9190
+# Kafka (brokers and `skiff dev`), controller HTTP (Raft, brokers, admin), and the metrics port
+# the Terraform module gives --metrics-addr (its load balancer health-checks GET /metrics there).
+EXPOSE 9092 9190 9100
 ENV SKIFF_DATA_DIR=/var/lib/skiff
 ENTRYPOINT ["skiff"]
 CMD ["--help"]

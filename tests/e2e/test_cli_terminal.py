@@ -154,7 +154,8 @@ def read_until(fd: int, marker: bytes, timeout_s: float) -> bytes:
 def env_with(**overrides: str | None) -> dict[str, str]:
     """The test's environment without the variables that decide colour, but for what is asked."""
     env = dict(os.environ)
-    for key in ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "SKIFF_LOG"):
+    # `CI` too: anstream (like clap) colours a terminal on CI machines whatever TERM says.
+    for key in ("NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "SKIFF_LOG", "CI"):
         env.pop(key, None)
     # A terminal that supports colour (CI machines may have no TERM at all).
     env["TERM"] = "xterm-256color"

@@ -1,9 +1,13 @@
 //! Reads size-prefixed request frames off a socket within two bounds: a broker-wide budget of
-//! request bytes held in memory (Kafka's `queued.max.request.bytes`), taken as the bytes
-//! arrive, so a client that claims a large frame and sends part of it holds only what it sent;
-//! and a deadline for completing a frame once it started, so slow senders cannot hold
-//! connections (and budget) for long. When the budget is spent, reading waits: back-pressure
-//! instead of allocation.
+//! request bytes held in memory (Kafka's `queued.max.request.bytes`), and a deadline for
+//! completing a frame once it started, so slow senders cannot hold connections (and budget)
+//! for long. When the budget is spent, reading waits: back-pressure instead of allocation.
+//!
+//! A frame takes the budget for all of its length at once, before its body is read, as
+//! Kafka's memory pool does. Taking it piece by piece as bytes arrive would let every reader
+//! hold part of the budget while it waits for more: once the pieces add up to the whole
+//! budget, no reader can go on and none times out (waiting for budget does not count against
+//! a client's deadline), so the broker stops reading requests altogether.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +17,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout_at};
 
-/// Budget is taken in pieces of at most this many bytes, each just before they are read.
-const BUDGET_CHUNK: usize = 64 * 1024;
 const LENGTH_PREFIX: usize = 4;
 
 /// What reading the next frame came to.
@@ -43,7 +45,7 @@ pub struct FrameReader<R> {
     prefix_len: usize,
     length: Option<usize>,
     body: BytesMut,
-    /// Budget held for `body`: at least its length, and the piece being read.
+    /// Budget held for the frame being read: all of its length.
     held: Option<OwnedSemaphorePermit>,
     /// When the current frame must be complete; set by its first byte.
     deadline: Option<Instant>,
@@ -94,20 +96,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 let frame = std::mem::take(&mut self.body).freeze();
                 return FrameEvent::Frame(frame, self.held.take());
             }
-            let piece = (length - received).min(BUDGET_CHUNK);
-            let held = self.held.as_ref().map_or(0, |p| p.num_permits());
-            if held < received + piece {
+            if self.held.is_none() && length > 0 {
                 // Waiting for budget is the broker's doing, not the client's: it does not count
-                // against the client's deadline.
+                // against the client's deadline. Nothing is held while waiting.
                 let waited_from = Instant::now();
-                let wanted = u32::try_from(received + piece - held).unwrap_or(u32::MAX);
+                let wanted = u32::try_from(length).unwrap_or(u32::MAX);
                 let Ok(permit) = self.budget.clone().acquire_many_owned(wanted).await else {
                     return FrameEvent::Failed(std::io::Error::other("request budget closed"));
                 };
-                match &mut self.held {
-                    Some(held) => held.merge(permit),
-                    None => self.held = Some(permit),
-                }
+                self.held = Some(permit);
                 if let Some(deadline) = &mut self.deadline {
                     *deadline += waited_from.elapsed();
                 }
@@ -115,7 +112,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let deadline = self
                 .deadline
                 .unwrap_or_else(|| Instant::now() + self.deadline_after);
-            let mut limited = (&mut self.read).take(piece as u64);
+            let mut limited = (&mut self.read).take((length - received) as u64);
             match timeout_at(deadline, limited.read_buf(&mut self.body)).await {
                 Err(_) => {
                     return FrameEvent::TimedOut {
@@ -174,5 +171,63 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 limit: self.max_frame,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    const KIB: usize = 1024;
+
+    /// Two clients each start a frame larger than half the budget and stall halfway: with
+    /// budget taken piece by piece both would hold part of it and wait for the rest forever.
+    /// Taken whole, one frame holds the budget until its deadline closes it, and the other is
+    /// then read in full.
+    #[tokio::test]
+    async fn frames_that_together_exceed_the_budget_are_read_in_turn() {
+        let budget = Arc::new(Semaphore::new(128 * KIB));
+        let deadline = Duration::from_millis(200);
+        let length = 100 * KIB;
+        let (mut stalled_client, stalled_server) = tokio::io::duplex(256 * KIB);
+        let (mut honest_client, honest_server) = tokio::io::duplex(256 * KIB);
+        let mut stalled = FrameReader::new(stalled_server, length, budget.clone(), deadline);
+        let mut honest = FrameReader::new(honest_server, length, budget.clone(), deadline);
+
+        let prefix = (length as i32).to_be_bytes();
+        stalled_client.write_all(&prefix).await.unwrap();
+        stalled_client
+            .write_all(&vec![1u8; 70 * KIB])
+            .await
+            .unwrap();
+        honest_client.write_all(&prefix).await.unwrap();
+        honest_client.write_all(&vec![2u8; 70 * KIB]).await.unwrap();
+
+        let stalled_read = tokio::spawn(async move { stalled.next().await });
+        // The honest client sends the rest of its frame only once its reader waits, so both
+        // readers have started their frames before either can finish.
+        let honest_read = tokio::spawn(async move { honest.next().await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        honest_client.write_all(&vec![2u8; 30 * KIB]).await.unwrap();
+
+        let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+            (stalled_read.await.unwrap(), honest_read.await.unwrap())
+        })
+        .await
+        .expect("neither reader may wait for budget forever");
+        match outcome {
+            (FrameEvent::TimedOut { .. }, FrameEvent::Frame(frame, permit)) => {
+                assert_eq!(frame.len(), length);
+                assert!(frame.iter().all(|&b| b == 2));
+                assert_eq!(permit.map(|p| p.num_permits()), Some(length));
+            }
+            (FrameEvent::Frame(..), FrameEvent::TimedOut { .. }) => {
+                panic!("the stalled frame completed")
+            }
+            _ => panic!("expected the stalled frame to time out and the honest one to be read"),
+        }
+        assert_eq!(budget.available_permits(), 128 * KIB);
+        drop(stalled_client);
     }
 }

@@ -1,7 +1,7 @@
 //! The protocol edge: internal errors become Kafka error codes here and nowhere else.
 
 use kafka_protocol::error::ResponseError;
-use skiff_meta::{LogError, ProduceError, ProducerError, ProposeError, TopicError};
+use skiff_meta::{LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError};
 
 use crate::produce::FlushFailure;
 use crate::topics::LookupError;
@@ -15,6 +15,12 @@ pub fn topic_error_code(error: &TopicError) -> i16 {
         TopicError::InvalidName(_) => ResponseError::InvalidTopicException,
         TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
+        TopicError::OverLimit(LimitError::TooManyTopicsInRequest { .. }) => {
+            ResponseError::InvalidRequest
+        }
+        TopicError::OverLimit(LimitError::ClusterPartitions { .. }) => {
+            ResponseError::PolicyViolation
+        }
     }
     .code()
 }

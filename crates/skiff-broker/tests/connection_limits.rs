@@ -60,7 +60,8 @@ async fn partial_requests_hold_at_most_the_request_budget() {
         c.request_read_timeout_ms = 1_000;
     })
     .await;
-    // Five clients each claim a 2 MiB frame and send 1.5 MiB of it: 7.5 MiB offered.
+    // Five clients each claim a 2 MiB frame and send 1.5 MiB of it: 10 MiB claimed, two
+    // frames fit the budget at a time.
     let mut offenders = Vec::new();
     for _ in 0..5 {
         let mut stream = TcpStream::connect(broker.addr).await.unwrap();

@@ -11,6 +11,7 @@ use crate::commands::produce::ProduceArgs;
 use crate::commands::topic::TopicArgs;
 use crate::controller_args::ControllerArgs;
 use crate::dev_args::DevArgs;
+use crate::store_cmd::StoreArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,6 +73,9 @@ pub enum Command {
 
     /// What the cluster holds: brokers, controller, topics and version.
     Cluster(ClusterArgs),
+
+    /// Check an object store before a cluster uses it (`store check s3://bucket/prefix`).
+    Store(StoreArgs),
 
     /// Load generator (librdkafka): produce, consume or end-to-end throughput and latency.
     Bench(Box<skiff_bench::BenchArgs>),

@@ -78,6 +78,11 @@ pub struct ControllerNodeArgs {
     #[command(flatten)]
     pub store: ObjectStoreArgs,
 
+    /// Start even when `skiff store check` finds that the s3:// store would lose data or
+    /// cannot be used (a lifecycle rule expiring the prefix, create-only PUTs ignored, ...).
+    #[arg(long, env = "SKIFF_ALLOW_UNSAFE_STORE")]
+    pub allow_unsafe_store: bool,
+
     /// Objects younger than this are never garbage-collected [default: 600000].
     #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]
     pub gc_grace_ms: Option<u64>,

@@ -66,6 +66,9 @@ pub async fn run(args: ControllerNodeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr().context("listener address")?;
     let store = match args.store.store_config() {
         Some(store_cfg) => {
+            if skiff_store_check::S3Target::parse(&store_cfg.url).is_ok() {
+                crate::store_cmd::check_before_start(&store_cfg, args.allow_unsafe_store).await?;
+            }
             let store = SegmentStore::open(&store_cfg).context("object store")?;
             store
                 .check()

@@ -64,7 +64,10 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
             .unwrap_or_else(|| panic!("no row for partition {p}: {described}"))
     };
     assert_eq!(row("1")[..5], ["1", "1", "0", "2", "2"], "{described}");
-    assert!(row("1")[5].parse::<u64>().is_ok_and(|b| b > 0), "{described}");
+    assert!(
+        row("1")[5].parse::<u64>().is_ok_and(|b| b > 0),
+        "{described}"
+    );
     assert_eq!(row("1")[6], "1", "{described}");
     assert_eq!(row("0")[2..], ["0", "0", "0", "0", "0"], "{described}");
     let retention = described
@@ -115,7 +118,11 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
     assert_eq!(config(&json, "retention.ms")["source"], "topic");
     assert_eq!(config(&json, "retention.ms")["enforced"], true);
     assert_eq!(config(&json, "min.compaction.lag.ms")["enforced"], false);
-    assert!(json["partitions"][1]["stored_bytes"].as_i64().is_some_and(|b| b > 0));
+    assert!(
+        json["partitions"][1]["stored_bytes"]
+            .as_i64()
+            .is_some_and(|b| b > 0)
+    );
     assert_eq!(json["partitions"][1]["objects"], 1);
     assert_eq!(config(&json, "max.message.bytes")["enforced"], true);
 

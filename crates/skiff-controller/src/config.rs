@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use openraft::SnapshotPolicy;
+use skiff_meta::state::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 
 use crate::error::{ControllerError, InvalidConfig};
 
@@ -50,6 +51,12 @@ pub struct ControllerConfig {
     /// How long a follower waits for the leader to answer a proposal or membership change it
     /// forwarded.
     pub forward_timeout_ms: u64,
+    /// Partitions the cluster may hold across all topics; creations and growth past it are
+    /// refused with POLICY_VIOLATION.
+    pub max_partitions: u64,
+    /// Topics one CreateTopics request may create; larger requests are refused with
+    /// INVALID_REQUEST.
+    pub max_topics_per_request: usize,
     /// The storage lifecycle the leader runs: retention and offset expiry.
     #[serde(flatten)]
     pub lifecycle: LifecycleConfig,
@@ -125,12 +132,21 @@ impl Default for ControllerConfig {
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             install_snapshot_timeout_ms: 10_000,
             forward_timeout_ms: 10_000,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
+            max_topics_per_request: DEFAULT_MAX_TOPICS_PER_REQUEST,
             lifecycle: LifecycleConfig::default(),
         }
     }
 }
 
 impl ControllerConfig {
+    pub(crate) fn cluster_limits(&self) -> ClusterLimits {
+        ClusterLimits {
+            max_partitions: self.max_partitions,
+            max_topics_per_request: self.max_topics_per_request,
+        }
+    }
+
     pub(crate) fn raft_config(&self) -> Result<openraft::Config, ControllerError> {
         if self.snapshot_logs_since_last == 0 {
             return Err(InvalidConfig::ZeroSnapshotThreshold.into());

@@ -10,6 +10,7 @@ use openraft::error::{InitializeError, RaftError};
 use openraft::metrics::WaitError;
 use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
+use skiff_meta::state::ClusterLimits;
 use skiff_meta::{Command, CommandResponse, InitCluster, Propose, ProposeError, StateHandle};
 use skiff_storage::SegmentStore;
 use tokio::sync::watch;
@@ -26,6 +27,7 @@ use crate::raft::{AppliedLog, ControllerStateMachine, RedbLogStore, SnapshotStor
 use crate::raft_errors::{client_write_error, from_fatal, from_leader_check, initialize_error};
 use crate::rpc::HttpNetwork;
 use crate::rpc::http::HttpClient;
+use crate::topic_limits::{is_topic_change, within_limits};
 
 const LOG_FILE_NAME: &str = "raft-log.redb";
 const SNAPSHOT_DIR_NAME: &str = "snapshots";
@@ -57,6 +59,9 @@ pub struct Controller {
     duties_stop: CancellationToken,
     duties: Mutex<Option<JoinHandle<()>>>,
     proposals: ProposalMetrics,
+    limits: ClusterLimits,
+    /// Held while a topic change is checked against the limits and proposed.
+    topic_changes: tokio::sync::Mutex<()>,
     /// Mirrors leadership, term and applied index into gauges; stopped by `duties_stop`.
     gauges: Mutex<Option<JoinHandle<()>>>,
 }
@@ -144,6 +149,8 @@ impl Controller {
             duties_stop,
             duties: Mutex::new(None),
             proposals,
+            limits: cfg.cluster_limits(),
+            topic_changes: tokio::sync::Mutex::new(()),
             gauges: Mutex::new(Some(gauges)),
         };
         let ready = if cfg.is_cluster() {
@@ -322,9 +329,33 @@ impl Controller {
             return Err(ProposeError::ShuttingDown);
         }
         let started = Instant::now();
-        let result = self.client_write(cmd).await;
+        let result = if is_topic_change(&cmd) {
+            self.submit_topic_change(cmd).await
+        } else {
+            self.client_write(cmd).await
+        };
         self.proposals.finished(started, &result);
         result
+    }
+
+    /// Proposes what of a topic change the cluster's limits allow, and answers for all of it.
+    async fn submit_topic_change(
+        &self,
+        cmd: Command,
+    ) -> Result<(u64, CommandResponse), ProposeError> {
+        // One at a time, so each change is checked against the state the one before it left;
+        // rare and small, so waiting here costs nothing.
+        let _one_at_a_time = self.topic_changes.lock().await;
+        let mut limited = within_limits(&self.state.read(), cmd, &self.limits);
+        let (index, proposed) = match limited.propose.take() {
+            Some(cmd) => {
+                let (index, answer) = self.client_write(cmd).await?;
+                (index, Some(answer))
+            }
+            // Nothing was written, so there is no log index to wait for.
+            None => (0, None),
+        };
+        Ok((index, limited.answer(proposed)?))
     }
 
     async fn client_write(&self, cmd: Command) -> Result<(u64, CommandResponse), ProposeError> {

@@ -22,6 +22,7 @@ mod raft_errors;
 pub mod remote;
 pub mod rpc;
 pub mod server;
+mod topic_limits;
 
 pub use config::ControllerConfig;
 pub use controller::{Controller, ControllerDeps};

@@ -217,6 +217,11 @@ pub fn run_with(args: &[&str], input: Option<&[u8]>, bootstrap: Option<&str>) ->
     }
 }
 
+/// Runs `skiff ARGS` with `input` on stdin against `bootstrap`; asserts success, returns stdout.
+pub fn run_with_input_at(args: &[&str], input: &[u8], bootstrap: &str) -> String {
+    run_with(args, Some(input), Some(bootstrap)).ok()
+}
+
 fn read_all(mut reader: impl Read) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = reader.read_to_end(&mut out);

@@ -74,6 +74,14 @@ impl Process {
     }
 }
 
+impl Process {
+    /// SIGKILL: no flush, no goodbye. Waits for the exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {

@@ -43,8 +43,8 @@ pub use segments::{
     SegmentCommit, SegmentCommitResult,
 };
 pub use topics::{
-    AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, NewTopic, PartitionCountError,
-    PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
+    AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, LimitError, NewTopic,
+    PartitionCountError, PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
 };
 
 use crate::ids::TopicId;

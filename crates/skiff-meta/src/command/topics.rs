@@ -44,6 +44,19 @@ pub struct TopicConfigChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlterTopicConfigs(pub Vec<TopicConfigChange>);
 
+/// A topic change refused because it would break one of the cluster's limits
+/// (`state::ClusterLimits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum LimitError {
+    #[error("one request may create at most {limit} topics, this one names {count}")]
+    TooManyTopicsInRequest { count: usize, limit: usize },
+    #[error(
+        "the cluster would hold {would_hold} partitions, over its limit of {limit} \
+         (the controller's max_partitions)"
+    )]
+    ClusterPartitions { would_hold: u64, limit: u64 },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum TopicError {
     #[error("topic already exists")]
@@ -56,6 +69,9 @@ pub enum TopicError {
     InvalidPartitions(#[from] PartitionCountError),
     #[error("invalid topic config {0}")]
     InvalidConfig(#[from] ConfigError),
+    // Last, so answers from controllers that predate it still decode.
+    #[error("{0}")]
+    OverLimit(#[from] LimitError),
 }
 
 /// Why a topic name breaks Kafka's rules.

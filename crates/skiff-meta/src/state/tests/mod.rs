@@ -4,6 +4,7 @@ mod brokers;
 mod groups;
 mod idempotence;
 mod jobs;
+mod limits;
 mod producers;
 mod retention;
 mod segments;
