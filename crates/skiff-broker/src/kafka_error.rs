@@ -1,7 +1,7 @@
 //! The protocol edge: internal errors become Kafka error codes here and nowhere else.
 
 use kafka_protocol::error::ResponseError;
-use skiff_meta::{LimitError, ProduceError, ProducerError, ProposeError, TopicError};
+use skiff_meta::{LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError};
 
 use crate::produce::FlushFailure;
 use crate::topics::LookupError;
@@ -39,6 +39,15 @@ pub fn produce_error_code(error: &ProduceError) -> i16 {
         ProduceError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         ProduceError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         ProduceError::InvalidBatch(_) => ResponseError::InvalidRecord,
+    }
+    .code()
+}
+
+/// A log start offset that could not move (DeleteRecords).
+pub fn log_error_code(error: &LogError) -> i16 {
+    match error {
+        LogError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
     }
     .code()
 }

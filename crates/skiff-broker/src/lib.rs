@@ -30,5 +30,6 @@ mod topics;
 pub use config::BrokerConfig;
 pub use error::BrokerError;
 pub use handlers::describe_configs::NOT_ENFORCED_DOC_PREFIX;
+pub use handlers::describe_log_dirs::OBJECT_COUNT_TAG;
 pub use server::{Broker, BrokerDeps, BudgetUse};
 pub use skiff_meta::ControllerClient;

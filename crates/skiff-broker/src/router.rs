@@ -54,6 +54,9 @@ pub async fn start(
         RequestKind::DeleteTopics(req) => run(async move {
             ResponseKind::DeleteTopics(handlers::delete_topics::handle(&ctx, req, version).await)
         }),
+        RequestKind::DeleteRecords(req) => run(async move {
+            ResponseKind::DeleteRecords(handlers::delete_records::handle(&ctx, req, version).await)
+        }),
         RequestKind::CreatePartitions(req) => run(async move {
             ResponseKind::CreatePartitions(
                 handlers::create_partitions::handle(&ctx, req, version).await,
@@ -71,6 +74,9 @@ pub async fn start(
             ResponseKind::IncrementalAlterConfigs(
                 handlers::incremental_alter_configs::handle(&ctx, req, version).await,
             )
+        }),
+        RequestKind::DescribeLogDirs(req) => run(async move {
+            ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
         }),
         RequestKind::DescribeCluster(req) => run(async move {
             ResponseKind::DescribeCluster(handlers::describe_cluster::handle(&ctx, &req, version))

@@ -6,9 +6,13 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{
-    ApiVersionsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
+    ApiVersionsRequest, DeleteRecordsRequest, FetchRequest, InitProducerIdRequest,
+    ListOffsetsRequest,
 };
 use skiff_storage::StoreConfig;
 use support::*;
@@ -331,5 +335,88 @@ async fn many_partitions_in_one_request_share_one_segment() {
             vec![format!("p{p}-0"), format!("p{p}-1")]
         );
     }
+    broker.stop().await;
+}
+
+fn delete_records_request(topic: &str, partitions: &[(i32, i64)]) -> DeleteRecordsRequest {
+    let mut t = DeleteRecordsTopic::default();
+    t.name = topic_name(topic);
+    t.partitions = partitions
+        .iter()
+        .map(|&(p, offset)| {
+            let mut partition = DeleteRecordsPartition::default();
+            partition.partition_index = p;
+            partition.offset = offset;
+            partition
+        })
+        .collect();
+    let mut request = DeleteRecordsRequest::default();
+    request.topics = vec![t];
+    request.timeout_ms = 5_000;
+    request
+}
+
+async fn earliest(client: &mut RawClient, topic: &str) -> i64 {
+    let mut partition = ListOffsetsPartition::default();
+    partition.timestamp = -2;
+    let mut t = ListOffsetsTopic::default();
+    t.name = topic_name(topic);
+    t.partitions = vec![partition];
+    let mut request = ListOffsetsRequest::default();
+    request.replica_id = (-1).into();
+    request.topics = vec![t];
+    client.call(8, &request).await.topics[0].partitions[0].offset
+}
+
+#[tokio::test]
+async fn delete_records_moves_the_start_and_fetches_below_it_are_out_of_range() {
+    const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "dr", 2, &[]).await;
+    for round in 0..2 {
+        let values = batch(&format!("r{round}-"), 5, 0, NO_PRODUCER);
+        client
+            .call(9, &produce_request(1, &[("dr", 0, values)]))
+            .await;
+    }
+    let response = client
+        .call(2, &delete_records_request("dr", &[(0, 7), (1, 1), (9, 0)]))
+        .await;
+    let results: Vec<(i32, i16, i64)> = response.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code, p.low_watermark))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            (0, 0, 7),
+            (1, OFFSET_OUT_OF_RANGE, -1),
+            (9, UNKNOWN_TOPIC_OR_PARTITION, -1)
+        ]
+    );
+    let unknown = client
+        .call(2, &delete_records_request("no-such-topic", &[(0, 0)]))
+        .await;
+    assert_eq!(
+        unknown.topics[0].partitions[0].error_code,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+
+    assert_eq!(earliest(&mut client, "dr").await, 7);
+    let below = client
+        .call(12, &fetch_request("dr", Uuid::nil(), 0, 6, 0, 0))
+        .await;
+    let partition = &below.responses[0].partitions[0];
+    assert_eq!(partition.error_code, OFFSET_OUT_OF_RANGE);
+    // From the start on, the batch holding offset 7 comes back (offsets 5..=9, as in Kafka a
+    // batch may begin before the log start).
+    let from_start = client
+        .call(12, &fetch_request("dr", Uuid::nil(), 0, 7, 0, 0))
+        .await;
+    assert_eq!(from_start.responses[0].partitions[0].log_start_offset, 7);
+    let offsets: Vec<i64> = fetched(&from_start).iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets, (5..10).collect::<Vec<_>>());
     broker.stop().await;
 }

@@ -5,8 +5,12 @@
 mod support;
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
@@ -14,9 +18,9 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, FetchRequest, IncrementalAlterConfigsRequest,
-    InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
+    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest, FetchRequest,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use skiff_protocol::supported_versions;
@@ -161,10 +165,15 @@ async fn every_advertised_version_answers_and_decodes() {
                 .map(|d| d.to_string())
         };
         if version >= 3 {
-            // Retention is stored but not applied yet: the documentation says so, and only there.
+            // segment.ms is stored but has no effect: the documentation says so, and only there.
+            let segment_ms = doc("segment.ms").expect("documented");
+            assert!(
+                segment_ms.starts_with(skiff_broker::NOT_ENFORCED_DOC_PREFIX),
+                "{segment_ms}"
+            );
             let retention = doc("retention.ms").expect("documented");
             assert!(
-                retention.starts_with(skiff_broker::NOT_ENFORCED_DOC_PREFIX),
+                !retention.starts_with(skiff_broker::NOT_ENFORCED_DOC_PREFIX),
                 "{retention}"
             );
             let max_bytes = doc("max.message.bytes").expect("documented");
@@ -213,6 +222,47 @@ async fn every_advertised_version_answers_and_decodes() {
             (response.error_code, response.brokers.len()),
             (0, 1),
             "DescribeCluster v{version}"
+        );
+    }
+    for version in range(ApiKey::DescribeLogDirs) {
+        let mut wanted = DescribableLogDirTopic::default();
+        wanted.topic = topic_name("v");
+        wanted.partitions = vec![0, 1];
+        let mut request = DescribeLogDirsRequest::default();
+        request.topics = Some(vec![wanted]);
+        let response = client.call(version, &request).await;
+        let partitions = &response.results[0].topics[0].partitions;
+        assert_eq!(partitions.len(), 2, "DescribeLogDirs v{version}");
+        assert!(
+            partitions[0].partition_size > 0,
+            "DescribeLogDirs v{version}"
+        );
+        assert_eq!(
+            partitions[0]
+                .unknown_tagged_fields
+                .get(&skiff_broker::OBJECT_COUNT_TAG)
+                .map(|b| b.to_vec()),
+            (version >= 2).then(|| vec![1]),
+            "DescribeLogDirs v{version}: one object, in a tagged field from v2"
+        );
+    }
+    // Last: each version deletes one more record of partition 0 (it holds offsets 0..=2).
+    for version in range(ApiKey::DeleteRecords) {
+        let mut partition = DeleteRecordsPartition::default();
+        partition.partition_index = 0;
+        partition.offset = i64::from(version) + 1;
+        let mut topic = DeleteRecordsTopic::default();
+        topic.name = topic_name("v");
+        topic.partitions = vec![partition];
+        let mut request = DeleteRecordsRequest::default();
+        request.topics = vec![topic];
+        request.timeout_ms = 5_000;
+        let response = client.call(version, &request).await;
+        let result = &response.topics[0].partitions[0];
+        assert_eq!(
+            (result.error_code, result.low_watermark),
+            (0, i64::from(version) + 1),
+            "DeleteRecords v{version}"
         );
     }
     for version in range(ApiKey::DeleteTopics) {

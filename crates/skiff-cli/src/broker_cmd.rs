@@ -45,6 +45,20 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if args.common.broker_id.is_none() && args.common.config.is_none() {
         anyhow::bail!("a broker needs --broker-id (unique among the cluster's brokers)");
     }
+    let controller_only = [
+        (args.common.gc_grace_ms.is_some(), "--gc-grace-ms"),
+        (args.common.gc_interval_ms.is_some(), "--gc-interval-ms"),
+    ]
+    .into_iter()
+    .find(|(given, _)| *given)
+    .map(|(_, flag)| flag)
+    .or(args.common.lifecycle.first_given());
+    if let Some(flag) = controller_only {
+        anyhow::bail!(
+            "{flag} is a controller setting: the controller's leader runs retention, offset \
+             expiry and garbage collection, so give it to `skiff controller`"
+        );
+    }
     let controllers = args.controllers;
     let metrics = metrics_server::start_if_asked(args.common.metrics_addr).await?;
     let DevSettings {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::lifecycle_args::LifecycleArgs;
 use crate::store_args::ObjectStoreArgs;
 
 /// Run one controller node, or (with `admin`) manage a running controller cluster.
@@ -89,6 +90,9 @@ pub struct ControllerNodeArgs {
     /// How often the leader looks for garbage objects [default: 60000].
     #[arg(long, env = "SKIFF_GC_INTERVAL_MS", value_name = "MS")]
     pub gc_interval_ms: Option<u64>,
+
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
 }
 
 #[derive(Debug, Args)]

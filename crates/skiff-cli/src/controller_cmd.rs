@@ -23,7 +23,7 @@ pub fn config_from(
 ) -> anyhow::Result<(ControllerConfig, std::net::SocketAddr)> {
     let missing = |flag: &str| anyhow::anyhow!("--{flag} is required");
     let defaults = ControllerConfig::default();
-    let cfg = ControllerConfig {
+    let mut cfg = ControllerConfig {
         node_id: args.node_id.ok_or_else(|| missing("node-id"))?,
         data_dir: args.data_dir.clone().ok_or_else(|| missing("data-dir"))?,
         peers: args.peers.clone().ok_or_else(|| missing("peers"))?,
@@ -39,6 +39,10 @@ pub fn config_from(
         gc_interval_ms: args.gc_interval_ms.unwrap_or(defaults.gc_interval_ms),
         ..defaults
     };
+    args.lifecycle.apply_to(&mut cfg.lifecycle);
+    cfg.lifecycle
+        .validate()
+        .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
     if !cfg.peers.contains_key(&cfg.node_id) {
         anyhow::bail!(
             "--peers does not include this node's id {} (it lists {:?})",

@@ -33,7 +33,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("object store {} is not reachable", store.describe()))?;
     let cache = ChunkCache::open(&cache).await.context("cache")?;
-    let controller = Arc::new(Controller::start(controller).await.context("controller")?);
+    // The embedded controller's leader also collects garbage in the store.
+    let controller = Arc::new(
+        Controller::start_with_store(controller, Some(store.clone()))
+            .await
+            .context("controller")?,
+    );
     let broker = Broker::start(
         broker,
         BrokerDeps {

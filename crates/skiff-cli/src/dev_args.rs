@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use skiff_bench::parse_size;
 
+use crate::lifecycle_args::LifecycleArgs;
 use crate::store_args::ObjectStoreArgs;
 
 /// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
@@ -100,6 +101,18 @@ pub struct DevArgs {
     /// Longest metadata string a committed offset may carry [default: 4096].
     #[arg(long, env = "SKIFF_OFFSET_METADATA_MAX_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub offset_metadata_max_bytes: Option<usize>,
+
+    /// Unreferenced and orphan objects younger than this are never deleted (the controller
+    /// leader collects) [default: 600000].
+    #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]
+    pub gc_grace_ms: Option<u64>,
+
+    /// How often the controller leader looks for garbage objects [default: 60000].
+    #[arg(long, env = "SKIFF_GC_INTERVAL_MS", value_name = "MS")]
+    pub gc_interval_ms: Option<u64>,
+
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
 
     /// TOML file of Lambda triggers (`skiff trigger --config` format) to run in this process
     /// against its own Kafka listener [default: none].

@@ -8,6 +8,7 @@ mod controller_args;
 mod controller_cmd;
 mod dev;
 mod dev_args;
+mod lifecycle_args;
 mod line_reader;
 mod metrics_server;
 mod output;

@@ -59,6 +59,7 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     skiff_storage::describe_metrics();
     skiff_broker::metrics::describe_metrics();
     skiff_controller::describe_metrics();
+    skiff_controller::describe_lifecycle_metrics();
     skiff_lambda::trigger::describe_metrics();
     Ok(handle)
 }

@@ -123,6 +123,12 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     if controller.data_dir == ControllerConfig::default().data_dir {
         controller.data_dir = data_dir.join("controller");
     }
+    set(&mut controller.gc_grace_ms, args.gc_grace_ms);
+    set(&mut controller.gc_interval_ms, args.gc_interval_ms);
+    args.lifecycle.apply_to(&mut controller.lifecycle);
+    if let Err(problem) = controller.lifecycle.validate() {
+        bail!("invalid setting: {problem}");
+    }
     Ok(DevSettings {
         data_dir,
         broker,

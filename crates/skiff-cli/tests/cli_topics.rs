@@ -52,21 +52,32 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
     let described = dev.run(&["topic", "describe", "orders"]).ok();
     assert!(described.starts_with("topic orders  id "), "{described}");
     assert!(
-        described.contains("PARTITION  LEADER  START  END  RECORDS\n"),
+        described.contains("PARTITION  LEADER  START  END  RECORDS  BYTES  OBJECTS\n"),
         "{described}"
     );
+    // Partition 1 holds both records, in one object; the others hold nothing.
+    let row = |p: &str| {
+        described
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|cols| cols.len() == 7 && cols[0] == p)
+            .unwrap_or_else(|| panic!("no row for partition {p}: {described}"))
+    };
+    assert_eq!(row("1")[..5], ["1", "1", "0", "2", "2"], "{described}");
     assert!(
-        described.contains("        1       1      0    2        2\n"),
+        row("1")[5].parse::<u64>().is_ok_and(|b| b > 0),
         "{described}"
     );
+    assert_eq!(row("1")[6], "1", "{described}");
+    assert_eq!(row("0")[2..], ["0", "0", "0", "0", "0"], "{described}");
     let retention = described
         .lines()
         .find(|l| l.starts_with("retention.ms "))
         .unwrap();
-    // Retention is stored but not applied yet, and the table says so (from DescribeConfigs).
+    // Retention is applied, so the table does not call it "not enforced" (from DescribeConfigs).
     assert_eq!(
         retention.split_whitespace().collect::<Vec<_>>(),
-        ["retention.ms", "86400000", "topic", "not", "enforced"]
+        ["retention.ms", "86400000", "topic"]
     );
     let cleanup = described
         .lines()
@@ -105,7 +116,14 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
             .unwrap()
     };
     assert_eq!(config(&json, "retention.ms")["source"], "topic");
-    assert_eq!(config(&json, "retention.ms")["enforced"], false);
+    assert_eq!(config(&json, "retention.ms")["enforced"], true);
+    assert_eq!(config(&json, "min.compaction.lag.ms")["enforced"], false);
+    assert!(
+        json["partitions"][1]["stored_bytes"]
+            .as_i64()
+            .is_some_and(|b| b > 0)
+    );
+    assert_eq!(json["partitions"][1]["objects"], 1);
     assert_eq!(config(&json, "max.message.bytes")["enforced"], true);
 
     let out = dev

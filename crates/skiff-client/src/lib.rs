@@ -35,6 +35,7 @@ pub use admin::groups::{
     CommittedOffset, GroupDescription, GroupListing, GroupMember, OffsetToCommit,
 };
 pub use admin::offsets::{OffsetSpec, PartitionOffset};
+pub use admin::records::{DELETE_ALL_RECORDS, DeletedRecords, PartitionStorage};
 pub use admin::topics::NewTopic;
 pub use client::KafkaClient;
 pub use config::{ClientConfig, DEFAULT_BOOTSTRAP};

@@ -16,6 +16,7 @@ use crate::admin::groups::{
     offset_commit_request, offset_fetch_request,
 };
 use crate::admin::offsets::{OffsetSpec, list_offsets_request};
+use crate::admin::records::{delete_records_request, describe_log_dirs_request};
 use crate::admin::topics::{
     NewTopic, create_partitions_request, create_topics_request, delete_topics_request,
 };
@@ -51,6 +52,12 @@ fn check<R: Encodable + Decodable + PartialEq + std::fmt::Debug>(
 
 #[test]
 fn every_built_request_encodes_at_every_known_version() {
+    check(ApiKey::DeleteRecords, |_| {
+        delete_records_request("t", &[(0, 5), (1, -1)])
+    });
+    check(ApiKey::DescribeLogDirs, |_| {
+        describe_log_dirs_request("t", vec![0, 1])
+    });
     check(ApiKey::ApiVersions, |v| {
         let mut r = ApiVersionsRequest::default();
         if v >= 3 {

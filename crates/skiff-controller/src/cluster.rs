@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use openraft::{BasicNode, ChangeMembers};
 
-use crate::controller::{Controller, client_write_error};
+use crate::controller::Controller;
 use crate::error::{ControllerError, InvalidConfig};
 use crate::raft::types::RaftMetrics;
+use crate::raft_errors::client_write_error;
 use crate::rpc::wire::{BrokerStatus, MembershipReply, NodeStatus};
 
 impl Controller {

@@ -39,6 +39,10 @@ pub struct ControllerConfig {
     pub gc_grace_ms: u64,
     /// How often the leader looks for garbage objects.
     pub gc_interval_ms: u64,
+    /// Most objects one collection round deletes (of each kind, unreferenced and orphan), so a
+    /// round's memory and time stay bounded however much garbage there is; the rest waits for
+    /// the next round.
+    pub gc_max_objects_per_round: usize,
     /// Snapshots go to lagging nodes in chunks of this many bytes.
     pub snapshot_chunk_bytes: u64,
     /// How long a lagging node may take to receive and install one snapshot chunk (the last
@@ -53,6 +57,60 @@ pub struct ControllerConfig {
     /// Topics one CreateTopics request may create; larger requests are refused with
     /// INVALID_REQUEST.
     pub max_topics_per_request: usize,
+    /// The storage lifecycle the leader runs: retention and offset expiry.
+    #[serde(flatten)]
+    pub lifecycle: LifecycleConfig,
+}
+
+/// What the leader enforces, with Kafka's names where Kafka has the setting.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct LifecycleConfig {
+    /// `log.retention.ms`: topics without `retention.ms` keep data this long (-1: forever).
+    pub log_retention_ms: i64,
+    /// `log.retention.bytes`: topics without `retention.bytes` keep this much per partition
+    /// (-1: no limit).
+    pub log_retention_bytes: i64,
+    /// `log.retention.check.interval.ms`: how often the leader looks for data to delete.
+    pub retention_check_interval_ms: u64,
+    /// `offsets.retention.minutes`: committed offsets of a group empty this long expire.
+    pub offsets_retention_minutes: u64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            log_retention_ms: skiff_meta::DEFAULT_LOG_RETENTION_MS,
+            log_retention_bytes: -1,
+            retention_check_interval_ms: 300_000,
+            offsets_retention_minutes: 7 * 24 * 60,
+            offsets_retention_check_interval_ms: 600_000,
+        }
+    }
+}
+
+impl LifecycleConfig {
+    /// Rejects values the leader cannot work with, naming the setting.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let bad = |setting: &'static str, rule: &'static str| {
+            Err(InvalidConfig::Lifecycle { setting, rule })
+        };
+        if self.log_retention_ms < -1 {
+            return bad("log retention ms", "-1 (forever) or at least 0");
+        }
+        if self.log_retention_bytes < -1 {
+            return bad("log retention bytes", "-1 (no limit) or at least 0");
+        }
+        if self.retention_check_interval_ms == 0 {
+            return bad("retention check interval", "at least 1 ms");
+        }
+        if self.offsets_retention_minutes == 0 {
+            return bad("offsets retention", "at least 1 minute");
+        }
+        Ok(())
+    }
 }
 
 impl Default for ControllerConfig {
@@ -70,11 +128,13 @@ impl Default for ControllerConfig {
             watch_ring_entries: 10_000,
             gc_grace_ms: 10 * 60 * 1000,
             gc_interval_ms: 60 * 1000,
+            gc_max_objects_per_round: 10_000,
             snapshot_chunk_bytes: 3 * 1024 * 1024,
             install_snapshot_timeout_ms: 10_000,
             forward_timeout_ms: 10_000,
             max_partitions: DEFAULT_MAX_PARTITIONS,
             max_topics_per_request: DEFAULT_MAX_TOPICS_PER_REQUEST,
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }
@@ -91,6 +151,7 @@ impl ControllerConfig {
         if self.snapshot_logs_since_last == 0 {
             return Err(InvalidConfig::ZeroSnapshotThreshold.into());
         }
+        self.lifecycle.validate()?;
         if !self.peers.is_empty() && !self.peers.contains_key(&self.node_id) {
             return Err(InvalidConfig::PeersWithoutThisNode { node: self.node_id }.into());
         }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, InitializeError, RaftError};
+use openraft::error::{InitializeError, RaftError};
 use openraft::metrics::WaitError;
 use openraft::{BasicNode, ServerState};
 use parking_lot::Mutex;
@@ -17,12 +17,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{Clock, SystemClock};
 pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
-use crate::leader::{GcSettings, LeaderDuties};
-use crate::metrics::{ProposalMetrics, track_raft_gauges};
+use crate::leader::{GcSettings, LeaderDuties, LifecycleSettings};
+use crate::metrics::{LifecycleMetrics, ProposalMetrics, track_raft_gauges};
 use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft::{AppliedLog, ControllerStateMachine, RedbLogStore, SnapshotStore, StateSource};
+use crate::raft_errors::{client_write_error, from_fatal, from_leader_check, initialize_error};
 use crate::rpc::HttpNetwork;
 use crate::rpc::http::HttpClient;
 use crate::topic_limits::{is_topic_change, within_limits};
@@ -33,6 +35,14 @@ const SNAPSHOT_DIR_NAME: &str = "snapshots";
 const PEER_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long `shutdown` waits for openraft's tasks to release the log file.
 const LOG_RELEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// What a controller works with besides its config.
+pub struct ControllerDeps {
+    /// The brokers' object store: with it, the leader collects garbage objects.
+    pub store: Option<SegmentStore>,
+    /// The wall clock of the leader's lifecycle duties.
+    pub clock: Arc<dyn Clock>,
+}
 
 pub struct Controller {
     node_id: u64,
@@ -57,18 +67,6 @@ pub struct Controller {
 }
 
 /// Raft stopped for good: a storage failure, a panic, or shutdown.
-fn from_fatal(fatal: Fatal<u64>) -> ProposeError {
-    match fatal {
-        Fatal::Stopped => ProposeError::ShuttingDown,
-        Fatal::StorageError(e) => ProposeError::Storage {
-            detail: e.to_string(),
-        },
-        Fatal::Panicked => ProposeError::NoQuorum {
-            detail: "the raft core task panicked".into(),
-        },
-    }
-}
-
 impl Controller {
     /// Opens or creates the log and snapshot, starts Raft, initialises a single-node membership
     /// on first start (idempotent), waits (bounded) until this node leads and has applied the
@@ -77,12 +75,29 @@ impl Controller {
         Self::start_with_store(cfg, None).await
     }
 
-    /// Like [`Controller::start`]; with `store`, a cluster leader also garbage-collects
-    /// segment objects in it (see `gc_grace_ms`, `gc_interval_ms`).
+    /// Like [`Controller::start`]; with `store`, the leader also garbage-collects segment
+    /// objects in it (see `gc_grace_ms`, `gc_interval_ms`).
     pub async fn start_with_store(
         cfg: ControllerConfig,
         store: Option<SegmentStore>,
     ) -> Result<Controller, ControllerError> {
+        Self::start_with(
+            cfg,
+            ControllerDeps {
+                store,
+                clock: Arc::new(SystemClock),
+            },
+        )
+        .await
+    }
+
+    /// Like [`Controller::start_with_store`], with the clock the leader's lifecycle duties read
+    /// (tests pass a manual one).
+    pub async fn start_with(
+        cfg: ControllerConfig,
+        deps: ControllerDeps,
+    ) -> Result<Controller, ControllerError> {
+        let ControllerDeps { store, clock } = deps;
         let raft_config = Arc::new(cfg.raft_config()?);
         let data_dir = cfg.data_dir.clone();
         let ring = cfg.watch_ring_entries;
@@ -149,21 +164,26 @@ impl Controller {
             }
             return Err(e);
         }
-        if cfg.is_cluster() {
-            let gc = store.map(|store| GcSettings {
-                store,
-                grace: Duration::from_millis(cfg.gc_grace_ms),
-                interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
-            });
-            let duties = LeaderDuties::new(
-                controller.raft.clone(),
-                controller.state.clone(),
-                Duration::from_millis(cfg.broker_lease_ms),
-                gc,
-            );
-            *controller.duties.lock() =
-                Some(tokio::spawn(duties.run(controller.duties_stop.clone())));
-        }
+        let gc = store.map(|store| GcSettings {
+            store,
+            grace: Duration::from_millis(cfg.gc_grace_ms),
+            interval: Duration::from_millis(cfg.gc_interval_ms.max(1)),
+            max_objects_per_round: cfg.gc_max_objects_per_round.max(1),
+        });
+        let duties = LeaderDuties::new(
+            controller.raft.clone(),
+            controller.state.clone(),
+            // An embedded controller's broker sends no heartbeats: its lease never lapses.
+            cfg.is_cluster()
+                .then(|| Duration::from_millis(cfg.broker_lease_ms)),
+            gc,
+            LifecycleSettings {
+                config: cfg.lifecycle.clone(),
+                clock,
+                metrics: LifecycleMetrics::register(),
+            },
+        );
+        *controller.duties.lock() = Some(tokio::spawn(duties.run(controller.duties_stop.clone())));
         tracing::info!(node_id = cfg.node_id, data_dir = %cfg.data_dir.display(), "controller started");
         Ok(controller)
     }
@@ -403,48 +423,6 @@ impl Controller {
         tokio::task::spawn_blocking(move || snapshots.close()).await?;
         tracing::info!(node_id = self.node_id, "controller stopped");
         Ok(())
-    }
-}
-
-fn from_leader_check(e: RaftError<u64, CheckIsLeaderError<u64, BasicNode>>) -> ProposeError {
-    match e {
-        RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)) => {
-            ProposeError::NotLeader {
-                leader: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }
-        }
-        RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)) => ProposeError::NoQuorum {
-            detail: e.to_string(),
-        },
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-    }
-}
-
-/// Why a write (a command or a membership change) did not commit.
-pub(crate) fn client_write_error(
-    e: RaftError<u64, ClientWriteError<u64, BasicNode>>,
-) -> ProposeError {
-    match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-            ProposeError::NotLeader {
-                leader: forward.leader_id,
-                leader_addr: forward.leader_node.map(|n| n.addr),
-            }
-        }
-        RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => ProposeError::NoQuorum {
-            detail: format!("membership change refused: {e}"),
-        },
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-    }
-}
-
-fn initialize_error(e: RaftError<u64, InitializeError<u64, BasicNode>>) -> ProposeError {
-    match e {
-        RaftError::Fatal(fatal) => from_fatal(fatal),
-        RaftError::APIError(e) => ProposeError::NoQuorum {
-            detail: format!("cannot initialise the controller membership: {e}"),
-        },
     }
 }
 

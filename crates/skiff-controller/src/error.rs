@@ -71,6 +71,11 @@ pub enum InvalidConfig {
     NodeWithoutAddress,
     #[error("node {node} is not a member")]
     NotAMember { node: u64 },
+    #[error("the {setting} must be {rule}")]
+    Lifecycle {
+        setting: &'static str,
+        rule: &'static str,
+    },
 }
 
 impl ControllerError {

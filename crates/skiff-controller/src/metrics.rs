@@ -155,3 +155,93 @@ mod tests {
         assert_eq!(seen, (0..OUTCOMES.len()).collect::<Vec<_>>());
     }
 }
+
+/// Counter: bytes of index entries retention and DeleteRecords dropped.
+pub const RETENTION_DELETED_BYTES_TOTAL: &str = "skiff_retention_deleted_bytes_total";
+/// Counter: index entries retention and DeleteRecords dropped.
+pub const RETENTION_DELETED_ENTRIES_TOTAL: &str = "skiff_retention_deleted_entries_total";
+/// Counter, label `kind` (`unreferenced` or `orphan`): objects the collector deleted.
+pub const OBJECTS_DELETED_TOTAL: &str = "skiff_objects_deleted_total";
+/// Counter, label `kind`: bytes of the objects the collector deleted.
+pub const OBJECTS_DELETED_BYTES_TOTAL: &str = "skiff_objects_deleted_bytes_total";
+/// Gauge: bytes of every object the controller knows (what the store holds, orphans aside).
+pub const STORED_BYTES: &str = "skiff_stored_bytes";
+/// Gauge: objects the controller knows.
+pub const STORED_OBJECTS: &str = "skiff_stored_objects";
+/// Gauge: objects no index entry references, waiting for the collector.
+pub const UNREFERENCED_OBJECTS: &str = "skiff_unreferenced_objects";
+/// Counter: committed offsets `offsets.retention.minutes` expired.
+pub const OFFSETS_EXPIRED_TOTAL: &str = "skiff_offsets_expired_total";
+
+/// Help text for the leader's lifecycle metrics.
+pub fn describe_lifecycle_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        RETENTION_DELETED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of index entries dropped by retention and DeleteRecords"
+    );
+    describe_counter!(
+        RETENTION_DELETED_ENTRIES_TOTAL,
+        Unit::Count,
+        "Index entries dropped by retention and DeleteRecords"
+    );
+    describe_counter!(
+        OBJECTS_DELETED_TOTAL,
+        Unit::Count,
+        "Objects deleted by the leader's collector, by kind (unreferenced, orphan)"
+    );
+    describe_counter!(
+        OBJECTS_DELETED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of objects deleted by the leader's collector, by kind"
+    );
+    describe_gauge!(
+        STORED_BYTES,
+        Unit::Bytes,
+        "Bytes of every object the controller knows"
+    );
+    describe_gauge!(STORED_OBJECTS, Unit::Count, "Objects the controller knows");
+    describe_gauge!(
+        UNREFERENCED_OBJECTS,
+        Unit::Count,
+        "Objects no index entry references, waiting for the grace period"
+    );
+    describe_counter!(
+        OFFSETS_EXPIRED_TOTAL,
+        Unit::Count,
+        "Committed offsets expired by offsets.retention.minutes"
+    );
+}
+
+/// The leader's lifecycle handles, registered once per controller.
+#[derive(Clone)]
+pub(crate) struct LifecycleMetrics {
+    pub(crate) retention_bytes: Counter,
+    pub(crate) retention_entries: Counter,
+    pub(crate) deleted_unreferenced: Counter,
+    pub(crate) deleted_unreferenced_bytes: Counter,
+    pub(crate) deleted_orphans: Counter,
+    pub(crate) deleted_orphan_bytes: Counter,
+    pub(crate) stored_bytes: Gauge,
+    pub(crate) stored_objects: Gauge,
+    pub(crate) unreferenced_objects: Gauge,
+    pub(crate) offsets_expired: Counter,
+}
+
+impl LifecycleMetrics {
+    pub(crate) fn register() -> Self {
+        LifecycleMetrics {
+            retention_bytes: counter!(RETENTION_DELETED_BYTES_TOTAL),
+            retention_entries: counter!(RETENTION_DELETED_ENTRIES_TOTAL),
+            deleted_unreferenced: counter!(OBJECTS_DELETED_TOTAL, "kind" => "unreferenced"),
+            deleted_unreferenced_bytes: counter!(OBJECTS_DELETED_BYTES_TOTAL, "kind" => "unreferenced"),
+            deleted_orphans: counter!(OBJECTS_DELETED_TOTAL, "kind" => "orphan"),
+            deleted_orphan_bytes: counter!(OBJECTS_DELETED_BYTES_TOTAL, "kind" => "orphan"),
+            stored_bytes: gauge!(STORED_BYTES),
+            stored_objects: gauge!(STORED_OBJECTS),
+            unreferenced_objects: gauge!(UNREFERENCED_OBJECTS),
+            offsets_expired: counter!(OFFSETS_EXPIRED_TOTAL),
+        }
+    }
+}

@@ -284,10 +284,14 @@ async fn a_data_dir_from_an_earlier_build_starts_with_the_same_state() {
         m.last_applied.is_some_and(|a| a.index > snapshot.index + 5),
         "entries after the snapshot were replayed from the fixture's log: {m:?}"
     );
-    let (state, live_sets) = {
+    let (state, live_sets, derived_ok) = {
         let state = controller.state();
         let state = state.read();
-        (format!("{:#?}\n", *state), state.live_history().epoch())
+        (
+            format!("{:#?}\n", *state),
+            state.live_history().epoch(),
+            lifecycle_was_derived(&state),
+        )
     };
     controller.shutdown().await.expect("shutdown");
     // Fields added to the state since the fixture was written are left out of the comparison
@@ -304,6 +308,11 @@ async fn a_data_dir_from_an_earlier_build_starts_with_the_same_state() {
     // Format 4's live broker history starts from the snapshot's brokers and records the
     // changes replayed from the log after it (an expiry, an unregistration).
     assert!(live_sets >= 2, "live broker history epoch {live_sets}");
+    // Format 5's lifecycle indexes are derived from the fixture's objects.
+    assert!(
+        derived_ok,
+        "the lifecycle indexes were not derived from the objects"
+    );
 }
 
 /// The top-level fields of a `{:#?}` dump, by name, each with its whole (multi-line) value.
@@ -336,6 +345,19 @@ fn top_level_fields(dump: &str) -> std::collections::BTreeMap<String, String> {
         fields.insert(name, value);
     }
     fields
+}
+
+/// A state from before snapshot format 5 gets its unreferenced-object index and stored-bytes total from its
+/// objects when loaded.
+fn lifecycle_was_derived(state: &ControllerState) -> bool {
+    let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _, _)| id).collect();
+    let expected: Vec<u64> = state
+        .objects()
+        .filter(|(_, o)| o.live_entries == 0)
+        .map(|(id, _)| id)
+        .collect();
+    let bytes: u64 = state.objects().map(|(_, o)| o.size).sum();
+    bytes > 0 && unreferenced == expected && state.stored_bytes() == bytes
 }
 
 fn first_difference(expected: &str, got: &str) -> String {

@@ -103,6 +103,36 @@ macro_rules! batched_proposal {
     )*};
 }
 
+/// A proposal whose items are one field of the payload, answered with one result per item.
+macro_rules! field_batched_proposal {
+    ($($payload:ident . $field:ident => $response:ident($answer:ty)),* $(,)?) => {$(
+        impl From<$payload> for Command {
+            fn from(payload: $payload) -> Command {
+                Command::$payload(payload)
+            }
+        }
+
+        impl Proposal for $payload {
+            type Answer = $answer;
+
+            fn shape(&self) -> Shape {
+                Shape::Items(self.$field.len())
+            }
+
+            fn answer(response: CommandResponse) -> Option<$answer> {
+                match response {
+                    CommandResponse::$response(answer) => Some(answer),
+                    _ => None,
+                }
+            }
+
+            fn shape_of(answer: &$answer) -> Shape {
+                Shape::Items(answer.len())
+            }
+        }
+    )*};
+}
+
 done_proposal!(
     InitCluster,
     RegisterBroker,
@@ -110,7 +140,35 @@ done_proposal!(
     UnregisterBroker,
     ForgetObjects,
     StoreGroups,
+    SetLogDefaults,
+    ExpireJobs,
+    AbandonJob,
 );
+
+field_batched_proposal!(
+    EnforceRetention.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
+    DeleteRecords.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
+    ExpireGroupOffsets.groups => OffsetsExpired(Vec<u32>),
+    PlanJobs.jobs => JobsPlanned(Vec<Result<u64, JobError>>),
+    RenewJobLeases.job_ids => LeasesRenewed(Vec<bool>),
+);
+
+impl From<CommitJob> for Command {
+    fn from(payload: CommitJob) -> Command {
+        Command::CommitJob(payload)
+    }
+}
+
+impl Proposal for CommitJob {
+    type Answer = Result<JobCommitted, JobError>;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::JobCommitted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
 
 batched_proposal!(
     CreateTopics => TopicsCreated(Vec<Result<TopicId, TopicError>>),

@@ -34,7 +34,9 @@ pub use error::{
     RecordRejection, RecordsError, RejectReason,
 };
 pub use iter::{BatchIter, batches};
-pub use patch::{assign_offsets, assign_run_offsets, set_base_offset, set_log_append_time};
+pub use patch::{
+    assign_offsets, assign_run_offsets, check_run_offsets, set_base_offset, set_log_append_time,
+};
 pub use record::{Header, HeaderIter, RecordRef};
 pub use records::{DecodedRecords, RecordIter};
 pub use timestamp_lookup::{first_offset_delta_at_or_after, offset_delta_of_max_timestamp};

@@ -62,6 +62,29 @@ pub fn assign_run_offsets(
     Ok(())
 }
 
+/// Checks the batches of a stored run that already carry their real offsets (written by a
+/// merge or compaction, where compaction leaves gaps between batches): each starts after the
+/// previous one ends, and all lie within `base_offset..=last_offset`. Nothing is written.
+pub fn check_run_offsets(
+    run: &[u8],
+    base_offset: i64,
+    last_offset: i64,
+) -> Result<(), RecordsError> {
+    let mut next_allowed = base_offset;
+    for batch in crate::batches(run) {
+        let batch = batch?;
+        let (first, last) = (batch.base_offset(), batch.last_offset());
+        if first < next_allowed || last > last_offset || last < first {
+            return Err(RecordsError::RunEndsElsewhere {
+                actual: last,
+                expected: last_offset,
+            });
+        }
+        next_allowed = last.saturating_add(1);
+    }
+    Ok(())
+}
+
 /// Marks a batch as LogAppendTime with `timestamp_ms` as its max timestamp, as a Kafka broker
 /// does for `message.timestamp.type=LogAppendTime` (the base timestamp is left alone).
 ///

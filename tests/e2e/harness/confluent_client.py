@@ -281,3 +281,42 @@ def next_record_when_it_comes(
         polling.set()
         consumer.close()
     raise DeadlineExceeded(f"no record arrived within {timeout_s:.0f} s")
+
+
+def delete_records(bootstrap: str, topic: str, offsets: Mapping[int, int]) -> dict[int, int | str]:
+    """AdminClient.delete_records: each partition's new low watermark, or its error's name."""
+    # The client must outlive its futures: one collected early never completes them.
+    client = admin(bootstrap)
+    futures = client.delete_records(
+        [TopicPartition(topic, partition, offset) for partition, offset in offsets.items()],
+        request_timeout=ADMIN_TIMEOUT_S,
+    )
+    results: dict[int, int | str] = {}
+    for tp, future in futures.items():
+        try:
+            results[tp.partition] = future.result(timeout=ADMIN_TIMEOUT_S).low_watermark
+        except KafkaException as error:
+            results[tp.partition] = error.args[0].name()
+    return results
+
+
+def first_offset_after_reset(bootstrap: str, topic: str, partition: int, committed: int, timeout_s: float) -> int:
+    """A group member whose committed offset is `committed` (below the log start) starts, with
+    auto.offset.reset=earliest: the offset of the first record it reads."""
+    group = f"skiff-e2e-reset-{uuid.uuid4().hex[:8]}"
+    consumer = new_consumer(bootstrap, {"group.id": group, "auto.offset.reset": "earliest"})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, partition, committed)], asynchronous=False)
+        consumer.assign([TopicPartition(topic, partition)])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=1, timeout=0.5):
+                error = message.error()
+                if error is not None:
+                    if message.topic() is None and error.code() in TRANSIENT_CLIENT_ERRORS:
+                        continue
+                    raise KafkaException(error)
+                return message.offset()
+    finally:
+        consumer.close()
+    raise DeadlineExceeded(f"no record within {timeout_s:.0f} s after committing {committed} in {topic}/{partition}")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Mapping, MutableSequence, Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import OffsetOutOfRangeError
+from kafka.errors import KafkaError, OffsetOutOfRangeError
+from kafka.structs import OffsetAndMetadata
 
 from .deadlines import DeadlineExceeded
 from .records import CREATE_TIME, LOG_APPEND_TIME, Ack, ConsumedRecord, RangeRead, SentRecord
@@ -233,3 +235,34 @@ def next_record_when_it_comes(
         polling.set()
         consumer.close()
     raise DeadlineExceeded(f"no record arrived within {timeout_s:.0f} s")
+
+
+def delete_records(bootstrap: str, topic: str, offsets: Mapping[int, int]) -> dict[int, int | str]:
+    """KafkaAdminClient.delete_records: each partition's new low watermark, or its error's name
+    (kafka-python raises on the first failed partition, so an error is reported for all)."""
+    client = admin(bootstrap)
+    try:
+        found = client.delete_records({TopicPartition(topic, p): o for p, o in offsets.items()})
+    except KafkaError as error:
+        return {partition: type(error).__name__ for partition in offsets}
+    finally:
+        client.close()
+    return {tp.partition: result["low_watermark"] for tp, result in found.items()}
+
+
+def first_offset_after_reset(bootstrap: str, topic: str, partition: int, committed: int, timeout_s: float) -> int:
+    """A group member whose committed offset is `committed` (below the log start) starts, with
+    auto_offset_reset=earliest: the offset of the first record it reads."""
+    group = f"skiff-e2e-reset-{uuid.uuid4().hex[:8]}"
+    consumer = new_consumer(bootstrap, {"group_id": group, "auto_offset_reset": "earliest"})
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.commit({tp: OffsetAndMetadata(committed, None, -1)})
+        consumer.assign([tp])
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500, max_records=1).values():
+                return batch[0].offset
+    finally:
+        consumer.close()
+    raise DeadlineExceeded(f"no record within {timeout_s:.0f} s after committing {committed} in {topic}/{partition}")

@@ -5,6 +5,7 @@ use skiff_meta::IndexEntry;
 use skiff_storage::ObjectPath as Path;
 use skiff_storage::{ChunkCache, ChunkKey, SegmentStore, StorageError};
 
+use super::partition_read::PlannedEntry;
 use crate::recent_segments::RecentSegments;
 
 /// Reads index entries' bytes, with real offsets patched in, through the cache.
@@ -24,14 +25,20 @@ impl ChunkSource {
         }
     }
 
+    /// Where the objects are, for people (DescribeLogDirs' log directory).
+    pub fn store_description(&self) -> String {
+        self.store.describe()
+    }
+
     /// The bytes of one entry. On a miss, a segment this broker is still committing is read
     /// from memory; anything else costs exactly one ranged GET, shared by concurrent readers.
-    pub async fn entry_bytes(
-        &self,
-        object_id: u64,
-        object_key: &str,
-        entry: IndexEntry,
-    ) -> Result<Bytes, StorageError> {
+    pub async fn entry_bytes(&self, planned: &PlannedEntry) -> Result<Bytes, StorageError> {
+        let (object_id, object_key, entry) = (
+            planned.object_id,
+            planned.object_key.as_str(),
+            planned.entry,
+        );
+        let real_offsets = planned.real_offsets;
         // A segment still being committed is read from memory before the cache is asked. The
         // committer fills the cache first and forgets the segment after, so in this order a
         // reader cannot miss both; asked the other way round, a lookup that falls through to
@@ -41,7 +48,7 @@ impl ChunkSource {
             .get(object_key)
             .and_then(|s| s.copy_range(entry.position, u64::from(entry.len)))
         {
-            return patch_for_readers(raw, &entry, object_key);
+            return patch_for_readers(raw, &entry, object_key, real_offsets);
         }
         let key = ChunkKey {
             object_id,
@@ -66,24 +73,30 @@ impl ChunkSource {
                         BytesMut::from(fetched)
                     }
                 };
-                patch_for_readers(raw, &entry, &object_key)
+                patch_for_readers(raw, &entry, &object_key, real_offsets)
             })
             .await
     }
 }
 
+/// Gives a flushed segment's batches their offsets from the index entry, or checks that a
+/// rewritten object's batches (which carry their real offsets) lie inside the entry.
 fn patch_for_readers(
     raw: BytesMut,
     entry: &IndexEntry,
     object_key: &str,
+    real_offsets: bool,
 ) -> Result<Bytes, StorageError> {
     let mut raw = raw;
-    skiff_records::assign_run_offsets(&mut raw, entry.base_offset, entry.last_offset).map_err(
-        |e| StorageError::Other {
-            operation: "read",
-            path: object_key.to_string(),
-            reason: format!("stored batches do not match the index: {e}"),
-        },
-    )?;
+    let checked = if real_offsets {
+        skiff_records::check_run_offsets(&raw, entry.base_offset, entry.last_offset)
+    } else {
+        skiff_records::assign_run_offsets(&mut raw, entry.base_offset, entry.last_offset)
+    };
+    checked.map_err(|e| StorageError::Other {
+        operation: "read",
+        path: object_key.to_string(),
+        reason: format!("stored batches do not match the index: {e}"),
+    })?;
     Ok(raw.freeze())
 }

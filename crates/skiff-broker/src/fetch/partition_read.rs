@@ -1,12 +1,29 @@
 use bytes::Bytes;
 use skiff_meta::{ControllerState, IndexEntry, PartitionLog};
 
-/// An index entry to read, with the object key resolved while the state lock was held.
+/// An index entry to read, with what the state knows of its object copied out while the state
+/// lock was held.
 #[derive(Debug, Clone)]
 pub struct PlannedEntry {
     pub object_id: u64,
     pub object_key: String,
     pub entry: IndexEntry,
+    /// The object's batches carry their real offsets (a merge or compaction wrote it); a
+    /// flushed segment's get them from the entry.
+    pub real_offsets: bool,
+}
+
+impl PlannedEntry {
+    /// `None` when the entry's object is unknown (it cannot be read).
+    pub fn new(state: &ControllerState, entry: &IndexEntry) -> Option<PlannedEntry> {
+        let object_key = state.object_key(entry.object_id)?;
+        Some(PlannedEntry {
+            object_id: entry.object_id,
+            object_key: object_key.to_string(),
+            entry: *entry,
+            real_offsets: state.object_has_real_offsets(entry.object_id),
+        })
+    }
 }
 
 /// What one partition's fetch will read, decided under the state lock so no await happens
@@ -42,17 +59,13 @@ pub fn plan_partition_read(
         if planned >= max_bytes {
             break;
         }
-        let Some(object_key) = state.object_key(entry.object_id) else {
+        let Some(planned_entry) = PlannedEntry::new(state, entry) else {
             break;
         };
         // Only the part of the first entry from `offset` on counts, but we cannot know its
         // size without reading it; counting the whole entry errs towards reading less.
         planned += entry.len as usize;
-        entries.push(PlannedEntry {
-            object_id: entry.object_id,
-            object_key: object_key.to_string(),
-            entry: *entry,
-        });
+        entries.push(planned_entry);
     }
     Ok(PartitionReadPlan {
         high_watermark,

@@ -47,10 +47,7 @@ pub async fn offset_for_timestamp(
 ) -> Result<TimestampLookup, StorageError> {
     let mut lookup = TimestampLookup::default();
     for candidate in candidates {
-        let bytes = match source
-            .entry_bytes(candidate.object_id, &candidate.object_key, candidate.entry)
-            .await
-        {
+        let bytes = match source.entry_bytes(candidate).await {
             Ok(bytes) => bytes,
             Err(error) if error.is_retriable() => return Err(error),
             Err(error) => {
@@ -75,10 +72,7 @@ pub async fn offset_for_max_timestamp(
     max_timestamp: i64,
 ) -> Result<TimestampLookup, StorageError> {
     let mut lookup = TimestampLookup::default();
-    let bytes = match source
-        .entry_bytes(entry.object_id, &entry.object_key, entry.entry)
-        .await
-    {
+    let bytes = match source.entry_bytes(entry).await {
         Ok(bytes) => bytes,
         Err(error) if error.is_retriable() => return Err(error),
         Err(error) => {
@@ -97,7 +91,9 @@ pub async fn offset_for_max_timestamp(
                 return Ok(lookup);
             }
         };
-        if batch.base_offset() != batch_base_offset {
+        // The state names the batch by its base offset, or (after the batch that held the
+        // maximum was deleted) names where to start looking for the next one that reaches it.
+        if batch.last_offset() < batch_base_offset || batch.max_timestamp() != max_timestamp {
             continue;
         }
         match offset_of_timestamp_in(&batch, max_timestamp) {

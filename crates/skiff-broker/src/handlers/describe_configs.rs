@@ -94,17 +94,30 @@ fn rows(
                         format!("unknown topic {}", name.as_str()),
                     )
                 })?;
+            let defaults = state.log_defaults();
             Ok(topic
                 .config
                 .entries()
-                .map(|e| Row {
+                .map(|e| {
+                    // Retention without a topic value follows the cluster's log.retention.*.
+                    let cluster_default = match e.name {
+                        "retention.ms" => Some(defaults.retention_ms.to_string()),
+                        "retention.bytes" => Some(defaults.retention_bytes.to_string()),
+                        _ => None,
+                    }
+                    .filter(|value| e.is_default && value != e.value);
+                    (e, cluster_default)
+                })
+                .map(|(e, cluster_default)| Row {
                     name: e.name.to_string(),
-                    value: e.value.to_string(),
-                    source: if e.is_default {
+                    source: if cluster_default.is_some() {
+                        config_source::STATIC_BROKER
+                    } else if e.is_default {
                         config_source::DEFAULT
                     } else {
                         config_source::TOPIC
                     },
+                    value: cluster_default.unwrap_or_else(|| e.value.to_string()),
                     read_only: e.read_only,
                     config_type: type_code(e.config_type),
                     doc: e.doc,
@@ -131,6 +144,7 @@ fn rows(
 /// Broker settings come from flags, environment and the config file, so they are read-only here.
 fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
     let c = &ctx.config;
+    let log_defaults = ctx.controller.state().read().log_defaults();
     let row = |name: &str, value: String, config_type: ConfigType, doc: &'static str| Row {
         name: name.to_string(),
         value,
@@ -176,6 +190,18 @@ fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
             "1048588".into(),
             ConfigType::Int,
             "Default max.message.bytes for topics.",
+        ),
+        row(
+            "log.retention.ms",
+            log_defaults.retention_ms.to_string(),
+            ConfigType::Long,
+            "How long topics without retention.ms keep data (-1: forever); set on the controller.",
+        ),
+        row(
+            "log.retention.bytes",
+            log_defaults.retention_bytes.to_string(),
+            ConfigType::Long,
+            "How much a partition of a topic without retention.bytes keeps (-1: no limit); set on the controller.",
         ),
         row(
             "skiff.flush.bytes",

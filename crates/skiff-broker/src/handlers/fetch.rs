@@ -184,10 +184,7 @@ struct EntryRead {
 }
 
 async fn read_entry(ctx: &BrokerContext, job: usize, planned: PlannedEntry) -> (usize, EntryRead) {
-    let bytes = ctx
-        .chunks
-        .entry_bytes(planned.object_id, &planned.object_key, planned.entry)
-        .await;
+    let bytes = ctx.chunks.entry_bytes(&planned).await;
     let object_key = planned.object_key;
     (job, EntryRead { object_key, bytes })
 }

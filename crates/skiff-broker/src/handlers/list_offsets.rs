@@ -106,13 +106,9 @@ pub async fn handle(
 
 fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
     let entry_at = |offset: i64| {
-        log.entries_from(offset).next().and_then(|e| {
-            state.object_key(e.object_id).map(|key| PlannedEntry {
-                object_id: e.object_id,
-                object_key: key.to_string(),
-                entry: *e,
-            })
-        })
+        log.entries_from(offset)
+            .next()
+            .and_then(|e| PlannedEntry::new(state, e))
     };
     match timestamp {
         LATEST => Lookup::Answer {
@@ -142,13 +138,7 @@ fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
                 .entries_from(first.base_offset)
                 .filter(|e| e.max_timestamp >= target)
                 .take(TIMESTAMP_SEARCH_ENTRIES)
-                .filter_map(|e| {
-                    state.object_key(e.object_id).map(|key| PlannedEntry {
-                        object_id: e.object_id,
-                        object_key: key.to_string(),
-                        entry: *e,
-                    })
-                })
+                .filter_map(|e| PlannedEntry::new(state, e))
                 .collect();
             Lookup::ByTimestamp { candidates, target }
         }

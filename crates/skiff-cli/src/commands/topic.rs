@@ -4,11 +4,12 @@ use clap::{Args, Subcommand};
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use skiff_client::{
-    AlterConfigOp, ClientError, ConfigEntry, ConfigResource, KafkaClient, NewTopic, OffsetSpec,
-    TopicInfo,
+    AlterConfigOp, ClientError, ConfigEntry, ConfigResource, DELETE_ALL_RECORDS, KafkaClient,
+    NewTopic, OffsetSpec, PartitionStorage, TopicInfo,
 };
 
 use super::common::{ClientArgs, parse_key_value};
+use super::consume::parse_time;
 use crate::output::{Table, or_dash, print_json, print_text};
 
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -53,6 +54,13 @@ pub enum TopicCommand {
         skiff topic alter-config orders --set retention.ms=3600000\n  \
         skiff topic alter-config orders --set max.message.bytes=2097152 --delete retention.ms")]
     AlterConfig(AlterConfigArgs),
+
+    /// Delete a partition's records before an offset or a time (the log start moves there).
+    #[command(after_help = "Examples:\n  \
+        skiff topic delete-records orders --partition 0 --offset 1200\n  \
+        skiff topic delete-records orders --offset -1           # every record, every partition\n  \
+        skiff topic delete-records orders --before-time -7d")]
+    DeleteRecords(DeleteRecordsArgs),
 
     /// Grow a topic to a number of partitions (partitions are never removed).
     #[command(after_help = "Examples:\n  \
@@ -109,6 +117,24 @@ pub struct DeleteArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("before").required(true).args(["offset", "before_time"]))]
+pub struct DeleteRecordsArgs {
+    /// Topic name.
+    pub topic: String,
+    /// Only this partition (repeatable) [default: every partition].
+    #[arg(long, short = 'p', value_name = "N")]
+    pub partition: Vec<i32>,
+    /// Delete records before this offset; -1 for every record.
+    #[arg(long, value_name = "OFFSET", allow_negative_numbers = true)]
+    pub offset: Option<i64>,
+    /// Delete records older than this time (ms since the epoch, RFC 3339, or -1h, -7d...).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, allow_hyphen_values = true)]
+    pub before_time: Option<i64>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["set", "delete"]))]
 pub struct AlterConfigArgs {
     /// Topic name.
@@ -139,6 +165,7 @@ pub async fn run(args: TopicArgs) -> anyhow::Result<()> {
         TopicCommand::Create(args) => create(args).await,
         TopicCommand::List(args) => list(args).await,
         TopicCommand::Describe(args) => describe(args).await,
+        TopicCommand::DeleteRecords(args) => delete_records(args).await,
         TopicCommand::Delete(args) => delete(args).await,
         TopicCommand::AlterConfig(args) => alter_config(args).await,
         TopicCommand::AddPartitions(args) => add_partitions(args).await,
@@ -258,6 +285,13 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
     let configs = client
         .describe_configs(&ConfigResource::Topic(topic.name.clone()))
         .await?;
+    // Kafka brokers answer too, without Skiff's object count; an old broker without the API
+    // leaves the columns empty.
+    let storage = client
+        .describe_partition_storage(&topic.name)
+        .await
+        .unwrap_or_default();
+    let stored = |p: i32| storage.iter().find(|s| s.partition == p);
     let offset_of = |offsets: &Result<Vec<skiff_client::PartitionOffset>, ClientError>, p: i32| {
         offsets
             .as_ref()
@@ -276,6 +310,8 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
                     "replicas": p.replicas,
                     "start_offset": offset_of(&start, p.partition),
                     "end_offset": offset_of(&end, p.partition),
+                    "stored_bytes": stored(p.partition).map(|s| s.size_bytes),
+                    "objects": stored(p.partition).and_then(object_count),
                 })
             })
             .collect();
@@ -307,17 +343,29 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
         or_dash(topic.id),
         topic.partitions.len()
     );
-    let mut partitions = Table::new(&["PARTITION", "LEADER", "START", "END", "RECORDS"])
-        .numeric(&["PARTITION", "LEADER", "START", "END", "RECORDS"]);
+    const COLUMNS: [&str; 7] = [
+        "PARTITION",
+        "LEADER",
+        "START",
+        "END",
+        "RECORDS",
+        "BYTES",
+        "OBJECTS",
+    ];
+    let mut partitions = Table::new(&COLUMNS).numeric(&COLUMNS);
     for p in &topic.partitions {
         let (s, e) = (offset_of(&start, p.partition), offset_of(&end, p.partition));
+        // Offsets between the start and the end; on a compacted topic fewer records remain.
         let records = s.zip(e).map(|(s, e)| (e - s).max(0));
+        let storage = stored(p.partition);
         partitions.row(vec![
             p.partition.to_string(),
             or_dash(p.leader),
             or_dash(s),
             or_dash(e),
             or_dash(records),
+            or_dash(storage.map(|s| s.size_bytes)),
+            or_dash(storage.and_then(object_count)),
         ]);
     }
     text.push_str(&partitions.render());
@@ -345,6 +393,71 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
         ));
     }
     print_text(&text)?;
+    Ok(())
+}
+
+/// The number of objects a Skiff broker reports for a partition in DescribeLogDirs.
+fn object_count(storage: &PartitionStorage) -> Option<u64> {
+    let bytes = storage.extra.get(&skiff_broker::OBJECT_COUNT_TAG)?;
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+async fn delete_records(args: DeleteRecordsArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let topic = client.refresh_topic(&args.topic).await?;
+    let partitions: Vec<i32> = if args.partition.is_empty() {
+        topic.partitions.iter().map(|p| p.partition).collect()
+    } else {
+        args.partition.clone()
+    };
+    let offsets: Vec<(i32, i64)> = match (args.offset, args.before_time) {
+        (Some(offset), _) => partitions.iter().map(|p| (*p, offset)).collect(),
+        (None, Some(time)) => {
+            // The first record at or after the time; none that recent: delete everything.
+            let found = client
+                .list_offsets(&topic.name, &partitions, OffsetSpec::Timestamp(time))
+                .await?;
+            found
+                .iter()
+                .map(|o| {
+                    (
+                        o.partition,
+                        if o.offset < 0 {
+                            DELETE_ALL_RECORDS
+                        } else {
+                            o.offset
+                        },
+                    )
+                })
+                .collect()
+        }
+        (None, None) => anyhow::bail!("give --offset or --before-time"),
+    };
+    let done = client.delete_records(&topic.name, &offsets).await?;
+    if args.client.json {
+        let partitions: Vec<Value> = done
+            .iter()
+            .map(|d| json!({"partition": d.partition, "log_start_offset": d.low_watermark}))
+            .collect();
+        print_json(&json!({"topic": topic.name, "partitions": partitions}))?;
+        return Ok(());
+    }
+    let mut table = Table::new(&["PARTITION", "START"]).numeric(&["PARTITION", "START"]);
+    for d in &done {
+        table.row(vec![d.partition.to_string(), d.low_watermark.to_string()]);
+    }
+    print_text(&format!(
+        "deleted records of {}; partitions now start at:\n{}",
+        topic.name,
+        table.render()
+    ))?;
     Ok(())
 }
 

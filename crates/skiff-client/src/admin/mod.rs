@@ -5,6 +5,7 @@ pub mod configs;
 pub mod consumer_protocol;
 pub mod groups;
 pub mod offsets;
+pub mod records;
 pub mod topics;
 
 use kafka_protocol::protocol::StrBytes;

@@ -1,51 +1,65 @@
-//! Garbage collection of segment objects, run by the leader. Two kinds of garbage:
-//! - uploaded but never committed (a broker died between its PUT and its commit): listed
-//!   under `segments/`, unknown to the state, and older than the grace period;
-//! - committed but no longer referenced (every index entry into it is gone, e.g. its topics
-//!   were deleted): unreferenced for a whole grace period on this leader's clock, so fetches
-//!   that planned a read before the last reference went away have finished.
+//! Garbage collection of objects, run by the leader: the only process that ever deletes an
+//! object. Two kinds of garbage:
+//! - unreferenced: committed, but every index entry into it is gone (retention, DeleteRecords,
+//!   a merge or compaction swapped it out, its topics were deleted). The state keeps these in
+//!   an index; one is deleted after it has been unreferenced for a whole grace period on this
+//!   leader's clock, so fetches that planned a read before its last reference went away have
+//!   finished;
+//! - orphans: uploaded but never committed (a broker died between its PUT and its commit, or a
+//!   job lost its race): found by listing `segments/` a page at a time, deleted once older
+//!   than the grace period and still unknown to the state after the listing.
 //!
-//! Deleting first and then proposing `ForgetObjects` is safe: no reader can reach an object
-//! the index no longer points into, and an uncommitted object was never reachable.
+//! Deleting first and then proposing `ForgetObjects` is safe: no reader can reach an object the
+//! index no longer points into, and an orphan was never reachable.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use skiff_storage::{ObjectPath, SegmentStore};
+use futures::StreamExt;
+use skiff_storage::{ObjectInfo, ObjectPath, SegmentStore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use skiff_meta::{Command, ForgetObjects, StateHandle};
+use skiff_meta::{ForgetObjects, StateHandle};
 
+use super::{propose, ticker};
+use crate::metrics::LifecycleMetrics;
 use crate::raft::types::Raft;
 
 const SEGMENTS_PREFIX: &str = "segments";
+/// Listed objects looked at together: one S3 list page.
+const LIST_PAGE: usize = 1_000;
 
 #[derive(Clone)]
 pub(crate) struct GcSettings {
     pub(crate) store: SegmentStore,
     pub(crate) grace: Duration,
     pub(crate) interval: Duration,
+    /// Orphan candidates kept, and unreferenced objects deleted (one `ForgetObjects`
+    /// proposal), per round; more wait for the next round, so memory stays bounded however
+    /// much garbage a crash or a retention sweep left.
+    pub(crate) max_objects_per_round: usize,
 }
 
 /// One leader term's collector; what it remembers starts fresh with each term.
 pub(crate) struct ObjectGc {
     settings: GcSettings,
+    metrics: LifecycleMetrics,
     /// Committed objects seen unreferenced, and since when (this leader's clock).
     unreferenced_since: HashMap<u64, Instant>,
 }
 
 impl ObjectGc {
-    pub(crate) fn new(settings: GcSettings) -> Self {
+    pub(crate) fn new(settings: GcSettings, metrics: LifecycleMetrics) -> Self {
         ObjectGc {
             settings,
+            metrics,
             unreferenced_since: HashMap::new(),
         }
     }
 
     pub(crate) async fn run(mut self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
-        let mut ticker = tokio::time::interval(self.settings.interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticker = ticker(self.settings.interval);
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -55,69 +69,102 @@ impl ObjectGc {
                 _ = self.collect(raft, state) => {}
                 _ = stop.cancelled() => return,
             }
+            self.publish_gauges(state);
         }
     }
 
+    fn publish_gauges(&self, state: &StateHandle) {
+        let state = state.read();
+        self.metrics.stored_bytes.set(state.stored_bytes() as f64);
+        self.metrics.stored_objects.set(state.object_count() as f64);
+        self.metrics
+            .unreferenced_objects
+            .set(state.unreferenced_object_count() as f64);
+    }
+
     async fn collect(&mut self, raft: &Raft, state: &StateHandle) {
-        let listed = match self
+        self.collect_orphans(raft, state).await;
+        self.collect_unreferenced(raft, state).await;
+    }
+
+    async fn collect_orphans(&mut self, raft: &Raft, state: &StateHandle) {
+        let known = known_keys(state);
+        let wall_now = SystemTime::now();
+        let mut candidates: Vec<ObjectInfo> = Vec::new();
+        let mut listing = self
             .settings
             .store
-            .list(&ObjectPath::from(SEGMENTS_PREFIX))
-            .await
-        {
-            Ok(listed) => listed,
-            Err(e) => {
-                tracing::warn!(error = %e, "garbage collection could not list segment objects");
-                return;
+            .list_stream(&ObjectPath::from(SEGMENTS_PREFIX))
+            .chunks(LIST_PAGE);
+        while let Some(page) = listing.next().await {
+            for item in page {
+                let object = match item {
+                    Ok(object) => object,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "garbage collection could not list segment objects");
+                        return;
+                    }
+                };
+                if known.contains(object.path.as_ref())
+                    || age(&object, wall_now) < self.settings.grace
+                {
+                    continue;
+                }
+                candidates.push(object);
             }
-        };
-        // Read the state only after listing and once it has everything committed, so an
-        // object listed here and committed before is known to it.
-        if let Err(e) = raft.ensure_linearizable().await {
-            tracing::debug!(error = %e, "garbage collection skipped: not a settled leader");
+            if candidates.len() >= self.settings.max_objects_per_round {
+                break;
+            }
+        }
+        drop(listing);
+        candidates.truncate(self.settings.max_objects_per_round);
+        if candidates.is_empty() {
             return;
         }
-        let now = Instant::now();
-        let (known, unreferenced): (HashSet<String>, Vec<(u64, String)>) = {
-            let state = state.read();
-            let known = state.objects().map(|(_, o)| o.key.clone()).collect();
-            let unreferenced = state
-                .unreferenced_objects()
-                .map(|(id, o)| (id, o.key.clone()))
-                .collect();
-            (known, unreferenced)
-        };
-        let wall_now = SystemTime::now();
-        for object in &listed {
-            let key = object.path.to_string();
-            if known.contains(&key) {
-                continue;
-            }
-            let age = wall_now
-                .duration_since(SystemTime::from(object.last_modified))
-                .unwrap_or_default();
-            if age < self.settings.grace {
+        // An object listed before it was committed is known now, if ever: read the state only
+        // once it has everything committed before this point.
+        if let Err(e) = raft.ensure_linearizable().await {
+            tracing::debug!(error = %e, "orphan collection skipped: not a settled leader");
+            return;
+        }
+        let known = known_keys(state);
+        for object in candidates {
+            if known.contains(object.path.as_ref()) {
                 continue;
             }
             match self.settings.store.delete(&object.path).await {
-                Ok(()) => tracing::info!(
-                    key = %key,
-                    age_s = age.as_secs(),
-                    bytes = object.size,
-                    "deleted an uploaded but never committed object"
-                ),
+                Ok(()) => {
+                    self.metrics.deleted_orphans.increment(1);
+                    self.metrics.deleted_orphan_bytes.increment(object.size);
+                    tracing::info!(
+                        key = %object.path,
+                        age_s = age(&object, wall_now).as_secs(),
+                        bytes = object.size,
+                        "deleted an uploaded but never committed object"
+                    );
+                }
                 Err(e) => {
-                    tracing::warn!(key = %key, error = %e, "could not delete an uncommitted object")
+                    tracing::warn!(key = %object.path, error = %e, "could not delete an uncommitted object")
                 }
             }
         }
+    }
 
+    async fn collect_unreferenced(&mut self, raft: &Raft, state: &StateHandle) {
+        let now = Instant::now();
+        let unreferenced: Vec<(u64, String, u64)> = state
+            .read()
+            .unreferenced_objects()
+            .map(|(id, o, _)| (id, o.key.clone(), o.size))
+            .collect();
         self.unreferenced_since
-            .retain(|id, _| unreferenced.iter().any(|(u, _)| u == id));
+            .retain(|id, _| unreferenced.iter().any(|(u, _, _)| u == id));
         let mut forgotten = Vec::new();
-        for (id, key) in unreferenced {
+        for (id, key, size) in unreferenced {
             let since = *self.unreferenced_since.entry(id).or_insert(now);
-            if now.duration_since(since) < self.settings.grace {
+            if now.duration_since(since) < self.settings.grace
+                || forgotten.len() >= self.settings.max_objects_per_round
+            {
                 continue;
             }
             match self
@@ -127,7 +174,9 @@ impl ObjectGc {
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(key = %key, object_id = id, "deleted an object nothing references any more");
+                    self.metrics.deleted_unreferenced.increment(1);
+                    self.metrics.deleted_unreferenced_bytes.increment(size);
+                    tracing::info!(key = %key, object_id = id, bytes = size, "deleted an object nothing references any more");
                     forgotten.push(id);
                 }
                 Err(e) => {
@@ -139,13 +188,20 @@ impl ObjectGc {
             return;
         }
         let count = forgotten.len();
-        match raft
-            .client_write(Command::from(ForgetObjects(forgotten)))
-            .await
-        {
-            Ok(_) => tracing::info!(count, "forgot deleted objects"),
+        match propose(raft, ForgetObjects(forgotten)).await {
+            Ok(()) => tracing::debug!(count, "forgot deleted objects"),
             // They stay listed as unreferenced; the next round deletes (idempotently) again.
             Err(e) => tracing::warn!(error = %e, "could not forget deleted objects"),
         }
     }
+}
+
+/// Keys of every object the state knows, committed or waiting for collection.
+fn known_keys(state: &StateHandle) -> HashSet<String> {
+    state.read().objects().map(|(_, o)| o.key.clone()).collect()
+}
+
+fn age(object: &ObjectInfo, now: SystemTime) -> Duration {
+    now.duration_since(SystemTime::from(object.last_modified))
+        .unwrap_or_default()
 }

@@ -1,23 +1,68 @@
 //! Work only the leader does, restarted from scratch on every change of leadership: set the
-//! cluster id once, expire brokers whose leases lapsed, and collect garbage objects. State the leader keeps for this
-//! (when it last saw each broker's heartbeat) lives in memory and starts fresh each term, so a
-//! new leader gives every broker a full lease before expiring it.
+//! cluster id once, expire brokers whose leases lapsed, run the storage lifecycle (retention,
+//! offset expiry, merge and compaction planning) and collect garbage objects. State the leader
+//! keeps for this (when it last saw each broker's heartbeat, since when an object is garbage)
+//! lives in memory and starts fresh each term, so a new leader gives every broker a full lease
+//! and every object a full grace period.
 
 mod gc;
 mod leases;
+mod offsets_expiry;
+mod retention;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::ServerState;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use skiff_meta::{Command, InitCluster, StateHandle};
+use skiff_meta::proposal::read_answer;
+use skiff_meta::{
+    Command, InitCluster, LogDefaults, Proposal, ProposeError, SetLogDefaults, StateHandle,
+};
 
+use crate::clock::Clock;
+use crate::config::LifecycleConfig;
+use crate::metrics::LifecycleMetrics;
 use crate::raft::types::{Raft, RaftMetrics};
+use crate::raft_errors::client_write_error;
 
 pub(crate) use gc::{GcSettings, ObjectGc};
 pub(crate) use leases::LeaseMonitor;
+use offsets_expiry::OffsetsExpiry;
+use retention::RetentionCheck;
+
+/// What the lifecycle duties need besides Raft and the state.
+#[derive(Clone)]
+pub(crate) struct LifecycleSettings {
+    pub(crate) config: LifecycleConfig,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: LifecycleMetrics,
+}
+
+/// Proposes one command from the leader and reads its typed answer.
+pub(crate) async fn propose<P: Proposal>(
+    raft: &Raft,
+    proposal: P,
+) -> Result<P::Answer, ProposeError> {
+    let shape = proposal.shape();
+    let command: Command = proposal.into();
+    let kind = command.kind();
+    let response = raft
+        .client_write(command)
+        .await
+        .map_err(client_write_error)?;
+    read_answer::<P>(kind, &shape, response.data)
+}
+
+/// A ticker that waits a whole period before its first tick and never bursts to catch up.
+pub(crate) fn ticker(period: Duration) -> tokio::time::Interval {
+    let period = period.max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
 
 /// How long a new leader waits before retrying a failed duty step.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
@@ -25,22 +70,26 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 pub(crate) struct LeaderDuties {
     raft: Raft,
     state: StateHandle,
-    broker_lease: Duration,
+    /// `None`: brokers hold no leases (an embedded controller).
+    broker_lease: Option<Duration>,
     gc: Option<GcSettings>,
+    lifecycle: LifecycleSettings,
 }
 
 impl LeaderDuties {
     pub(crate) fn new(
         raft: Raft,
         state: StateHandle,
-        broker_lease: Duration,
+        broker_lease: Option<Duration>,
         gc: Option<GcSettings>,
+        lifecycle: LifecycleSettings,
     ) -> Self {
         LeaderDuties {
             raft,
             state,
             broker_lease,
             gc,
+            lifecycle,
         }
     }
 
@@ -72,14 +121,53 @@ impl LeaderDuties {
 
     async fn lead(&self, stop: CancellationToken) {
         self.ensure_cluster_id(&stop).await;
-        let monitor = LeaseMonitor::new(self.broker_lease);
-        let leases = monitor.run(&self.raft, &self.state, stop.clone());
-        match &self.gc {
-            Some(settings) => {
-                let gc = ObjectGc::new(settings.clone()).run(&self.raft, &self.state, stop);
-                tokio::join!(leases, gc);
+        self.ensure_log_defaults(&stop).await;
+        let leases = async {
+            if let Some(lease) = self.broker_lease {
+                LeaseMonitor::new(lease)
+                    .run(&self.raft, &self.state, stop.clone())
+                    .await;
             }
-            None => leases.await,
+        };
+        let retention_check = RetentionCheck::new(self.lifecycle.clone());
+        let retention = retention_check.run(&self.raft, &self.state, stop.clone());
+        let offsets_expiry = OffsetsExpiry::new(self.lifecycle.clone());
+        let offsets = offsets_expiry.run(&self.raft, &self.state, stop.clone());
+        let gc = async {
+            if let Some(settings) = &self.gc {
+                ObjectGc::new(settings.clone(), self.lifecycle.metrics.clone())
+                    .run(&self.raft, &self.state, stop.clone())
+                    .await;
+            }
+        };
+        tokio::join!(leases, retention, offsets, gc);
+    }
+
+    /// Replicates this node's retention defaults when they differ from the cluster's, so every
+    /// broker describes, and every apply uses, the defaults of the node that leads.
+    async fn ensure_log_defaults(&self, stop: &CancellationToken) {
+        let wanted = LogDefaults {
+            retention_ms: self.lifecycle.config.log_retention_ms,
+            retention_bytes: self.lifecycle.config.log_retention_bytes,
+        };
+        while !stop.is_cancelled() {
+            if self.state.read().log_defaults() == wanted {
+                return;
+            }
+            match propose(&self.raft, SetLogDefaults(wanted)).await {
+                Ok(()) => {
+                    tracing::info!(
+                        retention_ms = wanted.retention_ms,
+                        retention_bytes = wanted.retention_bytes,
+                        "set the cluster's retention defaults"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not set the retention defaults");
+                    pause(stop).await;
+                }
+            }
         }
     }
 

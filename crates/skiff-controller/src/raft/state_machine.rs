@@ -20,17 +20,22 @@ use super::types::{
     Entry, LogId, RaftStorageError, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
 };
 use skiff_meta::CommandResponse;
-use skiff_meta::state::{ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3};
+use skiff_meta::state::{
+    ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
+};
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
-/// 3 broker leases, 4 the live broker history (group write fencing).
-const SNAPSHOT_FORMAT_VERSION: u8 = 4;
-/// The layout before the live broker history; still read.
-const SNAPSHOT_FORMAT_V3: u8 = 3;
+/// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
+/// (retention defaults, unreferenced objects, jobs).
+const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+/// The layout before the storage lifecycle; still read.
+const SNAPSHOT_FORMAT_V4: u8 = 4;
 /// The layout before consumer groups; still read so older data directories start.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
 /// The layout before broker leases; still read.
 const SNAPSHOT_FORMAT_V2: u8 = 2;
+/// The layout before the live broker history; still read.
+const SNAPSHOT_FORMAT_V3: u8 = 3;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +78,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V4, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV4) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&SNAPSHOT_FORMAT_V3, rest)) => {
             let (meta, state): (AppliedMeta, ControllerStateV3) =
@@ -348,11 +358,24 @@ mod tests {
         state
     }
 
+    /// The encoded payload without the lifecycle state format 5 appended (the state must
+    /// have no objects, so its lifecycle is the default one).
+    fn as_format_4(current: &[u8]) -> Vec<u8> {
+        let lifecycle =
+            postcard::to_allocvec(&skiff_meta::state::Lifecycle::default()).expect("encodes");
+        let mut v4 = current[..current.len() - lifecycle.len()].to_vec();
+        v4[0] = SNAPSHOT_FORMAT_V4;
+        v4
+    }
+
     #[test]
-    fn format_1_and_2_snapshots_still_load() {
+    fn format_1_to_4_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
-        let current = encode_payload(&meta, &state).expect("encodes");
+        let current_5 = encode_payload(&meta, &state).expect("encodes");
+        let current = as_format_4(&current_5);
+        let (_, loaded) = decode_payload(&current).expect("format 4 decodes");
+        assert_eq!(loaded, state);
         // Format 3 is format 4 without the trailing live broker history (epoch 0 and no sets:
         // two bytes), format 2 is format 3 without the broker leases, and format 1 is format 2
         // without the group registry; for no brokers and no groups each of those is one empty
@@ -370,7 +393,7 @@ mod tests {
         v1[0] = SNAPSHOT_FORMAT_V1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current).expect("format 4 decodes");
+        let (_, again) = decode_payload(&current_5).expect("format 5 decodes");
         assert_eq!(again, state);
     }
 
@@ -390,6 +413,7 @@ mod tests {
             .expect("encodes");
         let history = postcard::to_allocvec(state.live_history()).expect("encodes");
         let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
+        let current = as_format_4(&current);
         let mut v2 = current[..current.len() - leases.len() - history.len()].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
@@ -403,7 +427,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 4)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 5)),
             "{err}"
         );
     }

@@ -137,3 +137,16 @@ pub enum GroupError {
     #[error("the writing broker does not coordinate this group")]
     NotCoordinator,
 }
+
+/// Proposed by the controller leader: drops committed offsets older than `retention_ms` at
+/// `now_ms`, as Kafka's `offsets.retention.minutes` does. A group with members keeps its
+/// offsets; an empty group loses them all once it has been empty that long; offsets committed
+/// without a group (standalone consumers) expire one by one from their commit time. A group
+/// left with neither members nor offsets is forgotten. Answers the number of offsets removed
+/// per group, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireGroupOffsets {
+    pub now_ms: i64,
+    pub retention_ms: i64,
+    pub groups: Vec<String>,
+}

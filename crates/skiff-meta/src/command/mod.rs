@@ -11,7 +11,9 @@
 
 mod brokers;
 mod groups;
+mod jobs;
 mod producers;
+mod retention;
 mod segments;
 mod topics;
 
@@ -23,10 +25,19 @@ pub use brokers::{
 };
 pub use groups::{
     CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
-    FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets, PartitionOffset,
-    StoreGroups, StoreGroupsAsCoordinator, StoreGroupsFenced, StoredGroup, StoredMember,
+    ExpireGroupOffsets, FencedGroup, FencedOffsets, GroupError, GroupOffsetDeletion, GroupOffsets,
+    PartitionOffset, StoreGroups, StoreGroupsAsCoordinator, StoreGroupsFenced, StoredGroup,
+    StoredMember,
+};
+pub use jobs::{
+    AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
+    JobSpec, OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
+pub use retention::{
+    DEFAULT_LOG_RETENTION_MS, DELETE_TO_HIGH_WATERMARK, DeleteRecords, EnforceRetention,
+    LogDefaults, LogError, PartitionRef, RecordDeletion, SetLogDefaults, Truncation,
+};
 pub use segments::{
     BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
     SegmentCommit, SegmentCommitResult,
@@ -62,6 +73,15 @@ pub enum Command {
     StoreGroupsAsCoordinator(StoreGroupsAsCoordinator),
     CommitOffsetsFenced(CommitOffsetsFenced),
     StoreGroupsFenced(StoreGroupsFenced),
+    SetLogDefaults(SetLogDefaults),
+    EnforceRetention(EnforceRetention),
+    DeleteRecords(DeleteRecords),
+    ExpireGroupOffsets(ExpireGroupOffsets),
+    PlanJobs(PlanJobs),
+    RenewJobLeases(RenewJobLeases),
+    ExpireJobs(ExpireJobs),
+    AbandonJob(AbandonJob),
+    CommitJob(CommitJob),
 }
 
 impl Command {
@@ -88,6 +108,15 @@ impl Command {
             Command::StoreGroupsAsCoordinator(_) => "StoreGroupsAsCoordinator",
             Command::CommitOffsetsFenced(_) => "CommitOffsetsFenced",
             Command::StoreGroupsFenced(_) => "StoreGroupsFenced",
+            Command::SetLogDefaults(_) => "SetLogDefaults",
+            Command::EnforceRetention(_) => "EnforceRetention",
+            Command::DeleteRecords(_) => "DeleteRecords",
+            Command::ExpireGroupOffsets(_) => "ExpireGroupOffsets",
+            Command::PlanJobs(_) => "PlanJobs",
+            Command::RenewJobLeases(_) => "RenewJobLeases",
+            Command::ExpireJobs(_) => "ExpireJobs",
+            Command::AbandonJob(_) => "AbandonJob",
+            Command::CommitJob(_) => "CommitJob",
         }
     }
 }
@@ -118,6 +147,15 @@ pub enum CommandResponse {
     Heartbeat(HeartbeatAnswer),
     /// One per stored group, same order.
     GroupsStored(Vec<Result<(), GroupError>>),
+    /// One per partition of `EnforceRetention` or `DeleteRecords`, same order.
+    LogsTruncated(Vec<Result<Truncation, LogError>>),
+    /// Offsets removed, one count per group of `ExpireGroupOffsets`, same order.
+    OffsetsExpired(Vec<u32>),
+    /// One per planned job, same order: the job's id.
+    JobsPlanned(Vec<Result<u64, JobError>>),
+    JobCommitted(Result<JobCommitted, JobError>),
+    /// One per job id of `RenewJobLeases`: whether the job is still leased to that broker.
+    LeasesRenewed(Vec<bool>),
 }
 
 impl CommandResponse {
@@ -136,6 +174,11 @@ impl CommandResponse {
             CommandResponse::OffsetsDeleted(_) => "OffsetsDeleted",
             CommandResponse::Heartbeat(_) => "Heartbeat",
             CommandResponse::GroupsStored(_) => "GroupsStored",
+            CommandResponse::LogsTruncated(_) => "LogsTruncated",
+            CommandResponse::OffsetsExpired(_) => "OffsetsExpired",
+            CommandResponse::JobsPlanned(_) => "JobsPlanned",
+            CommandResponse::JobCommitted(_) => "JobCommitted",
+            CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
         }
     }
 }

@@ -156,6 +156,50 @@ impl GroupRegistry {
         }
     }
 
+    /// Drops the group's offsets that `offsets.retention` no longer keeps at `now_ms` and
+    /// returns how many went. A group with members keeps them; an empty group (stored with no
+    /// members) loses them all once it has been empty for `retention_ms`; a group that only
+    /// ever committed offsets loses each one `retention_ms` after its commit.
+    fn expire_offsets(&mut self, group_id: &str, now_ms: i64, retention_ms: i64) -> u32 {
+        let Some(record) = self.groups.get_mut(group_id) else {
+            return 0;
+        };
+        let cutoff = now_ms.saturating_sub(retention_ms);
+        let expired: Vec<(TopicId, u32)> = match &record.metadata {
+            Some(group) if !group.members.is_empty() => Vec::new(),
+            Some(group) if group.stored_at_ms > cutoff => Vec::new(),
+            Some(_) => record.offsets.keys().copied().collect(),
+            None => record
+                .offsets
+                .iter()
+                .filter(|(_, o)| o.commit_time_ms <= cutoff)
+                .map(|(k, _)| *k)
+                .collect(),
+        };
+        let mut touched = BTreeSet::new();
+        for key in &expired {
+            record.offsets.remove(key);
+            touched.insert(key.0);
+        }
+        // An empty group that lost its offsets is dead, as in Kafka: forget it whole.
+        let dead = record.offsets.is_empty()
+            && record
+                .metadata
+                .as_ref()
+                .is_none_or(|g| g.members.is_empty() && g.stored_at_ms <= cutoff);
+        let gone: Vec<TopicId> = touched
+            .into_iter()
+            .filter(|t| !record.has_topic(*t))
+            .collect();
+        for topic in gone {
+            self.unindex(topic, group_id);
+        }
+        if dead {
+            self.groups.remove(group_id);
+        }
+        u32::try_from(expired.len()).unwrap_or(u32::MAX)
+    }
+
     fn unindex(&mut self, topic: TopicId, group_id: &str) {
         if let Some(groups) = self.groups_by_topic.get_mut(&topic) {
             groups.remove(group_id);
@@ -311,6 +355,19 @@ impl ControllerState {
         group_ids
             .iter()
             .map(|id| self.groups.delete_group(id))
+            .collect()
+    }
+
+    pub(super) fn expire_group_offsets(
+        &mut self,
+        now_ms: i64,
+        retention_ms: i64,
+        group_ids: &[String],
+    ) -> Vec<u32> {
+        self.clock_ms = self.clock_ms.max(now_ms);
+        group_ids
+            .iter()
+            .map(|id| self.groups.expire_offsets(id, now_ms, retention_ms))
             .collect()
     }
 

@@ -7,6 +7,8 @@ use serde::Deserialize;
 use super::ControllerState;
 use super::broker::BrokerLease;
 use super::group::GroupRegistry;
+use super::lifecycle::Lifecycle;
+use super::live_history::LiveBrokerHistory;
 use super::object::ObjectMeta;
 use super::producer::{ProducerExpiryIndex, ProducerRegistry};
 use super::topic::Topic;
@@ -64,8 +66,50 @@ pub struct ControllerStateV3 {
     broker_leases: BTreeMap<i32, BrokerLease>,
 }
 
+/// Snapshot format 4: format 3 plus the live broker history, before the storage lifecycle.
+/// Field order is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV4 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+}
+
+impl From<ControllerStateV4> for ControllerState {
+    fn from(v4: ControllerStateV4) -> Self {
+        let lifecycle = Lifecycle::derived_from(&v4.objects, v4.clock_ms);
+        ControllerState {
+            cluster_id: v4.cluster_id,
+            brokers: v4.brokers,
+            topics: v4.topics,
+            topic_names: v4.topic_names,
+            objects: v4.objects,
+            next_object_id: v4.next_object_id,
+            clock_ms: v4.clock_ms,
+            last_producer_sweep_ms: v4.last_producer_sweep_ms,
+            producers: v4.producers,
+            producer_expiry: v4.producer_expiry,
+            groups: v4.groups,
+            broker_leases: v4.broker_leases,
+            live_history: v4.live_history,
+            lifecycle,
+        }
+    }
+}
+
 impl From<ControllerStateV3> for ControllerState {
     fn from(v3: ControllerStateV3) -> Self {
+        let lifecycle = Lifecycle::derived_from(&v3.objects, v3.clock_ms);
         let mut state = ControllerState {
             cluster_id: v3.cluster_id,
             brokers: v3.brokers,
@@ -80,6 +124,7 @@ impl From<ControllerStateV3> for ControllerState {
             groups: v3.groups,
             broker_leases: v3.broker_leases,
             live_history: Default::default(),
+            lifecycle,
         };
         // Every replica loads the same snapshot, so each starts the history identically.
         state.record_live_set();
@@ -89,6 +134,7 @@ impl From<ControllerStateV3> for ControllerState {
 
 impl From<ControllerStateV2> for ControllerState {
     fn from(v2: ControllerStateV2) -> Self {
+        let lifecycle = Lifecycle::derived_from(&v2.objects, v2.clock_ms);
         let mut state = ControllerState {
             cluster_id: v2.cluster_id,
             brokers: v2.brokers,
@@ -103,6 +149,7 @@ impl From<ControllerStateV2> for ControllerState {
             groups: v2.groups,
             broker_leases: Default::default(),
             live_history: Default::default(),
+            lifecycle,
         };
         state.all_brokers_live();
         state.record_live_set();
@@ -112,6 +159,7 @@ impl From<ControllerStateV2> for ControllerState {
 
 impl From<ControllerStateV1> for ControllerState {
     fn from(v1: ControllerStateV1) -> Self {
+        let lifecycle = Lifecycle::derived_from(&v1.objects, v1.clock_ms);
         let mut state = ControllerState {
             cluster_id: v1.cluster_id,
             brokers: v1.brokers,
@@ -126,6 +174,7 @@ impl From<ControllerStateV1> for ControllerState {
             groups: Default::default(),
             broker_leases: Default::default(),
             live_history: Default::default(),
+            lifecycle,
         };
         state.all_brokers_live();
         state.record_live_set();

@@ -3,7 +3,9 @@
 
 mod broker;
 mod group;
+mod jobs;
 mod legacy;
+mod lifecycle;
 mod limits;
 mod live_history;
 mod object;
@@ -18,7 +20,9 @@ use serde::{Deserialize, Serialize};
 
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
-pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3};
+pub use jobs::Job;
+pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4};
+pub use lifecycle::Lifecycle;
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
@@ -54,6 +58,8 @@ pub struct ControllerState {
     broker_leases: BTreeMap<i32, BrokerLease>,
     /// Added in snapshot format 4 (older snapshots start it from their live brokers).
     live_history: LiveBrokerHistory,
+    /// Added in snapshot format 5 (derived from the objects for older snapshots).
+    lifecycle: Lifecycle,
 }
 
 impl ControllerState {
@@ -134,6 +140,32 @@ impl ControllerState {
             Command::StoreGroupsFenced(store) => CommandResponse::GroupsStored(
                 self.store_groups_fenced(store.broker_id, &store.groups),
             ),
+            Command::SetLogDefaults(set) => {
+                self.set_log_defaults(set.0);
+                CommandResponse::Done
+            }
+            Command::EnforceRetention(enforce) => CommandResponse::LogsTruncated(
+                self.enforce_retention(enforce.now_ms, &enforce.partitions),
+            ),
+            Command::DeleteRecords(delete) => CommandResponse::LogsTruncated(
+                self.delete_records(delete.now_ms, &delete.partitions),
+            ),
+            Command::ExpireGroupOffsets(expire) => CommandResponse::OffsetsExpired(
+                self.expire_group_offsets(expire.now_ms, expire.retention_ms, &expire.groups),
+            ),
+            Command::PlanJobs(plan) => CommandResponse::JobsPlanned(self.plan_jobs(plan)),
+            Command::RenewJobLeases(renew) => {
+                CommandResponse::LeasesRenewed(self.renew_job_leases(renew))
+            }
+            Command::ExpireJobs(expire) => {
+                self.expire_jobs(expire);
+                CommandResponse::Done
+            }
+            Command::AbandonJob(abandon) => {
+                self.abandon_job(abandon);
+                CommandResponse::Done
+            }
+            Command::CommitJob(commit) => CommandResponse::JobCommitted(self.commit_job(commit)),
         }
     }
 
@@ -150,14 +182,6 @@ impl ControllerState {
     pub(super) fn record_live_set(&mut self) {
         let live = self.live_brokers().map(|b| b.id).collect();
         self.live_history.record(live);
-    }
-
-    fn forget_objects(&mut self, ids: &[u64]) {
-        for id in ids {
-            if self.objects.get(id).is_some_and(|o| o.live_entries == 0) {
-                self.objects.remove(id);
-            }
-        }
     }
 
     pub fn cluster_id(&self) -> Option<&str> {
@@ -228,14 +252,6 @@ impl ControllerState {
 
     pub fn object_key(&self, object_id: u64) -> Option<&str> {
         self.objects.get(&object_id).map(|o| o.key.as_str())
-    }
-
-    /// Objects no index entry points into any more: candidates for garbage collection.
-    pub fn unreferenced_objects(&self) -> impl Iterator<Item = (u64, &ObjectMeta)> {
-        self.objects
-            .iter()
-            .filter(|(_, o)| o.live_entries == 0)
-            .map(|(id, o)| (*id, o))
     }
 
     /// The current epoch of a registered producer id.

@@ -101,4 +101,124 @@ impl PartitionLog {
         self.size_bytes = self.size_bytes.saturating_add(u64::from(entry.len));
         self.entries.push_back(entry);
     }
+
+    /// Where retention would move the log start: past every leading entry whose max
+    /// timestamp is older than `now_ms - retention_ms`, or that the partition can lose and
+    /// still hold at least `retention_bytes` (Kafka's rules, applied per index entry instead of
+    /// per segment). `None` when nothing is due. Visits only the entries it would drop.
+    pub fn retention_cut(
+        &self,
+        now_ms: i64,
+        retention_ms: i64,
+        retention_bytes: i64,
+    ) -> Option<i64> {
+        let time_cutoff = (retention_ms >= 0).then(|| now_ms.saturating_sub(retention_ms));
+        let size_limit = u64::try_from(retention_bytes).ok();
+        let mut remaining = self.size_bytes;
+        let mut cut = None;
+        for entry in &self.entries {
+            let expired = time_cutoff.is_some_and(|cutoff| entry.max_timestamp < cutoff);
+            let oversize = size_limit
+                .is_some_and(|limit| remaining.saturating_sub(u64::from(entry.len)) >= limit);
+            if !(expired || oversize) {
+                break;
+            }
+            remaining = remaining.saturating_sub(u64::from(entry.len));
+            cut = Some(entry.last_offset.saturating_add(1));
+        }
+        cut.filter(|c| *c > self.log_start_offset)
+    }
+
+    /// Moves the log start offset to `offset` (never backwards, never past the high
+    /// watermark) and removes the entries wholly below it, returning them so their objects
+    /// can be released.
+    pub(super) fn truncate_front(&mut self, offset: i64) -> Vec<IndexEntry> {
+        let offset = offset.min(self.high_watermark);
+        if offset <= self.log_start_offset {
+            return Vec::new();
+        }
+        self.log_start_offset = offset;
+        let below = self.entries.partition_point(|e| e.last_offset < offset);
+        let dropped: Vec<IndexEntry> = self.entries.drain(..below).collect();
+        for entry in &dropped {
+            self.size_bytes = self.size_bytes.saturating_sub(u64::from(entry.len));
+        }
+        if self
+            .max_timestamp
+            .is_some_and(|m| m.batch_base_offset < offset)
+        {
+            self.recompute_max_timestamp();
+        }
+        dropped
+    }
+
+    /// The position of the entry starting at `base_offset`, if there is one.
+    pub(super) fn entry_index(&self, base_offset: i64) -> Option<usize> {
+        let i = self
+            .entries
+            .partition_point(|e| e.base_offset < base_offset);
+        self.entries
+            .get(i)
+            .is_some_and(|e| e.base_offset == base_offset)
+            .then_some(i)
+    }
+
+    /// The entries at positions `at..at + count`, when they all exist.
+    pub(super) fn entries_at(
+        &self,
+        at: usize,
+        count: usize,
+    ) -> Option<impl DoubleEndedIterator<Item = &IndexEntry>> {
+        (at.checked_add(count)? <= self.entries.len()).then(|| self.entries.range(at..at + count))
+    }
+
+    /// Replaces the `count` entries at position `at` by `replacement` (already checked to
+    /// cover the same offsets), returning the replaced ones. Costs the entries after `at`.
+    /// Unless every batch was kept (a merge), the batch holding the partition's max timestamp
+    /// may be gone, so the max is found again.
+    pub(super) fn replace_entries(
+        &mut self,
+        at: usize,
+        count: usize,
+        replacement: &[IndexEntry],
+        keeps_every_batch: bool,
+    ) -> Vec<IndexEntry> {
+        let tail = self
+            .entries
+            .split_off(at.saturating_add(count).min(self.entries.len()));
+        let replaced: Vec<IndexEntry> = self.entries.drain(at.min(self.entries.len())..).collect();
+        for entry in &replaced {
+            self.size_bytes = self.size_bytes.saturating_sub(u64::from(entry.len));
+        }
+        for entry in replacement {
+            self.size_bytes = self.size_bytes.saturating_add(u64::from(entry.len));
+            self.entries.push_back(*entry);
+        }
+        self.entries.extend(tail);
+        if !keeps_every_batch
+            && self.max_timestamp.is_some_and(|m| {
+                replaced.first().zip(replaced.last()).is_some_and(|(f, l)| {
+                    (f.base_offset..=l.last_offset).contains(&m.batch_base_offset)
+                })
+            })
+        {
+            self.recompute_max_timestamp();
+        }
+        replaced
+    }
+
+    /// The largest entry max timestamp and where its entry starts, after the batch that held
+    /// the maximum went away. ListOffsets looks for that timestamp from the entry's start.
+    fn recompute_max_timestamp(&mut self) {
+        let mut best: Option<MaxTimestamp> = None;
+        for entry in &self.entries {
+            if best.is_none_or(|b| entry.max_timestamp > b.timestamp) {
+                best = Some(MaxTimestamp {
+                    timestamp: entry.max_timestamp,
+                    batch_base_offset: entry.base_offset.max(self.log_start_offset),
+                });
+            }
+        }
+        self.max_timestamp = best;
+    }
 }

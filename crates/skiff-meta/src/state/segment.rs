@@ -32,8 +32,8 @@ impl ControllerState {
         self.clock_ms = self.clock_ms.max(commit.append_time_ms);
         self.maybe_expire_producers();
 
+        // The id register_object will hand out below, once the entries are counted.
         let object_id = self.next_object_id;
-        self.next_object_id = self.next_object_id.saturating_add(1);
         let mut live_entries: u32 = 0;
         let mut chunks = Vec::with_capacity(commit.chunks.len());
         for chunk in &commit.chunks {
@@ -61,8 +61,7 @@ impl ControllerState {
             }
             chunks.push(outcome);
         }
-        self.objects.insert(
-            object_id,
+        let registered = self.register_object(
             ObjectMeta {
                 key: commit.object_key.clone(),
                 size: commit.object_size,
@@ -70,7 +69,9 @@ impl ControllerState {
                 created_ms: commit.append_time_ms,
                 live_entries,
             },
+            false,
         );
+        debug_assert_eq!(registered, object_id);
         SegmentCommitResult { object_id, chunks }
     }
 

@@ -91,12 +91,10 @@ impl ControllerState {
     pub(super) fn delete_topic(&mut self, id: &TopicId) -> Result<(), TopicError> {
         let topic = self.topics.remove(id).ok_or(TopicError::UnknownTopic)?;
         self.topic_names.remove(&topic.name);
+        let now = self.clock_ms;
         for (partition, log) in (0u32..).zip(&topic.partitions) {
-            for entry in log.entries() {
-                if let Some(object) = self.objects.get_mut(&entry.object_id) {
-                    object.live_entries = object.live_entries.saturating_sub(1);
-                }
-            }
+            let entries: Vec<_> = log.entries().copied().collect();
+            self.release_entries(&entries, now);
             for (producer_id, state) in &log.producers {
                 self.producer_expiry.forget(
                     state.last_update_ms(),
@@ -107,6 +105,7 @@ impl ControllerState {
             }
         }
         self.groups.forget_topic(topic.id);
+        self.forget_topic_lifecycle(topic.id);
         Ok(())
     }
 

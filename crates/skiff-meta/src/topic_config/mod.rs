@@ -131,6 +131,45 @@ impl TopicConfig {
         self.long("retention.bytes", -1)
     }
 
+    /// `retention.ms` if the topic sets it, else the cluster default (`log.retention.ms`).
+    pub fn retention_ms_or(&self, default: i64) -> i64 {
+        self.override_long("retention.ms").unwrap_or(default)
+    }
+
+    /// `retention.bytes` if the topic sets it, else the cluster default
+    /// (`log.retention.bytes`).
+    pub fn retention_bytes_or(&self, default: i64) -> i64 {
+        self.override_long("retention.bytes").unwrap_or(default)
+    }
+
+    /// `delete.retention.ms`: how long tombstones survive compaction.
+    pub fn delete_retention_ms(&self) -> i64 {
+        self.long("delete.retention.ms", 86_400_000)
+    }
+
+    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    pub fn min_compaction_lag_ms(&self) -> i64 {
+        self.long("min.compaction.lag.ms", 0)
+    }
+
+    /// `max.compaction.lag.ms`: records older than this make a partition due for compaction
+    /// whatever its dirty ratio.
+    pub fn max_compaction_lag_ms(&self) -> i64 {
+        self.long("max.compaction.lag.ms", i64::MAX)
+    }
+
+    /// `min.cleanable.dirty.ratio`: the share of a partition's bytes that must be uncompacted
+    /// before compaction runs.
+    pub fn min_cleanable_dirty_ratio(&self) -> f64 {
+        self.get("min.cleanable.dirty.ratio")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.5)
+    }
+
+    fn override_long(&self, key: &str) -> Option<i64> {
+        self.overrides.get(key).and_then(|v| v.parse().ok())
+    }
+
     pub fn cleanup_policy(&self) -> CleanupPolicy {
         let value = self.get("cleanup.policy").unwrap_or("delete");
         let mut policy = CleanupPolicy {

@@ -37,8 +37,7 @@ pub struct ConfigDef {
     pub default: &'static str,
     /// Whether Skiff acts on the value; the others are accepted and stored for compatibility
     /// with tools that set them, but have no effect (DescribeConfigs says so in their
-    /// documentation). Retention and compaction keys turn true with the storage lifecycle,
-    /// the timestamp bounds with their produce-side checks.
+    /// documentation). The timestamp bounds turn true with their produce-side checks.
     pub honoured: bool,
     pub doc: &'static str,
     pub(crate) rule: Rule,
@@ -256,7 +255,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "retention.bytes",
         Long,
         "-1",
-        false,
+        true,
         Rule::AtLeast(-1),
         "Largest size of a partition before old data is deleted; -1 for no limit.",
     ),
@@ -264,7 +263,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "retention.ms",
         Long,
         "604800000",
-        false,
+        true,
         Rule::AtLeast(-1),
         "How long data is kept before deletion; -1 for no limit.",
     ),

@@ -243,6 +243,31 @@ impl SegmentStore {
         result
     }
 
+    /// Lists every object under `prefix` as a stream, so a caller can work through a large
+    /// listing a page at a time without holding all of it (S3 answers 1,000 keys per request
+    /// as the stream is read). The order is the store's: sorted on S3, not on a local disk.
+    pub fn list_stream(
+        &self,
+        prefix: &Path,
+    ) -> futures::stream::BoxStream<'static, Result<ObjectInfo, StorageError>> {
+        use futures::StreamExt;
+        let full = self.full_path(prefix);
+        let store = self.clone();
+        let shown = prefix.clone();
+        self.inner
+            .store
+            .list(Some(&full))
+            .map(move |item| match item {
+                Ok(meta) => Ok(ObjectInfo {
+                    path: store.relative_path(&meta.location),
+                    size: meta.size,
+                    last_modified: meta.last_modified,
+                }),
+                Err(err) => Err(classify(OpKind::List, &shown, err)),
+            })
+            .boxed()
+    }
+
     /// A cheap reachability and credentials probe for startup: one HEAD of a key that does
     /// not exist.
     pub async fn check(&self) -> Result<(), StorageError> {

@@ -106,7 +106,7 @@ fn only_unreferenced_objects_are_forgotten() {
     assert_eq!(
         state
             .unreferenced_objects()
-            .map(|(id, _)| id)
+            .map(|(id, _, _)| id)
             .collect::<Vec<_>>(),
         vec![unreferenced]
     );

@@ -620,3 +620,61 @@ fn the_placement_epoch_moves_only_when_the_live_set_does() {
     heartbeat(&mut state, 1);
     assert_eq!(state.placement_epoch(), 3);
 }
+
+fn expire_offsets(state: &mut ControllerState, now: i64, groups: &[&str]) -> Vec<u32> {
+    run(
+        state,
+        ExpireGroupOffsets {
+            now_ms: now,
+            retention_ms: DAY,
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        },
+    )
+}
+
+#[test]
+fn offsets_of_a_group_with_members_never_expire() {
+    let (mut state, t) = state_with_topic(1);
+    commit(&mut state, "g", T0, vec![offset(t, 0, 5, "")]);
+    run(&mut state, StoreGroups(vec![stored("g", 1, &["m"])]));
+    assert_eq!(expire_offsets(&mut state, T0 + 30 * DAY, &["g"]), vec![0]);
+    assert_eq!(committed(&state, "g", t, 0), Some(5));
+}
+
+#[test]
+fn an_empty_groups_offsets_expire_together_from_when_it_became_empty() {
+    let (mut state, t) = state_with_topic(2);
+    commit(&mut state, "g", T0, vec![offset(t, 0, 5, "")]);
+    commit(&mut state, "g", T0 + 2 * DAY, vec![offset(t, 1, 7, "")]);
+    let mut empty = stored("g", 2, &[]);
+    empty.stored_at_ms = T0 + 3 * DAY;
+    run(&mut state, StoreGroups(vec![empty]));
+    // One day after the group emptied, not yet (the first offset's age does not matter).
+    assert_eq!(
+        expire_offsets(&mut state, T0 + 4 * DAY - 1, &["g"]),
+        vec![0]
+    );
+    assert_eq!(expire_offsets(&mut state, T0 + 4 * DAY, &["g"]), vec![2]);
+    assert!(
+        state.group("g").is_none(),
+        "an empty group without offsets is gone"
+    );
+}
+
+#[test]
+fn standalone_offsets_expire_one_by_one_from_their_commit() {
+    let (mut state, t) = state_with_topic(2);
+    commit(&mut state, "s", T0, vec![offset(t, 0, 5, "")]);
+    commit(&mut state, "s", T0 + DAY / 2, vec![offset(t, 1, 7, "")]);
+    assert_eq!(
+        expire_offsets(&mut state, T0 + DAY, &["s", "unknown"]),
+        vec![1, 0]
+    );
+    assert_eq!(committed(&state, "s", t, 0), None);
+    assert_eq!(committed(&state, "s", t, 1), Some(7));
+    assert_eq!(expire_offsets(&mut state, T0 + 2 * DAY, &["s"]), vec![1]);
+    assert!(state.group("s").is_none());
+    // The topic index forgot the group too: deleting the topic touches nothing.
+    run(&mut state, DeleteTopics(vec![t]));
+    assert_eq!(state.group_count(), 0);
+}

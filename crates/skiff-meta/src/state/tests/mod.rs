@@ -3,8 +3,10 @@
 mod brokers;
 mod groups;
 mod idempotence;
+mod jobs;
 mod limits;
 mod producers;
+mod retention;
 mod segments;
 mod topics;
 

@@ -308,7 +308,7 @@ fn objects_get_increasing_ids_and_unreferenced_ones_are_listed() {
         ),
         (OBJECT_SIZE, 1, T0, 1)
     );
-    let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _)| id).collect();
+    let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _, _)| id).collect();
     assert_eq!(unreferenced, vec![empty.object_id, b.object_id]);
     assert_eq!(state.object_key(999), None);
 }

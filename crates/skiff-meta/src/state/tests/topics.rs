@@ -182,7 +182,7 @@ fn deleting_a_topic_releases_its_objects_and_name() {
         state.object(shared.object_id).map(|o| o.live_entries),
         Some(1)
     );
-    let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _)| id).collect();
+    let unreferenced: Vec<u64> = state.unreferenced_objects().map(|(id, _, _)| id).collect();
     assert_eq!(unreferenced, vec![only_t.object_id]);
 
     // The name is free again, under a new id, with a fresh log.

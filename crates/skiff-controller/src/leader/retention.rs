@@ -1,0 +1,124 @@
+//! The leader's retention check (Kafka's `log.retention.check.interval.ms`): find the
+//! partitions whose oldest entries `retention.ms` or `retention.bytes` no longer keep and
+//! propose `EnforceRetention` for them. Finding them reads each partition's first entries under
+//! a short read lock per topic; applying the command decides again from the state at that
+//! point, so a config change or a write that lands in between is respected.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use skiff_meta::{ControllerState, EnforceRetention, PartitionRef, StateHandle, TopicId};
+
+use super::{LifecycleSettings, propose, ticker};
+use crate::raft::types::Raft;
+
+/// Partitions named in one proposal, so a cluster-wide expiry is several modest log entries.
+const PARTITIONS_PER_PROPOSAL: usize = 1_000;
+
+pub(crate) struct RetentionCheck {
+    settings: LifecycleSettings,
+}
+
+impl RetentionCheck {
+    pub(crate) fn new(settings: LifecycleSettings) -> Self {
+        RetentionCheck { settings }
+    }
+
+    pub(crate) async fn run(&self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
+        let period = Duration::from_millis(self.settings.config.retention_check_interval_ms);
+        let mut ticker = ticker(period);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            tokio::select! {
+                _ = self.check(raft, state) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn check(&self, raft: &Raft, state: &StateHandle) {
+        let now = self.settings.clock.now_ms();
+        let due = due_partitions(state, now);
+        for chunk in due.chunks(PARTITIONS_PER_PROPOSAL) {
+            let proposal = EnforceRetention {
+                now_ms: now,
+                partitions: chunk.to_vec(),
+            };
+            let answers = match propose(raft, proposal).await {
+                Ok(answers) => answers,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not enforce retention; retrying next check");
+                    return;
+                }
+            };
+            for (at, answer) in chunk.iter().zip(answers) {
+                let Ok(truncation) = answer else { continue };
+                if truncation.dropped_entries == 0 {
+                    continue;
+                }
+                let metrics = &self.settings.metrics;
+                metrics.retention_bytes.increment(truncation.dropped_bytes);
+                metrics
+                    .retention_entries
+                    .increment(u64::from(truncation.dropped_entries));
+                tracing::info!(
+                    topic = %topic_name(state, at.topic_id),
+                    partition = at.partition,
+                    log_start_offset = truncation.log_start_offset,
+                    entries = truncation.dropped_entries,
+                    bytes = truncation.dropped_bytes,
+                    "retention deleted old data"
+                );
+            }
+        }
+    }
+}
+
+/// Every partition with at least one entry retention would drop at `now_ms`. One read lock per
+/// topic, so applies are held off for one topic's partitions at most.
+fn due_partitions(state: &StateHandle, now_ms: i64) -> Vec<PartitionRef> {
+    let topic_ids: Vec<TopicId> = state.read().topics().map(|t| t.id).collect();
+    let mut due = Vec::new();
+    for id in topic_ids {
+        let state = state.read();
+        due_in_topic(&state, id, now_ms, &mut due);
+    }
+    due
+}
+
+fn due_in_topic(state: &ControllerState, id: TopicId, now_ms: i64, due: &mut Vec<PartitionRef>) {
+    let Some(topic) = state.topic(&id) else {
+        return;
+    };
+    if !topic.config.cleanup_policy().delete {
+        return;
+    }
+    let defaults = state.log_defaults();
+    let retention_ms = topic.config.retention_ms_or(defaults.retention_ms);
+    let retention_bytes = topic.config.retention_bytes_or(defaults.retention_bytes);
+    if retention_ms < 0 && retention_bytes < 0 {
+        return;
+    }
+    for (partition, log) in (0u32..).zip(&topic.partitions) {
+        if log
+            .retention_cut(now_ms, retention_ms, retention_bytes)
+            .is_some()
+        {
+            due.push(PartitionRef {
+                topic_id: id,
+                partition,
+            });
+        }
+    }
+}
+
+fn topic_name(state: &StateHandle, id: TopicId) -> String {
+    state
+        .read()
+        .topic(&id)
+        .map_or_else(|| id.to_string(), |t| t.name.clone())
+}

@@ -1,0 +1,169 @@
+//! Background jobs that rewrite a partition's stored data (merge, key compaction): planned by
+//! the controller leader, leased to a broker, and committed by one proposal that swaps the
+//! entries the job read for the entries it wrote, only if the former are still there.
+
+use serde::{Deserialize, Serialize};
+
+use super::retention::PartitionRef;
+
+/// What a job does with its source entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// Copies every batch, as stored, into one per-partition object: fewer, larger entries.
+    Merge,
+    /// Keeps the latest record per key (Kafka's log cleaner). Tombstones whose timestamp is
+    /// before `tombstone_cutoff_ms` (the plan time minus `delete.retention.ms`) are removed too.
+    Compact { tombstone_cutoff_ms: i64 },
+}
+
+impl JobKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Merge => "merge",
+            JobKind::Compact { .. } => "compaction",
+        }
+    }
+}
+
+/// What a job is to read and how to write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub kind: JobKind,
+    pub partition: PartitionRef,
+    /// Base offset of the first source entry.
+    pub first_offset: i64,
+    /// Last offset of the last source entry.
+    pub last_offset: i64,
+    /// Source entries, `first_offset` to `last_offset`.
+    pub source_entries: u32,
+    pub source_bytes: u64,
+    /// The job's index entries hold at most this many bytes each (a fetch reads whole entries).
+    pub max_entry_bytes: u32,
+}
+
+/// One job to lease to a broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedJob {
+    pub spec: JobSpec,
+    pub broker_id: i32,
+}
+
+/// Proposed by the controller leader: leases each job to its broker until `now_ms + lease_ms`.
+/// A partition runs one job at a time. Answers one result (the job id) per job, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanJobs {
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    pub jobs: Vec<PlannedJob>,
+}
+
+/// A broker still working on its jobs: their leases run until `now_ms + lease_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewJobLeases {
+    pub broker_id: i32,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+    pub job_ids: Vec<u64>,
+}
+
+/// Proposed by the controller leader: drops jobs whose lease ended by `now_ms` (their broker
+/// died or stalled), so the work can be planned again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireJobs {
+    pub now_ms: i64,
+    pub job_ids: Vec<u64>,
+}
+
+/// A broker gives a job up (it could not read or write the data): the job is dropped and can
+/// be planned again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbandonJob {
+    pub job_id: u64,
+    pub broker_id: i32,
+    pub now_ms: i64,
+}
+
+/// The identity of an index entry a job replaced: enough to tell whether it is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRef {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub object_id: u64,
+    pub position: u64,
+}
+
+/// One index entry of a job's output object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputEntry {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub position: u64,
+    pub len: u32,
+    pub max_timestamp: i64,
+}
+
+/// The object a job wrote. Its batches carry their real offsets (written by the job), unlike a
+/// flushed segment's, whose offsets the index assigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutput {
+    pub object_key: String,
+    pub object_size: u64,
+    /// In offset order, not overlapping, inside the replaced entries' offsets.
+    pub entries: Vec<OutputEntry>,
+}
+
+/// A finished job: replaces exactly the entries in `replaced` (which must be consecutive and
+/// still in the index, starting with the job's first source entry) by `output`'s entries, all
+/// or nothing. A compaction that removed every record has no output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitJob {
+    pub job_id: u64,
+    pub broker_id: i32,
+    pub now_ms: i64,
+    pub replaced: Vec<EntryRef>,
+    pub output: Option<JobOutput>,
+}
+
+/// What a committed job changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCommitted {
+    /// The id the output object was registered under.
+    pub object_id: Option<u64>,
+    /// Objects no entry points into any more after the swap (deleted after the grace period).
+    pub released_objects: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("a job is already running for this partition")]
+    PartitionBusy,
+    #[error("broker {0} is not live")]
+    BrokerNotLive(i32),
+    #[error("the job's source entries are not in the index as planned")]
+    NoSuchEntries,
+    #[error("no such job, or it is leased to another broker (its lease ran out)")]
+    NotLeased,
+    #[error("the entries the job read are no longer all in the index")]
+    EntriesChanged,
+    #[error("the job's output is malformed: {0}")]
+    InvalidOutput(OutputProblem),
+}
+
+/// What is wrong with a job's output entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum OutputProblem {
+    #[error("an entry is empty or ends before it starts")]
+    EmptyEntry,
+    #[error("entries overlap or are out of order")]
+    OutOfOrder,
+    #[error("an entry lies outside the offsets it replaces")]
+    OutsideReplaced,
+    #[error("an entry lies beyond the object's bytes")]
+    BeyondObject,
+    #[error("a merge must keep every offset of what it replaces")]
+    MergeLostOffsets,
+    #[error("nothing was replaced")]
+    NothingReplaced,
+}

@@ -1,0 +1,310 @@
+//! Leased background jobs (merge, compaction) and the swap that commits one. A job's commit
+//! applies only if every entry it read is still in the index exactly as it was, so a job that
+//! raced retention, DeleteRecords or a topic deletion loses cleanly: nothing changes and its
+//! output object is garbage for the collector.
+//!
+//! Every operation costs the jobs and entries its command names (plus, for a swap, the
+//! partition's entries after the swapped ones), never a scan of all partitions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ControllerState;
+use super::object::ObjectMeta;
+use crate::command::{
+    AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
+    JobSpec, OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
+};
+use crate::ids::TopicId;
+use crate::index_entry::IndexEntry;
+
+/// A job leased to a broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: u64,
+    pub spec: JobSpec,
+    pub broker_id: i32,
+    pub planned_ms: i64,
+    /// Command time after which the leader may take the job back.
+    pub lease_until_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobTable {
+    next_id: u64,
+    jobs: BTreeMap<u64, Job>,
+    /// At most one job per partition.
+    by_partition: BTreeMap<PartitionRef, u64>,
+}
+
+impl JobTable {
+    fn insert(&mut self, job: Job) {
+        self.by_partition.insert(job.spec.partition, job.id);
+        self.jobs.insert(job.id, job);
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Job> {
+        let job = self.jobs.remove(&id)?;
+        if self.by_partition.get(&job.spec.partition) == Some(&id) {
+            self.by_partition.remove(&job.spec.partition);
+        }
+        Some(job)
+    }
+
+    pub(super) fn forget_topic(&mut self, topic: TopicId) {
+        let ids: Vec<u64> = self
+            .by_partition
+            .range(PartitionRef::all_of(topic))
+            .map(|(_, id)| *id)
+            .collect();
+        for id in ids {
+            self.remove(id);
+        }
+    }
+}
+
+impl ControllerState {
+    pub(super) fn plan_jobs(&mut self, plan: &PlanJobs) -> Vec<Result<u64, JobError>> {
+        self.clock_ms = self.clock_ms.max(plan.now_ms);
+        plan.jobs
+            .iter()
+            .map(|planned| {
+                let spec = planned.spec;
+                let log = self
+                    .partition_log(spec.partition)
+                    .ok_or(JobError::UnknownTopicOrPartition)?;
+                if self
+                    .lifecycle
+                    .jobs
+                    .by_partition
+                    .contains_key(&spec.partition)
+                {
+                    return Err(JobError::PartitionBusy);
+                }
+                if !self
+                    .broker_leases
+                    .get(&planned.broker_id)
+                    .is_some_and(|l| l.live)
+                {
+                    return Err(JobError::BrokerNotLive(planned.broker_id));
+                }
+                let count = usize::try_from(spec.source_entries).unwrap_or(usize::MAX);
+                let last = log
+                    .entry_index(spec.first_offset)
+                    .and_then(|at| log.entries_at(at, count))
+                    .and_then(|mut entries| entries.next_back().map(|e| e.last_offset));
+                if count == 0 || last != Some(spec.last_offset) {
+                    return Err(JobError::NoSuchEntries);
+                }
+                let table = &mut self.lifecycle.jobs;
+                let id = table.next_id;
+                table.next_id = table.next_id.saturating_add(1);
+                table.insert(Job {
+                    id,
+                    spec,
+                    broker_id: planned.broker_id,
+                    planned_ms: plan.now_ms,
+                    lease_until_ms: plan.now_ms.saturating_add(plan.lease_ms),
+                });
+                Ok(id)
+            })
+            .collect()
+    }
+
+    pub(super) fn renew_job_leases(&mut self, renew: &RenewJobLeases) -> Vec<bool> {
+        self.clock_ms = self.clock_ms.max(renew.now_ms);
+        let until = renew.now_ms.saturating_add(renew.lease_ms);
+        renew
+            .job_ids
+            .iter()
+            .map(|id| match self.lifecycle.jobs.jobs.get_mut(id) {
+                Some(job) if job.broker_id == renew.broker_id => {
+                    job.lease_until_ms = job.lease_until_ms.max(until);
+                    true
+                }
+                _ => false,
+            })
+            .collect()
+    }
+
+    pub(super) fn expire_jobs(&mut self, expire: &ExpireJobs) {
+        self.clock_ms = self.clock_ms.max(expire.now_ms);
+        for id in &expire.job_ids {
+            let lapsed = self
+                .lifecycle
+                .jobs
+                .jobs
+                .get(id)
+                .is_some_and(|job| job.lease_until_ms <= expire.now_ms);
+            if lapsed {
+                self.lifecycle.jobs.remove(*id);
+            }
+        }
+    }
+
+    pub(super) fn abandon_job(&mut self, abandon: &AbandonJob) {
+        self.clock_ms = self.clock_ms.max(abandon.now_ms);
+        let leased = self
+            .lifecycle
+            .jobs
+            .jobs
+            .get(&abandon.job_id)
+            .is_some_and(|job| job.broker_id == abandon.broker_id);
+        if leased {
+            self.lifecycle.jobs.remove(abandon.job_id);
+        }
+    }
+
+    /// Swaps a job's source entries for its output. The job ends whatever the outcome.
+    pub(super) fn commit_job(&mut self, commit: &CommitJob) -> Result<JobCommitted, JobError> {
+        self.clock_ms = self.clock_ms.max(commit.now_ms);
+        let leased = self
+            .lifecycle
+            .jobs
+            .jobs
+            .get(&commit.job_id)
+            .is_some_and(|job| job.broker_id == commit.broker_id);
+        let job = match leased {
+            true => self.lifecycle.jobs.remove(commit.job_id),
+            false => None,
+        }
+        .ok_or(JobError::NotLeased)?;
+        let spec = job.spec;
+        let (Some(first), Some(last)) = (commit.replaced.first(), commit.replaced.last()) else {
+            return Err(JobError::InvalidOutput(OutputProblem::NothingReplaced));
+        };
+        if first.base_offset != spec.first_offset || last.last_offset > spec.last_offset {
+            return Err(JobError::InvalidOutput(OutputProblem::OutsideReplaced));
+        }
+        let log = self
+            .partition_log(spec.partition)
+            .ok_or(JobError::UnknownTopicOrPartition)?;
+        let at = log
+            .entry_index(first.base_offset)
+            .ok_or(JobError::EntriesChanged)?;
+        let unchanged = log
+            .entries_at(at, commit.replaced.len())
+            .is_some_and(|mut current| {
+                commit
+                    .replaced
+                    .iter()
+                    .all(|r| current.next().is_some_and(|e| same_entry(e, r)))
+            });
+        if !unchanged {
+            return Err(JobError::EntriesChanged);
+        }
+        let range = (first.base_offset, last.last_offset);
+        if let Some(output) = &commit.output {
+            check_output(output, range, spec.kind).map_err(JobError::InvalidOutput)?;
+        }
+
+        let object_id = commit.output.as_ref().map(|output| {
+            self.register_object(
+                ObjectMeta {
+                    key: output.object_key.clone(),
+                    size: output.object_size,
+                    broker_id: commit.broker_id,
+                    created_ms: commit.now_ms,
+                    live_entries: u32::try_from(output.entries.len()).unwrap_or(u32::MAX),
+                },
+                true,
+            )
+        });
+        let new_entries: Vec<IndexEntry> = match (&commit.output, object_id) {
+            (Some(output), Some(object_id)) => output
+                .entries
+                .iter()
+                .map(|e| IndexEntry {
+                    base_offset: e.base_offset,
+                    last_offset: e.last_offset,
+                    object_id,
+                    position: e.position,
+                    len: e.len,
+                    max_timestamp: e.max_timestamp,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let keeps_every_batch = matches!(spec.kind, JobKind::Merge);
+        let replaced = match self.partition_log_mut(spec.partition) {
+            Some(log) => {
+                log.replace_entries(at, commit.replaced.len(), &new_entries, keeps_every_batch)
+            }
+            None => return Err(JobError::UnknownTopicOrPartition),
+        };
+        let released_objects = self.release_entries(&replaced, commit.now_ms);
+        if let JobKind::Compact { .. } = spec.kind {
+            let cleaned = self
+                .lifecycle
+                .cleaned_until
+                .entry(spec.partition)
+                .or_insert(0);
+            *cleaned = (*cleaned).max(range.1.saturating_add(1));
+        }
+        Ok(JobCommitted {
+            object_id,
+            released_objects,
+        })
+    }
+
+    /// Every leased job, by id.
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.lifecycle.jobs.jobs.values()
+    }
+
+    pub fn job(&self, id: u64) -> Option<&Job> {
+        self.lifecycle.jobs.jobs.get(&id)
+    }
+
+    /// The job running for a partition, if any.
+    pub fn job_for(&self, at: PartitionRef) -> Option<&Job> {
+        let id = self.lifecycle.jobs.by_partition.get(&at)?;
+        self.lifecycle.jobs.jobs.get(id)
+    }
+
+    pub fn job_count(&self) -> usize {
+        self.lifecycle.jobs.jobs.len()
+    }
+}
+
+fn same_entry(entry: &IndexEntry, r: &EntryRef) -> bool {
+    entry.base_offset == r.base_offset
+        && entry.last_offset == r.last_offset
+        && entry.object_id == r.object_id
+        && entry.position == r.position
+}
+
+/// Output entries must be non-empty, in order, inside the replaced offsets and the object; a
+/// merge must cover every replaced offset exactly.
+fn check_output(output: &JobOutput, range: (i64, i64), kind: JobKind) -> Result<(), OutputProblem> {
+    if output.entries.is_empty() {
+        return Err(OutputProblem::EmptyEntry);
+    }
+    let mut previous_last: Option<i64> = None;
+    for e in &output.entries {
+        if e.len == 0 || e.last_offset < e.base_offset {
+            return Err(OutputProblem::EmptyEntry);
+        }
+        if previous_last.is_some_and(|p| e.base_offset <= p) {
+            return Err(OutputProblem::OutOfOrder);
+        }
+        if e.base_offset < range.0 || e.last_offset > range.1 {
+            return Err(OutputProblem::OutsideReplaced);
+        }
+        let end = e.position.checked_add(u64::from(e.len));
+        if end.is_none_or(|end| end > output.object_size) {
+            return Err(OutputProblem::BeyondObject);
+        }
+        if kind == JobKind::Merge
+            && previous_last.map_or(e.base_offset != range.0, |p| e.base_offset != p + 1)
+        {
+            return Err(OutputProblem::MergeLostOffsets);
+        }
+        previous_last = Some(e.last_offset);
+    }
+    if kind == JobKind::Merge && previous_last != Some(range.1) {
+        return Err(OutputProblem::MergeLostOffsets);
+    }
+    Ok(())
+}
