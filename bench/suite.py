@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ MiB = 1024 * 1024
 class Sizes:
     """How much each scenario moves: the full suite, or a CI smoke run."""
 
+    lambda_records: int
+    lambda_paced_duration: str
     produce_records: int
     e2e_duration: str
     paced_duration: str
@@ -49,6 +52,8 @@ class Sizes:
 
 
 FULL = Sizes(
+    lambda_records=1_000_000,
+    lambda_paced_duration="15s",
     produce_records=2_000_000,
     e2e_duration="20s",
     paced_duration="15s",
@@ -60,6 +65,8 @@ FULL = Sizes(
     drop_page_cache=True,
 )
 SMOKE = Sizes(
+    lambda_records=5_000,
+    lambda_paced_duration="2s",
     produce_records=2_000,
     e2e_duration="2s",
     paced_duration="2s",
@@ -464,6 +471,178 @@ def s3_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None
         shutil.rmtree(moved, ignore_errors=True)
 
 
+# ---- Lambda trigger: `skiff trigger` invoking a no-op function under `cargo lambda watch` ----
+
+LAMBDA_PARTITIONS = 8
+LAMBDA_BATCH_SIZE = 1_000
+LAMBDA_WINDOW_MS = 500
+LAMBDA_RECORD_BYTES = 100
+LAMBDA_PACED_RATE = 20_000
+
+
+def cargo_lambda_bin() -> Path | None:
+    for configured in (os.environ.get("SKIFF_BENCH_CARGO_LAMBDA"), os.environ.get("SKIFF_TEST_CARGO_LAMBDA")):
+        if configured:
+            return Path(configured)
+    venv = REPO_ROOT / ".venv-cargo-lambda" / "bin" / "cargo-lambda"
+    if venv.exists():
+        return venv
+    found = shutil.which("cargo-lambda")
+    return Path(found) if found else None
+
+
+class SinkFile:
+    """What bench-sink wrote: one line per invocation, each record's produce → invoke delay in ms."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def read_new(self) -> list[list[int]]:
+        """Whole lines written since the last call."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return [[int(x) for x in line.split()] for line in data[:end].decode().splitlines()]
+
+
+@contextmanager
+def lambda_emulator(cargo_lambda: Path, work: Path, release: bool, sink: Path) -> Iterator[str]:
+    """`cargo lambda watch` serving bench-sink; yields its endpoint once a first call answered."""
+    port = free_port()
+    env = {**os.environ, "PATH": f"{cargo_lambda.parent}{os.pathsep}{os.environ.get('PATH', '')}", "NO_COLOR": "1"}
+    log = (work / "cargo-lambda-watch.log").open("ab")
+    args = ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--ignore-changes",
+            "--concurrency", "2", "--env-var", f"SKIFF_BENCH_SINK_FILE={sink}"]  # fmt: skip
+    if release:
+        args.append("--release")
+    # Run in the function's own directory: cargo then builds that package alone, without the
+    # workspace's features (which would pull in the trigger, librdkafka and the AWS SDK).
+    process = subprocess.Popen(args, cwd=REPO_ROOT / "bench" / "lambda-sink", stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 900
+        empty = json.dumps({"eventSource": "SelfManagedKafka", "bootstrapServers": "x:1", "records": {}}).encode()
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"cargo lambda watch exited with {process.returncode}; log: {log.name}")
+            try:
+                request = urllib.request.Request(f"{endpoint}/2015-03-31/functions/bench-sink/invocations", data=empty, method="POST")
+                with urllib.request.urlopen(request, timeout=900) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cargo lambda watch did not answer within 900 s; log: {log.name}")
+            time.sleep(0.5)
+        yield endpoint
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def trigger(binary: Path, dev: SkiffDev, endpoint: str, topic: str, log_path: Path) -> Iterator[subprocess.Popen]:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [str(binary), "trigger", "--bootstrap", dev.bootstrap, "--topic", topic, "--group", f"{topic}-fn",
+         "--function-name", "bench-sink", "--lambda-endpoint", endpoint, "--batch-size", str(LAMBDA_BATCH_SIZE),
+         "--batching-window-ms", str(LAMBDA_WINDOW_MS)],
+        stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def percentile(sorted_values: list[int], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    return float(sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))])
+
+
+def lambda_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report, release: bool) -> None:
+    cargo_lambda = cargo_lambda_bin()
+    if cargo_lambda is None:
+        report.notes.append("Lambda trigger scenario skipped: no cargo-lambda (bench/run installs it into .venv-cargo-lambda)")
+        return
+    data = work / "lambda"
+    wipe(data)
+    data.mkdir(parents=True)
+    sink = SinkFile(data / "sink.txt")
+    setting = (f"{LAMBDA_PARTITIONS} partitions, {LAMBDA_RECORD_BYTES}-byte records, batch {LAMBDA_BATCH_SIZE}, "
+               f"window {LAMBDA_WINDOW_MS} ms, no-op function under cargo lambda watch")  # fmt: skip
+    with lambda_emulator(cargo_lambda, data, release, sink.path) as endpoint, \
+            skiff_dev(binary, data / "dev", "--flush-interval-ms", "10", "--group-initial-rebalance-delay-ms", "0") as dev:
+        subprocess.run([str(binary), "topic", "create", "lam", "--partitions", str(LAMBDA_PARTITIONS),
+                        "--bootstrap", dev.bootstrap], check=True, capture_output=True)  # fmt: skip
+        # Throughput: a backlog, then the time from the first invocation to the last record.
+        bench(binary, dev, "produce", "--topic", "lam", "--records", str(sizes.lambda_records),
+              "--record-size", str(LAMBDA_RECORD_BYTES), "--acks", "all")  # fmt: skip
+        sink.read_new()
+        total, delivered, invocations, first_at, last_at = 0, 0, 0, None, None
+        with trigger(binary, dev, endpoint, "lam", data / "trigger.log") as process:
+            deadline = time.monotonic() + 600
+            while total < sizes.lambda_records:
+                now = time.monotonic()
+                for line in sink.read_new():
+                    if not line:
+                        continue
+                    # The clock starts with the first invocation (after the group join), so
+                    # its records are not counted.
+                    if first_at is None:
+                        first_at = now
+                    else:
+                        delivered += len(line)
+                    total += len(line)
+                    invocations += 1
+                    last_at = now
+                if process.poll() is not None:
+                    raise RuntimeError(f"skiff trigger exited with {process.returncode}; log: {data / 'trigger.log'}")
+                if now > deadline:
+                    raise RuntimeError(f"the trigger delivered {total} of {sizes.lambda_records} records in 600 s")
+                time.sleep(0.05)
+            elapsed = (last_at or 0) - (first_at or 0)
+            rate = delivered / elapsed if elapsed > 0 else 0.0
+            report.add(Row("Lambda trigger throughput, catch-up", setting, f"{rate:,.0f} records/s",
+                           "≥ 50,000 records/s", verdict(rate >= 50_000),
+                           f"{delivered:,} records in {invocations:,} invocations over {elapsed:.1f} s "
+                           f"({'release' if release else 'debug'} function)"))  # fmt: skip
+
+            # Latency: the trigger is caught up; records arrive at a steady rate.
+            time.sleep(1.0)
+            sink.read_new()
+            bench(binary, dev, "produce", "--topic", "lam", "--duration", sizes.lambda_paced_duration,
+                  "--throughput", str(LAMBDA_PACED_RATE), "--record-size", str(LAMBDA_RECORD_BYTES), "--acks", "1")  # fmt: skip
+            time.sleep((LAMBDA_WINDOW_MS + 2000) / 1000)
+            delays = sorted(d for line in sink.read_new() for d in line)
+        p50, p99 = percentile(delays, 0.50), percentile(delays, 0.99)
+        target = LAMBDA_WINDOW_MS + 100
+        report.add(Row("Lambda trigger produce → invoke latency", f"{LAMBDA_PACED_RATE:,} records/s offered; {setting}; "
+                       "broker flush 10 ms", f"p50 {p50:.0f} / p99 {p99:.0f} / max {delays[-1] if delays else float('nan'):.0f} ms",
+                       f"p99 < window + 100 = {target} ms", verdict(p99 < target),
+                       f"{len(delays):,} records; from the producer's timestamp to the start of the invocation"))  # fmt: skip
+
+
 def machine_lines(binary: Path) -> list[str]:
     cpu = "unknown CPU"
     try:
@@ -523,14 +702,17 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--no-s3", action="store_true")
     parser.add_argument("--cache-memory-mib", type=int, default=256)
+    parser.add_argument("--only", choices=["lambda"], help="run only this group of scenarios")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     report = Report()
     started = time.monotonic()
-    file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
-    if not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
+    if args.only is None:
+        file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
+    lambda_scenarios(args.skiff_bin, args.work_dir, sizes, report, release=args.skiff_bin.parent.name == "release")
+    if args.only is None and not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
         s3_scenarios(args.skiff_bin, args.work_dir, sizes, report)
-    elif not args.no_s3:
+    elif args.only is None and not args.no_s3:
         report.notes.append("S3 scenarios skipped: no SKIFF_BENCH_S3_ENDPOINT (bench/run starts LocalStack)")
     write_results(args.out, args.skiff_bin, sizes, args.smoke, report, time.monotonic() - started)
     print(f"results written to {args.out}", file=sys.stderr)

@@ -26,6 +26,8 @@ SCENARIOS = [
     "segment PUTs per second",
     "Metadata of one topic with 50 partitions",
     "produce across 50 partitions",
+    "Lambda trigger throughput, catch-up",
+    "Lambda trigger produce → invoke latency",
 ]
 
 

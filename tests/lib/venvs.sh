@@ -34,11 +34,13 @@ find_python() {
     return 1
 }
 
-# ensure_venv DIR PYTHON REQUIREMENTS_FILE — creates or refreshes DIR so it holds exactly the pins.
+# ensure_venv DIR PYTHON REQUIREMENTS_FILE [PIP_INSTALL_ARGS...] — creates or refreshes DIR so it
+# holds exactly the pins.
 ensure_venv() {
     local dir=$1 python=$2 requirements=$3
+    shift 3
     local stamp_file="$dir/.skiff-requirements-stamp" wanted_stamp
-    wanted_stamp=$( { "$python" --version 2>&1; cat "$requirements"; } | sha256sum | cut -d' ' -f1)
+    wanted_stamp=$( { "$python" --version 2>&1; cat "$requirements"; if (($#)); then echo "$*"; fi; } | sha256sum | cut -d' ' -f1)
     if [[ -x $dir/bin/python && -f $stamp_file && $(cat "$stamp_file") == "$wanted_stamp" ]]; then
         log "$dir is up to date with $requirements"
         return 0
@@ -48,6 +50,6 @@ ensure_venv() {
     rm -rf "$dir" || return 1
     "$python" -m venv "$dir" || return 1
     PIP_NO_INPUT=1 "$dir/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --progress-bar off -r "$requirements" || return 1
+        --progress-bar off "$@" -r "$requirements" || return 1
     printf '%s\n' "$wanted_stamp" >"$stamp_file"
 }

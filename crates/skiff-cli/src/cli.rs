@@ -80,6 +80,11 @@ pub enum Command {
     /// Load generator (librdkafka): produce, consume or end-to-end throughput and latency.
     Bench(Box<skiff_bench::BenchArgs>),
 
+    /// Invoke a Lambda function with batches of records, as AWS's Kafka event source mapping
+    /// does, against any Kafka cluster and any Lambda endpoint.
+    #[command(after_help = skiff_lambda::trigger::EXAMPLES)]
+    Trigger(Box<skiff_lambda::trigger::TriggerArgs>),
+
     /// Print a shell completion script.
     #[command(after_help = crate::commands::completions::EXAMPLES)]
     Completions(CompletionsArgs),

@@ -12,11 +12,13 @@ use crate::dev_args::DevArgs;
 use crate::metrics_server;
 use crate::settings::{self, DevSettings};
 use crate::signals::StopSignal;
+use crate::trigger_cmd;
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Before anything is opened: stores, caches, controller and broker register their
     // metric handles when created.
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
+    let trigger_config = args.trigger_config.clone();
     let DevSettings {
         data_dir,
         broker,
@@ -55,14 +57,24 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .unwrap_or_default()
         .to_string();
     let mut stop = StopSignal::listen();
-    info!(
-        "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
-        broker.local_addr(),
-        data_dir.display(),
-        store.describe(),
-    );
-
-    stop.recv().await;
+    // Lambda triggers need the Kafka listener; one that cannot start stops dev cleanly.
+    let triggers =
+        trigger_cmd::start_in_dev(trigger_config.as_deref(), &broker.local_addr().to_string())
+            .await;
+    if triggers.is_ok() {
+        info!(
+            "skiff dev ready: Kafka on {}, data in {}, objects in {}, cluster {cluster_id}",
+            broker.local_addr(),
+            data_dir.display(),
+            store.describe(),
+        );
+        stop.recv().await;
+    }
+    let (triggers, result) = match triggers {
+        Ok(triggers) => (triggers, Ok(())),
+        Err(e) => (None, Err(e)),
+    };
+    trigger_cmd::stop_in_dev(triggers).await;
     info!("shutting down: flushing pending writes");
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {
@@ -73,5 +85,5 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     }
     metrics_server::shutdown(metrics).await;
     info!("stopped");
-    Ok(())
+    result
 }

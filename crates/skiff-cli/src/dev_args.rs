@@ -113,4 +113,9 @@ pub struct DevArgs {
 
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+
+    /// TOML file of Lambda triggers (`skiff trigger --config` format) to run in this process
+    /// against its own Kafka listener [default: none].
+    #[arg(long, env = "SKIFF_TRIGGER_CONFIG", value_name = "FILE")]
+    pub trigger_config: Option<PathBuf>,
 }

@@ -16,6 +16,7 @@ mod settings;
 mod signals;
 mod store_args;
 mod store_cmd;
+mod trigger_cmd;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         // The AWS SDK warns (with a Debug dump) while it looks for a region or credentials in
         // places that may legitimately be empty; what matters shows up in the check's findings.
         Command::Store(_) => "warn,aws_config=error",
+        Command::Trigger(_) => "info,aws_config=warn,aws_smithy_runtime=warn",
         _ => "warn",
     };
     let filter =
@@ -107,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Store(args) => store_cmd::run(args).await,
             Command::Bench(args) => skiff_bench::run(*args).await.map_err(Into::into),
+            Command::Trigger(args) => trigger_cmd::run(*args).await,
             Command::Completions(_) => Ok(()),
         }
     });
