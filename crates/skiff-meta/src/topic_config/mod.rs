@@ -200,18 +200,28 @@ impl TopicConfig {
     pub fn entries(&self) -> impl Iterator<Item = ConfigEntry<'_>> {
         TOPIC_CONFIGS.iter().map(|def| {
             let set = self.overrides.get(def.name);
+            let value = set.map_or(def.default, String::as_str);
             ConfigEntry {
                 name: def.name,
-                value: set.map_or(def.default, String::as_str),
+                value,
                 is_default: set.is_none(),
                 is_sensitive: false,
                 read_only: false,
                 config_type: def.config_type,
-                honoured: def.honoured,
+                honoured: honoured(def, value),
                 doc: def.doc,
             }
         })
     }
+}
+
+/// Whether Skiff acts on `value` of `def`. Retention applies under `cleanup.policy=delete`;
+/// compaction does not run yet, so a policy that asks for it is not enforced.
+fn honoured(def: &ConfigDef, value: &str) -> bool {
+    if def.name == "cleanup.policy" {
+        return !value.split(',').any(|policy| policy.trim() == "compact");
+    }
+    def.honoured
 }
 
 #[cfg(test)]

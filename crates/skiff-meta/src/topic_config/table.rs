@@ -37,7 +37,7 @@ pub struct ConfigDef {
     pub default: &'static str,
     /// Whether Skiff acts on the value; the others are accepted and stored for compatibility
     /// with tools that set them, but have no effect (DescribeConfigs says so in their
-    /// documentation). The timestamp bounds turn true with their produce-side checks.
+    /// documentation). `cleanup.policy` depends on its value too: see `TopicConfig::entries`.
     pub honoured: bool,
     pub doc: &'static str,
     pub(crate) rule: Rule,
@@ -183,7 +183,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "message.timestamp.after.max.ms",
         Long,
         LONG_MAX,
-        false,
+        true,
         Rule::AtLeast(0),
         "How far ahead of broker time a CreateTime timestamp may be.",
     ),
@@ -191,7 +191,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "message.timestamp.before.max.ms",
         Long,
         LONG_MAX,
-        false,
+        true,
         Rule::AtLeast(0),
         "How far behind broker time a CreateTime timestamp may be.",
     ),
@@ -199,7 +199,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "message.timestamp.difference.max.ms",
         Long,
         LONG_MAX,
-        false,
+        true,
         Rule::AtLeast(0),
         "Deprecated symmetric bound on timestamp skew.",
     ),

@@ -252,3 +252,34 @@ fn entries_list_every_key_with_default_flags() {
     );
     assert!(entries.iter().all(|e| !e.is_sensitive && !e.read_only));
 }
+
+#[test]
+fn enforcement_follows_what_skiff_applies() {
+    let enforced = |pairs: &[(&str, &str)], key: &str| {
+        let config = TopicConfig::from_overrides(&overrides(pairs)).expect("valid overrides");
+        config
+            .entries()
+            .find(|e| e.name == key)
+            .map(|e| e.honoured)
+            .expect("key listed")
+    };
+    // Retention applies under delete; compaction does not run yet.
+    assert!(enforced(&[], "cleanup.policy"));
+    assert!(!enforced(
+        &[("cleanup.policy", "compact")],
+        "cleanup.policy"
+    ));
+    assert!(!enforced(
+        &[("cleanup.policy", "compact,delete")],
+        "cleanup.policy"
+    ));
+    // Produce checks the timestamp bounds.
+    for key in [
+        "message.timestamp.after.max.ms",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.difference.max.ms",
+    ] {
+        assert!(enforced(&[], key), "{key}");
+    }
+    assert!(!enforced(&[], "min.compaction.lag.ms"));
+}
