@@ -163,15 +163,33 @@ async fn state_survives_a_restart_from_a_snapshot_plus_log() {
         commit(&controller, n, (n % 2) as u32, batch(-1, -1)).await;
     }
     let mut metrics = controller.raft_metrics();
-    let snapshot = tokio::time::timeout(
-        WAIT,
-        metrics.wait_for(|m| m.snapshot.is_some_and(|s| s.index >= 8)),
-    )
-    .await
-    .expect("a snapshot within the deadline")
-    .expect("raft running")
-    .snapshot
-    .expect("snapshot present");
+    // openraft checks the snapshot threshold when an entry applies: a snapshot still being
+    // built while the last commits applied is not followed by another until a further entry
+    // applies (on a loaded machine it can be). So commit more until one covers index 8.
+    let mut extra = 0u64;
+    let snapshot = loop {
+        let covered = tokio::time::timeout(
+            Duration::from_secs(2),
+            metrics.wait_for(|m| m.snapshot.is_some_and(|s| s.index >= 8)),
+        )
+        .await;
+        match covered {
+            Ok(found) => {
+                break found
+                    .expect("raft running")
+                    .snapshot
+                    .expect("snapshot present");
+            }
+            Err(_) => {
+                assert!(
+                    extra < 20,
+                    "no snapshot covering index 8 after {extra} more commits"
+                );
+                commit(&controller, 200 + extra, (extra % 2) as u32, batch(-1, -1)).await;
+                extra += 1;
+            }
+        }
+    };
     tokio::time::timeout(WAIT, metrics.wait_for(|m| m.purged.is_some()))
         .await
         .expect("log purged behind the snapshot within the deadline")
