@@ -6,40 +6,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::*;
 use skiff_meta::*;
-use skiff_storage::{EncodedSegment, ObjectPath, SegmentStore, StoreConfig};
+use skiff_storage::{SegmentStore, StoreConfig};
+use support::store::{put_object, segment_keys};
 use support::{TestCluster, WAIT, config_template, topic_command};
 
 const GRACE: Duration = Duration::from_millis(400);
-
-async fn put(store: &SegmentStore, key: &str) {
-    store
-        .put_segment(
-            &ObjectPath::from(key),
-            EncodedSegment {
-                parts: vec![Bytes::from_static(b"segment bytes")],
-                len: 13,
-                chunks: Vec::new(),
-            },
-        )
-        .await
-        .expect("put");
-}
-
-async fn listed(store: &SegmentStore) -> Vec<String> {
-    let mut keys: Vec<String> = store
-        .list(&ObjectPath::from("segments"))
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|o| o.path.to_string())
-        .collect();
-    keys.sort();
-    keys
-}
 
 fn commit(key: &str, topic_id: TopicId) -> Command {
     Command::CommitSegment(SegmentCommit {
@@ -84,7 +58,7 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
     let uncommitted = "segments/2026-11-21/1-uncommitted.seg";
     let orphaned = "segments/2026-11-21/1-orphaned.seg";
     for key in [committed, uncommitted, orphaned] {
-        put(&store, key).await;
+        put_object(&store, key, b"segment bytes").await;
     }
     client
         .submit(commit(committed, uuid::Uuid::from_u128(1)))
@@ -103,7 +77,7 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
     let started = Instant::now();
     tokio::time::sleep(GRACE / 3).await;
     assert_eq!(
-        listed(&store).await.len(),
+        segment_keys(&store).await.len(),
         3,
         "nothing is deleted within the grace period"
     );
@@ -116,13 +90,13 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
             .read()
             .object(orphan_id)
             .is_none();
-        if forgotten && listed(&store).await == vec![committed.to_string()] {
+        if forgotten && segment_keys(&store).await == vec![committed.to_string()] {
             break;
         }
         assert!(
             Instant::now() < deadline,
             "garbage not collected: {:?}",
-            listed(&store).await
+            segment_keys(&store).await
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

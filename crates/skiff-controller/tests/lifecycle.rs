@@ -5,20 +5,23 @@
 //! retention defaults. The collector's rounds run against memory, file:// and (when
 //! SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use skiff_controller::clock::ManualClock;
 use skiff_controller::config::LifecycleConfig;
 use skiff_controller::*;
 use skiff_meta::*;
-use skiff_storage::{EncodedSegment, ObjectPath, SegmentStore, StoreConfig};
+use skiff_storage::{SegmentStore, StoreConfig};
+use support::store::{put_object, segment_keys};
 
 const T0: i64 = 1_700_000_000_000;
 const HOUR: i64 = 3_600_000;
 const WAIT: Duration = Duration::from_secs(20);
+const OBJECT_BODY: &[u8] = b"0123456789";
 
 fn topic_id() -> TopicId {
     uuid::Uuid::from_u128(0x11fe)
@@ -159,33 +162,7 @@ async fn flush(setup: &Setup, key: &str, ts: i64) {
         .await
         .expect("commit");
     assert!(matches!(result.chunks[0], ChunkOutcome::Committed { .. }));
-    put(&setup.store, key).await;
-}
-
-async fn put(store: &SegmentStore, key: &str) {
-    store
-        .put_segment(
-            &ObjectPath::from(key),
-            EncodedSegment {
-                parts: vec![Bytes::from_static(b"0123456789")],
-                len: 10,
-                chunks: Vec::new(),
-            },
-        )
-        .await
-        .expect("put");
-}
-
-async fn keys(store: &SegmentStore) -> Vec<String> {
-    let mut keys: Vec<String> = store
-        .list(&ObjectPath::from("segments"))
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|o| o.path.to_string())
-        .collect();
-    keys.sort();
-    keys
+    put_object(&setup.store, key, OBJECT_BODY).await;
 }
 
 async fn wait_for<F: Fn(&ControllerState) -> bool>(controller: &Controller, what: &str, f: F) {
@@ -200,7 +177,7 @@ async fn wait_for<F: Fn(&ControllerState) -> bool>(controller: &Controller, what
 async fn wait_for_keys(store: &SegmentStore, expected: &[&str]) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let now = keys(store).await;
+        let now = segment_keys(store).await;
         if now == expected {
             return;
         }
@@ -348,7 +325,12 @@ async fn the_collector_works_through_garbage_in_bounded_rounds(kind: Store) {
         flush(&setup, &format!("segments/d/1-kept-{n}.seg"), T0).await;
     }
     for n in 0..7 {
-        put(&setup.store, &format!("segments/d/9-orphan-{n}.seg")).await;
+        put_object(
+            &setup.store,
+            &format!("segments/d/9-orphan-{n}.seg"),
+            OBJECT_BODY,
+        )
+        .await;
     }
     let answer = setup
         .controller
