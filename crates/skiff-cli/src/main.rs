@@ -43,7 +43,10 @@ fn main() -> ExitCode {
     // Dependencies log their internals at info; Skiff users want Skiff's own lines. Client
     // commands keep stderr for errors unless SKIFF_LOG asks for more.
     let default_filter = match cli.command {
-        Command::Dev(_) => "info,openraft=warn,foyer=warn,foyer_storage=warn",
+        // `skiff dev --trigger-config` invokes functions through the AWS SDK, as `skiff trigger` does.
+        Command::Dev(_) => {
+            "info,openraft=warn,foyer=warn,foyer_storage=warn,aws_config=warn,aws_smithy_runtime=warn"
+        }
         Command::Broker(_) => "info,openraft=warn,foyer=warn,foyer_storage=warn",
         Command::Controller(ref args) if args.admin.is_none() => {
             "info,openraft=warn,foyer=warn,foyer_storage=warn,aws_config=error"
