@@ -230,11 +230,18 @@ async fn record_count(client: &KafkaClient, topic: &TopicInfo) -> Option<i64> {
     )
 }
 
+/// The bytes a topic's partitions hold, from DescribeLogDirs; `None` when the cluster does
+/// not answer it.
+async fn stored_bytes(client: &KafkaClient, topic: &TopicInfo) -> Option<i64> {
+    let storage = client.describe_partition_storage(&topic.name).await.ok()?;
+    Some(storage.iter().map(|s| s.size_bytes.max(0)).sum())
+}
+
 async fn list(args: ListArgs) -> anyhow::Result<()> {
     let client = args.client.connect().await?;
     let topics = client.list_topics(args.internal).await?;
-    let counts: Vec<Option<i64>> = stream::iter(&topics)
-        .map(|t| record_count(&client, t))
+    let counts: Vec<(Option<i64>, Option<i64>)> = stream::iter(&topics)
+        .map(|t| async { (record_count(&client, t).await, stored_bytes(&client, t).await) })
         .buffered(CONCURRENT_LOOKUPS)
         .collect()
         .await;
@@ -242,13 +249,12 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         let topics: Vec<Value> = topics
             .iter()
             .zip(&counts)
-            .map(|(t, records)| {
+            .map(|(t, (records, bytes))| {
                 json!({
                     "name": t.name,
                     "partitions": t.partitions.len(),
                     "records": records,
-                    // The Kafka protocol has no per-topic size short of DescribeLogDirs.
-                    "bytes": Value::Null,
+                    "bytes": bytes,
                     "internal": t.internal,
                 })
             })
@@ -260,13 +266,14 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         print_text("no topics\n")?;
         return Ok(());
     }
-    let mut table =
-        Table::new(&["NAME", "PARTITIONS", "RECORDS"]).numeric(&["PARTITIONS", "RECORDS"]);
-    for (topic, records) in topics.iter().zip(&counts) {
+    let mut table = Table::new(&["NAME", "PARTITIONS", "RECORDS", "BYTES"])
+        .numeric(&["PARTITIONS", "RECORDS", "BYTES"]);
+    for (topic, (records, bytes)) in topics.iter().zip(&counts) {
         table.row(vec![
             topic.name.clone(),
             topic.partitions.len().to_string(),
             or_dash(*records),
+            or_dash(*bytes),
         ]);
     }
     print_text(&table.render())?;
