@@ -1,6 +1,7 @@
 //! Garbage collection by the leader: an object uploaded but never committed and a committed
 //! object nothing references any more are deleted once older than the grace period (and the
-//! latter forgotten); a committed, referenced object is kept.
+//! latter forgotten); a committed, referenced object is kept; a commit of a collected orphan
+//! that arrives late is refused.
 
 mod support;
 
@@ -108,5 +109,26 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
         .objects()
         .any(|(_, o)| o.key == committed);
     assert!(still_known, "the referenced object is still known");
+
+    // The uncommitted object's commit was only late (its broker paused between PUT and
+    // commit): it is refused now that the object is gone, so no entry points at nothing.
+    let late = match client
+        .submit(commit(uncommitted, uuid::Uuid::from_u128(1)))
+        .await
+        .expect("late commit")
+        .response
+    {
+        CommandResponse::SegmentCommitted(result) => result,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(late.chunks, vec![ChunkOutcome::ObjectCollected]);
+    let state = cluster.node(leader).state();
+    let partition = state
+        .read()
+        .topic_by_name("kept")
+        .expect("topic")
+        .partitions[0]
+        .high_watermark();
+    assert_eq!(partition, 1, "only the committed object's record is in the log");
     cluster.stop_all().await;
 }

@@ -151,6 +151,7 @@ field_batched_proposal!(
     ExpireGroupOffsets.groups => OffsetsExpired(Vec<u32>),
     PlanJobs.jobs => JobsPlanned(Vec<Result<u64, JobError>>),
     RenewJobLeases.job_ids => LeasesRenewed(Vec<bool>),
+    CondemnOrphans.keys => OrphansCondemned(Vec<bool>),
 );
 
 impl From<CommitJob> for Command {

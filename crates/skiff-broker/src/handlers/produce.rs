@@ -454,6 +454,13 @@ fn committed_base_offset(
             ResponseError::UnknownTopicOrPartition.code(),
             "the topic or partition was deleted before the write committed".into(),
         )),
+        // Retriable: the producer sends the batch again and it goes out in a new segment.
+        Some(ChunkOutcome::ObjectCollected) => Err((
+            ResponseError::KafkaStorageError.code(),
+            "the segment took longer than the collector's grace period to commit and was \
+             collected; nothing was written"
+                .into(),
+        )),
         None => Err((
             ResponseError::UnknownServerError.code(),
             "commit result misses a chunk".into(),

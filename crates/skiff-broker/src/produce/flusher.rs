@@ -1,7 +1,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use skiff_meta::{ChunkCommit, ChunkOutcome, Propose, SegmentCommit, SegmentCommitResult};
+use skiff_meta::{
+    COLLECTED_OBJECT_ID, ChunkCommit, ChunkOutcome, Propose, SegmentCommit, SegmentCommitResult,
+};
 use skiff_storage::ObjectPath as Path;
 use skiff_storage::{
     ChunkCache, ChunkKey, ChunkMeta, SegmentBuilder, SegmentStore, StorageError, segment_path,
@@ -254,6 +256,10 @@ async fn commit(
         chunks,
     };
     match deps.controller.propose(commit).await {
+        Ok(result) if result.object_id == COLLECTED_OBJECT_ID => {
+            warn!(object = %flight.path, "segment commit refused: the controller's collector deleted the object first (upload to commit took longer than its grace period); producers will retry");
+            Ok(result)
+        }
         Ok(result) => {
             debug!(object = %flight.path, object_id = result.object_id, bytes = flight.sealed.bytes, "segment committed");
             Ok(result)

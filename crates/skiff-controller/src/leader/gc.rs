@@ -6,13 +6,16 @@
 //!   leader's clock, so fetches that planned a read before its last reference went away have
 //!   finished;
 //! - orphans: uploaded but never committed (a broker died between its PUT and its commit, or a
-//!   job lost its race): found by listing `segments/` a page at a time, deleted once older
-//!   than the grace period and still unknown to the state after the listing.
+//!   job lost its race): found by listing `segments/` a page at a time; once older than the
+//!   grace period they are condemned through Raft (`CondemnOrphans`), and deleted only if the
+//!   state did not know them when that applied. A commit of a condemned object that arrives
+//!   later is refused, so no index entry ever points at a deleted orphan.
 //!
 //! Deleting first and then proposing `ForgetObjects` is safe: no reader can reach an object the
 //! index no longer points into, and an orphan was never reachable.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
@@ -20,9 +23,10 @@ use skiff_storage::{ObjectInfo, ObjectPath, SegmentStore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use skiff_meta::{ForgetObjects, StateHandle};
+use skiff_meta::{CondemnOrphans, ForgetObjects, StateHandle};
 
-use super::{propose, ticker};
+use super::{LifecycleSettings, propose, ticker};
+use crate::clock::Clock;
 use crate::metrics::LifecycleMetrics;
 use crate::raft::types::Raft;
 
@@ -45,15 +49,18 @@ pub(crate) struct GcSettings {
 pub(crate) struct ObjectGc {
     settings: GcSettings,
     metrics: LifecycleMetrics,
+    /// Stamps condemnations; object ages come from the store's own timestamps.
+    clock: Arc<dyn Clock>,
     /// Committed objects seen unreferenced, and since when (this leader's clock).
     unreferenced_since: HashMap<u64, Instant>,
 }
 
 impl ObjectGc {
-    pub(crate) fn new(settings: GcSettings, metrics: LifecycleMetrics) -> Self {
+    pub(crate) fn new(settings: GcSettings, lifecycle: LifecycleSettings) -> Self {
         ObjectGc {
             settings,
-            metrics,
+            metrics: lifecycle.metrics,
+            clock: lifecycle.clock,
             unreferenced_since: HashMap::new(),
         }
     }
@@ -121,15 +128,22 @@ impl ObjectGc {
         if candidates.is_empty() {
             return;
         }
-        // An object listed before it was committed is known now, if ever: read the state only
-        // once it has everything committed before this point.
-        if let Err(e) = raft.ensure_linearizable().await {
-            tracing::debug!(error = %e, "orphan collection skipped: not a settled leader");
-            return;
-        }
-        let known = known_keys(state);
-        for object in candidates {
-            if known.contains(object.path.as_ref()) {
+        // An object listed before its commit applied may be known by now, or its commit may
+        // still be on its way (a broker paused between its PUT and its commit): Raft orders
+        // the condemnation against every commit, and only what it condemned is deleted.
+        let condemn = CondemnOrphans {
+            now_ms: self.clock.now_ms(),
+            keys: candidates.iter().map(|o| o.path.to_string()).collect(),
+        };
+        let verdicts = match propose(raft, condemn).await {
+            Ok(verdicts) => verdicts,
+            Err(e) => {
+                tracing::debug!(error = %e, "orphan collection skipped: could not condemn");
+                return;
+            }
+        };
+        for (object, condemned) in candidates.into_iter().zip(verdicts) {
+            if !condemned {
                 continue;
             }
             match self.settings.store.delete(&object.path).await {
@@ -143,6 +157,7 @@ impl ObjectGc {
                         "deleted an uploaded but never committed object"
                     );
                 }
+                // Condemned stays condemned: a later round lists it again and retries.
                 Err(e) => {
                     tracing::warn!(key = %object.path, error = %e, "could not delete an uncommitted object")
                 }

@@ -135,7 +135,7 @@ impl LeaderDuties {
         let offsets = offsets_expiry.run(&self.raft, &self.state, stop.clone());
         let gc = async {
             if let Some(settings) = &self.gc {
-                ObjectGc::new(settings.clone(), self.lifecycle.metrics.clone())
+                ObjectGc::new(settings.clone(), self.lifecycle.clone())
                     .run(&self.raft, &self.state, stop.clone())
                     .await;
             }

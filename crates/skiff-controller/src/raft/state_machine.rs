@@ -22,20 +22,14 @@ use super::types::{
 use skiff_meta::CommandResponse;
 use skiff_meta::state::{
     ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
+    ControllerStateV5,
 };
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
-/// (retention defaults, unreferenced objects, jobs).
-const SNAPSHOT_FORMAT_VERSION: u8 = 5;
-/// The layout before the storage lifecycle; still read.
-const SNAPSHOT_FORMAT_V4: u8 = 4;
-/// The layout before consumer groups; still read so older data directories start.
-const SNAPSHOT_FORMAT_V1: u8 = 1;
-/// The layout before broker leases; still read.
-const SNAPSHOT_FORMAT_V2: u8 = 2;
-/// The layout before the live broker history; still read.
-const SNAPSHOT_FORMAT_V3: u8 = 3;
+/// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys. Every
+/// earlier layout is still read, so older data directories start.
+const SNAPSHOT_FORMAT_VERSION: u8 = 6;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,26 +73,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
         }
-        Some((&SNAPSHOT_FORMAT_V4, rest)) => {
-            let (meta, state): (AppliedMeta, ControllerStateV4) =
-                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
-            Ok((meta, state.into()))
-        }
-        Some((&SNAPSHOT_FORMAT_V3, rest)) => {
-            let (meta, state): (AppliedMeta, ControllerStateV3) =
-                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
-            Ok((meta, state.into()))
-        }
-        Some((&SNAPSHOT_FORMAT_V2, rest)) => {
-            let (meta, state): (AppliedMeta, ControllerStateV2) =
-                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
-            Ok((meta, state.into()))
-        }
-        Some((&SNAPSHOT_FORMAT_V1, rest)) => {
-            let (meta, state): (AppliedMeta, ControllerStateV1) =
-                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
-            Ok((meta, state.into()))
-        }
+        Some((5, rest)) => decode_legacy::<ControllerStateV5>(rest),
+        Some((4, rest)) => decode_legacy::<ControllerStateV4>(rest),
+        Some((3, rest)) => decode_legacy::<ControllerStateV3>(rest),
+        Some((2, rest)) => decode_legacy::<ControllerStateV2>(rest),
+        Some((1, rest)) => decode_legacy::<ControllerStateV1>(rest),
         Some((&other, _)) => Err(SnapshotError::UnsupportedVersion(
             other,
             SNAPSHOT_FORMAT_VERSION,
@@ -108,6 +87,16 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
             SNAPSHOT_FORMAT_VERSION,
         )),
     }
+}
+
+/// Reads an earlier snapshot layout and brings it up to the current state.
+fn decode_legacy<Layout>(rest: &[u8]) -> Result<(AppliedMeta, ControllerState), SnapshotError>
+where
+    Layout: serde::de::DeserializeOwned + Into<ControllerState>,
+{
+    let (meta, state): (AppliedMeta, Layout) =
+        postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+    Ok((meta, state.into()))
 }
 
 fn snapshot_failure(
@@ -358,22 +347,35 @@ mod tests {
         state
     }
 
+    /// The encoded payload without the collected orphans format 6 appended (the state must
+    /// have condemned none).
+    fn as_format_5(current: &[u8]) -> Vec<u8> {
+        let condemned = postcard::to_allocvec(&skiff_meta::state::CondemnedObjects::default())
+            .expect("encodes");
+        let mut v5 = current[..current.len() - condemned.len()].to_vec();
+        v5[0] = 5;
+        v5
+    }
+
     /// The encoded payload without the lifecycle state format 5 appended (the state must
     /// have no objects, so its lifecycle is the default one).
     fn as_format_4(current: &[u8]) -> Vec<u8> {
+        let v5 = as_format_5(current);
         let lifecycle =
             postcard::to_allocvec(&skiff_meta::state::Lifecycle::default()).expect("encodes");
-        let mut v4 = current[..current.len() - lifecycle.len()].to_vec();
-        v4[0] = SNAPSHOT_FORMAT_V4;
+        let mut v4 = v5[..v5.len() - lifecycle.len()].to_vec();
+        v4[0] = 4;
         v4
     }
 
     #[test]
-    fn format_1_to_4_snapshots_still_load() {
+    fn format_1_to_5_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
-        let current_5 = encode_payload(&meta, &state).expect("encodes");
-        let current = as_format_4(&current_5);
+        let current_6 = encode_payload(&meta, &state).expect("encodes");
+        let (_, loaded) = decode_payload(&as_format_5(&current_6)).expect("format 5 decodes");
+        assert_eq!(loaded, state);
+        let current = as_format_4(&current_6);
         let (_, loaded) = decode_payload(&current).expect("format 4 decodes");
         assert_eq!(loaded, state);
         // Format 3 is format 4 without the trailing live broker history (epoch 0 and no sets:
@@ -382,18 +384,18 @@ mod tests {
         // map (one length byte).
         assert_eq!(&current[current.len() - 5..], &[0, 0, 0, 0, 0]);
         let mut v3 = current[..current.len() - 2].to_vec();
-        v3[0] = SNAPSHOT_FORMAT_V3;
+        v3[0] = 3;
         let (_, loaded) = decode_payload(&v3).expect("format 3 decodes");
         assert_eq!(loaded, state);
         let mut v2 = current[..current.len() - 3].to_vec();
-        v2[0] = SNAPSHOT_FORMAT_V2;
+        v2[0] = 2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(loaded, state);
         let mut v1 = current[..current.len() - 5].to_vec();
-        v1[0] = SNAPSHOT_FORMAT_V1;
+        v1[0] = 1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current_5).expect("format 5 decodes");
+        let (_, again) = decode_payload(&current_6).expect("format 6 decodes");
         assert_eq!(again, state);
     }
 
@@ -415,7 +417,7 @@ mod tests {
         let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
         let current = as_format_4(&current);
         let mut v2 = current[..current.len() - leases.len() - history.len()].to_vec();
-        v2[0] = SNAPSHOT_FORMAT_V2;
+        v2[0] = 2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
         assert_eq!(
             loaded.live_brokers().map(|b| b.id).collect::<Vec<_>>(),
@@ -427,7 +429,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 5)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 6)),
             "{err}"
         );
     }

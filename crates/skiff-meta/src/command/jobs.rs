@@ -166,4 +166,6 @@ pub enum OutputProblem {
     MergeLostOffsets,
     #[error("nothing was replaced")]
     NothingReplaced,
+    #[error("the output object was collected as an orphan before the job committed")]
+    Collected,
 }

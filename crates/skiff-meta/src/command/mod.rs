@@ -35,11 +35,11 @@ pub use jobs::{
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{
-    DEFAULT_LOG_RETENTION_MS, DELETE_TO_HIGH_WATERMARK, DeleteRecords, EnforceRetention,
+    CONDEMNED_KEYS_KEPT_MS, CondemnOrphans, DEFAULT_LOG_RETENTION_MS, DELETE_TO_HIGH_WATERMARK, DeleteRecords, EnforceRetention,
     LogDefaults, LogError, PartitionRef, RecordDeletion, SetLogDefaults, Truncation,
 };
 pub use segments::{
-    BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
+    BatchCommit, COLLECTED_OBJECT_ID, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
     SegmentCommit, SegmentCommitResult,
 };
 pub use topics::{
@@ -82,6 +82,7 @@ pub enum Command {
     ExpireJobs(ExpireJobs),
     AbandonJob(AbandonJob),
     CommitJob(CommitJob),
+    CondemnOrphans(CondemnOrphans),
 }
 
 impl Command {
@@ -117,6 +118,7 @@ impl Command {
             Command::ExpireJobs(_) => "ExpireJobs",
             Command::AbandonJob(_) => "AbandonJob",
             Command::CommitJob(_) => "CommitJob",
+            Command::CondemnOrphans(_) => "CondemnOrphans",
         }
     }
 }
@@ -156,6 +158,9 @@ pub enum CommandResponse {
     JobCommitted(Result<JobCommitted, JobError>),
     /// One per job id of `RenewJobLeases`: whether the job is still leased to that broker.
     LeasesRenewed(Vec<bool>),
+    /// One per key of `CondemnOrphans`, same order: whether the key was unknown (so it is
+    /// now marked collected and may be deleted).
+    OrphansCondemned(Vec<bool>),
 }
 
 impl CommandResponse {
@@ -179,6 +184,7 @@ impl CommandResponse {
             CommandResponse::JobsPlanned(_) => "JobsPlanned",
             CommandResponse::JobCommitted(_) => "JobCommitted",
             CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
+            CommandResponse::OrphansCondemned(_) => "OrphansCondemned",
         }
     }
 }

@@ -98,3 +98,22 @@ pub enum LogError {
     #[error("offset {offset} is beyond the high watermark {high_watermark}")]
     OffsetOutOfRange { offset: i64, high_watermark: i64 },
 }
+
+/// Proposed by the collector before it deletes objects it found in the store but not in the
+/// state (orphans: uploaded, never committed). Applying it decides, in log order, which keys
+/// really are unknown, and marks those as collected, so a commit of one of them that arrives
+/// later (a broker paused between its PUT and its commit) is refused rather than leaving an
+/// index entry that points at a deleted object. Answers one flag per key, in order: `true`
+/// when the key was unknown and may now be deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CondemnOrphans {
+    /// The leader's clock when it proposed; marks older than
+    /// [`CONDEMNED_KEYS_KEPT_MS`] before it are dropped in the same apply.
+    pub now_ms: i64,
+    pub keys: Vec<String>,
+}
+
+/// How long the state remembers a collected orphan's key (7 days of the leader's clock). A
+/// segment commit stamped (by its broker, after the upload) before the oldest remembered mark
+/// is refused whatever its key, so a key forgotten from the set can never be committed either.
+pub const CONDEMNED_KEYS_KEPT_MS: i64 = 7 * 24 * 60 * 60 * 1000;

@@ -42,9 +42,14 @@ pub struct BatchCommit {
     pub base_sequence: i32,
 }
 
+/// The `object_id` of a refused commit: ids are handed out counting up from 0, so no object
+/// ever gets this one.
+pub const COLLECTED_OBJECT_ID: u64 = u64::MAX;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentCommitResult {
-    /// The id the object was registered under (a counter, never reused).
+    /// The id the object was registered under (a counter, never reused), or
+    /// [`COLLECTED_OBJECT_ID`] when the commit was refused because the object was collected.
     pub object_id: u64,
     /// One per `ChunkCommit`, same order.
     pub chunks: Vec<ChunkOutcome>,
@@ -60,6 +65,10 @@ pub enum ChunkOutcome {
     },
     /// The topic was deleted or the partition does not exist: nothing was appended.
     UnknownTopicOrPartition,
+    /// The object was collected as an orphan before this commit applied (its broker took
+    /// longer than the collector's grace period between upload and commit): nothing of the
+    /// whole commit was appended, and the producer should retry.
+    ObjectCollected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

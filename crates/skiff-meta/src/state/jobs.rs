@@ -197,6 +197,9 @@ impl ControllerState {
         let range = (first.base_offset, last.last_offset);
         if let Some(output) = &commit.output {
             check_output(output, range, spec.kind).map_err(JobError::InvalidOutput)?;
+            if self.condemned.refuses(&output.object_key, commit.now_ms) {
+                return Err(JobError::InvalidOutput(OutputProblem::Collected));
+            }
         }
 
         let object_id = commit.output.as_ref().map(|output| {

@@ -12,6 +12,7 @@ use crate::command::{
     BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
     SegmentCommit, SegmentCommitResult,
 };
+use crate::command::COLLECTED_OBJECT_ID;
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
 
@@ -28,6 +29,16 @@ struct ChunkContext<'a> {
 
 impl ControllerState {
     pub(super) fn commit_segment(&mut self, commit: &SegmentCommit) -> SegmentCommitResult {
+        if self
+            .condemned
+            .refuses(&commit.object_key, commit.append_time_ms)
+        {
+            // The collector may already have deleted the object: register nothing.
+            return SegmentCommitResult {
+                object_id: COLLECTED_OBJECT_ID,
+                chunks: vec![ChunkOutcome::ObjectCollected; commit.chunks.len()],
+            };
+        }
         // Command time only moves forward, so broker clock skew cannot make state "younger".
         self.clock_ms = self.clock_ms.max(commit.append_time_ms);
         self.maybe_expire_producers();

@@ -1,6 +1,7 @@
 //! Unit tests of the state machine rules, with small helpers to build commands.
 
 mod brokers;
+mod condemned;
 mod groups;
 mod idempotence;
 mod jobs;
@@ -142,7 +143,7 @@ fn commit_batches_at(
 fn committed(outcome: &ChunkOutcome) -> (&[BatchOutcome], &[IndexEntry]) {
     match outcome {
         ChunkOutcome::Committed { batches, entries } => (batches, entries),
-        ChunkOutcome::UnknownTopicOrPartition => panic!("chunk was not committed"),
+        other => panic!("chunk was not committed: {other:?}"),
     }
 }
 
