@@ -242,7 +242,10 @@ async fn register_later(
         match outcome {
             Ok(()) => {
                 status.held_since(sent);
-                tracing::info!(broker = info.id, "registered after the restart delay: live again");
+                tracing::info!(
+                    broker = info.id,
+                    "registered after the restart delay: live again"
+                );
                 return true;
             }
             Err(e) => tracing::warn!(broker = info.id, error = %e, "could not register; retrying"),

@@ -80,8 +80,8 @@ impl Broker {
         };
         // Restarted within the previous process's lease: end it now, and go live later.
         let register_after = if config.lease_heartbeat_ms > 0 && config.restart_live_delay_ms > 0 {
-            let recent_ms = i64::try_from(config.lease_heartbeat_ms.saturating_mul(3))
-                .unwrap_or(i64::MAX);
+            let recent_ms =
+                i64::try_from(config.lease_heartbeat_ms.saturating_mul(3)).unwrap_or(i64::MAX);
             end_previous_lease(&deps.controller, config.broker_id, recent_ms)
                 .await?
                 .then(|| Duration::from_millis(config.restart_live_delay_ms))

@@ -108,7 +108,11 @@ async fn a_restart_within_the_lease_hands_over_at_once_and_goes_live_after_the_d
     let controllers = Controllers::start(|c| c.broker_lease_ms = LONG_LEASE_MS).await;
     let b = live_broker_2(&controllers, 0).await;
     previous_process_of_broker_1(&b).await;
-    assert_eq!(live_brokers(&b), vec![1, 2], "the old process holds a lease");
+    assert_eq!(
+        live_brokers(&b),
+        vec![1, 2],
+        "the old process holds a lease"
+    );
 
     let delay_ms = 2_000;
     let started = Instant::now();
@@ -128,8 +132,18 @@ async fn a_restart_within_the_lease_hands_over_at_once_and_goes_live_after_the_d
         started.elapsed() >= Duration::from_millis(delay_ms),
         "live again only after the restart delay"
     );
-    let info = a.remote.state().read().broker(1).cloned().expect("registered");
-    assert_eq!(info.port, a.addr().port(), "registered with its new address");
+    let info = a
+        .remote
+        .state()
+        .read()
+        .broker(1)
+        .cloned()
+        .expect("registered");
+    assert_eq!(
+        info.port,
+        a.addr().port(),
+        "registered with its new address"
+    );
 
     a.stop().await;
     b.stop().await;
@@ -150,7 +164,11 @@ async fn with_no_other_broker_to_lead_a_restarted_broker_goes_live_at_once() {
         with_leases(LONG_LEASE_MS),
     )
     .await;
-    assert_eq!(live_brokers(&a), vec![1], "nobody else could lead its partitions");
+    assert_eq!(
+        live_brokers(&a),
+        vec![1],
+        "nobody else could lead its partitions"
+    );
     a.stop().await;
     controllers.stop().await;
 }

@@ -381,7 +381,10 @@ async fn a_broker_loads_the_groups_it_takes_over_at_once() {
         .expect("expire");
     let deadline = Instant::now() + std::time::Duration::from_secs(20);
     while listed_groups(&mut client).await != vec![group_id.clone()] {
-        assert!(Instant::now() < deadline, "broker 1 never loaded {group_id}");
+        assert!(
+            Instant::now() < deadline,
+            "broker 1 never loaded {group_id}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     broker.stop().await;

@@ -134,7 +134,10 @@ fn taken_over(loaded_at: u64) -> (ClassicGroup, Vec<String>) {
     let (mut group, ids) = stable_group(2);
     group.request_store(StorePurpose::Empty, None);
     let stored = group.take_stores().remove(0).group;
-    (ClassicGroup::from_stored(&stored, config(0), loaded_at), ids)
+    (
+        ClassicGroup::from_stored(&stored, config(0), loaded_at),
+        ids,
+    )
 }
 
 #[test]
@@ -162,7 +165,10 @@ fn members_that_rejoin_a_taken_over_group_with_their_ids_keep_them_without_a_wai
     assert_eq!(leader.member_id, ids[0]);
     assert_eq!(leader.members.len(), 2, "the leader assigns to both");
     let follower = answer(&mut follower_rx);
-    assert_eq!((follower.generation_id, follower.member_id.as_str()), (2, ids[1].as_str()));
+    assert_eq!(
+        (follower.generation_id, follower.member_id.as_str()),
+        (2, ids[1].as_str())
+    );
     assert_eq!(group.state(), GroupState::CompletingRebalance);
 }
 
@@ -175,7 +181,10 @@ fn ids_a_taken_over_group_never_hears_from_expire_a_session_after_the_load() {
     let (new_id, mut rx) = join_new(&mut group, loaded_at + 10);
     assert_eq!(group.state(), GroupState::PreparingRebalance);
     group.on_timer(loaded_at + SESSION - 1);
-    assert!(answered(&mut rx).is_none(), "the old ids still have their sessions");
+    assert!(
+        answered(&mut rx).is_none(),
+        "the old ids still have their sessions"
+    );
     assert!(group.has_member(&ids[0]) && group.has_member(&ids[1]));
     group.on_timer(loaded_at + SESSION);
     let joined = answer(&mut rx);
