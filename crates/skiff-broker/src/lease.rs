@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use skiff_meta::{
-    BrokerHeartbeat, BrokerInfo, ControllerClient, ControllerState, ExpireBroker, HeartbeatAnswer,
-    Propose, ProposeError, RegisterBroker, UnregisterBroker,
+    BrokerInfo, ControllerClient, ControllerState, ExpireBroker, HeartbeatAnswer, Propose,
+    ProposeError, RegisterBroker, RenewBrokerLease, UnregisterBroker,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -170,13 +170,15 @@ pub struct LeaseKeeper {
 
 impl LeaseKeeper {
     /// Heartbeats every `interval`. With `register_after`, the broker is not registered yet:
-    /// it registers (goes live) after that delay, then heartbeats.
+    /// it registers (goes live) after that delay, then heartbeats. A lease found lapsed later
+    /// (the broker was paused or cut off) is taken again after `rejoin_delay` the same way.
     pub fn spawn(
         controller: Arc<dyn ControllerClient>,
         info: BrokerInfo,
         interval: Duration,
         status: LeaseStatus,
         register_after: Option<Duration>,
+        rejoin_delay: Duration,
     ) -> LeaseKeeper {
         let stop = CancellationToken::new();
         let broker_id = info.id;
@@ -189,7 +191,7 @@ impl LeaseKeeper {
                 {
                     return;
                 }
-                heartbeat_loop(controller, info, interval, status, stop).await;
+                heartbeat_loop(controller, info, interval, rejoin_delay, status, stop).await;
             }
         });
         LeaseKeeper {
@@ -261,6 +263,7 @@ async fn heartbeat_loop(
     controller: Arc<dyn ControllerClient>,
     info: BrokerInfo,
     interval: Duration,
+    rejoin_delay: Duration,
     status: LeaseStatus,
     stop: CancellationToken,
 ) {
@@ -272,7 +275,7 @@ async fn heartbeat_loop(
             _ = ticker.tick() => {}
             _ = stop.cancelled() => return,
         }
-        let heartbeat = BrokerHeartbeat {
+        let heartbeat = RenewBrokerLease {
             broker_id: info.id,
             now_ms: now_ms(),
         };
@@ -288,6 +291,22 @@ async fn heartbeat_loop(
                     "the controller forgot this broker; registering again"
                 );
                 controller.propose(RegisterBroker(info.clone())).await
+            }
+            Ok(HeartbeatAnswer::Lapsed) => {
+                // Paused or cut off for longer than the lease: the partitions and groups moved
+                // on. Taking them straight back would send clients to a broker they may be
+                // backing off from, and move every group a second time.
+                tracing::info!(
+                    broker = info.id,
+                    delay_ms = rejoin_delay.as_millis() as u64,
+                    "this broker's lease lapsed; going live again after the restart delay"
+                );
+                if !register_later(&controller, &info, interval, rejoin_delay, &status, &stop).await
+                {
+                    return;
+                }
+                failing = false;
+                continue;
             }
             Ok(HeartbeatAnswer::Accepted) => Ok(()),
             Err(e) => Err(e),

@@ -107,6 +107,7 @@ impl Broker {
                 Duration::from_millis(config.lease_heartbeat_ms),
                 status,
                 register_after,
+                Duration::from_millis(config.restart_live_delay_ms),
             )
         });
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use brokers::{
     BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
-    RegisterBroker, UnregisterBroker,
+    RegisterBroker, RenewBrokerLease, UnregisterBroker,
 };
 pub use groups::{
     CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
@@ -82,6 +82,7 @@ pub enum Command {
     ExpireJobs(ExpireJobs),
     AbandonJob(AbandonJob),
     CommitJob(CommitJob),
+    RenewBrokerLease(RenewBrokerLease),
 }
 
 impl Command {
@@ -117,6 +118,7 @@ impl Command {
             Command::ExpireJobs(_) => "ExpireJobs",
             Command::AbandonJob(_) => "AbandonJob",
             Command::CommitJob(_) => "CommitJob",
+            Command::RenewBrokerLease(_) => "RenewBrokerLease",
         }
     }
 }

@@ -166,6 +166,10 @@ impl ControllerState {
                 CommandResponse::Done
             }
             Command::CommitJob(commit) => CommandResponse::JobCommitted(self.commit_job(commit)),
+            Command::RenewBrokerLease(renew) => {
+                self.clock_ms = self.clock_ms.max(renew.now_ms);
+                CommandResponse::Heartbeat(self.renew_broker_lease(renew.broker_id))
+            }
         }
     }
 
