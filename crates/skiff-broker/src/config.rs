@@ -80,6 +80,12 @@ pub struct BrokerConfig {
     /// cluster expires silent brokers); 0 sends none, as the embedded `skiff dev` controller
     /// needs none.
     pub lease_heartbeat_ms: u64,
+    /// A broker started while its previous process's lease still runs (killed and restarted
+    /// within the lease) ends that lease at once, so its partitions and groups move to the
+    /// other live brokers, and goes live itself only this much later, once clients that
+    /// failed to reach the old process have left their reconnect backoff (librdkafka's
+    /// `reconnect.backoff.max.ms`, 10 s). 0 goes live at once. Only with leases.
+    pub restart_live_delay_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -118,6 +124,7 @@ impl Default for BrokerConfig {
             max_group_waiters: 50_000,
             max_pending_group_writes: 10_000,
             lease_heartbeat_ms: 0,
+            restart_live_delay_ms: 10_000,
         }
     }
 }

@@ -1,14 +1,21 @@
 //! Keeps this broker's lease at the controller: one heartbeat proposal per interval, and a
 //! re-registration when the controller no longer knows the broker. A clean shutdown
 //! unregisters it, so its partitions and groups move at once instead of after the lease.
+//!
+//! A broker that starts while its previous process's lease still runs (it was killed and
+//! restarted within the lease) ends that lease at once, so its partitions and groups move to
+//! the other live brokers now rather than when the lease lapses, and goes live itself only
+//! after `restart_live_delay_ms`: clients that failed to reach the dead process are in their
+//! reconnect backoff (librdkafka's `reconnect.backoff.max.ms` is 10 s) and would stall if
+//! Metadata sent them straight back to it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use skiff_meta::{
-    BrokerHeartbeat, BrokerInfo, ControllerClient, HeartbeatAnswer, Propose, RegisterBroker,
-    UnregisterBroker,
+    BrokerInfo, ControllerClient, ControllerState, ExpireBroker, HeartbeatAnswer, Propose,
+    ProposeError, RegisterBroker, RenewBrokerLease, UnregisterBroker,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -76,6 +83,84 @@ impl LeaseStatus {
     }
 }
 
+/// Ends the lease of this broker id's previous process if it still runs and another broker
+/// that heartbeated lately can take over its partitions and groups; true when it did. The
+/// expiry carries the heartbeat count read here, so if the previous process is in fact alive
+/// and heartbeated meanwhile, the controller ignores it. `recent_ms`: how old another
+/// broker's last heartbeat may be (by command time) for it to count as taking over.
+pub async fn end_previous_lease(
+    controller: &Arc<dyn ControllerClient>,
+    broker_id: i32,
+    recent_ms: i64,
+) -> Result<bool, ProposeError> {
+    let heartbeats_seen = {
+        let state = controller.state();
+        let state = state.read();
+        match state.broker_lease(broker_id) {
+            Some(lease) if lease.live && others_take_over(&state, broker_id, recent_ms) => {
+                lease.heartbeats
+            }
+            _ => return Ok(false),
+        }
+    };
+    controller
+        .propose(ExpireBroker {
+            broker_id,
+            heartbeats_seen,
+        })
+        .await?;
+    let ended = !controller
+        .state()
+        .read()
+        .broker_lease(broker_id)
+        .is_some_and(|lease| lease.live);
+    if ended {
+        tracing::info!(
+            broker = broker_id,
+            "ended the lease of this broker's previous process; its partitions and groups move now"
+        );
+    }
+    Ok(ended)
+}
+
+/// Whether a live broker other than `broker_id` heartbeated within `recent_ms` of the newest
+/// command: one that can lead partitions while this one waits to go live.
+fn others_take_over(state: &ControllerState, broker_id: i32, recent_ms: i64) -> bool {
+    let newest = state.clock_ms();
+    state
+        .live_brokers()
+        .filter(|b| b.id != broker_id)
+        .filter_map(|b| state.broker_lease(b.id))
+        .any(|lease| lease.last_heartbeat_ms.saturating_add(recent_ms) >= newest)
+}
+
+/// Waits `delay`, or less if no other live broker is left to lead in the meantime; false
+/// when the broker is stopping.
+async fn wait_to_go_live(
+    controller: &Arc<dyn ControllerClient>,
+    broker_id: i32,
+    delay: Duration,
+    stop: &CancellationToken,
+) -> bool {
+    let state = controller.state();
+    let mut applied = state.applied();
+    let deadline = Instant::now() + delay;
+    loop {
+        if !state.read().live_brokers().any(|b| b.id != broker_id) {
+            tracing::info!(
+                broker = broker_id,
+                "no other broker is live; going live before the restart delay ends"
+            );
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return true,
+            changed = applied.changed() => if changed.is_err() { return true },
+            _ = stop.cancelled() => return false,
+        }
+    }
+}
+
 pub struct LeaseKeeper {
     controller: Arc<dyn ControllerClient>,
     broker_id: i32,
@@ -84,21 +169,31 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
+    /// Heartbeats every `interval`. With `register_after`, the broker is not registered yet:
+    /// it registers (goes live) after that delay, then heartbeats. A lease found lapsed later
+    /// (the broker was paused or cut off) is taken again after `rejoin_delay` the same way.
     pub fn spawn(
         controller: Arc<dyn ControllerClient>,
         info: BrokerInfo,
         interval: Duration,
         status: LeaseStatus,
+        register_after: Option<Duration>,
+        rejoin_delay: Duration,
     ) -> LeaseKeeper {
         let stop = CancellationToken::new();
         let broker_id = info.id;
-        let task = tokio::spawn(heartbeat_loop(
-            controller.clone(),
-            info,
-            interval,
-            status,
-            stop.clone(),
-        ));
+        let task = tokio::spawn({
+            let controller = controller.clone();
+            let stop = stop.clone();
+            async move {
+                if let Some(delay) = register_after
+                    && !register_later(&controller, &info, interval, delay, &status, &stop).await
+                {
+                    return;
+                }
+                heartbeat_loop(controller, info, interval, rejoin_delay, status, stop).await;
+            }
+        });
         LeaseKeeper {
             controller,
             broker_id,
@@ -127,10 +222,48 @@ impl LeaseKeeper {
     }
 }
 
+/// Registers after `delay` (see [`wait_to_go_live`]), retrying every `interval` until the
+/// controller takes it; false when the broker is stopping.
+async fn register_later(
+    controller: &Arc<dyn ControllerClient>,
+    info: &BrokerInfo,
+    interval: Duration,
+    delay: Duration,
+    status: &LeaseStatus,
+    stop: &CancellationToken,
+) -> bool {
+    if !wait_to_go_live(controller, info.id, delay, stop).await {
+        return false;
+    }
+    loop {
+        let sent = Instant::now();
+        let outcome = tokio::select! {
+            outcome = controller.propose(RegisterBroker(info.clone())) => outcome,
+            _ = stop.cancelled() => return false,
+        };
+        match outcome {
+            Ok(()) => {
+                status.held_since(sent);
+                tracing::info!(
+                    broker = info.id,
+                    "registered after the restart delay: live again"
+                );
+                return true;
+            }
+            Err(e) => tracing::warn!(broker = info.id, error = %e, "could not register; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.cancelled() => return false,
+        }
+    }
+}
+
 async fn heartbeat_loop(
     controller: Arc<dyn ControllerClient>,
     info: BrokerInfo,
     interval: Duration,
+    rejoin_delay: Duration,
     status: LeaseStatus,
     stop: CancellationToken,
 ) {
@@ -142,7 +275,7 @@ async fn heartbeat_loop(
             _ = ticker.tick() => {}
             _ = stop.cancelled() => return,
         }
-        let heartbeat = BrokerHeartbeat {
+        let heartbeat = RenewBrokerLease {
             broker_id: info.id,
             now_ms: now_ms(),
         };
@@ -158,6 +291,22 @@ async fn heartbeat_loop(
                     "the controller forgot this broker; registering again"
                 );
                 controller.propose(RegisterBroker(info.clone())).await
+            }
+            Ok(HeartbeatAnswer::Lapsed) => {
+                // Paused or cut off for longer than the lease: the partitions and groups moved
+                // on. Taking them straight back would send clients to a broker they may be
+                // backing off from, and move every group a second time.
+                tracing::info!(
+                    broker = info.id,
+                    delay_ms = rejoin_delay.as_millis() as u64,
+                    "this broker's lease lapsed; going live again after the restart delay"
+                );
+                if !register_later(&controller, &info, interval, rejoin_delay, &status, &stop).await
+                {
+                    return;
+                }
+                failing = false;
+                continue;
             }
             Ok(HeartbeatAnswer::Accepted) => Ok(()),
             Err(e) => Err(e),

@@ -18,7 +18,7 @@ use crate::context::BrokerContext;
 use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
-use crate::lease::{LeaseKeeper, LeaseStatus};
+use crate::lease::{LeaseKeeper, LeaseStatus, end_previous_lease};
 use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
@@ -78,9 +78,21 @@ impl Broker {
             port: advertised_port,
             rack: config.rack.clone(),
         };
-        deps.controller
-            .propose(RegisterBroker(info.clone()))
-            .await?;
+        // Restarted within the previous process's lease: end it now, and go live later.
+        let register_after = if config.lease_heartbeat_ms > 0 && config.restart_live_delay_ms > 0 {
+            let recent_ms =
+                i64::try_from(config.lease_heartbeat_ms.saturating_mul(3)).unwrap_or(i64::MAX);
+            end_previous_lease(&deps.controller, config.broker_id, recent_ms)
+                .await?
+                .then(|| Duration::from_millis(config.restart_live_delay_ms))
+        } else {
+            None
+        };
+        if register_after.is_none() {
+            deps.controller
+                .propose(RegisterBroker(info.clone()))
+                .await?;
+        }
         // A broker that heard nothing back for three heartbeats suspects its lease (the
         // controller's default lease is five).
         let lease_status = (config.lease_heartbeat_ms > 0).then(|| {
@@ -94,6 +106,8 @@ impl Broker {
                 info,
                 Duration::from_millis(config.lease_heartbeat_ms),
                 status,
+                register_after,
+                Duration::from_millis(config.restart_live_delay_ms),
             )
         });
 

@@ -15,7 +15,7 @@ use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::{JoinGroupRequest, ListGroupsRequest, MetadataRequest};
 use skiff_meta::{
     BrokerHeartbeat, CommitOffsetsFenced, ExpireBroker, FencedGroup, FencedOffsets, GroupOffsets,
-    PartitionOffset, Propose, StoreGroupsFenced,
+    PartitionOffset, Propose, StoreGroupsFenced, StoredGroup, StoredMember,
 };
 use support::*;
 
@@ -307,5 +307,85 @@ async fn a_coordinator_that_lost_its_lease_carries_on_from_the_interim_coordinat
         fetch_offsets(&mut client, &group_id, "t", &[0]).await[0].0,
         12
     );
+    broker.stop().await;
+}
+
+/// A broker that takes a group over loads it as soon as it sees the live brokers change, so
+/// the members' sessions start then, not when the first of them finds the new coordinator:
+/// ids whose clients gave up meanwhile (and rejoin under new ones) expire that much sooner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_loads_the_groups_it_takes_over_at_once() {
+    let broker = TestBroker::start_beside_absent_broker(|config| {
+        config.group_initial_rebalance_delay_ms = 0;
+    })
+    .await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "t", 2, &[]).await;
+    let mut group_id = None;
+    for i in 0..40 {
+        let id = format!("group-{i}");
+        if coordinator_of(&mut client, &id).await == 2 {
+            group_id = Some(id);
+            break;
+        }
+    }
+    let group_id = group_id.expect("some group lands on broker 2");
+
+    // Broker 2 coordinates a one-member group and stored its generation.
+    let controller = broker.controller();
+    let epoch = controller.state().read().placement_epoch();
+    let group = StoredGroup {
+        group_id: group_id.clone(),
+        protocol_type: "consumer".into(),
+        generation: 1,
+        protocol: Some("range".into()),
+        leader: Some("m-1".into()),
+        members: vec![StoredMember {
+            member_id: "m-1".into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 6_000,
+            rebalance_timeout_ms: 30_000,
+            subscription: Vec::new(),
+            assignment: Vec::new(),
+        }],
+        stored_at_ms: 1_700_000_000_000,
+    };
+    let stored = controller
+        .propose(StoreGroupsFenced {
+            broker_id: 2,
+            groups: vec![FencedGroup {
+                loaded_at: epoch,
+                group,
+            }],
+        })
+        .await
+        .expect("store");
+    assert_eq!(stored, vec![Ok(())]);
+    assert_eq!(listed_groups(&mut client).await, Vec::<String>::new());
+
+    // Broker 2's lease lapses: broker 1 loads the group with nobody asking for it.
+    let heartbeats = controller
+        .state()
+        .read()
+        .broker_lease(2)
+        .expect("lease")
+        .heartbeats;
+    controller
+        .propose(ExpireBroker {
+            broker_id: 2,
+            heartbeats_seen: heartbeats,
+        })
+        .await
+        .expect("expire");
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while listed_groups(&mut client).await != vec![group_id.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "broker 1 never loaded {group_id}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     broker.stop().await;
 }

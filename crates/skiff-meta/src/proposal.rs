@@ -238,6 +238,23 @@ impl Proposal for BrokerHeartbeat {
     }
 }
 
+impl From<RenewBrokerLease> for Command {
+    fn from(payload: RenewBrokerLease) -> Command {
+        Command::RenewBrokerLease(payload)
+    }
+}
+
+impl Proposal for RenewBrokerLease {
+    type Answer = HeartbeatAnswer;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::Heartbeat(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
 /// Offsets answered one result per partition of each group.
 fn nested<T>(answer: &[Vec<T>]) -> Shape {
     Shape::Nested(answer.iter().map(Vec::len).collect())

@@ -1,4 +1,5 @@
-"""A distributed Skiff under test: 3 `skiff controller` + 2 `skiff broker` processes on free ports.
+"""A distributed Skiff under test: 3 `skiff controller` + 2 (or more) `skiff broker` processes on
+free ports.
 
 Every process keeps its ports and data dir across restarts (clients and peers know those
 addresses), logs to its own file (appended across starts, after a marker line) and dies with
@@ -22,7 +23,8 @@ BROKERS = 2
 
 
 class Cluster:
-    """3 controllers + 2 brokers sharing one object store (a bucket prefix of its own).
+    """3 controllers + `brokers` brokers (2 unless told) sharing one object store (a bucket prefix
+    of its own).
 
     Ports are chosen once with free_port(); a port taken by someone else between choosing and
     binding makes the start fail with the process's log, which is rare enough on loopback.
@@ -36,6 +38,7 @@ class Cluster:
         object_prefix: str,
         broker_args: Sequence[str] = (),
         controller_args: Sequence[str] = (),
+        brokers: int = BROKERS,
     ) -> None:
         self.store = store
         self.object_prefix = object_prefix
@@ -64,7 +67,7 @@ class Cluster:
             )
             for node, addr in enumerate(self.controller_addrs, start=1)
         ]  # fmt: skip
-        self.broker_addrs = [f"127.0.0.1:{free_port()}" for _ in range(BROKERS)]
+        self.broker_addrs = [f"127.0.0.1:{free_port()}" for _ in range(brokers)]
         self.brokers = [
             ServerProcess(
                 f"broker-{broker_id}",
@@ -93,7 +96,7 @@ class Cluster:
 
     @property
     def bootstrap(self) -> str:
-        """Both brokers, as a client configured for failover would list them."""
+        """Every broker, as a client configured for failover would list them."""
         return ",".join(self.broker_addrs)
 
     def start(self) -> Cluster:

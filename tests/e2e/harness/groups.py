@@ -193,6 +193,11 @@ class GroupMember:
         with self._lock:
             return [e for at, e in self._observed.events if at >= since and (not kinds or e.get("e") in kinds)]
 
+    def timed_events(self, *kinds: str) -> list[tuple[float, dict[str, Any]]]:
+        """(monotonic arrival time, event) of the given kinds (all when none given)."""
+        with self._lock:
+            return [(at, e) for at, e in self._observed.events if not kinds or e.get("e") in kinds]
+
     def callbacks_since(self, since: float) -> list[dict[str, Any]]:
         """Rebalance callbacks (assigned, revoked, lost) received at or after `since`."""
         return self.events("assigned", "revoked", "lost", since=since)

@@ -144,10 +144,11 @@ impl CoordinatorCore {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Loads every persisted group with members that this broker coordinates, so their
-    /// sessions run from now: members that come back carry on, the others expire and the
-    /// group empties, as after a Kafka coordinator fails over. Other groups load when first
-    /// touched.
+    /// Loads every persisted group with members that this broker coordinates and has not
+    /// loaded yet (at start, and whenever the live brokers change), so their sessions run from
+    /// now: members that come back with their ids carry on, the others expire and the group
+    /// rebalances or empties, as after a Kafka coordinator fails over. Other groups load when
+    /// first touched.
     fn load_active_groups(&self) {
         let active: Vec<String> = {
             let state = self.controller.state();
@@ -418,6 +419,9 @@ async fn handover_loop(core: Arc<CoordinatorCore>, stop: CancellationToken) {
         if now != epoch {
             epoch = now;
             core.hand_over_moved_groups();
+            // Groups that moved here start their members' sessions now, not when a member
+            // first finds this broker: ids whose clients gave up meanwhile expire sooner.
+            core.load_active_groups();
         }
     }
 }

@@ -29,8 +29,12 @@ impl LeaseMonitor {
         LeaseMonitor { lease }
     }
 
+    /// How often the counters are read. A broker is expired between one lease and one lease
+    /// plus two ticks after its last heartbeat (the tick it was seen on, the tick it is found
+    /// silent on), so ticks are short: clients wait out that slack on every broker failure, and
+    /// a look at the live brokers' counters costs next to nothing.
     fn tick(&self) -> Duration {
-        (self.lease / 5).clamp(Duration::from_millis(20), Duration::from_secs(1))
+        (self.lease / 50).clamp(Duration::from_millis(20), Duration::from_millis(100))
     }
 
     pub(crate) async fn run(&self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {

@@ -36,6 +36,19 @@ pub enum HeartbeatAnswer {
     /// The broker is not registered (it was unregistered, or the state was rebuilt without
     /// it): it should register again.
     UnknownBroker,
+    /// Answer to [`RenewBrokerLease`] only: the lease had lapsed and stays lapsed; the broker
+    /// registers again when it is ready to lead.
+    Lapsed,
+}
+
+/// A live broker renews its lease. Unlike [`BrokerHeartbeat`], it never makes a broker whose
+/// lease lapsed live again (the answer is [`HeartbeatAnswer::Lapsed`]), so a broker that was
+/// paused or cut off does not take its partitions and groups straight back: it registers again
+/// after its restart delay, as a restarted broker does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewBrokerLease {
+    pub broker_id: i32,
+    pub now_ms: i64,
 }
 
 /// Proposed by the leader's lease monitor: the broker stops being live unless a heartbeat was

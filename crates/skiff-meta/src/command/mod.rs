@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use brokers::{
     BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
-    RegisterBroker, UnregisterBroker,
+    RegisterBroker, RenewBrokerLease, UnregisterBroker,
 };
 pub use groups::{
     CommitOffsets, CommitOffsetsAsCoordinator, CommitOffsetsFenced, DeleteGroups, DeleteOffsets,
@@ -83,6 +83,7 @@ pub enum Command {
     AbandonJob(AbandonJob),
     CommitJob(CommitJob),
     CondemnOrphans(CondemnOrphans),
+    RenewBrokerLease(RenewBrokerLease),
 }
 
 impl Command {
@@ -119,6 +120,7 @@ impl Command {
             Command::AbandonJob(_) => "AbandonJob",
             Command::CommitJob(_) => "CommitJob",
             Command::CondemnOrphans(_) => "CondemnOrphans",
+            Command::RenewBrokerLease(_) => "RenewBrokerLease",
         }
     }
 }

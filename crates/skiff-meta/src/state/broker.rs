@@ -40,6 +40,15 @@ impl ControllerState {
         HeartbeatAnswer::Accepted
     }
 
+    /// A heartbeat that keeps a live lease but never revives a lapsed one.
+    pub(super) fn renew_broker_lease(&mut self, broker_id: i32) -> HeartbeatAnswer {
+        match self.broker_leases.get(&broker_id) {
+            _ if !self.brokers.contains_key(&broker_id) => HeartbeatAnswer::UnknownBroker,
+            Some(lease) if lease.live => self.broker_heartbeat(broker_id),
+            _ => HeartbeatAnswer::Lapsed,
+        }
+    }
+
     pub(super) fn expire_broker(&mut self, broker_id: i32, heartbeats_seen: u64) {
         if let Some(lease) = self.broker_leases.get_mut(&broker_id)
             && lease.live

@@ -175,6 +175,10 @@ impl ControllerState {
             Command::CondemnOrphans(condemn) => {
                 CommandResponse::OrphansCondemned(self.condemn_orphans(condemn))
             }
+            Command::RenewBrokerLease(renew) => {
+                self.clock_ms = self.clock_ms.max(renew.now_ms);
+                CommandResponse::Heartbeat(self.renew_broker_lease(renew.broker_id))
+            }
         }
     }
 

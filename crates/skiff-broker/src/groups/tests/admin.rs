@@ -128,6 +128,71 @@ fn a_stored_group_loads_stable_and_accepts_its_members() {
     assert!(loaded.has_member(&ids[1]), "its sync restarted its session");
 }
 
+/// What a coordinator that just took a group over holds: the group stored by the previous
+/// one, loaded at `loaded_at`, with members `ids` (the first is the leader).
+fn taken_over(loaded_at: u64) -> (ClassicGroup, Vec<String>) {
+    let (mut group, ids) = stable_group(2);
+    group.request_store(StorePurpose::Empty, None);
+    let stored = group.take_stores().remove(0).group;
+    (
+        ClassicGroup::from_stored(&stored, config(0), loaded_at),
+        ids,
+    )
+}
+
+#[test]
+fn members_that_rejoin_a_taken_over_group_with_their_ids_keep_them_without_a_wait() {
+    let loaded_at = 1_000_000;
+    let (mut group, ids) = taken_over(loaded_at);
+    // A follower with unchanged metadata is told the current generation at once.
+    let follower = ready(group.join(join_request(&ids[1], None), loaded_at + 1));
+    assert_eq!(follower.error, None);
+    assert_eq!(follower.generation_id, 1);
+    assert_eq!(follower.member_id, ids[1]);
+    assert_eq!(group.state(), GroupState::Stable);
+
+    // The leader rejoining starts a rebalance that ends as soon as the follower is back too:
+    // both keep their ids, and nobody waits out a session.
+    let mut leader_rx = parked(group.join(join_request(&ids[0], None), loaded_at + 2));
+    assert_eq!(group.state(), GroupState::PreparingRebalance);
+    assert_eq!(
+        group.heartbeat(&ids[1], None, 1, loaded_at + 3),
+        Err(CoordinatorError::RebalanceInProgress)
+    );
+    let mut follower_rx = parked(group.join(join_request(&ids[1], None), loaded_at + 4));
+    let leader = answer(&mut leader_rx);
+    assert_eq!((leader.error, leader.generation_id), (None, 2));
+    assert_eq!(leader.member_id, ids[0]);
+    assert_eq!(leader.members.len(), 2, "the leader assigns to both");
+    let follower = answer(&mut follower_rx);
+    assert_eq!(
+        (follower.generation_id, follower.member_id.as_str()),
+        (2, ids[1].as_str())
+    );
+    assert_eq!(group.state(), GroupState::CompletingRebalance);
+}
+
+#[test]
+fn ids_a_taken_over_group_never_hears_from_expire_a_session_after_the_load() {
+    // A client whose own session timed out while the coordinator moved rejoins under a new id;
+    // its old id is gone only when its session, started at the load, runs out.
+    let loaded_at = 1_000_000;
+    let (mut group, ids) = taken_over(loaded_at);
+    let (new_id, mut rx) = join_new(&mut group, loaded_at + 10);
+    assert_eq!(group.state(), GroupState::PreparingRebalance);
+    group.on_timer(loaded_at + SESSION - 1);
+    assert!(
+        answered(&mut rx).is_none(),
+        "the old ids still have their sessions"
+    );
+    assert!(group.has_member(&ids[0]) && group.has_member(&ids[1]));
+    group.on_timer(loaded_at + SESSION);
+    let joined = answer(&mut rx);
+    assert_eq!((joined.error, joined.generation_id), (None, 2));
+    assert_eq!(joined.member_id, new_id);
+    assert_eq!(group.member_count(), 1, "only the new id is left");
+}
+
 #[test]
 fn an_empty_stored_group_loads_empty() {
     let mut group = ClassicGroup::new("g", config(0));

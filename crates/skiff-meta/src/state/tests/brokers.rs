@@ -51,6 +51,44 @@ fn registered_brokers_are_live_until_expired_and_heartbeats_revive_them() {
 }
 
 #[test]
+fn a_lease_renewal_keeps_a_live_lease_but_never_revives_a_lapsed_one() {
+    let mut state = ControllerState::default();
+    run(&mut state, RegisterBroker(broker(1)));
+    run(&mut state, RegisterBroker(broker(2)));
+    let renew = |broker_id| RenewBrokerLease {
+        broker_id,
+        now_ms: T0,
+    };
+    let before = state.broker_lease(2).expect("lease").heartbeats;
+    assert_eq!(run(&mut state, renew(2)), HeartbeatAnswer::Accepted);
+    let lease = state.broker_lease(2).expect("lease");
+    assert_eq!(
+        (lease.heartbeats, lease.last_heartbeat_ms),
+        (before + 1, T0)
+    );
+
+    run(
+        &mut state,
+        ExpireBroker {
+            broker_id: 2,
+            heartbeats_seen: before + 1,
+        },
+    );
+    let epoch = state.placement_epoch();
+    assert_eq!(run(&mut state, renew(2)), HeartbeatAnswer::Lapsed);
+    assert_eq!(live_ids(&state), vec![1], "still lapsed");
+    assert_eq!(state.placement_epoch(), epoch, "placement did not move");
+    assert_eq!(run(&mut state, renew(3)), HeartbeatAnswer::UnknownBroker);
+
+    run(&mut state, RegisterBroker(broker(2)));
+    assert_eq!(
+        live_ids(&state),
+        vec![1, 2],
+        "registering makes it live again"
+    );
+}
+
+#[test]
 fn an_expiry_decided_before_a_newer_heartbeat_is_ignored() {
     let mut state = ControllerState::default();
     run(&mut state, RegisterBroker(broker(1)));
