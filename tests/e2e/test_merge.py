@@ -133,11 +133,15 @@ def test_merge_rewrites_small_flushes_into_one_object_per_partition(
     assert len(set(store.segment_objects(skiff.data_dir, skiff.object_prefix))) == PARTITIONS
     assert confluent_client.consume(skiff.bootstrap, topic_name, ends, 60) == before
 
-    merged = _metric_values(metrics_url, "skiff_merged_entries_total")
-    assert merged == {"skiff_merged_entries_total": FLUSHES * PARTITIONS}, merged
-    assert _metric_values(metrics_url, "skiff_merge_output_entries_total") == {
-        "skiff_merge_output_entries_total": PARTITIONS
-    }
-    durations = _metric_values(metrics_url, "skiff_job_seconds_count")
-    assert durations == {'skiff_job_seconds_count{kind="merge",outcome="committed"}': PARTITIONS}, durations
+    # At least one entry per flush and partition (a round's records can straddle two flushes)
+    # went in, and each partition ended with one entry; a partition may have been merged twice
+    # (the first flushes before the last were old enough, then the merged entry with the rest).
+    merged = _metric_values(metrics_url, "skiff_merged_entries_total")["skiff_merged_entries_total"]
+    written = _metric_values(metrics_url, "skiff_merge_output_entries_total")["skiff_merge_output_entries_total"]
+    jobs = _metric_values(metrics_url, "skiff_job_seconds_count")
+    committed = jobs.pop('skiff_job_seconds_count{kind="merge",outcome="committed"}')
+    assert merged >= FLUSHES * PARTITIONS
+    # Small runs: each merge wrote one entry in place of many.
+    assert PARTITIONS <= written == committed < merged
+    assert jobs == {}, f"jobs that did not commit: {jobs}"
     print(f"{FLUSHES} entries per partition merged into 1; produce {produce_s:.1f} s, merged at {merged_s:.1f} s")

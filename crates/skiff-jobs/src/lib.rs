@@ -14,6 +14,7 @@
 //! - [`work`]: what each [`skiff_meta::JobKind`] does; [`merge`] is the first kind.
 
 mod config;
+mod context;
 mod error;
 pub mod merge;
 mod metrics;

@@ -9,7 +9,7 @@ use skiff_meta::{ControllerState, EntryRef, IndexEntry, JobOutput, JobSpec, Outp
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
 
 use crate::error::JobFailure;
-use crate::work::{Finished, JobContext};
+use crate::context::{Finished, JobContext};
 use skiff_meta::StateHandle;
 
 /// One source entry and what reading it needs, copied out under the state lock.

@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::JobRunnerConfig;
 use crate::error::JobFailure;
 use crate::metrics::RunnerMetrics;
-use crate::work::{self, Finished, JobContext};
+use crate::context::{Finished, JobContext};
+use crate::work;
 use skiff_storage::SegmentStore;
 
 /// Milliseconds since the Unix epoch, for the times jobs propose (tests pass a manual one).

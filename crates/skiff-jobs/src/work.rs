@@ -4,30 +4,11 @@
 //! [`crate::merge`].
 
 use skiff_meta::state::Job;
-use skiff_meta::{EntryRef, JobKind, JobOutput, StateHandle};
-use skiff_storage::SegmentStore;
+use skiff_meta::{JobKind, StateHandle};
 
+pub use crate::context::{Finished, JobContext};
 use crate::error::JobFailure;
 use crate::merge;
-
-/// What a job may use.
-pub struct JobContext {
-    pub store: SegmentStore,
-    pub broker_id: i32,
-    /// Source entries read at once.
-    pub read_concurrency: usize,
-}
-
-/// A job's work, done and ready to commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
-    /// The source entries, as read: the commit applies only if they are all still there.
-    pub replaced: Vec<EntryRef>,
-    /// `None` when nothing is left to keep (a compaction that removed every record).
-    pub output: Option<JobOutput>,
-    /// Bytes the job read.
-    pub source_bytes: u64,
-}
 
 /// Does one job's work; `now_ms` names the output object.
 pub async fn run(
