@@ -57,7 +57,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if let Some(flag) = controller_only {
         anyhow::bail!(
             "{flag} is a controller setting: the controller's leader runs retention, offset \
-             expiry and garbage collection, so give it to `skiff controller`"
+             expiry, job planning and garbage collection, so give it to `skiff controller`"
         );
     }
     let controllers = args.controllers;

@@ -221,3 +221,33 @@ impl ControllerConfig {
         !self.join && self.peers.keys().next() == Some(&self.node_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_settings_out_of_range_are_refused_naming_the_setting() {
+        assert!(LifecycleConfig::default().validate().is_ok());
+        let refused = |tune: fn(&mut LifecycleConfig)| {
+            let mut config = LifecycleConfig::default();
+            tune(&mut config);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            refused(|c| c.merge_target_bytes = 1023),
+            Err("the merge target bytes must be between 1024 and 1073741824".into())
+        );
+        assert!(refused(|c| c.merge_target_bytes = MAX_MERGE_TARGET_BYTES + 1).is_err());
+        assert!(refused(|c| c.merge_target_bytes = MAX_MERGE_TARGET_BYTES).is_ok());
+        assert_eq!(
+            refused(|c| c.cleaner_backoff_ms = 0),
+            Err("the cleaner backoff must be at least 1 ms".into())
+        );
+        assert!(refused(|c| c.job_lease_ms = 99).is_err());
+        assert_eq!(
+            refused(|c| c.jobs_per_broker = 0),
+            Err("the jobs per broker must be at least 1".into())
+        );
+    }
+}
