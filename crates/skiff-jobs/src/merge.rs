@@ -8,8 +8,8 @@ use futures::{StreamExt, TryStreamExt};
 use skiff_meta::{ControllerState, EntryRef, IndexEntry, JobOutput, JobSpec, OutputEntry};
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
 
-use crate::error::JobFailure;
 use crate::context::{Finished, JobContext};
+use crate::error::JobFailure;
 use skiff_meta::StateHandle;
 
 /// One source entry and what reading it needs, copied out under the state lock.
@@ -96,12 +96,13 @@ fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Source>, JobFa
     entries
         .into_iter()
         .map(|entry| {
-            let key = state
-                .object_key(entry.object_id)
-                .ok_or_else(|| JobFailure::UnknownObject {
-                    key: format!("#{}", entry.object_id),
-                    object_id: entry.object_id,
-                })?;
+            let key =
+                state
+                    .object_key(entry.object_id)
+                    .ok_or_else(|| JobFailure::UnknownObject {
+                        key: format!("#{}", entry.object_id),
+                        object_id: entry.object_id,
+                    })?;
             Ok(Source {
                 entry,
                 key: key.to_string(),
@@ -123,7 +124,8 @@ async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes, JobFailure
         reason: e.to_string(),
     };
     if source.real_offsets {
-        skiff_records::check_run_offsets(&raw, entry.base_offset, entry.last_offset).map_err(bad)?;
+        skiff_records::check_run_offsets(&raw, entry.base_offset, entry.last_offset)
+            .map_err(bad)?;
         return Ok(raw);
     }
     let mut raw = BytesMut::from(raw);

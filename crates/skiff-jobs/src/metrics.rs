@@ -22,7 +22,11 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "Background job durations on this broker, by kind and outcome"
     );
-    describe_gauge!(JOBS_RUNNING, Unit::Count, "Background jobs running on this broker");
+    describe_gauge!(
+        JOBS_RUNNING,
+        Unit::Count,
+        "Background jobs running on this broker"
+    );
     describe_counter!(
         MERGED_BYTES_TOTAL,
         Unit::Bytes,

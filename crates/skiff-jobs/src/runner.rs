@@ -14,9 +14,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::JobRunnerConfig;
+use crate::context::{Finished, JobContext};
 use crate::error::JobFailure;
 use crate::metrics::RunnerMetrics;
-use crate::context::{Finished, JobContext};
 use crate::work;
 use skiff_storage::SegmentStore;
 
@@ -172,12 +172,9 @@ impl Runner {
                     renewed_at_ms: job.planned_ms,
                 },
             );
-            let handle = self.tasks.spawn(run_job(
-                self.shared.clone(),
-                job,
-                lost,
-                stop.child_token(),
-            ));
+            let handle =
+                self.tasks
+                    .spawn(run_job(self.shared.clone(), job, lost, stop.child_token()));
             self.task_jobs.insert(handle.id(), job.id);
         }
         self.shared.metrics.running.set(self.leased.len() as f64);
@@ -356,7 +353,12 @@ async fn abandon(shared: &Shared, job: &Job) {
     .await
     {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(job = job.id, error = %e, "could not give a job back; its lease will lapse"),
-        Err(_) => tracing::warn!(job = job.id, "giving a job back timed out; its lease will lapse"),
+        Ok(Err(e)) => {
+            tracing::warn!(job = job.id, error = %e, "could not give a job back; its lease will lapse")
+        }
+        Err(_) => tracing::warn!(
+            job = job.id,
+            "giving a job back timed out; its lease will lapse"
+        ),
     }
 }

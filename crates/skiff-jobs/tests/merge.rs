@@ -16,7 +16,9 @@ use skiff_controller::config::LifecycleConfig;
 use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
 use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
 use skiff_meta::*;
-use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, StoreConfig, segment_path};
+use skiff_storage::{
+    ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, StoreConfig, segment_path,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 const FLUSHES: usize = 12;
@@ -405,14 +407,24 @@ async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
     loop {
         let keys = object_keys(&setup.store).await;
         if keys.is_disjoint(&old_keys) {
-            assert_eq!(keys.len(), PARTITIONS as usize, "one merged object each: {keys:?}");
+            assert_eq!(
+                keys.len(),
+                PARTITIONS as usize,
+                "one merged object each: {keys:?}"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "old objects still stored: {keys:?}");
+        assert!(
+            Instant::now() < deadline,
+            "old objects still stored: {keys:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for (partition, bytes) in bytes_before.iter().enumerate() {
-        assert_eq!(&read(&setup.store, &plan(&setup, partition as u32)).await, bytes);
+        assert_eq!(
+            &read(&setup.store, &plan(&setup, partition as u32)).await,
+            bytes
+        );
     }
     runner.shutdown().await;
     setup.controller.shutdown().await.expect("shutdown");
@@ -448,7 +460,14 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
         s.jobs().filter(|j| j.broker_id == 2).count() == 1
     })
     .await;
-    let first = setup.controller.state().read().jobs().next().copied().expect("a job");
+    let first = setup
+        .controller
+        .state()
+        .read()
+        .jobs()
+        .next()
+        .copied()
+        .expect("a job");
     register(&setup.controller, 1).await;
     setup
         .controller
@@ -471,10 +490,18 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     })
     .await;
     assert_eq!(
-        setup.controller.state().read().job(first.id).map(|j| j.broker_id),
+        setup
+            .controller
+            .state()
+            .read()
+            .job(first.id)
+            .map(|j| j.broker_id),
         Some(2)
     );
-    assert_eq!(entries_per_partition(&setup.controller.state().read())[partition.partition as usize], 4);
+    assert_eq!(
+        entries_per_partition(&setup.controller.state().read())[partition.partition as usize],
+        4
+    );
 
     setup.clock.advance(10_000);
     wait_until(&setup, "the lapsed job redone", |s| {

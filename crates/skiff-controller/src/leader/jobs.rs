@@ -64,7 +64,9 @@ impl JobPlanner {
             )
             .await
             {
-                Ok(()) => tracing::info!(count, "job leases lapsed; the jobs will be planned again"),
+                Ok(()) => {
+                    tracing::info!(count, "job leases lapsed; the jobs will be planned again")
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not expire job leases");
                     return;

@@ -144,8 +144,8 @@ fn first_run(
             continue;
         }
         let ends_run = run.as_ref().is_some_and(|r| {
-            let spread = r.max_timestamp.max(entry.max_timestamp)
-                - r.min_timestamp.min(entry.max_timestamp);
+            let spread =
+                r.max_timestamp.max(entry.max_timestamp) - r.min_timestamp.min(entry.max_timestamp);
             r.bytes + len > limits.cap || limits.max_spread.is_some_and(|max| spread > max)
         });
         // Taking the run also starts a new one when the old was not worth a job.
@@ -342,11 +342,19 @@ mod tests {
         assert_eq!(merge(&state, 0, T0 + 5 * MINUTE - 1), None);
         let two = merge(&state, 0, T0 + 5 * MINUTE + 1000).expect("the first two are old");
         assert_eq!(
-            (two.first_offset, two.last_offset, two.source_entries, two.source_bytes),
+            (
+                two.first_offset,
+                two.last_offset,
+                two.source_entries,
+                two.source_bytes
+            ),
             (0, 19, 2, 200)
         );
         let all = merge(&state, 0, T0 + HOUR).expect("all old");
-        assert_eq!((all.first_offset, all.last_offset, all.source_entries), (0, 39, 4));
+        assert_eq!(
+            (all.first_offset, all.last_offset, all.source_entries),
+            (0, 39, 4)
+        );
         assert_eq!(all.kind, JobKind::Merge);
         assert_eq!(all.max_entry_bytes, 10_000);
     }
@@ -363,7 +371,11 @@ mod tests {
         let mut big = self::state(1, &[], &[1]);
         flush(&mut big, T0, &[0], 20_000);
         flush(&mut big, T0 + 1, &[0], 20_000);
-        assert_eq!(merge(&big, 0, T0 + HOUR), None, "each entry alone is the target");
+        assert_eq!(
+            merge(&big, 0, T0 + HOUR),
+            None,
+            "each entry alone is the target"
+        );
     }
 
     #[test]

@@ -31,8 +31,8 @@ use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft_errors::client_write_error;
 
 pub(crate) use gc::{GcSettings, ObjectGc};
-pub(crate) use leases::LeaseMonitor;
 use jobs::JobPlanner;
+pub(crate) use leases::LeaseMonitor;
 use offsets_expiry::OffsetsExpiry;
 use retention::RetentionCheck;
 
