@@ -4,6 +4,7 @@
 //! `jobs_per_broker` each, visiting partitions round-robin from where the last round stopped
 //! so no topic waits behind busier ones. Brokers run the jobs (`skiff-jobs`).
 
+use std::ops::Deref;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -79,7 +80,7 @@ impl JobPlanner {
             min_age_ms: i64::try_from(config.merge_min_age_ms).unwrap_or(i64::MAX),
         };
         let jobs = plan_round(
-            &state.read(),
+            || state.read(),
             now,
             policy,
             config.jobs_per_broker,
@@ -125,18 +126,31 @@ impl JobPlanner {
 }
 
 /// The jobs to lease this round: live brokers' free slots filled with merges, partitions
-/// visited from `cursor` on (and the cursor moved past the last one taken).
-pub(crate) fn plan_round(
-    state: &ControllerState,
+/// visited from `cursor` on (and the cursor moved past the last one taken). `read` gives the
+/// state; it is read once per partition, so applies wait for one partition's look at most.
+pub(crate) fn plan_round<G: Deref<Target = ControllerState>>(
+    read: impl Fn() -> G,
     now_ms: i64,
     policy: MergePolicy,
     jobs_per_broker: usize,
     cursor: &mut Option<PartitionRef>,
 ) -> Vec<PlannedJob> {
-    let busy: Vec<(i32, usize)> = state
-        .live_brokers()
-        .map(|b| (b.id, state.jobs().filter(|j| j.broker_id == b.id).count()))
-        .collect();
+    let (busy, mut partitions) = {
+        let state = read();
+        let busy: Vec<(i32, usize)> = state
+            .live_brokers()
+            .map(|b| (b.id, state.jobs().filter(|j| j.broker_id == b.id).count()))
+            .collect();
+        let mut partitions: Vec<PartitionRef> = Vec::new();
+        for topic in state.topics() {
+            let count = u32::try_from(topic.partitions.len()).unwrap_or(u32::MAX);
+            partitions.extend((0..count).map(|partition| PartitionRef {
+                topic_id: topic.id,
+                partition,
+            }));
+        }
+        (busy, partitions)
+    };
     // Every broker's first free slot before any broker's second, so one round's jobs spread.
     let mut slots: Vec<i32> = Vec::new();
     for slot in 0..jobs_per_broker {
@@ -145,15 +159,6 @@ pub(crate) fn plan_round(
     if slots.is_empty() {
         return Vec::new();
     }
-    let mut partitions: Vec<PartitionRef> = Vec::new();
-    for topic in state.topics() {
-        for partition in 0..u32::try_from(topic.partitions.len()).unwrap_or(u32::MAX) {
-            partitions.push(PartitionRef {
-                topic_id: topic.id,
-                partition,
-            });
-        }
-    }
     partitions.sort();
     let start = cursor.map_or(0, |c| partitions.partition_point(|p| *p <= c));
     let mut specs: Vec<JobSpec> = Vec::new();
@@ -161,10 +166,11 @@ pub(crate) fn plan_round(
         if specs.len() >= slots.len() {
             break;
         }
+        let state = read();
         let Some(topic) = state.topic(&at.topic_id) else {
             continue;
         };
-        if let Some(spec) = merge_for(state, topic, at.partition, now_ms, policy) {
+        if let Some(spec) = merge_for(&state, topic, at.partition, now_ms, policy) {
             specs.push(spec);
             *cursor = Some(*at);
         }

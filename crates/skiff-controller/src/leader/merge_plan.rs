@@ -465,7 +465,7 @@ mod tests {
             flush(&mut state, T0 + i, &[0, 1, 2], 100);
         }
         let mut cursor = None;
-        let jobs = plan_round(&state, T0 + HOUR, POLICY, 1, &mut cursor);
+        let jobs = plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor);
         let placed: Vec<(u32, i32)> = jobs
             .iter()
             .map(|j| (j.spec.partition.partition, j.broker_id))
@@ -481,13 +481,13 @@ mod tests {
                 jobs: jobs.clone(),
             },
         );
-        assert!(plan_round(&state, T0 + HOUR, POLICY, 1, &mut cursor).is_empty());
+        assert!(plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor).is_empty());
         // With a second slot each, the round starts after the cursor: partition 2 first.
-        let more = plan_round(&state, T0 + HOUR, POLICY, 2, &mut cursor);
+        let more = plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor);
         let placed: Vec<u32> = more.iter().map(|j| j.spec.partition.partition).collect();
         assert_eq!(placed, vec![2], "0 and 1 already have jobs");
         // No live broker, no job.
         let lonely = self::state(1, &[], &[]);
-        assert!(plan_round(&lonely, T0 + HOUR, POLICY, 1, &mut None).is_empty());
+        assert!(plan_round(|| &lonely, T0 + HOUR, POLICY, 1, &mut None).is_empty());
     }
 }
