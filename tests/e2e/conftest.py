@@ -150,7 +150,8 @@ CLUSTER_BROKER_ARGS = ("--flush-interval-ms", "20")
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest, tmp_path: Path, skiff_bin: Path, s3_settings: S3Settings) -> Iterator[Cluster]:
     """A running cluster on the LocalStack S3 tests/run starts, under a key prefix of its own.
-    Parametrise indirectly with {"broker_config": TOML} to give both brokers a --config file.
+    Parametrise indirectly with {"broker_config": TOML} to give both brokers a --config file, and
+    {"controller_args": [...]} for extra controller flags.
     Its logs join the failure report like skiff dev's; whatever still runs at the end is killed."""
     options = getattr(request, "param", {})
     broker_args = list(CLUSTER_BROKER_ARGS)
@@ -161,7 +162,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path, skiff_bin: Path, s3_
     request.node.stash.setdefault(USED_STORES, set()).add("s3")
     prefix = f"e2e/{_safe_name(request.node.name)}-{uuid.uuid4().hex[:8]}"
     cluster = Cluster(skiff_bin, tmp_path / "cluster", StoreConfig(kind="s3", s3=s3_settings), prefix,
-                      broker_args=broker_args)  # fmt: skip
+                      broker_args=broker_args, controller_args=options.get("controller_args", ()))  # fmt: skip
     # ServerProcess has the log_path/log_tail the report hook below reads.
     request.node.stash[SKIFF_PROCESSES] = cluster.processes  # type: ignore[assignment]
     try:

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use skiff_broker::{Broker, BrokerDeps};
 use skiff_controller::{RemoteController, RemoteControllerConfig};
+use skiff_jobs::{JobRunner, JobRunnerConfig, wall_clock};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
@@ -56,7 +57,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     if let Some(flag) = controller_only {
         anyhow::bail!(
             "{flag} is a controller setting: the controller's leader runs retention, offset \
-             expiry and garbage collection, so give it to `skiff controller`"
+             expiry, job planning and garbage collection, so give it to `skiff controller`"
         );
     }
     let controllers = args.controllers;
@@ -101,6 +102,14 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
             return Err(e).context("broker");
         }
     };
+    // Merges the controller's leader leases to this broker run here, apart from the Kafka
+    // request path; a broker killed mid-job leaves the lease to lapse.
+    let jobs = JobRunner::spawn(
+        remote.clone(),
+        store.clone(),
+        JobRunnerConfig::new(broker_id),
+        wall_clock(),
+    );
     let cluster_id = remote
         .state()
         .read()
@@ -117,6 +126,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
 
     stop.recv().await;
     info!("shutting down: flushing pending writes");
+    jobs.shutdown().await;
     broker.shutdown().await;
     remote.shutdown().await;
     if let Err(e) = cache.close().await {

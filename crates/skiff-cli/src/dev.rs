@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use skiff_broker::{Broker, BrokerDeps};
 use skiff_controller::Controller;
+use skiff_jobs::{JobRunner, JobRunnerConfig, wall_clock};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
@@ -39,6 +40,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .context("controller")?,
     );
+    let broker_id = broker.broker_id;
     let broker = Broker::start(
         broker,
         BrokerDeps {
@@ -49,6 +51,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     )
     .await
     .context("broker")?;
+    // Merges the controller's leader plans run here, apart from the Kafka request path.
+    let jobs = JobRunner::spawn(
+        controller.clone(),
+        store.clone(),
+        JobRunnerConfig::new(broker_id),
+        wall_clock(),
+    );
 
     let cluster_id = controller
         .state()
@@ -76,6 +85,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     trigger_cmd::stop_in_dev(triggers).await;
     info!("shutting down: flushing pending writes");
+    jobs.shutdown().await;
     broker.shutdown().await;
     if let Err(e) = controller.shutdown().await {
         warn!(error = %e, "controller did not shut down cleanly");

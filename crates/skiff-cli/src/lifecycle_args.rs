@@ -45,6 +45,29 @@ pub struct LifecycleArgs {
         value_name = "MS"
     )]
     pub offsets_retention_check_interval_ms: Option<u64>,
+
+    /// How often the controller leader looks for small index entries to merge and takes back
+    /// job leases that lapsed (log.cleaner.backoff.ms) [default: 15000].
+    #[arg(long, env = "SKIFF_CLEANER_BACKOFF_MS", value_name = "MS")]
+    pub cleaner_backoff_ms: Option<u64>,
+
+    /// Index entries are merged once their data was committed this long ago
+    /// [default: 120000].
+    #[arg(long, env = "SKIFF_MERGE_MIN_AGE_MS", value_name = "MS")]
+    pub merge_min_age_ms: Option<u64>,
+
+    /// Merges write per-partition objects up to this size [default: 67108864].
+    #[arg(long, env = "SKIFF_MERGE_TARGET_BYTES", value_name = "BYTES")]
+    pub merge_target_bytes: Option<u64>,
+
+    /// A broker that stops renewing a job's lease for this long loses the job, which is
+    /// planned again [default: 30000].
+    #[arg(long, env = "SKIFF_JOB_LEASE_MS", value_name = "MS")]
+    pub job_lease_ms: Option<u64>,
+
+    /// Background jobs (merges) leased to one broker at a time [default: 1].
+    #[arg(long, env = "SKIFF_JOBS_PER_BROKER", value_name = "N")]
+    pub jobs_per_broker: Option<usize>,
 }
 
 impl LifecycleArgs {
@@ -69,6 +92,11 @@ impl LifecycleArgs {
             &mut config.offsets_retention_check_interval_ms,
             self.offsets_retention_check_interval_ms,
         );
+        set(&mut config.cleaner_backoff_ms, self.cleaner_backoff_ms);
+        set(&mut config.merge_min_age_ms, self.merge_min_age_ms);
+        set(&mut config.merge_target_bytes, self.merge_target_bytes);
+        set(&mut config.job_lease_ms, self.job_lease_ms);
+        set(&mut config.jobs_per_broker, self.jobs_per_broker);
     }
 
     /// The first flag given, for `skiff broker`, which plans nothing: these belong to the
@@ -89,6 +117,11 @@ impl LifecycleArgs {
                 self.offsets_retention_check_interval_ms.is_some(),
                 "--offsets-retention-check-interval-ms",
             ),
+            (self.cleaner_backoff_ms.is_some(), "--cleaner-backoff-ms"),
+            (self.merge_min_age_ms.is_some(), "--merge-min-age-ms"),
+            (self.merge_target_bytes.is_some(), "--merge-target-bytes"),
+            (self.job_lease_ms.is_some(), "--job-lease-ms"),
+            (self.jobs_per_broker.is_some(), "--jobs-per-broker"),
         ]
         .into_iter()
         .find(|(given, _)| *given)

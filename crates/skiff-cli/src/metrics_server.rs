@@ -58,6 +58,7 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
         .context("cannot install the metrics recorder")?;
     skiff_storage::describe_metrics();
     skiff_broker::metrics::describe_metrics();
+    skiff_jobs::describe_metrics();
     skiff_controller::describe_metrics();
     skiff_controller::describe_lifecycle_metrics();
     skiff_lambda::trigger::describe_metrics();

@@ -77,7 +77,22 @@ pub struct LifecycleConfig {
     pub offsets_retention_minutes: u64,
     /// `offsets.retention.check.interval.ms`.
     pub offsets_retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how often the leader looks for merge work and takes back
+    /// job leases that lapsed.
+    pub cleaner_backoff_ms: u64,
+    /// Index entries younger than this (by their object's commit) are not merged yet.
+    pub merge_min_age_ms: u64,
+    /// Merges write per-partition objects up to this size.
+    pub merge_target_bytes: u64,
+    /// A job's lease: a broker that stops renewing it for this long loses the job.
+    pub job_lease_ms: u64,
+    /// Jobs leased to one broker at a time.
+    pub jobs_per_broker: usize,
 }
+
+/// Largest `merge_target_bytes`: an index entry's length is a u32, and a job holds its
+/// source bytes in memory.
+pub const MAX_MERGE_TARGET_BYTES: u64 = 1 << 30;
 
 impl Default for LifecycleConfig {
     fn default() -> Self {
@@ -87,6 +102,11 @@ impl Default for LifecycleConfig {
             retention_check_interval_ms: 300_000,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
+            cleaner_backoff_ms: 15_000,
+            merge_min_age_ms: 2 * 60 * 1000,
+            merge_target_bytes: 64 * 1024 * 1024,
+            job_lease_ms: 30_000,
+            jobs_per_broker: 1,
         }
     }
 }
@@ -108,6 +128,18 @@ impl LifecycleConfig {
         }
         if self.offsets_retention_minutes == 0 {
             return bad("offsets retention", "at least 1 minute");
+        }
+        if self.cleaner_backoff_ms == 0 {
+            return bad("cleaner backoff", "at least 1 ms");
+        }
+        if !(1024..=MAX_MERGE_TARGET_BYTES).contains(&self.merge_target_bytes) {
+            return bad("merge target bytes", "between 1024 and 1073741824");
+        }
+        if self.job_lease_ms < 100 {
+            return bad("job lease", "at least 100 ms");
+        }
+        if self.jobs_per_broker == 0 {
+            return bad("jobs per broker", "at least 1");
         }
         Ok(())
     }
@@ -187,5 +219,35 @@ impl ControllerConfig {
     /// This node initialises the cluster's membership: the lowest id, unless told to join.
     pub(crate) fn bootstraps(&self) -> bool {
         !self.join && self.peers.keys().next() == Some(&self.node_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_settings_out_of_range_are_refused_naming_the_setting() {
+        assert!(LifecycleConfig::default().validate().is_ok());
+        let refused = |tune: fn(&mut LifecycleConfig)| {
+            let mut config = LifecycleConfig::default();
+            tune(&mut config);
+            config.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            refused(|c| c.merge_target_bytes = 1023),
+            Err("the merge target bytes must be between 1024 and 1073741824".into())
+        );
+        assert!(refused(|c| c.merge_target_bytes = MAX_MERGE_TARGET_BYTES + 1).is_err());
+        assert!(refused(|c| c.merge_target_bytes = MAX_MERGE_TARGET_BYTES).is_ok());
+        assert_eq!(
+            refused(|c| c.cleaner_backoff_ms = 0),
+            Err("the cleaner backoff must be at least 1 ms".into())
+        );
+        assert!(refused(|c| c.job_lease_ms = 99).is_err());
+        assert_eq!(
+            refused(|c| c.jobs_per_broker = 0),
+            Err("the jobs per broker must be at least 1".into())
+        );
     }
 }

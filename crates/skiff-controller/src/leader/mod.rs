@@ -6,7 +6,9 @@
 //! and every object a full grace period.
 
 mod gc;
+mod jobs;
 mod leases;
+mod merge_plan;
 mod offsets_expiry;
 mod retention;
 
@@ -29,6 +31,7 @@ use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft_errors::client_write_error;
 
 pub(crate) use gc::{GcSettings, ObjectGc};
+use jobs::JobPlanner;
 pub(crate) use leases::LeaseMonitor;
 use offsets_expiry::OffsetsExpiry;
 use retention::RetentionCheck;
@@ -133,6 +136,8 @@ impl LeaderDuties {
         let retention = retention_check.run(&self.raft, &self.state, stop.clone());
         let offsets_expiry = OffsetsExpiry::new(self.lifecycle.clone());
         let offsets = offsets_expiry.run(&self.raft, &self.state, stop.clone());
+        let planner = JobPlanner::new(self.lifecycle.clone());
+        let jobs = planner.run(&self.raft, &self.state, stop.clone());
         let gc = async {
             if let Some(settings) = &self.gc {
                 ObjectGc::new(settings.clone(), self.lifecycle.clone())
@@ -140,7 +145,7 @@ impl LeaderDuties {
                     .await;
             }
         };
-        tokio::join!(leases, retention, offsets, gc);
+        tokio::join!(leases, retention, offsets, jobs, gc);
     }
 
     /// Replicates this node's retention defaults when they differ from the cluster's, so every

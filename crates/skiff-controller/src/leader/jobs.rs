@@ -1,0 +1,183 @@
+//! The leader's job planning (Kafka's cleaner backoff, `log.cleaner.backoff.ms`): every
+//! `cleaner_backoff_ms` it drops job leases that lapsed (their broker died or stalled, so the
+//! work can be planned again) and leases new merge jobs to live brokers, at most
+//! `jobs_per_broker` each, visiting partitions round-robin from where the last round stopped
+//! so no topic waits behind busier ones. Brokers run the jobs (`skiff-jobs`).
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use skiff_meta::{
+    ControllerState, ExpireJobs, JobSpec, PartitionRef, PlanJobs, PlannedJob, StateHandle,
+};
+
+use super::merge_plan::{MergePolicy, merge_for};
+use super::{LifecycleSettings, propose, ticker};
+use crate::raft::types::Raft;
+
+pub(crate) struct JobPlanner {
+    settings: LifecycleSettings,
+    /// Where the next round starts looking: the partition after the last one planned.
+    cursor: Option<PartitionRef>,
+}
+
+impl JobPlanner {
+    pub(crate) fn new(settings: LifecycleSettings) -> Self {
+        JobPlanner {
+            settings,
+            cursor: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
+        let period = Duration::from_millis(self.settings.config.cleaner_backoff_ms);
+        let mut ticker = ticker(period);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            tokio::select! {
+                _ = self.round(raft, state) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn round(&mut self, raft: &Raft, state: &StateHandle) {
+        let now = self.settings.clock.now_ms();
+        let lapsed: Vec<u64> = state
+            .read()
+            .jobs()
+            .filter(|j| j.lease_until_ms <= now)
+            .map(|j| j.id)
+            .collect();
+        if !lapsed.is_empty() {
+            let count = lapsed.len();
+            match propose(
+                raft,
+                ExpireJobs {
+                    now_ms: now,
+                    job_ids: lapsed,
+                },
+            )
+            .await
+            {
+                Ok(()) => {
+                    tracing::info!(count, "job leases lapsed; the jobs will be planned again")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not expire job leases");
+                    return;
+                }
+            }
+        }
+        let config = &self.settings.config;
+        let policy = MergePolicy {
+            target_bytes: config.merge_target_bytes,
+            min_age_ms: i64::try_from(config.merge_min_age_ms).unwrap_or(i64::MAX),
+        };
+        let jobs = plan_round(
+            || state.read(),
+            now,
+            policy,
+            config.jobs_per_broker,
+            &mut self.cursor,
+        );
+        if jobs.is_empty() {
+            return;
+        }
+        let lease_ms = i64::try_from(config.job_lease_ms).unwrap_or(i64::MAX);
+        let planned = jobs.clone();
+        let answers = match propose(
+            raft,
+            PlanJobs {
+                now_ms: now,
+                lease_ms,
+                jobs,
+            },
+        )
+        .await
+        {
+            Ok(answers) => answers,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not plan jobs; retrying next round");
+                return;
+            }
+        };
+        for (job, answer) in planned.iter().zip(answers) {
+            match answer {
+                Ok(id) => tracing::info!(
+                    job = id,
+                    kind = job.spec.kind.name(),
+                    broker = job.broker_id,
+                    topic_id = %job.spec.partition.topic_id,
+                    partition = job.spec.partition.partition,
+                    entries = job.spec.source_entries,
+                    bytes = job.spec.source_bytes,
+                    "planned a job"
+                ),
+                Err(e) => tracing::debug!(error = %e, "a planned job was refused"),
+            }
+        }
+    }
+}
+
+/// The jobs to lease this round: live brokers' free slots filled with merges, partitions
+/// visited from `cursor` on (and the cursor moved past the last one taken). `read` gives the
+/// state; it is read once per partition, so applies wait for one partition's look at most.
+pub(crate) fn plan_round<G: Deref<Target = ControllerState>>(
+    read: impl Fn() -> G,
+    now_ms: i64,
+    policy: MergePolicy,
+    jobs_per_broker: usize,
+    cursor: &mut Option<PartitionRef>,
+) -> Vec<PlannedJob> {
+    let (busy, mut partitions) = {
+        let state = read();
+        let busy: Vec<(i32, usize)> = state
+            .live_brokers()
+            .map(|b| (b.id, state.jobs().filter(|j| j.broker_id == b.id).count()))
+            .collect();
+        let mut partitions: Vec<PartitionRef> = Vec::new();
+        for topic in state.topics() {
+            let count = u32::try_from(topic.partitions.len()).unwrap_or(u32::MAX);
+            partitions.extend((0..count).map(|partition| PartitionRef {
+                topic_id: topic.id,
+                partition,
+            }));
+        }
+        (busy, partitions)
+    };
+    // Every broker's first free slot before any broker's second, so one round's jobs spread.
+    let mut slots: Vec<i32> = Vec::new();
+    for slot in 0..jobs_per_broker {
+        slots.extend(busy.iter().filter(|(_, n)| *n <= slot).map(|(id, _)| *id));
+    }
+    if slots.is_empty() {
+        return Vec::new();
+    }
+    partitions.sort();
+    let start = cursor.map_or(0, |c| partitions.partition_point(|p| *p <= c));
+    let mut specs: Vec<JobSpec> = Vec::new();
+    for at in partitions[start..].iter().chain(&partitions[..start]) {
+        if specs.len() >= slots.len() {
+            break;
+        }
+        let state = read();
+        let Some(topic) = state.topic(&at.topic_id) else {
+            continue;
+        };
+        if let Some(spec) = merge_for(&state, topic, at.partition, now_ms, policy) {
+            specs.push(spec);
+            *cursor = Some(*at);
+        }
+    }
+    specs
+        .into_iter()
+        .zip(slots)
+        .map(|(spec, broker_id)| PlannedJob { spec, broker_id })
+        .collect()
+}

@@ -1,0 +1,493 @@
+//! Which index entries a merge job should rewrite: pure functions of the state and the
+//! leader's clock, so they are tested without a running controller.
+//!
+//! A partition's candidate run starts after the point retention would cut now (merging data
+//! retention is about to drop would keep it longer) and takes consecutive entries that are
+//! - older than `min_age_ms` (by their object's commit time), so tailing readers keep finding
+//!   fresh entries in their caches and merges do not chase the head of the log;
+//! - not settled: entries in a merged object of at least half the target size are left alone;
+//! - within `cap` bytes together: the merge target, and a tenth of `retention.bytes` when the
+//!   topic sets one, so size-based retention stays as fine-grained as the data allows;
+//! - within a timestamp spread of a hundredth of `retention.ms`: retention drops a merged
+//!   entry when its newest batch expires, so an older batch in it may stay up to that spread
+//!   (1% of the retention time) longer than Kafka would keep it.
+//!
+//! The output object is indexed in entries of at most [`MERGED_ENTRY_BYTES`].
+//!
+//! A run is worth a job when it has at least two entries and either holds at least
+//! [`MAX_SMALL_ENTRIES`] entries or its fresh bytes at least equal the bytes it would rewrite
+//! again (earlier merge output), so each byte is rewritten a bounded number of times
+//! (geometric growth) while the number of small entries per partition stays bounded.
+
+use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionLog, PartitionRef, Topic};
+
+/// The largest index entry a merge writes: a fetch reads (and the cache keeps) whole entries,
+/// so a merged object of up to the target size is indexed in slices of this size, about what
+/// one consumer fetch asks of a partition. Index entries per partition stay one per this many
+/// bytes of merged data.
+pub(crate) const MERGED_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
+/// Small entries a run may gather before it is merged whatever its fresh bytes.
+pub(crate) const MAX_SMALL_ENTRIES: u32 = 32;
+/// Retention time over the largest timestamp spread one merged entry may have.
+const RETENTION_SPREAD_DIVISOR: i64 = 100;
+/// `retention.bytes` over the largest merged entry.
+const RETENTION_BYTES_DIVISOR: i64 = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MergePolicy {
+    pub(crate) target_bytes: u64,
+    pub(crate) min_age_ms: i64,
+}
+
+/// The merge to plan for one partition now, if any.
+pub(crate) fn merge_for(
+    state: &ControllerState,
+    topic: &Topic,
+    partition: u32,
+    now_ms: i64,
+    policy: MergePolicy,
+) -> Option<JobSpec> {
+    let at = PartitionRef {
+        topic_id: topic.id,
+        partition,
+    };
+    if state.job_for(at).is_some() {
+        return None;
+    }
+    let log = topic.partitions.get(usize::try_from(partition).ok()?)?;
+    let defaults = state.log_defaults();
+    let deletes = topic.config.cleanup_policy().delete;
+    let retention_ms = topic.config.retention_ms_or(defaults.retention_ms);
+    let retention_bytes = topic.config.retention_bytes_or(defaults.retention_bytes);
+    let (retention_ms, retention_bytes) = if deletes {
+        (retention_ms, retention_bytes)
+    } else {
+        (-1, -1)
+    };
+    let mut cap = policy.target_bytes.min(u64::from(u32::MAX));
+    if retention_bytes >= 0 {
+        let tenth = u64::try_from(retention_bytes / RETENTION_BYTES_DIVISOR).unwrap_or(0);
+        cap = cap.min(tenth.max(1));
+    }
+    let max_spread = (retention_ms >= 0).then(|| (retention_ms / RETENTION_SPREAD_DIVISOR).max(0));
+    let start = log
+        .retention_cut(now_ms, retention_ms, retention_bytes)
+        .unwrap_or(i64::MIN);
+    let limits = RunLimits {
+        cap,
+        max_spread,
+        settled_len: cap / 2,
+        young_after_ms: now_ms.saturating_sub(policy.min_age_ms),
+    };
+    let run = first_run(state, log, start, &limits)?;
+    Some(JobSpec {
+        kind: JobKind::Merge,
+        partition: at,
+        first_offset: run.first_offset,
+        last_offset: run.last_offset,
+        source_entries: run.entries,
+        source_bytes: run.bytes,
+        max_entry_bytes: u32::try_from(cap.min(MERGED_ENTRY_BYTES)).unwrap_or(u32::MAX),
+    })
+}
+
+struct RunLimits {
+    cap: u64,
+    max_spread: Option<i64>,
+    /// Entries of a merged object at least this large are never merged again.
+    settled_len: u64,
+    /// Entries whose object was committed after this are too young.
+    young_after_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    first_offset: i64,
+    last_offset: i64,
+    entries: u32,
+    bytes: u64,
+    /// Bytes of earlier merge output in the run.
+    rewritten_bytes: u64,
+    min_timestamp: i64,
+    max_timestamp: i64,
+}
+
+impl Run {
+    fn worth_merging(&self) -> bool {
+        self.entries >= 2
+            && (self.entries >= MAX_SMALL_ENTRIES
+                || self.bytes - self.rewritten_bytes >= self.rewritten_bytes)
+    }
+}
+
+/// The first run worth merging from `start` on.
+fn first_run(
+    state: &ControllerState,
+    log: &PartitionLog,
+    start: i64,
+    limits: &RunLimits,
+) -> Option<Run> {
+    let mut run: Option<Run> = None;
+    for entry in log.entries_from(start) {
+        let Some(object) = state.object(entry.object_id) else {
+            break;
+        };
+        if object.created_ms > limits.young_after_ms {
+            break;
+        }
+        let len = u64::from(entry.len);
+        let rewritten = state.object_has_real_offsets(entry.object_id);
+        if rewritten && object.size >= limits.settled_len {
+            if let Some(r) = run.take().filter(Run::worth_merging) {
+                return Some(r);
+            }
+            continue;
+        }
+        let ends_run = run.as_ref().is_some_and(|r| {
+            let spread =
+                r.max_timestamp.max(entry.max_timestamp) - r.min_timestamp.min(entry.max_timestamp);
+            r.bytes + len > limits.cap || limits.max_spread.is_some_and(|max| spread > max)
+        });
+        // Taking the run also starts a new one when the old was not worth a job.
+        if ends_run && let Some(r) = run.take().filter(Run::worth_merging) {
+            return Some(r);
+        }
+        let r = run.get_or_insert(Run {
+            first_offset: entry.base_offset,
+            min_timestamp: entry.max_timestamp,
+            max_timestamp: entry.max_timestamp,
+            ..Run::default()
+        });
+        r.last_offset = entry.last_offset;
+        r.entries += 1;
+        r.bytes += len;
+        if rewritten {
+            r.rewritten_bytes += len;
+        }
+        r.min_timestamp = r.min_timestamp.min(entry.max_timestamp);
+        r.max_timestamp = r.max_timestamp.max(entry.max_timestamp);
+    }
+    run.filter(Run::worth_merging)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use skiff_meta::*;
+
+    use super::*;
+    use crate::leader::jobs::plan_round;
+
+    const T0: i64 = 1_700_000_000_000;
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    const POLICY: MergePolicy = MergePolicy {
+        target_bytes: 10_000,
+        min_age_ms: 5 * MINUTE,
+    };
+
+    fn topic_id() -> TopicId {
+        uuid::Uuid::from_u128(7)
+    }
+
+    fn at(partition: u32) -> PartitionRef {
+        PartitionRef {
+            topic_id: topic_id(),
+            partition,
+        }
+    }
+
+    fn apply<P: Proposal>(state: &mut ControllerState, proposal: P) -> P::Answer {
+        state.execute(proposal).expect("applies")
+    }
+
+    /// A state with topic "t" (`partitions` partitions, the given configs) and live brokers.
+    fn state(partitions: u32, configs: &[(&str, &str)], brokers: &[i32]) -> ControllerState {
+        let mut state = ControllerState::default();
+        let created = apply(
+            &mut state,
+            CreateTopics(vec![NewTopic {
+                name: "t".into(),
+                id: topic_id(),
+                partitions,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+                created_ms: T0,
+            }]),
+        );
+        assert_eq!(created, vec![Ok(topic_id())]);
+        for id in brokers {
+            apply(
+                &mut state,
+                RegisterBroker(BrokerInfo {
+                    id: *id,
+                    host: "h".into(),
+                    port: 9092,
+                    rack: None,
+                }),
+            );
+        }
+        state
+    }
+
+    /// One flush at `time_ms` holding a 10-offset batch of `len` bytes for each partition,
+    /// stamped `time_ms`: one index entry per partition in a shared object.
+    fn flush(state: &mut ControllerState, time_ms: i64, partitions: &[u32], len: u32) {
+        let chunks = partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ChunkCommit {
+                topic_id: topic_id(),
+                partition: *p,
+                position: i as u64 * u64::from(len),
+                batches: vec![BatchCommit {
+                    len,
+                    offset_count: 10,
+                    record_count: 10,
+                    max_timestamp: time_ms,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    base_sequence: -1,
+                }],
+            })
+            .collect();
+        apply(
+            state,
+            SegmentCommit {
+                object_key: format!("segments/{time_ms}-{}", state.object_count()),
+                object_size: 1 << 30,
+                broker_id: 1,
+                append_time_ms: time_ms,
+                chunks,
+            },
+        );
+    }
+
+    fn merge(state: &ControllerState, partition: u32, now_ms: i64) -> Option<JobSpec> {
+        let topic = state.topic(&topic_id()).expect("topic");
+        merge_for(state, topic, partition, now_ms, POLICY)
+    }
+
+    fn entries(state: &ControllerState, partition: u32) -> usize {
+        state
+            .partition_log(at(partition))
+            .expect("partition")
+            .entries()
+            .len()
+    }
+
+    /// Runs a planned merge to its commit as a broker would: one output entry.
+    fn commit_merge(state: &mut ControllerState, spec: JobSpec, now_ms: i64) {
+        let planned = apply(
+            state,
+            PlanJobs {
+                now_ms,
+                lease_ms: 30_000,
+                jobs: vec![PlannedJob { spec, broker_id: 1 }],
+            },
+        );
+        let job_id = planned[0].clone().expect("planned");
+        let log = state.partition_log(spec.partition).expect("partition");
+        let replaced: Vec<EntryRef> = log
+            .entries_from(spec.first_offset)
+            .take(spec.source_entries as usize)
+            .map(|e| EntryRef {
+                base_offset: e.base_offset,
+                last_offset: e.last_offset,
+                object_id: e.object_id,
+                position: e.position,
+            })
+            .collect();
+        let max_timestamp = log
+            .entries_from(spec.first_offset)
+            .take(spec.source_entries as usize)
+            .map(|e| e.max_timestamp)
+            .max()
+            .expect("entries");
+        let len = u32::try_from(spec.source_bytes).expect("small");
+        let committed = apply(
+            state,
+            CommitJob {
+                job_id,
+                broker_id: 1,
+                now_ms,
+                replaced,
+                output: Some(JobOutput {
+                    object_key: format!("segments/merged-{job_id}"),
+                    object_size: spec.source_bytes + 100,
+                    entries: vec![OutputEntry {
+                        base_offset: spec.first_offset,
+                        last_offset: spec.last_offset,
+                        position: 12,
+                        len,
+                        max_timestamp,
+                    }],
+                }),
+            },
+        );
+        assert!(committed.is_ok(), "{committed:?}");
+    }
+
+    #[test]
+    fn entries_younger_than_the_minimum_age_are_left_alone() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..4 {
+            flush(&mut state, T0 + i * 1000, &[0], 100);
+        }
+        assert_eq!(merge(&state, 0, T0 + MINUTE), None);
+        // Five minutes after the first flush nothing is old enough yet (a millisecond short).
+        assert_eq!(merge(&state, 0, T0 + 5 * MINUTE - 1), None);
+        let two = merge(&state, 0, T0 + 5 * MINUTE + 1000).expect("the first two are old");
+        assert_eq!(
+            (
+                two.first_offset,
+                two.last_offset,
+                two.source_entries,
+                two.source_bytes
+            ),
+            (0, 19, 2, 200)
+        );
+        let all = merge(&state, 0, T0 + HOUR).expect("all old");
+        assert_eq!(
+            (all.first_offset, all.last_offset, all.source_entries),
+            (0, 39, 4)
+        );
+        assert_eq!(all.kind, JobKind::Merge);
+        assert_eq!(all.max_entry_bytes, 10_000);
+    }
+
+    #[test]
+    fn a_run_stops_at_the_target_size_and_a_lone_entry_is_not_merged() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..5 {
+            flush(&mut state, T0 + i, &[0], 4_000);
+        }
+        let spec = merge(&state, 0, T0 + HOUR).expect("a run");
+        // 4,000 + 4,000 fit in 10,000; a third would not.
+        assert_eq!((spec.source_entries, spec.source_bytes), (2, 8_000));
+        let mut big = self::state(1, &[], &[1]);
+        flush(&mut big, T0, &[0], 20_000);
+        flush(&mut big, T0 + 1, &[0], 20_000);
+        assert_eq!(
+            merge(&big, 0, T0 + HOUR),
+            None,
+            "each entry alone is the target"
+        );
+    }
+
+    #[test]
+    fn merges_never_take_what_retention_would_cut_now_or_span_more_than_a_hundredth_of_it() {
+        // retention.ms = 100 minutes: spread at most 1 minute per merged entry.
+        let mut state = state(1, &[("retention.ms", "6000000")], &[1]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * 20_000, &[0], 100);
+        }
+        for i in 0..3 {
+            flush(&mut state, T0 + 10 * MINUTE + i * 20_000, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + 20 * MINUTE).expect("a run");
+        assert_eq!((spec.first_offset, spec.source_entries), (0, 3));
+        // At T0 + 100 min + 30 s retention would drop the first two entries: they are not
+        // merged, and the third alone is not worth a job, so the next window is merged.
+        let spec = merge(&state, 0, T0 + 100 * MINUTE + 30_000).expect("a run");
+        assert_eq!((spec.first_offset, spec.source_entries), (30, 3));
+    }
+
+    #[test]
+    fn retention_bytes_caps_a_merged_entry_at_a_tenth() {
+        let mut state = state(1, &[("retention.bytes", "3000")], &[1]);
+        for i in 0..6 {
+            flush(&mut state, T0 + i, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + HOUR).expect("a run");
+        assert_eq!((spec.source_entries, spec.max_entry_bytes), (3, 300));
+    }
+
+    #[test]
+    fn merged_output_is_rewritten_only_when_as_many_fresh_bytes_joined_it() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..4 {
+            flush(&mut state, T0 + i, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + HOUR).expect("a run");
+        commit_merge(&mut state, spec, T0 + HOUR);
+        assert_eq!(entries(&state, 0), 1);
+        // 400 merged bytes and 300 fresh: not yet.
+        for i in 0..3 {
+            flush(&mut state, T0 + HOUR + i, &[0], 100);
+        }
+        assert_eq!(merge(&state, 0, T0 + 2 * HOUR), None);
+        flush(&mut state, T0 + HOUR + 3, &[0], 100);
+        let spec = merge(&state, 0, T0 + 2 * HOUR).expect("as many fresh bytes");
+        assert_eq!((spec.first_offset, spec.source_entries), (0, 5));
+        commit_merge(&mut state, spec, T0 + 2 * HOUR);
+        assert_eq!(entries(&state, 0), 1);
+        // A merged object of half the target or more is settled: never merged again.
+        let mut settled = self::state(1, &[], &[1]);
+        for i in 0..50 {
+            flush(&mut settled, T0 + i, &[0], 100);
+        }
+        let spec = merge(&settled, 0, T0 + HOUR).expect("a run");
+        commit_merge(&mut settled, spec, T0 + HOUR);
+        for i in 0..40 {
+            flush(&mut settled, T0 + HOUR + i, &[0], 100);
+        }
+        let spec = merge(&settled, 0, T0 + 2 * HOUR).expect("the fresh entries");
+        assert_eq!((spec.first_offset, spec.source_entries), (500, 40));
+    }
+
+    #[test]
+    fn many_small_entries_are_merged_into_a_small_merged_entry() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..20 {
+            flush(&mut state, T0 + i, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + HOUR).expect("a run");
+        commit_merge(&mut state, spec, T0 + HOUR);
+        // 2,000 merged bytes (under half the target) and 30 fresh entries of 10 bytes: not
+        // enough; a 31st fresh entry makes 32 entries, and the run is worth it.
+        for i in 0..30 {
+            flush(&mut state, T0 + HOUR + i, &[0], 10);
+        }
+        assert_eq!(merge(&state, 0, T0 + 2 * HOUR), None);
+        flush(&mut state, T0 + HOUR + 31, &[0], 10);
+        let spec = merge(&state, 0, T0 + 2 * HOUR).expect("32 entries");
+        assert_eq!(spec.source_entries, MAX_SMALL_ENTRIES);
+    }
+
+    #[test]
+    fn a_round_fills_each_live_broker_once_and_moves_on_round_robin() {
+        let mut state = state(3, &[], &[1, 2]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i, &[0, 1, 2], 100);
+        }
+        let mut cursor = None;
+        let jobs = plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor);
+        let placed: Vec<(u32, i32)> = jobs
+            .iter()
+            .map(|j| (j.spec.partition.partition, j.broker_id))
+            .collect();
+        assert_eq!(placed, vec![(0, 1), (1, 2)]);
+        assert_eq!(cursor, Some(at(1)));
+        // Busy brokers get nothing more.
+        apply(
+            &mut state,
+            PlanJobs {
+                now_ms: T0 + HOUR,
+                lease_ms: 30_000,
+                jobs: jobs.clone(),
+            },
+        );
+        assert!(plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor).is_empty());
+        // With a second slot each, the round starts after the cursor: partition 2 first.
+        let more = plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor);
+        let placed: Vec<u32> = more.iter().map(|j| j.spec.partition.partition).collect();
+        assert_eq!(placed, vec![2], "0 and 1 already have jobs");
+        // No live broker, no job.
+        let lonely = self::state(1, &[], &[]);
+        assert!(plan_round(|| &lonely, T0 + HOUR, POLICY, 1, &mut None).is_empty());
+    }
+}

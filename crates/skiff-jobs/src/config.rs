@@ -1,0 +1,29 @@
+use std::time::Duration;
+
+/// How a broker runs the jobs leased to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRunnerConfig {
+    pub broker_id: i32,
+    /// Jobs running at once on this broker; more leased ones wait (their leases are renewed).
+    /// Each holds at most its job's source bytes (the merge target size) in memory.
+    pub max_running_jobs: usize,
+    /// Source entries one job reads at once from the object store.
+    pub read_concurrency: usize,
+    /// How often the runner looks at its leases; a lease is renewed once a third of it is
+    /// gone, so this must be well under a third of the controller's `job_lease_ms`.
+    pub lease_check_interval: Duration,
+    /// How long shutdown waits for a job to give its lease back.
+    pub abandon_timeout: Duration,
+}
+
+impl JobRunnerConfig {
+    pub fn new(broker_id: i32) -> Self {
+        JobRunnerConfig {
+            broker_id,
+            max_running_jobs: 2,
+            read_concurrency: 8,
+            lease_check_interval: Duration::from_millis(500),
+            abandon_timeout: Duration::from_secs(5),
+        }
+    }
+}

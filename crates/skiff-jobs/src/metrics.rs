@@ -1,0 +1,68 @@
+//! What a broker's job runner reports on `/metrics`.
+
+use metrics::{Counter, Gauge, Histogram, Unit, counter, gauge, histogram};
+
+/// Histogram: seconds from a job's start on this broker to its end, by kind and outcome
+/// (committed, lost: the entries changed meanwhile, failed, cancelled).
+pub const JOB_SECONDS: &str = "skiff_job_seconds";
+/// Gauge: jobs running on this broker.
+pub const JOBS_RUNNING: &str = "skiff_jobs_running";
+/// Counter: source bytes merges committed (rewritten into per-partition objects).
+pub const MERGED_BYTES_TOTAL: &str = "skiff_merged_bytes_total";
+/// Counter: index entries merges replaced.
+pub const MERGED_ENTRIES_TOTAL: &str = "skiff_merged_entries_total";
+/// Counter: index entries merges wrote in their place.
+pub const MERGE_OUTPUT_ENTRIES_TOTAL: &str = "skiff_merge_output_entries_total";
+
+/// Help text for the runner's metrics.
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_histogram!(
+        JOB_SECONDS,
+        Unit::Seconds,
+        "Background job durations on this broker, by kind and outcome"
+    );
+    describe_gauge!(
+        JOBS_RUNNING,
+        Unit::Count,
+        "Background jobs running on this broker"
+    );
+    describe_counter!(
+        MERGED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes of small index entries merges rewrote into per-partition objects"
+    );
+    describe_counter!(
+        MERGED_ENTRIES_TOTAL,
+        Unit::Count,
+        "Index entries merges replaced"
+    );
+    describe_counter!(
+        MERGE_OUTPUT_ENTRIES_TOTAL,
+        Unit::Count,
+        "Index entries merges wrote in place of the ones they replaced"
+    );
+}
+
+#[derive(Clone)]
+pub(crate) struct RunnerMetrics {
+    pub(crate) running: Gauge,
+    pub(crate) merged_bytes: Counter,
+    pub(crate) merged_entries: Counter,
+    pub(crate) merge_output_entries: Counter,
+}
+
+impl RunnerMetrics {
+    pub(crate) fn register() -> Self {
+        RunnerMetrics {
+            running: gauge!(JOBS_RUNNING),
+            merged_bytes: counter!(MERGED_BYTES_TOTAL),
+            merged_entries: counter!(MERGED_ENTRIES_TOTAL),
+            merge_output_entries: counter!(MERGE_OUTPUT_ENTRIES_TOTAL),
+        }
+    }
+
+    pub(crate) fn duration(kind: &'static str, outcome: &'static str) -> Histogram {
+        histogram!(JOB_SECONDS, "kind" => kind, "outcome" => outcome)
+    }
+}

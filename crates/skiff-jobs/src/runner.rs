@@ -1,0 +1,364 @@
+//! The per-broker job runner: one owned task that starts the jobs the controller leased to this
+//! broker (at most `max_running_jobs` at a time), renews their leases while they work, and on
+//! shutdown cancels them, gives their leases back and waits for every one to end.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use skiff_meta::state::Job;
+use skiff_meta::{
+    AbandonJob, CommitJob, ControllerClient, JobCommitted, JobError, Propose, RenewJobLeases,
+};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::JobRunnerConfig;
+use crate::context::{Finished, JobContext};
+use crate::error::JobFailure;
+use crate::metrics::RunnerMetrics;
+use crate::work;
+use skiff_storage::SegmentStore;
+
+/// Milliseconds since the Unix epoch, for the times jobs propose (tests pass a manual one).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system's wall clock.
+pub fn wall_clock() -> Clock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
+/// A broker's job runner. Owns its task; [`JobRunner::shutdown`] drains it.
+pub struct JobRunner {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl JobRunner {
+    pub fn spawn(
+        controller: Arc<dyn ControllerClient>,
+        store: SegmentStore,
+        config: JobRunnerConfig,
+        clock: Clock,
+    ) -> JobRunner {
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            ctx: JobContext {
+                store,
+                broker_id: config.broker_id,
+                read_concurrency: config.read_concurrency,
+            },
+            controller,
+            clock,
+            metrics: RunnerMetrics::register(),
+            config,
+        });
+        let runner = Runner {
+            shared,
+            leased: HashMap::new(),
+            finished: HashSet::new(),
+            tasks: JoinSet::new(),
+            task_jobs: HashMap::new(),
+        };
+        let task = tokio::spawn(runner.run(stop.clone()));
+        JobRunner { stop, task }
+    }
+
+    /// Cancels running jobs, gives their leases back, and waits for all of them to end.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "job runner failed");
+        }
+    }
+}
+
+/// What the runner and every job task share.
+struct Shared {
+    ctx: JobContext,
+    controller: Arc<dyn ControllerClient>,
+    clock: Clock,
+    metrics: RunnerMetrics,
+    config: JobRunnerConfig,
+}
+
+/// A job this broker runs, as the runner keeps it.
+struct Leased {
+    /// Cancelled when the lease is lost: the job is no longer ours to commit.
+    lost: CancellationToken,
+    lease_ms: i64,
+    renewed_at_ms: i64,
+}
+
+struct Runner {
+    shared: Arc<Shared>,
+    leased: HashMap<u64, Leased>,
+    /// Jobs that ended here and may still show in a lagging replica: not started again.
+    finished: HashSet<u64>,
+    tasks: JoinSet<()>,
+    task_jobs: HashMap<tokio::task::Id, u64>,
+}
+
+impl Runner {
+    async fn run(mut self, stop: CancellationToken) {
+        let state = self.shared.controller.state();
+        let mut applied = state.applied();
+        let mut check = tokio::time::interval(self.shared.config.lease_check_interval);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.start_leased_jobs(&stop);
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                changed = applied.changed() => if changed.is_err() { break },
+                Some(done) = self.tasks.join_next_with_id() => self.job_ended(done),
+                _ = check.tick() => self.renew_due_leases().await,
+            }
+        }
+        for job in self.leased.values() {
+            job.lost.cancel();
+        }
+        while let Some(done) = self.tasks.join_next_with_id().await {
+            self.job_ended(done);
+        }
+        self.shared.metrics.running.set(0.0);
+    }
+
+    fn job_ended(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let id = match &done {
+            Ok((id, ())) => *id,
+            Err(e) => {
+                tracing::warn!(error = %e, "a job task failed");
+                e.id()
+            }
+        };
+        if let Some(job_id) = self.task_jobs.remove(&id) {
+            self.leased.remove(&job_id);
+            self.finished.insert(job_id);
+        }
+        self.shared.metrics.running.set(self.leased.len() as f64);
+    }
+
+    /// Starts jobs leased to this broker that are not running yet, up to the limit.
+    fn start_leased_jobs(&mut self, stop: &CancellationToken) {
+        let broker_id = self.shared.config.broker_id;
+        let jobs: Vec<Job> = {
+            let state = self.shared.controller.state();
+            let state = state.read();
+            let mine: Vec<Job> = state
+                .jobs()
+                .filter(|j| j.broker_id == broker_id)
+                .copied()
+                .collect();
+            self.finished.retain(|id| state.job(*id).is_some());
+            mine
+        };
+        for job in jobs {
+            if self.leased.len() >= self.shared.config.max_running_jobs {
+                break;
+            }
+            if self.leased.contains_key(&job.id) || self.finished.contains(&job.id) {
+                continue;
+            }
+            let lost = CancellationToken::new();
+            self.leased.insert(
+                job.id,
+                Leased {
+                    lost: lost.clone(),
+                    lease_ms: job.lease_until_ms.saturating_sub(job.planned_ms).max(1),
+                    renewed_at_ms: job.planned_ms,
+                },
+            );
+            let handle =
+                self.tasks
+                    .spawn(run_job(self.shared.clone(), job, lost, stop.child_token()));
+            self.task_jobs.insert(handle.id(), job.id);
+        }
+        self.shared.metrics.running.set(self.leased.len() as f64);
+    }
+
+    /// Renews every lease a third or more of which has gone by; a job whose lease the
+    /// controller no longer holds for this broker is cancelled.
+    async fn renew_due_leases(&mut self) {
+        let now = (self.shared.clock)();
+        let mut due: HashMap<i64, Vec<u64>> = HashMap::new();
+        for (id, job) in &self.leased {
+            if now.saturating_sub(job.renewed_at_ms) >= job.lease_ms / 3 {
+                due.entry(job.lease_ms).or_default().push(*id);
+            }
+        }
+        for (lease_ms, job_ids) in due {
+            let renewal = RenewJobLeases {
+                broker_id: self.shared.config.broker_id,
+                now_ms: now,
+                lease_ms,
+                job_ids: job_ids.clone(),
+            };
+            let answers = match self.shared.controller.propose(renewal).await {
+                Ok(answers) => answers,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not renew job leases; retrying");
+                    continue;
+                }
+            };
+            for (id, renewed) in job_ids.into_iter().zip(answers) {
+                let Some(job) = self.leased.get_mut(&id) else {
+                    continue;
+                };
+                if renewed {
+                    job.renewed_at_ms = now;
+                } else {
+                    tracing::warn!(
+                        job = id,
+                        "lost the lease of a running job; it will be redone elsewhere"
+                    );
+                    job.lost.cancel();
+                }
+            }
+        }
+    }
+}
+
+/// How a job ended, for logs and the duration histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Committed,
+    /// The entries changed, or the lease went elsewhere: the output is garbage.
+    Lost,
+    Failed,
+    Cancelled,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Committed => "committed",
+            Outcome::Lost => "lost",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: CancellationToken) {
+    let started = Instant::now();
+    let kind = job.spec.kind.name();
+    let state = shared.controller.state();
+    tracing::info!(
+        job = job.id,
+        kind,
+        topic_id = %job.spec.partition.topic_id,
+        partition = job.spec.partition.partition,
+        first_offset = job.spec.first_offset,
+        last_offset = job.spec.last_offset,
+        entries = job.spec.source_entries,
+        bytes = job.spec.source_bytes,
+        "job started"
+    );
+    let worked = tokio::select! {
+        finished = work::run(&shared.ctx, &state, &job, (shared.clock)()) => finished,
+        _ = lost.cancelled() => Err(JobFailure::Cancelled),
+        _ = stop.cancelled() => Err(JobFailure::Cancelled),
+    };
+    let outcome = match worked {
+        Ok(finished) => commit(&shared, &job, finished).await,
+        Err(JobFailure::Cancelled) if lost.is_cancelled() => Outcome::Lost,
+        Err(JobFailure::Cancelled) => {
+            abandon(&shared, &job).await;
+            Outcome::Cancelled
+        }
+        Err(e) => {
+            tracing::warn!(job = job.id, kind, error = %e, "job failed; giving it back");
+            abandon(&shared, &job).await;
+            Outcome::Failed
+        }
+    };
+    RunnerMetrics::duration(kind, outcome.label()).record(started.elapsed().as_secs_f64());
+}
+
+async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
+    let Finished {
+        replaced,
+        output,
+        source_bytes,
+    } = finished;
+    let replaced_entries = replaced.len() as u64;
+    let output_entries = output.as_ref().map_or(0, |o| o.entries.len() as u64);
+    let output_key = output.as_ref().map(|o| o.object_key.clone());
+    let proposal = CommitJob {
+        job_id: job.id,
+        broker_id: shared.config.broker_id,
+        now_ms: (shared.clock)(),
+        replaced,
+        output,
+    };
+    match shared.controller.propose(proposal).await {
+        Ok(Ok(JobCommitted {
+            object_id,
+            released_objects,
+        })) => {
+            if job.spec.kind == skiff_meta::JobKind::Merge {
+                shared.metrics.merged_bytes.increment(source_bytes);
+                shared.metrics.merged_entries.increment(replaced_entries);
+                shared
+                    .metrics
+                    .merge_output_entries
+                    .increment(output_entries);
+            }
+            tracing::info!(
+                job = job.id,
+                kind = job.spec.kind.name(),
+                partition = job.spec.partition.partition,
+                replaced_entries,
+                output_entries,
+                bytes = source_bytes,
+                object = output_key.as_deref().unwrap_or("none"),
+                object_id,
+                released_objects,
+                "job committed"
+            );
+            Outcome::Committed
+        }
+        Ok(Err(e @ (JobError::EntriesChanged | JobError::NotLeased))) => {
+            tracing::info!(job = job.id, reason = %e, "job lost its race; its output is garbage");
+            Outcome::Lost
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(job = job.id, error = %e, "the controller refused a job's commit");
+            Outcome::Failed
+        }
+        Err(e) => {
+            // Whether it applied is unknown: giving the job back is harmless either way.
+            tracing::warn!(job = job.id, error = %e, "could not commit a job");
+            abandon(shared, job).await;
+            Outcome::Failed
+        }
+    }
+}
+
+/// Gives a job's lease back so it can be planned again at once instead of after it lapses.
+async fn abandon(shared: &Shared, job: &Job) {
+    let proposal = AbandonJob {
+        job_id: job.id,
+        broker_id: shared.config.broker_id,
+        now_ms: (shared.clock)(),
+    };
+    match tokio::time::timeout(
+        shared.config.abandon_timeout,
+        shared.controller.propose(proposal),
+    )
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(job = job.id, error = %e, "could not give a job back; its lease will lapse")
+        }
+        Err(_) => tracing::warn!(
+            job = job.id,
+            "giving a job back timed out; its lease will lapse"
+        ),
+    }
+}

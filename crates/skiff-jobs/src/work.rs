@@ -1,0 +1,24 @@
+//! What each kind of job does. A kind reads its source entries, writes its output object and
+//! says what to swap; the runner leases, commits and accounts for every kind the same way. A
+//! new kind (the Parquet archive, key compaction) is one arm here and one module beside
+//! [`crate::merge`].
+
+use skiff_meta::state::Job;
+use skiff_meta::{JobKind, StateHandle};
+
+pub use crate::context::{Finished, JobContext};
+use crate::error::JobFailure;
+use crate::merge;
+
+/// Does one job's work; `now_ms` names the output object.
+pub async fn run(
+    ctx: &JobContext,
+    state: &StateHandle,
+    job: &Job,
+    now_ms: i64,
+) -> Result<Finished, JobFailure> {
+    match job.spec.kind {
+        JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms).await,
+        kind @ JobKind::Compact { .. } => Err(JobFailure::Unsupported(kind.name())),
+    }
+}

@@ -1,0 +1,513 @@
+//! The job runner against a real single-node controller (its leader planning on a manual
+//! clock) and a real store: many small multi-partition flushes are merged into one
+//! per-partition object each; every batch reads back byte-equal with the same offsets; reads
+//! planned against the old entries still succeed during the grace period, after which the
+//! collector deletes the old objects; a job leased to a broker that never runs it is planned
+//! again once its lease lapses and done by another. On memory, file:// and (when
+//! SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use skiff_controller::clock::ManualClock;
+use skiff_controller::config::LifecycleConfig;
+use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
+use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
+use skiff_meta::*;
+use skiff_storage::{
+    ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, StoreConfig, segment_path,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+const FLUSHES: usize = 12;
+const PARTITIONS: u32 = 3;
+const RECORDS_PER_BATCH: u32 = 3;
+const MIN_AGE_MS: u64 = 60_000;
+const GRACE_MS: u64 = 3_000;
+
+fn topic_id() -> TopicId {
+    uuid::Uuid::from_u128(0x3e26e)
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+enum Store {
+    Memory,
+    File,
+    S3,
+}
+
+fn open_store(kind: &Store, dir: &std::path::Path) -> Option<SegmentStore> {
+    let config = match kind {
+        Store::Memory => StoreConfig::for_url("memory://"),
+        Store::File => StoreConfig::for_url(format!("file://{}", dir.join("objects").display())),
+        Store::S3 => {
+            let Some(endpoint) = std::env::var("SKIFF_TEST_S3_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty())
+            else {
+                assert!(
+                    std::env::var_os("SKIFF_REQUIRE_S3").is_none(),
+                    "SKIFF_REQUIRE_S3 is set but SKIFF_TEST_S3_ENDPOINT is not"
+                );
+                println!("skipped: set SKIFF_TEST_S3_ENDPOINT to run against a real S3 server");
+                return None;
+            };
+            let bucket =
+                std::env::var("SKIFF_TEST_S3_BUCKET").unwrap_or_else(|_| "skiff-test".into());
+            let prefix = format!("jobs-{}", uuid::Uuid::new_v4().simple());
+            let mut config = StoreConfig::for_url(format!("s3://{bucket}/{prefix}"));
+            config.endpoint = Some(endpoint);
+            if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+                config.access_key_id = Some("test".into());
+                config.secret_access_key = Some("test".into());
+            }
+            config
+        }
+    };
+    Some(SegmentStore::open(&config).expect("store"))
+}
+
+struct Setup {
+    controller: Arc<Controller>,
+    clock: ManualClock,
+    store: SegmentStore,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(kind: &Store) -> Option<Setup> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_store(kind, dir.path())?;
+    let clock = ManualClock::new(wall_ms());
+    let config = ControllerConfig {
+        data_dir: dir.path().join("controller"),
+        gc_grace_ms: GRACE_MS,
+        gc_interval_ms: 20,
+        lifecycle: LifecycleConfig {
+            cleaner_backoff_ms: 20,
+            merge_min_age_ms: MIN_AGE_MS,
+            job_lease_ms: 10_000,
+            ..LifecycleConfig::default()
+        },
+        ..ControllerConfig::default()
+    };
+    let controller = Controller::start_with(
+        config,
+        ControllerDeps {
+            store: Some(store.clone()),
+            clock: Arc::new(clock.clone()),
+        },
+    )
+    .await
+    .expect("controller");
+    let controller = Arc::new(controller);
+    let created = controller
+        .propose(CreateTopics(vec![NewTopic {
+            name: "events".into(),
+            id: topic_id(),
+            partitions: PARTITIONS,
+            configs: BTreeMap::new(),
+            created_ms: wall_ms(),
+        }]))
+        .await
+        .expect("create topic");
+    assert_eq!(created, vec![Ok(topic_id())]);
+    Some(Setup {
+        controller,
+        clock,
+        store,
+        _dir: dir,
+    })
+}
+
+async fn register(controller: &Controller, id: i32) {
+    controller
+        .propose(RegisterBroker(BrokerInfo {
+            id,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            rack: None,
+        }))
+        .await
+        .expect("register");
+}
+
+fn varint(out: &mut BytesMut, value: i64) {
+    let mut v = ((value << 1) ^ (value >> 63)) as u64;
+    while v >= 0x80 {
+        out.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
+}
+
+/// A RecordBatch v2 of `count` records with base offset 0 (the index gives real offsets).
+fn batch(label: &str, count: u32, timestamp: i64) -> Bytes {
+    let mut records = BytesMut::new();
+    for n in 0..count {
+        let mut record = BytesMut::new();
+        record.put_i8(0);
+        varint(&mut record, i64::from(n));
+        varint(&mut record, i64::from(n));
+        let key = format!("k{n}");
+        let value = format!("{label}|{n}");
+        varint(&mut record, key.len() as i64);
+        record.put_slice(key.as_bytes());
+        varint(&mut record, value.len() as i64);
+        record.put_slice(value.as_bytes());
+        varint(&mut record, 0);
+        varint(&mut records, record.len() as i64);
+        records.put_slice(&record);
+    }
+    let mut body = BytesMut::new();
+    body.put_i16(0); // attributes
+    body.put_i32(count as i32 - 1);
+    body.put_i64(timestamp);
+    body.put_i64(timestamp + i64::from(count) - 1);
+    body.put_i64(-1);
+    body.put_i16(-1);
+    body.put_i32(-1);
+    body.put_i32(count as i32);
+    body.put_slice(&records);
+    let mut out = BytesMut::new();
+    out.put_i64(0);
+    out.put_i32((4 + 1 + 4 + body.len()) as i32);
+    out.put_i32(0);
+    out.put_i8(2);
+    out.put_u32(crc32c::crc32c(&body));
+    out.put_slice(&body);
+    out.freeze()
+}
+
+/// One broker flush: a segment with one batch for every partition, uploaded then committed.
+async fn flush(setup: &Setup, round: usize) {
+    let now = wall_ms();
+    let mut builder = SegmentBuilder::new(1, now);
+    let mut batches = Vec::new();
+    for partition in 0..PARTITIONS {
+        let bytes = batch(&format!("{partition}|{round}"), RECORDS_PER_BATCH, now);
+        builder.push_chunk(
+            ChunkMeta {
+                topic_id: topic_id(),
+                partition,
+                batch_count: 1,
+                record_count: RECORDS_PER_BATCH,
+                min_timestamp: now,
+                max_timestamp: now,
+            },
+            vec![bytes.clone()],
+        );
+        batches.push(bytes);
+    }
+    let segment = builder.finish();
+    let chunks: Vec<ChunkCommit> = segment
+        .chunks
+        .iter()
+        .zip(&batches)
+        .map(|(chunk, bytes)| ChunkCommit {
+            topic_id: topic_id(),
+            partition: chunk.meta.partition,
+            position: chunk.position,
+            batches: vec![BatchCommit {
+                len: bytes.len() as u32,
+                offset_count: RECORDS_PER_BATCH,
+                record_count: RECORDS_PER_BATCH,
+                max_timestamp: now + i64::from(RECORDS_PER_BATCH) - 1,
+                producer_id: -1,
+                producer_epoch: -1,
+                base_sequence: -1,
+            }],
+        })
+        .collect();
+    let path = segment_path(1, now);
+    let size = segment.len;
+    setup.store.put_segment(&path, segment).await.expect("put");
+    setup
+        .controller
+        .propose(SegmentCommit {
+            object_key: path.to_string(),
+            object_size: size,
+            broker_id: 1,
+            append_time_ms: now,
+            chunks,
+        })
+        .await
+        .expect("commit");
+}
+
+/// What a fetch plans for one entry: its object's key, the entry, and whether the object's
+/// batches carry real offsets.
+type Planned = (String, IndexEntry, bool);
+
+fn plan(setup: &Setup, partition: u32) -> Vec<Planned> {
+    let state = setup.controller.state();
+    let state = state.read();
+    let log = state
+        .partition_log(PartitionRef {
+            topic_id: topic_id(),
+            partition,
+        })
+        .expect("partition");
+    log.entries()
+        .map(|e| {
+            (
+                state.object_key(e.object_id).expect("object").to_string(),
+                *e,
+                state.object_has_real_offsets(e.object_id),
+            )
+        })
+        .collect()
+}
+
+/// Reads planned entries as the broker's fetch path does: one ranged GET each, offsets from
+/// the index written in (or checked, for rewritten objects).
+async fn read(store: &SegmentStore, planned: &[Planned]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, entry, real_offsets) in planned {
+        let raw = store
+            .get_range(
+                &ObjectPath::from(key.as_str()),
+                entry.position..entry.position + u64::from(entry.len),
+            )
+            .await
+            .expect("the entry's object is readable");
+        let mut raw = BytesMut::from(raw);
+        if *real_offsets {
+            skiff_records::check_run_offsets(&raw, entry.base_offset, entry.last_offset)
+                .expect("real offsets");
+        } else {
+            skiff_records::assign_run_offsets(&mut raw, entry.base_offset, entry.last_offset)
+                .expect("offsets");
+        }
+        out.extend_from_slice(&raw);
+    }
+    out
+}
+
+async fn wait_until(setup: &Setup, what: &str, mut done: impl FnMut(&ControllerState) -> bool) {
+    let state = setup.controller.state();
+    let mut applied = state.applied();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if done(&state.read()) {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, applied.changed())
+            .await
+            .is_err()
+        {
+            panic!("{what}: not within {WAIT:?}");
+        }
+    }
+}
+
+fn entries_per_partition(state: &ControllerState) -> Vec<usize> {
+    (0..PARTITIONS)
+        .map(|partition| {
+            state
+                .partition_log(PartitionRef {
+                    topic_id: topic_id(),
+                    partition,
+                })
+                .map_or(0, |l| l.entries().len())
+        })
+        .collect()
+}
+
+async fn object_keys(store: &SegmentStore) -> BTreeSet<String> {
+    store
+        .list(&ObjectPath::from("segments"))
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|o| o.path.to_string())
+        .collect()
+}
+
+fn manual(clock: &ManualClock) -> Clock {
+    let clock = clock.clone();
+    Arc::new(move || skiff_controller::clock::Clock::now_ms(&clock))
+}
+
+async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
+    let Some(setup) = start(&kind).await else {
+        return;
+    };
+    register(&setup.controller, 1).await;
+    for round in 0..FLUSHES {
+        flush(&setup, round).await;
+    }
+    let before: Vec<Vec<Planned>> = (0..PARTITIONS).map(|p| plan(&setup, p)).collect();
+    assert!(before.iter().all(|p| p.len() == FLUSHES));
+    let mut bytes_before = Vec::new();
+    for planned in &before {
+        bytes_before.push(read(&setup.store, planned).await);
+    }
+    let old_keys: BTreeSet<String> = before[0].iter().map(|(k, _, _)| k.clone()).collect();
+    assert_eq!(old_keys.len(), FLUSHES);
+
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        JobRunnerConfig::new(1),
+        manual(&setup.clock),
+    );
+    // Younger than the minimum age: nothing is planned, however many rounds pass.
+    let rounds_seen = Instant::now();
+    while rounds_seen.elapsed() < Duration::from_millis(200) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(setup.controller.state().read().job_count(), 0);
+    assert_eq!(
+        entries_per_partition(&setup.controller.state().read()),
+        vec![FLUSHES; PARTITIONS as usize]
+    );
+
+    // The flushes took their commit times from the wall clock: age them all past the minimum.
+    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    let merged_at = Instant::now();
+    wait_until(&setup, "every partition merged", |s| {
+        entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job_count() == 0
+    })
+    .await;
+    println!(
+        "{} entries per partition merged into 1 in {:?}",
+        FLUSHES,
+        merged_at.elapsed()
+    );
+
+    for (partition, old) in before.iter().enumerate() {
+        let now = plan(&setup, partition as u32);
+        assert_eq!(now.len(), 1);
+        let (key, entry, real_offsets) = &now[0];
+        assert!(real_offsets, "a merged object carries real offsets");
+        assert!(!old_keys.contains(key));
+        assert_eq!(
+            (entry.base_offset, entry.last_offset),
+            (0, FLUSHES as i64 * i64::from(RECORDS_PER_BATCH) - 1)
+        );
+        assert_eq!(
+            read(&setup.store, &now).await,
+            bytes_before[partition],
+            "partition {partition} reads back byte-equal with the same offsets"
+        );
+        // A fetch planned against the old entries before the swap still reads them: the
+        // objects stay for the grace period.
+        assert_eq!(read(&setup.store, old).await, bytes_before[partition]);
+    }
+
+    // After the grace period the collector deletes every old flush object, and only those.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let keys = object_keys(&setup.store).await;
+        if keys.is_disjoint(&old_keys) {
+            assert_eq!(
+                keys.len(),
+                PARTITIONS as usize,
+                "one merged object each: {keys:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "old objects still stored: {keys:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (partition, bytes) in bytes_before.iter().enumerate() {
+        assert_eq!(
+            &read(&setup.store, &plan(&setup, partition as u32)).await,
+            bytes
+        );
+    }
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_on_memory() {
+    merges_small_flushes_into_one_object_per_partition(Store::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_on_file() {
+    merges_small_flushes_into_one_object_per_partition(Store::File).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_on_s3() {
+    merges_small_flushes_into_one_object_per_partition(Store::S3).await;
+}
+
+/// Broker 2 takes a job and dies (it never runs it, and unregisters): the lease lapses, the
+/// leader takes the job back and plans it again, and broker 1 does it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
+    let setup = start(&Store::Memory).await.expect("memory store");
+    register(&setup.controller, 2).await;
+    for round in 0..4 {
+        flush(&setup, round).await;
+    }
+    // The flushes took their commit times from the wall clock: age them all past the minimum.
+    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    wait_until(&setup, "jobs leased to broker 2", |s| {
+        s.jobs().filter(|j| j.broker_id == 2).count() == 1
+    })
+    .await;
+    let first = setup
+        .controller
+        .state()
+        .read()
+        .jobs()
+        .next()
+        .copied()
+        .expect("a job");
+    register(&setup.controller, 1).await;
+    setup
+        .controller
+        .propose(UnregisterBroker { broker_id: 2 })
+        .await
+        .expect("unregister");
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        JobRunnerConfig::new(1),
+        manual(&setup.clock),
+    );
+    // Broker 1 merges the other partitions, but not the one leased to the dead broker 2
+    // while the lease runs.
+    let partition = first.spec.partition;
+    wait_until(&setup, "the other partitions merged", |s| {
+        (0..PARTITIONS)
+            .filter(|p| *p != partition.partition)
+            .all(|p| entries_per_partition(s)[p as usize] == 1)
+    })
+    .await;
+    assert_eq!(
+        setup
+            .controller
+            .state()
+            .read()
+            .job(first.id)
+            .map(|j| j.broker_id),
+        Some(2)
+    );
+    assert_eq!(
+        entries_per_partition(&setup.controller.state().read())[partition.partition as usize],
+        4
+    );
+
+    setup.clock.advance(10_000);
+    wait_until(&setup, "the lapsed job redone", |s| {
+        entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job(first.id).is_none()
+    })
+    .await;
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
+}
