@@ -22,12 +22,15 @@ use super::types::{
 use skiff_meta::CommandResponse;
 use skiff_meta::state::{
     ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
+    ControllerStateV5,
 };
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
-/// (retention defaults, unreferenced objects, jobs).
-const SNAPSHOT_FORMAT_VERSION: u8 = 5;
+/// (retention defaults, unreferenced objects, jobs), 6 the archive progress.
+const SNAPSHOT_FORMAT_VERSION: u8 = 6;
+/// The layout before the archive progress; still read.
+const SNAPSHOT_FORMAT_V5: u8 = 5;
 /// The layout before the storage lifecycle; still read.
 const SNAPSHOT_FORMAT_V4: u8 = 4;
 /// The layout before consumer groups; still read so older data directories start.
@@ -78,6 +81,11 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
     match data.split_first() {
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
+        }
+        Some((&SNAPSHOT_FORMAT_V5, rest)) => {
+            let (meta, state): (AppliedMeta, ControllerStateV5) =
+                postcard::from_bytes(rest).map_err(SnapshotError::Decode)?;
+            Ok((meta, state.into()))
         }
         Some((&SNAPSHOT_FORMAT_V4, rest)) => {
             let (meta, state): (AppliedMeta, ControllerStateV4) =
@@ -358,6 +366,15 @@ mod tests {
         state
     }
 
+    /// The encoded payload without the archive progress format 6 appended (the state must
+    /// have no archives: one empty map, one byte).
+    fn as_format_5(current: &[u8]) -> Vec<u8> {
+        assert_eq!(current.last(), Some(&0), "no archives");
+        let mut v5 = current[..current.len() - 1].to_vec();
+        v5[0] = SNAPSHOT_FORMAT_V5;
+        v5
+    }
+
     /// The encoded payload without the lifecycle state format 5 appended (the state must
     /// have no objects, so its lifecycle is the default one).
     fn as_format_4(current: &[u8]) -> Vec<u8> {
@@ -369,10 +386,11 @@ mod tests {
     }
 
     #[test]
-    fn format_1_to_4_snapshots_still_load() {
+    fn format_1_to_5_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
-        let current_5 = encode_payload(&meta, &state).expect("encodes");
+        let current_6 = encode_payload(&meta, &state).expect("encodes");
+        let current_5 = as_format_5(&current_6);
         let current = as_format_4(&current_5);
         let (_, loaded) = decode_payload(&current).expect("format 4 decodes");
         assert_eq!(loaded, state);
@@ -395,6 +413,8 @@ mod tests {
         assert_eq!(loaded, state);
         let (_, again) = decode_payload(&current_5).expect("format 5 decodes");
         assert_eq!(again, state);
+        let (_, again) = decode_payload(&current_6).expect("format 6 decodes");
+        assert_eq!(again, state);
     }
 
     #[test]
@@ -413,7 +433,7 @@ mod tests {
             .expect("encodes");
         let history = postcard::to_allocvec(state.live_history()).expect("encodes");
         let current = encode_payload(&AppliedMeta::default(), &state).expect("encodes");
-        let current = as_format_4(&current);
+        let current = as_format_4(&as_format_5(&current));
         let mut v2 = current[..current.len() - leases.len() - history.len()].to_vec();
         v2[0] = SNAPSHOT_FORMAT_V2;
         let (_, loaded) = decode_payload(&v2).expect("format 2 decodes");
@@ -427,7 +447,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 5)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 6)),
             "{err}"
         );
     }

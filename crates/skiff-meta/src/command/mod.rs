@@ -9,6 +9,7 @@
 //! only. A payload struct with the fields of an older struct variant encodes exactly as that
 //! variant did (postcard writes neither names nor lengths for structs).
 
+mod archive;
 mod brokers;
 mod groups;
 mod jobs;
@@ -19,6 +20,7 @@ mod topics;
 
 use serde::{Deserialize, Serialize};
 
+pub use archive::{ArchiveCommitError, CommitArchive};
 pub use brokers::{
     BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
     RegisterBroker, UnregisterBroker,
@@ -82,6 +84,7 @@ pub enum Command {
     ExpireJobs(ExpireJobs),
     AbandonJob(AbandonJob),
     CommitJob(CommitJob),
+    CommitArchive(CommitArchive),
 }
 
 impl Command {
@@ -117,6 +120,7 @@ impl Command {
             Command::ExpireJobs(_) => "ExpireJobs",
             Command::AbandonJob(_) => "AbandonJob",
             Command::CommitJob(_) => "CommitJob",
+            Command::CommitArchive(_) => "CommitArchive",
         }
     }
 }
@@ -156,6 +160,7 @@ pub enum CommandResponse {
     JobCommitted(Result<JobCommitted, JobError>),
     /// One per job id of `RenewJobLeases`: whether the job is still leased to that broker.
     LeasesRenewed(Vec<bool>),
+    ArchiveCommitted(Result<(), ArchiveCommitError>),
 }
 
 impl CommandResponse {
@@ -179,6 +184,7 @@ impl CommandResponse {
             CommandResponse::JobsPlanned(_) => "JobsPlanned",
             CommandResponse::JobCommitted(_) => "JobCommitted",
             CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
+            CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
         }
     }
 }

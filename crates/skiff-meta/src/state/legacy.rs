@@ -66,6 +66,48 @@ pub struct ControllerStateV3 {
     broker_leases: BTreeMap<i32, BrokerLease>,
 }
 
+/// Snapshot format 5: format 4 plus the storage lifecycle, before archive progress. Field
+/// order is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV5 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+    lifecycle: Lifecycle,
+}
+
+impl From<ControllerStateV5> for ControllerState {
+    fn from(v5: ControllerStateV5) -> Self {
+        ControllerState {
+            cluster_id: v5.cluster_id,
+            brokers: v5.brokers,
+            topics: v5.topics,
+            topic_names: v5.topic_names,
+            objects: v5.objects,
+            next_object_id: v5.next_object_id,
+            clock_ms: v5.clock_ms,
+            last_producer_sweep_ms: v5.last_producer_sweep_ms,
+            producers: v5.producers,
+            producer_expiry: v5.producer_expiry,
+            groups: v5.groups,
+            broker_leases: v5.broker_leases,
+            live_history: v5.live_history,
+            lifecycle: v5.lifecycle,
+            archives: Default::default(),
+        }
+    }
+}
+
 /// Snapshot format 4: format 3 plus the live broker history, before the storage lifecycle.
 /// Field order is the on-disk order and must not change.
 #[derive(Debug, Deserialize)]
@@ -103,6 +145,7 @@ impl From<ControllerStateV4> for ControllerState {
             broker_leases: v4.broker_leases,
             live_history: v4.live_history,
             lifecycle,
+            archives: Default::default(),
         }
     }
 }
@@ -125,6 +168,7 @@ impl From<ControllerStateV3> for ControllerState {
             broker_leases: v3.broker_leases,
             live_history: Default::default(),
             lifecycle,
+            archives: Default::default(),
         };
         // Every replica loads the same snapshot, so each starts the history identically.
         state.record_live_set();
@@ -150,6 +194,7 @@ impl From<ControllerStateV2> for ControllerState {
             broker_leases: Default::default(),
             live_history: Default::default(),
             lifecycle,
+            archives: Default::default(),
         };
         state.all_brokers_live();
         state.record_live_set();
@@ -175,6 +220,7 @@ impl From<ControllerStateV1> for ControllerState {
             broker_leases: Default::default(),
             live_history: Default::default(),
             lifecycle,
+            archives: Default::default(),
         };
         state.all_brokers_live();
         state.record_live_set();

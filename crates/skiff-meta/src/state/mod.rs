@@ -1,6 +1,7 @@
 //! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
 //! randomness), so every replica applying the same commands reaches the same state.
 
+mod archive;
 mod broker;
 mod group;
 mod jobs;
@@ -18,10 +19,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use archive::ArchiveProgress;
 pub use broker::BrokerLease;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
-pub use legacy::{ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4};
+pub use legacy::{
+    ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
+};
 pub use lifecycle::Lifecycle;
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
@@ -60,6 +64,8 @@ pub struct ControllerState {
     live_history: LiveBrokerHistory,
     /// Added in snapshot format 5 (derived from the objects for older snapshots).
     lifecycle: Lifecycle,
+    /// Added in snapshot format 6 (older snapshots have no archives).
+    archives: BTreeMap<TopicId, ArchiveProgress>,
 }
 
 impl ControllerState {
@@ -166,6 +172,9 @@ impl ControllerState {
                 CommandResponse::Done
             }
             Command::CommitJob(commit) => CommandResponse::JobCommitted(self.commit_job(commit)),
+            Command::CommitArchive(commit) => {
+                CommandResponse::ArchiveCommitted(self.commit_archive(commit))
+            }
         }
     }
 
