@@ -45,7 +45,7 @@ fn batch(base_offset: i64, codec: Compression, timestamp: i64) -> Vec<u8> {
         varint(&mut body, RECORD_VALUE as i64);
         // Text-like values: words from a small vocabulary in a pseudo-random order, which
         // compress about as well as JSON payloads do (3-4x), not as well as a repeated byte.
-        let mut state = (base_offset + delta) as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+        let mut state = ((base_offset + delta) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut written = 0;
         while written < RECORD_VALUE {
             state ^= state << 13;
