@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::archive_cmd::ArchiveArgs;
 use crate::broker_cmd::BrokerArgs;
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::completions::CompletionsArgs;
@@ -76,6 +77,9 @@ pub enum Command {
 
     /// Check an object store before a cluster uses it (`store check s3://bucket/prefix`).
     Store(StoreArgs),
+
+    /// Topics as Apache Iceberg tables of Parquet files in the object store: `archive run`.
+    Archive(ArchiveArgs),
 
     /// Load generator (librdkafka): produce, consume or end-to-end throughput and latency.
     Bench(Box<skiff_bench::BenchArgs>),

@@ -1,5 +1,6 @@
 //! The `skiff` command.
 
+mod archive_cmd;
 mod broker_cmd;
 mod cli;
 mod commands;
@@ -111,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Group(args) => commands::group::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Store(args) => store_cmd::run(args).await,
+            Command::Archive(args) => archive_cmd::run(args).await,
             Command::Bench(args) => skiff_bench::run(*args).await.map_err(Into::into),
             Command::Trigger(args) => trigger_cmd::run(*args).await,
             Command::Completions(_) => Ok(()),

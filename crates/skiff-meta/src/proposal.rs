@@ -145,6 +145,23 @@ done_proposal!(
     AbandonJob,
 );
 
+impl From<CommitArchive> for Command {
+    fn from(payload: CommitArchive) -> Command {
+        Command::CommitArchive(payload)
+    }
+}
+
+impl Proposal for CommitArchive {
+    type Answer = Result<(), ArchiveCommitError>;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::ArchiveCommitted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
 field_batched_proposal!(
     EnforceRetention.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
     DeleteRecords.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),

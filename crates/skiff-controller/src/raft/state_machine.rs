@@ -27,7 +27,8 @@ use skiff_meta::state::{
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
-/// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys. Every
+/// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys and the
+/// archive progress. Every
 /// earlier layout is still read, so older data directories start.
 const SNAPSHOT_FORMAT_VERSION: u8 = 6;
 
@@ -347,12 +348,13 @@ mod tests {
         state
     }
 
-    /// The encoded payload without the collected orphans format 6 appended (the state must
-    /// have condemned none).
+    /// The encoded payload without what format 6 appended: the collected orphans (the state
+    /// must have condemned none) and the archive progress (none: one empty map, one byte).
     fn as_format_5(current: &[u8]) -> Vec<u8> {
         let condemned = postcard::to_allocvec(&skiff_meta::state::CondemnedObjects::default())
             .expect("encodes");
-        let mut v5 = current[..current.len() - condemned.len()].to_vec();
+        assert_eq!(current.last(), Some(&0), "no archives");
+        let mut v5 = current[..current.len() - condemned.len() - 1].to_vec();
         v5[0] = 5;
         v5
     }

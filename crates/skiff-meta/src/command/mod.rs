@@ -9,6 +9,7 @@
 //! only. A payload struct with the fields of an older struct variant encodes exactly as that
 //! variant did (postcard writes neither names nor lengths for structs).
 
+mod archive;
 mod brokers;
 mod groups;
 mod jobs;
@@ -19,6 +20,7 @@ mod topics;
 
 use serde::{Deserialize, Serialize};
 
+pub use archive::{ArchiveCommitError, CommitArchive};
 pub use brokers::{
     BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
     RegisterBroker, RenewBrokerLease, UnregisterBroker,
@@ -84,6 +86,7 @@ pub enum Command {
     CommitJob(CommitJob),
     CondemnOrphans(CondemnOrphans),
     RenewBrokerLease(RenewBrokerLease),
+    CommitArchive(CommitArchive),
 }
 
 impl Command {
@@ -121,6 +124,7 @@ impl Command {
             Command::CommitJob(_) => "CommitJob",
             Command::CondemnOrphans(_) => "CondemnOrphans",
             Command::RenewBrokerLease(_) => "RenewBrokerLease",
+            Command::CommitArchive(_) => "CommitArchive",
         }
     }
 }
@@ -163,6 +167,7 @@ pub enum CommandResponse {
     /// One per key of `CondemnOrphans`, same order: whether the key was unknown (so it is
     /// now marked collected and may be deleted).
     OrphansCondemned(Vec<bool>),
+    ArchiveCommitted(Result<(), ArchiveCommitError>),
 }
 
 impl CommandResponse {
@@ -187,6 +192,7 @@ impl CommandResponse {
             CommandResponse::JobCommitted(_) => "JobCommitted",
             CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
             CommandResponse::OrphansCondemned(_) => "OrphansCondemned",
+            CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
         }
     }
 }

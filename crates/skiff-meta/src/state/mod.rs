@@ -1,6 +1,7 @@
 //! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
 //! randomness), so every replica applying the same commands reaches the same state.
 
+mod archive;
 mod broker;
 mod condemned;
 mod group;
@@ -19,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use archive::ArchiveProgress;
 pub use broker::BrokerLease;
 pub use condemned::CondemnedObjects;
 pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
@@ -66,6 +68,8 @@ pub struct ControllerState {
     lifecycle: Lifecycle,
     /// Added in snapshot format 6 (empty for older snapshots).
     condemned: CondemnedObjects,
+    /// Added in snapshot format 6 too (older snapshots have no archives).
+    archives: BTreeMap<TopicId, ArchiveProgress>,
 }
 
 impl ControllerState {
@@ -178,6 +182,9 @@ impl ControllerState {
             Command::RenewBrokerLease(renew) => {
                 self.clock_ms = self.clock_ms.max(renew.now_ms);
                 CommandResponse::Heartbeat(self.renew_broker_lease(renew.broker_id))
+            }
+            Command::CommitArchive(commit) => {
+                CommandResponse::ArchiveCommitted(self.commit_archive(commit))
             }
         }
     }

@@ -121,6 +121,11 @@ impl TopicConfig {
         }
     }
 
+    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive.
+    pub fn archive_enabled(&self) -> bool {
+        self.get("skiff.archive.enable") == Some("true")
+    }
+
     /// `retention.ms`; -1 means keep forever.
     pub fn retention_ms(&self) -> i64 {
         self.long("retention.ms", 604_800_000)

@@ -300,6 +300,15 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "Time before a local segment rolls; Skiff segments follow the broker's flush settings.",
     ),
     def(
+        "skiff.archive.enable",
+        Bool,
+        "false",
+        false,
+        Rule::Any,
+        "Keep an Apache Iceberg table of this topic's records (Parquet) under archive/<topic>/ \
+         in the object store. `skiff archive run` archives on demand; no scheduled archiving yet.",
+    ),
+    def(
         "unclean.leader.election.enable",
         Bool,
         "false",

@@ -36,7 +36,7 @@ fn table_is_sorted_unique_and_defaults_validate() {
             def.name
         );
     }
-    assert_eq!(TOPIC_CONFIGS.len(), 30);
+    assert_eq!(TOPIC_CONFIGS.len(), 31);
 }
 
 #[test]
@@ -282,4 +282,34 @@ fn enforcement_follows_what_skiff_applies() {
         assert!(enforced(&[], key), "{key}");
     }
     assert!(!enforced(&[], "min.compaction.lag.ms"));
+}
+
+#[test]
+fn archive_enable_is_a_boolean_and_other_archive_keys_are_unknown() {
+    assert!(!TopicConfig::default().archive_enabled());
+    let config = TopicConfig::from_overrides(&overrides(&[("skiff.archive.enable", "true")]))
+        .expect("a boolean is accepted");
+    assert!(config.archive_enabled());
+    assert!(
+        config_error(TopicConfig::from_overrides(&overrides(&[(
+            "skiff.archive.enable",
+            "yes"
+        )])))
+        .contains("skiff.archive.enable")
+    );
+    let unknown = config_error(TopicConfig::from_overrides(&overrides(&[(
+        "skiff.archive.format",
+        "orc",
+    )])));
+    assert!(unknown.contains("unknown topic config"), "{unknown}");
+    let mut altered = TopicConfig::default();
+    altered
+        .alter(&[("skiff.archive.enable".to_string(), "true".to_string())], &[])
+        .expect("settable by IncrementalAlterConfigs");
+    assert!(altered.archive_enabled());
+    assert!(
+        altered
+            .alter(&[("skiff.archive.interval".to_string(), "1".to_string())], &[])
+            .is_err()
+    );
 }

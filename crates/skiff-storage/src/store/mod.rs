@@ -67,6 +67,9 @@ struct Inner {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     description: String,
+    /// The store root as a URL (`file:///dir`, `s3://bucket/prefix`, `memory://prefix`), for
+    /// files other programs open by absolute location (the archive's Iceberg tables).
+    root_url: String,
     counters: OpCounters,
 }
 
@@ -74,16 +77,18 @@ impl SegmentStore {
     /// Opens the store named by `cfg.url`. `file://` creates the directory; `memory://` is a
     /// fresh empty store private to this handle and its clones.
     pub fn open(cfg: &StoreConfig) -> Result<Self, StorageError> {
-        let (store, prefix, description): (Arc<dyn ObjectStore>, Path, String) =
+        let (store, prefix, description, root_url): (Arc<dyn ObjectStore>, Path, String, String) =
             match StoreLocation::parse(&cfg.url)? {
                 StoreLocation::Memory { prefix } => (
                     Arc::new(InMemory::new()),
                     prefix.clone(),
                     format!("memory://{prefix}"),
+                    format!("memory://{prefix}"),
                 ),
                 StoreLocation::File { dir } => {
                     let (fs, canonical) = open_local(&dir)?;
-                    (Arc::new(fs), Path::default(), format!("file://{canonical}"))
+                    let url = format!("file://{canonical}");
+                    (Arc::new(fs), Path::default(), url.clone(), url)
                 }
                 StoreLocation::S3 { bucket, prefix } => {
                     let backend = s3::build_s3(cfg, &bucket)?;
@@ -97,7 +102,12 @@ impl SegmentStore {
                         "s3://{bucket}/{prefix} (endpoint {endpoint}, region {}{credentials})",
                         backend.region
                     );
-                    (Arc::new(backend.store), prefix, description)
+                    let root_url = if prefix.parts_count() == 0 {
+                        format!("s3://{bucket}")
+                    } else {
+                        format!("s3://{bucket}/{prefix}")
+                    };
+                    (Arc::new(backend.store), prefix, description, root_url)
                 }
             };
         // Outermost, so every backend is metered the same way; for S3 that is outside
@@ -108,6 +118,7 @@ impl SegmentStore {
                 store,
                 prefix,
                 description,
+                root_url,
                 counters: OpCounters::default(),
             }),
         })
@@ -117,6 +128,12 @@ impl SegmentStore {
     /// `s3://bucket/prefix (endpoint http://127.0.0.1:4566, region us-east-1)`.
     pub fn describe(&self) -> String {
         self.inner.description.clone()
+    }
+
+    /// The store root as a URL with no trailing slash: `file:///abs/dir`,
+    /// `s3://bucket/prefix` or `memory://prefix`. An object's URL is this, `/`, its path.
+    pub fn root_url(&self) -> &str {
+        &self.inner.root_url
     }
 
     /// Request counters since open.
@@ -146,6 +163,61 @@ impl SegmentStore {
             .map(|_| ())
             .map_err(|err| classify(OpKind::Put, path, err));
         self.record(OpKind::Put, path, bytes, started, &result);
+        result
+    }
+
+    /// Writes a whole object that is not a segment (archive files, pointers). With
+    /// `overwrite` false the PUT is create-only and an existing object is an
+    /// [`StorageError::AlreadyExists`].
+    pub async fn put_object(
+        &self,
+        path: &Path,
+        bytes: Bytes,
+        overwrite: bool,
+    ) -> Result<(), StorageError> {
+        let full = self.full_path(path);
+        let len = bytes.len() as u64;
+        let mode = if overwrite {
+            PutMode::Overwrite
+        } else {
+            PutMode::Create
+        };
+        let started = Instant::now();
+        let result = self
+            .inner
+            .store
+            .put_opts(&full, PutPayload::from(bytes), PutOptions::from(mode))
+            .await
+            .map(|_| ())
+            .map_err(|err| classify(OpKind::Put, path, err));
+        self.record(OpKind::Put, path, len, started, &result);
+        result
+    }
+
+    /// Reads a whole object.
+    pub async fn get_object(&self, path: &Path) -> Result<Bytes, StorageError> {
+        let full = self.full_path(path);
+        let started = Instant::now();
+        let result = async { self.inner.store.get(&full).await?.bytes().await }
+            .await
+            .map_err(|err| classify(OpKind::GetRange, path, err));
+        let read = result.as_ref().map_or(0, |b| b.len() as u64);
+        self.record(OpKind::GetRange, path, read, started, &result);
+        result
+    }
+
+    /// An object's size, or `None` when it does not exist.
+    pub async fn object_size(&self, path: &Path) -> Result<Option<u64>, StorageError> {
+        let full = self.full_path(path);
+        let started = Instant::now();
+        let result = match self.inner.store.head(&full).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(err) => match classify(OpKind::Head, path, err) {
+                StorageError::NotFound { .. } => Ok(None),
+                other => Err(other),
+            },
+        };
+        self.record(OpKind::Head, path, 0, started, &result);
         result
     }
 

@@ -1,0 +1,280 @@
+//! An Iceberg [`Catalog`] whose table pointers are given to it, not kept by it: Skiff's
+//! controller holds each topic's current metadata location in its Raft state, so this catalog
+//! only writes metadata files and reports where. It does by hand the one thing the crate's
+//! `MemoryCatalog` does differently: metadata files are named `v<N>.metadata.json` (the layout
+//! engines that open a table by path, through `version-hint.text`, look for), where the crate
+//! names them `<N>-<uuid>.metadata.json`.
+//!
+//! Versions are written create-only. A version that already exists (left by a pass that died
+//! before its commit, or written by a pass that lost its lease) is never replaced: the next
+//! free number is taken, so version numbers may have gaps and the committed location is the
+//! only truth.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use iceberg::spec::{TableMetadata, TableMetadataBuilder};
+use iceberg::table::Table;
+use iceberg::{
+    Catalog, Error, ErrorKind, Namespace, NamespaceIdent, TableCommit, TableCreation, TableIdent,
+};
+use parking_lot::Mutex;
+use skiff_storage::{ObjectPath, SegmentStore, StorageError};
+
+use crate::storage::store_error;
+use iceberg::io::FileIO;
+use iceberg::Runtime;
+
+/// Versions tried past the current one before giving up; each failure is a file some earlier
+/// pass left behind, so this many means something is wrong.
+const MAX_VERSION_ATTEMPTS: u32 = 64;
+
+/// The namespace every archive table is in.
+pub const NAMESPACE: &str = "skiff";
+
+#[derive(Debug)]
+pub struct ArchiveCatalog {
+    store: SegmentStore,
+    file_io: FileIO,
+    /// Table → current metadata location, as registered or committed through this catalog.
+    tables: Mutex<HashMap<TableIdent, String>>,
+}
+
+impl ArchiveCatalog {
+    pub fn new(store: SegmentStore, file_io: FileIO) -> Self {
+        Self {
+            store,
+            file_io,
+            tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn relative(&self, location: &str) -> Result<ObjectPath, Error> {
+        let root = self.store.root_url();
+        location
+            .strip_prefix(root)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| ObjectPath::parse(rest).ok())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::DataInvalid,
+                    format!("{location} is outside the object store root {root}"),
+                )
+            })
+    }
+
+    /// Writes `metadata` as the first free `v<N>.metadata.json` with N > `after`, create-only.
+    async fn write_next_version(
+        &self,
+        metadata: &TableMetadata,
+        after: u32,
+    ) -> Result<String, Error> {
+        let json = Bytes::from(serde_json::to_vec(metadata)?);
+        for version in after + 1..=after + MAX_VERSION_ATTEMPTS {
+            let location = metadata_location(metadata.location(), version);
+            let path = self.relative(&location)?;
+            match self.store.put_object(&path, json.clone(), false).await {
+                Ok(()) => return Ok(location),
+                Err(StorageError::AlreadyExists { .. }) => {
+                    tracing::info!(%location, "metadata version taken by an uncommitted pass; trying the next");
+                }
+                Err(err) => return Err(store_error(err)),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Unexpected,
+            format!(
+                "metadata versions {} to {} of {} all exist",
+                after + 1,
+                after + MAX_VERSION_ATTEMPTS,
+                metadata.location()
+            ),
+        ))
+    }
+
+    fn table(
+        &self,
+        ident: TableIdent,
+        location: String,
+        metadata: TableMetadata,
+    ) -> Result<Table, Error> {
+        Table::builder()
+            .file_io(self.file_io.clone())
+            .metadata_location(location)
+            .metadata(metadata)
+            .identifier(ident)
+            // Tasks the table spawns (manifest reads) run on the caller's Tokio runtime.
+            .runtime(Runtime::try_current()?)
+            .build()
+    }
+
+    fn current_location(&self, ident: &TableIdent) -> Result<String, Error> {
+        self.tables.lock().get(ident).cloned().ok_or_else(|| {
+            Error::new(
+                ErrorKind::TableNotFound,
+                format!("table {ident} is not registered"),
+            )
+        })
+    }
+}
+
+/// `<table>/metadata/v<N>.metadata.json`.
+pub fn metadata_location(table_location: &str, version: u32) -> String {
+    format!(
+        "{}/metadata/v{version}.metadata.json",
+        table_location.trim_end_matches('/')
+    )
+}
+
+/// The N of a `.../v<N>.metadata.json` location.
+pub fn metadata_version(location: &str) -> Option<u32> {
+    location
+        .rsplit('/')
+        .next()?
+        .strip_prefix('v')?
+        .strip_suffix(".metadata.json")?
+        .parse()
+        .ok()
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::new(
+        ErrorKind::FeatureUnsupported,
+        format!("the archive catalog does not {what}; the controller owns the table list"),
+    )
+}
+
+#[async_trait]
+impl Catalog for ArchiveCatalog {
+    async fn list_namespaces(
+        &self,
+        _parent: Option<&NamespaceIdent>,
+    ) -> iceberg::Result<Vec<NamespaceIdent>> {
+        Ok(vec![NamespaceIdent::new(NAMESPACE.to_string())])
+    }
+
+    async fn create_namespace(
+        &self,
+        _namespace: &NamespaceIdent,
+        _properties: HashMap<String, String>,
+    ) -> iceberg::Result<Namespace> {
+        Err(unsupported("create namespaces"))
+    }
+
+    async fn get_namespace(&self, namespace: &NamespaceIdent) -> iceberg::Result<Namespace> {
+        Ok(Namespace::new(namespace.clone()))
+    }
+
+    async fn namespace_exists(&self, namespace: &NamespaceIdent) -> iceberg::Result<bool> {
+        Ok(namespace.as_ref() == &[NAMESPACE.to_string()])
+    }
+
+    async fn update_namespace(
+        &self,
+        _namespace: &NamespaceIdent,
+        _properties: HashMap<String, String>,
+    ) -> iceberg::Result<()> {
+        Err(unsupported("update namespaces"))
+    }
+
+    async fn drop_namespace(&self, _namespace: &NamespaceIdent) -> iceberg::Result<()> {
+        Err(unsupported("drop namespaces"))
+    }
+
+    async fn list_tables(&self, namespace: &NamespaceIdent) -> iceberg::Result<Vec<TableIdent>> {
+        Ok(self
+            .tables
+            .lock()
+            .keys()
+            .filter(|ident| ident.namespace() == namespace)
+            .cloned()
+            .collect())
+    }
+
+    /// Writes the new table's metadata as the first free version; `creation.location` is
+    /// required (the topic's folder).
+    async fn create_table(
+        &self,
+        namespace: &NamespaceIdent,
+        creation: TableCreation,
+    ) -> iceberg::Result<Table> {
+        if creation.location.is_none() {
+            return Err(Error::new(
+                ErrorKind::DataInvalid,
+                "an archive table needs its location",
+            ));
+        }
+        let ident = TableIdent::new(namespace.clone(), creation.name.clone());
+        let metadata = TableMetadataBuilder::from_table_creation(creation)?
+            .build()?
+            .metadata;
+        let location = self.write_next_version(&metadata, 0).await?;
+        self.tables.lock().insert(ident.clone(), location.clone());
+        self.table(ident, location, metadata)
+    }
+
+    async fn load_table(&self, ident: &TableIdent) -> iceberg::Result<Table> {
+        let location = self.current_location(ident)?;
+        let metadata = TableMetadata::read_from(&self.file_io, &location).await?;
+        self.table(ident.clone(), location, metadata)
+    }
+
+    async fn drop_table(&self, ident: &TableIdent) -> iceberg::Result<()> {
+        self.tables.lock().remove(ident);
+        Ok(())
+    }
+
+    async fn purge_table(&self, _ident: &TableIdent) -> iceberg::Result<()> {
+        Err(unsupported("purge tables"))
+    }
+
+    async fn table_exists(&self, ident: &TableIdent) -> iceberg::Result<bool> {
+        Ok(self.tables.lock().contains_key(ident))
+    }
+
+    async fn rename_table(&self, _src: &TableIdent, _dest: &TableIdent) -> iceberg::Result<()> {
+        Err(unsupported("rename tables"))
+    }
+
+    async fn register_table(
+        &self,
+        ident: &TableIdent,
+        metadata_location: String,
+    ) -> iceberg::Result<Table> {
+        let metadata = TableMetadata::read_from(&self.file_io, &metadata_location).await?;
+        self.tables
+            .lock()
+            .insert(ident.clone(), metadata_location.clone());
+        self.table(ident.clone(), metadata_location, metadata)
+    }
+
+    /// Checks the commit's requirements against the current metadata, applies its updates
+    /// and writes the result as the next free version (what `TableCommit::apply` does, but
+    /// for `v<N>` names, which it cannot parse).
+    async fn update_table(&self, mut commit: TableCommit) -> iceberg::Result<Table> {
+        let ident = commit.identifier().clone();
+        let current = self.load_table(&ident).await?;
+        let current_location = current.metadata_location_result()?.to_string();
+        let version = metadata_version(&current_location).ok_or_else(|| {
+            Error::new(
+                ErrorKind::DataInvalid,
+                format!("{current_location} is not a v<N>.metadata.json location"),
+            )
+        })?;
+        for requirement in commit.take_requirements() {
+            requirement.check(Some(current.metadata()))?;
+        }
+        let mut builder = current
+            .metadata()
+            .clone()
+            .into_builder(Some(current_location));
+        for update in commit.take_updates() {
+            builder = update.apply(builder)?;
+        }
+        let metadata = builder.build()?.metadata;
+        let location = self.write_next_version(&metadata, version).await?;
+        self.tables.lock().insert(ident.clone(), location.clone());
+        self.table(ident, location, metadata)
+    }
+}

@@ -1,0 +1,29 @@
+//! skiff-archive: topics as Apache Iceberg tables of Parquet files in Skiff's own object store,
+//! for DuckDB, Athena, Trino, Spark or pandas to query without a consumer.
+//!
+//! - [`rows`]: stored record batches (any codec) into Arrow rows of the archive schema, through
+//!   the record walk `skiff-records` shares with produce validation.
+//! - [`schema`]: the table's columns (Iceberg schema → Arrow schema) and partitioning
+//!   (`partition=<p>/date=<yyyy-mm-dd>`).
+//! - [`storage`]: the `iceberg` crate's `Storage` over [`skiff_storage::SegmentStore`].
+//! - [`catalog`]: an Iceberg catalog that writes `v<N>.metadata.json` files and leaves the
+//!   table pointer to the controller.
+//! - [`source`]: a topic's stored batches, planned from the controller state and read from
+//!   the store with their real offsets.
+//! - [`pass`]: one archive pass: begin at the committed metadata, write data files, append
+//!   them in one snapshot, and hand back what to commit.
+//!
+//! Only crates that archive link this one, so the broker and controller libraries never
+//! compile arrow, parquet or iceberg.
+
+pub mod catalog;
+mod error;
+pub mod pass;
+pub mod rows;
+pub mod schema;
+pub mod source;
+pub mod storage;
+
+pub use error::ArchiveError;
+pub use source::TopicPlan;
+pub use pass::{ArchiveCommit, ArchivePass, PassConfig, publish_version_hint, table_path};

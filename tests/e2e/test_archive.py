@@ -1,0 +1,144 @@
+"""Issue 15, first part: `skiff archive run` turns a topic into an Iceberg table of Parquet files
+in the object store, and engines read it with Skiff stopped: DuckDB (offline, extensions loaded
+from the pinned wheels) with iceberg_scan over the table and read_parquet over the data files,
+and pyarrow over the same files. Records come from confluent-kafka with every codec, keyed and
+null keys, tombstones, headers (one with a null value) and bytes that are not UTF-8."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from harness.cluster import Cluster
+from harness.confluent_client import create_topic
+from harness.stores import FILE_STORE
+
+PARTITIONS = 3
+CODECS = ("none", "gzip", "snappy", "lz4", "zstd")
+PER_CODEC = 40
+
+
+def _produce(bootstrap: str, topic: str) -> dict[tuple[int, int], dict]:
+    """Produces every codec's records; returns what was acknowledged, by (partition, offset)."""
+    acked: dict[tuple[int, int], dict] = {}
+    errors: list[str] = []
+    for codec in CODECS:
+        producer = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 20})
+        for n in range(PER_CODEC):
+            key = None if n % 4 == 0 else f"{codec}-key-{n}".encode()
+            value = None if n % 7 == 3 else f"{codec}-value-{n}-".encode() + bytes([0xFF, 0x00, n])
+            headers = [("trace", bytes([0xC3, 0x28, n])), ("nothing", None)] if n % 2 else []
+            sent = {"key": key, "value": value, "headers": headers}
+
+            def on_delivery(err, msg, sent=sent) -> None:  # noqa: ANN001
+                if err is not None:
+                    errors.append(str(err))
+                    return
+                _, timestamp = msg.timestamp()
+                acked[(msg.partition(), msg.offset())] = {**sent, "timestamp_ms": timestamp}
+
+            producer.produce(topic, value=value, key=key, headers=headers, partition=n % PARTITIONS,
+                             on_delivery=on_delivery)  # fmt: skip
+        assert producer.flush(60) == 0, "records left unacknowledged"
+    assert errors == []
+    return acked
+
+
+def _archive_run(skiff_bin: Path, cluster: Cluster, topic: str, objects: Path) -> dict:
+    result = subprocess.run(
+        [str(skiff_bin), "archive", "run", topic, "--controllers", ",".join(cluster.controller_addrs),
+         "--object-store", f"file://{objects}", "--json"],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return json.loads(result.stdout)
+
+
+def _duckdb():
+    """A DuckDB connection with the avro and iceberg extensions loaded from their wheels, with
+    every automatic download turned off: no network is needed at query time."""
+    import duckdb
+    import duckdb_extension_avro
+    import duckdb_extension_iceberg
+
+    con = duckdb.connect()
+    con.execute("SET autoinstall_known_extensions=false")
+    con.execute("SET autoload_known_extensions=false")
+    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
+        path = Path(module.__file__).parent / "extensions" / "v1.5.5" / f"{name}.duckdb_extension"
+        con.execute(f"LOAD '{path}'")
+    return con
+
+
+def _rows(con, source: str) -> dict[tuple[int, int], dict]:
+    rows = con.execute(
+        f"SELECT topic, partition, \"offset\", epoch_ms(\"timestamp\"), timestamp_type, key, value, headers FROM {source}"
+    ).fetchall()
+    out: dict[tuple[int, int], dict] = {}
+    for topic, partition, offset, timestamp_ms, timestamp_type, key, value, headers in rows:
+        assert (partition, offset) not in out, f"offset {partition}:{offset} twice"
+        out[(partition, offset)] = {
+            "topic": topic,
+            "timestamp_type": timestamp_type,
+            "key": bytes(key) if key is not None else None,
+            "value": bytes(value) if value is not None else None,
+            "headers": [(h["key"], bytes(h["value"]) if h["value"] is not None else None) for h in headers],
+            "timestamp_ms": timestamp_ms,
+        }
+    return out
+
+
+@pytest.mark.timeout(240)
+def test_archive_run_writes_an_iceberg_table_duckdb_and_pyarrow_read_offline(
+    tmp_path: Path, skiff_bin: Path, topic_name: str
+) -> None:
+    work = tmp_path / "cluster"
+    cluster = Cluster(skiff_bin, work, FILE_STORE, "unused", broker_args=("--flush-interval-ms", "20"))
+    objects = work / "objects"
+    try:
+        cluster.start()
+        create_topic(cluster.bootstrap, topic_name, PARTITIONS, {"skiff.archive.enable": "true"})
+        acked = _produce(cluster.bootstrap, topic_name)
+        first = _archive_run(skiff_bin, cluster, topic_name, objects)
+        assert first["archived"] is True and first["rows"] == len(acked)
+        # Nothing new: a second run commits nothing.
+        assert _archive_run(skiff_bin, cluster, topic_name, objects)["archived"] is False
+        cluster.stop()
+    finally:
+        cluster.kill_all()
+
+    table = objects / "archive" / topic_name
+    assert (table / "metadata" / "version-hint.text").read_text() == "2"
+    assert (table / "metadata" / "v2.metadata.json").is_file()
+    data_files = sorted(table.glob("data/partition=*/date=*/*.parquet"))
+    assert data_files, "no data files in Hive-style folders"
+
+    expected = {
+        at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
+    }
+    con = _duckdb()
+    from_table = _rows(con, f"iceberg_scan('{table}')")
+    assert from_table == expected
+    from_files = _rows(con, f"read_parquet('{table}/data/**/*.parquet')")
+    assert from_files == expected
+    for partition in range(PARTITIONS):
+        offsets = sorted(o for (p, o) in from_table if p == partition)
+        assert offsets == list(range(len(offsets))), f"partition {partition} offsets are not contiguous from 0"
+
+    import pyarrow.parquet as pq
+
+    # No Hive partitioning: the folder names repeat columns the files already hold.
+    read = pq.read_table([str(f) for f in data_files], partitioning=None)
+    assert read.column_names == ["topic", "partition", "offset", "timestamp", "timestamp_type", "key", "value",
+                                 "headers"]  # fmt: skip
+    assert read.num_rows == len(acked)
+    assert sorted(zip(read.column("partition").to_pylist(), read.column("offset").to_pylist())) == sorted(acked)
+    metadata = pq.ParquetFile(data_files[0]).metadata
+    columns = [metadata.row_group(0).column(i) for i in range(metadata.row_group(0).num_columns)]
+    by_name = {c.path_in_schema: c for c in columns}
+    assert by_name["offset"].compression == "ZSTD"
+    assert by_name["offset"].statistics.has_min_max and by_name["timestamp"].statistics.has_min_max
