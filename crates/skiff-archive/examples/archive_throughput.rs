@@ -15,9 +15,22 @@ use skiff_storage::{SegmentStore, StoreConfig};
 const RECORD_VALUE: usize = 1000;
 const RECORDS_PER_BATCH: i64 = 500;
 const WORDS: [&str; 16] = [
-    "{\"user\":", "\"order\",", " 42.17,", "\"status\":", "\"shipped\"}", " true,", "\"id\":",
-    " 98231,", "\"sku\":\"A-", "7781\",", "\"eur\",", "\"ts\":", " 1796500800,", "\"ok\"",
-    " null,", "\"note\":\"",
+    "{\"user\":",
+    "\"order\",",
+    " 42.17,",
+    "\"status\":",
+    "\"shipped\"}",
+    " true,",
+    "\"id\":",
+    " 98231,",
+    "\"sku\":\"A-",
+    "7781\",",
+    "\"eur\",",
+    "\"ts\":",
+    " 1796500800,",
+    "\"ok\"",
+    " null,",
+    "\"note\":\"",
 ];
 
 fn varint(out: &mut BytesMut, value: i64) {
@@ -94,8 +107,18 @@ fn batch(base_offset: i64, codec: Compression, timestamp: i64) -> Vec<u8> {
 fn cpu_seconds() -> f64 {
     // utime + stime of this process, from /proc (Linux).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -116,8 +139,8 @@ async fn main() {
     let record_bytes: usize = batches_needed * RECORDS_PER_BATCH as usize * (RECORD_VALUE + 8 + 13);
     // ARCHIVE_BENCH_DIR keeps the table for a look (DuckDB, pyarrow); else a temp dir.
     let dir = tempfile::tempdir().expect("temp dir");
-    let root = std::env::var("ARCHIVE_BENCH_DIR")
-        .unwrap_or_else(|_| dir.path().display().to_string());
+    let root =
+        std::env::var("ARCHIVE_BENCH_DIR").unwrap_or_else(|_| dir.path().display().to_string());
     let store = SegmentStore::open(&StoreConfig::for_url(format!("file://{root}"))).expect("store");
     let cpu_before = cpu_seconds();
     let wall = Instant::now();

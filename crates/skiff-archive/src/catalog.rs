@@ -23,8 +23,8 @@ use parking_lot::Mutex;
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
 use crate::storage::store_error;
-use iceberg::io::FileIO;
 use iceberg::Runtime;
+use iceberg::io::FileIO;
 
 /// Versions tried past the current one before giving up; each failure is a file some earlier
 /// pass left behind, so this many means something is wrong.

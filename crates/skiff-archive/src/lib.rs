@@ -25,5 +25,5 @@ pub mod source;
 pub mod storage;
 
 pub use error::ArchiveError;
-pub use source::TopicPlan;
 pub use pass::{ArchiveCommit, ArchivePass, PassConfig, publish_version_hint, table_path};
+pub use source::TopicPlan;

@@ -115,7 +115,10 @@ impl ArchivePass {
     ) -> Result<Self, ArchiveError> {
         let file_io = file_io(store);
         let catalog = ArchiveCatalog::new(store.clone(), file_io.clone());
-        let ident = TableIdent::new(NamespaceIdent::new(NAMESPACE.to_string()), topic.to_string());
+        let ident = TableIdent::new(
+            NamespaceIdent::new(NAMESPACE.to_string()),
+            topic.to_string(),
+        );
         let table = match current_metadata {
             Some(location) => catalog.register_table(&ident, location.to_string()).await?,
             None => {
@@ -282,11 +285,10 @@ pub async fn publish_version_hint(
     topic: &str,
     metadata_location: &str,
 ) -> Result<(), ArchiveError> {
-    let version =
-        metadata_version(metadata_location).ok_or_else(|| ArchiveError::Metadata {
-            location: metadata_location.to_string(),
-            reason: "not a v<N>.metadata.json location".to_string(),
-        })?;
+    let version = metadata_version(metadata_location).ok_or_else(|| ArchiveError::Metadata {
+        location: metadata_location.to_string(),
+        reason: "not a v<N>.metadata.json location".to_string(),
+    })?;
     let path = ObjectPath::parse(format!("{}/metadata/version-hint.text", table_path(topic)))
         .map_err(|err| ArchiveError::Metadata {
             location: metadata_location.to_string(),
@@ -320,11 +322,10 @@ async fn flush_rows(table: &Table, open: &mut OpenPartition) -> Result<(), Archi
 /// index) on offset and timestamp, chunk-level on the small columns, none on values and
 /// headers, whose min/max would only cost space. Values are not dictionary-encoded.
 fn writer_properties(config: &PassConfig) -> Result<WriterProperties, ArchiveError> {
-    let level = ZstdLevel::try_new(config.zstd_level)
-        .map_err(|err| ArchiveError::Metadata {
-            location: "zstd level".to_string(),
-            reason: err.to_string(),
-        })?;
+    let level = ZstdLevel::try_new(config.zstd_level).map_err(|err| ArchiveError::Metadata {
+        location: "zstd level".to_string(),
+        reason: err.to_string(),
+    })?;
     let column = |name: &str| ColumnPath::from(name);
     let header_column = |name: &str| {
         ColumnPath::new(vec![

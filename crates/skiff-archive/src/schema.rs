@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use arrow_schema::SchemaRef as ArrowSchemaRef;
 use iceberg::spec::{
-    ListType, NestedField, PrimitiveType, Schema, StructType, Transform, Type,
-    UnboundPartitionSpec,
+    ListType, NestedField, PrimitiveType, Schema, StructType, Transform, Type, UnboundPartitionSpec,
 };
 
 use crate::error::ArchiveError;

@@ -6,7 +6,7 @@
 
 use bytes::BytesMut;
 use skiff_meta::state::ArchiveProgress;
-use skiff_meta::{ControllerState, CommitArchive, IndexEntry, Topic};
+use skiff_meta::{CommitArchive, ControllerState, IndexEntry, Topic};
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
 use crate::error::ArchiveError;
@@ -60,7 +60,10 @@ impl TopicPlan {
 
     /// Index entries to read.
     pub fn entries(&self) -> usize {
-        self.partitions.iter().map(|(_, _, reads)| reads.len()).sum()
+        self.partitions
+            .iter()
+            .map(|(_, _, reads)| reads.len())
+            .sum()
     }
 
     /// Bytes of stored batches to read.

@@ -62,7 +62,11 @@ pub(crate) fn store_error(err: StorageError) -> Error {
     };
     let retryable = err.is_retriable();
     let error = Error::new(kind, err.to_string());
-    if retryable { error.with_retryable(true) } else { error }
+    if retryable {
+        error.with_retryable(true)
+    } else {
+        error
+    }
 }
 
 // The trait is `typetag`-serialisable so storages can cross process boundaries; this one holds
@@ -96,7 +100,12 @@ impl Storage for StoreStorage {
 
     async fn metadata(&self, path: &str) -> iceberg::Result<FileMetadata> {
         let relative = self.path(path)?;
-        match self.store.object_size(&relative).await.map_err(store_error)? {
+        match self
+            .store
+            .object_size(&relative)
+            .await
+            .map_err(store_error)?
+        {
             Some(size) => Ok(FileMetadata { size }),
             None => Err(Error::new(
                 ErrorKind::DataInvalid,

@@ -226,7 +226,11 @@ async fn roundtrip(store: SegmentStore) {
     assert!(second.metadata_location.ends_with("/v3.metadata.json"));
     let rows = read_table(&store, &second.metadata_location).await;
     assert_eq!(rows.len(), 27);
-    let partition0: Vec<i64> = rows.keys().filter(|(p, _)| *p == 0).map(|(_, o)| *o).collect();
+    let partition0: Vec<i64> = rows
+        .keys()
+        .filter(|(p, _)| *p == 0)
+        .map(|(_, o)| *o)
+        .collect();
     assert_eq!(partition0, (0..14).collect::<Vec<_>>());
 
     // A stale pass (it started from v2, like one that lost its lease) never replaces v3: it
@@ -257,9 +261,11 @@ async fn roundtrip(store: SegmentStore) {
 #[tokio::test]
 async fn archives_all_codecs_to_a_local_directory_and_reads_them_back() {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SegmentStore::open(&StoreConfig::for_url(format!("file://{}", dir.path().display())))
-            .unwrap();
+    let store = SegmentStore::open(&StoreConfig::for_url(format!(
+        "file://{}",
+        dir.path().display()
+    )))
+    .unwrap();
     roundtrip(store).await;
 }
 

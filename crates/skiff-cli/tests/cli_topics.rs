@@ -46,7 +46,10 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
         json!({"topics": [{"name": "orders", "partitions": 3, "records": 2, "bytes": bytes, "internal": false}]})
     );
     let table = dev.run(&["topic", "list"]).ok();
-    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(
         lines,
         vec![

@@ -129,6 +129,9 @@ async fn uncommitted_and_unreferenced_objects_are_collected_committed_ones_kept(
         .expect("topic")
         .partitions[0]
         .high_watermark();
-    assert_eq!(partition, 1, "only the committed object's record is in the log");
+    assert_eq!(
+        partition, 1,
+        "only the committed object's record is in the log"
+    );
     cluster.stop_all().await;
 }

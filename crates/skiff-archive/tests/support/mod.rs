@@ -54,9 +54,10 @@ pub fn stored_batch(records: &[Produced], codec: Compression) -> Vec<u8> {
                 headers: Default::default(),
             };
             for (key, value) in &r.headers {
-                record
-                    .headers
-                    .insert(StrBytes::from_string(key.clone()), value.clone().map(Bytes::from));
+                record.headers.insert(
+                    StrBytes::from_string(key.clone()),
+                    value.clone().map(Bytes::from),
+                );
             }
             record
         })

@@ -241,7 +241,12 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
     let client = args.client.connect().await?;
     let topics = client.list_topics(args.internal).await?;
     let counts: Vec<(Option<i64>, Option<i64>)> = stream::iter(&topics)
-        .map(|t| async { (record_count(&client, t).await, stored_bytes(&client, t).await) })
+        .map(|t| async {
+            (
+                record_count(&client, t).await,
+                stored_bytes(&client, t).await,
+            )
+        })
         .buffered(CONCURRENT_LOOKUPS)
         .collect()
         .await;
@@ -266,8 +271,11 @@ async fn list(args: ListArgs) -> anyhow::Result<()> {
         print_text("no topics\n")?;
         return Ok(());
     }
-    let mut table = Table::new(&["NAME", "PARTITIONS", "RECORDS", "BYTES"])
-        .numeric(&["PARTITIONS", "RECORDS", "BYTES"]);
+    let mut table = Table::new(&["NAME", "PARTITIONS", "RECORDS", "BYTES"]).numeric(&[
+        "PARTITIONS",
+        "RECORDS",
+        "BYTES",
+    ]);
     for (topic, (records, bytes)) in topics.iter().zip(&counts) {
         table.row(vec![
             topic.name.clone(),

@@ -37,12 +37,13 @@ pub use jobs::{
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{
-    CONDEMNED_KEYS_KEPT_MS, CondemnOrphans, DEFAULT_LOG_RETENTION_MS, DELETE_TO_HIGH_WATERMARK, DeleteRecords, EnforceRetention,
-    LogDefaults, LogError, PartitionRef, RecordDeletion, SetLogDefaults, Truncation,
+    CONDEMNED_KEYS_KEPT_MS, CondemnOrphans, DEFAULT_LOG_RETENTION_MS, DELETE_TO_HIGH_WATERMARK,
+    DeleteRecords, EnforceRetention, LogDefaults, LogError, PartitionRef, RecordDeletion,
+    SetLogDefaults, Truncation,
 };
 pub use segments::{
-    BatchCommit, COLLECTED_OBJECT_ID, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
-    SegmentCommit, SegmentCommitResult,
+    BatchCommit, BatchOutcome, BatchProblem, COLLECTED_OBJECT_ID, ChunkCommit, ChunkOutcome,
+    ProduceError, SegmentCommit, SegmentCommitResult,
 };
 pub use topics::{
     AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, LimitError, NewTopic,

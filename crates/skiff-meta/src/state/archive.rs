@@ -69,7 +69,9 @@ impl ControllerState {
         let now = self.clock_ms;
         let progress = self.archives.entry(commit.topic_id).or_default();
         progress.metadata_location = commit.metadata_location.clone();
-        progress.last_offsets.extend(commit.last_offsets.iter().copied());
+        progress
+            .last_offsets
+            .extend(commit.last_offsets.iter().copied());
         progress.commits += 1;
         progress.rows += commit.rows;
         progress.data_bytes += commit.data_bytes;

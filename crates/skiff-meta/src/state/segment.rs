@@ -8,11 +8,11 @@ use super::producer::{
     CachedBatch, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS, ProducerExpiryIndex,
     ProducerPartitionState, ProducerRegistry, SequenceVerdict, sequence_after,
 };
+use crate::command::COLLECTED_OBJECT_ID;
 use crate::command::{
     BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
     SegmentCommit, SegmentCommitResult,
 };
-use crate::command::COLLECTED_OBJECT_ID;
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
 

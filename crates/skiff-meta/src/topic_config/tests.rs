@@ -304,12 +304,18 @@ fn archive_enable_is_a_boolean_and_other_archive_keys_are_unknown() {
     assert!(unknown.contains("unknown topic config"), "{unknown}");
     let mut altered = TopicConfig::default();
     altered
-        .alter(&[("skiff.archive.enable".to_string(), "true".to_string())], &[])
+        .alter(
+            &[("skiff.archive.enable".to_string(), "true".to_string())],
+            &[],
+        )
         .expect("settable by IncrementalAlterConfigs");
     assert!(altered.archive_enabled());
     assert!(
         altered
-            .alter(&[("skiff.archive.interval".to_string(), "1".to_string())], &[])
+            .alter(
+                &[("skiff.archive.interval".to_string(), "1".to_string())],
+                &[]
+            )
             .is_err()
     );
 }

@@ -39,7 +39,10 @@ fn a_commit_from_the_current_progress_applies_once() {
     assert_eq!(progress.metadata_location, V1);
     assert_eq!(progress.next_offset(0), 5);
     assert_eq!(progress.next_offset(1), 10);
-    assert_eq!((progress.commits, progress.rows, progress.data_files), (1, 10, 2));
+    assert_eq!(
+        (progress.commits, progress.rows, progress.data_files),
+        (1, 10, 2)
+    );
 
     // The same commit again (a retried proposal, or a second pass that started from the same
     // progress) is refused and changes nothing.
@@ -73,7 +76,10 @@ fn offsets_must_move_forward_within_the_log() {
     ));
     assert!(matches!(
         refused(&[(0, 10)], &mut state),
-        Err(ArchiveCommitError::BadOffset { high_watermark: 10, .. })
+        Err(ArchiveCommitError::BadOffset {
+            high_watermark: 10,
+            ..
+        })
     ));
     assert_eq!(
         refused(&[(2, 0)], &mut state),
