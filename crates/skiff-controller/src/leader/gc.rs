@@ -21,11 +21,10 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use skiff_storage::{ObjectInfo, ObjectPath, SegmentStore};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use skiff_meta::{CondemnOrphans, ForgetObjects, StateHandle};
 
-use super::{LifecycleSettings, propose, ticker};
+use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::clock::Clock;
 use crate::metrics::LifecycleMetrics;
 use crate::raft::types::Raft;
@@ -65,21 +64,6 @@ impl ObjectGc {
         }
     }
 
-    pub(crate) async fn run(mut self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
-        let mut ticker = ticker(self.settings.interval);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            tokio::select! {
-                _ = self.collect(raft, state) => {}
-                _ = stop.cancelled() => return,
-            }
-            self.publish_gauges(state);
-        }
-    }
-
     fn publish_gauges(&self, state: &StateHandle) {
         let state = state.read();
         self.metrics.stored_bytes.set(state.stored_bytes() as f64);
@@ -87,11 +71,6 @@ impl ObjectGc {
         self.metrics
             .unreferenced_objects
             .set(state.unreferenced_object_count() as f64);
-    }
-
-    async fn collect(&mut self, raft: &Raft, state: &StateHandle) {
-        self.collect_orphans(raft, state).await;
-        self.collect_unreferenced(raft, state).await;
     }
 
     async fn collect_orphans(&mut self, raft: &Raft, state: &StateHandle) {
@@ -219,4 +198,16 @@ fn known_keys(state: &StateHandle) -> HashSet<String> {
 fn age(object: &ObjectInfo, now: SystemTime) -> Duration {
     now.duration_since(SystemTime::from(object.last_modified))
         .unwrap_or_default()
+}
+
+impl PeriodicDuty for ObjectGc {
+    fn period(&self) -> Duration {
+        self.settings.interval
+    }
+
+    async fn round(&mut self, raft: &Raft, state: &StateHandle) {
+        self.collect_orphans(raft, state).await;
+        self.collect_unreferenced(raft, state).await;
+        self.publish_gauges(state);
+    }
 }

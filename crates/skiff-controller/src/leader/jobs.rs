@@ -7,14 +7,12 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use skiff_meta::{
     ControllerState, ExpireJobs, JobSpec, PartitionRef, PlanJobs, PlannedJob, StateHandle,
 };
 
 use super::merge_plan::{MergePolicy, merge_for};
-use super::{LifecycleSettings, propose, ticker};
+use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
 pub(crate) struct JobPlanner {
@@ -30,20 +28,11 @@ impl JobPlanner {
             cursor: None,
         }
     }
+}
 
-    pub(crate) async fn run(mut self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
-        let period = Duration::from_millis(self.settings.config.cleaner_backoff_ms);
-        let mut ticker = ticker(period);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            tokio::select! {
-                _ = self.round(raft, state) => {}
-                _ = stop.cancelled() => return,
-            }
-        }
+impl PeriodicDuty for JobPlanner {
+    fn period(&self) -> Duration {
+        Duration::from_millis(self.settings.config.cleaner_backoff_ms)
     }
 
     async fn round(&mut self, raft: &Raft, state: &StateHandle) {

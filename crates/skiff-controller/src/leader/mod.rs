@@ -67,6 +67,33 @@ pub(crate) fn ticker(period: Duration) -> tokio::time::Interval {
     ticker
 }
 
+/// A leader duty that does one round of work per period.
+pub(crate) trait PeriodicDuty {
+    fn period(&self) -> Duration;
+    fn round(&mut self, raft: &Raft, state: &StateHandle) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs a duty's rounds, the first a whole period after the term began, until `stop`; a round
+/// still running then is dropped (each round's effect is one proposal, applied or not).
+pub(crate) async fn run_periodically(
+    mut duty: impl PeriodicDuty,
+    raft: &Raft,
+    state: &StateHandle,
+    stop: CancellationToken,
+) {
+    let mut ticker = ticker(duty.period());
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        tokio::select! {
+            _ = duty.round(raft, state) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
 /// How long a new leader waits before retrying a failed duty step.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
@@ -132,17 +159,29 @@ impl LeaderDuties {
                     .await;
             }
         };
-        let retention_check = RetentionCheck::new(self.lifecycle.clone());
-        let retention = retention_check.run(&self.raft, &self.state, stop.clone());
-        let offsets_expiry = OffsetsExpiry::new(self.lifecycle.clone());
-        let offsets = offsets_expiry.run(&self.raft, &self.state, stop.clone());
-        let planner = JobPlanner::new(self.lifecycle.clone());
-        let jobs = planner.run(&self.raft, &self.state, stop.clone());
+        let (raft, state) = (&self.raft, &self.state);
+        let retention = run_periodically(
+            RetentionCheck::new(self.lifecycle.clone()),
+            raft,
+            state,
+            stop.clone(),
+        );
+        let offsets = run_periodically(
+            OffsetsExpiry::new(self.lifecycle.clone()),
+            raft,
+            state,
+            stop.clone(),
+        );
+        let jobs = run_periodically(
+            JobPlanner::new(self.lifecycle.clone()),
+            raft,
+            state,
+            stop.clone(),
+        );
         let gc = async {
             if let Some(settings) = &self.gc {
-                ObjectGc::new(settings.clone(), self.lifecycle.clone())
-                    .run(&self.raft, &self.state, stop.clone())
-                    .await;
+                let collector = ObjectGc::new(settings.clone(), self.lifecycle.clone());
+                run_periodically(collector, raft, state, stop.clone()).await;
             }
         };
         tokio::join!(leases, retention, offsets, jobs, gc);

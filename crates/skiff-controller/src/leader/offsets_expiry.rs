@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use skiff_meta::state::GroupRecord;
 use skiff_meta::{ExpireGroupOffsets, StateHandle};
 
-use super::{LifecycleSettings, propose, ticker};
+use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
 const GROUPS_PER_PROPOSAL: usize = 1_000;
@@ -28,24 +26,14 @@ impl OffsetsExpiry {
             .unwrap_or(i64::MAX)
             .saturating_mul(60_000)
     }
+}
 
-    pub(crate) async fn run(&self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
-        let period =
-            Duration::from_millis(self.settings.config.offsets_retention_check_interval_ms);
-        let mut ticker = ticker(period);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            tokio::select! {
-                _ = self.check(raft, state) => {}
-                _ = stop.cancelled() => return,
-            }
-        }
+impl PeriodicDuty for OffsetsExpiry {
+    fn period(&self) -> Duration {
+        Duration::from_millis(self.settings.config.offsets_retention_check_interval_ms)
     }
 
-    async fn check(&self, raft: &Raft, state: &StateHandle) {
+    async fn round(&mut self, raft: &Raft, state: &StateHandle) {
         let now = self.settings.clock.now_ms();
         let retention_ms = self.retention_ms();
         let cutoff = now.saturating_sub(retention_ms);

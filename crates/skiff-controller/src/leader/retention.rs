@@ -6,11 +6,9 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use skiff_meta::{ControllerState, EnforceRetention, PartitionRef, StateHandle, TopicId};
 
-use super::{LifecycleSettings, propose, ticker};
+use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
 /// Partitions named in one proposal, so a cluster-wide expiry is several modest log entries.
@@ -24,23 +22,14 @@ impl RetentionCheck {
     pub(crate) fn new(settings: LifecycleSettings) -> Self {
         RetentionCheck { settings }
     }
+}
 
-    pub(crate) async fn run(&self, raft: &Raft, state: &StateHandle, stop: CancellationToken) {
-        let period = Duration::from_millis(self.settings.config.retention_check_interval_ms);
-        let mut ticker = ticker(period);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                _ = stop.cancelled() => return,
-            }
-            tokio::select! {
-                _ = self.check(raft, state) => {}
-                _ = stop.cancelled() => return,
-            }
-        }
+impl PeriodicDuty for RetentionCheck {
+    fn period(&self) -> Duration {
+        Duration::from_millis(self.settings.config.retention_check_interval_ms)
     }
 
-    async fn check(&self, raft: &Raft, state: &StateHandle) {
+    async fn round(&mut self, raft: &Raft, state: &StateHandle) {
         let now = self.settings.clock.now_ms();
         let due = due_partitions(state, now);
         for chunk in due.chunks(PARTITIONS_PER_PROPOSAL) {
