@@ -20,12 +20,14 @@ Measurements, not assertions: timings on a shared 2-core machine vary by a secon
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
@@ -176,6 +178,16 @@ SCENARIOS = {
 }
 
 
+@contextlib.contextmanager
+def run_dir(name: str, keep: Path | None) -> Iterator[str]:
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=f"skiff-pauses-{name}-") as work:
+            yield work
+    else:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield tempfile.mkdtemp(prefix=f"{name}-", dir=keep)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skiff-bin", type=Path, required=True)
@@ -183,11 +195,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--down-s", type=float, default=4.0, help="downtime of the restarted broker")
+    parser.add_argument("--keep", type=Path, help="keep each run's work dir (logs) under this folder")
     args = parser.parse_args()
     binary = args.skiff_bin.resolve()
     for name in args.scenarios.split(","):
         for run in range(1, args.runs + 1):
-            with tempfile.TemporaryDirectory(prefix=f"skiff-pauses-{name}-") as work:
+            with run_dir(name, args.keep) as work:
                 try:
                     row = SCENARIOS[name](binary, Path(work), args)
                 except Exception as error:  # a failed run is a result too; keep going

@@ -77,6 +77,12 @@ impl LeaseStatus {
         u128::from(now.saturating_sub(held)) > self.inner.suspect_after.as_millis()
     }
 
+    /// How long after its last accepted heartbeat a broker stops trusting its lease (and so
+    /// stops serving groups): every broker runs with the same setting.
+    pub fn suspect_after(&self) -> Duration {
+        self.inner.suspect_after
+    }
+
     /// True once per lapse: the first time it is asked while the lease is suspect.
     pub fn take_lapse(&self, now: Instant) -> bool {
         self.is_suspect(now) && !self.inner.lapse_reported.swap(true, Ordering::AcqRel)

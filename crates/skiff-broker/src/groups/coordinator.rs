@@ -131,6 +131,12 @@ impl GroupCoordinator {
         let state = self.core.controller.state();
         let state = state.read();
         match group_coordinator(group_id, state.live_brokers()) {
+            // A broker that cannot tell whether it still holds its lease serves no group:
+            // another broker may have taken them over meanwhile. It also bounds when a broker
+            // whose lease lapsed last answered a member (see `CoordinatorCore::silent_ms`).
+            Some(id) if id == self.core.broker_id && self.core.lease_is_suspect() => {
+                Err(CoordinatorError::CoordinatorNotAvailable)
+            }
             Some(id) if id == self.core.broker_id => Ok(()),
             Some(_) => Err(CoordinatorError::NotCoordinator),
             None => Err(CoordinatorError::CoordinatorNotAvailable),
@@ -187,18 +193,19 @@ impl CoordinatorCore {
             return Ok(Some(slot.clone()));
         }
         let now = self.now();
-        let (persisted, epoch) = {
+        let (persisted, epoch, silent_ms) = {
             let state = self.controller.state();
             let state = state.read();
             (
                 state.group(group_id).map(|record| record.metadata.clone()),
                 state.placement_epoch(),
+                self.silent_ms(&state, group_id),
             )
         };
         let mut group = match persisted {
             Some(Some(stored)) => {
-                let group = ClassicGroup::from_stored(&stored, self.config.clone(), now);
-                tracing::info!(group = %group_id, generation = group.generation(), members = group.member_count(), "loaded group from the controller");
+                let group = ClassicGroup::from_stored(&stored, self.config.clone(), now, silent_ms);
+                tracing::info!(group = %group_id, generation = group.generation(), members = group.member_count(), silent_ms, "loaded group from the controller");
                 group
             }
             // Only offsets were stored: a group of standalone consumers.
@@ -222,6 +229,40 @@ impl CoordinatorCore {
         let slot = Arc::new(Mutex::new(group));
         groups.insert(group_id.to_string(), slot.clone());
         Ok(Some(slot))
+    }
+
+    /// How long the members of `group_id` have certainly gone unheard when this broker takes
+    /// the group from a coordinator whose lease lapsed. That broker stopped serving groups once
+    /// its last accepted heartbeat was `suspect_after` old, so no session was kept alive by it
+    /// since; counting that time lets members whose clients already gave up their ids (as
+    /// librdkafka does at its own session timeout) expire a session after they were last
+    /// heard, not a session after the takeover. 0 when the previous coordinator left cleanly,
+    /// is live, or is unknown, and in `skiff dev` (no lease).
+    fn silent_ms(&self, state: &skiff_meta::ControllerState, group_id: &str) -> u64 {
+        let Some(lease) = &self.lease else {
+            return 0;
+        };
+        let Some(previous) = state
+            .live_history()
+            .previous_coordinator(group_id, self.broker_id)
+        else {
+            return 0;
+        };
+        match state.broker_lease(previous) {
+            Some(previous) if !previous.live && previous.last_heartbeat_ms > 0 => {
+                let suspect_ms =
+                    i64::try_from(lease.suspect_after().as_millis()).unwrap_or(i64::MAX);
+                let served_until = previous.last_heartbeat_ms.saturating_add(suspect_ms);
+                u64::try_from(now_ms().saturating_sub(served_until)).unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    fn lease_is_suspect(&self) -> bool {
+        self.lease
+            .as_ref()
+            .is_some_and(|lease| lease.is_suspect(Instant::now()))
     }
 
     /// Drops every loaded group this broker has not coordinated without a break since it

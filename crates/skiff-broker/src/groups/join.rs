@@ -174,6 +174,7 @@ impl ClassicGroup {
             awaiting_join: Some(responder),
             awaiting_sync: None,
             is_new: true,
+            heard_here: true,
             expires_at,
         };
         self.hint(expires_at);

@@ -25,6 +25,9 @@ pub struct Member {
     pub is_new: bool,
     /// When the member is considered dead without a heartbeat (coordinator clock, ms).
     pub expires_at: u64,
+    /// The member itself reached this coordinator (joined, synced or heartbeated). False for
+    /// members loaded from the controller until then.
+    pub heard_here: bool,
 }
 
 impl Member {
@@ -58,6 +61,17 @@ impl Member {
 
     pub fn touch(&mut self, now: u64) {
         self.expires_at = now.saturating_add(self.session_timeout_ms);
+        self.heard_here = true;
+    }
+
+    /// An offset commit keeps a session alive, as in Kafka, but only once the member has been
+    /// heard here: a commit queued at the previous coordinator can arrive after the client has
+    /// given its id up (librdkafka drops it at its own session timeout), and must not hold a
+    /// rebalance for another session.
+    pub fn touch_on_commit(&mut self, now: u64) {
+        if self.heard_here {
+            self.touch(now);
+        }
     }
 
     /// Sends the join answer if the member waits for one; false if it did not. A client that

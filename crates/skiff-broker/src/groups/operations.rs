@@ -185,7 +185,7 @@ impl GroupCoordinator {
         match state.group(group_id) {
             Some(record) => match &record.metadata {
                 Some(stored) => {
-                    ClassicGroup::from_stored(stored, self.core.config.clone(), self.core.now())
+                    ClassicGroup::from_stored(stored, self.core.config.clone(), self.core.now(), 0)
                         .describe()
                 }
                 None => ClassicGroup::new(group_id, self.core.config.clone()).describe(),

@@ -60,9 +60,16 @@ impl ClassicGroup {
         }
     }
 
-    /// Rebuilds a group from its last stored generation: Stable with its members (whose
-    /// sessions start now), or Empty.
-    pub fn from_stored(stored: &StoredGroup, config: Arc<GroupConfig>, now: u64) -> ClassicGroup {
+    /// Rebuilds a group from its last stored generation: Stable with its members, or Empty.
+    /// `silent_ms` is how long the members have certainly gone unheard (their previous
+    /// coordinator stopped serving that long ago): their sessions count it, as if they had
+    /// started then, but never leave a member less than half a session to find this broker.
+    pub fn from_stored(
+        stored: &StoredGroup,
+        config: Arc<GroupConfig>,
+        now: u64,
+        silent_ms: u64,
+    ) -> ClassicGroup {
         let mut group = ClassicGroup::new(&stored.group_id, config);
         group.generation = stored.generation;
         group.protocol_type =
@@ -83,7 +90,12 @@ impl ClassicGroup {
                 awaiting_join: None,
                 awaiting_sync: None,
                 is_new: false,
-                expires_at: now.saturating_add(session_timeout_ms),
+                heard_here: false,
+                expires_at: now.saturating_add(
+                    session_timeout_ms
+                        .saturating_sub(silent_ms)
+                        .max(session_timeout_ms / 2),
+                ),
             };
             let protocol_type = stored.protocol_type.clone();
             group.add_member(member, &protocol_type);

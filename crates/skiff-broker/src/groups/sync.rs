@@ -217,7 +217,7 @@ impl ClassicGroup {
             return Err(CoordinatorError::RebalanceInProgress);
         }
         if let Some(member) = self.members.get_mut(member_id) {
-            member.touch(now);
+            member.touch_on_commit(now);
         }
         Ok(())
     }

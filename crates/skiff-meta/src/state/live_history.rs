@@ -48,6 +48,18 @@ impl LiveBrokerHistory {
         }
     }
 
+    /// The broker that coordinated `group_id` before `broker`'s current run as its
+    /// coordinator: the coordinator under the newest live set, walking back, that is not
+    /// `broker`. `None` when the history kept shows no other (or the group had none then).
+    pub fn previous_coordinator(&self, group_id: &str, broker: i32) -> Option<i32> {
+        self.recent
+            .iter()
+            .rev()
+            .map(|(_, live)| group_coordinator_among(group_id, live.iter().copied()))
+            .find(|coordinator| *coordinator != Some(broker))
+            .flatten()
+    }
+
     /// Whether `broker` coordinated `group_id` under every live set from placement epoch
     /// `since` until now. False when `since` is older than the history kept, or newer than
     /// the current epoch.

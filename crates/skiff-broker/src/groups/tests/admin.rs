@@ -109,7 +109,7 @@ fn a_stored_group_loads_stable_and_accepts_its_members() {
     assert_eq!(stored.members.len(), 2);
 
     let loaded_at = 1_000_000;
-    let mut loaded = ClassicGroup::from_stored(&stored, config(0), loaded_at);
+    let mut loaded = ClassicGroup::from_stored(&stored, config(0), loaded_at, 0);
     assert_eq!(loaded.state(), GroupState::Stable);
     assert_eq!(loaded.generation(), 1);
     assert_eq!(loaded.leader(), Some(ids[0].as_str()));
@@ -128,6 +128,69 @@ fn a_stored_group_loads_stable_and_accepts_its_members() {
     assert!(loaded.has_member(&ids[1]), "its sync restarted its session");
 }
 
+#[test]
+fn members_whose_previous_coordinator_went_silent_count_that_silence_in_their_sessions() {
+    let (mut group, ids) = stable_group(2);
+    group.request_store(StorePurpose::Empty, None);
+    let stored = group.take_stores().remove(0).group;
+    let loaded_at = 1_000_000;
+    // The previous coordinator stopped serving 3 s before the load.
+    let mut loaded = ClassicGroup::from_stored(&stored, config(0), loaded_at, 3_000);
+    assert_eq!(loaded.heartbeat(&ids[1], None, 1, loaded_at + 1), Ok(()));
+    loaded.on_timer(loaded_at + SESSION - 3_000 - 1);
+    assert!(loaded.has_member(&ids[0]));
+    loaded.on_timer(loaded_at + SESSION - 3_000);
+    assert!(
+        !loaded.has_member(&ids[0]),
+        "expired a session after it was last heard"
+    );
+    assert!(
+        loaded.has_member(&ids[1]),
+        "it heartbeated the new coordinator"
+    );
+
+    // Silence longer than a session still leaves half a session to find the new coordinator.
+    let mut late = ClassicGroup::from_stored(&stored, config(0), loaded_at, 10 * SESSION);
+    late.on_timer(loaded_at + SESSION / 2 - 1);
+    assert!(late.has_member(&ids[0]) && late.has_member(&ids[1]));
+    late.on_timer(loaded_at + SESSION / 2);
+    assert!(!late.has_member(&ids[0]) && !late.has_member(&ids[1]));
+}
+
+#[test]
+fn a_commit_from_a_taken_over_member_keeps_its_session_only_once_it_was_heard_here() {
+    let (mut group, ids) = stable_group(2);
+    group.request_store(StorePurpose::Empty, None);
+    let stored = group.take_stores().remove(0).group;
+    let loaded_at = 1_000_000;
+    let mut loaded = ClassicGroup::from_stored(&stored, config(0), loaded_at, 0);
+    // A commit queued at the previous coordinator arrives from a client that may have given
+    // the id up: it is stored (valid generation) but does not extend the session.
+    assert_eq!(
+        loaded.validate_offset_commit(&ids[0], None, 1, loaded_at + 5_000),
+        Ok(())
+    );
+    // Member 1 heartbeats here first; from then on its commits keep it alive too.
+    assert_eq!(
+        loaded.heartbeat(&ids[1], None, 1, loaded_at + 1_000),
+        Ok(())
+    );
+    assert_eq!(
+        loaded.validate_offset_commit(&ids[1], None, 1, loaded_at + 5_000),
+        Ok(())
+    );
+    loaded.on_timer(loaded_at + SESSION);
+    assert!(
+        !loaded.has_member(&ids[0]),
+        "a session after the load, not after its commit"
+    );
+    loaded.on_timer(loaded_at + 5_000 + SESSION - 1);
+    assert!(
+        loaded.has_member(&ids[1]),
+        "its commit counted once it was heard here"
+    );
+}
+
 /// What a coordinator that just took a group over holds: the group stored by the previous
 /// one, loaded at `loaded_at`, with members `ids` (the first is the leader).
 fn taken_over(loaded_at: u64) -> (ClassicGroup, Vec<String>) {
@@ -135,7 +198,7 @@ fn taken_over(loaded_at: u64) -> (ClassicGroup, Vec<String>) {
     group.request_store(StorePurpose::Empty, None);
     let stored = group.take_stores().remove(0).group;
     (
-        ClassicGroup::from_stored(&stored, config(0), loaded_at),
+        ClassicGroup::from_stored(&stored, config(0), loaded_at, 0),
         ids,
     )
 }
@@ -198,7 +261,7 @@ fn an_empty_stored_group_loads_empty() {
     let mut group = ClassicGroup::new("g", config(0));
     group.request_store(StorePurpose::Empty, None);
     let stored = group.take_stores().remove(0).group;
-    let loaded = ClassicGroup::from_stored(&stored, config(0), 0);
+    let loaded = ClassicGroup::from_stored(&stored, config(0), 0, 0);
     assert_eq!(loaded.state(), GroupState::Empty);
     assert_eq!(loaded.protocol_type(), None);
     assert!(loaded.is_evictable());

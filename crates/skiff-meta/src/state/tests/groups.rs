@@ -678,3 +678,26 @@ fn standalone_offsets_expire_one_by_one_from_their_commit() {
     run(&mut state, DeleteTopics(vec![t]));
     assert_eq!(state.group_count(), 0);
 }
+
+#[test]
+fn the_previous_coordinator_is_the_last_other_broker_that_held_the_group() {
+    let (mut state, _) = state_with_topic(1);
+    let (of_1, of_2) = two_brokers_with_a_group_each(&mut state);
+    let history = |state: &ControllerState| state.live_history().clone();
+    // Each broker has held its group since the start: nobody held it before.
+    assert_eq!(history(&state).previous_coordinator(&of_1, 1), None);
+    // Broker 1 lapses: broker 2 takes its group over from broker 1.
+    expire(&mut state, 1);
+    assert_eq!(history(&state).previous_coordinator(&of_1, 2), Some(1));
+    // Broker 2's own group was broker 1's while broker 1 was the only live broker.
+    assert_eq!(history(&state).previous_coordinator(&of_2, 2), Some(1));
+    // Still broker 1 after broker 3 joins and leaves again while broker 2 keeps the group.
+    run(&mut state, RegisterBroker(broker(3)));
+    let stays_on_2 = crate::placement::group_coordinator(&of_1, &[broker(2), broker(3)]) == Some(2);
+    run(&mut state, UnregisterBroker { broker_id: 3 });
+    if stays_on_2 {
+        assert_eq!(history(&state).previous_coordinator(&of_1, 2), Some(1));
+    } else {
+        assert_eq!(history(&state).previous_coordinator(&of_1, 2), Some(3));
+    }
+}
