@@ -7,6 +7,7 @@
 //! controller commit) and the read path in [`fetch`] (index → cache → object store).
 
 mod admin;
+mod authorized;
 mod clock;
 pub mod config;
 mod connection;

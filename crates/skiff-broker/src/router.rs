@@ -75,6 +75,9 @@ pub async fn start(
                 handlers::incremental_alter_configs::handle(&ctx, req, version).await,
             )
         }),
+        RequestKind::AlterConfigs(req) => run(async move {
+            ResponseKind::AlterConfigs(handlers::alter_configs::handle(&ctx, req, version).await)
+        }),
         RequestKind::DescribeLogDirs(req) => run(async move {
             ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
         }),

@@ -66,14 +66,17 @@ pub fn response_size(
         };
     }
     let body = body_size!(
+        AlterConfigs,
         ApiVersions,
         CreatePartitions,
         CreateTopics,
         DeleteGroups,
+        DeleteRecords,
         DeleteTopics,
         DescribeCluster,
         DescribeConfigs,
         DescribeGroups,
+        DescribeLogDirs,
         Fetch,
         FindCoordinator,
         Heartbeat,

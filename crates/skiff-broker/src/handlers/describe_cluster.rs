@@ -2,11 +2,12 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::str_bytes;
+use crate::authorized::CLUSTER_OPERATIONS;
 use crate::context::BrokerContext;
 
 pub fn handle(
     ctx: &BrokerContext,
-    _request: &DescribeClusterRequest,
+    request: &DescribeClusterRequest,
     _version: i16,
 ) -> DescribeClusterResponse {
     let state = ctx.controller.state();
@@ -26,5 +27,8 @@ pub fn handle(
             broker
         })
         .collect();
+    if request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations = CLUSTER_OPERATIONS;
+    }
     response
 }

@@ -3,11 +3,8 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::group_common::{check_group, error_code};
 use super::str_bytes;
+use crate::authorized::GROUP_OPERATIONS;
 use crate::context::BrokerContext;
-
-/// Kafka's ACL operation codes a group supports: READ (3), DELETE (6), DESCRIBE (8). Skiff
-/// has no ACLs yet, so a client may do all of them.
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
 
 pub fn handle(
     ctx: &BrokerContext,

@@ -6,6 +6,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use skiff_meta::{BrokerInfo, ControllerState, Topic, TopicId};
 
 use super::{str_bytes, topic_name};
+use crate::authorized::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
 use crate::topics::{TopicLookup, create_missing_topics};
@@ -63,6 +64,16 @@ pub async fn handle(
             })
             .collect(),
     };
+    // KIP-430: v8+ may ask for what the caller may do with each topic (and, up to v10, with
+    // the cluster); the field's default says "not asked".
+    if version >= 8 && request.include_topic_authorized_operations {
+        for topic in response.topics.iter_mut().filter(|t| t.error_code == 0) {
+            topic.topic_authorized_operations = TOPIC_OPERATIONS;
+        }
+    }
+    if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations = CLUSTER_OPERATIONS;
+    }
     response
 }
 

@@ -1,6 +1,7 @@
 //! One file per Kafka API. Each `handle` takes the decoded request and returns the typed
 //! response; errors are already Kafka error codes by the time they leave a handler.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
