@@ -1,10 +1,11 @@
 """Admin calls that Kafka's own tools make (issue 20): the legacy AlterConfigs API with its
-replace-all semantics, and KIP-430 authorized operations, through confluent-kafka's admin API."""
+replace-all semantics, KIP-430 authorized operations and ElectLeaders, through confluent-kafka's
+admin API."""
 
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicCollection
+from confluent_kafka import ElectionType, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AclOperation, ConfigResource, ConfigSource, NewTopic, ResourceType
 
 from harness import confluent_client
@@ -99,3 +100,19 @@ def test_authorized_operations_are_every_operation_without_an_authorizer(
     # Not asked for: none reported.
     plain = admin.describe_cluster(request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
     assert not plain.authorized_operations
+
+
+def test_leader_elections_are_never_needed(skiff: SkiffProcess, topic_name: str) -> None:
+    admin = confluent_client.admin(skiff.bootstrap)
+    admin.create_topics([NewTopic(topic_name, 2, 1)])[topic_name].result(timeout=TIMEOUT_S)
+    asked = [TopicPartition(topic_name, 0), TopicPartition(topic_name, 1), TopicPartition(topic_name, 7)]
+    for election in (ElectionType.PREFERRED, ElectionType.UNCLEAN):
+        results = admin.elect_leaders(election, asked).result(timeout=TIMEOUT_S)
+        codes = {(tp.topic, tp.partition): (error.code() if error else None) for tp, error in results.items()}
+        assert codes == {
+            (topic_name, 0): KafkaError.ELECTION_NOT_NEEDED,
+            (topic_name, 1): KafkaError.ELECTION_NOT_NEEDED,
+            (topic_name, 7): KafkaError.UNKNOWN_TOPIC_OR_PART,
+        }, election
+    # Every partition: nothing was elected, so nothing is listed (as Kafka answers).
+    assert admin.elect_leaders(ElectionType.PREFERRED, None).result(timeout=TIMEOUT_S) == {}

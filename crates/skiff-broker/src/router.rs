@@ -78,6 +78,9 @@ pub async fn start(
         RequestKind::AlterConfigs(req) => run(async move {
             ResponseKind::AlterConfigs(handlers::alter_configs::handle(&ctx, req, version).await)
         }),
+        RequestKind::ElectLeaders(req) => run(async move {
+            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(&ctx, &req, version))
+        }),
         RequestKind::DescribeLogDirs(req) => run(async move {
             ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
         }),

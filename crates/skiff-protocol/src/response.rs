@@ -77,6 +77,7 @@ pub fn response_size(
         DescribeConfigs,
         DescribeGroups,
         DescribeLogDirs,
+        ElectLeaders,
         Fetch,
         FindCoordinator,
         Heartbeat,
