@@ -18,9 +18,10 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreatePartitionsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest, FetchRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest, MetadataRequest,
+    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, DeleteRecordsRequest,
+    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest,
+    ElectLeadersRequest, FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
+    ListOffsetsRequest, MetadataRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use skiff_protocol::supported_versions;
@@ -201,6 +202,40 @@ async fn every_advertised_version_answers_and_decodes() {
         assert_eq!(
             response.responses[0].error_code, 0,
             "IncrementalAlterConfigs v{version}"
+        );
+    }
+    for version in range(ApiKey::AlterConfigs) {
+        use kafka_protocol::messages::alter_configs_request as legacy;
+        let mut config = legacy::AlterableConfig::default();
+        config.name = StrBytes::from_static_str("retention.ms");
+        config.value = Some(StrBytes::from_string(format!(
+            "{}",
+            70_000 + i64::from(version)
+        )));
+        let mut resource = legacy::AlterConfigsResource::default();
+        resource.resource_type = 2;
+        resource.resource_name = StrBytes::from_static_str("v");
+        resource.configs = vec![config];
+        let mut request = AlterConfigsRequest::default();
+        request.resources = vec![resource];
+        let response = client.call(version, &request).await;
+        assert_eq!(
+            response.responses[0].error_code, 0,
+            "AlterConfigs v{version}"
+        );
+    }
+    for version in range(ApiKey::ElectLeaders) {
+        let mut wanted =
+            kafka_protocol::messages::elect_leaders_request::TopicPartitions::default();
+        wanted.topic = topic_name("v");
+        wanted.partitions = vec![1];
+        let mut request = ElectLeadersRequest::default();
+        request.topic_partitions = Some(vec![wanted]);
+        let response = client.call(version, &request).await;
+        assert_eq!(
+            response.replica_election_results[0].partition_result[0].error_code,
+            kafka_protocol::error::ResponseError::ElectionNotNeeded.code(),
+            "ElectLeaders v{version}"
         );
     }
     for version in range(ApiKey::InitProducerId) {
