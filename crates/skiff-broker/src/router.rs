@@ -81,6 +81,16 @@ pub async fn start(
         RequestKind::ElectLeaders(req) => run(async move {
             ResponseKind::ElectLeaders(handlers::elect_leaders::handle(&ctx, &req, version))
         }),
+        RequestKind::ListPartitionReassignments(req) => run(async move {
+            ResponseKind::ListPartitionReassignments(
+                handlers::list_partition_reassignments::handle(&req, version),
+            )
+        }),
+        RequestKind::AlterPartitionReassignments(req) => run(async move {
+            ResponseKind::AlterPartitionReassignments(
+                handlers::alter_partition_reassignments::handle(&ctx, &req, version),
+            )
+        }),
         RequestKind::DescribeLogDirs(req) => run(async move {
             ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
         }),

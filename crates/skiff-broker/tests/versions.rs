@@ -18,10 +18,11 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, ApiVersionsRequest, CreatePartitionsRequest, DeleteRecordsRequest,
-    DeleteTopicsRequest, DescribeClusterRequest, DescribeConfigsRequest, DescribeLogDirsRequest,
-    ElectLeadersRequest, FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest,
+    AlterConfigsRequest, AlterPartitionReassignmentsRequest, ApiKey, ApiVersionsRequest,
+    CreatePartitionsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest, FetchRequest,
+    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
+    ListPartitionReassignmentsRequest, MetadataRequest,
 };
 use kafka_protocol::protocol::StrBytes;
 use skiff_protocol::supported_versions;
@@ -236,6 +237,46 @@ async fn every_advertised_version_answers_and_decodes() {
             response.replica_election_results[0].partition_result[0].error_code,
             kafka_protocol::error::ResponseError::ElectionNotNeeded.code(),
             "ElectLeaders v{version}"
+        );
+    }
+    for version in range(ApiKey::ListPartitionReassignments) {
+        let response = client
+            .call(version, &ListPartitionReassignmentsRequest::default())
+            .await;
+        assert_eq!(
+            (response.error_code, response.topics.len()),
+            (0, 0),
+            "ListPartitionReassignments v{version}: never any in progress"
+        );
+    }
+    for version in range(ApiKey::AlterPartitionReassignments) {
+        use kafka_protocol::messages::BrokerId;
+        use kafka_protocol::messages::alter_partition_reassignments_request as reassign;
+        let mut moving = reassign::ReassignablePartition::default();
+        moving.partition_index = 0;
+        moving.replicas = Some(vec![BrokerId(1)]);
+        let mut cancelling = reassign::ReassignablePartition::default();
+        cancelling.partition_index = 1;
+        cancelling.replicas = None;
+        let mut topic = reassign::ReassignableTopic::default();
+        topic.name = topic_name("v");
+        topic.partitions = vec![moving, cancelling];
+        let mut request = AlterPartitionReassignmentsRequest::default();
+        request.topics = vec![topic];
+        let response = client.call(version, &request).await;
+        let codes: Vec<i16> = response.responses[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        use kafka_protocol::error::ResponseError;
+        assert_eq!(
+            codes,
+            vec![
+                ResponseError::InvalidReplicaAssignment.code(),
+                ResponseError::NoReassignmentInProgress.code()
+            ],
+            "AlterPartitionReassignments v{version}"
         );
     }
     for version in range(ApiKey::InitProducerId) {

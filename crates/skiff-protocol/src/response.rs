@@ -67,6 +67,7 @@ pub fn response_size(
     }
     let body = body_size!(
         AlterConfigs,
+        AlterPartitionReassignments,
         ApiVersions,
         CreatePartitions,
         CreateTopics,
@@ -87,6 +88,7 @@ pub fn response_size(
         LeaveGroup,
         ListGroups,
         ListOffsets,
+        ListPartitionReassignments,
         Metadata,
         OffsetCommit,
         OffsetDelete,
