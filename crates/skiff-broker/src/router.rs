@@ -91,6 +91,11 @@ pub async fn start(
                 handlers::alter_partition_reassignments::handle(&ctx, &req, version),
             )
         }),
+        RequestKind::DescribeProducers(req) => run(async move {
+            ResponseKind::DescribeProducers(handlers::describe_producers::handle(
+                &ctx, &req, version,
+            ))
+        }),
         RequestKind::DescribeLogDirs(req) => run(async move {
             ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
         }),

@@ -20,8 +20,8 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     AlterConfigsRequest, AlterPartitionReassignmentsRequest, ApiKey, ApiVersionsRequest,
     CreatePartitionsRequest, DeleteRecordsRequest, DeleteTopicsRequest, DescribeClusterRequest,
-    DescribeConfigsRequest, DescribeLogDirsRequest, ElectLeadersRequest, FetchRequest,
-    IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, DescribeProducersRequest, ElectLeadersRequest,
+    FetchRequest, IncrementalAlterConfigsRequest, InitProducerIdRequest, ListOffsetsRequest,
     ListPartitionReassignmentsRequest, MetadataRequest,
 };
 use kafka_protocol::protocol::StrBytes;
@@ -279,6 +279,7 @@ async fn every_advertised_version_answers_and_decodes() {
             "AlterPartitionReassignments v{version}"
         );
     }
+    let mut producer = None;
     for version in range(ApiKey::InitProducerId) {
         let mut request = InitProducerIdRequest::default();
         request.transaction_timeout_ms = 60_000;
@@ -289,6 +290,57 @@ async fn every_advertised_version_answers_and_decodes() {
         let response = client.call(version, &request).await;
         assert_eq!(response.error_code, 0, "InitProducerId v{version}");
         assert!(response.producer_id.0 >= 0);
+        producer = Some((response.producer_id.0, response.producer_epoch));
+    }
+    // An idempotent producer writes 4 records to partition 1; DescribeProducers shows it.
+    let (producer_id, producer_epoch) = producer.expect("InitProducerId answered");
+    let fields = ProducerFields {
+        id: producer_id,
+        epoch: producer_epoch,
+        sequence: 0,
+    };
+    let produced = client
+        .call(
+            9,
+            &produce_request(-1, &[("v", 1, batch("p", 4, 2_000, fields))]),
+        )
+        .await;
+    assert_eq!(produce_results(&produced)[0].0, 0, "the idempotent batch is accepted");
+    for version in range(ApiKey::DescribeProducers) {
+        use kafka_protocol::messages::describe_producers_request::TopicRequest;
+        let mut wanted = TopicRequest::default();
+        wanted.name = topic_name("v");
+        wanted.partition_indexes = vec![0, 1, 9];
+        let mut request = DescribeProducersRequest::default();
+        request.topics = vec![wanted];
+        let response = client.call(version, &request).await;
+        let partitions = &response.topics[0].partitions;
+        assert_eq!(
+            partitions.iter().map(|p| p.error_code).collect::<Vec<_>>(),
+            vec![0, 0, 3],
+            "DescribeProducers v{version}: partition 9 does not exist"
+        );
+        assert!(
+            partitions[0].active_producers.is_empty(),
+            "no idempotent producer wrote partition 0"
+        );
+        let active: Vec<(i64, i32, i32, i64)> = partitions[1]
+            .active_producers
+            .iter()
+            .map(|p| {
+                (
+                    p.producer_id.0,
+                    p.producer_epoch,
+                    p.last_sequence,
+                    p.current_txn_start_offset,
+                )
+            })
+            .collect();
+        assert_eq!(
+            active,
+            vec![(producer_id, i32::from(producer_epoch), 3, -1)],
+            "DescribeProducers v{version}"
+        );
     }
     for version in range(ApiKey::DescribeCluster) {
         let response = client

@@ -78,6 +78,7 @@ pub fn response_size(
         DescribeConfigs,
         DescribeGroups,
         DescribeLogDirs,
+        DescribeProducers,
         ElectLeaders,
         Fetch,
         FindCoordinator,

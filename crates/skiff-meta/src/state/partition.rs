@@ -70,6 +70,11 @@ impl PartitionLog {
         self.producers.get(&producer_id)
     }
 
+    /// Every producer with idempotence state on this partition, by producer id.
+    pub fn producers(&self) -> impl Iterator<Item = (i64, &ProducerPartitionState)> {
+        self.producers.iter().map(|(id, state)| (*id, state))
+    }
+
     /// Number of producers with idempotence state on this partition.
     pub fn producer_count(&self) -> usize {
         self.producers.len()

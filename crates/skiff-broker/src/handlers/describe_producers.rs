@@ -1,0 +1,79 @@
+//! DescribeProducers (KIP-664): the idempotent producers a partition remembers, with their
+//! epoch and last sequence, as `kafka-transactions describe-producers` shows them. Skiff keeps
+//! this state in the controller, so any broker answers for any partition. Until transactions
+//! exist no producer has an open transaction (`current_txn_start_offset` -1, coordinator
+//! epoch -1), and `last_timestamp` is when the producer's last batch was appended (the
+//! controller's command time), which is what Skiff records.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::describe_producers_response::{
+    PartitionResponse, ProducerState, TopicResponse,
+};
+use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
+use skiff_meta::Topic;
+
+use super::str_bytes;
+use crate::context::BrokerContext;
+use crate::kafka_error::lookup_error_code;
+use crate::topics::TopicLookup;
+
+pub fn handle(
+    ctx: &BrokerContext,
+    request: &DescribeProducersRequest,
+    _version: i16,
+) -> DescribeProducersResponse {
+    let state = ctx.controller.state();
+    let state = state.read();
+    let mut response = DescribeProducersResponse::default();
+    response.topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = TopicLookup::Name(t.name.as_str())
+                .resolve(&state)
+                .map_err(lookup_error_code);
+            let mut result = TopicResponse::default();
+            result.name = t.name.clone();
+            result.partitions = t
+                .partition_indexes
+                .iter()
+                .map(|p| partition_response(topic, *p))
+                .collect();
+            result
+        })
+        .collect();
+    response
+}
+
+fn partition_response(topic: Result<&Topic, i16>, partition: i32) -> PartitionResponse {
+    let mut result = PartitionResponse::default();
+    result.partition_index = partition;
+    let log = topic.and_then(|t| {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| t.partitions.get(p))
+            .ok_or(ResponseError::UnknownTopicOrPartition.code())
+    });
+    match log {
+        Err(code) => {
+            result.error_code = code;
+            result.error_message = Some(str_bytes("unknown topic or partition"));
+        }
+        Ok(log) => {
+            result.active_producers = log
+                .producers()
+                .map(|(id, producer)| {
+                    let mut entry = ProducerState::default();
+                    entry.producer_id = ProducerId(id);
+                    entry.producer_epoch = i32::from(producer.epoch());
+                    entry.last_sequence = producer.last_sequence();
+                    entry.last_timestamp = producer.last_update_ms();
+                    entry.coordinator_epoch = -1;
+                    entry.current_txn_start_offset = -1;
+                    entry
+                })
+                .collect();
+        }
+    }
+    result
+}
