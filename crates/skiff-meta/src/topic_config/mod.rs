@@ -213,20 +213,11 @@ impl TopicConfig {
                 is_sensitive: false,
                 read_only: false,
                 config_type: def.config_type,
-                honoured: honoured(def, value),
+                honoured: def.honoured,
                 doc: def.doc,
             }
         })
     }
-}
-
-/// Whether Skiff acts on `value` of `def`. Retention applies under `cleanup.policy=delete`;
-/// compaction does not run yet, so a policy that asks for it is not enforced.
-fn honoured(def: &ConfigDef, value: &str) -> bool {
-    if def.name == "cleanup.policy" {
-        return !value.split(',').any(|policy| policy.trim() == "compact");
-    }
-    def.honoured
 }
 
 #[cfg(test)]

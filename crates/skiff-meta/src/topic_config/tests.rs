@@ -263,16 +263,10 @@ fn enforcement_follows_what_skiff_applies() {
             .map(|e| e.honoured)
             .expect("key listed")
     };
-    // Retention applies under delete; compaction does not run yet.
-    assert!(enforced(&[], "cleanup.policy"));
-    assert!(!enforced(
-        &[("cleanup.policy", "compact")],
-        "cleanup.policy"
-    ));
-    assert!(!enforced(
-        &[("cleanup.policy", "compact,delete")],
-        "cleanup.policy"
-    ));
+    // Retention applies under delete, key compaction under compact.
+    for policy in ["delete", "compact", "compact,delete", "delete,compact"] {
+        assert!(enforced(&[("cleanup.policy", policy)], "cleanup.policy"));
+    }
     // Produce checks the timestamp bounds.
     for key in [
         "message.timestamp.after.max.ms",
@@ -281,7 +275,15 @@ fn enforcement_follows_what_skiff_applies() {
     ] {
         assert!(enforced(&[], key), "{key}");
     }
-    assert!(!enforced(&[], "min.compaction.lag.ms"));
+    for key in [
+        "delete.retention.ms",
+        "max.compaction.lag.ms",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+    ] {
+        assert!(enforced(&[], key), "{key}");
+    }
+    assert!(!enforced(&[], "segment.ms"));
 }
 
 #[test]
