@@ -3,13 +3,17 @@ updates and tombstones to a compacted topic; the controller's compaction job rew
 partition; confluent-kafka and kafka-python then read from the beginning exactly the latest
 record of each key, tombstones included (delete.retention.ms has not passed), at the offsets
 it was acknowledged at. A record without a key is refused with INVALID_RECORD and a
-per-record error while the other partition of the same request is written."""
+per-record error while the other partition of the same request is written; bad compaction
+configs are refused with INVALID_CONFIG."""
 
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from harness import confluent_client, kafka_python_client, raw_kafka
 from harness.deadlines import DeadlineExceeded
@@ -100,3 +104,14 @@ def test_a_compacted_topic_reads_back_the_latest_record_per_key_at_its_offset(
     assert all(message for _, message in results[0].record_errors), results[0]
     assert (results[1].error_code, results[1].base_offset) == (0, 0), results[1]
     assert confluent_client.watermarks(skiff.bootstrap, two, [0, 1]) == {0: (0, 0), 1: (0, 2)}
+
+    # Bad compaction configs are refused with INVALID_CONFIG naming the key.
+    for configs, key in [
+        ({"cleanup.policy": "compact,shred"}, "cleanup.policy"),
+        ({"min.cleanable.dirty.ratio": "1.5"}, "min.cleanable.dirty.ratio"),
+        ({"min.compaction.lag.ms": "5000", "max.compaction.lag.ms": "1000"}, "min.compaction.lag.ms"),
+    ]:
+        with pytest.raises(KafkaException) as refused:
+            confluent_client.create_topic(skiff.bootstrap, f"{topic_name}-bad", 1, configs)
+        error = refused.value.args[0]
+        assert error.code() == KafkaError.INVALID_CONFIG and key in error.str(), error

@@ -484,4 +484,9 @@ pub enum ConfigProblem {
     },
     /// One change both sets and deletes the key.
     BothSetAndDeleted,
+    /// `min.compaction.lag.ms` above `max.compaction.lag.ms` (Kafka refuses the pair too).
+    AboveMaxCompactionLag {
+        min: i64,
+        max: i64,
+    },
 }
