@@ -46,8 +46,9 @@ pub struct LifecycleArgs {
     )]
     pub offsets_retention_check_interval_ms: Option<u64>,
 
-    /// How often the controller leader looks for small index entries to merge and takes back
-    /// job leases that lapsed (log.cleaner.backoff.ms) [default: 15000].
+    /// How often the controller leader looks for small index entries to merge and partitions
+    /// to compact, and takes back job leases that lapsed (log.cleaner.backoff.ms)
+    /// [default: 15000].
     #[arg(long, env = "SKIFF_CLEANER_BACKOFF_MS", value_name = "MS")]
     pub cleaner_backoff_ms: Option<u64>,
 
@@ -56,7 +57,8 @@ pub struct LifecycleArgs {
     #[arg(long, env = "SKIFF_MERGE_MIN_AGE_MS", value_name = "MS")]
     pub merge_min_age_ms: Option<u64>,
 
-    /// Merges write per-partition objects up to this size [default: 67108864].
+    /// Merges write per-partition objects up to this size; a compaction reads at most this
+    /// much of a partition [default: 67108864].
     #[arg(long, env = "SKIFF_MERGE_TARGET_BYTES", value_name = "BYTES")]
     pub merge_target_bytes: Option<u64>,
 
@@ -65,7 +67,7 @@ pub struct LifecycleArgs {
     #[arg(long, env = "SKIFF_JOB_LEASE_MS", value_name = "MS")]
     pub job_lease_ms: Option<u64>,
 
-    /// Background jobs (merges) leased to one broker at a time [default: 1].
+    /// Background jobs (merges, compactions) leased to one broker at a time [default: 1].
     #[arg(long, env = "SKIFF_JOBS_PER_BROKER", value_name = "N")]
     pub jobs_per_broker: Option<usize>,
 }

@@ -92,7 +92,7 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
         .lines()
         .find(|l| l.starts_with("cleanup.policy "))
         .unwrap();
-    // Retention runs under cleanup.policy=delete, so the policy is enforced (compact is not).
+    // Retention runs under cleanup.policy=delete (compaction under compact): enforced.
     assert_eq!(
         cleanup.split_whitespace().collect::<Vec<_>>(),
         ["cleanup.policy", "delete", "default"]
@@ -127,7 +127,8 @@ fn a_topic_is_created_listed_described_altered_grown_and_deleted() {
     };
     assert_eq!(config(&json, "retention.ms")["source"], "topic");
     assert_eq!(config(&json, "retention.ms")["enforced"], true);
-    assert_eq!(config(&json, "min.compaction.lag.ms")["enforced"], false);
+    assert_eq!(config(&json, "min.compaction.lag.ms")["enforced"], true);
+    assert_eq!(config(&json, "segment.ms")["enforced"], false);
     assert!(
         json["partitions"][1]["stored_bytes"]
             .as_i64()

@@ -77,12 +77,13 @@ pub struct LifecycleConfig {
     pub offsets_retention_minutes: u64,
     /// `offsets.retention.check.interval.ms`.
     pub offsets_retention_check_interval_ms: u64,
-    /// `log.cleaner.backoff.ms`: how often the leader looks for merge work and takes back
-    /// job leases that lapsed.
+    /// `log.cleaner.backoff.ms`: how often the leader looks for merge and compaction work and
+    /// takes back job leases that lapsed.
     pub cleaner_backoff_ms: u64,
     /// Index entries younger than this (by their object's commit) are not merged yet.
     pub merge_min_age_ms: u64,
-    /// Merges write per-partition objects up to this size.
+    /// Merges write per-partition objects up to this size; a compaction job reads at most
+    /// this much of a partition.
     pub merge_target_bytes: u64,
     /// A job's lease: a broker that stops renewing it for this long loses the job.
     pub job_lease_ms: u64,

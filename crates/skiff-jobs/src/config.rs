@@ -14,6 +14,9 @@ pub struct JobRunnerConfig {
     pub lease_check_interval: Duration,
     /// How long shutdown waits for a job to give its lease back.
     pub abandon_timeout: Duration,
+    /// Bytes a compaction job's key map may hold (Kafka's `log.cleaner.dedupe.buffer.size`);
+    /// a job whose keys would not fit compacts a prefix of its entries.
+    pub compaction_map_bytes: usize,
 }
 
 impl JobRunnerConfig {
@@ -24,6 +27,7 @@ impl JobRunnerConfig {
             read_concurrency: 8,
             lease_check_interval: Duration::from_millis(500),
             abandon_timeout: Duration::from_secs(5),
+            compaction_map_bytes: 32 * 1024 * 1024,
         }
     }
 }

@@ -10,6 +10,8 @@ pub struct JobContext {
     pub broker_id: i32,
     /// Source entries read at once.
     pub read_concurrency: usize,
+    /// A compaction job's key map may hold about this many bytes (see [`crate::compact`]).
+    pub compaction_map_bytes: usize,
 }
 
 /// A job's work, done and ready to commit.

@@ -18,6 +18,8 @@ pub enum JobFailure {
     Propose(#[from] ProposeError),
     #[error("the controller refused the job's commit: {0}")]
     Refused(#[from] JobError),
+    #[error("the job's worker thread failed: {0}")]
+    Worker(String),
     #[error("the job was cancelled")]
     Cancelled,
 }

@@ -11,8 +11,9 @@
 //!
 //! - [`JobRunner`]: one per broker; starts the jobs leased to it (a bounded number at a time),
 //!   renews their leases, and cancels and drains them on shutdown.
-//! - [`work`]: what each [`skiff_meta::JobKind`] does; [`merge`] is the first kind.
+//! - [`work`]: what each [`skiff_meta::JobKind`] does: [`merge`] and key [`compact`]ion.
 
+pub mod compact;
 mod config;
 mod context;
 mod error;

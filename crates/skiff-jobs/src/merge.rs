@@ -14,11 +14,11 @@ use skiff_meta::StateHandle;
 
 /// One source entry and what reading it needs, copied out under the state lock.
 #[derive(Debug, Clone)]
-struct Source {
-    entry: IndexEntry,
-    key: String,
+pub(crate) struct Source {
+    pub(crate) entry: IndexEntry,
+    pub(crate) key: String,
     /// The object was written by a job: its batches carry their real offsets already.
-    real_offsets: bool,
+    pub(crate) real_offsets: bool,
 }
 
 pub(crate) async fn run(
@@ -77,7 +77,7 @@ pub(crate) async fn run(
 
 /// The job's source entries as the index holds them now: exactly the planned run, or the job
 /// is void (retention, DeleteRecords or another change got there first).
-fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Source>, JobFailure> {
+pub(crate) fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Source>, JobFailure> {
     let log = state
         .partition_log(spec.partition)
         .ok_or(JobFailure::SourceChanged)?;
@@ -113,7 +113,7 @@ fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Source>, JobFa
 }
 
 /// One entry's batches with their real offsets, checked against the entry.
-async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes, JobFailure> {
+pub(crate) async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes, JobFailure> {
     let entry = &source.entry;
     let range = entry.position..entry.position + u64::from(entry.len);
     let raw = store

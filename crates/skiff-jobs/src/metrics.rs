@@ -14,6 +14,9 @@ pub const MERGED_ENTRIES_TOTAL: &str = "skiff_merged_entries_total";
 /// Counter: index entries merges wrote in their place.
 pub const MERGE_OUTPUT_ENTRIES_TOTAL: &str = "skiff_merge_output_entries_total";
 
+/// Counter: source bytes compaction jobs committed (rewritten keeping the latest per key).
+pub const COMPACTED_BYTES_TOTAL: &str = "skiff_compacted_bytes_total";
+
 /// Help text for the runner's metrics.
 pub fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
@@ -33,6 +36,11 @@ pub fn describe_metrics() {
         "Bytes of small index entries merges rewrote into per-partition objects"
     );
     describe_counter!(
+        COMPACTED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Bytes compaction jobs rewrote keeping only the latest record per key"
+    );
+    describe_counter!(
         MERGED_ENTRIES_TOTAL,
         Unit::Count,
         "Index entries merges replaced"
@@ -50,6 +58,7 @@ pub(crate) struct RunnerMetrics {
     pub(crate) merged_bytes: Counter,
     pub(crate) merged_entries: Counter,
     pub(crate) merge_output_entries: Counter,
+    pub(crate) compacted_bytes: Counter,
 }
 
 impl RunnerMetrics {
@@ -59,6 +68,7 @@ impl RunnerMetrics {
             merged_bytes: counter!(MERGED_BYTES_TOTAL),
             merged_entries: counter!(MERGED_ENTRIES_TOTAL),
             merge_output_entries: counter!(MERGE_OUTPUT_ENTRIES_TOTAL),
+            compacted_bytes: counter!(COMPACTED_BYTES_TOTAL),
         }
     }
 

@@ -51,6 +51,7 @@ impl JobRunner {
                 store,
                 broker_id: config.broker_id,
                 read_concurrency: config.read_concurrency,
+                compaction_map_bytes: config.compaction_map_bytes,
             },
             controller,
             clock,
@@ -300,6 +301,9 @@ async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
             object_id,
             released_objects,
         })) => {
+            if let skiff_meta::JobKind::Compact { .. } = job.spec.kind {
+                shared.metrics.compacted_bytes.increment(source_bytes);
+            }
             if job.spec.kind == skiff_meta::JobKind::Merge {
                 shared.metrics.merged_bytes.increment(source_bytes);
                 shared.metrics.merged_entries.increment(replaced_entries);

@@ -1,14 +1,13 @@
 //! What each kind of job does. A kind reads its source entries, writes its output object and
 //! says what to swap; the runner leases, commits and accounts for every kind the same way. A
-//! new kind (the Parquet archive, key compaction) is one arm here and one module beside
-//! [`crate::merge`].
+//! new kind is one arm here and one module beside [`crate::merge`] and [`crate::compact`].
 
 use skiff_meta::state::Job;
 use skiff_meta::{JobKind, StateHandle};
 
 pub use crate::context::{Finished, JobContext};
 use crate::error::JobFailure;
-use crate::merge;
+use crate::{compact, merge};
 
 /// Does one job's work; `now_ms` names the output object.
 pub async fn run(
@@ -19,6 +18,8 @@ pub async fn run(
 ) -> Result<Finished, JobFailure> {
     match job.spec.kind {
         JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms).await,
-        kind @ JobKind::Compact { .. } => Err(JobFailure::Unsupported(kind.name())),
+        JobKind::Compact {
+            tombstone_cutoff_ms,
+        } => compact::run(ctx, state, &job.spec, tombstone_cutoff_ms, now_ms).await,
     }
 }

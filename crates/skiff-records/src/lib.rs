@@ -1,7 +1,7 @@
 //! Kafka RecordBatch v2 without copying: a read-only view of batch bytes, produce-side
 //! validation, offset and LogAppendTime patching for the fetch path, a record walk (in place,
 //! or decompressing as it goes within a byte limit) shared by validation and timestamp
-//! lookups, and the codecs (bounded decompression, and compression in the framings the Java
+//! lookups, a rewrite that keeps only some of a batch's records (key compaction), and the codecs (bounded decompression, and compression in the framings the Java
 //! client writes) that clients plug into kafka-protocol. No I/O, no async.
 //!
 //! Hot-path functions ([`batches`], [`assign_offsets`], [`set_base_offset`],
@@ -19,6 +19,7 @@ mod iter;
 mod patch;
 mod record;
 mod records;
+mod retain;
 mod timestamp_lookup;
 mod validate;
 mod walk;
@@ -39,6 +40,7 @@ pub use patch::{
 };
 pub use record::{Header, HeaderIter, RecordRef};
 pub use records::{DecodedRecords, RecordIter};
+pub use retain::{Retained, retain_records};
 pub use timestamp_lookup::{first_offset_delta_at_or_after, offset_delta_of_max_timestamp};
 pub use validate::{BatchSummary, ProduceRules, validate_record_set};
 pub use walk::RecordWalk;

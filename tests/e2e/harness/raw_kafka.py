@@ -94,10 +94,20 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 def produce(bootstrap: str, topic: str, partition: int, records: bytes, timeout_s: float = 60) -> ProduceResult:
     """Sends one Produce v8 (acks=all) for one partition and decodes that partition's answer."""
+    return produce_partitions(bootstrap, topic, {partition: records}, timeout_s)[partition]
+
+
+def produce_partitions(
+    bootstrap: str, topic: str, records: dict[int, bytes], timeout_s: float = 60
+) -> dict[int, ProduceResult]:
+    """Sends one Produce v8 (acks=all) for several partitions of a topic and decodes each
+    partition's answer."""
     host, port = bootstrap.rsplit(":", 1)
     body = struct.pack(">hhi", 0, PRODUCE_VERSION, 1) + _string("skiff-e2e-raw")
     body += _string(None) + struct.pack(">hii", -1, 30_000, 1) + _string(topic)
-    body += struct.pack(">ii", 1, partition) + struct.pack(">i", len(records)) + records
+    body += struct.pack(">i", len(records))
+    for partition, data in records.items():
+        body += struct.pack(">i", partition) + struct.pack(">i", len(data)) + data
     with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
         sock.sendall(struct.pack(">i", len(body)) + body)
         (length,) = struct.unpack(">i", _recv_exact(sock, 4))
@@ -108,11 +118,14 @@ def produce(bootstrap: str, topic: str, partition: int, records: bytes, timeout_
     assert topics == 1, topics
     reply.string()
     (partitions,) = reply.take(">i")
-    assert partitions == 1, partitions
-    _index, error_code, base_offset, _append_time, _log_start = reply.take(">ihqqq")
-    (error_count,) = reply.take(">i")
-    record_errors = []
-    for _ in range(error_count):
-        (batch_index,) = reply.take(">i")
-        record_errors.append((batch_index, reply.string()))
-    return ProduceResult(error_code, base_offset, reply.string(), record_errors)
+    assert partitions == len(records), partitions
+    results = {}
+    for _ in range(partitions):
+        index, error_code, base_offset, _append_time, _log_start = reply.take(">ihqqq")
+        (error_count,) = reply.take(">i")
+        record_errors = []
+        for _ in range(error_count):
+            (batch_index,) = reply.take(">i")
+            record_errors.append((batch_index, reply.string()))
+        results[index] = ProduceResult(error_code, base_offset, reply.string(), record_errors)
+    return results

@@ -118,7 +118,9 @@ fn check(
                 .map(|v| (c.name.to_string(), v.to_string()))
         })
         .collect();
-    TopicConfig::from_overrides(&configs).map_err(|e| topic_error(e.into()))?;
+    TopicConfig::from_overrides(&configs)
+        .and_then(|config| config.check_compaction_lags())
+        .map_err(|e| topic_error(e.into()))?;
     Ok(NewTopic {
         name: name.to_string(),
         id: TopicId::new_v4(),

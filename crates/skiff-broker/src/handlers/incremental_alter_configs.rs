@@ -135,10 +135,13 @@ fn plan_change(
     }
     // Validate now so validate_only requests and real ones fail the same way.
     let mut preview = topic.config.clone();
-    preview.alter(&set, &delete).map_err(|e| {
-        let e = skiff_meta::TopicError::from(e);
-        (topic_error_code(&e), e.to_string())
-    })?;
+    preview
+        .alter(&set, &delete)
+        .and_then(|()| preview.check_compaction_lags())
+        .map_err(|e| {
+            let e = skiff_meta::TopicError::from(e);
+            (topic_error_code(&e), e.to_string())
+        })?;
     Ok(TopicConfigChange {
         topic: topic.id,
         set,

@@ -1,6 +1,6 @@
 //! The leader's job planning (Kafka's cleaner backoff, `log.cleaner.backoff.ms`): every
 //! `cleaner_backoff_ms` it drops job leases that lapsed (their broker died or stalled, so the
-//! work can be planned again) and leases new merge jobs to live brokers, at most
+//! work can be planned again) and leases new merge and compaction jobs to live brokers, at most
 //! `jobs_per_broker` each, visiting partitions round-robin from where the last round stopped
 //! so no topic waits behind busier ones. Brokers run the jobs (`skiff-jobs`).
 
@@ -11,7 +11,8 @@ use skiff_meta::{
     ControllerState, ExpireJobs, JobSpec, PartitionRef, PlanJobs, PlannedJob, StateHandle,
 };
 
-use super::merge_plan::{MergePolicy, merge_for};
+use super::compact_plan::job_for;
+use super::merge_plan::MergePolicy;
 use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
@@ -159,7 +160,7 @@ pub(crate) fn plan_round<G: Deref<Target = ControllerState>>(
         let Some(topic) = state.topic(&at.topic_id) else {
             continue;
         };
-        if let Some(spec) = merge_for(&state, topic, at.partition, now_ms, policy) {
+        if let Some(spec) = job_for(&state, topic, at.partition, now_ms, policy) {
             specs.push(spec);
             *cursor = Some(*at);
         }

@@ -47,6 +47,19 @@ pub(crate) fn merge_for(
     now_ms: i64,
     policy: MergePolicy,
 ) -> Option<JobSpec> {
+    merge_from(state, topic, partition, now_ms, policy, i64::MIN)
+}
+
+/// Like [`merge_for`], over the entries from `from_offset` on only (a compacted partition's
+/// dirty entries: compacted ones have gaps a merge may not have).
+pub(crate) fn merge_from(
+    state: &ControllerState,
+    topic: &Topic,
+    partition: u32,
+    now_ms: i64,
+    policy: MergePolicy,
+    from_offset: i64,
+) -> Option<JobSpec> {
     let at = PartitionRef {
         topic_id: topic.id,
         partition,
@@ -72,7 +85,8 @@ pub(crate) fn merge_for(
     let max_spread = (retention_ms >= 0).then(|| (retention_ms / RETENTION_SPREAD_DIVISOR).max(0));
     let start = log
         .retention_cut(now_ms, retention_ms, retention_bytes)
-        .unwrap_or(i64::MIN);
+        .unwrap_or(i64::MIN)
+        .max(from_offset);
     let limits = RunLimits {
         cap,
         max_spread,

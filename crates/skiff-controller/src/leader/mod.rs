@@ -5,6 +5,7 @@
 //! lives in memory and starts fresh each term, so a new leader gives every broker a full lease
 //! and every object a full grace period.
 
+mod compact_plan;
 mod gc;
 mod jobs;
 mod leases;

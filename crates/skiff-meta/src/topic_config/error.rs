@@ -59,6 +59,11 @@ impl fmt::Display for ConfigError {
                 "'{value}' is not supported: Skiff never recompresses, so the only valid value is 'producer'"
             ),
             ConfigProblem::BothSetAndDeleted => write!(f, "both set and deleted in one change"),
+            ConfigProblem::AboveMaxCompactionLag { min, max } => write!(
+                f,
+                "{min} is above max.compaction.lag.ms ({max}): records would be due for \
+                 compaction before they may be compacted"
+            ),
         }
     }
 }

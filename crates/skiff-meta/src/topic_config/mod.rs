@@ -90,6 +90,21 @@ impl TopicConfig {
         Ok(())
     }
 
+    /// Kafka's one check across keys: a record may not be due for compaction (by
+    /// `max.compaction.lag.ms`) before it may be compacted (by `min.compaction.lag.ms`).
+    /// Brokers check it on CreateTopics and IncrementalAlterConfigs; applying a command does
+    /// not, so a log written before the check existed replays to the same state.
+    pub fn check_compaction_lags(&self) -> Result<(), ConfigError> {
+        let (min, max) = (self.min_compaction_lag_ms(), self.max_compaction_lag_ms());
+        if min > max {
+            return Err(invalid(
+                "min.compaction.lag.ms",
+                ConfigProblem::AboveMaxCompactionLag { min, max },
+            ));
+        }
+        Ok(())
+    }
+
     /// The explicitly set values, by key.
     pub fn overrides(&self) -> &BTreeMap<String, String> {
         &self.overrides
@@ -213,20 +228,11 @@ impl TopicConfig {
                 is_sensitive: false,
                 read_only: false,
                 config_type: def.config_type,
-                honoured: honoured(def, value),
+                honoured: def.honoured,
                 doc: def.doc,
             }
         })
     }
-}
-
-/// Whether Skiff acts on `value` of `def`. Retention applies under `cleanup.policy=delete`;
-/// compaction does not run yet, so a policy that asks for it is not enforced.
-fn honoured(def: &ConfigDef, value: &str) -> bool {
-    if def.name == "cleanup.policy" {
-        return !value.split(',').any(|policy| policy.trim() == "compact");
-    }
-    def.honoured
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub struct ConfigDef {
     pub default: &'static str,
     /// Whether Skiff acts on the value; the others are accepted and stored for compatibility
     /// with tools that set them, but have no effect (DescribeConfigs says so in their
-    /// documentation). `cleanup.policy` depends on its value too: see `TopicConfig::entries`.
+    /// documentation).
     pub honoured: bool,
     pub doc: &'static str,
     pub(crate) rule: Rule,
@@ -71,7 +71,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "cleanup.policy",
         List,
         "delete",
-        false,
+        true,
         Rule::ListOf(&["compact", "delete"]),
         "Retention policy for old segments: delete, compact, or both.",
     ),
@@ -87,7 +87,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "delete.retention.ms",
         Long,
         "86400000",
-        false,
+        true,
         Rule::AtLeast(0),
         "How long tombstones are kept on compacted topics.",
     ),
@@ -159,7 +159,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "max.compaction.lag.ms",
         Long,
         LONG_MAX,
-        false,
+        true,
         Rule::AtLeast(1),
         "Longest time a record stays ineligible for compaction.",
     ),
@@ -215,7 +215,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "min.cleanable.dirty.ratio",
         Double,
         "0.5",
-        false,
+        true,
         Rule::Between(0.0, 1.0),
         "Dirty-log ratio that makes a compacted partition eligible for cleaning.",
     ),
@@ -223,7 +223,7 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "min.compaction.lag.ms",
         Long,
         "0",
-        false,
+        true,
         Rule::AtLeast(0),
         "Shortest time a record stays uncompacted.",
     ),
@@ -484,4 +484,9 @@ pub enum ConfigProblem {
     },
     /// One change both sets and deletes the key.
     BothSetAndDeleted,
+    /// `min.compaction.lag.ms` above `max.compaction.lag.ms` (Kafka refuses the pair too).
+    AboveMaxCompactionLag {
+        min: i64,
+        max: i64,
+    },
 }

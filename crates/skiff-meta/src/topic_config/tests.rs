@@ -254,6 +254,38 @@ fn entries_list_every_key_with_default_flags() {
 }
 
 #[test]
+fn the_minimum_compaction_lag_may_not_pass_the_maximum() {
+    let refused = config_error(
+        TopicConfig::from_overrides(&overrides(&[
+            ("min.compaction.lag.ms", "5000"),
+            ("max.compaction.lag.ms", "1000"),
+        ]))
+        .and_then(|c| c.check_compaction_lags().map(|()| c)),
+    );
+    assert!(
+        refused.starts_with("min.compaction.lag.ms: 5000 is above max.compaction.lag.ms (1000)"),
+        "{refused}"
+    );
+    let mut config = TopicConfig::from_overrides(&overrides(&[("max.compaction.lag.ms", "1000")]))
+        .expect("a maximum alone is fine");
+    let mut preview = config.clone();
+    preview
+        .alter(
+            &[("min.compaction.lag.ms".to_string(), "1001".to_string())],
+            &[],
+        )
+        .expect("each value alone is valid");
+    assert!(preview.check_compaction_lags().is_err());
+    config
+        .alter(
+            &[("min.compaction.lag.ms".to_string(), "1000".to_string())],
+            &[],
+        )
+        .expect("equal is fine");
+    config.check_compaction_lags().expect("equal is fine");
+}
+
+#[test]
 fn enforcement_follows_what_skiff_applies() {
     let enforced = |pairs: &[(&str, &str)], key: &str| {
         let config = TopicConfig::from_overrides(&overrides(pairs)).expect("valid overrides");
@@ -263,16 +295,10 @@ fn enforcement_follows_what_skiff_applies() {
             .map(|e| e.honoured)
             .expect("key listed")
     };
-    // Retention applies under delete; compaction does not run yet.
-    assert!(enforced(&[], "cleanup.policy"));
-    assert!(!enforced(
-        &[("cleanup.policy", "compact")],
-        "cleanup.policy"
-    ));
-    assert!(!enforced(
-        &[("cleanup.policy", "compact,delete")],
-        "cleanup.policy"
-    ));
+    // Retention applies under delete, key compaction under compact.
+    for policy in ["delete", "compact", "compact,delete", "delete,compact"] {
+        assert!(enforced(&[("cleanup.policy", policy)], "cleanup.policy"));
+    }
     // Produce checks the timestamp bounds.
     for key in [
         "message.timestamp.after.max.ms",
@@ -281,7 +307,15 @@ fn enforcement_follows_what_skiff_applies() {
     ] {
         assert!(enforced(&[], key), "{key}");
     }
-    assert!(!enforced(&[], "min.compaction.lag.ms"));
+    for key in [
+        "delete.retention.ms",
+        "max.compaction.lag.ms",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+    ] {
+        assert!(enforced(&[], key), "{key}");
+    }
+    assert!(!enforced(&[], "segment.ms"));
 }
 
 #[test]

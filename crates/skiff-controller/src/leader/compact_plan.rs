@@ -1,0 +1,346 @@
+//! Which partitions key compaction should clean, and over which entries: pure functions of the
+//! state and the leader's clock, like the merge planning beside it.
+//!
+//! A compacted partition (`cleanup.policy` with `compact`) is cleaned from its log start over
+//! consecutive entries whose newest record is at least `min.compaction.lag.ms` old, up to the
+//! merge target size (the job holds its entries in memory). The entries from the partition's
+//! cleaner checkpoint (`cleaned_until`) on are dirty: never compacted. The run is compacted
+//! when its dirty bytes are at least `min.cleanable.dirty.ratio` of its bytes, or when its
+//! oldest dirty entry's newest record is older than `max.compaction.lag.ms`. Tombstones older
+//! than `delete.retention.ms` at planning time go away in the job (see `skiff_jobs::compact`).
+//!
+//! Between compactions a compacted partition's dirty entries are merged as any partition's
+//! are, but never its compacted ones: those have gaps, and a merge keeps every offset.
+
+use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionRef, Topic};
+
+use super::merge_plan::{MERGED_ENTRY_BYTES, MergePolicy, merge_for, merge_from};
+
+/// The job to plan for one partition now, if any: a compaction for compacted topics (or a
+/// merge of their dirty entries when no compaction is due), a merge for the others.
+pub(crate) fn job_for(
+    state: &ControllerState,
+    topic: &Topic,
+    partition: u32,
+    now_ms: i64,
+    policy: MergePolicy,
+) -> Option<JobSpec> {
+    if !topic.config.cleanup_policy().compact {
+        return merge_for(state, topic, partition, now_ms, policy);
+    }
+    let at = PartitionRef {
+        topic_id: topic.id,
+        partition,
+    };
+    if state.job_for(at).is_some() {
+        return None;
+    }
+    compaction_for(state, topic, partition, now_ms, policy.target_bytes).or_else(|| {
+        let dirty_from = state.cleaned_until(at);
+        merge_from(state, topic, partition, now_ms, policy, dirty_from)
+    })
+}
+
+/// The compaction due in one partition now, if any, over at most `max_bytes` of entries.
+pub(crate) fn compaction_for(
+    state: &ControllerState,
+    topic: &Topic,
+    partition: u32,
+    now_ms: i64,
+    max_bytes: u64,
+) -> Option<JobSpec> {
+    let config = &topic.config;
+    let at = PartitionRef {
+        topic_id: topic.id,
+        partition,
+    };
+    let log = topic.partitions.get(usize::try_from(partition).ok()?)?;
+    let dirty_from = state.cleaned_until(at);
+    let settled_before = now_ms.saturating_sub(config.min_compaction_lag_ms().max(0));
+    let mut run = Run::default();
+    for entry in log.entries() {
+        let len = u64::from(entry.len);
+        if entry.max_timestamp > settled_before || (run.entries > 0 && run.bytes + len > max_bytes)
+        {
+            break;
+        }
+        if run.entries == 0 {
+            run.first_offset = entry.base_offset;
+        }
+        run.last_offset = entry.last_offset;
+        run.entries += 1;
+        run.bytes += len;
+        if entry.base_offset >= dirty_from {
+            run.dirty_bytes += len;
+            run.oldest_dirty_ms = Some(
+                run.oldest_dirty_ms
+                    .map_or(entry.max_timestamp, |t| t.min(entry.max_timestamp)),
+            );
+        }
+    }
+    let oldest_dirty_ms = run.oldest_dirty_ms?;
+    let dirty_ratio = run.dirty_bytes as f64 / run.bytes.max(1) as f64;
+    let overdue = oldest_dirty_ms < now_ms.saturating_sub(config.max_compaction_lag_ms());
+    if dirty_ratio < config.min_cleanable_dirty_ratio() && !overdue {
+        return None;
+    }
+    Some(JobSpec {
+        kind: JobKind::Compact {
+            tombstone_cutoff_ms: now_ms.saturating_sub(config.delete_retention_ms()),
+        },
+        partition: at,
+        first_offset: run.first_offset,
+        last_offset: run.last_offset,
+        source_entries: run.entries,
+        source_bytes: run.bytes,
+        max_entry_bytes: u32::try_from(max_bytes.min(MERGED_ENTRY_BYTES)).unwrap_or(u32::MAX),
+    })
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    first_offset: i64,
+    last_offset: i64,
+    entries: u32,
+    bytes: u64,
+    dirty_bytes: u64,
+    oldest_dirty_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use skiff_meta::*;
+
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+    const MINUTE: i64 = 60_000;
+    const POLICY: MergePolicy = MergePolicy {
+        target_bytes: 10_000,
+        min_age_ms: MINUTE,
+    };
+
+    fn topic_id() -> TopicId {
+        uuid::Uuid::from_u128(13)
+    }
+
+    fn at() -> PartitionRef {
+        PartitionRef {
+            topic_id: topic_id(),
+            partition: 0,
+        }
+    }
+
+    fn apply<P: Proposal>(state: &mut ControllerState, proposal: P) -> P::Answer {
+        state.execute(proposal).expect("applies")
+    }
+
+    fn state(configs: &[(&str, &str)]) -> ControllerState {
+        let mut state = ControllerState::default();
+        let created = apply(
+            &mut state,
+            CreateTopics(vec![NewTopic {
+                name: "t".into(),
+                id: topic_id(),
+                partitions: 1,
+                configs: configs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+                created_ms: T0,
+            }]),
+        );
+        assert_eq!(created, vec![Ok(topic_id())]);
+        apply(
+            &mut state,
+            RegisterBroker(BrokerInfo {
+                id: 1,
+                host: "h".into(),
+                port: 9092,
+                rack: None,
+            }),
+        );
+        state
+    }
+
+    /// One flushed entry of 10 offsets and `len` bytes whose records are stamped `time_ms`.
+    fn flush(state: &mut ControllerState, time_ms: i64, len: u32) {
+        let key = format!("segments/{time_ms}-{}", state.object_count());
+        apply(
+            state,
+            SegmentCommit {
+                object_key: key,
+                object_size: 1 << 20,
+                broker_id: 1,
+                append_time_ms: time_ms,
+                chunks: vec![ChunkCommit {
+                    topic_id: topic_id(),
+                    partition: 0,
+                    position: 0,
+                    batches: vec![BatchCommit {
+                        len,
+                        offset_count: 10,
+                        record_count: 10,
+                        max_timestamp: time_ms,
+                        producer_id: -1,
+                        producer_epoch: -1,
+                        base_sequence: -1,
+                    }],
+                }],
+            },
+        );
+    }
+
+    fn plan(state: &ControllerState, now_ms: i64) -> Option<JobSpec> {
+        let topic = state.topic(&topic_id()).expect("topic");
+        job_for(state, topic, 0, now_ms, POLICY)
+    }
+
+    /// Commits a compaction of the planned entries whose output keeps one entry of `len`
+    /// bytes at the run's last offset.
+    fn commit_compaction(state: &mut ControllerState, spec: JobSpec, now_ms: i64, len: u32) {
+        let planned = apply(
+            state,
+            PlanJobs {
+                now_ms,
+                lease_ms: 30_000,
+                jobs: vec![PlannedJob { spec, broker_id: 1 }],
+            },
+        );
+        let job_id = planned[0].clone().expect("planned");
+        let log = state.partition_log(at()).expect("partition");
+        let replaced: Vec<EntryRef> = log
+            .entries_from(spec.first_offset)
+            .take(spec.source_entries as usize)
+            .map(|e| EntryRef {
+                base_offset: e.base_offset,
+                last_offset: e.last_offset,
+                object_id: e.object_id,
+                position: e.position,
+            })
+            .collect();
+        let committed = apply(
+            state,
+            CommitJob {
+                job_id,
+                broker_id: 1,
+                now_ms,
+                replaced,
+                output: Some(JobOutput {
+                    object_key: format!("segments/compacted-{job_id}"),
+                    object_size: 1 << 20,
+                    entries: vec![OutputEntry {
+                        base_offset: spec.last_offset,
+                        last_offset: spec.last_offset,
+                        position: 12,
+                        len,
+                        max_timestamp: now_ms,
+                    }],
+                }),
+            },
+        );
+        assert!(committed.is_ok(), "{committed:?}");
+    }
+
+    #[test]
+    fn topics_without_compact_get_merges_only() {
+        let mut state = state(&[]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i, 100);
+        }
+        let spec = plan(&state, T0 + 10 * MINUTE).expect("a merge");
+        assert_eq!(spec.kind, JobKind::Merge);
+    }
+
+    #[test]
+    fn a_dirty_partition_is_compacted_from_its_log_start_past_the_minimum_lag() {
+        let mut state = state(&[
+            ("cleanup.policy", "compact"),
+            ("min.compaction.lag.ms", "60000"),
+            ("delete.retention.ms", "1000"),
+        ]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * MINUTE, 100);
+        }
+        // At T0 + 2.5 min only the first two entries are a minute old.
+        let spec = plan(&state, T0 + 150_000).expect("a compaction");
+        assert_eq!(
+            spec.kind,
+            JobKind::Compact {
+                tombstone_cutoff_ms: T0 + 149_000
+            }
+        );
+        assert_eq!(
+            (spec.first_offset, spec.last_offset, spec.source_entries),
+            (0, 19, 2)
+        );
+        assert_eq!(spec.max_entry_bytes, 10_000);
+    }
+
+    #[test]
+    fn the_dirty_ratio_decides_and_the_maximum_lag_overrides_it() {
+        let mut state = state(&[
+            ("cleanup.policy", "compact"),
+            ("max.compaction.lag.ms", "3600000"),
+        ]);
+        for i in 0..4 {
+            flush(&mut state, T0 + i, 100);
+        }
+        let spec = plan(&state, T0 + MINUTE).expect("all dirty");
+        // The four entries compact to one of 300 bytes: the partition is clean.
+        commit_compaction(&mut state, spec, T0 + MINUTE, 300);
+        assert_eq!(state.cleaned_until(at()), 40);
+        // 100 dirty bytes of 400: under the default ratio of 0.5. A merge has nothing to do
+        // either: one dirty entry.
+        flush(&mut state, T0 + MINUTE, 100);
+        assert_eq!(plan(&state, T0 + 2 * MINUTE), None);
+        // 300 of 600: due.
+        flush(&mut state, T0 + MINUTE, 100);
+        flush(&mut state, T0 + MINUTE, 100);
+        let spec = plan(&state, T0 + 2 * MINUTE).expect("half dirty");
+        assert!(matches!(spec.kind, JobKind::Compact { .. }));
+        assert_eq!((spec.first_offset, spec.source_entries), (39, 4));
+
+        // After another compaction, a little dirty data waits until it is an hour old.
+        commit_compaction(&mut state, spec, T0 + 2 * MINUTE, 300);
+        flush(&mut state, T0 + 3 * MINUTE, 10);
+        assert_eq!(plan(&state, T0 + 60 * MINUTE), None);
+        let spec = plan(&state, T0 + 64 * MINUTE).expect("overdue");
+        assert!(matches!(spec.kind, JobKind::Compact { .. }));
+    }
+
+    #[test]
+    fn dirty_entries_are_merged_but_compacted_ones_never() {
+        let mut state = state(&[
+            ("cleanup.policy", "compact"),
+            ("min.cleanable.dirty.ratio", "0.9"),
+        ]);
+        for i in 0..2 {
+            flush(&mut state, T0 + i, 1_000);
+        }
+        let spec = plan(&state, T0 + MINUTE).expect("all dirty");
+        commit_compaction(&mut state, spec, T0 + MINUTE, 1_000);
+        for i in 0..3 {
+            flush(&mut state, T0 + MINUTE + i, 100);
+        }
+        // 300 of 1,300 bytes dirty: no compaction; the three dirty entries are merged.
+        let spec = plan(&state, T0 + 10 * MINUTE).expect("a merge");
+        assert_eq!(spec.kind, JobKind::Merge);
+        assert_eq!(
+            (spec.first_offset, spec.last_offset, spec.source_entries),
+            (20, 49, 3)
+        );
+    }
+
+    #[test]
+    fn a_run_stops_at_the_size_cap() {
+        let mut state = state(&[("cleanup.policy", "compact,delete")]);
+        for i in 0..5 {
+            flush(&mut state, T0 + i, 4_000);
+        }
+        let spec = plan(&state, T0 + MINUTE).expect("a compaction");
+        assert_eq!((spec.source_entries, spec.source_bytes), (2, 8_000));
+    }
+}
