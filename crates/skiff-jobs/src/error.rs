@@ -1,4 +1,5 @@
-use skiff_meta::{JobError, ProposeError};
+use skiff_archive::ArchiveError;
+use skiff_meta::{ArchiveCommitError, JobError, ProposeError};
 use skiff_storage::StorageError;
 
 /// Why a job did not commit.
@@ -20,4 +21,8 @@ pub enum JobFailure {
     Refused(#[from] JobError),
     #[error("the job was cancelled")]
     Cancelled,
+    #[error("archive pass failed: {0}")]
+    Archive(#[from] ArchiveError),
+    #[error("the controller refused the archive commit: {0}")]
+    ArchiveRefused(ArchiveCommitError),
 }

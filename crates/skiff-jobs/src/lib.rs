@@ -11,8 +11,11 @@
 //!
 //! - [`JobRunner`]: one per broker; starts the jobs leased to it (a bounded number at a time),
 //!   renews their leases, and cancels and drains them on shutdown.
-//! - [`work`]: what each [`skiff_meta::JobKind`] does; [`merge`] is the first kind.
+//! - [`work`]: what each [`skiff_meta::JobKind`] does; [`merge`] is the first kind, and
+//!   [`archive`] appends topics to their Iceberg tables (`skiff-archive`), committed with
+//!   `CommitArchive` rather than `CommitJob`.
 
+pub mod archive;
 mod config;
 mod context;
 mod error;

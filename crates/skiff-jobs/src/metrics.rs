@@ -14,6 +14,15 @@ pub const MERGED_ENTRIES_TOTAL: &str = "skiff_merged_entries_total";
 /// Counter: index entries merges wrote in their place.
 pub const MERGE_OUTPUT_ENTRIES_TOTAL: &str = "skiff_merge_output_entries_total";
 
+/// Counter: rows archive jobs committed to topics' Iceberg tables.
+pub const ARCHIVED_ROWS_TOTAL: &str = "skiff_archived_rows_total";
+/// Counter: Parquet bytes archive jobs committed.
+pub const ARCHIVED_BYTES_TOTAL: &str = "skiff_archived_bytes_total";
+/// Counter: Parquet data files archive jobs committed.
+pub const ARCHIVED_FILES_TOTAL: &str = "skiff_archived_files_total";
+/// Counter: archive jobs that failed (read, write or commit errors; lost races not counted).
+pub const ARCHIVE_FAILURES_TOTAL: &str = "skiff_archive_failures_total";
+
 /// Help text for the runner's metrics.
 pub fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
@@ -42,6 +51,26 @@ pub fn describe_metrics() {
         Unit::Count,
         "Index entries merges wrote in place of the ones they replaced"
     );
+    describe_counter!(
+        ARCHIVED_ROWS_TOTAL,
+        Unit::Count,
+        "Rows archive jobs committed to topics' Iceberg tables"
+    );
+    describe_counter!(
+        ARCHIVED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Parquet bytes archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVED_FILES_TOTAL,
+        Unit::Count,
+        "Parquet data files archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVE_FAILURES_TOTAL,
+        Unit::Count,
+        "Archive jobs that failed and were given back"
+    );
 }
 
 #[derive(Clone)]
@@ -50,6 +79,10 @@ pub(crate) struct RunnerMetrics {
     pub(crate) merged_bytes: Counter,
     pub(crate) merged_entries: Counter,
     pub(crate) merge_output_entries: Counter,
+    pub(crate) archived_rows: Counter,
+    pub(crate) archived_bytes: Counter,
+    pub(crate) archived_files: Counter,
+    pub(crate) archive_failures: Counter,
 }
 
 impl RunnerMetrics {
@@ -59,6 +92,10 @@ impl RunnerMetrics {
             merged_bytes: counter!(MERGED_BYTES_TOTAL),
             merged_entries: counter!(MERGED_ENTRIES_TOTAL),
             merge_output_entries: counter!(MERGE_OUTPUT_ENTRIES_TOTAL),
+            archived_rows: counter!(ARCHIVED_ROWS_TOTAL),
+            archived_bytes: counter!(ARCHIVED_BYTES_TOTAL),
+            archived_files: counter!(ARCHIVED_FILES_TOTAL),
+            archive_failures: counter!(ARCHIVE_FAILURES_TOTAL),
         }
     }
 

@@ -1,14 +1,14 @@
 //! What each kind of job does. A kind reads its source entries, writes its output object and
 //! says what to swap; the runner leases, commits and accounts for every kind the same way. A
-//! new kind (the Parquet archive, key compaction) is one arm here and one module beside
-//! [`crate::merge`].
+//! new kind (key compaction) is one arm here and one module beside [`crate::merge`]. The
+//! archive ([`crate::archive`]) commits through its own command instead.
 
 use skiff_meta::state::Job;
 use skiff_meta::{JobKind, StateHandle};
 
-pub use crate::context::{Finished, JobContext};
+pub use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
-use crate::merge;
+use crate::{archive, merge};
 
 /// Does one job's work; `now_ms` names the output object.
 pub async fn run(
@@ -16,9 +16,14 @@ pub async fn run(
     state: &StateHandle,
     job: &Job,
     now_ms: i64,
-) -> Result<Finished, JobFailure> {
+) -> Result<Done, JobFailure> {
     match job.spec.kind {
-        JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms).await,
+        JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms)
+            .await
+            .map(Done::Swap),
+        JobKind::Archive => archive::run(ctx, state, &job.spec)
+            .await
+            .map(Done::Archived),
         kind @ JobKind::Compact { .. } => Err(JobFailure::Unsupported(kind.name())),
     }
 }
