@@ -151,11 +151,15 @@ def test_archive_run_writes_an_iceberg_table_duckdb_and_pyarrow_read_offline(
 def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
     skiff_factory, skiff_bin: Path, topic_name: str
 ) -> None:
-    """No `archive run`: `skiff dev --archive-interval-ms 1000` archives the topic by itself (the
-    leader plans the job, the broker runs it), `skiff archive status --json` says when it caught
-    up, and DuckDB reads exactly what was acknowledged with Skiff stopped."""
-    skiff = skiff_factory(FILE_STORE, "--archive-interval-ms", "1000", "--flush-interval-ms", "20")
-    create_topic(skiff.bootstrap, topic_name, PARTITIONS, {"skiff.archive.enable": "true"})
+    """No `archive run`: `skiff dev --archive-all-topics --archive-interval-ms 1000` archives a topic
+    created without any config by itself (the leader plans the job, the broker runs it), `skiff
+    archive status --json` says when it caught up, and DuckDB reads exactly what was acknowledged
+    with Skiff stopped. A topic created with skiff.archive.enable=false is left alone."""
+    skiff = skiff_factory(
+        FILE_STORE, "--archive-all-topics", "--archive-interval-ms", "1000", "--flush-interval-ms", "20"
+    )
+    create_topic(skiff.bootstrap, topic_name, PARTITIONS)
+    create_topic(skiff.bootstrap, f"{topic_name}-off", 1, {"skiff.archive.enable": "false"})
     acked = _produce(skiff.bootstrap, topic_name)
 
     def caught_up() -> dict | None:
@@ -168,7 +172,7 @@ def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
     assert [p["archived_until"] for p in status["partitions"]] == [
         1 + max(o for (p, o) in acked if p == partition) for partition in range(PARTITIONS)
     ]
-    # Every topic is listed when none is named; a topic that does not archive is not.
+    # Every archiving topic is listed when none is named; the one that opted out is not.
     listed = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", "--json"))
     assert [t["topic"] for t in listed["topics"]] == [topic_name]
     skiff.stop()
