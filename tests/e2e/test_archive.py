@@ -1,4 +1,5 @@
-"""Issue 15, first part: `skiff archive run` turns a topic into an Iceberg table of Parquet files
+"""Issue 15: `skiff archive run` (and, on its own, the archive job the controller leader plans for
+a topic with skiff.archive.enable=true) turns a topic into an Iceberg table of Parquet files
 in the object store, and engines read it with Skiff stopped: DuckDB (offline, extensions loaded
 from the pinned wheels) with iceberg_scan over the table and read_parquet over the data files,
 and pyarrow over the same files. Records come from confluent-kafka with every codec, keyed and
@@ -15,6 +16,8 @@ from confluent_kafka import Producer
 
 from harness.cluster import Cluster
 from harness.confluent_client import create_topic
+from harness.deadlines import wait_until
+from harness.skiff_cli import cli_ok
 from harness.stores import FILE_STORE
 
 PARTITIONS = 3
@@ -142,3 +145,43 @@ def test_archive_run_writes_an_iceberg_table_duckdb_and_pyarrow_read_offline(
     by_name = {c.path_in_schema: c for c in columns}
     assert by_name["offset"].compression == "ZSTD"
     assert by_name["offset"].statistics.has_min_max and by_name["timestamp"].statistics.has_min_max
+
+
+@pytest.mark.timeout(120)
+def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """No `archive run`: `skiff dev --archive-all-topics --archive-interval-ms 1000` archives a topic
+    created without any config by itself (the leader plans the job, the broker runs it), `skiff
+    archive status --json` says when it caught up, and DuckDB reads exactly what was acknowledged
+    with Skiff stopped. A topic created with skiff.archive.enable=false is left alone."""
+    skiff = skiff_factory(
+        FILE_STORE, "--archive-all-topics", "--archive-interval-ms", "1000", "--flush-interval-ms", "20"
+    )
+    create_topic(skiff.bootstrap, topic_name, PARTITIONS)
+    create_topic(skiff.bootstrap, f"{topic_name}-off", 1, {"skiff.archive.enable": "false"})
+    acked = _produce(skiff.bootstrap, topic_name)
+
+    def caught_up() -> dict | None:
+        status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+        (topic,) = status["topics"]
+        ends = sum(p["end_offset"] for p in topic["partitions"])
+        return topic if topic["lag_records"] == 0 and ends == len(acked) else None
+
+    status = wait_until(caught_up, 60, "the archive job to take every record", interval_s=0.2)
+    assert [p["archived_until"] for p in status["partitions"]] == [
+        1 + max(o for (p, o) in acked if p == partition) for partition in range(PARTITIONS)
+    ]
+    # Every archiving topic is listed when none is named; the one that opted out is not.
+    listed = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", "--json"))
+    assert [t["topic"] for t in listed["topics"]] == [topic_name]
+    skiff.stop()
+
+    table = skiff.data_dir / "objects" / "archive" / topic_name
+    assert status["metadata_location"].endswith(f"/v{status['metadata_version']}.metadata.json")
+    assert (table / "metadata" / "version-hint.text").read_text() == str(status["metadata_version"])
+    expected = {
+        at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
+    }
+    con = _duckdb()
+    assert _rows(con, f"iceberg_scan('{table}')") == expected

@@ -5,12 +5,16 @@
 //! index says is stored.
 
 use bytes::BytesMut;
+use futures::StreamExt;
 use skiff_meta::state::ArchiveProgress;
 use skiff_meta::{CommitArchive, ControllerState, IndexEntry, Topic};
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
 use crate::error::ArchiveError;
 use crate::pass::{ArchiveCommit, ArchivePass, PassConfig};
+
+/// Stored entries a pass reads ahead of the one it converts.
+const READS_IN_FLIGHT: usize = 4;
 
 /// One entry to read, copied out of the state so no lock is held while reading.
 #[derive(Debug, Clone)]
@@ -32,6 +36,13 @@ impl TopicPlan {
     /// Plans `topic` from `state`: for each partition, the entries from one past its last
     /// archived offset. `None` when the topic does not exist.
     pub fn from_state(state: &ControllerState, topic: &str) -> Option<Self> {
+        Self::from_state_within(state, topic, u64::MAX)
+    }
+
+    /// Like [`TopicPlan::from_state`], reading at most about `max_bytes` of stored batches
+    /// (each partition an equal share, and at least one entry), so one pass over a large
+    /// backlog stays bounded and the rest waits for the next pass.
+    pub fn from_state_within(state: &ControllerState, topic: &str, max_bytes: u64) -> Option<Self> {
         let topic = state.topic_by_name(topic)?.clone();
         let progress = state.archive_progress(&topic.id).cloned();
         let partitions = (0u32..)
@@ -50,7 +61,23 @@ impl TopicPlan {
                     .collect();
                 (partition as i32, from, reads)
             })
-            .collect();
+            .collect::<Vec<(i32, i64, Vec<PlannedRead>)>>();
+        let busy = partitions.iter().filter(|(_, _, r)| !r.is_empty()).count();
+        let share = max_bytes / (busy.max(1) as u64);
+        let mut partitions = partitions;
+        for (_, _, reads) in &mut partitions {
+            let mut taken = 0u64;
+            let keep = reads
+                .iter()
+                .take_while(|read| {
+                    let fits =
+                        taken == 0 || taken.saturating_add(u64::from(read.entry.len)) <= share;
+                    taken = taken.saturating_add(u64::from(read.entry.len));
+                    fits
+                })
+                .count();
+            reads.truncate(keep);
+        }
         Some(Self {
             topic,
             progress,
@@ -87,10 +114,20 @@ impl TopicPlan {
         let mut pass = ArchivePass::begin(store, &self.topic.name, current, config).await?;
         for (partition, from, reads) in &self.partitions {
             pass.start_partition(*partition, *from).await?;
-            for read in reads {
-                let bytes = read_entry(store, read).await?;
+            // A few GETs in flight, appended in order: at most READS_IN_FLIGHT entries held.
+            // Each read owns what it needs, so the pass's future is Send for any borrow.
+            let mut runs = futures::stream::iter(reads.iter().cloned().map(|read| {
+                let store = store.clone();
+                async move {
+                    let bytes = read_entry(&store, &read).await?;
+                    Ok::<_, ArchiveError>((bytes, read.entry.len))
+                }
+            }))
+            .buffered(READS_IN_FLIGHT);
+            while let Some(run) = runs.next().await {
+                let (bytes, len) = run?;
                 pass.append(&bytes).await?;
-                progress(u64::from(read.entry.len));
+                progress(u64::from(len));
             }
         }
         pass.commit().await

@@ -59,6 +59,9 @@ pub struct BrokerConfig {
     pub max_decompressed_multiple: usize,
     pub auto_create_topics: bool,
     pub default_partitions: u32,
+    /// Topics created through this broker (CreateTopics or auto-creation) without
+    /// `skiff.archive.enable` get `skiff.archive.enable=true`.
+    pub archive_all_topics: bool,
     /// `group.initial.rebalance.delay.ms`: how long a new group's first rebalance waits for
     /// more members to join.
     pub group_initial_rebalance_delay_ms: u64,
@@ -115,6 +118,7 @@ impl Default for BrokerConfig {
             max_decompressed_multiple: 32,
             auto_create_topics: false,
             default_partitions: 1,
+            archive_all_topics: false,
             group_initial_rebalance_delay_ms: 3_000,
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,

@@ -31,6 +31,8 @@ mod topics;
 pub use config::BrokerConfig;
 pub use error::BrokerError;
 pub use handlers::describe_configs::NOT_ENFORCED_DOC_PREFIX;
-pub use handlers::describe_log_dirs::OBJECT_COUNT_TAG;
+pub use handlers::describe_log_dirs::{
+    ARCHIVE_COMMITTED_MS_TAG, ARCHIVE_METADATA_TAG, ARCHIVED_OFFSET_TAG, OBJECT_COUNT_TAG,
+};
 pub use server::{Broker, BrokerDeps, BudgetUse};
 pub use skiff_meta::ControllerClient;

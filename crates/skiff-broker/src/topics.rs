@@ -52,12 +52,16 @@ pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Ite
                 state.topic_by_name(name).is_none()
                     && skiff_meta::state::validate_topic_name(name).is_ok()
             })
-            .map(|name| NewTopic {
-                name,
-                id: TopicId::new_v4(),
-                partitions: ctx.config.default_partitions,
-                configs: BTreeMap::new(),
-                created_ms: now_ms(),
+            .map(|name| {
+                let mut configs = BTreeMap::new();
+                default_archive(ctx, &mut configs);
+                NewTopic {
+                    name,
+                    id: TopicId::new_v4(),
+                    partitions: ctx.config.default_partitions,
+                    configs,
+                    created_ms: now_ms(),
+                }
             })
             .collect()
     };
@@ -78,5 +82,14 @@ pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Ite
             }
         }
         Err(e) => warn!(error = %e, "could not auto-create topics"),
+    }
+}
+
+/// `--archive-all-topics`: a topic created here archives unless its creator said otherwise.
+pub(crate) fn default_archive(ctx: &BrokerContext, configs: &mut BTreeMap<String, String>) {
+    if ctx.config.archive_all_topics {
+        configs
+            .entry("skiff.archive.enable".to_string())
+            .or_insert_with(|| "true".to_string());
     }
 }

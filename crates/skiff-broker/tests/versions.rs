@@ -305,7 +305,11 @@ async fn every_advertised_version_answers_and_decodes() {
             &produce_request(-1, &[("v", 1, batch("p", 4, 2_000, fields))]),
         )
         .await;
-    assert_eq!(produce_results(&produced)[0].0, 0, "the idempotent batch is accepted");
+    assert_eq!(
+        produce_results(&produced)[0].0,
+        0,
+        "the idempotent batch is accepted"
+    );
     for version in range(ApiKey::DescribeProducers) {
         use kafka_protocol::messages::describe_producers_request::TopicRequest;
         let mut wanted = TopicRequest::default();

@@ -1,5 +1,7 @@
 //! `skiff archive run TOPIC`: one archive pass now, against a controller cluster and the
-//! object store its brokers use (see `skiff-archive`).
+//! object store its brokers use (see `skiff-archive`). `skiff archive status [TOPIC]`: how far
+//! each partition is archived, asked of any broker (or `skiff dev`) over the Kafka protocol:
+//! DescribeLogDirs carries the archive's progress in Skiff's tagged fields.
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,7 +12,8 @@ use skiff_meta::proposal::read_answer;
 use skiff_meta::{CommitArchive, Proposal};
 use skiff_storage::SegmentStore;
 
-use crate::output::{print_json, print_text};
+use crate::commands::common::ClientArgs;
+use crate::output::{Table, or_dash, print_json, print_text};
 use crate::store_args::ObjectStoreArgs;
 
 #[derive(Debug, Args)]
@@ -29,6 +32,22 @@ pub enum ArchiveCommand {
         --s3-endpoint http://127.0.0.1:4566 --json\n\n\
         Then, in DuckDB: SELECT * FROM iceberg_scan('<store>/archive/orders');")]
     Run(ArchiveRunArgs),
+
+    /// Show how far topics are archived: per partition the first offset not archived yet,
+    /// the end offset and the lag between them, and the table's current metadata version.
+    #[command(after_help = "Examples:\n  \
+        skiff archive status\n  \
+        skiff archive status orders --json")]
+    Status(ArchiveStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveStatusArgs {
+    /// Only this topic (default: every topic that archives).
+    pub topic: Option<String>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +77,7 @@ pub struct ArchiveRunArgs {
 pub async fn run(args: ArchiveArgs) -> anyhow::Result<()> {
     match args.command {
         ArchiveCommand::Run(args) => archive_run(args).await,
+        ArchiveCommand::Status(args) => archive_status(args).await,
     }
 }
 
@@ -136,4 +156,152 @@ fn report(
     };
     print_text(&text)?;
     Ok(())
+}
+
+/// One archiving topic's progress as a broker reports it.
+struct TopicStatus {
+    topic: String,
+    metadata_location: Option<String>,
+    last_commit_ms: Option<u64>,
+    /// (partition, first offset not archived, end offset).
+    partitions: Vec<(i32, i64, Option<i64>)>,
+}
+
+impl TopicStatus {
+    fn lag(&self) -> i64 {
+        self.partitions
+            .iter()
+            .map(|(_, archived, end)| end.map_or(0, |end| (end - archived).max(0)))
+            .sum()
+    }
+
+    fn version(&self) -> Option<u32> {
+        self.metadata_location
+            .as_deref()
+            .and_then(skiff_archive::catalog::metadata_version)
+    }
+}
+
+async fn archive_status(args: ArchiveStatusArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let topics: Vec<String> = match &args.topic {
+        Some(topic) => vec![topic.clone()],
+        None => client
+            .list_topics(false)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+    };
+    let mut statuses = Vec::new();
+    for name in topics {
+        let storage = client
+            .describe_partition_storage(&name)
+            .await
+            .with_context(|| format!("cannot describe topic {name}"))?;
+        let archived: Vec<(i32, i64)> = storage
+            .iter()
+            .filter_map(|s| {
+                let offset = varint(s.extra.get(&skiff_broker::ARCHIVED_OFFSET_TAG)?)?;
+                Some((s.partition, i64::try_from(offset).ok()?))
+            })
+            .collect();
+        if archived.is_empty() {
+            if args.topic.is_some() {
+                bail!("topic {name} does not archive (set skiff.archive.enable=true)");
+            }
+            continue;
+        }
+        let ends = client
+            .list_offsets(&name, &[], skiff_client::OffsetSpec::Latest)
+            .await?;
+        let first = storage.first();
+        let mut partitions: Vec<(i32, i64, Option<i64>)> = archived
+            .into_iter()
+            .map(|(p, offset)| {
+                let end = ends.iter().find(|e| e.partition == p).map(|e| e.offset);
+                (p, offset, end)
+            })
+            .collect();
+        partitions.sort_unstable();
+        statuses.push(TopicStatus {
+            topic: name,
+            metadata_location: first
+                .and_then(|s| s.extra.get(&skiff_broker::ARCHIVE_METADATA_TAG))
+                .map(|b| String::from_utf8_lossy(b).into_owned()),
+            last_commit_ms: first
+                .and_then(|s| s.extra.get(&skiff_broker::ARCHIVE_COMMITTED_MS_TAG))
+                .and_then(|b| varint(b)),
+            partitions,
+        });
+    }
+    if args.client.json {
+        let topics: Vec<serde_json::Value> = statuses
+            .iter()
+            .map(|s| {
+                json!({
+                    "topic": s.topic,
+                    "metadata_location": s.metadata_location,
+                    "metadata_version": s.version(),
+                    "last_commit_ms": s.last_commit_ms,
+                    "lag_records": s.lag(),
+                    "partitions": s.partitions.iter().map(|(p, archived, end)| json!({
+                        "partition": p,
+                        "archived_until": archived,
+                        "end_offset": end,
+                        "lag_records": end.map(|end| (end - archived).max(0)),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&json!({ "topics": topics }))?;
+        return Ok(());
+    }
+    if statuses.is_empty() {
+        print_text("no topic archives (set skiff.archive.enable=true on a topic)\n")?;
+        return Ok(());
+    }
+    let mut text = String::new();
+    for s in &statuses {
+        let since = s.last_commit_ms.map(|ms| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            format!("{:.1}s ago", now.saturating_sub(ms) as f64 / 1000.0)
+        });
+        text.push_str(&format!(
+            "topic {}  metadata version {}  last archived {}  lag {} records\n  table {}\n",
+            s.topic,
+            or_dash(s.version()),
+            since.unwrap_or_else(|| "never".into()),
+            s.lag(),
+            or_dash(s.metadata_location.as_deref()),
+        ));
+        const COLUMNS: [&str; 4] = ["PARTITION", "ARCHIVED UNTIL", "END", "LAG"];
+        let mut table = Table::new(&COLUMNS).numeric(&COLUMNS);
+        for (p, archived, end) in &s.partitions {
+            table.row(vec![
+                p.to_string(),
+                archived.to_string(),
+                or_dash(*end),
+                or_dash(end.map(|end| (end - archived).max(0))),
+            ]);
+        }
+        text.push_str(&table.render());
+        text.push('\n');
+    }
+    print_text(&text)?;
+    Ok(())
+}
+
+/// An unsigned varint, seven bits a byte, low first.
+fn varint(bytes: &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }

@@ -61,6 +61,11 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
     pub auto_create_topics: Option<bool>,
 
+    /// Topics created through this broker without skiff.archive.enable get
+    /// skiff.archive.enable=true (kept as an Iceberg table) [default: false].
+    #[arg(long, env = "SKIFF_ARCHIVE_ALL_TOPICS", num_args = 0..=1, default_missing_value = "true")]
+    pub archive_all_topics: Option<bool>,
+
     /// Partitions of topics created without a count [default: 1].
     #[arg(long, env = "SKIFF_DEFAULT_PARTITIONS", value_name = "N")]
     pub default_partitions: Option<u32>,

@@ -67,9 +67,19 @@ pub struct LifecycleArgs {
     #[arg(long, env = "SKIFF_JOB_LEASE_MS", value_name = "MS")]
     pub job_lease_ms: Option<u64>,
 
-    /// Background jobs (merges, compactions) leased to one broker at a time [default: 1].
+    /// Background jobs (merges, compactions, archive passes) leased to one broker at a time
+    /// [default: 1].
     #[arg(long, env = "SKIFF_JOBS_PER_BROKER", value_name = "N")]
     pub jobs_per_broker: Option<usize>,
+
+    /// Topics with skiff.archive.enable=true get an archive pass once their oldest
+    /// unarchived records are about this old (at least 100) [default: 60000].
+    #[arg(long, env = "SKIFF_ARCHIVE_INTERVAL_MS", value_name = "MS")]
+    pub archive_interval_ms: Option<u64>,
+
+    /// ... or sooner, once this many stored bytes wait to be archived [default: 134217728].
+    #[arg(long, env = "SKIFF_ARCHIVE_FLUSH_BYTES", value_name = "BYTES")]
+    pub archive_flush_bytes: Option<u64>,
 }
 
 impl LifecycleArgs {
@@ -99,6 +109,8 @@ impl LifecycleArgs {
         set(&mut config.merge_target_bytes, self.merge_target_bytes);
         set(&mut config.job_lease_ms, self.job_lease_ms);
         set(&mut config.jobs_per_broker, self.jobs_per_broker);
+        set(&mut config.archive_interval_ms, self.archive_interval_ms);
+        set(&mut config.archive_flush_bytes, self.archive_flush_bytes);
     }
 
     /// The first flag given, for `skiff broker`, which plans nothing: these belong to the
@@ -124,6 +136,8 @@ impl LifecycleArgs {
             (self.merge_target_bytes.is_some(), "--merge-target-bytes"),
             (self.job_lease_ms.is_some(), "--job-lease-ms"),
             (self.jobs_per_broker.is_some(), "--jobs-per-broker"),
+            (self.archive_interval_ms.is_some(), "--archive-interval-ms"),
+            (self.archive_flush_bytes.is_some(), "--archive-flush-bytes"),
         ]
         .into_iter()
         .find(|(given, _)| *given)

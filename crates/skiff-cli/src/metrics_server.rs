@@ -61,6 +61,7 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     skiff_jobs::describe_metrics();
     skiff_controller::describe_metrics();
     skiff_controller::describe_lifecycle_metrics();
+    skiff_controller::describe_archive_metrics();
     skiff_lambda::trigger::describe_metrics();
     Ok(handle)
 }

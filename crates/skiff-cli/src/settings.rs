@@ -63,6 +63,7 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     set(&mut broker.flush_interval_ms, args.flush_interval_ms);
     set(&mut broker.flush_bytes, args.flush_bytes);
     set(&mut broker.auto_create_topics, args.auto_create_topics);
+    set(&mut broker.archive_all_topics, args.archive_all_topics);
     set(&mut broker.default_partitions, args.default_partitions);
     set(&mut broker.max_request_bytes, args.max_request_bytes);
     set(

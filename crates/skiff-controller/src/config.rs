@@ -89,6 +89,10 @@ pub struct LifecycleConfig {
     pub job_lease_ms: u64,
     /// Jobs leased to one broker at a time.
     pub jobs_per_broker: usize,
+    /// An archiving topic's records wait at most about this long for their archive job.
+    pub archive_interval_ms: u64,
+    /// An archiving topic with this many stored bytes not archived yet is archived at once.
+    pub archive_flush_bytes: u64,
 }
 
 /// Largest `merge_target_bytes`: an index entry's length is a u32, and a job holds its
@@ -108,6 +112,8 @@ impl Default for LifecycleConfig {
             merge_target_bytes: 64 * 1024 * 1024,
             job_lease_ms: 30_000,
             jobs_per_broker: 1,
+            archive_interval_ms: 60_000,
+            archive_flush_bytes: 128 << 20,
         }
     }
 }
@@ -141,6 +147,12 @@ impl LifecycleConfig {
         }
         if self.jobs_per_broker == 0 {
             return bad("jobs per broker", "at least 1");
+        }
+        if self.archive_interval_ms < 100 {
+            return bad("archive interval", "at least 100 ms");
+        }
+        if self.archive_flush_bytes < 1024 {
+            return bad("archive flush bytes", "at least 1024");
         }
         Ok(())
     }
@@ -250,5 +262,10 @@ mod tests {
             refused(|c| c.jobs_per_broker = 0),
             Err("the jobs per broker must be at least 1".into())
         );
+        assert_eq!(
+            refused(|c| c.archive_interval_ms = 99),
+            Err("the archive interval must be at least 100 ms".into())
+        );
+        assert!(refused(|c| c.archive_flush_bytes = 1023).is_err());
     }
 }

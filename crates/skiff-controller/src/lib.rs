@@ -27,5 +27,6 @@ mod topic_limits;
 pub use config::ControllerConfig;
 pub use controller::{Controller, ControllerDeps};
 pub use error::{ControllerError, InvalidConfig};
+pub use leader::{ARCHIVE_LAG_RECORDS, describe_archive_metrics};
 pub use metrics::{describe_lifecycle_metrics, describe_metrics};
 pub use remote::{RemoteController, RemoteControllerConfig, StateReplica};

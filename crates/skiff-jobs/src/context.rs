@@ -1,7 +1,10 @@
 //! What every kind of job is given and hands back: the leaf the runner, the dispatch in
 //! [`crate::work`] and each kind's module share.
 
-use skiff_meta::{EntryRef, JobOutput};
+use std::sync::Arc;
+
+use skiff_archive::ArchiveCommit;
+use skiff_meta::{ControllerClient, EntryRef, JobOutput};
 use skiff_storage::SegmentStore;
 
 /// What a job may use.
@@ -12,6 +15,18 @@ pub struct JobContext {
     pub read_concurrency: usize,
     /// A compaction job's key map may hold about this many bytes (see [`crate::compact`]).
     pub compaction_map_bytes: usize,
+    /// For kinds that commit through their own command (the archive's `CommitArchive`).
+    pub controller: Arc<dyn ControllerClient>,
+}
+
+/// How a job's work ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// A merge or compaction: entries to swap with `CommitJob`.
+    Swap(Finished),
+    /// An archive pass, already committed (`None`: nothing was new); the job is to be
+    /// given back.
+    Archived(Option<ArchiveCommit>),
 }
 
 /// A job's work, done and ready to commit.

@@ -1,4 +1,5 @@
-use skiff_meta::{JobError, ProposeError};
+use skiff_archive::ArchiveError;
+use skiff_meta::{ArchiveCommitError, JobError, ProposeError};
 use skiff_storage::StorageError;
 
 /// Why a job did not commit.
@@ -22,4 +23,8 @@ pub enum JobFailure {
     Worker(String),
     #[error("the job was cancelled")]
     Cancelled,
+    #[error("archive pass failed: {0}")]
+    Archive(#[from] ArchiveError),
+    #[error("the controller refused the archive commit: {0}")]
+    ArchiveRefused(ArchiveCommitError),
 }

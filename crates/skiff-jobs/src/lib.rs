@@ -11,8 +11,11 @@
 //!
 //! - [`JobRunner`]: one per broker; starts the jobs leased to it (a bounded number at a time),
 //!   renews their leases, and cancels and drains them on shutdown.
-//! - [`work`]: what each [`skiff_meta::JobKind`] does: [`merge`] and key [`compact`]ion.
+//! - [`work`]: what each [`skiff_meta::JobKind`] does: [`merge`], key [`compact`]ion, and
+//!   [`archive`], which appends topics to their Iceberg tables (`skiff-archive`) and commits
+//!   with `CommitArchive` rather than `CommitJob`.
 
+pub mod archive;
 pub mod compact;
 mod config;
 mod context;

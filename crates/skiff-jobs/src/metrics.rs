@@ -16,6 +16,14 @@ pub const MERGE_OUTPUT_ENTRIES_TOTAL: &str = "skiff_merge_output_entries_total";
 
 /// Counter: source bytes compaction jobs committed (rewritten keeping the latest per key).
 pub const COMPACTED_BYTES_TOTAL: &str = "skiff_compacted_bytes_total";
+/// Counter: rows archive jobs committed to topics' Iceberg tables.
+pub const ARCHIVED_ROWS_TOTAL: &str = "skiff_archived_rows_total";
+/// Counter: Parquet bytes archive jobs committed.
+pub const ARCHIVED_BYTES_TOTAL: &str = "skiff_archived_bytes_total";
+/// Counter: Parquet data files archive jobs committed.
+pub const ARCHIVED_FILES_TOTAL: &str = "skiff_archived_files_total";
+/// Counter: archive jobs that failed (read, write or commit errors; lost races not counted).
+pub const ARCHIVE_FAILURES_TOTAL: &str = "skiff_archive_failures_total";
 
 /// Help text for the runner's metrics.
 pub fn describe_metrics() {
@@ -50,6 +58,26 @@ pub fn describe_metrics() {
         Unit::Count,
         "Index entries merges wrote in place of the ones they replaced"
     );
+    describe_counter!(
+        ARCHIVED_ROWS_TOTAL,
+        Unit::Count,
+        "Rows archive jobs committed to topics' Iceberg tables"
+    );
+    describe_counter!(
+        ARCHIVED_BYTES_TOTAL,
+        Unit::Bytes,
+        "Parquet bytes archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVED_FILES_TOTAL,
+        Unit::Count,
+        "Parquet data files archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVE_FAILURES_TOTAL,
+        Unit::Count,
+        "Archive jobs that failed and were given back"
+    );
 }
 
 #[derive(Clone)]
@@ -59,6 +87,10 @@ pub(crate) struct RunnerMetrics {
     pub(crate) merged_entries: Counter,
     pub(crate) merge_output_entries: Counter,
     pub(crate) compacted_bytes: Counter,
+    pub(crate) archived_rows: Counter,
+    pub(crate) archived_bytes: Counter,
+    pub(crate) archived_files: Counter,
+    pub(crate) archive_failures: Counter,
 }
 
 impl RunnerMetrics {
@@ -69,6 +101,10 @@ impl RunnerMetrics {
             merged_entries: counter!(MERGED_ENTRIES_TOTAL),
             merge_output_entries: counter!(MERGE_OUTPUT_ENTRIES_TOTAL),
             compacted_bytes: counter!(COMPACTED_BYTES_TOTAL),
+            archived_rows: counter!(ARCHIVED_ROWS_TOTAL),
+            archived_bytes: counter!(ARCHIVED_BYTES_TOTAL),
+            archived_files: counter!(ARCHIVED_FILES_TOTAL),
+            archive_failures: counter!(ARCHIVE_FAILURES_TOTAL),
         }
     }
 

@@ -14,7 +14,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::JobRunnerConfig;
-use crate::context::{Finished, JobContext};
+use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
 use crate::metrics::RunnerMetrics;
 use crate::work;
@@ -52,6 +52,7 @@ impl JobRunner {
                 broker_id: config.broker_id,
                 read_concurrency: config.read_concurrency,
                 compaction_map_bytes: config.compaction_map_bytes,
+                controller: controller.clone(),
             },
             controller,
             clock,
@@ -264,15 +265,29 @@ async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: C
         _ = lost.cancelled() => Err(JobFailure::Cancelled),
         _ = stop.cancelled() => Err(JobFailure::Cancelled),
     };
+    let archiving = job.spec.kind == skiff_meta::JobKind::Archive;
     let outcome = match worked {
-        Ok(finished) => commit(&shared, &job, finished).await,
+        Ok(Done::Swap(finished)) => commit(&shared, &job, finished).await,
+        Ok(Done::Archived(archived)) => {
+            archive_committed(&shared, &job, archived.as_ref());
+            abandon(&shared, &job).await;
+            Outcome::Committed
+        }
         Err(JobFailure::Cancelled) if lost.is_cancelled() => Outcome::Lost,
+        Err(JobFailure::ArchiveRefused(e)) if crate::archive::lost_race(&e) => {
+            tracing::info!(job = job.id, reason = %e, "archive pass lost its race; its files are garbage");
+            abandon(&shared, &job).await;
+            Outcome::Lost
+        }
         Err(JobFailure::Cancelled) => {
             abandon(&shared, &job).await;
             Outcome::Cancelled
         }
         Err(e) => {
             tracing::warn!(job = job.id, kind, error = %e, "job failed; giving it back");
+            if archiving {
+                shared.metrics.archive_failures.increment(1);
+            }
             abandon(&shared, &job).await;
             Outcome::Failed
         }
@@ -341,6 +356,29 @@ async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
             Outcome::Failed
         }
     }
+}
+
+/// Counts and logs a committed archive pass (the runner gives the job back next).
+fn archive_committed(shared: &Shared, job: &Job, archived: Option<&skiff_archive::ArchiveCommit>) {
+    let Some(archived) = archived else {
+        tracing::debug!(job = job.id, "archive job found nothing new");
+        return;
+    };
+    shared.metrics.archived_rows.increment(archived.rows);
+    shared.metrics.archived_bytes.increment(archived.data_bytes);
+    shared
+        .metrics
+        .archived_files
+        .increment(archived.data_files as u64);
+    tracing::info!(
+        job = job.id,
+        topic = %archived.topic,
+        rows = archived.rows,
+        files = archived.data_files,
+        bytes = archived.data_bytes,
+        metadata = %archived.metadata_location,
+        "archive committed"
+    );
 }
 
 /// Gives a job's lease back so it can be planned again at once instead of after it lapses.

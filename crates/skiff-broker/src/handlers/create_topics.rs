@@ -109,7 +109,7 @@ fn check(
             ),
         ));
     }
-    let configs: BTreeMap<String, String> = topic
+    let mut configs: BTreeMap<String, String> = topic
         .configs
         .iter()
         .filter_map(|c| {
@@ -118,6 +118,7 @@ fn check(
                 .map(|v| (c.name.to_string(), v.to_string()))
         })
         .collect();
+    crate::topics::default_archive(ctx, &mut configs);
     TopicConfig::from_overrides(&configs)
         .and_then(|config| config.check_compaction_lags())
         .map_err(|e| topic_error(e.into()))?;

@@ -1,6 +1,9 @@
 //! DeleteRecords: moves partitions' log start offsets forward (Kafka's `AdminClient
 //! .deleteRecords`). Every named partition gets its own result with the new low watermark;
-//! all valid partitions go to the controller in one proposal.
+//! all valid partitions go to the controller in one proposal. On a topic that archives,
+//! DeleteRecords still wins over the archive (the user asked for it explicitly, unlike
+//! retention, which waits for the archive): records it removes before they were archived
+//! never reach the table, and a warning says so.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_records_response::{
@@ -48,6 +51,7 @@ pub async fn handle(
                     });
                 match exists {
                     Ok((topic_id, index)) => {
+                        warn_if_unarchived(&state, &t.name, topic_id, index, p.offset);
                         positions.push((topics.len(), result.partitions.len()));
                         deletions.push(RecordDeletion {
                             topic_id,
@@ -92,4 +96,39 @@ pub async fn handle(
     let mut response = DeleteRecordsResponse::default();
     response.topics = topics;
     response
+}
+
+/// DeleteRecords past a partition's archived offset loses those records for the archive.
+fn warn_if_unarchived(
+    state: &skiff_meta::ControllerState,
+    topic: &str,
+    topic_id: skiff_meta::TopicId,
+    partition: u32,
+    offset: i64,
+) {
+    let at = skiff_meta::PartitionRef {
+        topic_id,
+        partition,
+    };
+    let Some(hold) = state.archive_hold(at) else {
+        return;
+    };
+    let end = state
+        .partition_log(at)
+        .map_or(0, |log| log.high_watermark());
+    let to = if offset == skiff_meta::DELETE_TO_HIGH_WATERMARK {
+        end
+    } else {
+        offset
+    };
+    if to > hold {
+        tracing::warn!(
+            topic,
+            partition,
+            offset = to,
+            archived_until = hold,
+            "DeleteRecords removes records the archive has not taken yet; they will be missing \
+             from the topic's Iceberg table"
+        );
+    }
 }

@@ -4,7 +4,11 @@
 //!
 //! From v2 (a flexible version) each partition also carries, in tagged field
 //! [`OBJECT_COUNT_TAG`], the number of objects its index entries point into, an unsigned
-//! varint; clients that do not know the tag skip it, as the protocol requires.
+//! varint; clients that do not know the tag skip it, as the protocol requires. A partition of
+//! a topic that archives (or did) carries its archive's progress too, for `skiff archive
+//! status`: [`ARCHIVED_OFFSET_TAG`] (the first offset not archived, an unsigned varint),
+//! [`ARCHIVE_METADATA_TAG`] (the table's current metadata location, UTF-8) and
+//! [`ARCHIVE_COMMITTED_MS_TAG`] (the controller's clock at the last archive commit).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::describe_log_dirs_response::{
@@ -19,6 +23,12 @@ use crate::context::BrokerContext;
 
 /// The tagged field of a DescribeLogDirs partition that holds Skiff's object count.
 pub const OBJECT_COUNT_TAG: i32 = 0x5c1f;
+/// Tagged field: the partition's first offset not archived yet (archiving topics only).
+pub const ARCHIVED_OFFSET_TAG: i32 = 0x5c20;
+/// Tagged field: the topic's Iceberg metadata location (once archived).
+pub const ARCHIVE_METADATA_TAG: i32 = 0x5c21;
+/// Tagged field: milliseconds since the epoch of the topic's last archive commit (once archived).
+pub const ARCHIVE_COMMITTED_MS_TAG: i32 = 0x5c22;
 
 pub fn handle(
     ctx: &BrokerContext,
@@ -42,9 +52,11 @@ pub fn handle(
             {
                 continue;
             }
-            entry
-                .partitions
-                .push(partition_entry(partition, log, version));
+            let mut partition_entry = partition_entry(partition, log, version);
+            if version >= 2 {
+                add_archive_tags(&state, topic, index, &mut partition_entry);
+            }
+            entry.partitions.push(partition_entry);
         }
         if !entry.partitions.is_empty() {
             topics.push(entry);
@@ -83,6 +95,40 @@ fn partition_entry(partition: i32, log: &PartitionLog, version: i16) -> Describe
             .insert(OBJECT_COUNT_TAG, unsigned_varint(object_count(log)));
     }
     entry
+}
+
+/// The archive's progress on one partition, when the topic archives or has an archive.
+fn add_archive_tags(
+    state: &skiff_meta::ControllerState,
+    topic: &Topic,
+    partition: u32,
+    entry: &mut DescribeLogDirsPartition,
+) {
+    let at = skiff_meta::PartitionRef {
+        topic_id: topic.id,
+        partition,
+    };
+    let progress = state.archive_progress(&topic.id);
+    let next = match (state.archive_hold(at), progress) {
+        (Some(hold), _) => hold,
+        (None, Some(progress)) => progress.next_offset(partition),
+        (None, None) => return,
+    };
+    let tags = &mut entry.unknown_tagged_fields;
+    tags.insert(
+        ARCHIVED_OFFSET_TAG,
+        unsigned_varint(u64::try_from(next).unwrap_or(0)),
+    );
+    if let Some(progress) = progress {
+        tags.insert(
+            ARCHIVE_METADATA_TAG,
+            Bytes::from(progress.metadata_location.clone()),
+        );
+        tags.insert(
+            ARCHIVE_COMMITTED_MS_TAG,
+            unsigned_varint(u64::try_from(progress.last_commit_ms).unwrap_or(0)),
+        );
+    }
 }
 
 /// Distinct objects the partition's entries point into.

@@ -402,6 +402,15 @@ async fn describe(args: NameArgs) -> anyhow::Result<()> {
         table.row(vec![c.name.clone(), value, c.source.name(), note]);
     }
     text.push_str(&table.render());
+    let archives = configs
+        .iter()
+        .any(|c| c.name == "skiff.archive.enable" && c.value.as_deref() == Some("true"));
+    if archives {
+        text.push_str(
+            "\nskiff.archive.enable: retention and compaction keep records not archived yet \
+             (see `skiff archive status`)\n",
+        );
+    }
     if any_not_enforced {
         text.push_str(&format!(
             "\n{NOT_ENFORCED}: accepted and stored for tools that set it, but Skiff does not apply it yet\n"

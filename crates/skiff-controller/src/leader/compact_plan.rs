@@ -57,10 +57,14 @@ pub(crate) fn compaction_for(
     let log = topic.partitions.get(usize::try_from(partition).ok()?)?;
     let dirty_from = state.cleaned_until(at);
     let settled_before = now_ms.saturating_sub(config.min_compaction_lag_ms().max(0));
+    // Records the archive has not taken yet are never compacted away (PlanJobs refuses it).
+    let archive_hold = state.archive_hold(at).unwrap_or(i64::MAX);
     let mut run = Run::default();
     for entry in log.entries() {
         let len = u64::from(entry.len);
-        if entry.max_timestamp > settled_before || (run.entries > 0 && run.bytes + len > max_bytes)
+        if entry.max_timestamp > settled_before
+            || entry.last_offset >= archive_hold
+            || (run.entries > 0 && run.bytes + len > max_bytes)
         {
             break;
         }
@@ -277,6 +281,24 @@ mod tests {
             (0, 19, 2)
         );
         assert_eq!(spec.max_entry_bytes, 10_000);
+    }
+
+    #[test]
+    fn records_the_archive_has_not_taken_are_never_compacted() {
+        let mut state = state(&[
+            ("cleanup.policy", "compact"),
+            ("min.compaction.lag.ms", "0"),
+            ("skiff.archive.enable", "true"),
+        ]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * MINUTE, 100);
+        }
+        // Nothing is archived yet: no compaction (the dirty entries may still be merged).
+        let spec = plan(&state, T0 + 10 * MINUTE);
+        assert!(
+            spec.as_ref().is_none_or(|s| s.kind == JobKind::Merge),
+            "{spec:?}"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Work only the leader does, restarted from scratch on every change of leadership: set the
 //! cluster id once, expire brokers whose leases lapsed, run the storage lifecycle (retention,
-//! offset expiry, merge and compaction planning) and collect garbage objects. State the leader
+//! offset expiry, merge, compaction and archive planning) and collect garbage objects. State the leader
 //! keeps for this (when it last saw each broker's heartbeat, since when an object is garbage)
 //! lives in memory and starts fresh each term, so a new leader gives every broker a full lease
 //! and every object a full grace period.
 
+mod archive_plan;
 mod compact_plan;
 mod gc;
 mod jobs;
@@ -31,6 +32,8 @@ use crate::metrics::LifecycleMetrics;
 use crate::raft::types::{Raft, RaftMetrics};
 use crate::raft_errors::client_write_error;
 
+pub(crate) use archive_plan::ArchivePlanner;
+pub use archive_plan::{ARCHIVE_LAG_RECORDS, describe_archive_metrics};
 pub(crate) use gc::{GcSettings, ObjectGc};
 use jobs::JobPlanner;
 pub(crate) use leases::LeaseMonitor;
@@ -179,13 +182,19 @@ impl LeaderDuties {
             state,
             stop.clone(),
         );
+        let archive = run_periodically(
+            ArchivePlanner::new(self.lifecycle.clone()),
+            raft,
+            state,
+            stop.clone(),
+        );
         let gc = async {
             if let Some(settings) = &self.gc {
                 let collector = ObjectGc::new(settings.clone(), self.lifecycle.clone());
                 run_periodically(collector, raft, state, stop.clone()).await;
             }
         };
-        tokio::join!(leases, retention, offsets, jobs, gc);
+        tokio::join!(leases, retention, offsets, jobs, archive, gc);
     }
 
     /// Replicates this node's retention defaults when they differ from the cluster's, so every

@@ -93,14 +93,18 @@ fn due_in_topic(state: &ControllerState, id: TopicId, now_ms: i64, due: &mut Vec
         return;
     }
     for (partition, log) in (0u32..).zip(&topic.partitions) {
+        let at = PartitionRef {
+            topic_id: id,
+            partition,
+        };
+        // An archiving topic keeps what the archive has not taken (the apply caps it too).
+        let hold = state.archive_hold(at);
         if log
             .retention_cut(now_ms, retention_ms, retention_bytes)
-            .is_some()
+            .map(|cut| hold.map_or(cut, |hold| cut.min(hold)))
+            .is_some_and(|cut| cut > log.log_start_offset())
         {
-            due.push(PartitionRef {
-                topic_id: id,
-                partition,
-            });
+            due.push(at);
         }
     }
 }

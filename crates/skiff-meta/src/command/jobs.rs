@@ -14,13 +14,23 @@ pub enum JobKind {
     /// Keeps the latest record per key (Kafka's log cleaner). Tombstones whose timestamp is
     /// before `tombstone_cutoff_ms` (the plan time minus `delete.retention.ms`) are removed too.
     Compact { tombstone_cutoff_ms: i64 },
+    /// Appends a topic's records not archived yet to its Iceberg table (`skiff-archive`),
+    /// committed with `CommitArchive`, not `CommitJob`. One per topic, leased under the
+    /// topic's [`ARCHIVE_JOB_PARTITION`] slot; it names no entries (it archives what the
+    /// index holds when it runs).
+    Archive,
 }
+
+/// The partition number an archive job is leased under: one job per topic, apart from the
+/// real partitions' merge and compaction jobs.
+pub const ARCHIVE_JOB_PARTITION: u32 = u32::MAX;
 
 impl JobKind {
     pub fn name(&self) -> &'static str {
         match self {
             JobKind::Merge => "merge",
             JobKind::Compact { .. } => "compaction",
+            JobKind::Archive => "archive",
         }
     }
 }
@@ -39,6 +49,25 @@ pub struct JobSpec {
     pub source_bytes: u64,
     /// The job's index entries hold at most this many bytes each (a fetch reads whole entries).
     pub max_entry_bytes: u32,
+}
+
+impl JobSpec {
+    /// An archive job for `topic_id`, planned when `source_bytes` were not archived yet (for
+    /// logs; the job archives what is there when it runs).
+    pub fn archive(topic_id: crate::ids::TopicId, source_bytes: u64) -> JobSpec {
+        JobSpec {
+            kind: JobKind::Archive,
+            partition: PartitionRef {
+                topic_id,
+                partition: ARCHIVE_JOB_PARTITION,
+            },
+            first_offset: 0,
+            last_offset: 0,
+            source_entries: 0,
+            source_bytes,
+            max_entry_bytes: 0,
+        }
+    }
 }
 
 /// One job to lease to a broker.
@@ -149,6 +178,9 @@ pub enum JobError {
     EntriesChanged,
     #[error("the job's output is malformed: {0}")]
     InvalidOutput(OutputProblem),
+    /// A compaction would remove records of an archiving topic not archived yet.
+    #[error("the job's records are not archived yet")]
+    NotArchivedYet,
 }
 
 /// What is wrong with a job's output entries.

@@ -32,8 +32,8 @@ pub use groups::{
     StoredMember,
 };
 pub use jobs::{
-    AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
-    JobSpec, OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError,
+    JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ControllerState;
-use crate::command::{ArchiveCommitError, CommitArchive};
+use crate::command::{ArchiveCommitError, CommitArchive, PartitionRef};
 use crate::ids::TopicId;
 
 /// Where a topic's archive stands.
@@ -78,6 +78,22 @@ impl ControllerState {
         progress.data_files += u64::from(commit.data_files);
         progress.last_commit_ms = now;
         Ok(())
+    }
+
+    /// While a topic archives (`skiff.archive.enable`), the first offset of the partition
+    /// not archived yet: retention never moves the log start past it and compaction never
+    /// touches records from it on, so the archive stays complete. `None` when the topic does
+    /// not archive (or does not exist).
+    pub fn archive_hold(&self, at: PartitionRef) -> Option<i64> {
+        let topic = self.topics.get(&at.topic_id)?;
+        if !topic.config.archive_enabled() {
+            return None;
+        }
+        Some(
+            self.archives
+                .get(&at.topic_id)
+                .map_or(0, |p| p.next_offset(at.partition)),
+        )
     }
 
     /// A topic's archive progress, `None` before its first commit.

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::ControllerState;
 use super::object::ObjectMeta;
 use crate::command::{
-    AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError, JobKind, JobOutput,
-    JobSpec, OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError,
+    JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
 };
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
@@ -71,9 +71,17 @@ impl ControllerState {
             .iter()
             .map(|planned| {
                 let spec = planned.spec;
-                let log = self
-                    .partition_log(spec.partition)
-                    .ok_or(JobError::UnknownTopicOrPartition)?;
+                let archive_job = spec.kind == JobKind::Archive;
+                let exists = match archive_job {
+                    true => {
+                        spec.partition.partition == ARCHIVE_JOB_PARTITION
+                            && self.topics.contains_key(&spec.partition.topic_id)
+                    }
+                    false => self.partition_log(spec.partition).is_some(),
+                };
+                if !exists {
+                    return Err(JobError::UnknownTopicOrPartition);
+                }
                 if self
                     .lifecycle
                     .jobs
@@ -89,13 +97,8 @@ impl ControllerState {
                 {
                     return Err(JobError::BrokerNotLive(planned.broker_id));
                 }
-                let count = usize::try_from(spec.source_entries).unwrap_or(usize::MAX);
-                let last = log
-                    .entry_index(spec.first_offset)
-                    .and_then(|at| log.entries_at(at, count))
-                    .and_then(|mut entries| entries.next_back().map(|e| e.last_offset));
-                if count == 0 || last != Some(spec.last_offset) {
-                    return Err(JobError::NoSuchEntries);
+                if !archive_job {
+                    self.check_job_entries(&spec)?;
                 }
                 let table = &mut self.lifecycle.jobs;
                 let id = table.next_id;
@@ -110,6 +113,31 @@ impl ControllerState {
                 Ok(id)
             })
             .collect()
+    }
+
+    /// A merge or compaction's entries are in the index as planned, and a compaction's
+    /// records are archived when the topic archives (it may remove some).
+    fn check_job_entries(&self, spec: &JobSpec) -> Result<(), JobError> {
+        let log = self
+            .partition_log(spec.partition)
+            .ok_or(JobError::UnknownTopicOrPartition)?;
+        let count = usize::try_from(spec.source_entries).unwrap_or(usize::MAX);
+        let last = log
+            .entry_index(spec.first_offset)
+            .and_then(|at| log.entries_at(at, count))
+            .and_then(|mut entries| entries.next_back().map(|e| e.last_offset));
+        if count == 0 || last != Some(spec.last_offset) {
+            return Err(JobError::NoSuchEntries);
+        }
+        let removes_records = matches!(spec.kind, JobKind::Compact { .. });
+        if removes_records
+            && self
+                .archive_hold(spec.partition)
+                .is_some_and(|hold| spec.last_offset >= hold)
+        {
+            return Err(JobError::NotArchivedYet);
+        }
+        Ok(())
     }
 
     pub(super) fn renew_job_leases(&mut self, renew: &RenewJobLeases) -> Vec<bool> {

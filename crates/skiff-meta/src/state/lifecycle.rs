@@ -92,9 +92,12 @@ impl ControllerState {
                 let log = self
                     .partition_log(*at)
                     .ok_or(LogError::UnknownTopicOrPartition)?;
+                let hold = self.archive_hold(*at);
                 let cut = deletes
                     .then(|| log.retention_cut(now_ms, retention_ms, retention_bytes))
-                    .flatten();
+                    .flatten()
+                    .map(|cut| hold.map_or(cut, |hold| cut.min(hold)))
+                    .filter(|cut| *cut > log.log_start_offset());
                 match cut {
                     Some(offset) => self.truncate(*at, offset, now_ms),
                     None => Ok(unchanged(log)),

@@ -306,7 +306,9 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         false,
         Rule::Any,
         "Keep an Apache Iceberg table of this topic's records (Parquet) under archive/<topic>/ \
-         in the object store. `skiff archive run` archives on demand; no scheduled archiving yet.",
+         in the object store, appended by a background job every --archive-interval-ms (or \
+         sooner past --archive-flush-bytes). While enabled, retention and compaction keep \
+         records the archive has not taken yet.",
     ),
     def(
         "unclean.leader.election.enable",
