@@ -1,7 +1,7 @@
 //! Admin requests (create/delete topics, partitions, configs) share one shape: validate each
 //! item, propose the valid ones in a single command, and map each outcome back to its item.
 
-use skiff_meta::{Proposal, Propose, TopicError};
+use skiff_meta::{AlterTopicConfigs, Proposal, Propose, TopicConfigChange, TopicError};
 
 use crate::context::BrokerContext;
 use crate::kafka_error::{propose_error_code, topic_error_code};
@@ -30,4 +30,34 @@ where
             .map(|outcome| outcome.map_err(|e| (topic_error_code(&e), e.to_string())))
             .collect(),
     }
+}
+
+/// Config changes planned per resource (`Ok(None)`: valid, nothing to apply, as for
+/// validate_only), proposed together as one `AlterTopicConfigs`; one outcome per resource.
+pub async fn alter_topic_configs(
+    ctx: &BrokerContext,
+    planned: Vec<ItemOutcome<Option<TopicConfigChange>>>,
+) -> Vec<ItemOutcome<()>> {
+    let mut outcomes: Vec<ItemOutcome<()>> = Vec::with_capacity(planned.len());
+    let mut changes: Vec<(usize, TopicConfigChange)> = Vec::new();
+    for plan in planned {
+        match plan {
+            Ok(Some(change)) => changes.push((outcomes.len(), change)),
+            Ok(None) => {}
+            Err(error) => {
+                outcomes.push(Err(error));
+                continue;
+            }
+        }
+        outcomes.push(Ok(()));
+    }
+    if !changes.is_empty() {
+        let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
+            changes.into_iter().unzip();
+        let proposed = propose_items(ctx, AlterTopicConfigs(changes)).await;
+        for (position, outcome) in positions.into_iter().zip(proposed) {
+            outcomes[position] = outcome;
+        }
+    }
+    outcomes
 }

@@ -5,9 +5,11 @@
 //! `delete.retention.ms` has passed (on the manual clock) and then go. On memory, file:// and
 //! (when SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use skiff_controller::clock::ManualClock;
@@ -16,9 +18,8 @@ use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
 use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
 use skiff_meta::*;
 use skiff_records::Compression;
-use skiff_storage::{
-    ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, StoreConfig, segment_path,
-};
+use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
+use support::{Store, open_store, wall_ms};
 
 const WAIT: Duration = Duration::from_secs(30);
 const KEYS: u32 = 100;
@@ -37,49 +38,6 @@ fn at() -> PartitionRef {
     }
 }
 
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-enum Store {
-    Memory,
-    File,
-    S3,
-}
-
-fn open_store(kind: &Store, dir: &std::path::Path) -> Option<SegmentStore> {
-    let config = match kind {
-        Store::Memory => StoreConfig::for_url("memory://"),
-        Store::File => StoreConfig::for_url(format!("file://{}", dir.join("objects").display())),
-        Store::S3 => {
-            let Some(endpoint) = std::env::var("SKIFF_TEST_S3_ENDPOINT")
-                .ok()
-                .filter(|e| !e.is_empty())
-            else {
-                assert!(
-                    std::env::var_os("SKIFF_REQUIRE_S3").is_none(),
-                    "SKIFF_REQUIRE_S3 is set but SKIFF_TEST_S3_ENDPOINT is not"
-                );
-                println!("skipped: set SKIFF_TEST_S3_ENDPOINT to run against a real S3 server");
-                return None;
-            };
-            let bucket =
-                std::env::var("SKIFF_TEST_S3_BUCKET").unwrap_or_else(|_| "skiff-test".into());
-            let prefix = format!("compact-{}", uuid::Uuid::new_v4().simple());
-            let mut config = StoreConfig::for_url(format!("s3://{bucket}/{prefix}"));
-            config.endpoint = Some(endpoint);
-            if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-                config.access_key_id = Some("test".into());
-                config.secret_access_key = Some("test".into());
-            }
-            config
-        }
-    };
-    Some(SegmentStore::open(&config).expect("store"))
-}
-
 struct Setup {
     controller: Arc<Controller>,
     clock: ManualClock,
@@ -89,7 +47,7 @@ struct Setup {
 
 async fn start(kind: &Store) -> Option<Setup> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_store(kind, dir.path())?;
+    let store = open_store(kind, dir.path(), "compact")?;
     let clock = ManualClock::new(wall_ms());
     let config = ControllerConfig {
         data_dir: dir.path().join("controller"),

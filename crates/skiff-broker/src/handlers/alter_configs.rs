@@ -6,11 +6,11 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
-use skiff_meta::{AlterTopicConfigs, ControllerState, TopicConfigChange};
+use skiff_meta::{ControllerState, TopicConfigChange};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
-use crate::admin::propose_items;
+use crate::admin::alter_topic_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::{lookup_error_code, topic_error_code};
 use crate::topics::TopicLookup;
@@ -20,35 +20,34 @@ pub async fn handle(
     request: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
-    let mut results = Vec::with_capacity(request.resources.len());
-    let mut changes: Vec<(usize, TopicConfigChange)> = Vec::new();
-    {
+    let planned = {
         let state = ctx.controller.state();
         let state = state.read();
-        for resource in &request.resources {
+        request
+            .resources
+            .iter()
+            .map(|resource| {
+                plan_replacement(&state, resource).map(|c| (!request.validate_only).then_some(c))
+            })
+            .collect()
+    };
+    let outcomes = alter_topic_configs(ctx, planned).await;
+    let mut response = AlterConfigsResponse::default();
+    response.responses = request
+        .resources
+        .iter()
+        .zip(outcomes)
+        .map(|(resource, outcome)| {
             let mut result = AlterConfigsResourceResponse::default();
             result.resource_type = resource.resource_type;
             result.resource_name = resource.resource_name.clone();
-            match plan_replacement(&state, resource) {
-                Ok(change) if !request.validate_only => changes.push((results.len(), change)),
-                Ok(_) => {}
-                Err((code, message)) => set_error(&mut result, code, message),
-            }
-            results.push(result);
-        }
-    }
-    if !changes.is_empty() {
-        let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
-            changes.into_iter().unzip();
-        let outcomes = propose_items(ctx, AlterTopicConfigs(changes)).await;
-        for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let Err((code, message)) = outcome {
-                set_error(&mut results[position], code, message);
+                result.error_code = code;
+                result.error_message = Some(str_bytes(&message));
             }
-        }
-    }
-    let mut response = AlterConfigsResponse::default();
-    response.responses = results;
+            result
+        })
+        .collect();
     response
 }
 
@@ -108,9 +107,4 @@ fn plan_replacement(
         set,
         delete,
     })
-}
-
-fn set_error(result: &mut AlterConfigsResourceResponse, code: i16, message: String) {
-    result.error_code = code;
-    result.error_message = Some(str_bytes(&message));
 }

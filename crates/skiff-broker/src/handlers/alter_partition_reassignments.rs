@@ -16,8 +16,7 @@ use skiff_meta::ControllerState;
 
 use super::str_bytes;
 use crate::context::BrokerContext;
-use crate::kafka_error::lookup_error_code;
-use crate::topics::TopicLookup;
+use crate::topics::topic_with_partition;
 
 const CANNOT_MOVE: &str = "Skiff partitions have no replicas to move: the data is in the object store and any live broker can lead a partition; add or remove brokers to move load";
 
@@ -62,17 +61,7 @@ fn partition_result(
 ) -> ReassignablePartitionResponse {
     let mut result = ReassignablePartitionResponse::default();
     result.partition_index = partition;
-    let exists = TopicLookup::Name(topic)
-        .resolve(state)
-        .map_err(lookup_error_code)
-        .and_then(|t| {
-            usize::try_from(partition)
-                .ok()
-                .filter(|p| *p < t.partitions.len())
-                .map(|_| ())
-                .ok_or(ResponseError::UnknownTopicOrPartition.code())
-        });
-    let (code, message) = match exists {
+    let (code, message) = match topic_with_partition(state, topic, partition).map(|_| ()) {
         Err(code) => (code, format!("{topic}-{partition} does not exist")),
         Ok(()) if moving => (
             ResponseError::InvalidReplicaAssignment.code(),

@@ -12,8 +12,7 @@ use skiff_meta::ControllerState;
 
 use super::str_bytes;
 use crate::context::BrokerContext;
-use crate::kafka_error::lookup_error_code;
-use crate::topics::TopicLookup;
+use crate::topics::topic_with_partition;
 
 pub fn handle(
     ctx: &BrokerContext,
@@ -47,17 +46,7 @@ pub fn handle(
 fn partition_result(state: &ControllerState, topic: &str, partition: i32) -> PartitionResult {
     let mut result = PartitionResult::default();
     result.partition_id = partition;
-    let exists = TopicLookup::Name(topic)
-        .resolve(state)
-        .map_err(lookup_error_code)
-        .and_then(|t| {
-            usize::try_from(partition)
-                .ok()
-                .filter(|p| *p < t.partitions.len())
-                .map(|_| ())
-                .ok_or(ResponseError::UnknownTopicOrPartition.code())
-        });
-    let (code, message) = match exists {
+    let (code, message) = match topic_with_partition(state, topic, partition).map(|_| ()) {
         Err(code) => (code, format!("{topic}-{partition} does not exist")),
         Ok(()) if state.live_brokers().next().is_none() => (
             ResponseError::EligibleLeadersNotAvailable.code(),

@@ -3,11 +3,11 @@ use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsRes
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 use skiff_meta::topic_config::{ConfigType, config_def};
-use skiff_meta::{AlterTopicConfigs, ControllerState, TopicConfigChange};
+use skiff_meta::{ControllerState, TopicConfigChange};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
-use crate::admin::propose_items;
+use crate::admin::alter_topic_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
 use crate::kafka_error::topic_error_code;
@@ -23,36 +23,34 @@ pub async fn handle(
     request: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
-    let mut results = Vec::with_capacity(request.resources.len());
-    let mut changes: Vec<(usize, TopicConfigChange)> = Vec::new();
-    {
+    let planned = {
         let state = ctx.controller.state();
         let state = state.read();
-        for resource in &request.resources {
+        request
+            .resources
+            .iter()
+            .map(|resource| {
+                plan_change(&state, resource).map(|c| (!request.validate_only).then_some(c))
+            })
+            .collect()
+    };
+    let outcomes = alter_topic_configs(ctx, planned).await;
+    let mut response = IncrementalAlterConfigsResponse::default();
+    response.responses = request
+        .resources
+        .iter()
+        .zip(outcomes)
+        .map(|(resource, outcome)| {
             let mut result = AlterConfigsResourceResponse::default();
             result.resource_type = resource.resource_type;
             result.resource_name = resource.resource_name.clone();
-            match plan_change(&state, resource) {
-                Ok(change) if !request.validate_only => changes.push((results.len(), change)),
-                Ok(_) => {}
-                Err((code, message)) => set_error(&mut result, code, message),
-            }
-            results.push(result);
-        }
-    }
-
-    if !changes.is_empty() {
-        let (positions, changes): (Vec<usize>, Vec<TopicConfigChange>) =
-            changes.into_iter().unzip();
-        let outcomes = propose_items(ctx, AlterTopicConfigs(changes)).await;
-        for (position, outcome) in positions.into_iter().zip(outcomes) {
             if let Err((code, message)) = outcome {
-                set_error(&mut results[position], code, message);
+                result.error_code = code;
+                result.error_message = Some(str_bytes(&message));
             }
-        }
-    }
-    let mut response = IncrementalAlterConfigsResponse::default();
-    response.responses = results;
+            result
+        })
+        .collect();
     response
 }
 
@@ -147,9 +145,4 @@ fn plan_change(
         set,
         delete,
     })
-}
-
-fn set_error(result: &mut AlterConfigsResourceResponse, code: i16, message: String) {
-    result.error_code = code;
-    result.error_message = Some(str_bytes(&message));
 }
