@@ -43,23 +43,6 @@ impl TopicLookup<'_> {
 
 /// Creates, with the default partition count, every valid name that does not exist yet
 /// (`auto.create.topics.enable`). Failures are logged; the caller reports what exists after.
-/// The topic named `name` when it has partition `partition`, else the Kafka error code that
-/// says which of the two is missing.
-pub fn topic_with_partition<'s>(
-    state: &'s ControllerState,
-    name: &str,
-    partition: i32,
-) -> Result<&'s Topic, i16> {
-    let topic = TopicLookup::Name(name)
-        .resolve(state)
-        .map_err(crate::kafka_error::lookup_error_code)?;
-    usize::try_from(partition)
-        .ok()
-        .filter(|p| *p < topic.partitions.len())
-        .map(|_| topic)
-        .ok_or(kafka_protocol::error::ResponseError::UnknownTopicOrPartition.code())
-}
-
 pub async fn create_missing_topics(ctx: &BrokerContext, names: impl Iterator<Item = String>) {
     let missing: Vec<NewTopic> = {
         let state = ctx.controller.state();

@@ -14,9 +14,8 @@ use kafka_protocol::messages::{
 };
 use skiff_meta::ControllerState;
 
-use super::str_bytes;
+use super::{str_bytes, topic_with_partition};
 use crate::context::BrokerContext;
-use crate::topics::topic_with_partition;
 
 const CANNOT_MOVE: &str = "Skiff partitions have no replicas to move: the data is in the object store and any live broker can lead a partition; add or remove brokers to move load";
 

@@ -10,9 +10,8 @@ use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaE
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 use skiff_meta::ControllerState;
 
-use super::str_bytes;
+use super::{str_bytes, topic_with_partition};
 use crate::context::BrokerContext;
-use crate::topics::topic_with_partition;
 
 pub fn handle(
     ctx: &BrokerContext,

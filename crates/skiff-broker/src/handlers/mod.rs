@@ -44,6 +44,23 @@ pub(crate) fn topic_name(s: &str) -> TopicName {
     TopicName(str_bytes(s))
 }
 
+/// The topic named `name` when it has partition `partition`, else the Kafka error code that
+/// says which of the two is missing.
+pub(crate) fn topic_with_partition<'s>(
+    state: &'s skiff_meta::ControllerState,
+    name: &str,
+    partition: i32,
+) -> Result<&'s skiff_meta::Topic, i16> {
+    let topic = crate::topics::TopicLookup::Name(name)
+        .resolve(state)
+        .map_err(crate::kafka_error::lookup_error_code)?;
+    usize::try_from(partition)
+        .ok()
+        .filter(|p| *p < topic.partitions.len())
+        .map(|_| topic)
+        .ok_or(kafka_protocol::error::ResponseError::UnknownTopicOrPartition.code())
+}
+
 /// Where a config value comes from, as DescribeConfigs and CreateTopics report it.
 pub(crate) mod config_source {
     pub const TOPIC: i8 = 1;
