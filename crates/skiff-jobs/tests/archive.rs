@@ -22,12 +22,11 @@ use futures::TryStreamExt;
 use skiff_controller::clock::ManualClock;
 use skiff_controller::config::LifecycleConfig;
 use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
-use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
+use skiff_jobs::{JobRunner, JobRunnerConfig};
 use skiff_meta::*;
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore};
-use support::{Store, open_store, wall_ms};
+use support::{Store, manual, open_store, register, varint, wait_until, wall_ms};
 
-const WAIT: Duration = Duration::from_secs(30);
 const PARTITIONS: u32 = 3;
 const RECORDS_PER_BATCH: u32 = 4;
 const INTERVAL_MS: i64 = 1_000;
@@ -91,27 +90,6 @@ async fn start(kind: &Store) -> Option<Setup> {
         written: vec![Vec::new(); PARTITIONS as usize],
         _dir: dir,
     })
-}
-
-async fn register(controller: &Controller, id: i32) {
-    controller
-        .propose(RegisterBroker(BrokerInfo {
-            id,
-            host: "127.0.0.1".into(),
-            port: 9092,
-            rack: None,
-        }))
-        .await
-        .expect("register");
-}
-
-fn varint(out: &mut BytesMut, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        out.put_u8((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
 }
 
 /// A RecordBatch v2 of these values with base offset 0 (the index gives real offsets).
@@ -208,23 +186,6 @@ async fn flush(setup: &mut Setup, round: usize) {
         .expect("commit");
 }
 
-async fn wait_until(setup: &Setup, what: &str, mut done: impl FnMut(&ControllerState) -> bool) {
-    let state = setup.controller.state();
-    let mut applied = state.applied();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if done(&state.read()) {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, applied.changed())
-            .await
-            .is_err()
-        {
-            panic!("{what}: not within {WAIT:?}");
-        }
-    }
-}
-
 /// Every partition archived up to its end, and no archive job left.
 fn archived_to_the_end(state: &ControllerState) -> bool {
     let Some(topic) = state.topic(&topic_id()) else {
@@ -237,11 +198,6 @@ fn archived_to_the_end(state: &ControllerState) -> bool {
         .zip(&topic.partitions)
         .all(|(p, log)| progress.next_offset(p) == log.high_watermark());
     complete && state.jobs().all(|j| j.spec.kind != JobKind::Archive)
-}
-
-fn manual(clock: &ManualClock) -> Clock {
-    let clock = clock.clone();
-    Arc::new(move || skiff_controller::clock::Clock::now_ms(&clock))
 }
 
 fn progress(setup: &Setup) -> state::ArchiveProgress {
@@ -343,7 +299,12 @@ async fn planned_job_archives_and_the_next_round_only_new_records(kind: Store) {
     );
 
     setup.clock.set(wall_ms() + INTERVAL_MS + 1);
-    wait_until(&setup, "the first round archived", archived_to_the_end).await;
+    wait_until(
+        &setup.controller,
+        "the first round archived",
+        archived_to_the_end,
+    )
+    .await;
     let first = progress(&setup);
     assert_eq!(first.commits, 1);
     assert_eq!(first.rows, u64::from(3 * PARTITIONS * RECORDS_PER_BATCH));
@@ -361,7 +322,12 @@ async fn planned_job_archives_and_the_next_round_only_new_records(kind: Store) {
         flush(&mut setup, round).await;
     }
     setup.clock.advance(INTERVAL_MS + 1);
-    wait_until(&setup, "the second round archived", archived_to_the_end).await;
+    wait_until(
+        &setup.controller,
+        "the second round archived",
+        archived_to_the_end,
+    )
+    .await;
     let second = progress(&setup);
     assert_eq!(second.commits, 2);
     assert_eq!(
@@ -402,10 +368,14 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
         flush(&mut setup, round).await;
     }
     setup.clock.set(wall_ms() + INTERVAL_MS + 1);
-    wait_until(&setup, "the archive job leased to broker 2", |s| {
-        s.jobs()
-            .any(|j| j.broker_id == 2 && j.spec.kind == JobKind::Archive)
-    })
+    wait_until(
+        &setup.controller,
+        "the archive job leased to broker 2",
+        |s| {
+            s.jobs()
+                .any(|j| j.broker_id == 2 && j.spec.kind == JobKind::Archive)
+        },
+    )
     .await;
     // Broker 2's pass, as its job would run it, up to (not including) the commit.
     let plan = skiff_archive::TopicPlan::from_state(&setup.controller.state().read(), TOPIC)
@@ -438,7 +408,12 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
             .is_none()
     );
     setup.clock.advance(10_000);
-    wait_until(&setup, "the lapsed archive job redone", archived_to_the_end).await;
+    wait_until(
+        &setup.controller,
+        "the lapsed archive job redone",
+        archived_to_the_end,
+    )
+    .await;
     let done = progress(&setup);
     assert_eq!(done.commits, 1);
     assert_ne!(done.metadata_location, dead.metadata_location);

@@ -15,13 +15,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use skiff_controller::clock::ManualClock;
 use skiff_controller::config::LifecycleConfig;
 use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
-use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
+use skiff_jobs::{JobRunner, JobRunnerConfig};
 use skiff_meta::*;
 use skiff_records::Compression;
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
-use support::{Store, open_store, wall_ms};
+use support::{Store, manual, open_store, varint, wait_until, wall_ms};
 
-const WAIT: Duration = Duration::from_secs(30);
 const KEYS: u32 = 100;
 const MIN_LAG_MS: i64 = 60_000;
 const DELETE_RETENTION_MS: i64 = 3_600_000;
@@ -103,15 +102,6 @@ async fn start(kind: &Store) -> Option<Setup> {
         store,
         _dir: dir,
     })
-}
-
-fn varint(out: &mut BytesMut, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        out.put_u8((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
 }
 
 /// A record to write: key and value (`None`: a tombstone).
@@ -283,28 +273,6 @@ async fn read_all(setup: &Setup) -> Vec<(i64, String, Option<String>)> {
     out
 }
 
-async fn wait_until(setup: &Setup, what: &str, mut done: impl FnMut(&ControllerState) -> bool) {
-    let state = setup.controller.state();
-    let mut applied = state.applied();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if done(&state.read()) {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, applied.changed())
-            .await
-            .is_err()
-        {
-            panic!("{what}: not within {WAIT:?}");
-        }
-    }
-}
-
-fn manual(clock: &ManualClock) -> Clock {
-    let clock = clock.clone();
-    Arc::new(move || skiff_controller::clock::Clock::now_ms(&clock))
-}
-
 fn key(n: u32) -> String {
     format!("key-{n:03}")
 }
@@ -423,7 +391,7 @@ async fn compacts_to_the_latest_record_per_key(kind: Store) {
     assert_eq!(hw, written);
     setup.clock.set(wall_ms() + MIN_LAG_MS + 1);
     let compacting = Instant::now();
-    wait_until(&setup, "the partition compacted", |s| {
+    wait_until(&setup.controller, "the partition compacted", |s| {
         s.cleaned_until(at()) == hw && s.job_count() == 0
     })
     .await;
@@ -462,7 +430,7 @@ async fn compacts_to_the_latest_record_per_key(kind: Store) {
     setup
         .clock
         .set(wall_ms() + MAX_LAG_MS + DELETE_RETENTION_MS + 1);
-    wait_until(&setup, "compacted again", |s| {
+    wait_until(&setup.controller, "compacted again", |s| {
         s.cleaned_until(at()) == hw && s.job_count() == 0
     })
     .await;

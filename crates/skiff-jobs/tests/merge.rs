@@ -16,12 +16,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use skiff_controller::clock::ManualClock;
 use skiff_controller::config::LifecycleConfig;
 use skiff_controller::{Controller, ControllerConfig, ControllerDeps};
-use skiff_jobs::{Clock, JobRunner, JobRunnerConfig};
+use skiff_jobs::{JobRunner, JobRunnerConfig};
 use skiff_meta::*;
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
-use support::{Store, open_store, wall_ms};
+use support::{Store, WAIT, manual, open_store, register, varint, wait_until, wall_ms};
 
-const WAIT: Duration = Duration::from_secs(30);
 const FLUSHES: usize = 12;
 const PARTITIONS: u32 = 3;
 const RECORDS_PER_BATCH: u32 = 3;
@@ -82,27 +81,6 @@ async fn start(kind: &Store) -> Option<Setup> {
         store,
         _dir: dir,
     })
-}
-
-async fn register(controller: &Controller, id: i32) {
-    controller
-        .propose(RegisterBroker(BrokerInfo {
-            id,
-            host: "127.0.0.1".into(),
-            port: 9092,
-            rack: None,
-        }))
-        .await
-        .expect("register");
-}
-
-fn varint(out: &mut BytesMut, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
-    while v >= 0x80 {
-        out.put_u8((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
 }
 
 /// A RecordBatch v2 of `count` records with base offset 0 (the index gives real offsets).
@@ -248,23 +226,6 @@ async fn read(store: &SegmentStore, planned: &[Planned]) -> Vec<u8> {
     out
 }
 
-async fn wait_until(setup: &Setup, what: &str, mut done: impl FnMut(&ControllerState) -> bool) {
-    let state = setup.controller.state();
-    let mut applied = state.applied();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if done(&state.read()) {
-            return;
-        }
-        if tokio::time::timeout_at(deadline, applied.changed())
-            .await
-            .is_err()
-        {
-            panic!("{what}: not within {WAIT:?}");
-        }
-    }
-}
-
 fn entries_per_partition(state: &ControllerState) -> Vec<usize> {
     (0..PARTITIONS)
         .map(|partition| {
@@ -286,11 +247,6 @@ async fn object_keys(store: &SegmentStore) -> BTreeSet<String> {
         .into_iter()
         .map(|o| o.path.to_string())
         .collect()
-}
-
-fn manual(clock: &ManualClock) -> Clock {
-    let clock = clock.clone();
-    Arc::new(move || skiff_controller::clock::Clock::now_ms(&clock))
 }
 
 async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
@@ -330,7 +286,7 @@ async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
     // The flushes took their commit times from the wall clock: age them all past the minimum.
     setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
     let merged_at = Instant::now();
-    wait_until(&setup, "every partition merged", |s| {
+    wait_until(&setup.controller, "every partition merged", |s| {
         entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job_count() == 0
     })
     .await;
@@ -414,7 +370,7 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     }
     // The flushes took their commit times from the wall clock: age them all past the minimum.
     setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
-    wait_until(&setup, "jobs leased to broker 2", |s| {
+    wait_until(&setup.controller, "jobs leased to broker 2", |s| {
         s.jobs().filter(|j| j.broker_id == 2).count() == 1
     })
     .await;
@@ -441,7 +397,7 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     // Broker 1 merges the other partitions, but not the one leased to the dead broker 2
     // while the lease runs.
     let partition = first.spec.partition;
-    wait_until(&setup, "the other partitions merged", |s| {
+    wait_until(&setup.controller, "the other partitions merged", |s| {
         (0..PARTITIONS)
             .filter(|p| *p != partition.partition)
             .all(|p| entries_per_partition(s)[p as usize] == 1)
@@ -462,7 +418,7 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     );
 
     setup.clock.advance(10_000);
-    wait_until(&setup, "the lapsed job redone", |s| {
+    wait_until(&setup.controller, "the lapsed job redone", |s| {
         entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job(first.id).is_none()
     })
     .await;

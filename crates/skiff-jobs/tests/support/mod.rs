@@ -1,10 +1,18 @@
-//! What the job tests share: the stores they run against and the wall clock their manual
-//! clocks start from.
+//! What the job tests share: the stores they run against, the clocks, the controller steps
+//! they wait on, and the varint their hand-built batches use.
 #![allow(dead_code)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::{BufMut, BytesMut};
+use skiff_controller::Controller;
+use skiff_controller::clock::ManualClock;
+use skiff_jobs::Clock;
+use skiff_meta::{BrokerInfo, ControllerState, Propose, RegisterBroker};
 use skiff_storage::{SegmentStore, StoreConfig};
+
+pub const WAIT: Duration = Duration::from_secs(30);
 
 pub fn wall_ms() -> i64 {
     SystemTime::now()
@@ -49,4 +57,54 @@ pub fn open_store(kind: &Store, dir: &std::path::Path, prefix: &str) -> Option<S
         }
     };
     Some(SegmentStore::open(&config).expect("store"))
+}
+
+/// The job runner's clock, read from the controller's manual clock.
+pub fn manual(clock: &ManualClock) -> Clock {
+    let clock = clock.clone();
+    Arc::new(move || skiff_controller::clock::Clock::now_ms(&clock))
+}
+
+pub async fn register(controller: &Controller, id: i32) {
+    controller
+        .propose(RegisterBroker(BrokerInfo {
+            id,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            rack: None,
+        }))
+        .await
+        .expect("register");
+}
+
+/// Waits (at most [`WAIT`]) until the applied state satisfies `done`.
+pub async fn wait_until(
+    controller: &Controller,
+    what: &str,
+    mut done: impl FnMut(&ControllerState) -> bool,
+) {
+    let state = controller.state();
+    let mut applied = state.applied();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if done(&state.read()) {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, applied.changed())
+            .await
+            .is_err()
+        {
+            panic!("{what}: not within {WAIT:?}");
+        }
+    }
+}
+
+/// A zigzag varint, as record fields are written.
+pub fn varint(out: &mut BytesMut, value: i64) {
+    let mut v = ((value << 1) ^ (value >> 63)) as u64;
+    while v >= 0x80 {
+        out.put_u8((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.put_u8(v as u8);
 }
