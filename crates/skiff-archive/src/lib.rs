@@ -12,12 +12,15 @@
 //!   the store with their real offsets.
 //! - [`pass`]: one archive pass: begin at the committed metadata, write data files, append
 //!   them in one snapshot, and hand back what to commit.
+//! - [`orphans`]: after a commit, deleting the files under the table's folder that the
+//!   committed metadata does not reach (what passes that never committed left).
 //!
 //! Only crates that archive link this one, so the broker and controller libraries never
 //! compile arrow, parquet or iceberg.
 
 pub mod catalog;
 mod error;
+pub mod orphans;
 pub mod pass;
 pub mod rows;
 pub mod schema;
@@ -25,5 +28,6 @@ pub mod source;
 pub mod storage;
 
 pub use error::ArchiveError;
+pub use orphans::{OrphanSweep, collect_orphans};
 pub use pass::{ArchiveCommit, ArchivePass, PassConfig, publish_version_hint, table_path};
 pub use source::TopicPlan;

@@ -37,6 +37,11 @@ use crate::storage::StoreStorageFactory;
 const ROWS_FLUSH_BYTES: usize = 8 << 20;
 /// Snapshot summary key listing the partitions and last offsets a snapshot archived.
 pub const SNAPSHOT_OFFSETS_PROPERTY: &str = "skiff.archive.last-offsets";
+/// Table property set when a table is created in a folder that held a committed table
+/// already (its topic was deleted and one of the same name archives now): milliseconds since
+/// the epoch before which the folder's files belong to that earlier table, which orphan
+/// collection leaves alone.
+pub const EARLIER_TABLE_BEFORE_PROPERTY: &str = "skiff.archive.earlier-table-before-ms";
 
 /// Settings of a pass.
 #[derive(Debug, Clone)]
@@ -122,18 +127,33 @@ impl ArchivePass {
         let table = match current_metadata {
             Some(location) => catalog.register_table(&ident, location.to_string()).await?,
             None => {
+                let mut properties = vec![
+                    (
+                        "write.parquet.compression-codec".to_string(),
+                        "zstd".to_string(),
+                    ),
+                    ("skiff.topic".to_string(), topic.to_string()),
+                ];
+                if store
+                    .object_size(&version_hint_path(topic)?)
+                    .await?
+                    .is_some()
+                {
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis();
+                    properties.push((
+                        EARLIER_TABLE_BEFORE_PROPERTY.to_string(),
+                        now_ms.to_string(),
+                    ));
+                }
                 let creation = TableCreation::builder()
                     .name(topic.to_string())
                     .location(format!("{}/{}", store.root_url(), table_path(topic)))
                     .schema(table_schema()?)
                     .partition_spec(partition_spec()?)
-                    .properties([
-                        (
-                            "write.parquet.compression-codec".to_string(),
-                            "zstd".to_string(),
-                        ),
-                        ("skiff.topic".to_string(), topic.to_string()),
-                    ])
+                    .properties(properties)
                     .build();
                 catalog.create_table(ident.namespace(), creation).await?
             }
@@ -289,15 +309,20 @@ pub async fn publish_version_hint(
         location: metadata_location.to_string(),
         reason: "not a v<N>.metadata.json location".to_string(),
     })?;
-    let path = ObjectPath::parse(format!("{}/metadata/version-hint.text", table_path(topic)))
-        .map_err(|err| ArchiveError::Metadata {
-            location: metadata_location.to_string(),
-            reason: err.to_string(),
-        })?;
+    let path = version_hint_path(topic)?;
     store
         .put_object(&path, Bytes::from(version.to_string()), true)
         .await?;
     Ok(())
+}
+
+/// `archive/<topic>/metadata/version-hint.text`.
+pub(crate) fn version_hint_path(topic: &str) -> Result<ObjectPath, ArchiveError> {
+    let path = format!("{}/metadata/version-hint.text", table_path(topic));
+    ObjectPath::parse(&path).map_err(|err| ArchiveError::Metadata {
+        location: path.clone(),
+        reason: err.to_string(),
+    })
 }
 
 /// A FileIO over Skiff's object store.

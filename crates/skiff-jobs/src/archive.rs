@@ -3,10 +3,14 @@
 //! metadata and per-partition offsets with `CommitArchive` (applied only if the archive did not
 //! move since the pass read it, so a pass redone after a lapsed lease never archives a record
 //! twice), and then writes `version-hint.text` for engines that open the table by path. The
-//! runner gives the job back afterwards. A pass that loses leaves files nothing references,
-//! garbage for the collector.
+//! runner gives the job back afterwards. A pass that loses leaves files nothing references;
+//! every so many commits, the committing job deletes such files (see
+//! [`skiff_archive::orphans`] for why only it may).
 
-use skiff_archive::{ArchiveCommit, PassConfig, TopicPlan, publish_version_hint};
+use std::time::{Duration, SystemTime};
+
+use skiff_archive::orphans::collection_due;
+use skiff_archive::{ArchiveCommit, PassConfig, TopicPlan, collect_orphans, publish_version_hint};
 use skiff_meta::{ArchiveCommitError, JobSpec, Propose, StateHandle};
 
 use crate::context::JobContext;
@@ -14,11 +18,14 @@ use crate::error::JobFailure;
 
 /// Stored bytes one pass reads at most; a larger backlog takes several passes, each committed.
 pub const MAX_PASS_BYTES: u64 = 1 << 30;
+/// Orphans one collection deletes at most; more wait for the next.
+const MAX_ORPHAN_DELETES: usize = 1_000;
 
 pub(crate) async fn run(
     ctx: &JobContext,
     state: &StateHandle,
     spec: &JobSpec,
+    started_ms: i64,
 ) -> Result<Option<ArchiveCommit>, JobFailure> {
     let plan = {
         let state = state.read();
@@ -45,7 +52,48 @@ pub(crate) async fn run(
     {
         tracing::warn!(topic = %commit.topic, error = %e, "could not write version-hint.text");
     }
+    if collection_due(
+        commit.previous_metadata.as_deref(),
+        &commit.metadata_location,
+        ctx.archive_collect_every_commits,
+    ) {
+        collect(ctx, &commit, started_ms).await;
+    }
     Ok(Some(commit))
+}
+
+/// Deletes what passes that never committed left in the table's folder. The commit stands
+/// whatever happens here: a failed collection is retried on a later commit.
+async fn collect(ctx: &JobContext, commit: &ArchiveCommit, started_ms: i64) {
+    let started = SystemTime::UNIX_EPOCH + Duration::from_millis(started_ms.max(0) as u64);
+    let written_before = started
+        .checked_sub(ctx.archive_orphan_margin)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    match collect_orphans(
+        &ctx.store,
+        &commit.topic,
+        &commit.metadata_location,
+        written_before,
+        MAX_ORPHAN_DELETES,
+    )
+    .await
+    {
+        Ok(sweep) => {
+            metrics::counter!(crate::metrics::ARCHIVE_ORPHANS_DELETED_TOTAL)
+                .increment(sweep.deleted as u64);
+            tracing::info!(
+                topic = %commit.topic,
+                referenced = sweep.referenced,
+                deleted = sweep.deleted,
+                deleted_bytes = sweep.deleted_bytes,
+                too_young = sweep.too_young,
+                "collected the archive table's orphans"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(topic = %commit.topic, error = %e, "could not collect the archive table's orphans")
+        }
+    }
 }
 
 /// Whether a refused archive commit means another pass got there first.

@@ -17,6 +17,13 @@ pub struct JobRunnerConfig {
     /// Bytes a compaction job's key map may hold (Kafka's `log.cleaner.dedupe.buffer.size`);
     /// a job whose keys would not fit compacts a prefix of its entries.
     pub compaction_map_bytes: usize,
+    /// An archive job collects its table's orphans on about one commit in this many (see
+    /// `skiff_archive::orphans`): each collection lists the table's folder and reads its
+    /// manifests.
+    pub archive_collect_every_commits: u32,
+    /// Orphans younger than the job's start minus this are kept: the margin covers clock
+    /// skew between brokers and the store, whose timestamps say how old a file is.
+    pub archive_orphan_margin: Duration,
 }
 
 impl JobRunnerConfig {
@@ -28,6 +35,8 @@ impl JobRunnerConfig {
             lease_check_interval: Duration::from_millis(500),
             abandon_timeout: Duration::from_secs(5),
             compaction_map_bytes: 32 * 1024 * 1024,
+            archive_collect_every_commits: 16,
+            archive_orphan_margin: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct JobContext {
     pub read_concurrency: usize,
     /// A compaction job's key map may hold about this many bytes (see [`crate::compact`]).
     pub compaction_map_bytes: usize,
+    /// Orphan collection after archive commits (see [`crate::JobRunnerConfig`]).
+    pub archive_collect_every_commits: u32,
+    pub archive_orphan_margin: std::time::Duration,
     /// For kinds that commit through their own command (the archive's `CommitArchive`).
     pub controller: Arc<dyn ControllerClient>,
 }

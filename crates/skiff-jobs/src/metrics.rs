@@ -24,6 +24,9 @@ pub const ARCHIVED_BYTES_TOTAL: &str = "skiff_archived_bytes_total";
 pub const ARCHIVED_FILES_TOTAL: &str = "skiff_archived_files_total";
 /// Counter: archive jobs that failed (read, write or commit errors; lost races not counted).
 pub const ARCHIVE_FAILURES_TOTAL: &str = "skiff_archive_failures_total";
+/// Counter: archive files no committed metadata reached (left by passes that never
+/// committed) that archive jobs deleted.
+pub const ARCHIVE_ORPHANS_DELETED_TOTAL: &str = "skiff_archive_orphans_deleted_total";
 
 /// Help text for the runner's metrics.
 pub fn describe_metrics() {
@@ -72,6 +75,11 @@ pub fn describe_metrics() {
         ARCHIVED_FILES_TOTAL,
         Unit::Count,
         "Parquet data files archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVE_ORPHANS_DELETED_TOTAL,
+        Unit::Count,
+        "Archive files left by passes that never committed, deleted by later archive jobs"
     );
     describe_counter!(
         ARCHIVE_FAILURES_TOTAL,

@@ -52,6 +52,8 @@ impl JobRunner {
                 broker_id: config.broker_id,
                 read_concurrency: config.read_concurrency,
                 compaction_map_bytes: config.compaction_map_bytes,
+                archive_collect_every_commits: config.archive_collect_every_commits,
+                archive_orphan_margin: config.archive_orphan_margin,
                 controller: controller.clone(),
             },
             controller,

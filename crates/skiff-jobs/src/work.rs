@@ -10,7 +10,7 @@ pub use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
 use crate::{archive, compact, merge};
 
-/// Does one job's work; `now_ms` names the output object.
+/// Does one job's work; `now_ms` (its start) names the output object.
 pub async fn run(
     ctx: &JobContext,
     state: &StateHandle,
@@ -26,7 +26,7 @@ pub async fn run(
         } => compact::run(ctx, state, &job.spec, tombstone_cutoff_ms, now_ms)
             .await
             .map(Done::Swap),
-        JobKind::Archive => archive::run(ctx, state, &job.spec)
+        JobKind::Archive => archive::run(ctx, state, &job.spec, now_ms)
             .await
             .map(Done::Archived),
     }

@@ -262,6 +262,17 @@ fn expected(setup: &Setup) -> BTreeMap<(i32, i64), Vec<u8>> {
     rows
 }
 
+/// Every file under the table's folder.
+async fn table_files(store: &SegmentStore) -> std::collections::BTreeSet<String> {
+    store
+        .list(&ObjectPath::from(format!("archive/{TOPIC}").as_str()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.path.to_string())
+        .collect()
+}
+
 async fn version_hint(store: &SegmentStore) -> String {
     let bytes = store
         .get_object(&ObjectPath::from(
@@ -358,8 +369,9 @@ async fn archive_job_on_s3() {
 }
 
 /// Broker 2 takes the archive job, writes its Parquet files and next metadata version, and
-/// dies before committing. Its lease lapses; broker 1 redoes the job and commits. The dead
-/// pass's late commit is refused, and every offset is in the table once.
+/// dies before committing. Its lease lapses; broker 1 redoes the job and commits, and (set to
+/// collect on every commit) deletes the dead pass's files. The dead pass's late commit is
+/// refused, and every offset is in the table once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
     let mut setup = start(&Store::File).await.expect("file store");
@@ -385,6 +397,7 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
         .await
         .expect("pass")
         .expect("records to archive");
+    let dead_files = table_files(&setup.store).await;
     register(&setup.controller, 1).await;
     setup
         .controller
@@ -394,7 +407,12 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
     let runner = JobRunner::spawn(
         setup.controller.clone(),
         setup.store.clone(),
-        JobRunnerConfig::new(1),
+        JobRunnerConfig {
+            archive_collect_every_commits: 1,
+            // The job starts 10 s after the dead pass on the manual clock.
+            archive_orphan_margin: Duration::from_secs(1),
+            ..JobRunnerConfig::new(1)
+        },
         manual(&setup.clock),
     );
     // While the lease runs, nobody else archives.
@@ -417,6 +435,13 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
     let done = progress(&setup);
     assert_eq!(done.commits, 1);
     assert_ne!(done.metadata_location, dead.metadata_location);
+    // The redo's commit collected the dead pass's files (they predate the job).
+    let left = table_files(&setup.store).await;
+    assert!(
+        dead_files.is_disjoint(&left),
+        "the dead pass's files are still there: {:?}",
+        dead_files.intersection(&left).collect::<Vec<_>>()
+    );
 
     // The dead broker's commit arrives late: refused, nothing moves.
     let late = setup.controller.propose(plan.commit_command(&dead)).await;
