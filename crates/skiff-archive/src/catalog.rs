@@ -11,13 +11,15 @@
 //! only truth.
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use iceberg::spec::{TableMetadata, TableMetadataBuilder};
+use iceberg::spec::{MAIN_BRANCH, TableMetadata, TableMetadataBuilder};
 use iceberg::table::Table;
 use iceberg::{
     Catalog, Error, ErrorKind, Namespace, NamespaceIdent, TableCommit, TableCreation, TableIdent,
+    TableUpdate,
 };
 use parking_lot::Mutex;
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
@@ -39,6 +41,8 @@ pub struct ArchiveCatalog {
     file_io: FileIO,
     /// Table → current metadata location, as registered or committed through this catalog.
     tables: Mutex<HashMap<TableIdent, String>>,
+    /// Commits expire snapshots older than this (see [`crate::PassConfig::snapshot_max_age`]).
+    snapshot_max_age: Option<Duration>,
 }
 
 impl ArchiveCatalog {
@@ -47,7 +51,44 @@ impl ArchiveCatalog {
             store,
             file_io,
             tables: Mutex::new(HashMap::new()),
+            snapshot_max_age: None,
         }
+    }
+
+    /// Each commit through this catalog also removes the snapshots older than `age`, except
+    /// the one the commit makes current. Done here, in the same metadata version, because the
+    /// crate's expire action checks its requirement against the table after the append,
+    /// which a catalog checking a commit against its base (as this one, and Iceberg's REST
+    /// catalogs, do) refuses.
+    pub fn expiring_snapshots_after(mut self, age: Duration) -> Self {
+        self.snapshot_max_age = Some(age);
+        self
+    }
+
+    /// Snapshots of `base` the commit's `updates` leave expired: older than the maximum age
+    /// and not the main branch's head once the updates apply.
+    fn expired_snapshots(&self, base: &TableMetadata, updates: &[TableUpdate]) -> Vec<i64> {
+        let Some(age) = self.snapshot_max_age else {
+            return Vec::new();
+        };
+        let cutoff_ms = SystemTime::now()
+            .checked_sub(age)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let head = updates
+            .iter()
+            .find_map(|update| match update {
+                TableUpdate::SetSnapshotRef {
+                    ref_name,
+                    reference,
+                } if ref_name == MAIN_BRANCH => Some(reference.snapshot_id),
+                _ => None,
+            })
+            .or(base.current_snapshot_id());
+        base.snapshots()
+            .filter(|s| Some(s.snapshot_id()) != head && s.timestamp_ms() < cutoff_ms)
+            .map(|s| s.snapshot_id())
+            .collect()
     }
 
     fn relative(&self, location: &str) -> Result<ObjectPath, Error> {
@@ -269,8 +310,13 @@ impl Catalog for ArchiveCatalog {
             .metadata()
             .clone()
             .into_builder(Some(current_location));
-        for update in commit.take_updates() {
+        let updates = commit.take_updates();
+        let expired = self.expired_snapshots(current.metadata(), &updates);
+        for update in updates {
             builder = update.apply(builder)?;
+        }
+        if !expired.is_empty() {
+            builder = builder.remove_snapshots(&expired);
         }
         let metadata = builder.build()?.metadata;
         let location = self.write_next_version(&metadata, version).await?;

@@ -49,6 +49,11 @@ pub struct PassConfig {
     /// A data file is closed and a new one started past this many bytes.
     pub target_file_bytes: usize,
     pub zstd_level: i32,
+    /// Snapshots older than this are expired at each commit (the current one is always kept), so
+    /// the metadata file, rewritten by every commit, stays small however long the topic
+    /// archives; time travel reaches this far back. Iceberg's own default is 5 days, which at
+    /// a one-minute archive interval is 7,200 snapshots in every metadata file.
+    pub snapshot_max_age: std::time::Duration,
 }
 
 impl Default for PassConfig {
@@ -56,6 +61,7 @@ impl Default for PassConfig {
         Self {
             target_file_bytes: 128 << 20,
             zstd_level: 1,
+            snapshot_max_age: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -119,7 +125,8 @@ impl ArchivePass {
         config: &PassConfig,
     ) -> Result<Self, ArchiveError> {
         let file_io = file_io(store);
-        let catalog = ArchiveCatalog::new(store.clone(), file_io.clone());
+        let catalog = ArchiveCatalog::new(store.clone(), file_io.clone())
+            .expiring_snapshots_after(config.snapshot_max_age);
         let ident = TableIdent::new(
             NamespaceIdent::new(NAMESPACE.to_string()),
             topic.to_string(),

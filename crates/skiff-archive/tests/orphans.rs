@@ -8,10 +8,12 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
+use skiff_archive::PassConfig;
 use skiff_archive::orphans::{OrphanSweep, reachable};
 use skiff_archive::{collect_orphans, publish_version_hint, table_path};
+use skiff_records::Compression;
 use skiff_storage::{ObjectPath, SegmentStore, StoreConfig};
-use support::{archive, first_batches, read_table};
+use support::{START_MS, archive, archive_with, first_batches, read_table, records, stored_batch};
 
 const TOPIC: &str = "t";
 
@@ -91,6 +93,73 @@ async fn dead_pass_files_go_and_the_table_stays(store: SegmentStore) {
     assert_eq!(sweep.earlier_table, after.len() - 1);
     assert_eq!(read_table(&store, &live.metadata_location).await, rows);
     assert_eq!(read_table(&store, &again.metadata_location).await.len(), 6);
+}
+
+/// Snapshots past their age are expired at each commit (the latest stays): the rows stay,
+/// and the expired snapshots' manifest lists become orphans to collect.
+async fn expired_snapshots_leave_their_manifest_lists(store: SegmentStore) {
+    let batches = first_batches();
+    let first = archive(&store, None, &BTreeMap::new(), &batches)
+        .await
+        .unwrap();
+    let produced = records(11, 3, START_MS);
+    let more = vec![(0, stored_batch(&produced, Compression::Zstd), produced)];
+    let from = BTreeMap::from([(0, 11), (1, 13)]);
+    let no_history = PassConfig {
+        snapshot_max_age: Duration::ZERO,
+        ..PassConfig::default()
+    };
+    let second = archive_with(
+        &store,
+        Some(&first.metadata_location),
+        &from,
+        &more,
+        &no_history,
+    )
+    .await
+    .unwrap();
+    let io = skiff_archive::pass::file_io(&store);
+    let first_meta = iceberg::spec::TableMetadata::read_from(&io, &first.metadata_location)
+        .await
+        .unwrap();
+    let second_meta = iceberg::spec::TableMetadata::read_from(&io, &second.metadata_location)
+        .await
+        .unwrap();
+    assert_eq!(first_meta.snapshots().len(), 1);
+    assert_eq!(
+        second_meta.snapshots().len(),
+        1,
+        "the first snapshot expired"
+    );
+    assert_eq!(
+        read_table(&store, &second.metadata_location).await.len(),
+        27
+    );
+
+    let first_list = first_meta.current_snapshot().unwrap().manifest_list();
+    let first_list = first_list
+        .strip_prefix(&format!("{}/", store.root_url()))
+        .unwrap()
+        .to_string();
+    assert!(files(&store).await.contains(&first_list));
+    let sweep = collect(&store, &second.metadata_location, later()).await;
+    assert_eq!(sweep.deleted, 1);
+    assert!(!files(&store).await.contains(&first_list));
+    assert_eq!(
+        read_table(&store, &second.metadata_location).await.len(),
+        27
+    );
+}
+
+#[tokio::test]
+async fn expired_snapshots_on_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SegmentStore::open(&StoreConfig::for_url(format!(
+        "file://{}",
+        dir.path().display()
+    )))
+    .unwrap();
+    expired_snapshots_leave_their_manifest_lists(store).await;
 }
 
 #[tokio::test]

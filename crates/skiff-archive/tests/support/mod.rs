@@ -268,7 +268,18 @@ pub async fn archive(
     from: &BTreeMap<i32, i64>,
     batches: &[(i32, Vec<u8>, Vec<Produced>)],
 ) -> Option<skiff_archive::ArchiveCommit> {
-    let mut pass = ArchivePass::begin(store, "t", current, &PassConfig::default())
+    archive_with(store, current, from, batches, &PassConfig::default()).await
+}
+
+/// [`archive`] with the pass's settings given.
+pub async fn archive_with(
+    store: &SegmentStore,
+    current: Option<&str>,
+    from: &BTreeMap<i32, i64>,
+    batches: &[(i32, Vec<u8>, Vec<Produced>)],
+    config: &PassConfig,
+) -> Option<skiff_archive::ArchiveCommit> {
+    let mut pass = ArchivePass::begin(store, "t", current, config)
         .await
         .unwrap();
     for partition in [0, 1] {
