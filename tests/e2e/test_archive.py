@@ -185,3 +185,65 @@ def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
     }
     con = _duckdb()
     assert _rows(con, f"iceberg_scan('{table}')") == expected
+
+
+@pytest.mark.timeout(120)
+def test_archive_retention_leaves_old_records_out_and_duckdb_reads_the_rest(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """skiff.archive.retention.ms: records whose timestamps passed it leave the table (whole
+    Parquet files, in a delete snapshot Skiff writes by hand), the others stay, and DuckDB reads
+    the result offline. A bad value is refused with INVALID_CONFIG naming the key."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    from harness.confluent_client import admin
+
+    skiff = skiff_factory(FILE_STORE, "--archive-interval-ms", "1000", "--flush-interval-ms", "20")
+    day_ms = 24 * 3600 * 1000
+    client = admin(skiff.bootstrap)  # outlives its futures
+    bad = client.create_topics(
+        [NewTopic(f"{topic_name}-bad", 1, 1, config={"skiff.archive.retention.ms": "-2"})]
+    )
+    with pytest.raises(KafkaException) as refused:
+        bad[f"{topic_name}-bad"].result(timeout=30)
+    assert refused.value.args[0].code() == KafkaError.INVALID_CONFIG
+    assert "skiff.archive.retention.ms" in refused.value.args[0].str()
+
+    create_topic(skiff.bootstrap, topic_name, 2,
+                 {"skiff.archive.enable": "true", "skiff.archive.retention.ms": str(5 * day_ms)})  # fmt: skip
+    import time
+
+    now_ms = int(time.time() * 1000)
+    acked: dict[tuple[int, int], int] = {}
+    producer = Producer({"bootstrap.servers": skiff.bootstrap, "linger.ms": 5})
+
+    def on_delivery(err, msg) -> None:  # noqa: ANN001
+        assert err is None, err
+        acked[(msg.partition(), msg.offset())] = msg.timestamp()[1]
+
+    for n in range(20):
+        # Partition 0: ten days old, past the archive's retention; partition 1: an hour old.
+        old = n % 2 == 0
+        producer.produce(topic_name, value=f"v{n}".encode(), partition=0 if old else 1,
+                         timestamp=now_ms - (10 * day_ms if old else 3_600_000), on_delivery=on_delivery)  # fmt: skip
+    assert producer.flush(30) == 0
+
+    def caught_up() -> dict | None:
+        status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+        (topic,) = status["topics"]
+        ends = sum(p["end_offset"] for p in topic["partitions"])
+        return topic if topic["lag_records"] == 0 and ends == len(acked) else None
+
+    wait_until(caught_up, 60, "the archive job to take every record", interval_s=0.2)
+    skiff.stop()
+
+    table = skiff.data_dir / "objects" / "archive" / topic_name
+    con = _duckdb()
+    rows = con.execute(f"SELECT partition, \"offset\", epoch_ms(\"timestamp\") FROM iceberg_scan('{table}')").fetchall()
+    expected = sorted((p, o, ts) for (p, o), ts in acked.items() if p == 1)
+    assert sorted(rows) == expected
+    operation = con.execute(
+        f"SELECT operation FROM iceberg_snapshots('{table}') ORDER BY timestamp_ms DESC LIMIT 1"
+    ).fetchall()
+    assert operation == [("delete",)]

@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use iceberg::spec::{MAIN_BRANCH, TableMetadata, TableMetadataBuilder};
+use iceberg::spec::{
+    MAIN_BRANCH, SnapshotReference, SnapshotRetention, TableMetadata, TableMetadataBuilder,
+};
 use iceberg::table::Table;
 use iceberg::{
     Catalog, Error, ErrorKind, Namespace, NamespaceIdent, TableCommit, TableCreation, TableIdent,
@@ -24,6 +26,7 @@ use iceberg::{
 use parking_lot::Mutex;
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
+use crate::retention;
 use crate::storage::store_error;
 use iceberg::Runtime;
 use iceberg::io::FileIO;
@@ -43,6 +46,9 @@ pub struct ArchiveCatalog {
     tables: Mutex<HashMap<TableIdent, String>>,
     /// Commits expire snapshots older than this (see [`crate::PassConfig::snapshot_max_age`]).
     snapshot_max_age: Option<Duration>,
+    /// Commits remove data files whose records are all older than this (see
+    /// [`crate::retention`]); `None` keeps them forever.
+    retention: Option<Duration>,
 }
 
 impl ArchiveCatalog {
@@ -52,7 +58,15 @@ impl ArchiveCatalog {
             file_io,
             tables: Mutex::new(HashMap::new()),
             snapshot_max_age: None,
+            retention: None,
         }
+    }
+
+    /// Each commit through this catalog also removes the data files whose records are all
+    /// older than `retention` (`None`: never), in a delete snapshot after the commit's own.
+    pub fn with_retention(mut self, retention: Option<Duration>) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Each commit through this catalog also removes the snapshots older than `age`, except
@@ -71,12 +85,10 @@ impl ArchiveCatalog {
         let Some(age) = self.snapshot_max_age else {
             return Vec::new();
         };
-        let cutoff_ms = SystemTime::now()
-            .checked_sub(age)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let cutoff_ms = ms_before_now(age).unwrap_or(0);
         let head = updates
             .iter()
+            .rev()
             .find_map(|update| match update {
                 TableUpdate::SetSnapshotRef {
                     ref_name,
@@ -158,6 +170,14 @@ impl ArchiveCatalog {
             )
         })
     }
+}
+
+/// Milliseconds since the epoch `ago` before now; `None` before the epoch.
+fn ms_before_now(ago: Duration) -> Option<i64> {
+    SystemTime::now()
+        .checked_sub(ago)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// `<table>/metadata/v<N>.metadata.json`.
@@ -306,15 +326,42 @@ impl Catalog for ArchiveCatalog {
         for requirement in commit.take_requirements() {
             requirement.check(Some(current.metadata()))?;
         }
-        let mut builder = current
-            .metadata()
-            .clone()
-            .into_builder(Some(current_location));
-        let updates = commit.take_updates();
-        let expired = self.expired_snapshots(current.metadata(), &updates);
-        for update in updates {
-            builder = update.apply(builder)?;
+        let mut updates = commit.take_updates();
+        let apply = |updates: &[TableUpdate]| {
+            let mut builder = current
+                .metadata()
+                .clone()
+                .into_builder(Some(current_location.clone()));
+            for update in updates {
+                builder = update.clone().apply(builder)?;
+            }
+            Ok::<_, Error>(builder)
+        };
+        // The commit's append, when a delete follows it in the same version: never anyone's
+        // head, and holding the removed files, so it goes at once.
+        let mut superseded = None;
+        if let Some(cutoff_ms) = self.retention.and_then(ms_before_now) {
+            // The commit's own snapshot (the append) comes first; the delete is its child.
+            let appended = apply(&updates)?.build()?.metadata;
+            let now_ms = ms_before_now(Duration::ZERO).unwrap_or(0);
+            if let Some(delete) =
+                retention::expire_data_files(&self.file_io, &appended, cutoff_ms, now_ms).await?
+            {
+                superseded = appended.current_snapshot_id();
+                let head = SnapshotReference::new(
+                    delete.snapshot_id(),
+                    SnapshotRetention::branch(None, None, None),
+                );
+                updates.push(TableUpdate::AddSnapshot { snapshot: delete });
+                updates.push(TableUpdate::SetSnapshotRef {
+                    ref_name: MAIN_BRANCH.to_string(),
+                    reference: head,
+                });
+            }
         }
+        let mut expired = self.expired_snapshots(current.metadata(), &updates);
+        expired.extend(superseded);
+        let mut builder = apply(&updates)?;
         if !expired.is_empty() {
             builder = builder.remove_snapshots(&expired);
         }

@@ -12,6 +12,8 @@
 //!   the store with their real offsets.
 //! - [`pass`]: one archive pass: begin at the committed metadata, write data files, append
 //!   them in one snapshot, and hand back what to commit.
+//! - `retention`: `skiff.archive.retention.ms`, a delete snapshot removing data files whose
+//!   records all passed it (written by hand: the crate has no such action).
 //! - [`orphans`]: after a commit, deleting the files under the table's folder that the
 //!   committed metadata does not reach (what passes that never committed left).
 //!
@@ -22,6 +24,7 @@ pub mod catalog;
 mod error;
 pub mod orphans;
 pub mod pass;
+mod retention;
 pub mod rows;
 pub mod schema;
 pub mod source;

@@ -99,7 +99,8 @@ pub async fn collect_orphans(
 pub struct Reachable {
     /// Store paths (relative to the store root) of every file the metadata reaches: itself,
     /// the earlier metadata files its log lists, every snapshot's manifest list, the
-    /// manifests those list and the data files the manifests name.
+    /// manifests those list and the data files the manifests hold (not the ones a manifest
+    /// records as deleted).
     pub files: HashSet<String>,
     /// Files written before this belong to an earlier table of the same name.
     pub earlier_table_before: Option<SystemTime>,
@@ -162,6 +163,9 @@ pub async fn reachable(
                     manifest
                         .entries()
                         .iter()
+                        // A DELETED entry names a file its snapshot removed; snapshots that
+                        // still read it list it as ADDED or EXISTING in their own manifests.
+                        .filter(|entry| entry.is_alive())
                         .map(|entry| entry.file_path().to_string())
                         .collect(),
                 )

@@ -54,6 +54,9 @@ pub struct PassConfig {
     /// archives; time travel reaches this far back. Iceberg's own default is 5 days, which at
     /// a one-minute archive interval is 7,200 snapshots in every metadata file.
     pub snapshot_max_age: std::time::Duration,
+    /// The topic's `skiff.archive.retention.ms`: each commit removes the data files whose
+    /// records are all older than this. `None` keeps them forever.
+    pub retention: Option<std::time::Duration>,
 }
 
 impl Default for PassConfig {
@@ -62,6 +65,7 @@ impl Default for PassConfig {
             target_file_bytes: 128 << 20,
             zstd_level: 1,
             snapshot_max_age: std::time::Duration::from_secs(24 * 3600),
+            retention: None,
         }
     }
 }
@@ -126,7 +130,8 @@ impl ArchivePass {
     ) -> Result<Self, ArchiveError> {
         let file_io = file_io(store);
         let catalog = ArchiveCatalog::new(store.clone(), file_io.clone())
-            .expiring_snapshots_after(config.snapshot_max_age);
+            .expiring_snapshots_after(config.snapshot_max_age)
+            .with_retention(config.retention);
         let ident = TableIdent::new(
             NamespaceIdent::new(NAMESPACE.to_string()),
             topic.to_string(),

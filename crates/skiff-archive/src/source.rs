@@ -111,7 +111,11 @@ impl TopicPlan {
         mut progress: impl FnMut(u64),
     ) -> Result<Option<ArchiveCommit>, ArchiveError> {
         let current = self.progress.as_ref().map(|p| p.metadata_location.as_str());
-        let mut pass = ArchivePass::begin(store, &self.topic.name, current, config).await?;
+        let config = PassConfig {
+            retention: self.topic.config.archive_retention(),
+            ..config.clone()
+        };
+        let mut pass = ArchivePass::begin(store, &self.topic.name, current, &config).await?;
         for (partition, from, reads) in &self.partitions {
             pass.start_partition(*partition, *from).await?;
             // A few GETs in flight, appended in order: at most READS_IN_FLIGHT entries held.

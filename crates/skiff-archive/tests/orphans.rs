@@ -195,3 +195,125 @@ fn collection_is_due_when_a_commit_crosses_a_multiple() {
     assert!(!collection_due(Some(&v(16)), &v(17), 16));
     assert!(collection_due(Some(&v(2)), &v(3), 1));
 }
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// `skiff.archive.retention.ms`: a commit removes the data files whose records all passed the
+/// retention (in a delete snapshot after its append), keeps the others, including those
+/// written in the same pass as expired ones; the removed files are collected once no kept
+/// snapshot reads them.
+async fn retention_removes_old_files(store: SegmentStore) {
+    const DAY_MS: i64 = 24 * 3_600_000;
+    // Partition 0: ten days old; partition 1: the last day and a half. One pass, one manifest.
+    let old = records(0, 11, now_ms() - 10 * DAY_MS);
+    let recent = records(0, 13, now_ms() - 36 * 3_600_000 - 60_000);
+    let batches = vec![
+        (0, stored_batch(&old, Compression::Lz4), old),
+        (1, stored_batch(&recent, Compression::None), recent),
+    ];
+    let first = archive(&store, None, &BTreeMap::new(), &batches)
+        .await
+        .unwrap();
+    let before = files(&store).await;
+
+    // New records in partition 0, with a five-day archive retention and no time travel.
+    let new = records(11, 3, now_ms() - 33 * 3_600_000);
+    let more = vec![(0, stored_batch(&new, Compression::Zstd), new)];
+    let config = PassConfig {
+        retention: Some(Duration::from_millis(5 * DAY_MS as u64)),
+        snapshot_max_age: Duration::ZERO,
+        ..PassConfig::default()
+    };
+    let second = archive_with(
+        &store,
+        Some(&first.metadata_location),
+        &BTreeMap::from([(0, 11), (1, 13)]),
+        &more,
+        &config,
+    )
+    .await
+    .unwrap();
+    let rows = read_table(&store, &second.metadata_location).await;
+    let kept: BTreeSet<(i32, i64)> = rows.keys().copied().collect();
+    let expected: BTreeSet<(i32, i64)> = (0..13)
+        .map(|o| (1, o))
+        .chain((11..14).map(|o| (0, o)))
+        .collect();
+    assert_eq!(
+        kept, expected,
+        "partition 0's old rows left, the rest stayed"
+    );
+
+    let io = skiff_archive::pass::file_io(&store);
+    let meta = iceberg::spec::TableMetadata::read_from(&io, &second.metadata_location)
+        .await
+        .unwrap();
+    let head = meta.current_snapshot().unwrap();
+    assert_eq!(head.summary().operation, iceberg::spec::Operation::Delete);
+    assert_eq!(
+        head.summary().additional_properties.get("deleted-records"),
+        Some(&"11".to_string())
+    );
+    // Only the delete: the first pass's snapshot expired, and the append the delete followed
+    // in the same version was never anyone's head.
+    assert_eq!(meta.snapshots().len(), 1);
+
+    // Partition 0's old files are no longer reachable and go; the table still reads whole.
+    let old_data: BTreeSet<String> = before
+        .iter()
+        .filter(|f| f.contains("/data/partition=0/"))
+        .cloned()
+        .collect();
+    assert!(!old_data.is_empty());
+    collect(&store, &second.metadata_location, later()).await;
+    let after = files(&store).await;
+    assert!(old_data.is_disjoint(&after), "expired data files collected");
+    assert!(
+        after.iter().any(|f| f.contains("/data/partition=1/")),
+        "partition 1's files stay"
+    );
+    assert_eq!(read_table(&store, &second.metadata_location).await, rows);
+
+    // The next pass (nothing more expires) appends on top of the delete.
+    let newer = records(14, 2, now_ms() - 42 * 3_600_000);
+    let third = archive_with(
+        &store,
+        Some(&second.metadata_location),
+        &BTreeMap::from([(0, 14), (1, 13)]),
+        &[(0, stored_batch(&newer, Compression::Gzip), newer)],
+        &config,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_table(&store, &third.metadata_location).await.len(),
+        rows.len() + 2
+    );
+}
+
+#[tokio::test]
+async fn retention_on_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SegmentStore::open(&StoreConfig::for_url(format!(
+        "file://{}",
+        dir.path().display()
+    )))
+    .unwrap();
+    retention_removes_old_files(store).await;
+}
+
+#[tokio::test]
+async fn retention_on_s3() {
+    let Some(target) = support::s3_target() else {
+        support::skip_s3();
+        return;
+    };
+    let prefix = format!("archive-retention-{}", uuid::Uuid::new_v4());
+    let store = SegmentStore::open(&support::s3_config(&target, &prefix)).unwrap();
+    retention_removes_old_files(store).await;
+}

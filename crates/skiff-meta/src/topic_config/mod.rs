@@ -141,6 +141,14 @@ impl TopicConfig {
         self.get("skiff.archive.enable") == Some("true")
     }
 
+    /// `skiff.archive.retention.ms`: how long the archive keeps records; `None` (-1, the
+    /// default) keeps them forever.
+    pub fn archive_retention(&self) -> Option<std::time::Duration> {
+        u64::try_from(self.long("skiff.archive.retention.ms", -1))
+            .ok()
+            .map(std::time::Duration::from_millis)
+    }
+
     /// `retention.ms`; -1 means keep forever.
     pub fn retention_ms(&self) -> i64 {
         self.long("retention.ms", 604_800_000)

@@ -311,6 +311,17 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
          records the archive has not taken yet.",
     ),
     def(
+        "skiff.archive.retention.ms",
+        Long,
+        "-1",
+        true,
+        Rule::AtLeast(-1),
+        "How long the archive keeps records: each archive commit removes the Parquet files \
+         whose records are all older than this (whole files, partitioned by UTC day), and \
+         they are deleted once no snapshot kept for time travel (a day) reads them. -1 keeps \
+         them forever. Independent of retention.ms.",
+    ),
+    def(
         "unclean.leader.election.enable",
         Bool,
         "false",

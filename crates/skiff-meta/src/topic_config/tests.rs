@@ -36,7 +36,7 @@ fn table_is_sorted_unique_and_defaults_validate() {
             def.name
         );
     }
-    assert_eq!(TOPIC_CONFIGS.len(), 31);
+    assert_eq!(TOPIC_CONFIGS.len(), 32);
 }
 
 #[test]
@@ -351,5 +351,23 @@ fn archive_enable_is_a_boolean_and_other_archive_keys_are_unknown() {
                 &[]
             )
             .is_err()
+    );
+}
+
+#[test]
+fn archive_retention_is_forever_unless_set() {
+    assert_eq!(TopicConfig::default().archive_retention(), None);
+    let config =
+        TopicConfig::from_overrides(&overrides(&[("skiff.archive.retention.ms", "86400000")]))
+            .unwrap();
+    assert_eq!(
+        config.archive_retention(),
+        Some(std::time::Duration::from_secs(86_400))
+    );
+    assert!(
+        TopicConfig::from_overrides(&overrides(&[("skiff.archive.retention.ms", "-2")]))
+            .unwrap_err()
+            .to_string()
+            .contains("skiff.archive.retention.ms")
     );
 }
