@@ -247,3 +247,68 @@ def test_archive_retention_leaves_old_records_out_and_duckdb_reads_the_rest(
         f"SELECT operation FROM iceberg_snapshots('{table}') ORDER BY timestamp_ms DESC LIMIT 1"
     ).fetchall()
     assert operation == [("delete",)]
+
+
+@pytest.mark.timeout(120)
+def test_archive_commits_register_the_table_in_glue(
+    skiff_factory, skiff_bin: Path, topic_name: str, tmp_path: Path
+) -> None:
+    """--archive-glue-database: after each archive commit the topic's table in (moto's) Glue is an
+    Iceberg table whose metadata_location is the committed metadata, with the previous one kept in
+    previous_metadata_location, as Athena expects; the name is the topic's, made Glue-safe."""
+    import boto3
+
+    from harness.moto import moto_server
+
+    with moto_server(tmp_path / "moto.log") as endpoint:
+        glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
+        glue.create_database(DatabaseInput={"Name": "skiff_archive"})
+        skiff = skiff_factory(
+            FILE_STORE, "--archive-interval-ms", "500", "--flush-interval-ms", "20",
+            "--archive-glue-database", "skiff_archive", "--archive-glue-endpoint", endpoint,
+        )  # fmt: skip
+        topic = f"{topic_name}.Orders-EU"
+        create_topic(skiff.bootstrap, topic, 2, {"skiff.archive.enable": "true"})
+        glue_name = topic.lower().replace(".", "_").replace("-", "_")
+
+        def archived(count: int) -> dict | None:
+            status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic, "--json"))
+            (state,) = status["topics"]
+            ends = sum(p["end_offset"] for p in state["partitions"])
+            return state if state["lag_records"] == 0 and ends == count else None
+
+        def glue_parameters(location: str) -> dict | None:
+            try:
+                table = glue.get_table(DatabaseName="skiff_archive", Name=glue_name)["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                return None
+            return table if table["Parameters"].get("metadata_location") == location else None
+
+        producer = Producer({"bootstrap.servers": skiff.bootstrap})
+        for n in range(10):
+            producer.produce(topic, value=f"v{n}".encode(), partition=n % 2)
+        assert producer.flush(30) == 0
+        first = wait_until(lambda: archived(10), 60, "the first archive commit", interval_s=0.2)
+        table = wait_until(lambda: glue_parameters(first["metadata_location"]), 30, "the Glue table", interval_s=0.2)
+        assert table["Parameters"]["table_type"] == "ICEBERG"
+        assert table["TableType"] == "EXTERNAL_TABLE"
+        assert table["StorageDescriptor"]["Location"].endswith(f"/archive/{topic}")
+        assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [
+            "topic", "partition", "offset", "timestamp", "timestamp_type", "key", "value", "headers"
+        ]  # fmt: skip
+
+        for n in range(10, 16):
+            producer.produce(topic, value=f"v{n}".encode(), partition=n % 2)
+        assert producer.flush(30) == 0
+        second = wait_until(lambda: archived(16), 60, "the second archive commit", interval_s=0.2)
+        assert second["metadata_location"] != first["metadata_location"]
+        table = wait_until(lambda: glue_parameters(second["metadata_location"]), 30, "the Glue update", interval_s=0.2)
+        # The commit before the second: the first, or one between them if the records came in two.
+        previous = table["Parameters"]["previous_metadata_location"]
+
+        def version(location: str) -> int:
+            return int(location.rsplit("/v", 1)[1].removesuffix(".metadata.json"))
+
+        assert version(first["metadata_location"]) <= version(previous) < version(second["metadata_location"])
+        skiff.stop()

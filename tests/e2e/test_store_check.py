@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from minio.commonconfig import ENABLED, Filter
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
+from harness.moto import moto_server
 from harness.server_process import ServerProcess, free_port
 from harness.stores import S3Settings
 
@@ -27,26 +26,11 @@ CHECK_TIMEOUT_S = 60
 @pytest.fixture(scope="module")
 def moto_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Settings]:
     """moto's S3 server from this venv (moto[server]), in memory, on a free port."""
-    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    server = Path(sys.executable).with_name("moto_server")
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        settings = S3Settings(f"http://127.0.0.1:{port}", "skiff-moto", "test", "test", "us-east-1")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                settings.minio_client().make_bucket(settings.bucket)
-                break
-            except Exception:  # noqa: BLE001 - not listening yet
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"moto_server did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
+    with moto_server(log) as endpoint:
+        settings = S3Settings(endpoint, "skiff-moto", "test", "test", "us-east-1")
+        settings.minio_client().make_bucket(settings.bucket)
         yield settings
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(params=["localstack", "moto"])

@@ -14,6 +14,7 @@
 //!   them in one snapshot, and hand back what to commit.
 //! - `retention`: `skiff.archive.retention.ms`, a delete snapshot removing data files whose
 //!   records all passed it (written by hand: the crate has no such action).
+//! - [`glue`]: registering each table in the AWS Glue Data Catalog after its commits.
 //! - [`orphans`]: after a commit, deleting the files under the table's folder that the
 //!   committed metadata does not reach (what passes that never committed left).
 //!
@@ -22,6 +23,7 @@
 
 pub mod catalog;
 mod error;
+pub mod glue;
 pub mod orphans;
 pub mod pass;
 mod retention;

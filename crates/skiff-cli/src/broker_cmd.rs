@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use skiff_broker::{Broker, BrokerDeps};
 use skiff_controller::{RemoteController, RemoteControllerConfig};
-use skiff_jobs::{JobRunner, JobRunnerConfig, wall_clock};
+use skiff_jobs::{JobRunner, wall_clock};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
@@ -62,6 +62,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     }
     let controllers = args.controllers;
     let metrics = metrics_server::start_if_asked(args.common.metrics_addr).await?;
+    let job_args = crate::job_runner::JobArgs::from_args(&args.common);
     let DevSettings {
         data_dir: _,
         mut broker,
@@ -75,6 +76,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         broker.lease_heartbeat_ms = DEFAULT_LEASE_HEARTBEAT_MS;
     }
 
+    let job_config = job_args.config(broker_id, &store).await?;
     let store = SegmentStore::open(&store).context("object store")?;
     store
         .check()
@@ -104,12 +106,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     };
     // Merges the controller's leader leases to this broker run here, apart from the Kafka
     // request path; a broker killed mid-job leaves the lease to lapse.
-    let jobs = JobRunner::spawn(
-        remote.clone(),
-        store.clone(),
-        JobRunnerConfig::new(broker_id),
-        wall_clock(),
-    );
+    let jobs = JobRunner::spawn(remote.clone(), store.clone(), job_config, wall_clock());
     let cluster_id = remote
         .state()
         .read()

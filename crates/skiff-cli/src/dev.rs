@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use skiff_broker::{Broker, BrokerDeps};
 use skiff_controller::Controller;
-use skiff_jobs::{JobRunner, JobRunnerConfig, wall_clock};
+use skiff_jobs::{JobRunner, wall_clock};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
 
@@ -20,6 +20,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // metric handles when created.
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
     let trigger_config = args.trigger_config.clone();
+    let job_args = crate::job_runner::JobArgs::from_args(&args);
     let DevSettings {
         data_dir,
         broker,
@@ -28,6 +29,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         controller,
     } = settings::resolve(args)?;
 
+    let job_config = job_args.config(broker.broker_id, &store).await?;
     let store = SegmentStore::open(&store).context("object store")?;
     store
         .check()
@@ -40,7 +42,6 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .context("controller")?,
     );
-    let broker_id = broker.broker_id;
     let broker = Broker::start(
         broker,
         BrokerDeps {
@@ -52,12 +53,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     .await
     .context("broker")?;
     // Merges the controller's leader plans run here, apart from the Kafka request path.
-    let jobs = JobRunner::spawn(
-        controller.clone(),
-        store.clone(),
-        JobRunnerConfig::new(broker_id),
-        wall_clock(),
-    );
+    let jobs = JobRunner::spawn(controller.clone(), store.clone(), job_config, wall_clock());
 
     let cluster_id = controller
         .state()

@@ -66,6 +66,20 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_ARCHIVE_ALL_TOPICS", num_args = 0..=1, default_missing_value = "true")]
     pub archive_all_topics: Option<bool>,
 
+    /// Register each archived topic's Iceberg table in this AWS Glue database after every
+    /// archive commit, so Athena can query it (the database must exist).
+    #[arg(long, env = "SKIFF_ARCHIVE_GLUE_DATABASE", value_name = "NAME")]
+    pub archive_glue_database: Option<String>,
+
+    /// Another Glue endpoint than AWS's for the region (moto, LocalStack).
+    #[arg(
+        long,
+        env = "SKIFF_ARCHIVE_GLUE_ENDPOINT",
+        value_name = "URL",
+        requires = "archive_glue_database"
+    )]
+    pub archive_glue_endpoint: Option<String>,
+
     /// Partitions of topics created without a count [default: 1].
     #[arg(long, env = "SKIFF_DEFAULT_PARTITIONS", value_name = "N")]
     pub default_partitions: Option<u32>,

@@ -9,6 +9,7 @@ mod controller_args;
 mod controller_cmd;
 mod dev;
 mod dev_args;
+mod job_runner;
 mod lifecycle_args;
 mod line_reader;
 mod metrics_server;

@@ -9,8 +9,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use skiff_archive::glue::{GlueCatalog, glue_table_name};
 use skiff_archive::orphans::collection_due;
-use skiff_archive::{ArchiveCommit, PassConfig, TopicPlan, collect_orphans, publish_version_hint};
+use skiff_archive::{
+    ArchiveCommit, PassConfig, TopicPlan, collect_orphans, publish_version_hint, table_path,
+};
 use skiff_meta::{ArchiveCommitError, JobSpec, Propose, StateHandle};
 
 use crate::context::JobContext;
@@ -52,6 +55,9 @@ pub(crate) async fn run(
     {
         tracing::warn!(topic = %commit.topic, error = %e, "could not write version-hint.text");
     }
+    if let Some(glue) = &ctx.archive_glue {
+        publish_to_glue(ctx, glue, &commit).await;
+    }
     if collection_due(
         commit.previous_metadata.as_deref(),
         &commit.metadata_location,
@@ -60,6 +66,25 @@ pub(crate) async fn run(
         collect(ctx, &commit, started_ms).await;
     }
     Ok(Some(commit))
+}
+
+/// Points the topic's Glue table at the committed metadata. The commit stands whatever Glue
+/// says; the next commit retries.
+async fn publish_to_glue(ctx: &JobContext, glue: &GlueCatalog, commit: &ArchiveCommit) {
+    let table = glue_table_name(&commit.topic);
+    let location = format!("{}/{}", ctx.store.root_url(), table_path(&commit.topic));
+    match glue
+        .publish(&table, &location, &commit.metadata_location)
+        .await
+    {
+        Ok(done) => {
+            tracing::info!(topic = %commit.topic, database = glue.database(), %table, ?done, "archive table registered in Glue")
+        }
+        Err(e) => {
+            metrics::counter!(crate::metrics::ARCHIVE_GLUE_FAILURES_TOTAL).increment(1);
+            tracing::warn!(topic = %commit.topic, error = %e, "could not register the archive table in Glue");
+        }
+    }
 }
 
 /// Deletes what passes that never committed left in the table's folder. The commit stands

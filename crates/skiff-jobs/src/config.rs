@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 /// How a broker runs the jobs leased to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct JobRunnerConfig {
     pub broker_id: i32,
     /// Jobs running at once on this broker; more leased ones wait (their leases are renewed).
@@ -24,6 +24,8 @@ pub struct JobRunnerConfig {
     /// Orphans younger than the job's start minus this are kept: the margin covers clock
     /// skew between brokers and the store, whose timestamps say how old a file is.
     pub archive_orphan_margin: Duration,
+    /// Where archive jobs register their tables after each commit (`--archive-glue-database`).
+    pub archive_glue: Option<skiff_archive::glue::GlueCatalog>,
 }
 
 impl JobRunnerConfig {
@@ -37,6 +39,7 @@ impl JobRunnerConfig {
             compaction_map_bytes: 32 * 1024 * 1024,
             archive_collect_every_commits: 16,
             archive_orphan_margin: Duration::from_secs(10 * 60),
+            archive_glue: None,
         }
     }
 }

@@ -18,6 +18,8 @@ pub struct JobContext {
     /// Orphan collection after archive commits (see [`crate::JobRunnerConfig`]).
     pub archive_collect_every_commits: u32,
     pub archive_orphan_margin: std::time::Duration,
+    /// Glue registration after archive commits, if configured.
+    pub archive_glue: Option<skiff_archive::glue::GlueCatalog>,
     /// For kinds that commit through their own command (the archive's `CommitArchive`).
     pub controller: Arc<dyn ControllerClient>,
 }

@@ -24,6 +24,8 @@ pub const ARCHIVED_BYTES_TOTAL: &str = "skiff_archived_bytes_total";
 pub const ARCHIVED_FILES_TOTAL: &str = "skiff_archived_files_total";
 /// Counter: archive jobs that failed (read, write or commit errors; lost races not counted).
 pub const ARCHIVE_FAILURES_TOTAL: &str = "skiff_archive_failures_total";
+/// Counter: archive commits whose Glue table could not be updated (the next commit retries).
+pub const ARCHIVE_GLUE_FAILURES_TOTAL: &str = "skiff_archive_glue_failures_total";
 /// Counter: archive files no committed metadata reached (left by passes that never
 /// committed) that archive jobs deleted.
 pub const ARCHIVE_ORPHANS_DELETED_TOTAL: &str = "skiff_archive_orphans_deleted_total";
@@ -75,6 +77,11 @@ pub fn describe_metrics() {
         ARCHIVED_FILES_TOTAL,
         Unit::Count,
         "Parquet data files archive jobs committed"
+    );
+    describe_counter!(
+        ARCHIVE_GLUE_FAILURES_TOTAL,
+        Unit::Count,
+        "Archive commits whose AWS Glue table could not be updated"
     );
     describe_counter!(
         ARCHIVE_ORPHANS_DELETED_TOTAL,

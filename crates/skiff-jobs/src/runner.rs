@@ -54,6 +54,7 @@ impl JobRunner {
                 compaction_map_bytes: config.compaction_map_bytes,
                 archive_collect_every_commits: config.archive_collect_every_commits,
                 archive_orphan_margin: config.archive_orphan_margin,
+                archive_glue: config.archive_glue.clone(),
                 controller: controller.clone(),
             },
             controller,
