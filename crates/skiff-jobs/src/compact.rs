@@ -141,10 +141,12 @@ pub(crate) async fn run(
             outputs.push(object.upload(ctx, spec, now_ms).await?);
             object = ObjectBuf::new(limits.max_entry_bytes);
         }
-        object.append(rewritten).map_err(|reason| JobFailure::BadSource {
-            key: String::new(),
-            reason: reason.into(),
-        })?;
+        object
+            .append(rewritten)
+            .map_err(|reason| JobFailure::BadSource {
+                key: String::new(),
+                reason: reason.into(),
+            })?;
     }
     if !object.is_empty() {
         outputs.push(object.upload(ctx, spec, now_ms).await?);
@@ -207,7 +209,7 @@ fn sources_in(sources: &[Source], window: &Range<usize>) -> Vec<Source> {
 /// One window's entries, read with a few GETs in flight.
 async fn read_window(ctx: &JobContext, window: &[Source]) -> Result<Vec<Bytes>, JobFailure> {
     // Each read owns what it needs, so the job's future is Send for any borrow of its inputs.
-    let reads = window.to_vec().into_iter().map(|source| {
+    let reads = window.iter().cloned().map(|source| {
         let store = ctx.store.clone();
         async move { merge::read(&store, &source).await }
     });

@@ -8,7 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use skiff_meta::state::Job;
 use skiff_meta::{
-    AbandonJob, CommitJob, CommitJobOutputs, ControllerClient, JobCommitted, JobError, Propose, RenewJobLeases,
+    AbandonJob, CommitJob, CommitJobOutputs, ControllerClient, JobCommitted, JobError, Propose,
+    RenewJobLeases,
 };
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;

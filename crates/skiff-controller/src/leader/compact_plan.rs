@@ -77,9 +77,7 @@ pub(crate) fn compaction_for(
     for entry in dirty {
         let len = u64::from(entry.len);
         clean_bytes = clean_bytes.saturating_sub(len);
-        if run.stopped
-            || entry.max_timestamp > settled_before
-            || entry.last_offset >= archive_hold
+        if run.stopped || entry.max_timestamp > settled_before || entry.last_offset >= archive_hold
         {
             run.stopped = true;
             continue;
@@ -421,7 +419,10 @@ mod tests {
         flush(&mut state, T0 + MINUTE, 900);
         flush(&mut state, T0 + 3 * MINUTE, 10_000);
         let planned = plan(&state, T0 + 2 * MINUTE);
-        assert!(planned.is_none_or(|s| s.kind == JobKind::Merge), "{planned:?}");
+        assert!(
+            planned.is_none_or(|s| s.kind == JobKind::Merge),
+            "{planned:?}"
+        );
         // Once the newest entry settles, 10,900 of 11,900: due, from the log start.
         let spec = plan(&state, T0 + 3 * MINUTE).expect("mostly dirty");
         assert!(spec.kind.compacts());

@@ -32,8 +32,9 @@ pub use groups::{
     StoredMember,
 };
 pub use jobs::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs, JobCommitted, JobError,
-    JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
+    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs,
+    PlannedJob, RenewJobLeases,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{

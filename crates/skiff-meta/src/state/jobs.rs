@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::ControllerState;
 use super::object::ObjectMeta;
 use crate::command::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs, JobCommitted, JobError,
-    JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
+    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs,
+    RenewJobLeases,
 };
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;

@@ -380,7 +380,10 @@ fn a_compaction_swaps_its_entries_for_several_objects_at_once() {
         replaced,
         vec![
             object_out("segments/c-1.seg", vec![out(1, 2, 12, 40)]),
-            object_out("segments/c-2.seg", vec![out(4, 4, 12, 30), out(6, 8, 42, 40)]),
+            object_out(
+                "segments/c-2.seg",
+                vec![out(4, 4, 12, 30), out(6, 8, 42, 40)],
+            ),
         ],
     )
     .expect("committed");
@@ -394,7 +397,12 @@ fn a_compaction_swaps_its_entries_for_several_objects_at_once() {
     assert_ne!(first, second, "two objects");
     assert_eq!(
         entries,
-        vec![(1, 2, first), (4, 4, second), (6, 8, second), (9, 11, entries[3].2)]
+        vec![
+            (1, 2, first),
+            (4, 4, second),
+            (6, 8, second),
+            (9, 11, entries[3].2)
+        ]
     );
     assert_eq!(state.object(second).map(|o| o.live_entries), Some(2));
     assert!(state.object_has_real_offsets(first) && state.object_has_real_offsets(second));
