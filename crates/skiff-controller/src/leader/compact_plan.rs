@@ -22,7 +22,7 @@
 
 use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionRef, Topic};
 
-use super::merge_plan::{MERGED_ENTRY_BYTES, MergePolicy, merge_for, merge_from};
+use super::merge_plan::{MERGED_ENTRY_BYTES, MergePolicy, SettledPrefixes, merge_for, merge_from};
 
 /// The job to plan for one partition now, if any: a compaction for compacted topics (or a
 /// merge of their dirty entries when no compaction is due), a merge for the others.
@@ -32,9 +32,10 @@ pub(crate) fn job_for(
     partition: u32,
     now_ms: i64,
     policy: MergePolicy,
+    settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
     if !topic.config.cleanup_policy().compact {
-        return merge_for(state, topic, partition, now_ms, policy);
+        return merge_for(state, topic, partition, now_ms, policy, settled);
     }
     let at = PartitionRef {
         topic_id: topic.id,
@@ -45,7 +46,7 @@ pub(crate) fn job_for(
     }
     compaction_for(state, topic, partition, now_ms, policy.target_bytes).or_else(|| {
         let dirty_from = state.cleaned_until(at);
-        merge_from(state, topic, partition, now_ms, policy, dirty_from)
+        merge_from(state, topic, partition, now_ms, policy, dirty_from, settled)
     })
 }
 
@@ -213,7 +214,14 @@ mod tests {
 
     fn plan(state: &ControllerState, now_ms: i64) -> Option<JobSpec> {
         let topic = state.topic(&topic_id()).expect("topic");
-        job_for(state, topic, 0, now_ms, POLICY)
+        job_for(
+            state,
+            topic,
+            0,
+            now_ms,
+            POLICY,
+            &mut SettledPrefixes::default(),
+        )
     }
 
     /// Commits a compaction of the planned entries whose output keeps one entry of `len`
