@@ -80,9 +80,10 @@ pub(crate) async fn run(
             state.cleaned_until(spec.partition),
         )
     };
+    // As the planner counts them: an entry reaching the checkpoint is dirty.
     let first_dirty = sources
         .iter()
-        .position(|s| s.entry.base_offset >= dirty_from)
+        .position(|s| s.entry.last_offset >= dirty_from)
         .unwrap_or(sources.len());
     let object_bytes = compaction.object_bytes.max(1);
     let limits = Limits {
