@@ -57,8 +57,8 @@ pub struct LifecycleArgs {
     #[arg(long, env = "SKIFF_MERGE_MIN_AGE_MS", value_name = "MS")]
     pub merge_min_age_ms: Option<u64>,
 
-    /// Merges write per-partition objects up to this size; a compaction reads at most this
-    /// much of a partition [default: 67108864].
+    /// Merges and compactions write per-partition objects up to this size (a job holds about
+    /// this much in memory at a time) [default: 67108864].
     #[arg(long, env = "SKIFF_MERGE_TARGET_BYTES", value_name = "BYTES")]
     pub merge_target_bytes: Option<u64>,
 

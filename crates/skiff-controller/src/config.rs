@@ -82,8 +82,8 @@ pub struct LifecycleConfig {
     pub cleaner_backoff_ms: u64,
     /// Index entries younger than this (by their object's commit) are not merged yet.
     pub merge_min_age_ms: u64,
-    /// Merges write per-partition objects up to this size; a compaction job reads at most
-    /// this much of a partition.
+    /// Merges and compactions write per-partition objects up to this size (a job holds about
+    /// this much of a partition in memory at a time).
     pub merge_target_bytes: u64,
     /// A job's lease: a broker that stops renewing it for this long loses the job.
     pub job_lease_ms: u64,

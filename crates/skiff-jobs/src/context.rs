@@ -39,8 +39,9 @@ pub enum Done {
 pub struct Finished {
     /// The source entries, as read: the commit applies only if they are all still there.
     pub replaced: Vec<EntryRef>,
-    /// `None` when nothing is left to keep (a compaction that removed every record).
-    pub output: Option<JobOutput>,
+    /// The objects written, in offset order: one for a merge, any number for a compaction
+    /// (none when it removed every record).
+    pub outputs: Vec<JobOutput>,
     /// Bytes the job read.
     pub source_bytes: u64,
 }

@@ -13,8 +13,6 @@ pub enum JobFailure {
     Storage(#[from] StorageError),
     #[error("stored batches of object {key} do not match their index entry: {reason}")]
     BadSource { key: String, reason: String },
-    #[error("this broker cannot run {0} jobs")]
-    Unsupported(&'static str),
     #[error("the controller did not take the job's commit: {0}")]
     Propose(#[from] ProposeError),
     #[error("the controller refused the job's commit: {0}")]

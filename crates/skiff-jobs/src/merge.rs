@@ -60,7 +60,7 @@ pub(crate) async fn run(
                 position: s.entry.position,
             })
             .collect(),
-        output: Some(JobOutput {
+        outputs: vec![JobOutput {
             object_key: path.to_string(),
             object_size,
             entries: entries
@@ -70,7 +70,7 @@ pub(crate) async fn run(
                     e
                 })
                 .collect(),
-        }),
+        }],
         source_bytes,
     })
 }

@@ -8,7 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use skiff_meta::state::Job;
 use skiff_meta::{
-    AbandonJob, CommitJob, ControllerClient, JobCommitted, JobError, Propose, RenewJobLeases,
+    AbandonJob, CommitJob, CommitJobOutputs, ControllerClient, JobCommitted, JobError, Propose,
+    RenewJobLeases,
 };
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -301,25 +302,43 @@ async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: C
 async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
     let Finished {
         replaced,
-        output,
+        mut outputs,
         source_bytes,
     } = finished;
     let replaced_entries = replaced.len() as u64;
-    let output_entries = output.as_ref().map_or(0, |o| o.entries.len() as u64);
-    let output_key = output.as_ref().map(|o| o.object_key.clone());
-    let proposal = CommitJob {
-        job_id: job.id,
-        broker_id: shared.config.broker_id,
-        now_ms: (shared.clock)(),
-        replaced,
-        output,
+    let output_entries: u64 = outputs.iter().map(|o| o.entries.len() as u64).sum();
+    let output_objects = outputs.len();
+    let output_key = outputs.first().map(|o| o.object_key.clone());
+    let now_ms = (shared.clock)();
+    // One object or none commits as it always did; several need the newer command.
+    let committed = match outputs.len() {
+        0 | 1 => {
+            let proposal = CommitJob {
+                job_id: job.id,
+                broker_id: shared.config.broker_id,
+                now_ms,
+                replaced,
+                output: outputs.pop(),
+            };
+            shared.controller.propose(proposal).await
+        }
+        _ => {
+            let proposal = CommitJobOutputs {
+                job_id: job.id,
+                broker_id: shared.config.broker_id,
+                now_ms,
+                replaced,
+                outputs,
+            };
+            shared.controller.propose(proposal).await
+        }
     };
-    match shared.controller.propose(proposal).await {
+    match committed {
         Ok(Ok(JobCommitted {
             object_id,
             released_objects,
         })) => {
-            if let skiff_meta::JobKind::Compact { .. } = job.spec.kind {
+            if job.spec.kind.compacts() {
                 shared.metrics.compacted_bytes.increment(source_bytes);
             }
             if job.spec.kind == skiff_meta::JobKind::Merge {
@@ -337,6 +356,7 @@ async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
                 replaced_entries,
                 output_entries,
                 bytes = source_bytes,
+                objects = output_objects,
                 object = output_key.as_deref().unwrap_or("none"),
                 object_id,
                 released_objects,

@@ -21,11 +21,30 @@ pub async fn run(
         JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms)
             .await
             .map(Done::Swap),
+        JobKind::CompactLog {
+            tombstone_cutoff_ms,
+            object_bytes,
+        } => {
+            let compaction = compact::Compaction {
+                tombstone_cutoff_ms,
+                object_bytes,
+            };
+            compact::run(ctx, state, &job.spec, compaction, now_ms)
+                .await
+                .map(Done::Swap)
+        }
+        // Planned by an earlier version: the same job, writing objects of the entry size.
         JobKind::Compact {
             tombstone_cutoff_ms,
-        } => compact::run(ctx, state, &job.spec, tombstone_cutoff_ms, now_ms)
-            .await
-            .map(Done::Swap),
+        } => {
+            let compaction = compact::Compaction {
+                tombstone_cutoff_ms,
+                object_bytes: u64::from(job.spec.max_entry_bytes),
+            };
+            compact::run(ctx, state, &job.spec, compaction, now_ms)
+                .await
+                .map(Done::Swap)
+        }
         JobKind::Archive => archive::run(ctx, state, &job.spec, now_ms)
             .await
             .map(Done::Archived),

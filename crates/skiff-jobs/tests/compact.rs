@@ -45,6 +45,10 @@ struct Setup {
 }
 
 async fn start(kind: &Store) -> Option<Setup> {
+    start_with_target(kind, LifecycleConfig::default().merge_target_bytes).await
+}
+
+async fn start_with_target(kind: &Store, merge_target_bytes: u64) -> Option<Setup> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(kind, dir.path(), "compact")?;
     let clock = ManualClock::new(wall_ms());
@@ -53,6 +57,7 @@ async fn start(kind: &Store) -> Option<Setup> {
         lifecycle: LifecycleConfig {
             cleaner_backoff_ms: 20,
             job_lease_ms: 10_000,
+            merge_target_bytes,
             ..LifecycleConfig::default()
         },
         ..ControllerConfig::default()
@@ -441,6 +446,130 @@ async fn compacts_to_the_latest_record_per_key(kind: Store) {
 
     runner.shutdown().await;
     setup.controller.shutdown().await.expect("shutdown");
+}
+
+/// A merge target small enough that the compacted part of the log soon outgrows it.
+const SMALL_TARGET: u64 = 2_048;
+const MANY_KEYS: u32 = 200;
+
+/// Bytes of index entries per object, for the objects the partition's entries point into.
+fn bytes_per_object(setup: &Setup) -> BTreeMap<u64, u64> {
+    let state = setup.controller.state();
+    let state = state.read();
+    let mut objects = BTreeMap::new();
+    for e in state.partition_log(at()).expect("partition").entries() {
+        *objects.entry(e.object_id).or_insert(0) += u64::from(e.len);
+    }
+    objects
+}
+
+/// The compaction window bug: once a partition's compacted part was larger than the merge
+/// target, compaction read only that much from the log start and never reached new data.
+/// Here the clean part is several times the (small) target, and new updates and tombstones
+/// still compact away: only the latest record of each key remains across the whole log, in
+/// objects of at most the target. `map_bytes` small makes each job's key map fill early, so
+/// several jobs each cover part of the dirty data.
+async fn keeps_compacting_past_the_merge_target(kind: Store, map_bytes: usize) {
+    let Some(setup) = start_with_target(&kind, SMALL_TARGET).await else {
+        return;
+    };
+    let mut config = JobRunnerConfig::new(1);
+    config.compaction_map_bytes = map_bytes;
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        config,
+        manual(&setup.clock),
+    );
+    let mut latest: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
+    let value = |n: u32, version: u32| Some(format!("value of {n} at version {version}"));
+    // Every key twice, twenty keys a batch, two batches a flush.
+    for version in 0..2 {
+        for first in (0..MANY_KEYS).step_by(40) {
+            let batch = |from: u32, codec| {
+                let writes = (from..from + 20).map(|n| (key(n), value(n, version)));
+                (writes.collect(), codec)
+            };
+            let batches = vec![
+                batch(first, Compression::None),
+                batch(first + 20, Compression::Zstd),
+            ];
+            write(&setup, &mut latest, batches).await;
+        }
+    }
+    // Past max.compaction.lag.ms: every job is due whatever the dirty ratio.
+    setup.clock.set(wall_ms() + MAX_LAG_MS + 1);
+    let hw = high_watermark(&setup);
+    wait_until(&setup.controller, "the first compaction", |s| {
+        s.cleaned_until(at()) == hw && s.job_count() == 0
+    })
+    .await;
+    assert_eq!(read_all(&setup).await, expected(&latest, true));
+    let clean_bytes = stored_bytes(&setup);
+    assert!(
+        clean_bytes > 2 * SMALL_TARGET,
+        "the clean part ({clean_bytes} bytes) is more than two merge targets"
+    );
+
+    // New updates of every third key and tombstones for ten, then compaction again.
+    for version in 2..4 {
+        let writes = (0..MANY_KEYS)
+            .step_by(3)
+            .map(|n| (key(n), value(n, version)))
+            .collect();
+        write(&setup, &mut latest, vec![(writes, Compression::Zstd)]).await;
+    }
+    let tombstones = (100..110).map(|n| (key(n), None)).collect();
+    write(&setup, &mut latest, vec![(tombstones, Compression::None)]).await;
+    let hw = high_watermark(&setup);
+    setup
+        .clock
+        .set(wall_ms() + MAX_LAG_MS + DELETE_RETENTION_MS + 1);
+    wait_until(&setup.controller, "the updates compacted", |s| {
+        s.cleaned_until(at()) == hw && s.job_count() == 0
+    })
+    .await;
+    let after = read_all(&setup).await;
+    assert_eq!(after, expected(&latest, false), "the latest record per key");
+    assert_eq!(after.len(), MANY_KEYS as usize - 10);
+    assert_eq!(high_watermark(&setup), hw, "offsets never change");
+    let objects = bytes_per_object(&setup);
+    assert!(objects.len() > 1, "{objects:?}");
+    for (object, bytes) in &objects {
+        assert!(
+            *bytes <= SMALL_TARGET,
+            "object {object} holds {bytes} bytes, more than the target"
+        );
+    }
+
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
+}
+
+fn stored_bytes(setup: &Setup) -> u64 {
+    let state = setup.controller.state();
+    let state = state.read();
+    state.partition_log(at()).expect("partition").size_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_compacted_log_on_memory() {
+    keeps_compacting_past_the_merge_target(Store::Memory, 32 << 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_compacted_log_small_key_map_on_memory() {
+    keeps_compacting_past_the_merge_target(Store::Memory, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_compacted_log_on_file() {
+    keeps_compacting_past_the_merge_target(Store::File, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_compacted_log_on_s3() {
+    keeps_compacting_past_the_merge_target(Store::S3, 1_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

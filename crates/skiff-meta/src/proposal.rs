@@ -188,6 +188,23 @@ impl Proposal for CommitJob {
     }
 }
 
+impl From<CommitJobOutputs> for Command {
+    fn from(payload: CommitJobOutputs) -> Command {
+        Command::CommitJobOutputs(payload)
+    }
+}
+
+impl Proposal for CommitJobOutputs {
+    type Answer = Result<JobCommitted, JobError>;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::JobCommitted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
 batched_proposal!(
     CreateTopics => TopicsCreated(Vec<Result<TopicId, TopicError>>),
     DeleteTopics => TopicsDeleted(Vec<Result<(), TopicError>>),

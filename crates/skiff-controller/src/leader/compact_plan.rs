@@ -1,20 +1,28 @@
 //! Which partitions key compaction should clean, and over which entries: pure functions of the
 //! state and the leader's clock, like the merge planning beside it.
 //!
-//! A compacted partition (`cleanup.policy` with `compact`) is cleaned from its log start over
-//! consecutive entries whose newest record is at least `min.compaction.lag.ms` old, up to the
-//! merge target size (the job holds its entries in memory). The entries from the partition's
-//! cleaner checkpoint (`cleaned_until`) on are dirty: never compacted. The run is compacted
-//! when its dirty bytes are at least `min.cleanable.dirty.ratio` of its bytes, or when its
-//! oldest dirty entry's newest record is older than `max.compaction.lag.ms`. Tombstones older
-//! than `delete.retention.ms` at planning time go away in the job (see `skiff_jobs::compact`).
+//! A compacted partition (`cleanup.policy` with `compact`) is cleaned from its log start: the
+//! entries before its cleaner checkpoint (`cleaned_until`) are clean (each key there at most
+//! once), the ones after are dirty (never compacted). A job covers the clean entries and the
+//! consecutive dirty ones whose newest record is at least `min.compaction.lag.ms` old and that
+//! the archive has taken. It is due when those dirty bytes are at least
+//! `min.cleanable.dirty.ratio` of the job's bytes, or when its oldest dirty entry's newest
+//! record is older than `max.compaction.lag.ms`. Tombstones older than `delete.retention.ms`
+//! at planning time go away in the job.
+//!
+//! The job's size is not capped here: however large the clean part grows, every compaction
+//! still reaches the new data (an earlier version capped the run at the merge target from
+//! the log start, so a clean part larger than that was never compacted again). The job keeps
+//! its memory bounded itself: its key map holds the dirty keys only and stops at its cap, and
+//! it rewrites the run window by window into objects of at most the merge target (see
+//! `skiff_jobs::compact`, which says why this design and not sliding windows).
 //!
 //! Between compactions a compacted partition's dirty entries are merged as any partition's
 //! are, but never its compacted ones: those have gaps, and a merge keeps every offset.
 
 use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionRef, Topic};
 
-use super::merge_plan::{MERGED_ENTRY_BYTES, MergePolicy, merge_for, merge_from};
+use super::merge_plan::{MERGED_ENTRY_BYTES, MergePolicy, SettledPrefixes, merge_for, merge_from};
 
 /// The job to plan for one partition now, if any: a compaction for compacted topics (or a
 /// merge of their dirty entries when no compaction is due), a merge for the others.
@@ -24,9 +32,10 @@ pub(crate) fn job_for(
     partition: u32,
     now_ms: i64,
     policy: MergePolicy,
+    settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
     if !topic.config.cleanup_policy().compact {
-        return merge_for(state, topic, partition, now_ms, policy);
+        return merge_for(state, topic, partition, now_ms, policy, settled);
     }
     let at = PartitionRef {
         topic_id: topic.id,
@@ -37,17 +46,18 @@ pub(crate) fn job_for(
     }
     compaction_for(state, topic, partition, now_ms, policy.target_bytes).or_else(|| {
         let dirty_from = state.cleaned_until(at);
-        merge_from(state, topic, partition, now_ms, policy, dirty_from)
+        merge_from(state, topic, partition, now_ms, policy, dirty_from, settled)
     })
 }
 
-/// The compaction due in one partition now, if any, over at most `max_bytes` of entries.
+/// The compaction due in one partition now, if any, writing objects of at most
+/// `object_bytes`. Costs the partition's dirty entries, not its clean ones.
 pub(crate) fn compaction_for(
     state: &ControllerState,
     topic: &Topic,
     partition: u32,
     now_ms: i64,
-    max_bytes: u64,
+    object_bytes: u64,
 ) -> Option<JobSpec> {
     let config = &topic.config;
     let at = PartitionRef {
@@ -55,60 +65,65 @@ pub(crate) fn compaction_for(
         partition,
     };
     let log = topic.partitions.get(usize::try_from(partition).ok()?)?;
+    let first = log.entries().next()?;
     let dirty_from = state.cleaned_until(at);
     let settled_before = now_ms.saturating_sub(config.min_compaction_lag_ms().max(0));
     // Records the archive has not taken yet are never compacted away (PlanJobs refuses it).
     let archive_hold = state.archive_hold(at).unwrap_or(i64::MAX);
+    // Every entry before the checkpoint is clean: a compaction's output ends before it.
+    let dirty = log.entries_from(dirty_from);
+    let clean_entries = log.entries().len() - dirty.len();
+    let mut clean_bytes = log.size_bytes();
     let mut run = Run::default();
-    for entry in log.entries() {
+    for entry in dirty {
         let len = u64::from(entry.len);
-        if entry.max_timestamp > settled_before
-            || entry.last_offset >= archive_hold
-            || (run.entries > 0 && run.bytes + len > max_bytes)
+        clean_bytes = clean_bytes.saturating_sub(len);
+        if run.stopped || entry.max_timestamp > settled_before || entry.last_offset >= archive_hold
         {
-            break;
-        }
-        if run.entries == 0 {
-            run.first_offset = entry.base_offset;
+            run.stopped = true;
+            continue;
         }
         run.last_offset = entry.last_offset;
         run.entries += 1;
-        run.bytes += len;
-        if entry.base_offset >= dirty_from {
-            run.dirty_bytes += len;
-            run.oldest_dirty_ms = Some(
-                run.oldest_dirty_ms
-                    .map_or(entry.max_timestamp, |t| t.min(entry.max_timestamp)),
-            );
-        }
+        run.dirty_bytes += len;
+        run.oldest_dirty_ms = Some(
+            run.oldest_dirty_ms
+                .map_or(entry.max_timestamp, |t| t.min(entry.max_timestamp)),
+        );
     }
     let oldest_dirty_ms = run.oldest_dirty_ms?;
-    let dirty_ratio = run.dirty_bytes as f64 / run.bytes.max(1) as f64;
+    let bytes = clean_bytes + run.dirty_bytes;
+    let dirty_ratio = run.dirty_bytes as f64 / bytes.max(1) as f64;
     let overdue = oldest_dirty_ms < now_ms.saturating_sub(config.max_compaction_lag_ms());
     if dirty_ratio < config.min_cleanable_dirty_ratio() && !overdue {
         return None;
     }
+    let object_bytes = object_bytes.clamp(1, u64::from(u32::MAX));
     Some(JobSpec {
-        kind: JobKind::Compact {
+        kind: JobKind::CompactLog {
             tombstone_cutoff_ms: now_ms.saturating_sub(config.delete_retention_ms()),
+            object_bytes,
         },
         partition: at,
-        first_offset: run.first_offset,
+        first_offset: first.base_offset,
         last_offset: run.last_offset,
-        source_entries: run.entries,
-        source_bytes: run.bytes,
-        max_entry_bytes: u32::try_from(max_bytes.min(MERGED_ENTRY_BYTES)).unwrap_or(u32::MAX),
+        source_entries: u32::try_from(clean_entries)
+            .unwrap_or(u32::MAX)
+            .saturating_add(run.entries),
+        source_bytes: bytes,
+        max_entry_bytes: u32::try_from(object_bytes.min(MERGED_ENTRY_BYTES)).unwrap_or(u32::MAX),
     })
 }
 
+/// The dirty entries a compaction would take.
 #[derive(Debug, Default)]
 struct Run {
-    first_offset: i64,
     last_offset: i64,
     entries: u32,
-    bytes: u64,
     dirty_bytes: u64,
     oldest_dirty_ms: Option<i64>,
+    /// An entry too young or not archived yet ended the run.
+    stopped: bool,
 }
 
 #[cfg(test)]
@@ -199,7 +214,14 @@ mod tests {
 
     fn plan(state: &ControllerState, now_ms: i64) -> Option<JobSpec> {
         let topic = state.topic(&topic_id()).expect("topic");
-        job_for(state, topic, 0, now_ms, POLICY)
+        job_for(
+            state,
+            topic,
+            0,
+            now_ms,
+            POLICY,
+            &mut SettledPrefixes::default(),
+        )
     }
 
     /// Commits a compaction of the planned entries whose output keeps one entry of `len`
@@ -272,8 +294,9 @@ mod tests {
         let spec = plan(&state, T0 + 150_000).expect("a compaction");
         assert_eq!(
             spec.kind,
-            JobKind::Compact {
-                tombstone_cutoff_ms: T0 + 149_000
+            JobKind::CompactLog {
+                tombstone_cutoff_ms: T0 + 149_000,
+                object_bytes: 10_000,
             }
         );
         assert_eq!(
@@ -322,7 +345,7 @@ mod tests {
         flush(&mut state, T0 + MINUTE, 100);
         flush(&mut state, T0 + MINUTE, 100);
         let spec = plan(&state, T0 + 2 * MINUTE).expect("half dirty");
-        assert!(matches!(spec.kind, JobKind::Compact { .. }));
+        assert!(spec.kind.compacts());
         assert_eq!((spec.first_offset, spec.source_entries), (39, 4));
 
         // After another compaction, a little dirty data waits until it is an hour old.
@@ -330,7 +353,7 @@ mod tests {
         flush(&mut state, T0 + 3 * MINUTE, 10);
         assert_eq!(plan(&state, T0 + 60 * MINUTE), None);
         let spec = plan(&state, T0 + 64 * MINUTE).expect("overdue");
-        assert!(matches!(spec.kind, JobKind::Compact { .. }));
+        assert!(spec.kind.compacts());
     }
 
     #[test]
@@ -357,12 +380,63 @@ mod tests {
     }
 
     #[test]
-    fn a_run_stops_at_the_size_cap() {
+    fn a_clean_part_larger_than_the_target_is_still_compacted() {
         let mut state = state(&[("cleanup.policy", "compact,delete")]);
         for i in 0..5 {
             flush(&mut state, T0 + i, 4_000);
         }
+        // The whole dirty log, though twice the target: the job bounds its own memory.
         let spec = plan(&state, T0 + MINUTE).expect("a compaction");
-        assert_eq!((spec.source_entries, spec.source_bytes), (2, 8_000));
+        assert_eq!(
+            (spec.first_offset, spec.last_offset, spec.source_entries),
+            (0, 49, 5)
+        );
+        assert_eq!(spec.source_bytes, 20_000);
+        assert_eq!(spec.max_entry_bytes, 10_000);
+        // Compacted to 30,000 bytes (three times the target) in one entry...
+        commit_compaction(&mut state, spec, T0 + MINUTE, 30_000);
+        assert_eq!(state.cleaned_until(at()), 50);
+        // ... new updates past the clean part are still reached: the next job spans the
+        // clean entry and every settled dirty one, not a target's worth from the log start.
+        for i in 0..4 {
+            flush(&mut state, T0 + 2 * MINUTE + i, 10_000);
+        }
+        flush(&mut state, T0 + 5 * MINUTE, 10_000);
+        let spec = plan(&state, T0 + 4 * MINUTE).expect("due: 40,000 of 70,000 dirty");
+        assert_eq!(
+            spec.kind,
+            JobKind::CompactLog {
+                tombstone_cutoff_ms: T0 + 4 * MINUTE - 86_400_000,
+                object_bytes: 10_000,
+            }
+        );
+        assert_eq!(
+            (spec.first_offset, spec.last_offset, spec.source_entries),
+            (49, 89, 5)
+        );
+        assert_eq!(spec.source_bytes, 70_000);
+    }
+
+    #[test]
+    fn the_ratio_counts_the_clean_part_and_the_settled_dirty_entries() {
+        let mut state = state(&[("cleanup.policy", "compact")]);
+        flush(&mut state, T0, 1_000);
+        let spec = plan(&state, T0 + MINUTE).expect("all dirty");
+        commit_compaction(&mut state, spec, T0 + MINUTE, 1_000);
+        // 900 settled dirty bytes and 10,000 not settled: 900 of 1,900 is under the ratio.
+        flush(&mut state, T0 + MINUTE, 900);
+        flush(&mut state, T0 + 3 * MINUTE, 10_000);
+        let planned = plan(&state, T0 + 2 * MINUTE);
+        assert!(
+            planned.is_none_or(|s| s.kind == JobKind::Merge),
+            "{planned:?}"
+        );
+        // Once the newest entry settles, 10,900 of 11,900: due, from the log start.
+        let spec = plan(&state, T0 + 3 * MINUTE).expect("mostly dirty");
+        assert!(spec.kind.compacts());
+        assert_eq!(
+            (spec.first_offset, spec.last_offset, spec.source_entries),
+            (9, 29, 3)
+        );
     }
 }

@@ -12,7 +12,7 @@ use skiff_meta::{
 };
 
 use super::compact_plan::job_for;
-use super::merge_plan::MergePolicy;
+use super::merge_plan::{MergePolicy, SettledPrefixes};
 use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
@@ -20,6 +20,8 @@ pub(crate) struct JobPlanner {
     settings: LifecycleSettings,
     /// Where the next round starts looking: the partition after the last one planned.
     cursor: Option<PartitionRef>,
+    /// How far each partition's settled entries reach, so rounds skip them.
+    settled: SettledPrefixes,
 }
 
 impl JobPlanner {
@@ -27,6 +29,7 @@ impl JobPlanner {
         JobPlanner {
             settings,
             cursor: None,
+            settled: SettledPrefixes::default(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl PeriodicDuty for JobPlanner {
             policy,
             config.jobs_per_broker,
             &mut self.cursor,
+            &mut self.settled,
         );
         if jobs.is_empty() {
             return;
@@ -124,9 +128,11 @@ pub(crate) fn plan_round<G: Deref<Target = ControllerState>>(
     policy: MergePolicy,
     jobs_per_broker: usize,
     cursor: &mut Option<PartitionRef>,
+    settled: &mut SettledPrefixes,
 ) -> Vec<PlannedJob> {
     let (busy, mut partitions) = {
         let state = read();
+        settled.forget_gone(&state);
         let busy: Vec<(i32, usize)> = state
             .live_brokers()
             .map(|b| (b.id, state.jobs().filter(|j| j.broker_id == b.id).count()))
@@ -160,7 +166,7 @@ pub(crate) fn plan_round<G: Deref<Target = ControllerState>>(
         let Some(topic) = state.topic(&at.topic_id) else {
             continue;
         };
-        if let Some(spec) = job_for(&state, topic, at.partition, now_ms, policy) {
+        if let Some(spec) = job_for(&state, topic, at.partition, now_ms, policy, settled) {
             specs.push(spec);
             *cursor = Some(*at);
         }

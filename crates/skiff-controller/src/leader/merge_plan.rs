@@ -14,10 +14,16 @@
 //!
 //! The output object is indexed in entries of at most [`MERGED_ENTRY_BYTES`].
 //!
+//! A long-lived partition is mostly settled entries; the leader remembers, per partition, how
+//! far from the run's start they reach ([`SettledPrefixes`]), so a round looks at the entries
+//! after them rather than every entry of the partition again.
+//!
 //! A run is worth a job when it has at least two entries and either holds at least
 //! [`MAX_SMALL_ENTRIES`] entries or its fresh bytes at least equal the bytes it would rewrite
 //! again (earlier merge output), so each byte is rewritten a bounded number of times
 //! (geometric growth) while the number of small entries per partition stays bounded.
+
+use std::collections::BTreeMap;
 
 use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionLog, PartitionRef, Topic};
 
@@ -39,6 +45,51 @@ pub(crate) struct MergePolicy {
     pub(crate) min_age_ms: i64,
 }
 
+/// The leader's memory of each partition's settled entries: from `from`, every entry before
+/// `until` was settled for entries of merged objects of at least `settled_len` bytes. Settled
+/// entries never change (no merge takes them, a compaction replaces only a compacted
+/// partition's clean part, which its merges never start in) until retention or DeleteRecords
+/// drop them, so the next round may start at `until` while its run starts at or after `from`
+/// and its settled size is no larger. Not replicated: a new leader starts with none.
+#[derive(Debug, Default)]
+pub(crate) struct SettledPrefixes {
+    by_partition: BTreeMap<PartitionRef, SettledPrefix>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SettledPrefix {
+    from: i64,
+    until: i64,
+    settled_len: u64,
+}
+
+impl SettledPrefixes {
+    /// Where a scan from `start` may begin, and from where the settled prefix it finds counts.
+    fn scan_from(&self, at: PartitionRef, start: i64, settled_len: u64) -> (i64, i64) {
+        match self.by_partition.get(&at) {
+            Some(p) if p.from <= start && settled_len <= p.settled_len && start < p.until => {
+                (p.until, p.from)
+            }
+            _ => (start, start),
+        }
+    }
+
+    fn note(&mut self, at: PartitionRef, prefix: SettledPrefix) {
+        self.by_partition.insert(at, prefix);
+    }
+
+    /// Drops what is kept for partitions that no longer exist.
+    pub(crate) fn forget_gone(&mut self, state: &ControllerState) {
+        self.by_partition
+            .retain(|at, _| state.partition_log(*at).is_some());
+    }
+
+    #[cfg(test)]
+    fn until(&self, at: PartitionRef) -> Option<i64> {
+        self.by_partition.get(&at).map(|p| p.until)
+    }
+}
+
 /// The merge to plan for one partition now, if any.
 pub(crate) fn merge_for(
     state: &ControllerState,
@@ -46,8 +97,9 @@ pub(crate) fn merge_for(
     partition: u32,
     now_ms: i64,
     policy: MergePolicy,
+    settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
-    merge_from(state, topic, partition, now_ms, policy, i64::MIN)
+    merge_from(state, topic, partition, now_ms, policy, i64::MIN, settled)
 }
 
 /// Like [`merge_for`], over the entries from `from_offset` on only (a compacted partition's
@@ -59,6 +111,7 @@ pub(crate) fn merge_from(
     now_ms: i64,
     policy: MergePolicy,
     from_offset: i64,
+    settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
     let at = PartitionRef {
         topic_id: topic.id,
@@ -93,7 +146,17 @@ pub(crate) fn merge_from(
         settled_len: cap / 2,
         young_after_ms: now_ms.saturating_sub(policy.min_age_ms),
     };
-    let run = first_run(state, log, start, &limits)?;
+    let (scan_from, origin) = settled.scan_from(at, start, limits.settled_len);
+    let (run, settled_until) = first_run(state, log, scan_from, &limits);
+    settled.note(
+        at,
+        SettledPrefix {
+            from: origin,
+            until: settled_until.unwrap_or(scan_from),
+            settled_len: limits.settled_len,
+        },
+    );
+    let run = run?;
     Some(JobSpec {
         kind: JobKind::Merge,
         partition: at,
@@ -134,14 +197,17 @@ impl Run {
     }
 }
 
-/// The first run worth merging from `start` on.
+/// The first run worth merging from `start` on, and the end of the settled entries right
+/// from `start` (`None` when the first entry is not settled).
 fn first_run(
     state: &ControllerState,
     log: &PartitionLog,
     start: i64,
     limits: &RunLimits,
-) -> Option<Run> {
+) -> (Option<Run>, Option<i64>) {
     let mut run: Option<Run> = None;
+    let mut settled_until: Option<i64> = None;
+    let mut in_prefix = true;
     for entry in log.entries_from(start) {
         let Some(object) = state.object(entry.object_id) else {
             break;
@@ -152,11 +218,15 @@ fn first_run(
         let len = u64::from(entry.len);
         let rewritten = state.object_has_real_offsets(entry.object_id);
         if rewritten && object.size >= limits.settled_len {
+            if in_prefix {
+                settled_until = Some(entry.last_offset.saturating_add(1));
+            }
             if let Some(r) = run.take().filter(Run::worth_merging) {
-                return Some(r);
+                return (Some(r), settled_until);
             }
             continue;
         }
+        in_prefix = false;
         let ends_run = run.as_ref().is_some_and(|r| {
             let spread =
                 r.max_timestamp.max(entry.max_timestamp) - r.min_timestamp.min(entry.max_timestamp);
@@ -164,7 +234,7 @@ fn first_run(
         });
         // Taking the run also starts a new one when the old was not worth a job.
         if ends_run && let Some(r) = run.take().filter(Run::worth_merging) {
-            return Some(r);
+            return (Some(r), settled_until);
         }
         let r = run.get_or_insert(Run {
             first_offset: entry.base_offset,
@@ -181,7 +251,7 @@ fn first_run(
         r.min_timestamp = r.min_timestamp.min(entry.max_timestamp);
         r.max_timestamp = r.max_timestamp.max(entry.max_timestamp);
     }
-    run.filter(Run::worth_merging)
+    (run.filter(Run::worth_merging), settled_until)
 }
 
 #[cfg(test)]
@@ -282,7 +352,14 @@ mod tests {
 
     fn merge(state: &ControllerState, partition: u32, now_ms: i64) -> Option<JobSpec> {
         let topic = state.topic(&topic_id()).expect("topic");
-        merge_for(state, topic, partition, now_ms, POLICY)
+        merge_for(
+            state,
+            topic,
+            partition,
+            now_ms,
+            POLICY,
+            &mut SettledPrefixes::default(),
+        )
     }
 
     fn entries(state: &ControllerState, partition: u32) -> usize {
@@ -454,6 +531,56 @@ mod tests {
     }
 
     #[test]
+    fn rounds_start_after_the_settled_entries_they_have_seen() {
+        let mut state = state(1, &[], &[1]);
+        // Three settled objects (5,000 bytes each: half the target), then three fresh entries.
+        for round in 0..3 {
+            let at_ms = T0 + round * HOUR;
+            for i in 0..50 {
+                flush(&mut state, at_ms + i, &[0], 100);
+            }
+            let spec = merge(&state, 0, at_ms + 10 * MINUTE).expect("the new entries");
+            assert_eq!(spec.first_offset, round * 500);
+            commit_merge(&mut state, spec, at_ms + 10 * MINUTE);
+        }
+        for i in 0..3 {
+            flush(&mut state, T0 + 5 * HOUR + i, &[0], 100);
+        }
+        let topic = state.topic(&topic_id()).expect("topic");
+        let now = T0 + 6 * HOUR;
+        let mut settled = SettledPrefixes::default();
+        let first = merge_for(&state, topic, 0, now, POLICY, &mut settled);
+        assert_eq!(settled.until(at(0)), Some(1500));
+        // The next round starts at offset 1,500 and plans the same run.
+        assert_eq!(settled.scan_from(at(0), i64::MIN, 5_000), (1500, i64::MIN));
+        let again = merge_for(&state, topic, 0, now, POLICY, &mut settled);
+        assert_eq!(again, first);
+        let spec = first.expect("the fresh entries");
+        assert_eq!((spec.first_offset, spec.source_entries), (1500, 3));
+        // A larger target unsettles the objects: the memory is not used (the scan starts at
+        // the log start and finds no settled prefix), and plans what a fresh look would.
+        let larger = MergePolicy {
+            target_bytes: 20_000,
+            ..POLICY
+        };
+        let planned = merge_for(&state, topic, 0, now, larger, &mut settled);
+        assert!(settled.until(at(0)).is_some_and(|u| u < 500), "{settled:?}");
+        let fresh = merge_for(
+            &state,
+            topic,
+            0,
+            now,
+            larger,
+            &mut SettledPrefixes::default(),
+        );
+        assert_eq!(planned, fresh);
+        // A deleted topic's partitions are forgotten.
+        apply(&mut state, DeleteTopics(vec![topic_id()]));
+        settled.forget_gone(&state);
+        assert_eq!(settled.until(at(0)), None);
+    }
+
+    #[test]
     fn many_small_entries_are_merged_into_a_small_merged_entry() {
         let mut state = state(1, &[], &[1]);
         for i in 0..20 {
@@ -479,7 +606,8 @@ mod tests {
             flush(&mut state, T0 + i, &[0, 1, 2], 100);
         }
         let mut cursor = None;
-        let jobs = plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor);
+        let mut settled = SettledPrefixes::default();
+        let jobs = plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor, &mut settled);
         let placed: Vec<(u32, i32)> = jobs
             .iter()
             .map(|j| (j.spec.partition.partition, j.broker_id))
@@ -495,13 +623,13 @@ mod tests {
                 jobs: jobs.clone(),
             },
         );
-        assert!(plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor).is_empty());
+        assert!(plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor, &mut settled).is_empty());
         // With a second slot each, the round starts after the cursor: partition 2 first.
-        let more = plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor);
+        let more = plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor, &mut settled);
         let placed: Vec<u32> = more.iter().map(|j| j.spec.partition.partition).collect();
         assert_eq!(placed, vec![2], "0 and 1 already have jobs");
         // No live broker, no job.
         let lonely = self::state(1, &[], &[]);
-        assert!(plan_round(|| &lonely, T0 + HOUR, POLICY, 1, &mut None).is_empty());
+        assert!(plan_round(|| &lonely, T0 + HOUR, POLICY, 1, &mut None, &mut settled).is_empty());
     }
 }

@@ -19,6 +19,15 @@ pub enum JobKind {
     /// topic's [`ARCHIVE_JOB_PARTITION`] slot; it names no entries (it archives what the
     /// index holds when it runs).
     Archive,
+    /// Key compaction of a partition's log from its start, however long its compacted part
+    /// (the one [`JobKind::Compact`] jobs planned by earlier versions also run as): the key
+    /// map comes from the dirty entries only, and the whole run is rewritten window by window
+    /// into objects of at most `object_bytes` each, committed together with
+    /// [`CommitJobOutputs`]. Tombstones as for [`JobKind::Compact`].
+    CompactLog {
+        tombstone_cutoff_ms: i64,
+        object_bytes: u64,
+    },
 }
 
 /// The partition number an archive job is leased under: one job per topic, apart from the
@@ -31,7 +40,13 @@ impl JobKind {
             JobKind::Merge => "merge",
             JobKind::Compact { .. } => "compaction",
             JobKind::Archive => "archive",
+            JobKind::CompactLog { .. } => "compaction",
         }
+    }
+
+    /// Whether the job removes records (key compaction), rather than copying them all.
+    pub fn compacts(&self) -> bool {
+        matches!(self, JobKind::Compact { .. } | JobKind::CompactLog { .. })
     }
 }
 
@@ -153,10 +168,22 @@ pub struct CommitJob {
     pub output: Option<JobOutput>,
 }
 
+/// A finished job whose output is several objects (a compaction of a long log): as
+/// [`CommitJob`], the outputs' entries, in offset order across the objects, replace exactly
+/// the entries in `replaced`, all or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitJobOutputs {
+    pub job_id: u64,
+    pub broker_id: i32,
+    pub now_ms: i64,
+    pub replaced: Vec<EntryRef>,
+    pub outputs: Vec<JobOutput>,
+}
+
 /// What a committed job changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCommitted {
-    /// The id the output object was registered under.
+    /// The id the (first) output object was registered under.
     pub object_id: Option<u64>,
     /// Objects no entry points into any more after the swap (deleted after the grace period).
     pub released_objects: u32,

@@ -32,8 +32,9 @@ pub use groups::{
     StoredMember,
 };
 pub use jobs::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError,
-    JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
+    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs,
+    PlannedJob, RenewJobLeases,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{
@@ -88,6 +89,7 @@ pub enum Command {
     CondemnOrphans(CondemnOrphans),
     RenewBrokerLease(RenewBrokerLease),
     CommitArchive(CommitArchive),
+    CommitJobOutputs(CommitJobOutputs),
 }
 
 impl Command {
@@ -126,6 +128,7 @@ impl Command {
             Command::CondemnOrphans(_) => "CondemnOrphans",
             Command::RenewBrokerLease(_) => "RenewBrokerLease",
             Command::CommitArchive(_) => "CommitArchive",
+            Command::CommitJobOutputs(_) => "CommitJobOutputs",
         }
     }
 }

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::ControllerState;
 use super::object::ObjectMeta;
 use crate::command::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, EntryRef, ExpireJobs, JobCommitted, JobError,
-    JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
+    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs,
+    RenewJobLeases,
 };
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
@@ -129,7 +130,7 @@ impl ControllerState {
         if count == 0 || last != Some(spec.last_offset) {
             return Err(JobError::NoSuchEntries);
         }
-        let removes_records = matches!(spec.kind, JobKind::Compact { .. });
+        let removes_records = spec.kind.compacts();
         if removes_records
             && self
                 .archive_hold(spec.partition)
@@ -186,6 +187,34 @@ impl ControllerState {
 
     /// Swaps a job's source entries for its output. The job ends whatever the outcome.
     pub(super) fn commit_job(&mut self, commit: &CommitJob) -> Result<JobCommitted, JobError> {
+        let outputs = commit.output.as_slice();
+        let swap = Swap {
+            job_id: commit.job_id,
+            broker_id: commit.broker_id,
+            now_ms: commit.now_ms,
+            replaced: &commit.replaced,
+            outputs,
+        };
+        self.swap_job_entries(&swap)
+    }
+
+    /// Swaps a job's source entries for the entries of all its output objects, all or
+    /// nothing. The job ends whatever the outcome.
+    pub(super) fn commit_job_outputs(
+        &mut self,
+        commit: &CommitJobOutputs,
+    ) -> Result<JobCommitted, JobError> {
+        let swap = Swap {
+            job_id: commit.job_id,
+            broker_id: commit.broker_id,
+            now_ms: commit.now_ms,
+            replaced: &commit.replaced,
+            outputs: &commit.outputs,
+        };
+        self.swap_job_entries(&swap)
+    }
+
+    fn swap_job_entries(&mut self, commit: &Swap<'_>) -> Result<JobCommitted, JobError> {
         self.clock_ms = self.clock_ms.max(commit.now_ms);
         let leased = self
             .lifecycle
@@ -223,15 +252,19 @@ impl ControllerState {
             return Err(JobError::EntriesChanged);
         }
         let range = (first.base_offset, last.last_offset);
-        if let Some(output) = &commit.output {
-            check_output(output, range, spec.kind).map_err(JobError::InvalidOutput)?;
-            if self.condemned.refuses(&output.object_key, commit.now_ms) {
-                return Err(JobError::InvalidOutput(OutputProblem::Collected));
-            }
+        check_outputs(commit.outputs, range, spec.kind).map_err(JobError::InvalidOutput)?;
+        if commit
+            .outputs
+            .iter()
+            .any(|output| self.condemned.refuses(&output.object_key, commit.now_ms))
+        {
+            return Err(JobError::InvalidOutput(OutputProblem::Collected));
         }
 
-        let object_id = commit.output.as_ref().map(|output| {
-            self.register_object(
+        let mut object_id = None;
+        let mut new_entries: Vec<IndexEntry> = Vec::new();
+        for output in commit.outputs {
+            let id = self.register_object(
                 ObjectMeta {
                     key: output.object_key.clone(),
                     size: output.object_size,
@@ -240,23 +273,17 @@ impl ControllerState {
                     live_entries: u32::try_from(output.entries.len()).unwrap_or(u32::MAX),
                 },
                 true,
-            )
-        });
-        let new_entries: Vec<IndexEntry> = match (&commit.output, object_id) {
-            (Some(output), Some(object_id)) => output
-                .entries
-                .iter()
-                .map(|e| IndexEntry {
-                    base_offset: e.base_offset,
-                    last_offset: e.last_offset,
-                    object_id,
-                    position: e.position,
-                    len: e.len,
-                    max_timestamp: e.max_timestamp,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+            );
+            object_id = object_id.or(Some(id));
+            new_entries.extend(output.entries.iter().map(|e| IndexEntry {
+                base_offset: e.base_offset,
+                last_offset: e.last_offset,
+                object_id: id,
+                position: e.position,
+                len: e.len,
+                max_timestamp: e.max_timestamp,
+            }));
+        }
         let keeps_every_batch = matches!(spec.kind, JobKind::Merge);
         let replaced = match self.partition_log_mut(spec.partition) {
             Some(log) => {
@@ -265,7 +292,7 @@ impl ControllerState {
             None => return Err(JobError::UnknownTopicOrPartition),
         };
         let released_objects = self.release_entries(&replaced, commit.now_ms);
-        if let JobKind::Compact { .. } = spec.kind {
+        if spec.kind.compacts() {
             let cleaned = self
                 .lifecycle
                 .cleaned_until
@@ -299,6 +326,15 @@ impl ControllerState {
     }
 }
 
+/// A job's commit, whichever command carried it.
+struct Swap<'a> {
+    job_id: u64,
+    broker_id: i32,
+    now_ms: i64,
+    replaced: &'a [EntryRef],
+    outputs: &'a [JobOutput],
+}
+
 fn same_entry(entry: &IndexEntry, r: &EntryRef) -> bool {
     entry.base_offset == r.base_offset
         && entry.last_offset == r.last_offset
@@ -306,14 +342,28 @@ fn same_entry(entry: &IndexEntry, r: &EntryRef) -> bool {
         && entry.position == r.position
 }
 
-/// Output entries must be non-empty, in order, inside the replaced offsets and the object; a
-/// merge must cover every replaced offset exactly.
-fn check_output(output: &JobOutput, range: (i64, i64), kind: JobKind) -> Result<(), OutputProblem> {
-    if output.entries.is_empty() {
+/// Output entries must be non-empty, in order (across the objects too), inside the replaced
+/// offsets and their object; a merge must cover every replaced offset exactly, and only a
+/// compaction may leave nothing.
+fn check_outputs(
+    outputs: &[JobOutput],
+    range: (i64, i64),
+    kind: JobKind,
+) -> Result<(), OutputProblem> {
+    if outputs.iter().any(|o| o.entries.is_empty()) {
         return Err(OutputProblem::EmptyEntry);
     }
+    if outputs.is_empty() {
+        return match kind.compacts() {
+            true => Ok(()),
+            false => Err(OutputProblem::MergeLostOffsets),
+        };
+    }
     let mut previous_last: Option<i64> = None;
-    for e in &output.entries {
+    for (output, e) in outputs
+        .iter()
+        .flat_map(|o| o.entries.iter().map(move |e| (o, e)))
+    {
         if e.len == 0 || e.last_offset < e.base_offset {
             return Err(OutputProblem::EmptyEntry);
         }

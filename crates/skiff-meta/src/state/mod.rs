@@ -176,6 +176,9 @@ impl ControllerState {
                 CommandResponse::Done
             }
             Command::CommitJob(commit) => CommandResponse::JobCommitted(self.commit_job(commit)),
+            Command::CommitJobOutputs(commit) => {
+                CommandResponse::JobCommitted(self.commit_job_outputs(commit))
+            }
             Command::CondemnOrphans(condemn) => {
                 CommandResponse::OrphansCondemned(self.condemn_orphans(condemn))
             }

@@ -337,3 +337,137 @@ fn deleting_a_topic_ends_its_jobs() {
         Err(JobError::NotLeased)
     );
 }
+
+fn object_out(key: &str, entries: Vec<OutputEntry>) -> JobOutput {
+    JobOutput {
+        object_key: key.into(),
+        object_size: 10_000,
+        entries,
+    }
+}
+
+fn commit_outputs(
+    state: &mut ControllerState,
+    job_id: u64,
+    replaced: Vec<EntryRef>,
+    outputs: Vec<JobOutput>,
+) -> Result<JobCommitted, JobError> {
+    run(
+        state,
+        CommitJobOutputs {
+            job_id,
+            broker_id: 1,
+            now_ms: T0 + 1000,
+            replaced,
+            outputs,
+        },
+    )
+}
+
+const LOG_COMPACTION: JobKind = JobKind::CompactLog {
+    tombstone_cutoff_ms: T0,
+    object_bytes: 100,
+};
+
+#[test]
+fn a_compaction_swaps_its_entries_for_several_objects_at_once() {
+    let (mut state, t) = partition_with_entries(4);
+    let job = plan(&mut state, spec(t, LOG_COMPACTION, 0, 11, 4)).expect("planned");
+    let replaced: Vec<EntryRef> = refs(&state, t).into_iter().take(3).collect();
+    let committed = commit_outputs(
+        &mut state,
+        job,
+        replaced,
+        vec![
+            object_out("segments/c-1.seg", vec![out(1, 2, 12, 40)]),
+            object_out(
+                "segments/c-2.seg",
+                vec![out(4, 4, 12, 30), out(6, 8, 42, 40)],
+            ),
+        ],
+    )
+    .expect("committed");
+    let log = partition(&state, t, 0);
+    let entries: Vec<(i64, i64, u64)> = log
+        .entries()
+        .map(|e| (e.base_offset, e.last_offset, e.object_id))
+        .collect();
+    let first = committed.object_id.expect("objects registered");
+    let second = entries[1].2;
+    assert_ne!(first, second, "two objects");
+    assert_eq!(
+        entries,
+        vec![
+            (1, 2, first),
+            (4, 4, second),
+            (6, 8, second),
+            (9, 11, entries[3].2)
+        ]
+    );
+    assert_eq!(state.object(second).map(|o| o.live_entries), Some(2));
+    assert!(state.object_has_real_offsets(first) && state.object_has_real_offsets(second));
+    assert_eq!(log.high_watermark(), 12, "offsets never change");
+    assert_eq!(state.cleaned_until(at(t, 0)), 9);
+    assert_eq!(committed.released_objects, 3);
+}
+
+#[test]
+fn a_multi_object_commit_is_all_or_nothing() {
+    // Out of order across the objects: refused, nothing registered.
+    let (mut state, t) = partition_with_entries(3);
+    let job = plan(&mut state, spec(t, LOG_COMPACTION, 0, 8, 3)).expect("planned");
+    let before = state.clone();
+    let replaced = refs(&state, t);
+    let outcome = commit_outputs(
+        &mut state,
+        job,
+        replaced,
+        vec![
+            object_out("segments/c-1.seg", vec![out(3, 5, 12, 40)]),
+            object_out("segments/c-2.seg", vec![out(1, 2, 12, 40)]),
+        ],
+    );
+    assert_eq!(
+        outcome,
+        Err(JobError::InvalidOutput(OutputProblem::OutOfOrder))
+    );
+    assert_eq!(partition(&state, t, 0), partition(&before, t, 0));
+    assert_eq!(state.object_count(), before.object_count());
+
+    // Raced by DeleteRecords: loses, nothing changes.
+    let job = plan(&mut state, spec(t, LOG_COMPACTION, 0, 8, 3)).expect("planned");
+    let replaced = refs(&state, t);
+    run(
+        &mut state,
+        DeleteRecords {
+            now_ms: T0,
+            partitions: vec![RecordDeletion {
+                topic_id: t,
+                partition: 0,
+                offset: 3,
+            }],
+        },
+    );
+    let before = state.clone();
+    let outcome = commit_outputs(
+        &mut state,
+        job,
+        replaced,
+        vec![
+            object_out("segments/c-1.seg", vec![out(1, 2, 12, 40)]),
+            object_out("segments/c-2.seg", vec![out(5, 8, 12, 40)]),
+        ],
+    );
+    assert_eq!(outcome, Err(JobError::EntriesChanged));
+    assert_eq!(partition(&state, t, 0), partition(&before, t, 0));
+    assert_eq!(state.object_count(), before.object_count());
+    assert_eq!(state.cleaned_until(at(t, 0)), 0);
+
+    // A merge must write something.
+    let job = plan(&mut state, spec(t, JobKind::Merge, 3, 8, 2)).expect("planned");
+    let replaced = refs(&state, t);
+    assert_eq!(
+        commit_outputs(&mut state, job, replaced, vec![]),
+        Err(JobError::InvalidOutput(OutputProblem::MergeLostOffsets))
+    );
+}
