@@ -17,6 +17,7 @@ mod producers;
 mod retention;
 mod segments;
 mod topics;
+mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +49,10 @@ pub use segments::{
 pub use topics::{
     AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, LimitError, NewTopic,
     PartitionCountError, PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
+};
+pub use users::{
+    AlterScramCredentials, MAX_SCRAM_ITERATIONS, MAX_USER_NAME_LEN, MIN_SCRAM_ITERATIONS,
+    ScramChange, ScramCredential, ScramMechanism, UserError,
 };
 
 use crate::ids::TopicId;
@@ -88,6 +93,7 @@ pub enum Command {
     CondemnOrphans(CondemnOrphans),
     RenewBrokerLease(RenewBrokerLease),
     CommitArchive(CommitArchive),
+    AlterScramCredentials(AlterScramCredentials),
 }
 
 impl Command {
@@ -126,6 +132,7 @@ impl Command {
             Command::CondemnOrphans(_) => "CondemnOrphans",
             Command::RenewBrokerLease(_) => "RenewBrokerLease",
             Command::CommitArchive(_) => "CommitArchive",
+            Command::AlterScramCredentials(_) => "AlterScramCredentials",
         }
     }
 }
@@ -169,6 +176,8 @@ pub enum CommandResponse {
     /// now marked collected and may be deleted).
     OrphansCondemned(Vec<bool>),
     ArchiveCommitted(Result<(), ArchiveCommitError>),
+    /// One per change of `AlterScramCredentials`, same order.
+    ScramCredentialsAltered(Vec<Result<(), UserError>>),
 }
 
 impl CommandResponse {
@@ -194,6 +203,7 @@ impl CommandResponse {
             CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
             CommandResponse::OrphansCondemned(_) => "OrphansCondemned",
             CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
+            CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
         }
     }
 }
