@@ -15,6 +15,8 @@ pub enum Reply {
     Nothing,
     /// A request we could decode but not serve (never for advertised APIs).
     Error(i16),
+    /// A bare SASL token after a v0 SaslHandshake: a length prefix and the bytes, no header.
+    SaslToken(bytes::Bytes),
 }
 
 pub type ReplyFuture = BoxFuture<'static, Reply>;
