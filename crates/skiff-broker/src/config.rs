@@ -152,7 +152,10 @@ impl Default for BrokerConfig {
             security_protocol: SecurityProtocol::Plaintext,
             tls_cert_file: None,
             tls_key_file: None,
-            sasl_mechanisms: SaslMechanism::ALL.iter().map(|m| m.name().to_string()).collect(),
+            sasl_mechanisms: SaslMechanism::ALL
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect(),
             connections_max_reauth_ms: 0,
             sasl_max_receive_bytes: 512 * 1024,
             super_users: Vec::new(),

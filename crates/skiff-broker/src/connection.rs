@@ -46,15 +46,22 @@ const RETAINED_OUT_CAPACITY: usize = 1024 * 1024;
 /// Generic over the stream (plain TCP or TLS): one copy of this loop per stream type, no
 /// dynamic dispatch per read or write. On SASL listeners, requests pass the connection's
 /// SASL gate first.
-pub async fn serve<S>(stream: S, peer: SocketAddr, ctx: Arc<BrokerContext>, shutdown: CancellationToken)
-where
+pub async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    ctx: Arc<BrokerContext>,
+    shutdown: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let (read, mut write) = tokio::io::split(stream);
     let mut sasl = ctx.new_sasl_session();
     // Until a client authenticates, its frames are held to Kafka's sasl.server.max.receive.size.
     let first_max_frame = match sasl {
-        Some(_) => ctx.config.sasl_max_receive_bytes.min(ctx.config.max_request_bytes),
+        Some(_) => ctx
+            .config
+            .sasl_max_receive_bytes
+            .min(ctx.config.max_request_bytes),
         None => ctx.config.max_request_bytes,
     };
     let mut frames = FrameReader::new(
@@ -119,6 +126,7 @@ where
                     let gate = match gate {
                         Ok(Gate::Pass(request)) => Ok(request),
                         Ok(Gate::Answer { outgoing, then }) => {
+                            ctx.metrics.requests.api(outgoing.api_key).finished(decoded_at, &outgoing.reply);
                             in_flight.push_back(Box::pin(std::future::ready(outgoing)));
                             match then {
                                 connection_sasl::Then::Continue => {}

@@ -77,7 +77,11 @@ pub fn gate(
     let (response, then) = match &request.body {
         RequestKind::SaslHandshake(req) => {
             let (response, keep_open) = sasl_handshake::handle(Some(session), req, version);
-            let then = if keep_open { Then::Continue } else { Then::Close };
+            let then = if keep_open {
+                Then::Continue
+            } else {
+                Then::Close
+            };
             (ResponseKind::SaslHandshake(response), then)
         }
         RequestKind::SaslAuthenticate(req) => {

@@ -156,13 +156,15 @@ pub async fn start(
         // get Kafka's ILLEGAL_SASL_STATE.
         RequestKind::SaslHandshake(req) => {
             let (response, _) = handlers::sasl_handshake::handle(None, &req, version);
-            Box::pin(std::future::ready(Reply::Response(ResponseKind::SaslHandshake(response))))
+            Box::pin(std::future::ready(Reply::Response(
+                ResponseKind::SaslHandshake(response),
+            )))
         }
         RequestKind::SaslAuthenticate(req) => {
             let (response, _) = handlers::sasl_authenticate::handle(&ctx, None, &req, peer);
-            Box::pin(std::future::ready(Reply::Response(ResponseKind::SaslAuthenticate(
-                response,
-            ))))
+            Box::pin(std::future::ready(Reply::Response(
+                ResponseKind::SaslAuthenticate(response),
+            )))
         }
         // decode_request only lets advertised APIs through, so this arm means the table in
         // skiff-protocol lists an API without a handler here.

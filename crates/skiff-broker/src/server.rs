@@ -6,10 +6,10 @@ use std::time::Duration;
 use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
@@ -64,9 +64,9 @@ impl Broker {
     pub async fn start(config: BrokerConfig, deps: BrokerDeps) -> Result<Broker, BrokerError> {
         config.validate().map_err(BrokerError::InvalidConfig)?;
         let tls = match (&config.tls_cert_file, &config.tls_key_file) {
-            (Some(cert), Some(key)) if config.security_protocol.uses_tls() => {
-                Some(tls::acceptor(cert, key).map_err(|e| BrokerError::InvalidConfig(e.to_string()))?)
-            }
+            (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(
+                tls::acceptor(cert, key).map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
+            ),
             _ => None,
         };
         let sasl_mechanisms = match config.security_protocol.uses_sasl() {

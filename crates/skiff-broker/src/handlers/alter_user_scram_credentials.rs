@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
-use kafka_protocol::messages::{AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse};
+use kafka_protocol::messages::{
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+};
 use skiff_meta::{
     AlterScramCredentials, MAX_SCRAM_ITERATIONS, MIN_SCRAM_ITERATIONS, Propose, ScramChange,
     ScramMechanism,
@@ -70,13 +72,20 @@ pub async fn handle(
     // Only users whose every change is valid reach the controller.
     let mut changes = Vec::new();
     for (user, change) in pending {
-        if let Some(result) = results.iter_mut().find(|r| r.user == user && r.error.is_none()) {
+        if let Some(result) = results
+            .iter_mut()
+            .find(|r| r.user == user && r.error.is_none())
+        {
             result.changes.push(changes.len());
             changes.push(change);
         }
     }
     if !changes.is_empty() {
-        match ctx.controller.propose(AlterScramCredentials { changes }).await {
+        match ctx
+            .controller
+            .propose(AlterScramCredentials { changes })
+            .await
+        {
             Ok(answers) => {
                 for result in &mut results {
                     let failure = result
@@ -100,7 +109,8 @@ pub async fn handle(
         results
             .into_iter()
             .map(|r| {
-                let mut out = AlterUserScramCredentialsResult::default().with_user(str_bytes(&r.user));
+                let mut out =
+                    AlterUserScramCredentialsResult::default().with_user(str_bytes(&r.user));
                 if let Some((code, message)) = r.error {
                     out = out
                         .with_error_code(code)
@@ -121,10 +131,16 @@ fn check(
 ) -> Result<ScramChange, (i16, String)> {
     let fail = |error: ResponseError, message: &str| Err((error.code(), message.to_string()));
     if user.is_empty() {
-        return fail(ResponseError::UnacceptableCredential, "username must not be empty");
+        return fail(
+            ResponseError::UnacceptableCredential,
+            "username must not be empty",
+        );
     }
     let Some(mechanism) = ScramMechanism::from_code(code) else {
-        return fail(ResponseError::UnsupportedSaslMechanism, "unknown SCRAM mechanism");
+        return fail(
+            ResponseError::UnsupportedSaslMechanism,
+            "unknown SCRAM mechanism",
+        );
     };
     if !seen.insert((user.to_string(), code)) {
         return fail(

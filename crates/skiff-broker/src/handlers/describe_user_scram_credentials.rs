@@ -27,7 +27,10 @@ pub fn handle(
     let state = state.read();
     let users = state.users();
     let results = match req.users.as_deref() {
-        None | Some([]) => users.iter().map(|(name, creds)| found(name, creds)).collect(),
+        None | Some([]) => users
+            .iter()
+            .map(|(name, creds)| found(name, creds))
+            .collect(),
         Some(asked) => {
             let mut seen = HashSet::new();
             let duplicated: HashSet<&str> = asked
@@ -78,11 +81,7 @@ fn found(
         )
 }
 
-fn failed(
-    name: &str,
-    error: ResponseError,
-    message: &str,
-) -> DescribeUserScramCredentialsResult {
+fn failed(name: &str, error: ResponseError, message: &str) -> DescribeUserScramCredentialsResult {
     DescribeUserScramCredentialsResult::default()
         .with_user(str_bytes(name))
         .with_error_code(error.code())

@@ -92,7 +92,11 @@ pub fn step(
         }
         Ok(Err(failure)) => {
             ctx.metrics.connections.authentication_failures.increment(1);
-            if let Some(allowed) = ctx.warnings.authentication.check(&peer.ip(), Instant::now()) {
+            if let Some(allowed) = ctx
+                .warnings
+                .authentication
+                .check(&peer.ip(), Instant::now())
+            {
                 warn!(%peer, reason = %failure, held_back = allowed.held_back, "SASL authentication failed; closing the connection");
             }
             StepResult {

@@ -120,9 +120,20 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!((b.user.as_str(), b.iterations), ("ops", 8192));
-        assert!(!format!("{b:?}").contains("hunter2"), "Debug hides the password");
-        assert!("SCRAM-SHA-1=[name=a,password=b]".parse::<AddScram>().is_err());
+        assert!(
+            !format!("{b:?}").contains("hunter2"),
+            "Debug hides the password"
+        );
+        assert!(
+            "SCRAM-SHA-1=[name=a,password=b]"
+                .parse::<AddScram>()
+                .is_err()
+        );
         assert!("SCRAM-SHA-256=[name=a]".parse::<AddScram>().is_err());
-        assert!("SCRAM-SHA-256=name=a,password=b".parse::<AddScram>().is_err());
+        assert!(
+            "SCRAM-SHA-256=name=a,password=b"
+                .parse::<AddScram>()
+                .is_err()
+        );
     }
 }

@@ -122,12 +122,7 @@ impl SaslSession {
         if !matches!(self.state, State::Handshake) {
             return Err(IllegalState("SaslHandshake"));
         }
-        let Some(mechanism) = self
-            .enabled
-            .iter()
-            .copied()
-            .find(|m| m.name() == mechanism)
-        else {
+        let Some(mechanism) = self.enabled.iter().copied().find(|m| m.name() == mechanism) else {
             return Ok(false);
         };
         self.state = State::Token {
@@ -185,9 +180,9 @@ impl SaslSession {
         }
         self.principal = Some(principal);
         self.expires_at = self.reauth_after.map(|after| now + after);
-        let lifetime_ms = self
-            .reauth_after
-            .map_or(0, |after| i64::try_from(after.as_millis()).unwrap_or(i64::MAX));
+        let lifetime_ms = self.reauth_after.map_or(0, |after| {
+            i64::try_from(after.as_millis()).unwrap_or(i64::MAX)
+        });
         Ok(Step::Done { reply, lifetime_ms })
     }
 }
@@ -230,18 +225,38 @@ mod tests {
         let mut s = session(Some(Duration::from_secs(10)));
         assert_eq!(s.admit(ApiKey::ApiVersions, now), Admission::Serve);
         assert!(matches!(s.admit(ApiKey::Produce, now), Admission::Close(_)));
-        assert!(s.authenticate(b"x", users(), now).is_err(), "no handshake yet");
+        assert!(
+            s.authenticate(b"x", users(), now).is_err(),
+            "no handshake yet"
+        );
         assert!(s.handshake("PLAIN", 1).unwrap());
-        assert!(s.handshake("PLAIN", 1).is_err(), "one handshake per exchange");
-        let step = s.authenticate(b"\0alice\0secret", users(), now).unwrap().unwrap();
-        assert!(matches!(step, Step::Done { lifetime_ms: 10_000, .. }));
+        assert!(
+            s.handshake("PLAIN", 1).is_err(),
+            "one handshake per exchange"
+        );
+        let step = s
+            .authenticate(b"\0alice\0secret", users(), now)
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            step,
+            Step::Done {
+                lifetime_ms: 10_000,
+                ..
+            }
+        ));
         assert_eq!(s.principal(), Some("User:alice"));
         assert_eq!(s.admit(ApiKey::Produce, now), Admission::Serve);
         let later = now + Duration::from_secs(11);
-        assert!(matches!(s.admit(ApiKey::Produce, later), Admission::Close(_)));
+        assert!(matches!(
+            s.admit(ApiKey::Produce, later),
+            Admission::Close(_)
+        ));
         // Re-authentication renews the session.
         assert!(s.handshake("PLAIN", 1).unwrap());
-        s.authenticate(b"\0alice\0secret", users(), later).unwrap().unwrap();
+        s.authenticate(b"\0alice\0secret", users(), later)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.admit(ApiKey::Produce, later), Admission::Serve);
     }
 
@@ -272,7 +287,10 @@ mod tests {
         };
         let server_first = String::from_utf8(server_first).unwrap();
         let last = client_final(b"secret", "n=alice,r=nonce1", &server_first, None);
-        let step = s.authenticate(last.as_bytes(), users(), now).unwrap().unwrap();
+        let step = s
+            .authenticate(last.as_bytes(), users(), now)
+            .unwrap()
+            .unwrap();
         assert!(matches!(step, Step::Done { lifetime_ms: 0, .. }));
         assert_eq!(s.principal(), Some("User:alice"));
         assert!(!s.expects_raw_token());

@@ -41,8 +41,12 @@ pub fn salted_password(
 ) -> Vec<u8> {
     let mut out = vec![0; mechanism.key_len()];
     match mechanism {
-        ScramMechanism::Sha256 => pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out),
-        ScramMechanism::Sha512 => pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out),
+        ScramMechanism::Sha256 => {
+            pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, iterations, &mut out)
+        }
+        ScramMechanism::Sha512 => {
+            pbkdf2::pbkdf2_hmac::<Sha512>(password, salt, iterations, &mut out)
+        }
     }
     out
 }
@@ -63,14 +67,20 @@ pub fn credential_from_salted(
     }
 }
 
+/// A fresh random salt.
+pub fn new_salt() -> Vec<u8> {
+    let mut salt = vec![0; SALT_LEN];
+    rand::rng().fill_bytes(&mut salt);
+    salt
+}
+
 /// A credential for `password` with a fresh random salt.
 pub fn new_credential(
     mechanism: ScramMechanism,
     password: &[u8],
     iterations: u32,
 ) -> ScramCredential {
-    let mut salt = vec![0; SALT_LEN];
-    rand::rng().fill_bytes(&mut salt);
+    let salt = new_salt();
     let salted = salted_password(mechanism, password, &salt, iterations);
     credential_from_salted(mechanism, &salted, salt, iterations)
 }
@@ -81,18 +91,8 @@ pub fn password_matches(
     credential: &ScramCredential,
     password: &[u8],
 ) -> bool {
-    let salted = salted_password(
-        mechanism,
-        password,
-        &credential.salt,
-        credential.iterations,
-    );
-    let derived = credential_from_salted(
-        mechanism,
-        &salted,
-        Vec::new(),
-        credential.iterations,
-    );
+    let salted = salted_password(mechanism, password, &credential.salt, credential.iterations);
+    let derived = credential_from_salted(mechanism, &salted, Vec::new(), credential.iterations);
     bool::from(derived.stored_key.ct_eq(&credential.stored_key))
 }
 

@@ -210,7 +210,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(last.channel_binding, b"n,,");
-        assert_eq!(last.nonce, "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+        assert_eq!(
+            last.nonce,
+            "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+        );
         assert_eq!(last.proof.len(), 32);
         assert_eq!(
             last.without_proof,
@@ -249,7 +252,10 @@ mod tests {
         assert_eq!(last(b"c=biws,r=x"), Some(E::Missing { expected: 'p' }));
         assert_eq!(last(b"c=biws,r=x,p=!!"), Some(E::ProofEncoding));
         assert_eq!(last(b"c=biws,r=x,p=AAAA,e=1"), Some(E::ProofNotLast));
-        assert_eq!(last(b"r=x,c=biws,p=AAAA"), Some(E::Missing { expected: 'c' }));
+        assert_eq!(
+            last(b"r=x,c=biws,p=AAAA"),
+            Some(E::Missing { expected: 'c' })
+        );
         assert_eq!(last(b"c=@@,r=x,p=AAAA"), Some(E::ChannelBindingEncoding));
         assert_eq!(last(b"c=biws,p=AAAA"), Some(E::Missing { expected: 'r' }));
     }

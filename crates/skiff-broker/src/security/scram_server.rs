@@ -67,7 +67,8 @@ pub fn first(
     let mut random = [0u8; SERVER_NONCE_BYTES];
     rand::rng().fill_bytes(&mut random);
     let nonce = format!("{}{}", client.nonce, STANDARD.encode(random));
-    let server_first = scram_messages::server_first(&nonce, &credential.salt, credential.iterations);
+    let server_first =
+        scram_messages::server_first(&nonce, &credential.salt, credential.iterations);
     let auth_message_start = format!("{},{server_first}", client.bare);
     Ok((
         server_first,
@@ -118,7 +119,9 @@ pub(crate) mod tests {
     ) -> String {
         let attrs: Vec<&str> = server_first.split(',').collect();
         let nonce = attrs[0].strip_prefix("r=").unwrap();
-        let salt = STANDARD.decode(attrs[1].strip_prefix("s=").unwrap()).unwrap();
+        let salt = STANDARD
+            .decode(attrs[1].strip_prefix("s=").unwrap())
+            .unwrap();
         let iterations: u32 = attrs[2].strip_prefix("i=").unwrap().parse().unwrap();
         let salted = salted_password(ScramMechanism::Sha256, password, &salt, iterations);
         let mac = |key: &[u8], msg: &[u8]| {
@@ -131,7 +134,11 @@ pub(crate) mod tests {
         let without_proof = format!("c=biws,r={}", nonce_override.unwrap_or(nonce));
         let auth = format!("{client_first_bare},{server_first},{without_proof}");
         let signature = mac(&stored_key, auth.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         format!("{without_proof},p={}", STANDARD.encode(proof))
     }
 
@@ -165,11 +172,17 @@ pub(crate) mod tests {
         let salted = salted_password(ScramMechanism::Sha256, b"p", b"s", 4096);
         let c = credential_from_salted(ScramMechanism::Sha256, &salted, b"s".to_vec(), 4096);
         assert!(matches!(
-            first(ScramMechanism::Sha256, b"n,a=root,n=bob,r=x", |_| Some(c.clone())),
+            first(ScramMechanism::Sha256, b"n,a=root,n=bob,r=x", |_| Some(
+                c.clone()
+            )),
             Err(ScramError::Authzid)
         ));
         assert!(matches!(
-            first(ScramMechanism::Sha256, b"n,,n=bob,r=x,tokenauth=true", |_| Some(c.clone())),
+            first(
+                ScramMechanism::Sha256,
+                b"n,,n=bob,r=x,tokenauth=true",
+                |_| Some(c.clone())
+            ),
             Err(ScramError::Extension)
         ));
     }
