@@ -98,6 +98,9 @@ pub struct BrokerConfig {
     pub tls_cert_file: Option<PathBuf>,
     /// PEM private key for SSL and SASL_SSL.
     pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate one of them signed (mutual
+    /// TLS, Kafka's `ssl.client.auth=required`); the principal is its subject.
+    pub tls_client_ca_file: Option<PathBuf>,
     /// Kafka's `sasl.enabled.mechanisms`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
     pub sasl_mechanisms: Vec<String>,
     /// Kafka's `connections.max.reauth.ms`: an authenticated session lasts this long; the
@@ -152,6 +155,7 @@ impl Default for BrokerConfig {
             security_protocol: SecurityProtocol::Plaintext,
             tls_cert_file: None,
             tls_key_file: None,
+            tls_client_ca_file: None,
             sasl_mechanisms: SaslMechanism::ALL
                 .iter()
                 .map(|m| m.name().to_string())
@@ -215,6 +219,11 @@ impl BrokerConfig {
         if protocol.uses_tls() && (self.tls_cert_file.is_none() || self.tls_key_file.is_none()) {
             return Err(format!(
                 "security protocol {protocol} needs a TLS certificate and key (--tls-cert-file, --tls-key-file)"
+            ));
+        }
+        if self.tls_client_ca_file.is_some() && !protocol.uses_tls() {
+            return Err(format!(
+                "--tls-client-ca-file needs a TLS listener (SSL or SASL_SSL), not {protocol}"
             ));
         }
         if protocol.uses_sasl() && self.sasl_mechanisms()?.is_empty() {

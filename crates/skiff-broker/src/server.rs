@@ -12,7 +12,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::config::BrokerConfig;
 use crate::connection;
@@ -65,7 +65,8 @@ impl Broker {
         config.validate().map_err(BrokerError::InvalidConfig)?;
         let tls = match (&config.tls_cert_file, &config.tls_key_file) {
             (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(
-                tls::acceptor(cert, key).map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
+                tls::acceptor(cert, key, config.tls_client_ca_file.as_deref())
+                    .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
             ),
             _ => None,
         };
@@ -328,7 +329,12 @@ async fn tls_handshake(
         _ = shutdown.cancelled() => return None,
     };
     let reason = match outcome {
-        Ok(Ok(stream)) => return Some(stream),
+        Ok(Ok(stream)) => {
+            if let Some(principal) = tls::client_principal(stream.get_ref().1) {
+                debug!(%peer, %principal, "TLS client certificate verified");
+            }
+            return Some(stream);
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => "not completed within request_read_timeout_ms".to_string(),
     };

@@ -379,6 +379,32 @@ fn certificates(
         "-extfile",
         "san.ext",
     ]);
+    // A client certificate from the same CA, for mutual TLS (v3: webpki refuses v1).
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("write");
+    let client_subject = ["-subj", "/O=Example/CN=writer"];
+    let client_files = ["-keyout", "client.key", "-out", "client.csr"];
+    run(&[&["req"][..], &ec, &client_files, &client_subject].concat());
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "client.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+    ]);
     (
         dir.join("ca.pem"),
         dir.join("broker.pem"),
@@ -388,11 +414,8 @@ fn certificates(
 
 #[tokio::test]
 async fn tls_garbage_is_refused_and_tls_clients_are_served() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
-
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ca, cert, key) = certificates(dir.path());
+    let (_, cert, key) = certificates(dir.path());
     let broker = TestBroker::start_with(|c| {
         c.security_protocol = SecurityProtocol::Ssl;
         c.tls_cert_file = Some(cert);
@@ -421,29 +444,78 @@ async fn tls_garbage_is_refused_and_tls_clients_are_served() {
         );
     }
 
+    assert!(
+        tls_api_versions(broker.addr, dir.path(), false).await,
+        "a TLS client is served"
+    );
+    broker.stop().await;
+}
+
+/// Connects over TLS (trusting the test CA, presenting the client certificate when asked)
+/// and sends ApiVersions v0; whether a well-formed answer came back.
+async fn tls_api_versions(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    with_client_cert: bool,
+) -> bool {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(CertificateDer::from_pem_file(&ca).expect("ca pem"))
+        .add(CertificateDer::from_pem_file(dir.join("ca.pem")).expect("ca pem"))
         .expect("root");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = if with_client_cert {
+        let chain = vec![CertificateDer::from_pem_file(dir.join("client.pem")).expect("pem")];
+        let key = PrivateKeyDer::from_pem_file(dir.join("client.key")).expect("key");
+        builder
+            .with_client_auth_cert(chain, key)
+            .expect("client cert")
+    } else {
+        builder.with_no_client_auth()
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(broker.addr)
-        .await
-        .expect("connect");
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let server = ServerName::try_from("localhost").expect("name");
-    let mut tls = connector.connect(server, tcp).await.expect("TLS handshake");
-    // ApiVersions v0 by hand: header (key 18, version 0, correlation 7, null client id).
-    let request = [0u8, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff];
-    tls.write_all(&request).await.expect("write");
-    let len = tls.read_i32().await.expect("response length");
-    let mut body = vec![0; len as usize];
-    tls.read_exact(&mut body).await.expect("response");
-    assert_eq!(&body[..4], &7i32.to_be_bytes(), "correlation id");
-    assert_eq!(&body[4..6], &[0, 0], "no error");
+    let exchange = async {
+        let mut tls = connector.connect(server, tcp).await.ok()?;
+        // ApiVersions v0 by hand: header (key 18, version 0, correlation 7, null client id).
+        let request = [0u8, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff];
+        tls.write_all(&request).await.ok()?;
+        let len = tls.read_i32().await.ok()?;
+        let mut body = vec![0; usize::try_from(len).ok()?];
+        tls.read_exact(&mut body).await.ok()?;
+        Some(body.get(..6)? == [0, 0, 0, 7, 0, 0])
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("in time")
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn mutual_tls_serves_only_clients_with_a_certificate_from_the_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = certificates(dir.path());
+    let broker = TestBroker::start_with(|c| {
+        c.security_protocol = SecurityProtocol::Ssl;
+        c.tls_cert_file = Some(cert);
+        c.tls_key_file = Some(key);
+        c.tls_client_ca_file = Some(ca);
+    })
+    .await;
+    assert!(
+        !tls_api_versions(broker.addr, dir.path(), false).await,
+        "no client certificate: refused"
+    );
+    assert!(
+        tls_api_versions(broker.addr, dir.path(), true).await,
+        "the CA's client is served"
+    );
     broker.stop().await;
 }

@@ -26,6 +26,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         store,
         cache,
         controller,
+        add_scram,
     } = settings::resolve(args)?;
 
     let store = SegmentStore::open(&store).context("object store")?;
@@ -40,6 +41,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .context("controller")?,
     );
+    // The first users exist before the listener takes its first client.
+    skiff_broker::security::bootstrap::create_first_users(controller.as_ref(), &add_scram)
+        .await
+        .context("--add-scram")?;
     let broker_id = broker.broker_id;
     let broker = Broker::start(
         broker,

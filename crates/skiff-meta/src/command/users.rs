@@ -12,9 +12,7 @@ pub const MAX_SCRAM_ITERATIONS: u32 = 16384;
 pub const MAX_USER_NAME_LEN: usize = 255;
 
 /// The SCRAM hash functions Kafka defines, with Kafka's wire codes (1 and 2).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ScramMechanism {
     Sha256,
     Sha512,

@@ -39,8 +39,8 @@ pub use producer::{
     CACHED_BATCHES_PER_PRODUCER, FIRST_PRODUCER_ID, PRODUCER_IDLE_EXPIRY_MS,
     PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
 };
-pub use users::UserRegistry;
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
+pub use users::UserRegistry;
 
 use crate::command::{BrokerInfo, Command, CommandResponse};
 use crate::error::ProposeError;

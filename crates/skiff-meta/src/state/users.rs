@@ -22,10 +22,10 @@ impl UserRegistry {
     }
 
     /// Users ordered by name, each with its credentials.
-    pub fn iter(
-        &self,
-    ) -> impl Iterator<Item = (&str, &BTreeMap<ScramMechanism, ScramCredential>)> {
-        self.users.iter().map(|(name, creds)| (name.as_str(), creds))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &BTreeMap<ScramMechanism, ScramCredential>)> {
+        self.users
+            .iter()
+            .map(|(name, creds)| (name.as_str(), creds))
     }
 
     pub fn get(&self, user: &str) -> Option<&BTreeMap<ScramMechanism, ScramCredential>> {
@@ -52,8 +52,7 @@ impl UserRegistry {
                 if_absent,
                 ..
             } => {
-                if !(MIN_SCRAM_ITERATIONS..=MAX_SCRAM_ITERATIONS).contains(&credential.iterations)
-                {
+                if !(MIN_SCRAM_ITERATIONS..=MAX_SCRAM_ITERATIONS).contains(&credential.iterations) {
                     return Err(UserError::Iterations(credential.iterations));
                 }
                 let key_len = mechanism.key_len();
