@@ -23,16 +23,8 @@ use crate::connection_sasl::{self, Gate};
 use crate::context::BrokerContext;
 use crate::frame_reader::{FrameEvent, FrameReader};
 use crate::kafka_error::unsupported_version_code;
-use crate::reply::Reply;
+use crate::reply::{Outgoing, Reply};
 use crate::router;
-
-/// A reply on its way out, with what the frame header needs.
-pub(crate) struct Outgoing {
-    pub correlation_id: i32,
-    pub api_key: ApiKey,
-    pub version: i16,
-    pub reply: Reply,
-}
 
 /// Encode buffers larger than this are dropped after their write rather than kept for the
 /// connection's next reply, so one large fetch does not pin its size per connection.

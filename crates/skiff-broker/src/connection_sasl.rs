@@ -10,10 +10,9 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use skiff_protocol::{DecodedRequest, RequestError, decode_request};
 use tracing::debug;
 
-use crate::connection::Outgoing;
 use crate::context::BrokerContext;
 use crate::handlers::{sasl_authenticate, sasl_handshake};
-use crate::reply::Reply;
+use crate::reply::{Outgoing, Reply};
 use crate::security::sasl::{Admission, SaslSession};
 
 /// What the connection does after answering a SASL request.

@@ -21,6 +21,14 @@ pub enum Reply {
 
 pub type ReplyFuture = BoxFuture<'static, Reply>;
 
+/// A reply on its way out, with what the frame header needs.
+pub struct Outgoing {
+    pub correlation_id: i32,
+    pub api_key: kafka_protocol::messages::ApiKey,
+    pub version: i16,
+    pub reply: Reply,
+}
+
 /// Who sent a request, as group membership records it.
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
