@@ -1,8 +1,11 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::security::{SaslMechanism, SecurityProtocol};
 
 /// Broker settings. Every field has a default so a partial TOML file or a handful of flags is
 /// enough; the CLI fills this from flags, `SKIFF_*` variables and an optional file.
@@ -89,6 +92,26 @@ pub struct BrokerConfig {
     /// failed to reach the old process have left their reconnect backoff (librdkafka's
     /// `reconnect.backoff.max.ms`, 10 s). 0 goes live at once. Only with leases.
     pub restart_live_delay_ms: u64,
+    /// Kafka's `security.protocol` of the listener: PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL.
+    pub security_protocol: SecurityProtocol,
+    /// PEM certificate chain for SSL and SASL_SSL.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for SSL and SASL_SSL.
+    pub tls_key_file: Option<PathBuf>,
+    /// PEM CA certificates: clients must present a certificate one of them signed (mutual
+    /// TLS, Kafka's `ssl.client.auth=required`); the principal is its subject.
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Kafka's `sasl.enabled.mechanisms`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+    pub sasl_mechanisms: Vec<String>,
+    /// Kafka's `connections.max.reauth.ms`: an authenticated session lasts this long; the
+    /// client must re-authenticate on the connection before its next request after it (KIP-368).
+    /// 0: sessions never expire.
+    pub connections_max_reauth_ms: u64,
+    /// Kafka's `sasl.server.max.receive.size`: the largest frame before authentication completes.
+    pub sasl_max_receive_bytes: usize,
+    /// Kafka's `super.users` (`User:name` principals). Stored for the authorizer (not enforced
+    /// yet: Skiff has no ACLs).
+    pub super_users: Vec<String>,
 }
 
 impl Default for BrokerConfig {
@@ -129,6 +152,17 @@ impl Default for BrokerConfig {
             max_pending_group_writes: 10_000,
             lease_heartbeat_ms: 0,
             restart_live_delay_ms: 10_000,
+            security_protocol: SecurityProtocol::Plaintext,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            sasl_mechanisms: SaslMechanism::ALL
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect(),
+            connections_max_reauth_ms: 0,
+            sasl_max_receive_bytes: 512 * 1024,
+            super_users: Vec::new(),
         }
     }
 }
@@ -160,8 +194,52 @@ impl BrokerConfig {
             .then(|| Duration::from_millis(self.connections_max_idle_ms))
     }
 
+    /// The enabled SASL mechanisms, or why one is unknown.
+    pub fn sasl_mechanisms(&self) -> Result<Vec<SaslMechanism>, String> {
+        self.sasl_mechanisms
+            .iter()
+            .map(|name| {
+                SaslMechanism::from_name(name.trim()).ok_or_else(|| {
+                    format!(
+                        "unknown SASL mechanism {name:?}: use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// How long an authenticated session lasts, or `None` for ever.
+    pub fn connections_max_reauth(&self) -> Option<Duration> {
+        (self.connections_max_reauth_ms > 0)
+            .then(|| Duration::from_millis(self.connections_max_reauth_ms))
+    }
+
+    fn validate_security(&self) -> Result<(), String> {
+        let protocol = self.security_protocol;
+        if protocol.uses_tls() && (self.tls_cert_file.is_none() || self.tls_key_file.is_none()) {
+            return Err(format!(
+                "security protocol {protocol} needs a TLS certificate and key (--tls-cert-file, --tls-key-file)"
+            ));
+        }
+        if self.tls_client_ca_file.is_some() && !protocol.uses_tls() {
+            return Err(format!(
+                "--tls-client-ca-file needs a TLS listener (SSL or SASL_SSL), not {protocol}"
+            ));
+        }
+        if protocol.uses_sasl() && self.sasl_mechanisms()?.is_empty() {
+            return Err(format!(
+                "security protocol {protocol} needs at least one SASL mechanism"
+            ));
+        }
+        if self.sasl_max_receive_bytes < 1024 {
+            return Err("sasl max receive bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+
     /// Rejects settings that cannot work, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_security()?;
         let checks: [(bool, &str); 21] = [
             (self.broker_id >= 0, "broker id must be >= 0"),
             (

@@ -14,26 +14,17 @@ use skiff_protocol::{
     RequestError, api_versions_response, decode_request, encode_error_response, encode_response,
     response_size,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::connection_sasl::{self, Gate};
 use crate::context::BrokerContext;
 use crate::frame_reader::{FrameEvent, FrameReader};
 use crate::kafka_error::unsupported_version_code;
-use crate::reply::Reply;
+use crate::reply::{Outgoing, Reply};
 use crate::router;
-
-/// A reply on its way out, with what the frame header needs.
-struct Outgoing {
-    correlation_id: i32,
-    api_key: ApiKey,
-    version: i16,
-    reply: Reply,
-}
 
 /// Encode buffers larger than this are dropped after their write rather than kept for the
 /// connection's next reply, so one large fetch does not pin its size per connection.
@@ -43,16 +34,31 @@ const RETAINED_OUT_CAPACITY: usize = 1024 * 1024;
 /// idle past `connections_max_idle_ms`, it is too slow to send a request or to take its
 /// responses, or the broker shuts down. Requests already started are answered before the
 /// socket closes (unless the client stopped reading them).
-pub async fn serve(
-    stream: TcpStream,
+///
+/// Generic over the stream (plain TCP or TLS): one copy of this loop per stream type, no
+/// dynamic dispatch per read or write. On SASL listeners, requests pass the connection's
+/// SASL gate first.
+pub async fn serve<S>(
+    stream: S,
     peer: SocketAddr,
     ctx: Arc<BrokerContext>,
     shutdown: CancellationToken,
-) {
-    let (read, mut write) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (read, mut write) = tokio::io::split(stream);
+    let mut sasl = ctx.new_sasl_session();
+    // Until a client authenticates, its frames are held to Kafka's sasl.server.max.receive.size.
+    let first_max_frame = match sasl {
+        Some(_) => ctx
+            .config
+            .sasl_max_receive_bytes
+            .min(ctx.config.max_request_bytes),
+        None => ctx.config.max_request_bytes,
+    };
     let mut frames = FrameReader::new(
         read,
-        ctx.config.max_request_bytes,
+        first_max_frame,
         ctx.request_budget.clone(),
         ctx.config.request_read_timeout(),
     );
@@ -105,7 +111,29 @@ pub async fn serve(
                     if let Some(max_idle) = max_idle {
                         idle.as_mut().reset(tokio::time::Instant::now() + max_idle);
                     }
-                    match decode_request(frame) {
+                    let gate = match sasl.as_mut() {
+                        Some(session) => connection_sasl::gate(&ctx, session, frame, peer),
+                        None => decode_request(frame).map(Gate::Pass),
+                    };
+                    let gate = match gate {
+                        Ok(Gate::Pass(request)) => Ok(request),
+                        Ok(Gate::Answer { outgoing, then }) => {
+                            ctx.metrics.requests.api(outgoing.api_key).finished(decoded_at, &outgoing.reply);
+                            in_flight.push_back(Box::pin(std::future::ready(outgoing)));
+                            match then {
+                                connection_sasl::Then::Continue => {}
+                                connection_sasl::Then::Authenticated => frames.set_max_frame(ctx.config.max_request_bytes),
+                                connection_sasl::Then::Close => reading = false,
+                            }
+                            continue;
+                        }
+                        Ok(Gate::Close) => {
+                            reading = false;
+                            continue;
+                        }
+                        Err(error) => Err(error),
+                    };
+                    match gate {
                         Ok(request) => {
                             let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
                             let recorder = ctx.clone();
@@ -151,7 +179,7 @@ pub async fn serve(
 /// responses, went away, or a reply could not be encoded).
 async fn write_replies(
     ctx: &BrokerContext,
-    write: &mut OwnedWriteHalf,
+    write: &mut WriteHalf<impl AsyncWrite>,
     out: &mut BytesMut,
     first: Outgoing,
     in_flight: &mut FuturesOrdered<BoxFuture<'static, Outgoing>>,
@@ -196,7 +224,7 @@ async fn write_replies(
 /// Writes `out` whole, giving up if the client accepts nothing for `response_write_timeout_ms`.
 async fn flush(
     ctx: &BrokerContext,
-    write: &mut OwnedWriteHalf,
+    write: &mut WriteHalf<impl AsyncWrite>,
     out: &mut BytesMut,
     peer: SocketAddr,
 ) -> bool {
@@ -236,6 +264,7 @@ fn outgoing_size(outgoing: &Outgoing) -> usize {
     match &outgoing.reply {
         Reply::Nothing => 0,
         Reply::Error(_) => 10,
+        Reply::SaslToken(token) => 4 + token.len(),
         Reply::Response(body) => {
             response_size(outgoing.api_key, outgoing.version, body).unwrap_or(0)
         }
@@ -286,6 +315,14 @@ fn unsupported_reply(error: &RequestError) -> Option<Outgoing> {
 fn encode(out: &mut BytesMut, outgoing: Outgoing, peer: SocketAddr) -> bool {
     match outgoing.reply {
         Reply::Nothing => true,
+        Reply::SaslToken(token) => {
+            let Ok(len) = i32::try_from(token.len()) else {
+                return false;
+            };
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&token);
+            true
+        }
         Reply::Error(code) => {
             out.extend_from_slice(&encode_error_response(outgoing.correlation_id, code));
             true

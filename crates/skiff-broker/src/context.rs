@@ -9,6 +9,8 @@ use crate::groups::GroupCoordinator;
 use crate::log_limit::Warnings;
 use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
+use crate::security::SaslMechanism;
+use crate::security::sasl::SaslSession;
 use skiff_meta::ControllerClient;
 
 /// What every request handler may use. Shared by all connections behind one `Arc`.
@@ -28,4 +30,15 @@ pub struct BrokerContext {
     pub metrics: BrokerMetrics,
     /// Rate-limited warnings about what clients send and what the store holds.
     pub warnings: Warnings,
+    /// The enabled SASL mechanisms on a SASL listener, `None` otherwise.
+    pub sasl_mechanisms: Option<Arc<[SaslMechanism]>>,
+}
+
+impl BrokerContext {
+    /// A new connection's SASL state, on SASL listeners.
+    pub fn new_sasl_session(&self) -> Option<SaslSession> {
+        self.sasl_mechanisms.as_ref().map(|mechanisms| {
+            SaslSession::new(mechanisms.clone(), self.config.connections_max_reauth())
+        })
+    }
 }

@@ -72,6 +72,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// Changes the largest frame accepted from the next one on (SASL lifts its
+    /// pre-authentication limit once the client authenticated).
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
+
     /// Whether part of a frame has arrived.
     pub fn in_frame(&self) -> bool {
         self.deadline.is_some()

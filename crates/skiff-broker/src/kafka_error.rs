@@ -1,7 +1,9 @@
 //! The protocol edge: internal errors become Kafka error codes here and nowhere else.
 
 use kafka_protocol::error::ResponseError;
-use skiff_meta::{LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError};
+use skiff_meta::{
+    LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError, UserError,
+};
 
 use crate::produce::FlushFailure;
 use crate::topics::LookupError;
@@ -90,6 +92,16 @@ pub fn flush_failure_code(failure: &FlushFailure) -> i16 {
 }
 
 /// A request for an API or version this broker does not serve.
+pub fn user_error_code(error: &UserError) -> i16 {
+    match error {
+        UserError::NoCredential(_) => ResponseError::ResourceNotFound,
+        UserError::InvalidUserName | UserError::Iterations(_) | UserError::MalformedCredential => {
+            ResponseError::UnacceptableCredential
+        }
+    }
+    .code()
+}
+
 pub fn unsupported_version_code() -> i16 {
     ResponseError::UnsupportedVersion.code()
 }

@@ -11,6 +11,7 @@ mod authorized;
 mod clock;
 pub mod config;
 mod connection;
+mod connection_sasl;
 mod context;
 mod error;
 pub mod fetch;
@@ -25,6 +26,7 @@ pub mod produce;
 mod recent_segments;
 mod reply;
 mod router;
+pub mod security;
 mod server;
 mod topics;
 

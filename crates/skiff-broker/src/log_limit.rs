@@ -91,6 +91,8 @@ pub struct Warnings {
     pub stored_data: LogLimiter<String>,
     /// Connections refused or cut off by a limit or deadline, per client address.
     pub connection_limits: LogLimiter<std::net::IpAddr>,
+    /// Failed SASL authentications and TLS handshakes, per client address.
+    pub authentication: LogLimiter<std::net::IpAddr>,
 }
 
 impl Default for Warnings {
@@ -99,6 +101,7 @@ impl Default for Warnings {
             malformed_input: LogLimiter::new(WARNING_INTERVAL),
             stored_data: LogLimiter::new(WARNING_INTERVAL),
             connection_limits: LogLimiter::new(WARNING_INTERVAL),
+            authentication: LogLimiter::new(WARNING_INTERVAL),
         }
     }
 }

@@ -15,9 +15,19 @@ pub enum Reply {
     Nothing,
     /// A request we could decode but not serve (never for advertised APIs).
     Error(i16),
+    /// A bare SASL token after a v0 SaslHandshake: a length prefix and the bytes, no header.
+    SaslToken(bytes::Bytes),
 }
 
 pub type ReplyFuture = BoxFuture<'static, Reply>;
+
+/// A reply on its way out, with what the frame header needs.
+pub struct Outgoing {
+    pub correlation_id: i32,
+    pub api_key: kafka_protocol::messages::ApiKey,
+    pub version: i16,
+    pub reply: Reply,
+}
 
 /// Who sent a request, as group membership records it.
 #[derive(Debug, Clone)]

@@ -142,6 +142,30 @@ pub async fn start(
         RequestKind::OffsetDelete(req) => run(async move {
             ResponseKind::OffsetDelete(handlers::offset_delete::handle(&ctx, req, version).await)
         }),
+        RequestKind::DescribeUserScramCredentials(req) => run(async move {
+            ResponseKind::DescribeUserScramCredentials(
+                handlers::describe_user_scram_credentials::handle(&ctx, &req, version),
+            )
+        }),
+        RequestKind::AlterUserScramCredentials(req) => run(async move {
+            ResponseKind::AlterUserScramCredentials(
+                handlers::alter_user_scram_credentials::handle(&ctx, req, version).await,
+            )
+        }),
+        // SASL listeners answer these in the connection (connection_sasl); elsewhere they
+        // get Kafka's ILLEGAL_SASL_STATE.
+        RequestKind::SaslHandshake(req) => {
+            let (response, _) = handlers::sasl_handshake::handle(None, &req, version);
+            Box::pin(std::future::ready(Reply::Response(
+                ResponseKind::SaslHandshake(response),
+            )))
+        }
+        RequestKind::SaslAuthenticate(req) => {
+            let (response, _) = handlers::sasl_authenticate::handle(&ctx, None, &req, peer);
+            Box::pin(std::future::ready(Reply::Response(
+                ResponseKind::SaslAuthenticate(response),
+            )))
+        }
         // decode_request only lets advertised APIs through, so this arm means the table in
         // skiff-protocol lists an API without a handler here.
         _ => Box::pin(std::future::ready(Reply::Error(unsupported_version_code()))),

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{ChunkCache, SegmentStore};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::config::BrokerConfig;
 use crate::connection;
@@ -23,6 +25,7 @@ use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
+use crate::security::tls;
 use skiff_meta::ControllerClient;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -60,6 +63,22 @@ pub struct BudgetUse {
 impl Broker {
     pub async fn start(config: BrokerConfig, deps: BrokerDeps) -> Result<Broker, BrokerError> {
         config.validate().map_err(BrokerError::InvalidConfig)?;
+        let tls = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(
+                tls::acceptor(cert, key, config.tls_client_ca_file.as_deref())
+                    .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let sasl_mechanisms = match config.security_protocol.uses_sasl() {
+            true => Some(
+                config
+                    .sasl_mechanisms()
+                    .map_err(BrokerError::InvalidConfig)?
+                    .into(),
+            ),
+            false => None,
+        };
         let listener = TcpListener::bind(config.kafka_addr)
             .await
             .map_err(|source| BrokerError::Bind {
@@ -149,11 +168,13 @@ impl Broker {
             shutdown: shutdown.clone(),
             metrics,
             warnings: Warnings::default(),
+            sasl_mechanisms,
             config,
         });
         let connections = TaskTracker::new();
         let acceptor = tokio::spawn(accept_loop(
             listener,
+            tls,
             ctx.clone(),
             connections.clone(),
             shutdown.clone(),
@@ -228,6 +249,7 @@ fn advertised(config: &BrokerConfig, local: SocketAddr) -> Result<(String, u16),
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     ctx: Arc<BrokerContext>,
     connections: TaskTracker,
     shutdown: CancellationToken,
@@ -276,12 +298,55 @@ async fn accept_loop(
         let counts = counts.clone();
         counts.accepted.increment(1);
         counts.open.increment(1.0);
+        let tls = tls.clone();
         connections.spawn(async move {
-            connection::serve(stream, peer, ctx, shutdown).await;
+            match tls {
+                None => connection::serve(stream, peer, ctx, shutdown).await,
+                Some(tls) => {
+                    if let Some(stream) = tls_handshake(&tls, stream, peer, &ctx, &shutdown).await {
+                        connection::serve(stream, peer, ctx, shutdown).await;
+                    }
+                }
+            }
             counts.open.decrement(1.0);
             drop(slot);
         });
     }
+}
+
+/// The TLS handshake of a new connection, within `request_read_timeout_ms`; `None` (the
+/// connection is dropped) when it fails, stalls, or the broker shuts down first.
+async fn tls_handshake(
+    tls: &TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    ctx: &BrokerContext,
+    shutdown: &CancellationToken,
+) -> Option<TlsStream<TcpStream>> {
+    let handshake = tokio::time::timeout(ctx.config.request_read_timeout(), tls.accept(stream));
+    let outcome = tokio::select! {
+        outcome = handshake => outcome,
+        _ = shutdown.cancelled() => return None,
+    };
+    let reason = match outcome {
+        Ok(Ok(stream)) => {
+            if let Some(principal) = tls::client_principal(stream.get_ref().1) {
+                debug!(%peer, %principal, "TLS client certificate verified");
+            }
+            return Some(stream);
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "not completed within request_read_timeout_ms".to_string(),
+    };
+    ctx.metrics.connections.tls_handshake_failures.increment(1);
+    if let Some(allowed) = ctx
+        .warnings
+        .authentication
+        .check(&peer.ip(), std::time::Instant::now())
+    {
+        warn!(%peer, %reason, held_back = allowed.held_back, "TLS handshake failed; closing the connection");
+    }
+    None
 }
 
 /// Open connections, in total and per client address.

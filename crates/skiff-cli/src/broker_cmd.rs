@@ -69,6 +69,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         store,
         cache,
         controller: _,
+        add_scram,
     } = settings::resolve(args.common)?;
     let broker_id = broker.broker_id;
     if broker.lease_heartbeat_ms == 0 {
@@ -88,6 +89,12 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
             .await
             .context("controllers")?,
     );
+    if let Err(e) =
+        skiff_broker::security::bootstrap::create_first_users(remote.as_ref(), &add_scram).await
+    {
+        remote.shutdown().await;
+        return Err(e).context("--add-scram");
+    }
     let broker = match Broker::start(
         broker,
         BrokerDeps {

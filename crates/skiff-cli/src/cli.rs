@@ -10,6 +10,7 @@ use crate::commands::consume::ConsumeArgs;
 use crate::commands::group::GroupArgs;
 use crate::commands::produce::ProduceArgs;
 use crate::commands::topic::TopicArgs;
+use crate::commands::user::UserArgs;
 use crate::controller_args::ControllerArgs;
 use crate::dev_args::DevArgs;
 use crate::store_cmd::StoreArgs;
@@ -71,6 +72,9 @@ pub enum Command {
 
     /// Consumer groups: list, describe (members, committed offsets, lag), reset offsets, delete.
     Group(GroupArgs),
+
+    /// SASL/SCRAM users: create (or set a password), delete, list.
+    User(UserArgs),
 
     /// What the cluster holds: brokers, controller, topics and version.
     Cluster(ClusterArgs),

@@ -27,6 +27,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         store,
         cache,
         controller,
+        add_scram,
     } = settings::resolve(args)?;
 
     let job_config = job_args.config(broker.broker_id, &store).await?;
@@ -42,6 +43,10 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .context("controller")?,
     );
+    // The first users exist before the listener takes its first client.
+    skiff_broker::security::bootstrap::create_first_users(controller.as_ref(), &add_scram)
+        .await
+        .context("--add-scram")?;
     let broker = Broker::start(
         broker,
         BrokerDeps {

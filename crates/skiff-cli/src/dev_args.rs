@@ -8,6 +8,7 @@ use clap::Args;
 use skiff_bench::parse_size;
 
 use crate::lifecycle_args::LifecycleArgs;
+use crate::security_args::SecurityArgs;
 use crate::store_args::ObjectStoreArgs;
 
 /// Every setting is optional here: a flag wins over its `SKIFF_*` variable, which wins over the
@@ -132,6 +133,9 @@ pub struct DevArgs {
 
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
 
     /// TOML file of Lambda triggers (`skiff trigger --config` format) to run in this process
     /// against its own Kafka listener [default: none].

@@ -14,6 +14,7 @@ mod lifecycle_args;
 mod line_reader;
 mod metrics_server;
 mod output;
+mod security_args;
 mod settings;
 mod signals;
 mod store_args;
@@ -111,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Produce(args) => commands::produce::run(args).await,
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Group(args) => commands::group::run(args).await,
+            Command::User(args) => commands::user::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Store(args) => store_cmd::run(args).await,
             Command::Archive(args) => archive_cmd::run(args).await,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use skiff_broker::BrokerConfig;
+use skiff_broker::security::bootstrap::AddScram;
 use skiff_controller::ControllerConfig;
 use skiff_storage::{CacheConfig, StoreConfig};
 
@@ -30,6 +31,8 @@ pub struct DevSettings {
     pub store: StoreConfig,
     pub cache: CacheConfig,
     pub controller: ControllerConfig,
+    /// `--add-scram`: users created at start-up when they have no credential yet.
+    pub add_scram: Vec<AddScram>,
 }
 
 pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
@@ -88,6 +91,10 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
         &mut broker.offset_metadata_max_bytes,
         args.offset_metadata_max_bytes,
     );
+    if let Err(problem) = args.security.apply_to(&mut broker) {
+        bail!("{problem}");
+    }
+    let add_scram = args.security.add_scram.clone();
     if broker.max_pending_bytes < broker.flush_bytes {
         // A larger flush size than the default memory budget raises the budget with it.
         broker.max_pending_bytes = broker.flush_bytes.saturating_mul(4);
@@ -136,6 +143,7 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
         store,
         cache,
         controller,
+        add_scram,
     })
 }
 

@@ -37,6 +37,7 @@ pub use admin::groups::{
 pub use admin::offsets::{OffsetSpec, PartitionOffset};
 pub use admin::records::{DELETE_ALL_RECORDS, DeletedRecords, PartitionStorage};
 pub use admin::topics::NewTopic;
+pub use admin::users::{ScramUpsertion, UserDescription};
 pub use client::KafkaClient;
 pub use config::{ClientConfig, DEFAULT_BOOTSTRAP};
 pub use connection::BrokerConnection;

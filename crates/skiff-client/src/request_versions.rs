@@ -20,6 +20,7 @@ use crate::admin::records::{delete_records_request, describe_log_dirs_request};
 use crate::admin::topics::{
     NewTopic, create_partitions_request, create_topics_request, delete_topics_request,
 };
+use crate::admin::users::{ScramUpsertion, alter_users_request, describe_users_request};
 use crate::client::metadata_request;
 use crate::fetcher::{FetchConfig, PartitionPosition, fetch_request};
 use crate::group::requests::{
@@ -52,6 +53,19 @@ fn check<R: Encodable + Decodable + PartialEq + std::fmt::Debug>(
 
 #[test]
 fn every_built_request_encodes_at_every_known_version() {
+    check(ApiKey::DescribeUserScramCredentials, |_| {
+        describe_users_request(Some(&["alice".to_string()]))
+    });
+    check(ApiKey::AlterUserScramCredentials, |_| {
+        let upsertion = ScramUpsertion {
+            user: "alice".into(),
+            mechanism: 1,
+            iterations: 4096,
+            salt: vec![1; 16],
+            salted_password: vec![2; 32],
+        };
+        alter_users_request(Some(&upsertion), Some(("bob", 2)))
+    });
     check(ApiKey::DeleteRecords, |_| {
         delete_records_request("t", &[(0, 5), (1, -1)])
     });

@@ -169,6 +169,7 @@ field_batched_proposal!(
     PlanJobs.jobs => JobsPlanned(Vec<Result<u64, JobError>>),
     RenewJobLeases.job_ids => LeasesRenewed(Vec<bool>),
     CondemnOrphans.keys => OrphansCondemned(Vec<bool>),
+    AlterScramCredentials.changes => ScramCredentialsAltered(Vec<Result<(), UserError>>),
 );
 
 impl From<CommitJob> for Command {

@@ -68,6 +68,7 @@ pub fn response_size(
     let body = body_size!(
         AlterConfigs,
         AlterPartitionReassignments,
+        AlterUserScramCredentials,
         ApiVersions,
         CreatePartitions,
         CreateTopics,
@@ -79,6 +80,7 @@ pub fn response_size(
         DescribeGroups,
         DescribeLogDirs,
         DescribeProducers,
+        DescribeUserScramCredentials,
         ElectLeaders,
         Fetch,
         FindCoordinator,
@@ -95,6 +97,8 @@ pub fn response_size(
         OffsetDelete,
         OffsetFetch,
         Produce,
+        SaslAuthenticate,
+        SaslHandshake,
         SyncGroup,
     )
     .map_err(|e| ProtocolError::Encode {

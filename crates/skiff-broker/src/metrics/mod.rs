@@ -53,6 +53,8 @@ impl BrokerMetrics {
                 idle_closed: counter!(CONNECTIONS_IDLE_CLOSED_TOTAL),
                 read_timeouts: counter!(CONNECTIONS_READ_TIMEOUTS_TOTAL),
                 write_timeouts: counter!(CONNECTIONS_WRITE_TIMEOUTS_TOTAL),
+                authentication_failures: counter!(AUTHENTICATION_FAILURES_TOTAL, "stage" => "sasl"),
+                tls_handshake_failures: counter!(AUTHENTICATION_FAILURES_TOTAL, "stage" => "tls"),
             },
         }
     }
@@ -89,4 +91,6 @@ pub struct ConnectionMetrics {
     pub idle_closed: Counter,
     pub read_timeouts: Counter,
     pub write_timeouts: Counter,
+    pub authentication_failures: Counter,
+    pub tls_handshake_failures: Counter,
 }

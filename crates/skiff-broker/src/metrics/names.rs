@@ -41,6 +41,8 @@ pub const CONNECTIONS_READ_TIMEOUTS_TOTAL: &str = "skiff_connections_read_timeou
 pub const CONNECTIONS_WRITE_TIMEOUTS_TOTAL: &str = "skiff_connections_write_timeouts_total";
 /// Counter: connections closed for staying idle past `connections_max_idle_ms`.
 pub const CONNECTIONS_IDLE_CLOSED_TOTAL: &str = "skiff_connections_idle_closed_total";
+/// Counter: connections closed for a failed TLS handshake or SASL authentication, by `stage`.
+pub const AUTHENTICATION_FAILURES_TOTAL: &str = "skiff_authentication_failures_total";
 
 /// Registers help text and units with the installed recorder. Call once after installing it.
 pub fn describe_metrics() {
@@ -134,5 +136,10 @@ pub fn describe_metrics() {
         CONNECTIONS_IDLE_CLOSED_TOTAL,
         Unit::Count,
         "Client connections closed for staying idle past connections_max_idle_ms"
+    );
+    describe_counter!(
+        AUTHENTICATION_FAILURES_TOTAL,
+        Unit::Count,
+        "Client connections closed for a failed TLS handshake or SASL authentication"
     );
 }

@@ -13,7 +13,7 @@ const NONE: i16 = 0;
 /// True when the reply carries any non-zero error code, at any level.
 pub fn reply_has_error(reply: &Reply) -> bool {
     match reply {
-        Reply::Nothing => false,
+        Reply::Nothing | Reply::SaslToken(_) => false,
         Reply::Error(code) => *code != NONE,
         Reply::Response(response) => response_has_error(response),
     }
@@ -25,6 +25,8 @@ fn any<T>(items: &[T], failed: impl Fn(&T) -> bool) -> bool {
 
 fn response_has_error(response: &ResponseKind) -> bool {
     match response {
+        ResponseKind::SaslHandshake(r) => r.error_code != NONE,
+        ResponseKind::SaslAuthenticate(r) => r.error_code != NONE,
         ResponseKind::Produce(r) => any(&r.responses, |t| {
             any(&t.partition_responses, |p| p.error_code != NONE)
         }),

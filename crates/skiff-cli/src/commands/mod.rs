@@ -8,3 +8,4 @@ pub mod consume;
 pub mod group;
 pub mod produce;
 pub mod topic;
+pub mod user;

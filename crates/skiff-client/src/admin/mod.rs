@@ -7,6 +7,7 @@ pub mod groups;
 pub mod offsets;
 pub mod records;
 pub mod topics;
+pub mod users;
 
 use kafka_protocol::protocol::StrBytes;
 

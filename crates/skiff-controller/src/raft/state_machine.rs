@@ -22,15 +22,15 @@ use super::types::{
 use skiff_meta::CommandResponse;
 use skiff_meta::state::{
     ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
-    ControllerStateV5,
+    ControllerStateV5, ControllerStateV6,
 };
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
 /// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys and the
-/// archive progress. Every
+/// archive progress, 7 the SCRAM users. Every
 /// earlier layout is still read, so older data directories start.
-const SNAPSHOT_FORMAT_VERSION: u8 = 6;
+const SNAPSHOT_FORMAT_VERSION: u8 = 7;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,7 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
         }
+        Some((6, rest)) => decode_legacy::<ControllerStateV6>(rest),
         Some((5, rest)) => decode_legacy::<ControllerStateV5>(rest),
         Some((4, rest)) => decode_legacy::<ControllerStateV4>(rest),
         Some((3, rest)) => decode_legacy::<ControllerStateV3>(rest),
@@ -348,9 +349,19 @@ mod tests {
         state
     }
 
+    /// The encoded payload without the SCRAM users format 7 appended (none: one empty map,
+    /// one byte).
+    fn as_format_6(current: &[u8]) -> Vec<u8> {
+        assert_eq!(current.last(), Some(&0), "no users");
+        let mut v6 = current[..current.len() - 1].to_vec();
+        v6[0] = 6;
+        v6
+    }
+
     /// The encoded payload without what format 6 appended: the collected orphans (the state
     /// must have condemned none) and the archive progress (none: one empty map, one byte).
     fn as_format_5(current: &[u8]) -> Vec<u8> {
+        let current = &as_format_6(current);
         let condemned = postcard::to_allocvec(&skiff_meta::state::CondemnedObjects::default())
             .expect("encodes");
         assert_eq!(current.last(), Some(&0), "no archives");
@@ -371,10 +382,12 @@ mod tests {
     }
 
     #[test]
-    fn format_1_to_5_snapshots_still_load() {
+    fn format_1_to_6_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
         let current_6 = encode_payload(&meta, &state).expect("encodes");
+        let (_, loaded) = decode_payload(&as_format_6(&current_6)).expect("format 6 decodes");
+        assert_eq!(loaded, state);
         let (_, loaded) = decode_payload(&as_format_5(&current_6)).expect("format 5 decodes");
         assert_eq!(loaded, state);
         let current = as_format_4(&current_6);
@@ -397,7 +410,7 @@ mod tests {
         v1[0] = 1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current_6).expect("format 6 decodes");
+        let (_, again) = decode_payload(&current_6).expect("format 7 decodes");
         assert_eq!(again, state);
     }
 
@@ -431,7 +444,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 6)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 7)),
             "{err}"
         );
     }

@@ -17,6 +17,7 @@ mod producers;
 mod retention;
 mod segments;
 mod topics;
+mod users;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,10 @@ pub use segments::{
 pub use topics::{
     AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, LimitError, NewTopic,
     PartitionCountError, PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
+};
+pub use users::{
+    AlterScramCredentials, MAX_SCRAM_ITERATIONS, MAX_USER_NAME_LEN, MIN_SCRAM_ITERATIONS,
+    ScramChange, ScramCredential, ScramMechanism, UserError,
 };
 
 use crate::ids::TopicId;
@@ -90,6 +95,7 @@ pub enum Command {
     RenewBrokerLease(RenewBrokerLease),
     CommitArchive(CommitArchive),
     CommitJobOutputs(CommitJobOutputs),
+    AlterScramCredentials(AlterScramCredentials),
 }
 
 impl Command {
@@ -129,6 +135,7 @@ impl Command {
             Command::RenewBrokerLease(_) => "RenewBrokerLease",
             Command::CommitArchive(_) => "CommitArchive",
             Command::CommitJobOutputs(_) => "CommitJobOutputs",
+            Command::AlterScramCredentials(_) => "AlterScramCredentials",
         }
     }
 }
@@ -172,6 +179,8 @@ pub enum CommandResponse {
     /// now marked collected and may be deleted).
     OrphansCondemned(Vec<bool>),
     ArchiveCommitted(Result<(), ArchiveCommitError>),
+    /// One per change of `AlterScramCredentials`, same order.
+    ScramCredentialsAltered(Vec<Result<(), UserError>>),
 }
 
 impl CommandResponse {
@@ -197,6 +206,7 @@ impl CommandResponse {
             CommandResponse::LeasesRenewed(_) => "LeasesRenewed",
             CommandResponse::OrphansCondemned(_) => "OrphansCondemned",
             CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
+            CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
         }
     }
 }

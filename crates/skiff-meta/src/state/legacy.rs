@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::ControllerState;
+use super::archive::ArchiveProgress;
 use super::broker::BrokerLease;
+use super::condemned::CondemnedObjects;
 use super::group::GroupRegistry;
 use super::lifecycle::Lifecycle;
 use super::live_history::LiveBrokerHistory;
@@ -64,6 +66,52 @@ pub struct ControllerStateV3 {
     producer_expiry: ProducerExpiryIndex,
     groups: GroupRegistry,
     broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+/// Snapshot format 6: format 5 plus the collected orphans and the archive progress, before
+/// SCRAM users. Field order is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV6 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+    lifecycle: Lifecycle,
+    condemned: CondemnedObjects,
+    archives: BTreeMap<TopicId, ArchiveProgress>,
+}
+
+impl From<ControllerStateV6> for ControllerState {
+    fn from(v6: ControllerStateV6) -> Self {
+        ControllerState {
+            cluster_id: v6.cluster_id,
+            brokers: v6.brokers,
+            topics: v6.topics,
+            topic_names: v6.topic_names,
+            objects: v6.objects,
+            next_object_id: v6.next_object_id,
+            clock_ms: v6.clock_ms,
+            last_producer_sweep_ms: v6.last_producer_sweep_ms,
+            producers: v6.producers,
+            producer_expiry: v6.producer_expiry,
+            groups: v6.groups,
+            broker_leases: v6.broker_leases,
+            live_history: v6.live_history,
+            lifecycle: v6.lifecycle,
+            condemned: v6.condemned,
+            archives: v6.archives,
+            ..ControllerState::default()
+        }
+    }
 }
 
 /// Snapshot format 5: format 4 plus the storage lifecycle, before collected orphans were

@@ -15,6 +15,7 @@ mod partition;
 mod producer;
 mod segment;
 mod topic;
+mod users;
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,7 @@ pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
 pub use legacy::{
     ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
+    ControllerStateV6,
 };
 pub use lifecycle::Lifecycle;
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
@@ -38,6 +40,7 @@ pub use producer::{
     PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
 };
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
+pub use users::UserRegistry;
 
 use crate::command::{BrokerInfo, Command, CommandResponse};
 use crate::error::ProposeError;
@@ -70,6 +73,8 @@ pub struct ControllerState {
     condemned: CondemnedObjects,
     /// Added in snapshot format 6 too (older snapshots have no archives).
     archives: BTreeMap<TopicId, ArchiveProgress>,
+    /// Added in snapshot format 7 (older snapshots have no users).
+    users: UserRegistry,
 }
 
 impl ControllerState {
@@ -188,6 +193,9 @@ impl ControllerState {
             }
             Command::CommitArchive(commit) => {
                 CommandResponse::ArchiveCommitted(self.commit_archive(commit))
+            }
+            Command::AlterScramCredentials(alter) => {
+                CommandResponse::ScramCredentialsAltered(self.alter_scram_credentials(alter))
             }
         }
     }
