@@ -53,6 +53,8 @@ resource "aws_launch_template" "broker" {
       SKIFF_CACHE_DISK_BYTES   = "${floor(var.broker_cache_disk_gib / 2)}GiB"
       SKIFF_CACHE_MEMORY_BYTES = "1GiB"
       SKIFF_LOG                = "info"
+      }, var.archive_glue_database == null ? {} : {
+      SKIFF_ARCHIVE_GLUE_DATABASE = var.archive_glue_database
     }, var.broker_extra_env)
   })))
 

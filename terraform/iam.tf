@@ -61,6 +61,31 @@ data "aws_iam_policy_document" "instance" {
     }
   }
 
+  # Brokers run the archive jobs, which delete the files of their failed passes and those the
+  # archive's retention removed: only under archive/.
+  dynamic "statement" {
+    for_each = each.key == "broker" ? [each.key] : []
+    content {
+      sid       = "DeleteArchiveFilesUnderPrefix"
+      actions   = ["s3:DeleteObject"]
+      resources = [local.prefix_archive_objects]
+    }
+  }
+
+  # Brokers keep each archived topic's table current in the Glue database, and only there.
+  dynamic "statement" {
+    for_each = each.key == "broker" && var.archive_glue_database != null ? [each.key] : []
+    content {
+      sid     = "RegisterArchiveTablesInGlue"
+      actions = ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"]
+      resources = [
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.archive_glue_database}",
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.archive_glue_database}/*",
+      ]
+    }
+  }
+
   # Listing only under the prefix. It also makes a GET or HEAD of a missing key under the
   # prefix answer 404 rather than 403, which the store's start-up probe relies on.
   dynamic "statement" {

@@ -38,6 +38,9 @@ locals {
   bucket_arn     = "arn:${local.partition}:s3:::${local.bucket_name}"
   object_store   = "s3://${local.bucket_name}/${var.bucket_prefix}"
   prefix_objects = "${local.bucket_arn}/${var.bucket_prefix}/*"
+  # Archive tables (Iceberg): brokers' archive jobs delete what their failed passes and the
+  # archive's own retention leave here, so brokers may delete under this prefix only.
+  prefix_archive_objects = "${local.bucket_arn}/${var.bucket_prefix}/archive/*"
 
   # ---- controllers: node i (1-based) in subnet i-1 (mod the subnet count) ----
   controller_ids = [for i in range(var.controller_count) : tostring(i + 1)]

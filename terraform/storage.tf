@@ -1,5 +1,6 @@
-# The bucket that holds every acknowledged record (segments/ under bucket_prefix) and, later,
-# the archive. Skiff deletes its own objects (the controller leader's garbage collection), so
+# The bucket that holds every acknowledged record (segments/ under bucket_prefix) and the
+# archive's Iceberg tables (archive/). Skiff deletes its own objects (the controller leader's
+# garbage collection; under archive/, the brokers' archive jobs), so
 # the bucket has NO expiration rule for current objects: an expiry would delete acknowledged
 # data that the index still points at. `skiff store check` (run by each controller at start)
 # refuses a bucket with such a rule.
@@ -102,4 +103,13 @@ data "aws_iam_policy_document" "bucket" {
       values   = ["false"]
     }
   }
+}
+
+# Athena reads the archive through this Glue database; brokers create and update one table per
+# archived topic in it (--archive-glue-database).
+resource "aws_glue_catalog_database" "archive" {
+  count       = var.archive_glue_database == null ? 0 : 1
+  name        = var.archive_glue_database
+  description = "Skiff ${var.name}: Iceberg tables of archived topics (s3://${local.bucket_name}/${var.bucket_prefix}/archive/)"
+  tags        = local.tags
 }

@@ -301,6 +301,17 @@ variable "broker_extra_env" {
   }
 }
 
+variable "archive_glue_database" {
+  type        = string
+  description = "Name of an AWS Glue database the module creates; brokers register every archived topic's Iceberg table in it (skiff.archive.enable) so Athena queries it with no crawler. Default (null): no Glue database, no Glue permissions."
+  default     = null
+
+  validation {
+    condition     = var.archive_glue_database == null ? true : can(regex("^[a-z0-9_]{1,255}$", var.archive_glue_database))
+    error_message = "archive_glue_database must be null or a Glue database name: lower case letters, digits and underscores."
+  }
+}
+
 variable "load_balancer_deletion_protection" {
   type        = bool
   description = "Deletion protection on the bootstrap load balancer (turn off before terraform destroy)."
@@ -322,7 +333,7 @@ variable "bucket_name" {
 
 variable "bucket_prefix" {
   type        = string
-  description = "Key prefix under which Skiff keeps every object (segments/, and the archive later). Instance roles may touch only keys under it."
+  description = "Key prefix under which Skiff keeps every object (segments/ and archive/). Instance roles may touch only keys under it."
   default     = "skiff"
 
   validation {

@@ -63,6 +63,7 @@ module "skiff" {
   noncurrent_version_expiration_days = 7
   abort_incomplete_multipart_days    = 2
   log_retention_days                 = 90
+  archive_glue_database              = "skiff_archive"
 
   lambda_trigger            = var.lambda_trigger
   lambda_package_file       = var.lambda_package_file
