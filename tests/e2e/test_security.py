@@ -6,7 +6,6 @@ plaintext client on a SASL port) that leave the broker serving everyone else."""
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from confluent_kafka.admin import (
 from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 
+from harness.certificates import make_certificates
 from harness.skiff_cli import cli_ok, run_cli
 from harness.stores import FILE_STORE
 
@@ -30,21 +30,6 @@ ADMIN = ("admin", "admin-secret")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 RECORDS = 10
 TIMEOUT_S = 30
-
-
-def make_certificates(directory: Path) -> Path:
-    """A CA and a broker certificate for localhost and 127.0.0.1; returns the directory."""
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=skiff-test-ca")
-    openssl("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=localhost")
-    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "broker.pem", "-days", "2", "-extfile", "san.ext")
-    return directory
 
 
 @pytest.fixture(params=["SASL_PLAINTEXT", "SASL_SSL"])
