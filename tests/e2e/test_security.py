@@ -6,6 +6,7 @@ plaintext client on a SASL port) that leave the broker serving everyone else."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -205,7 +206,9 @@ def test_users_created_with_the_admin_api_log_in_and_bad_logins_fail_cleanly(sec
         # Skiff's own lines: the harness's header repeats the command line, --add-scram included.
         text = "".join(line for line in log if not line.startswith("==== harness"))
     assert "alice-pw" not in text and "admin-secret" not in text, "secrets never reach the log"
-    assert "SASL authentication failed" in text
+    # Failed logins and failed TLS handshakes share one rate-limited warning per client address:
+    # over SASL_SSL a client that hung up mid-handshake may have taken this interval's line.
+    assert re.search(r"(SASL authentication|TLS handshake) failed; closing the connection", text)
 
 
 def test_skiff_user_commands_manage_credentials_that_survive_a_restart(skiff_factory, skiff_bin, topic_name: str) -> None:
