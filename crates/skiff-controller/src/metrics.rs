@@ -21,6 +21,8 @@ pub const CONTROLLER_APPLIED_INDEX: &str = "skiff_controller_applied_index";
 pub const CONTROLLER_IS_LEADER: &str = "skiff_controller_is_leader";
 /// Gauge: this controller node's current Raft term.
 pub const CONTROLLER_TERM: &str = "skiff_controller_term";
+/// Gauge: bytes of the last controller snapshot this node built.
+pub const CONTROLLER_SNAPSHOT_BYTES: &str = "skiff_controller_snapshot_bytes";
 
 /// Registers help text and units with the installed recorder. Call once after installing it.
 pub fn describe_metrics() {
@@ -48,6 +50,11 @@ pub fn describe_metrics() {
         CONTROLLER_TERM,
         Unit::Count,
         "Current Raft term of this node"
+    );
+    metrics::describe_gauge!(
+        CONTROLLER_SNAPSHOT_BYTES,
+        Unit::Bytes,
+        "Size of the last controller snapshot this node built"
     );
 }
 
@@ -168,6 +175,10 @@ pub const OBJECTS_DELETED_BYTES_TOTAL: &str = "skiff_objects_deleted_bytes_total
 pub const STORED_BYTES: &str = "skiff_stored_bytes";
 /// Gauge: objects the controller knows.
 pub const STORED_OBJECTS: &str = "skiff_stored_objects";
+/// Gauge: index entries of every partition.
+pub const INDEX_ENTRIES: &str = "skiff_index_entries";
+/// Gauge: the most index entries any one partition has.
+pub const INDEX_ENTRIES_MAX_PER_PARTITION: &str = "skiff_index_entries_max_per_partition";
 /// Gauge: objects no index entry references, waiting for the collector.
 pub const UNREFERENCED_OBJECTS: &str = "skiff_unreferenced_objects";
 /// Counter: committed offsets `offsets.retention.minutes` expired.
@@ -203,6 +214,16 @@ pub fn describe_lifecycle_metrics() {
     );
     describe_gauge!(STORED_OBJECTS, Unit::Count, "Objects the controller knows");
     describe_gauge!(
+        INDEX_ENTRIES,
+        Unit::Count,
+        "Index entries of every partition (merges keep them bounded)"
+    );
+    describe_gauge!(
+        INDEX_ENTRIES_MAX_PER_PARTITION,
+        Unit::Count,
+        "The most index entries any one partition has"
+    );
+    describe_gauge!(
         UNREFERENCED_OBJECTS,
         Unit::Count,
         "Objects no index entry references, waiting for the grace period"
@@ -225,6 +246,8 @@ pub(crate) struct LifecycleMetrics {
     pub(crate) deleted_orphan_bytes: Counter,
     pub(crate) stored_bytes: Gauge,
     pub(crate) stored_objects: Gauge,
+    pub(crate) index_entries: Gauge,
+    pub(crate) index_entries_max_per_partition: Gauge,
     pub(crate) unreferenced_objects: Gauge,
     pub(crate) offsets_expired: Counter,
 }
@@ -240,6 +263,8 @@ impl LifecycleMetrics {
             deleted_orphan_bytes: counter!(OBJECTS_DELETED_BYTES_TOTAL, "kind" => "orphan"),
             stored_bytes: gauge!(STORED_BYTES),
             stored_objects: gauge!(STORED_OBJECTS),
+            index_entries: gauge!(INDEX_ENTRIES),
+            index_entries_max_per_partition: gauge!(INDEX_ENTRIES_MAX_PER_PARTITION),
             unreferenced_objects: gauge!(UNREFERENCED_OBJECTS),
             offsets_expired: counter!(OFFSETS_EXPIRED_TOTAL),
         }

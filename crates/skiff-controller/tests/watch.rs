@@ -135,7 +135,13 @@ async fn a_replica_whose_controller_fell_behind_resyncs_and_matches() {
     cluster.restart(watched, false).await;
     wait_replica_matches(&cluster, &remote).await;
     assert!(*remote.state().applied().borrow() >= before + 30);
-    assert_eq!(remote.snapshot_loads(), 2, "bootstrap, then one resync");
+    // On a loaded machine the replica can fall out of the 4-entry ring again while it
+    // catches up, and resync once more.
+    assert!(
+        remote.snapshot_loads() >= 2,
+        "bootstrap, then at least one resync: {}",
+        remote.snapshot_loads()
+    );
     assert_eq!(remote.state().read().topic_count(), 30);
     remote.shutdown().await;
     cluster.stop_all().await;

@@ -39,6 +39,10 @@ struct Setup {
 }
 
 async fn start(kind: &Store) -> Option<Setup> {
+    start_with_backoff(kind, 20).await
+}
+
+async fn start_with_backoff(kind: &Store, cleaner_backoff_ms: u64) -> Option<Setup> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(kind, dir.path(), "jobs")?;
     let clock = ManualClock::new(wall_ms());
@@ -47,7 +51,7 @@ async fn start(kind: &Store) -> Option<Setup> {
         gc_grace_ms: GRACE_MS,
         gc_interval_ms: 20,
         lifecycle: LifecycleConfig {
-            cleaner_backoff_ms: 20,
+            cleaner_backoff_ms,
             merge_min_age_ms: MIN_AGE_MS,
             job_lease_ms: 10_000,
             ..LifecycleConfig::default()
@@ -357,6 +361,42 @@ async fn merge_on_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_on_s3() {
     merges_small_flushes_into_one_object_per_partition(Store::S3).await;
+}
+
+/// Kafka's cleaner sleeps its backoff only when it found nothing to do: with one job slot and
+/// a long backoff, the three partitions are merged one after the other as each job ends, not
+/// one per backoff (which would take three backoffs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freed_job_slot_gets_the_next_merge_without_waiting_the_backoff() {
+    const BACKOFF_MS: u64 = 3_000;
+    let started = Instant::now();
+    let setup = start_with_backoff(&Store::Memory, BACKOFF_MS)
+        .await
+        .expect("memory store");
+    register(&setup.controller, 1).await;
+    for round in 0..FLUSHES {
+        flush(&setup, round).await;
+    }
+    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        JobRunnerConfig::new(1),
+        manual(&setup.clock),
+    );
+    wait_until(&setup.controller, "every partition merged", |s| {
+        entries_per_partition(s) == vec![1; PARTITIONS as usize]
+    })
+    .await;
+    // The first round comes one backoff after the leader's term began; one job per round
+    // would need two more backoffs after it.
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2 * BACKOFF_MS),
+        "{PARTITIONS} merges with one slot took {took:?}: the planner waited its backoff between jobs"
+    );
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
 }
 
 /// Broker 2 takes a job and dies (it never runs it, and unregisters): the lease lapses, the

@@ -30,6 +30,6 @@ pub use error::ProposeError;
 pub use ids::TopicId;
 pub use index_entry::IndexEntry;
 pub use proposal::{Proposal, Shape};
-pub use state::{ControllerState, MaxTimestamp, ObjectMeta, PartitionLog, Topic};
+pub use state::{ControllerState, IndexEntryCounts, MaxTimestamp, ObjectMeta, PartitionLog, Topic};
 pub use state_handle::StateHandle;
 pub use topic_config::TopicConfig;

@@ -68,6 +68,11 @@ impl ObjectGc {
         let state = state.read();
         self.metrics.stored_bytes.set(state.stored_bytes() as f64);
         self.metrics.stored_objects.set(state.object_count() as f64);
+        let entries = state.index_entry_counts();
+        self.metrics.index_entries.set(entries.total as f64);
+        self.metrics
+            .index_entries_max_per_partition
+            .set(entries.most_in_one_partition as f64);
         self.metrics
             .unreferenced_objects
             .set(state.unreferenced_object_count() as f64);

@@ -3,6 +3,11 @@
 //! work can be planned again) and leases new merge and compaction jobs to live brokers, at most
 //! `jobs_per_broker` each, visiting partitions round-robin from where the last round stopped
 //! so no topic waits behind busier ones. Brokers run the jobs (`skiff-jobs`).
+//!
+//! As Kafka's cleaner does, it waits the whole backoff only after a round that found nothing
+//! to do: while rounds find work it looks again every [`BUSY_PAUSE`], so a freed slot gets its
+//! next job at once. Otherwise merges would run at one job per broker per backoff, and a
+//! broker with a thousand busy partitions would merge each of them every four hours.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -16,8 +21,13 @@ use super::merge_plan::{MergePolicy, SettledPrefixes};
 use super::{LifecycleSettings, PeriodicDuty, propose};
 use crate::raft::types::Raft;
 
+/// How soon the planner looks again while its rounds find work.
+pub(crate) const BUSY_PAUSE: Duration = Duration::from_millis(200);
+
 pub(crate) struct JobPlanner {
     settings: LifecycleSettings,
+    /// The last round with a free slot found a job: more may be waiting.
+    found_work: bool,
     /// Where the next round starts looking: the partition after the last one planned.
     cursor: Option<PartitionRef>,
     /// How far each partition's settled entries reach, so rounds skip them.
@@ -28,6 +38,7 @@ impl JobPlanner {
     pub(crate) fn new(settings: LifecycleSettings) -> Self {
         JobPlanner {
             settings,
+            found_work: false,
             cursor: None,
             settled: SettledPrefixes::default(),
         }
@@ -37,6 +48,10 @@ impl JobPlanner {
 impl PeriodicDuty for JobPlanner {
     fn period(&self) -> Duration {
         Duration::from_millis(self.settings.config.cleaner_backoff_ms)
+    }
+
+    fn hurry(&self) -> Option<Duration> {
+        self.found_work.then(|| BUSY_PAUSE.min(self.period()))
     }
 
     async fn round(&mut self, raft: &Raft, state: &StateHandle) {
@@ -68,6 +83,10 @@ impl PeriodicDuty for JobPlanner {
             }
         }
         let config = &self.settings.config;
+        if no_free_slot(&state.read(), config.jobs_per_broker) {
+            // Whether work waits is unknown until a slot frees: keep the pace.
+            return;
+        }
         let policy = MergePolicy {
             target_bytes: config.merge_target_bytes,
             min_age_ms: i64::try_from(config.merge_min_age_ms).unwrap_or(i64::MAX),
@@ -80,6 +99,7 @@ impl PeriodicDuty for JobPlanner {
             &mut self.cursor,
             &mut self.settled,
         );
+        self.found_work = !jobs.is_empty();
         if jobs.is_empty() {
             return;
         }
@@ -117,6 +137,13 @@ impl PeriodicDuty for JobPlanner {
             }
         }
     }
+}
+
+/// Whether every live broker already runs as many jobs as it may (or none is live).
+fn no_free_slot(state: &ControllerState, jobs_per_broker: usize) -> bool {
+    state
+        .live_brokers()
+        .all(|b| state.jobs().filter(|j| j.broker_id == b.id).count() >= jobs_per_broker)
 }
 
 /// The jobs to lease this round: live brokers' free slots filled with merges, partitions

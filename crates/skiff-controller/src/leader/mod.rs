@@ -75,6 +75,11 @@ pub(crate) fn ticker(period: Duration) -> tokio::time::Interval {
 pub(crate) trait PeriodicDuty {
     fn period(&self) -> Duration;
     fn round(&mut self, raft: &Raft, state: &StateHandle) -> impl Future<Output = ()> + Send;
+    /// A shorter wait before the next round, while the last ones say work remains (Kafka's
+    /// cleaner sleeps its backoff only when it found nothing to do).
+    fn hurry(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Runs a duty's rounds, the first a whole period after the term began, until `stop`; a round
@@ -87,9 +92,20 @@ pub(crate) async fn run_periodically(
 ) {
     let mut ticker = ticker(duty.period());
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.cancelled() => return,
+        match duty.hurry() {
+            Some(pause) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.cancelled() => return,
+                }
+                ticker.reset();
+            }
+            None => {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
         }
         tokio::select! {
             _ = duty.round(raft, state) => {}

@@ -227,6 +227,7 @@ impl RaftSnapshotBuilder<TypeConfig> for ControllerSnapshotBuilder {
         )
         .await?;
         tracing::info!(snapshot = %meta, bytes = data.len(), "built controller snapshot");
+        metrics::gauge!(crate::metrics::CONTROLLER_SNAPSHOT_BYTES).set(data.len() as f64);
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),

@@ -18,6 +18,13 @@ use crate::command::{
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
 
+/// Index entries across the state; see [`ControllerState::index_entry_counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexEntryCounts {
+    pub total: usize,
+    pub most_in_one_partition: usize,
+}
+
 /// Lifecycle state added in snapshot format 5.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifecycle {
@@ -249,6 +256,18 @@ impl ControllerState {
 
     pub fn object_count(&self) -> usize {
         self.objects.len()
+    }
+
+    /// Index entries of every partition, and the most any one partition has: what merges keep
+    /// bounded, and most of what a snapshot holds.
+    pub fn index_entry_counts(&self) -> IndexEntryCounts {
+        let mut counts = IndexEntryCounts::default();
+        for log in self.topics.values().flat_map(|t| &t.partitions) {
+            let entries = log.entries().len();
+            counts.total += entries;
+            counts.most_in_one_partition = counts.most_in_one_partition.max(entries);
+        }
+        counts
     }
 
     /// The first offset compaction has not cleaned yet in a partition (0 if never cleaned).

@@ -30,7 +30,7 @@ pub use legacy::{
     ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
     ControllerStateV6,
 };
-pub use lifecycle::Lifecycle;
+pub use lifecycle::{IndexEntryCounts, Lifecycle};
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 pub use live_history::{LIVE_SETS_KEPT, LiveBrokerHistory};
 pub use object::ObjectMeta;
