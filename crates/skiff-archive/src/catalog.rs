@@ -103,6 +103,80 @@ impl ArchiveCatalog {
             .collect()
     }
 
+    /// Applies retention and snapshot expiry to `ident`'s current version alone, for a topic
+    /// with nothing new to append (an idle topic would otherwise keep expired files and
+    /// snapshots forever): the next version, or `None` when neither removes anything.
+    pub async fn upkeep(&self, ident: &TableIdent) -> iceberg::Result<Option<Table>> {
+        let current = self.load_table(ident).await?;
+        self.write_next(ident.clone(), &current, Vec::new()).await
+    }
+
+    /// Writes the version after `current` with `updates`, plus a retention delete snapshot
+    /// and snapshot expiry. With no updates, `None` when those remove nothing either.
+    async fn write_next(
+        &self,
+        ident: TableIdent,
+        current: &Table,
+        mut updates: Vec<TableUpdate>,
+    ) -> iceberg::Result<Option<Table>> {
+        let current_location = current.metadata_location_result()?.to_string();
+        let version = metadata_version(&current_location).ok_or_else(|| {
+            Error::new(
+                ErrorKind::DataInvalid,
+                format!("{current_location} is not a v<N>.metadata.json location"),
+            )
+        })?;
+        let appends = !updates.is_empty();
+        let apply = |updates: &[TableUpdate]| {
+            let mut builder = current
+                .metadata()
+                .clone()
+                .into_builder(Some(current_location.clone()));
+            for update in updates {
+                builder = update.clone().apply(builder)?;
+            }
+            Ok::<_, Error>(builder)
+        };
+        // The commit's append, when a delete follows it in the same version: never anyone's
+        // head, and holding the removed files, so it goes at once. Without an append the head
+        // was a reader's current snapshot, and expires with age like the others.
+        let mut superseded = None;
+        if let Some(cutoff_ms) = self.retention.and_then(ms_before_now) {
+            // The commit's own snapshot (the append) comes first; the delete is its child.
+            let appended = apply(&updates)?.build()?.metadata;
+            let now_ms = ms_before_now(Duration::ZERO).unwrap_or(0);
+            if let Some(delete) =
+                retention::expire_data_files(&self.file_io, &appended, cutoff_ms, now_ms).await?
+            {
+                if appends {
+                    superseded = appended.current_snapshot_id();
+                }
+                let head = SnapshotReference::new(
+                    delete.snapshot_id(),
+                    SnapshotRetention::branch(None, None, None),
+                );
+                updates.push(TableUpdate::AddSnapshot { snapshot: delete });
+                updates.push(TableUpdate::SetSnapshotRef {
+                    ref_name: MAIN_BRANCH.to_string(),
+                    reference: head,
+                });
+            }
+        }
+        let mut expired = self.expired_snapshots(current.metadata(), &updates);
+        expired.extend(superseded);
+        if updates.is_empty() && expired.is_empty() {
+            return Ok(None);
+        }
+        let mut builder = apply(&updates)?;
+        if !expired.is_empty() {
+            builder = builder.remove_snapshots(&expired);
+        }
+        let metadata = builder.build()?.metadata;
+        let location = self.write_next_version(&metadata, version).await?;
+        self.tables.lock().insert(ident.clone(), location.clone());
+        self.table(ident, location, metadata).map(Some)
+    }
+
     fn relative(&self, location: &str) -> Result<ObjectPath, Error> {
         let root = self.store.root_url();
         location
@@ -316,58 +390,12 @@ impl Catalog for ArchiveCatalog {
     async fn update_table(&self, mut commit: TableCommit) -> iceberg::Result<Table> {
         let ident = commit.identifier().clone();
         let current = self.load_table(&ident).await?;
-        let current_location = current.metadata_location_result()?.to_string();
-        let version = metadata_version(&current_location).ok_or_else(|| {
-            Error::new(
-                ErrorKind::DataInvalid,
-                format!("{current_location} is not a v<N>.metadata.json location"),
-            )
-        })?;
         for requirement in commit.take_requirements() {
             requirement.check(Some(current.metadata()))?;
         }
-        let mut updates = commit.take_updates();
-        let apply = |updates: &[TableUpdate]| {
-            let mut builder = current
-                .metadata()
-                .clone()
-                .into_builder(Some(current_location.clone()));
-            for update in updates {
-                builder = update.clone().apply(builder)?;
-            }
-            Ok::<_, Error>(builder)
-        };
-        // The commit's append, when a delete follows it in the same version: never anyone's
-        // head, and holding the removed files, so it goes at once.
-        let mut superseded = None;
-        if let Some(cutoff_ms) = self.retention.and_then(ms_before_now) {
-            // The commit's own snapshot (the append) comes first; the delete is its child.
-            let appended = apply(&updates)?.build()?.metadata;
-            let now_ms = ms_before_now(Duration::ZERO).unwrap_or(0);
-            if let Some(delete) =
-                retention::expire_data_files(&self.file_io, &appended, cutoff_ms, now_ms).await?
-            {
-                superseded = appended.current_snapshot_id();
-                let head = SnapshotReference::new(
-                    delete.snapshot_id(),
-                    SnapshotRetention::branch(None, None, None),
-                );
-                updates.push(TableUpdate::AddSnapshot { snapshot: delete });
-                updates.push(TableUpdate::SetSnapshotRef {
-                    ref_name: MAIN_BRANCH.to_string(),
-                    reference: head,
-                });
-            }
-        }
-        let mut expired = self.expired_snapshots(current.metadata(), &updates);
-        expired.extend(superseded);
-        let mut builder = apply(&updates)?;
-        if !expired.is_empty() {
-            builder = builder.remove_snapshots(&expired);
-        }
-        let metadata = builder.build()?.metadata;
-        let location = self.write_next_version(&metadata, version).await?;
-        self.tables.lock().insert(ident.clone(), location.clone());
-        self.table(ident, location, metadata)
+        let updates = commit.take_updates();
+        // A commit that changes nothing leaves the table as it is.
+        let table = self.write_next(ident, &current, updates).await?;
+        Ok(table.unwrap_or(current))
     }
 }

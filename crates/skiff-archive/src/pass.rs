@@ -265,11 +265,26 @@ impl ArchivePass {
     }
 
     /// Appends every data file written in one snapshot and writes the next metadata version.
-    /// `None` when the pass took nothing new.
+    /// With nothing new, an existing table still gets retention and snapshot expiry (a
+    /// version with no rows); `None` when there was nothing to do either.
     pub async fn commit(mut self) -> Result<Option<ArchiveCommit>, ArchiveError> {
         self.finish_partition().await?;
         if self.last_offsets.is_empty() {
-            return Ok(None);
+            if self.previous_metadata.is_none() {
+                return Ok(None);
+            }
+            let Some(table) = self.catalog.upkeep(self.table.identifier()).await? else {
+                return Ok(None);
+            };
+            return Ok(Some(ArchiveCommit {
+                topic: self.topic,
+                previous_metadata: self.previous_metadata,
+                metadata_location: table.metadata_location_result()?.to_string(),
+                last_offsets: BTreeMap::new(),
+                rows: 0,
+                data_files: 0,
+                data_bytes: 0,
+            }));
         }
         let data_bytes = self
             .data_files

@@ -46,6 +46,11 @@ struct Setup {
 }
 
 async fn start(kind: &Store) -> Option<Setup> {
+    start_with(kind, &[]).await
+}
+
+/// The topic gets these configs beside `skiff.archive.enable=true`.
+async fn start_with(kind: &Store, configs: &[(&str, &str)]) -> Option<Setup> {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_store(kind, dir.path(), "archive-jobs")?;
     let clock = ManualClock::new(wall_ms());
@@ -77,7 +82,11 @@ async fn start(kind: &Store) -> Option<Setup> {
             name: TOPIC.into(),
             id: topic_id(),
             partitions: PARTITIONS,
-            configs: BTreeMap::from([("skiff.archive.enable".into(), "true".into())]),
+            configs: [("skiff.archive.enable", "true")]
+                .iter()
+                .chain(configs)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             created_ms: wall_ms(),
         }]))
         .await
@@ -366,6 +375,67 @@ async fn archive_job_on_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archive_job_on_s3() {
     planned_job_archives_and_the_next_round_only_new_records(Store::S3).await;
+}
+
+/// `skiff.archive.retention.ms` on a topic that receives nothing more: the leader still plans
+/// an upkeep pass once the upkeep interval passed, and it removes the expired files in a
+/// version of its own, the archived offsets unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_topic_still_loses_files_past_its_archive_retention() {
+    const RETENTION_MS: u64 = 1_500;
+    let retention = RETENTION_MS.to_string();
+    let mut setup = start_with(
+        &Store::File,
+        &[("skiff.archive.retention.ms", retention.as_str())],
+    )
+    .await
+    .expect("file store");
+    register(&setup.controller, 1).await;
+    for round in 0..2 {
+        flush(&mut setup, round).await;
+    }
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        JobRunnerConfig::new(1),
+        manual(&setup.clock),
+    );
+    setup.clock.set(wall_ms() + INTERVAL_MS + 1);
+    wait_until(&setup.controller, "archived", archived_to_the_end).await;
+    let first = progress(&setup);
+    assert_eq!(first.commits, 1);
+    assert_eq!(
+        read_table(&setup.store, &first.metadata_location).await,
+        expected(&setup),
+        "young records are kept"
+    );
+
+    // Retention is counted on the wall clock (the records' timestamps): let it pass. Nothing new
+    // arrives; the leader's clock moves past the upkeep interval (the archive interval here).
+    tokio::time::sleep(Duration::from_millis(RETENTION_MS + 100)).await;
+    setup.clock.advance(INTERVAL_MS + 1);
+    wait_until(&setup.controller, "an upkeep commit", |s| {
+        s.archive_progress(&topic_id())
+            .is_some_and(|p| p.commits == 2 && s.job_count() == 0)
+    })
+    .await;
+    let upkept = progress(&setup);
+    assert_ne!(upkept.metadata_location, first.metadata_location);
+    assert_eq!(upkept.rows, first.rows, "no rows were added");
+    assert_eq!(upkept.last_offsets, first.last_offsets);
+    assert!(
+        read_table(&setup.store, &upkept.metadata_location)
+            .await
+            .is_empty(),
+        "every file was past the retention"
+    );
+    // The older version still reads everything (readers that opened it finish).
+    assert_eq!(
+        read_table(&setup.store, &first.metadata_location).await,
+        expected(&setup)
+    );
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
 }
 
 /// Broker 2 takes the archive job, writes its Parquet files and next metadata version, and

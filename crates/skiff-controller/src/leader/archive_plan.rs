@@ -5,6 +5,10 @@
 //! wait. The job commits with `CommitArchive`, which applies only if the archive did not move
 //! meanwhile, so a job redone after its lease lapsed never archives a record twice. Lapsed
 //! leases are taken back by the job planner ([`super::jobs`]), like every job's.
+//!
+//! A topic with nothing new still gets a pass now and then ([`upkeep_interval_ms`]): its table's
+//! retention and snapshot expiry run only when a pass commits, so an idle topic would keep
+//! expired files and snapshots forever.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -46,6 +50,20 @@ pub(crate) struct Backlog {
     pub(crate) bytes: u64,
 }
 
+/// The longest an idle archiving topic goes without an upkeep pass: its snapshots expire
+/// after a day, so hourly checks keep them within about a day and an hour.
+pub(crate) const UPKEEP_MAX_MS: i64 = 3_600_000;
+
+/// How long an archiving topic with nothing new waits between upkeep passes: a tenth of its
+/// `skiff.archive.retention.ms` (so files outlive it by at most that), at least the archive
+/// interval, at most [`UPKEEP_MAX_MS`].
+pub(crate) fn upkeep_interval_ms(topic: &Topic, policy: ArchivePolicy) -> i64 {
+    let by_retention = topic.config.archive_retention().map_or(UPKEEP_MAX_MS, |r| {
+        i64::try_from(r.as_millis() / 10).unwrap_or(i64::MAX)
+    });
+    by_retention.max(policy.interval_ms).min(UPKEEP_MAX_MS)
+}
+
 /// An archiving topic's backlog; `None` when the topic does not archive.
 pub(crate) fn backlog(state: &ControllerState, topic: &Topic, flush_bytes: u64) -> Option<Backlog> {
     let mut backlog = Backlog::default();
@@ -71,26 +89,33 @@ pub(crate) fn backlog(state: &ControllerState, topic: &Topic, flush_bytes: u64) 
     Some(backlog)
 }
 
-/// Whether `topic` (with this backlog) should be archived at `now_ms`.
+/// Whether `topic` (with this backlog) should be archived at `now_ms`. With nothing new, only
+/// an existing table is, for upkeep, once the upkeep interval passed since its last commit
+/// and since `upkept_ms` (this leader's last upkeep pass for it).
 pub(crate) fn due(
     state: &ControllerState,
     topic: &Topic,
     backlog: Backlog,
     now_ms: i64,
     policy: ArchivePolicy,
+    upkept_ms: Option<i64>,
 ) -> bool {
+    let progress = state.archive_progress(&topic.id);
+    let since = progress.map_or(topic.created_ms, |p| p.last_commit_ms);
     if backlog.records == 0 {
-        return false;
+        let since = since.max(upkept_ms.unwrap_or(i64::MIN));
+        return progress.is_some()
+            && now_ms.saturating_sub(since) >= upkeep_interval_ms(topic, policy);
     }
-    let since = state
-        .archive_progress(&topic.id)
-        .map_or(topic.created_ms, |p| p.last_commit_ms);
     backlog.bytes >= policy.flush_bytes || now_ms.saturating_sub(since) >= policy.interval_ms
 }
 
 pub(crate) struct ArchivePlanner {
     settings: LifecycleSettings,
     lag: HashMap<TopicId, Gauge>,
+    /// When this leader last planned an upkeep pass per topic (one that finds nothing to
+    /// remove commits nothing). Not replicated: a new leader may do one early.
+    upkept: HashMap<TopicId, i64>,
 }
 
 impl ArchivePlanner {
@@ -98,6 +123,7 @@ impl ArchivePlanner {
         ArchivePlanner {
             settings,
             lag: HashMap::new(),
+            upkept: HashMap::new(),
         }
     }
 
@@ -133,11 +159,17 @@ impl ArchivePlanner {
                 topic_id: id,
                 partition: ARCHIVE_JOB_PARTITION,
             };
-            if state.job_for(slot).is_none() && due(&state, topic, backlog, now_ms, policy) {
+            let upkept = self.upkept.get(&id).copied();
+            if state.job_for(slot).is_none() && due(&state, topic, backlog, now_ms, policy, upkept)
+            {
+                if backlog.records == 0 {
+                    self.upkept.insert(id, now_ms);
+                }
                 due_now.push((id, backlog.bytes));
             }
         }
         // Topics deleted or no longer archiving report no lag.
+        self.upkept.retain(|id, _| seen.contains(id));
         self.lag.retain(|id, gauge| {
             let kept = seen.contains(id);
             if !kept {
@@ -320,7 +352,8 @@ mod tests {
             &topic(&state, id),
             empty,
             T0 + 120_000,
-            POLICY
+            POLICY,
+            None
         ));
 
         write(&mut state, id, 1, 100, 10);
@@ -333,8 +366,22 @@ mod tests {
             }
         );
         // Small and recent: waits for the interval (counted from creation before any commit).
-        assert!(!due(&state, &topic(&state, id), small, T0 + 59_999, POLICY));
-        assert!(due(&state, &topic(&state, id), small, T0 + 60_000, POLICY));
+        assert!(!due(
+            &state,
+            &topic(&state, id),
+            small,
+            T0 + 59_999,
+            POLICY,
+            None
+        ));
+        assert!(due(
+            &state,
+            &topic(&state, id),
+            small,
+            T0 + 60_000,
+            POLICY,
+            None
+        ));
 
         // Past the flush threshold: due at once.
         for n in 2..=10 {
@@ -343,7 +390,7 @@ mod tests {
         let large = backlog(&state, &topic(&state, id), POLICY.flush_bytes).expect("archives");
         assert_eq!(large.records, 100);
         assert!(large.bytes >= POLICY.flush_bytes);
-        assert!(due(&state, &topic(&state, id), large, T0 + 1, POLICY));
+        assert!(due(&state, &topic(&state, id), large, T0 + 1, POLICY, None));
     }
 
     #[test]
@@ -375,8 +422,108 @@ mod tests {
         write(&mut state, id, 2, 100, 5);
         let five = backlog(&state, &topic(&state, id), POLICY.flush_bytes).expect("archives");
         assert_eq!(five.records, 5);
-        assert!(!due(&state, &topic(&state, id), five, T0 + 159_999, POLICY));
-        assert!(due(&state, &topic(&state, id), five, T0 + 160_000, POLICY));
+        assert!(!due(
+            &state,
+            &topic(&state, id),
+            five,
+            T0 + 159_999,
+            POLICY,
+            None
+        ));
+        assert!(due(
+            &state,
+            &topic(&state, id),
+            five,
+            T0 + 160_000,
+            POLICY,
+            None
+        ));
+    }
+
+    #[test]
+    fn an_idle_table_gets_upkeep_passes_at_its_upkeep_interval() {
+        let (mut state, id) = setup(true);
+        write(&mut state, id, 1, 100, 10);
+        let commit = |state: &mut ControllerState, at_ms: i64| {
+            apply(
+                state,
+                ExpireJobs {
+                    now_ms: at_ms,
+                    job_ids: vec![],
+                },
+            );
+            let done = apply(
+                state,
+                CommitArchive {
+                    topic_id: id,
+                    expected_metadata: None,
+                    metadata_location: "file:///a/archive/t/metadata/v1.metadata.json".into(),
+                    last_offsets: vec![(0, 9)],
+                    rows: 10,
+                    data_bytes: 10,
+                    data_files: 1,
+                },
+            );
+            assert_eq!(done, Ok(()));
+        };
+        // No table yet and nothing new: nothing to keep up.
+        let (fresh, fresh_id) = setup(true);
+        let none = backlog(&fresh, &topic(&fresh, fresh_id), 1_000).expect("archives");
+        assert!(!due(
+            &fresh,
+            &topic(&fresh, fresh_id),
+            none,
+            T0 + 10 * UPKEEP_MAX_MS,
+            POLICY,
+            None
+        ));
+
+        commit(&mut state, T0);
+        let idle = backlog(&state, &topic(&state, id), POLICY.flush_bytes).expect("archives");
+        assert_eq!(idle.records, 0);
+        // Without archive retention: hourly, from the last commit or the last upkeep.
+        assert_eq!(
+            upkeep_interval_ms(&topic(&state, id), POLICY),
+            UPKEEP_MAX_MS
+        );
+        let t = topic(&state, id);
+        assert!(!due(&state, &t, idle, T0 + UPKEEP_MAX_MS - 1, POLICY, None));
+        assert!(due(&state, &t, idle, T0 + UPKEEP_MAX_MS, POLICY, None));
+        let upkept = Some(T0 + UPKEEP_MAX_MS);
+        assert!(!due(
+            &state,
+            &t,
+            idle,
+            T0 + 2 * UPKEEP_MAX_MS - 1,
+            POLICY,
+            upkept
+        ));
+        assert!(due(
+            &state,
+            &t,
+            idle,
+            T0 + 2 * UPKEEP_MAX_MS,
+            POLICY,
+            upkept
+        ));
+
+        // With skiff.archive.retention.ms: a tenth of it, but never below the interval.
+        let mut with_retention = topic(&state, id);
+        with_retention.config = TopicConfig::from_overrides(&BTreeMap::from([
+            ("skiff.archive.enable".into(), "true".into()),
+            ("skiff.archive.retention.ms".into(), "1200000".into()),
+        ]))
+        .expect("config");
+        assert_eq!(upkeep_interval_ms(&with_retention, POLICY), 120_000);
+        with_retention.config = TopicConfig::from_overrides(&BTreeMap::from([
+            ("skiff.archive.enable".into(), "true".into()),
+            ("skiff.archive.retention.ms".into(), "1000".into()),
+        ]))
+        .expect("config");
+        assert_eq!(
+            upkeep_interval_ms(&with_retention, POLICY),
+            POLICY.interval_ms
+        );
     }
 
     #[test]
