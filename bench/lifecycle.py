@@ -5,10 +5,10 @@ produce over many partitions, with and without merges, and what merges cost.
         --partitions 1000 --minutes 30 [--no-merge] [--retention-minutes 10] [--label NAME]
 
 One `skiff dev` (file store unless SKIFF_BENCH_S3_ENDPOINT and SKIFF_BENCH_S3_BUCKET are set,
-as bench/run sets them for LocalStack) with 100 ms flushes. `skiff bench produce` writes
-small records spread at random over every partition (librdkafka's sticky partitioner off), at
-a rate that puts records in nearly every partition in every flush: the worst case for the
-index, one entry per partition per flush. The topic keeps `--retention-minutes` of data, so a
+as bench/run sets them for LocalStack) with 100 ms flushes. A stock producer writes
+small records to every partition in turn (bench/lifecycle_load.py, confluent-kafka), at a rate
+that puts records in every partition in every flush: the worst case for the index, one entry
+per partition per flush. The topic keeps `--retention-minutes` of data, so a
 bounded index and a flat snapshot are what a long-running cluster should show.
 
 Every `--sample-s` it reads the broker's /metrics: index entries (total and the most in one
@@ -109,8 +109,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--no-merge", action="store_true", help="never merge (minimum age of ten years)")
     parser.add_argument("--retention-minutes", type=float, default=10)
-    parser.add_argument("--records-per-partition-per-s", type=float, default=30,
-                        help="offered rate per partition; 30 leaves about 5%% of partitions out of a 100 ms flush")
+    parser.add_argument("--records-per-partition-per-s", type=float, default=10,
+                        help="offered rate per partition; 10 puts a record in every 100 ms flush")
     parser.add_argument("--sample-s", type=float, default=30)
     parser.add_argument("--label", default="")
     parser.add_argument("--work-dir", type=Path, default=None)
@@ -152,11 +152,8 @@ def main() -> int:
                        check=True, capture_output=True)
         rate = int(args.partitions * args.records_per_partition_per_s)
         produce = subprocess.Popen(
-            [str(args.skiff_bin), "bench", "produce", "--bootstrap", kafka, "--topic", "life", "--json",
-             "--duration", f"{int(args.minutes * 60)}s", "--throughput", str(rate),
-             "--record-size", str(RECORD_BYTES), "--acks", "1",
-             "--producer-prop", "sticky.partitioning.linger.ms=0",
-             "--producer-prop", "queue.buffering.max.messages=2000000"],
+            [sys.executable, str(Path(__file__).resolve().parent / "lifecycle_load.py"), kafka, "life",
+             str(args.partitions), str(rate), str(int(args.minutes * 60)), str(RECORD_BYTES)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started = time.monotonic()
         samples: list[Sample] = []
@@ -186,7 +183,7 @@ def main() -> int:
             stop.wait(args.sample_s)
         out, err = produce.communicate()
         if produce.returncode != 0:
-            raise RuntimeError(f"skiff bench failed: {err[-2000:]}")
+            raise RuntimeError(f"the load failed: {err[-2000:]}")
         summary = json.loads(out)
         last = scrape(metrics_url)
     finally:
