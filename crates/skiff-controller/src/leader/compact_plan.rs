@@ -34,7 +34,13 @@ pub(crate) fn job_for(
     policy: MergePolicy,
     settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
-    if !topic.config.cleanup_policy().compact {
+    // Compaction is planned cluster-wide: the controller's view, no broker's overrides.
+    if !topic
+        .config
+        .effective(state.topic_defaults(None))
+        .cleanup_policy()
+        .compact
+    {
         return merge_for(state, topic, partition, now_ms, policy, settled);
     }
     let at = PartitionRef {
@@ -59,7 +65,7 @@ pub(crate) fn compaction_for(
     now_ms: i64,
     object_bytes: u64,
 ) -> Option<JobSpec> {
-    let config = &topic.config;
+    let config = topic.config.effective(state.topic_defaults(None));
     let at = PartitionRef {
         topic_id: topic.id,
         partition,

@@ -1,5 +1,6 @@
 //! Topic config overrides: validation against Kafka's table and typed getters for the broker.
 
+mod effective;
 mod error;
 mod table;
 
@@ -7,6 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::broker_config::BrokerDefaults;
+
+pub use effective::EffectiveTopicConfig;
 pub use error::ConfigError;
 pub use table::{ConfigDef, ConfigProblem, ConfigType, TOPIC_CONFIGS, config_def};
 
@@ -116,112 +120,55 @@ impl TopicConfig {
         Some(self.overrides.get(key).map_or(def.default, String::as_str))
     }
 
-    fn long(&self, key: &str, default: i64) -> i64 {
-        self.get(key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
+    /// The configs with the broker-level defaults under the overrides: what every check that
+    /// acts on a config uses.
+    pub fn effective<'a>(&'a self, defaults: BrokerDefaults<'a>) -> EffectiveTopicConfig<'a> {
+        EffectiveTopicConfig::new(self, defaults)
     }
 
-    /// `max.message.bytes`: the largest batch the broker accepts.
+    /// Over Kafka's built-in defaults only (no broker-level defaults).
+    fn built_in(&self) -> EffectiveTopicConfig<'_> {
+        self.effective(BrokerDefaults::BUILT_IN)
+    }
+
+    /// `max.message.bytes` over the built-in default.
     pub fn max_message_bytes(&self) -> i32 {
-        self.get("max.message.bytes")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_048_588)
+        self.built_in().max_message_bytes()
     }
 
-    pub fn timestamp_type(&self) -> TimestampType {
-        match self.get("message.timestamp.type") {
-            Some("LogAppendTime") => TimestampType::LogAppendTime,
-            _ => TimestampType::CreateTime,
-        }
-    }
-
-    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive.
+    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive (no broker default).
     pub fn archive_enabled(&self) -> bool {
-        self.get("skiff.archive.enable") == Some("true")
+        self.built_in().archive_enabled()
     }
 
-    /// `skiff.archive.retention.ms`: how long the archive keeps records; `None` (-1, the
-    /// default) keeps them forever.
+    /// `skiff.archive.retention.ms` (no broker default).
     pub fn archive_retention(&self) -> Option<std::time::Duration> {
-        u64::try_from(self.long("skiff.archive.retention.ms", -1))
-            .ok()
-            .map(std::time::Duration::from_millis)
+        self.built_in().archive_retention()
     }
 
-    /// `retention.ms`; -1 means keep forever.
+    /// `retention.ms` over the built-in default.
     pub fn retention_ms(&self) -> i64 {
-        self.long("retention.ms", 604_800_000)
+        self.built_in().retention_ms()
     }
 
-    /// `retention.bytes` per partition; -1 means no size limit.
+    /// `retention.bytes` over the built-in default.
     pub fn retention_bytes(&self) -> i64 {
-        self.long("retention.bytes", -1)
+        self.built_in().retention_bytes()
     }
 
-    /// `retention.ms` if the topic sets it, else the cluster default (`log.retention.ms`).
-    pub fn retention_ms_or(&self, default: i64) -> i64 {
-        self.override_long("retention.ms").unwrap_or(default)
-    }
-
-    /// `retention.bytes` if the topic sets it, else the cluster default
-    /// (`log.retention.bytes`).
-    pub fn retention_bytes_or(&self, default: i64) -> i64 {
-        self.override_long("retention.bytes").unwrap_or(default)
-    }
-
-    /// `delete.retention.ms`: how long tombstones survive compaction.
-    pub fn delete_retention_ms(&self) -> i64 {
-        self.long("delete.retention.ms", 86_400_000)
-    }
-
-    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    /// `min.compaction.lag.ms` over the built-in default.
     pub fn min_compaction_lag_ms(&self) -> i64 {
-        self.long("min.compaction.lag.ms", 0)
+        self.built_in().min_compaction_lag_ms()
     }
 
-    /// `max.compaction.lag.ms`: records older than this make a partition due for compaction
-    /// whatever its dirty ratio.
+    /// `max.compaction.lag.ms` over the built-in default.
     pub fn max_compaction_lag_ms(&self) -> i64 {
-        self.long("max.compaction.lag.ms", i64::MAX)
+        self.built_in().max_compaction_lag_ms()
     }
 
-    /// `min.cleanable.dirty.ratio`: the share of a partition's bytes that must be uncompacted
-    /// before compaction runs.
-    pub fn min_cleanable_dirty_ratio(&self) -> f64 {
-        self.get("min.cleanable.dirty.ratio")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.5)
-    }
-
-    fn override_long(&self, key: &str) -> Option<i64> {
-        self.overrides.get(key).and_then(|v| v.parse().ok())
-    }
-
+    /// `cleanup.policy` over the built-in default.
     pub fn cleanup_policy(&self) -> CleanupPolicy {
-        let value = self.get("cleanup.policy").unwrap_or("delete");
-        let mut policy = CleanupPolicy {
-            delete: false,
-            compact: false,
-        };
-        for item in value.split(',') {
-            match item {
-                "delete" => policy.delete = true,
-                "compact" => policy.compact = true,
-                _ => {}
-            }
-        }
-        policy
-    }
-
-    /// `message.timestamp.before.max.ms`: how far in the past a CreateTime timestamp may be.
-    pub fn message_timestamp_before_max_ms(&self) -> i64 {
-        self.long("message.timestamp.before.max.ms", i64::MAX)
-    }
-
-    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime timestamp may be.
-    pub fn message_timestamp_after_max_ms(&self) -> i64 {
-        self.long("message.timestamp.after.max.ms", i64::MAX)
+        self.built_in().cleanup_policy()
     }
 
     /// Every topic config key with its effective value, in name order.
