@@ -8,9 +8,11 @@ use skiff_meta::broker_config::{BrokerConfigError, broker_config_def};
 use skiff_meta::topic_config::ConfigType;
 use skiff_meta::{AlterBrokerConfigs, ControllerState, Propose};
 
-use crate::admin::ItemOutcome;
 use crate::context::BrokerContext;
 use crate::kafka_error::propose_error_code;
+
+/// One resource's result, with the Kafka error code and message on failure.
+type ItemOutcome<T> = Result<T, (i16, String)>;
 
 /// A setting fixed at start (flag, `SKIFF_*` variable or config file): described as
 /// `STATIC_BROKER_CONFIG`, read-only.

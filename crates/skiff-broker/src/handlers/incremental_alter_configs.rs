@@ -95,12 +95,15 @@ fn plan_broker_change(
     broker_configs::plan_change(ctx, state, broker, set, delete)
 }
 
+/// The keys to set (with their values) and the keys to delete.
+type SetAndDelete = (Vec<(String, String)>, Vec<String>);
+
 /// SET and DELETE as they are; APPEND and SUBTRACT turned into a SET of the list
 /// `current_list` gives for the key (`None`: not a list config).
 fn operations(
     resource: &AlterConfigsResource,
     current_list: impl Fn(&str) -> Option<String>,
-) -> Result<(Vec<(String, String)>, Vec<String>), (i16, String)> {
+) -> Result<SetAndDelete, (i16, String)> {
     let invalid = |message: String| (ResponseError::InvalidConfig.code(), message);
     let mut set: Vec<(String, String)> = Vec::new();
     let mut delete: Vec<String> = Vec::new();

@@ -7,7 +7,7 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
-use skiff_meta::topic_config::EffectiveTopicConfig;
+use skiff_meta::broker_config::EffectiveTopicConfig;
 use skiff_meta::topic_config::TimestampType;
 use skiff_meta::{BatchOutcome, ChunkOutcome, ControllerState};
 use skiff_records::{BatchSummary, ProduceRules};

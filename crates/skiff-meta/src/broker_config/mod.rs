@@ -8,6 +8,7 @@
 //! first: the topic's own override, this broker's dynamic value, the cluster's dynamic
 //! default, the static value from a flag, Kafka's built-in default.
 
+mod effective;
 mod error;
 mod table;
 
@@ -16,11 +17,33 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use effective::EffectiveTopicConfig;
 pub use error::BrokerConfigError;
 pub use table::{BROKER_CONFIGS, BrokerConfigDef, broker_config_def, broker_synonym_of};
 
-use crate::command::{DEFAULT_LOG_RETENTION_MS, LogDefaults};
 use crate::topic_config::config_def;
+
+/// Kafka's `log.retention.ms` default (7 days).
+pub const DEFAULT_LOG_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// The static layer: what a topic without its own `retention.ms` / `retention.bytes` gets
+/// when no dynamic value is set, from the controller leader's `--log-retention-*` flags
+/// (replicated by `SetLogDefaults`, so every broker describes the same). `-1` keeps data
+/// forever (time) or without a size limit (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogDefaults {
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+}
+
+impl Default for LogDefaults {
+    fn default() -> Self {
+        LogDefaults {
+            retention_ms: DEFAULT_LOG_RETENTION_MS,
+            retention_bytes: -1,
+        }
+    }
+}
 
 /// Where an effective config value comes from (Kafka's `ConfigSource`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
-//! Topic config overrides: validation against Kafka's table and typed getters for the broker.
+//! Topic config overrides: validation against Kafka's table. The typed getters, which fall
+//! back on the broker-level defaults, are in [`crate::broker_config`].
 
-mod effective;
 mod error;
 mod table;
 
@@ -8,9 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker_config::BrokerDefaults;
-
-pub use effective::EffectiveTopicConfig;
 pub use error::ConfigError;
 pub use table::{ConfigDef, ConfigProblem, ConfigType, TOPIC_CONFIGS, config_def};
 
@@ -118,57 +115,6 @@ impl TopicConfig {
     pub fn get(&self, key: &str) -> Option<&str> {
         let def = config_def(key)?;
         Some(self.overrides.get(key).map_or(def.default, String::as_str))
-    }
-
-    /// The configs with the broker-level defaults under the overrides: what every check that
-    /// acts on a config uses.
-    pub fn effective<'a>(&'a self, defaults: BrokerDefaults<'a>) -> EffectiveTopicConfig<'a> {
-        EffectiveTopicConfig::new(self, defaults)
-    }
-
-    /// Over Kafka's built-in defaults only (no broker-level defaults).
-    fn built_in(&self) -> EffectiveTopicConfig<'_> {
-        self.effective(BrokerDefaults::BUILT_IN)
-    }
-
-    /// `max.message.bytes` over the built-in default.
-    pub fn max_message_bytes(&self) -> i32 {
-        self.built_in().max_message_bytes()
-    }
-
-    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive (no broker default).
-    pub fn archive_enabled(&self) -> bool {
-        self.built_in().archive_enabled()
-    }
-
-    /// `skiff.archive.retention.ms` (no broker default).
-    pub fn archive_retention(&self) -> Option<std::time::Duration> {
-        self.built_in().archive_retention()
-    }
-
-    /// `retention.ms` over the built-in default.
-    pub fn retention_ms(&self) -> i64 {
-        self.built_in().retention_ms()
-    }
-
-    /// `retention.bytes` over the built-in default.
-    pub fn retention_bytes(&self) -> i64 {
-        self.built_in().retention_bytes()
-    }
-
-    /// `min.compaction.lag.ms` over the built-in default.
-    pub fn min_compaction_lag_ms(&self) -> i64 {
-        self.built_in().min_compaction_lag_ms()
-    }
-
-    /// `max.compaction.lag.ms` over the built-in default.
-    pub fn max_compaction_lag_ms(&self) -> i64 {
-        self.built_in().max_compaction_lag_ms()
-    }
-
-    /// `cleanup.policy` over the built-in default.
-    pub fn cleanup_policy(&self) -> CleanupPolicy {
-        self.built_in().cleanup_policy()
     }
 
     /// Every topic config key with its effective value, in name order.

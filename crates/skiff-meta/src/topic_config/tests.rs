@@ -43,10 +43,7 @@ fn table_is_sorted_unique_and_defaults_validate() {
 fn defaults_match_kafka() {
     let config = TopicConfig::default();
     assert_eq!(config.max_message_bytes(), 1_048_588);
-    assert_eq!(
-        config.effective(BrokerDefaults::BUILT_IN).timestamp_type(),
-        TimestampType::CreateTime
-    );
+    assert_eq!(config.timestamp_type(), TimestampType::CreateTime);
     assert_eq!(config.retention_ms(), 604_800_000);
     assert_eq!(config.retention_bytes(), -1);
     assert_eq!(
@@ -72,10 +69,7 @@ fn typed_getters_read_overrides() {
     ]))
     .expect("valid overrides");
     assert_eq!(config.max_message_bytes(), 2048);
-    assert_eq!(
-        config.effective(BrokerDefaults::BUILT_IN).timestamp_type(),
-        TimestampType::LogAppendTime
-    );
+    assert_eq!(config.timestamp_type(), TimestampType::LogAppendTime);
     assert_eq!(config.retention_ms(), -1);
     assert_eq!(config.retention_bytes(), 1000);
     assert_eq!(
@@ -85,12 +79,7 @@ fn typed_getters_read_overrides() {
             compact: true
         }
     );
-    assert_eq!(
-        config
-            .effective(BrokerDefaults::BUILT_IN)
-            .message_timestamp_after_max_ms(),
-        3_600_000
-    );
+    assert_eq!(config.message_timestamp_after_max_ms(), 3_600_000);
     assert_eq!(
         config.overrides().get("cleanup.policy").map(String::as_str),
         Some("compact,delete")

@@ -1,9 +1,10 @@
-//! A topic's effective configs: its overrides over the broker-level defaults.
+//! A topic's effective configs: its overrides over the broker-level defaults, with the typed
+//! getters every check that acts on a config uses.
 
 use std::borrow::Cow;
 
-use super::{CleanupPolicy, TimestampType, TopicConfig, config_def};
-use crate::broker_config::{BrokerDefaults, ConfigSource, broker_synonym_of};
+use super::{BrokerDefaults, ConfigSource, broker_synonym_of};
+use crate::topic_config::{CleanupPolicy, TimestampType, TopicConfig, config_def};
 
 /// A topic's configs as a broker or the controller sees them: the topic's override, else the
 /// broker default (dynamic or static), else Kafka's default. Borrowed; lookups never allocate
@@ -15,14 +16,14 @@ pub struct EffectiveTopicConfig<'a> {
 }
 
 impl<'a> EffectiveTopicConfig<'a> {
-    pub(super) fn new(topic: &'a TopicConfig, defaults: BrokerDefaults<'a>) -> Self {
+    pub fn new(topic: &'a TopicConfig, defaults: BrokerDefaults<'a>) -> Self {
         EffectiveTopicConfig { topic, defaults }
     }
 
     /// The effective value of a topic key and where it comes from; `None` for unknown keys.
     pub fn resolve(&self, key: &str) -> Option<(Cow<'a, str>, ConfigSource)> {
         let def = config_def(key)?;
-        if let Some(value) = self.topic.overrides.get(def.name) {
+        if let Some(value) = self.topic.overrides().get(def.name) {
             return Some((Cow::Borrowed(value.as_str()), ConfigSource::Topic));
         }
         Some(match broker_synonym_of(def.name) {
@@ -134,5 +135,69 @@ impl<'a> EffectiveTopicConfig<'a> {
     /// `max.compaction.lag.ms`) before it may be compacted (by `min.compaction.lag.ms`).
     pub fn compaction_lags(&self) -> (i64, i64) {
         (self.min_compaction_lag_ms(), self.max_compaction_lag_ms())
+    }
+}
+
+/// The typed getters live here, with the defaults they fall back on.
+impl TopicConfig {
+    /// The configs with the broker-level defaults under the overrides: what every check that
+    /// acts on a config uses.
+    pub fn effective<'a>(&'a self, defaults: BrokerDefaults<'a>) -> EffectiveTopicConfig<'a> {
+        EffectiveTopicConfig::new(self, defaults)
+    }
+
+    /// Over Kafka's built-in defaults only (no broker-level defaults).
+    fn built_in(&self) -> EffectiveTopicConfig<'_> {
+        self.effective(BrokerDefaults::BUILT_IN)
+    }
+
+    /// `message.timestamp.type` over the built-in default.
+    pub fn timestamp_type(&self) -> TimestampType {
+        self.built_in().timestamp_type()
+    }
+
+    /// `message.timestamp.after.max.ms` over the built-in default.
+    pub fn message_timestamp_after_max_ms(&self) -> i64 {
+        self.built_in().message_timestamp_after_max_ms()
+    }
+
+    /// `max.message.bytes` over the built-in default.
+    pub fn max_message_bytes(&self) -> i32 {
+        self.built_in().max_message_bytes()
+    }
+
+    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive (no broker default).
+    pub fn archive_enabled(&self) -> bool {
+        self.built_in().archive_enabled()
+    }
+
+    /// `skiff.archive.retention.ms` (no broker default).
+    pub fn archive_retention(&self) -> Option<std::time::Duration> {
+        self.built_in().archive_retention()
+    }
+
+    /// `retention.ms` over the built-in default.
+    pub fn retention_ms(&self) -> i64 {
+        self.built_in().retention_ms()
+    }
+
+    /// `retention.bytes` over the built-in default.
+    pub fn retention_bytes(&self) -> i64 {
+        self.built_in().retention_bytes()
+    }
+
+    /// `min.compaction.lag.ms` over the built-in default.
+    pub fn min_compaction_lag_ms(&self) -> i64 {
+        self.built_in().min_compaction_lag_ms()
+    }
+
+    /// `max.compaction.lag.ms` over the built-in default.
+    pub fn max_compaction_lag_ms(&self) -> i64 {
+        self.built_in().max_compaction_lag_ms()
+    }
+
+    /// `cleanup.policy` over the built-in default.
+    pub fn cleanup_policy(&self) -> CleanupPolicy {
+        self.built_in().cleanup_policy()
     }
 }
