@@ -171,6 +171,10 @@ def test_dynamic_broker_configs_take_effect_without_a_restart_and_survive_one(
     assert error.code() == KafkaError.INVALID_CONFIG and "message.max.kilobytes" in error.str(), error
     refused = run_cli(skiff_bin, skiff.bootstrap, "cluster", "alter-config", "--set", "log.retention.ms=soon")
     assert refused.returncode != 0 and b"log.retention.ms" in refused.stderr, refused.stderr
+    # validate_only checks a good change without making it.
+    entry = ConfigEntry("message.max.bytes", "3000", incremental_operation=AlterConfigOpType.SET)
+    check = ConfigResource(ResourceType.BROKER, me, incremental_configs=[entry])
+    admin.incremental_alter_configs([check], validate_only=True)[check].result(timeout=TIMEOUT_S)
     assert (_cluster_defaults(skiff_bin, skiff.bootstrap), _broker_dynamic(admin, me)) == before
 
     # AlterConfigs (librdkafka's alter_configs is that legacy API) replaces a broker's whole set.

@@ -287,6 +287,41 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_default_broker_configs_make_a_topic_compacted() {
+        let mut state = state(&[]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * MINUTE, 100);
+        }
+        let defaults = [
+            ("log.cleanup.policy", "compact"),
+            ("log.cleaner.min.compaction.lag.ms", "60000"),
+            ("log.cleaner.delete.retention.ms", "1000"),
+        ];
+        apply(
+            &mut state,
+            AlterBrokerConfigs {
+                broker: None,
+                set: defaults
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                delete: vec![],
+            },
+        )
+        .expect("valid broker configs");
+        // As if the topic itself said so: the first two entries are a minute old.
+        let spec = plan(&state, T0 + 150_000).expect("a compaction");
+        assert_eq!(
+            spec.kind,
+            JobKind::CompactLog {
+                tombstone_cutoff_ms: T0 + 149_000,
+                object_bytes: 10_000,
+            }
+        );
+        assert_eq!((spec.first_offset, spec.last_offset), (0, 19));
+    }
+
+    #[test]
     fn a_dirty_partition_is_compacted_from_its_log_start_past_the_minimum_lag() {
         let mut state = state(&[
             ("cleanup.policy", "compact"),
