@@ -1,7 +1,9 @@
 //! Admin requests (create/delete topics, partitions, configs) share one shape: validate each
 //! item, propose the valid ones in a single command, and map each outcome back to its item.
 
-use skiff_meta::{AlterTopicConfigs, Proposal, Propose, TopicConfigChange, TopicError};
+use skiff_meta::{
+    AlterBrokerConfigs, AlterTopicConfigs, Proposal, Propose, TopicConfigChange, TopicError,
+};
 
 use crate::context::BrokerContext;
 use crate::kafka_error::{propose_error_code, topic_error_code};
@@ -58,6 +60,40 @@ pub async fn alter_topic_configs(
         for (position, outcome) in positions.into_iter().zip(proposed) {
             outcomes[position] = outcome;
         }
+    }
+    outcomes
+}
+
+/// A validated config change of one resource of an alter request.
+pub enum ConfigChange {
+    Topic(TopicConfigChange),
+    /// The cluster default or one broker's dynamic configs.
+    Broker(AlterBrokerConfigs),
+}
+
+/// Config changes planned per resource (`Ok(None)`: valid, nothing to apply): the topic ones
+/// proposed together as one `AlterTopicConfigs`, each broker one as its own command; one
+/// outcome per resource.
+pub async fn alter_configs(
+    ctx: &BrokerContext,
+    planned: Vec<ItemOutcome<Option<ConfigChange>>>,
+) -> Vec<ItemOutcome<()>> {
+    let mut topic_plans = Vec::with_capacity(planned.len());
+    let mut broker_changes = Vec::new();
+    for (position, plan) in planned.into_iter().enumerate() {
+        topic_plans.push(match plan {
+            Ok(Some(ConfigChange::Topic(change))) => Ok(Some(change)),
+            Ok(Some(ConfigChange::Broker(change))) => {
+                broker_changes.push((position, change));
+                Ok(None)
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        });
+    }
+    let mut outcomes = alter_topic_configs(ctx, topic_plans).await;
+    for (position, change) in broker_changes {
+        outcomes[position] = crate::broker_configs::propose(ctx, change).await;
     }
     outcomes
 }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod authorized;
+mod broker_configs;
 mod clock;
 pub mod config;
 mod connection;

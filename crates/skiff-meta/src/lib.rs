@@ -10,9 +10,11 @@
 //!   broker proposes and reads.
 //! - [`state`]: [`ControllerState`] and its `apply`, one file per area.
 //! - [`topic_config`]: Kafka's topic-level configs, validated and typed.
+//! - [`broker_config`]: the dynamic broker configs (broker-level topic defaults).
 //! - [`placement`]: which broker leads a partition or coordinates a group.
 //! - [`IndexEntry`]: the fixed-size offset→object index entry.
 
+pub mod broker_config;
 pub mod client;
 pub mod command;
 pub mod error;

@@ -172,6 +172,23 @@ field_batched_proposal!(
     AlterScramCredentials.changes => ScramCredentialsAltered(Vec<Result<(), UserError>>),
 );
 
+impl From<AlterBrokerConfigs> for Command {
+    fn from(payload: AlterBrokerConfigs) -> Command {
+        Command::AlterBrokerConfigs(payload)
+    }
+}
+
+impl Proposal for AlterBrokerConfigs {
+    type Answer = Result<(), crate::broker_config::BrokerConfigError>;
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::BrokerConfigsAltered(answer) => Some(answer),
+            _ => None,
+        }
+    }
+}
+
 impl From<CommitJob> for Command {
     fn from(payload: CommitJob) -> Command {
         Command::CommitJob(payload)

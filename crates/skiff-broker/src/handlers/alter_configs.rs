@@ -1,6 +1,8 @@
 //! AlterConfigs (KIP-133, the API before IncrementalAlterConfigs): the configs a request names
 //! become a topic's whole set of overrides, and every override it leaves out goes back to its
-//! default, as in Kafka. Many tools and older clients still use it.
+//! default, as in Kafka. Many tools and older clients still use it. On a BROKER resource the
+//! named configs become the whole set of dynamic configs of the cluster default or that
+//! broker.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
@@ -10,7 +12,8 @@ use skiff_meta::{ControllerState, TopicConfigChange};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
-use crate::admin::alter_topic_configs;
+use crate::admin::{ConfigChange, alter_configs};
+use crate::broker_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::{lookup_error_code, topic_error_code};
 use crate::topics::TopicLookup;
@@ -27,11 +30,12 @@ pub async fn handle(
             .resources
             .iter()
             .map(|resource| {
-                plan_replacement(&state, resource).map(|c| (!request.validate_only).then_some(c))
+                plan_replacement(ctx, &state, resource)
+                    .map(|c| (!request.validate_only).then_some(c))
             })
             .collect()
     };
-    let outcomes = alter_topic_configs(ctx, planned).await;
+    let outcomes = alter_configs(ctx, planned).await;
     let mut response = AlterConfigsResponse::default();
     response.responses = request
         .resources
@@ -54,32 +58,39 @@ pub async fn handle(
 /// The change that makes the resource's configs exactly those named: set them, delete the
 /// other overrides. Validated here too, so validate_only and real requests fail alike.
 fn plan_replacement(
+    ctx: &BrokerContext,
     state: &ControllerState,
     resource: &AlterConfigsResource,
-) -> Result<TopicConfigChange, (i16, String)> {
+) -> Result<ConfigChange, (i16, String)> {
     match resource.resource_type {
-        RESOURCE_TOPIC => {}
+        RESOURCE_TOPIC => plan_topic_replacement(state, resource).map(ConfigChange::Topic),
         RESOURCE_BROKER => {
-            return Err((
-                ResponseError::InvalidRequest.code(),
-                "broker settings come from flags, SKIFF_* variables or the config file; restart the broker to change them".into(),
-            ));
+            let broker = broker_configs::target(state, &resource.resource_name)?;
+            let set = named_values(resource)?;
+            let current = match broker {
+                None => state.broker_configs().cluster(),
+                Some(id) => state.broker_configs().broker(id),
+            };
+            let delete = current
+                .keys()
+                .filter(|key| !set.iter().any(|(k, _)| k == *key))
+                .cloned()
+                .collect();
+            broker_configs::plan_change(ctx, state, broker, set, delete).map(ConfigChange::Broker)
         }
-        other => {
-            return Err((
-                ResponseError::InvalidRequest.code(),
-                format!("resource type {other} cannot be altered"),
-            ));
-        }
+        other => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("resource type {other} cannot be altered"),
+        )),
     }
-    let name = resource.resource_name.as_str();
-    let topic = TopicLookup::Name(name)
-        .resolve(state)
-        .map_err(|e| (lookup_error_code(e), format!("unknown topic {name}")))?;
+}
+
+/// The configs the request names with a value. A null value in this API means "no
+/// override", which leaving the key out also does.
+fn named_values(resource: &AlterConfigsResource) -> Result<Vec<(String, String)>, (i16, String)> {
     let mut set: Vec<(String, String)> = Vec::with_capacity(resource.configs.len());
     for config in &resource.configs {
         let key = config.name.to_string();
-        // A null value in this API means "no override", which leaving the key out also does.
         if let Some(value) = &config.value {
             if set.iter().any(|(k, _)| *k == key) {
                 return Err((
@@ -90,6 +101,18 @@ fn plan_replacement(
             set.push((key, value.to_string()));
         }
     }
+    Ok(set)
+}
+
+fn plan_topic_replacement(
+    state: &ControllerState,
+    resource: &AlterConfigsResource,
+) -> Result<TopicConfigChange, (i16, String)> {
+    let name = resource.resource_name.as_str();
+    let topic = TopicLookup::Name(name)
+        .resolve(state)
+        .map_err(|e| (lookup_error_code(e), format!("unknown topic {name}")))?;
+    let set = named_values(resource)?;
     let delete: Vec<String> = topic
         .config
         .overrides()

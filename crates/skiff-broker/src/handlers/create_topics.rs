@@ -6,6 +6,7 @@ use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use skiff_meta::broker_config::{BrokerDefaults, ConfigSource};
 use skiff_meta::topic_config::TopicConfig;
 use skiff_meta::{ControllerState, CreateTopics, NewTopic, TopicError, TopicId};
 
@@ -42,7 +43,8 @@ pub async fn handle(
                 Err((code, message)) => fail(&mut result, code, message, version),
                 Ok(new_topic) => {
                     if version >= 5 {
-                        describe_created(&mut result, &new_topic);
+                        let defaults = state.topic_defaults(Some(ctx.config.broker_id));
+                        describe_created(&mut result, &new_topic, defaults);
                     }
                     if !request.validate_only {
                         to_create.push((results.len(), new_topic));
@@ -142,23 +144,24 @@ fn fail(result: &mut CreatableTopicResult, code: i16, message: String, version: 
 }
 
 /// v5+: the created topic's partition count and full config, so clients need no DescribeConfigs.
-fn describe_created(result: &mut CreatableTopicResult, topic: &NewTopic) {
+/// Values not set on the topic come from the broker-level defaults, as DescribeConfigs shows.
+fn describe_created(result: &mut CreatableTopicResult, topic: &NewTopic, defaults: BrokerDefaults) {
     result.num_partitions = topic.partitions as i32;
     result.replication_factor = 1;
     let config = TopicConfig::from_overrides(&topic.configs).unwrap_or_default();
+    let effective = config.effective(defaults);
     result.configs = Some(
         config
             .entries()
             .map(|e| {
+                let (value, source) = effective
+                    .resolve(e.name)
+                    .unwrap_or((e.value.into(), ConfigSource::Default));
                 let mut entry = CreatableTopicConfigs::default();
                 entry.name = str_bytes(e.name);
-                entry.value = Some(str_bytes(e.value));
+                entry.value = Some(str_bytes(&value));
                 entry.read_only = e.read_only;
-                entry.config_source = if e.is_default {
-                    config_source::DEFAULT
-                } else {
-                    config_source::TOPIC
-                };
+                entry.config_source = config_source::of(source);
                 entry.is_sensitive = e.is_sensitive;
                 entry
             })

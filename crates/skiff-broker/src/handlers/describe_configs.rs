@@ -4,9 +4,15 @@ use kafka_protocol::messages::describe_configs_response::{
 };
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
-use skiff_meta::topic_config::ConfigType;
+use skiff_meta::broker_config::{
+    BROKER_CONFIGS, BrokerConfigDef, BrokerDefaults, ConfigSource, broker_config_def,
+    broker_synonym_of,
+};
+use skiff_meta::topic_config::{ConfigType, TOPIC_CONFIGS, config_def};
+use skiff_meta::{ControllerState, TopicConfig};
 
 use super::{config_source, str_bytes};
+use crate::broker_configs::static_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
 use crate::topics::TopicLookup;
@@ -29,6 +35,14 @@ struct Row {
     doc: &'static str,
     /// Whether Skiff acts on the value.
     enforced: bool,
+    /// Every layer that has a value, most specific first (Kafka's synonyms).
+    synonyms: Vec<Synonym>,
+}
+
+struct Synonym {
+    name: String,
+    value: String,
+    source: i8,
 }
 
 pub fn handle(
@@ -82,10 +96,10 @@ fn rows(
     resource_type: i8,
     name: &StrBytes,
 ) -> Result<Vec<Row>, (i16, String)> {
+    let state = ctx.controller.state();
+    let state = state.read();
     match resource_type {
         RESOURCE_TOPIC => {
-            let state = ctx.controller.state();
-            let state = state.read();
             let topic = TopicLookup::Name(name.as_str())
                 .resolve(&state)
                 .map_err(|e| {
@@ -94,43 +108,30 @@ fn rows(
                         format!("unknown topic {}", name.as_str()),
                     )
                 })?;
-            let defaults = state.log_defaults();
-            Ok(topic
-                .config
-                .entries()
-                .map(|e| {
-                    // Retention without a topic value follows the cluster's log.retention.*.
-                    let cluster_default = match e.name {
-                        "retention.ms" => Some(defaults.retention_ms.to_string()),
-                        "retention.bytes" => Some(defaults.retention_bytes.to_string()),
-                        _ => None,
-                    }
-                    .filter(|value| e.is_default && value != e.value);
-                    (e, cluster_default)
-                })
-                .map(|(e, cluster_default)| Row {
-                    name: e.name.to_string(),
-                    source: if cluster_default.is_some() {
-                        config_source::STATIC_BROKER
-                    } else if e.is_default {
-                        config_source::DEFAULT
-                    } else {
-                        config_source::TOPIC
-                    },
-                    value: cluster_default.unwrap_or_else(|| e.value.to_string()),
-                    read_only: e.read_only,
-                    config_type: type_code(e.config_type),
-                    doc: e.doc,
-                    enforced: e.honoured,
-                })
+            Ok(topic_rows(&state, &topic.config, ctx.config.broker_id))
+        }
+        // Kafka describes only the dynamic cluster defaults that are set for the default
+        // resource.
+        RESOURCE_BROKER if name.is_empty() => {
+            let defaults = state.topic_defaults(None);
+            Ok(state
+                .broker_configs()
+                .cluster()
+                .keys()
+                .filter_map(|key| broker_config_def(key))
+                .map(|def| dynamic_row(def, &defaults))
                 .collect())
         }
-        RESOURCE_BROKER if name.is_empty() || name.as_str() == ctx.config.broker_id.to_string() => {
-            Ok(broker_rows(ctx))
+        RESOURCE_BROKER if name.as_str() == ctx.config.broker_id.to_string() => {
+            Ok(broker_rows(ctx, &state))
         }
         RESOURCE_BROKER => Err((
             ResponseError::InvalidRequest.code(),
-            format!("this is broker {}", ctx.config.broker_id),
+            format!(
+                "this is broker {}; ask broker {} for its configs",
+                ctx.config.broker_id,
+                name.as_str()
+            ),
         )),
         other => Err((
             ResponseError::InvalidRequest.code(),
@@ -141,81 +142,102 @@ fn rows(
     }
 }
 
-/// Broker settings come from flags, environment and the config file, so they are read-only here.
-fn broker_rows(ctx: &BrokerContext) -> Vec<Row> {
-    let c = &ctx.config;
-    let log_defaults = ctx.controller.state().read().log_defaults();
-    let row = |name: &str, value: String, config_type: ConfigType, doc: &'static str| Row {
-        name: name.to_string(),
+/// Every topic config with its effective value as this broker sees it: the topic's override,
+/// else the broker-level default (dynamic, static or built in), with Kafka's synonyms.
+fn topic_rows(state: &ControllerState, config: &TopicConfig, broker_id: i32) -> Vec<Row> {
+    let defaults = state.topic_defaults(Some(broker_id));
+    let effective = config.effective(defaults);
+    TOPIC_CONFIGS
+        .iter()
+        .map(|def| {
+            let (value, source) = effective
+                .resolve(def.name)
+                .unwrap_or((def.default.into(), ConfigSource::Default));
+            let mut synonyms = Vec::with_capacity(4);
+            if let Some(value) = config.overrides().get(def.name) {
+                synonyms.push(Synonym {
+                    name: def.name.to_string(),
+                    value: value.clone(),
+                    source: config_source::TOPIC,
+                });
+            }
+            match broker_synonym_of(def.name) {
+                Some(broker) => synonyms.extend(broker_synonyms(broker.name, &defaults)),
+                None if source == ConfigSource::Default => synonyms.push(Synonym {
+                    name: def.name.to_string(),
+                    value: def.default.to_string(),
+                    source: config_source::DEFAULT,
+                }),
+                None => {}
+            }
+            Row {
+                name: def.name.to_string(),
+                value: value.into_owned(),
+                source: config_source::of(source),
+                read_only: false,
+                config_type: type_code(def.config_type),
+                doc: def.doc,
+                enforced: def.honoured,
+                synonyms,
+            }
+        })
+        .collect()
+}
+
+fn broker_synonyms(key: &'static str, defaults: &BrokerDefaults<'_>) -> Vec<Synonym> {
+    defaults
+        .layers(key)
+        .into_iter()
+        .map(|(value, source)| Synonym {
+            name: key.to_string(),
+            value: value.into_owned(),
+            source: config_source::of(source),
+        })
+        .collect()
+}
+
+/// A dynamic broker config as `defaults` resolve it.
+fn dynamic_row(def: &'static BrokerConfigDef, defaults: &BrokerDefaults<'_>) -> Row {
+    let synonyms = broker_synonyms(def.name, defaults);
+    let (value, source) = synonyms
+        .first()
+        .map(|s| (s.value.clone(), s.source))
+        .unwrap_or_default();
+    Row {
+        name: def.name.to_string(),
         value,
+        source,
+        read_only: false,
+        config_type: config_def(def.topic_key).map_or(2, |d| type_code(d.config_type)),
+        doc: def.doc,
+        enforced: true,
+        synonyms,
+    }
+}
+
+/// This broker's configs: the dynamic ones as they apply to it, and the settings fixed at
+/// start (flags, `SKIFF_*` variables, the config file), which are read-only.
+fn broker_rows(ctx: &BrokerContext, state: &ControllerState) -> Vec<Row> {
+    let defaults = state.topic_defaults(Some(ctx.config.broker_id));
+    let statics = static_configs(ctx).into_iter().map(|c| Row {
+        name: c.name.to_string(),
+        synonyms: vec![Synonym {
+            name: c.name.to_string(),
+            value: c.value.clone(),
+            source: config_source::STATIC_BROKER,
+        }],
+        value: c.value,
         source: config_source::STATIC_BROKER,
         read_only: true,
-        config_type: type_code(config_type),
-        doc,
+        config_type: type_code(c.config_type),
+        doc: c.doc,
         enforced: true,
-    };
-    vec![
-        row(
-            "broker.id",
-            c.broker_id.to_string(),
-            ConfigType::Int,
-            "This broker's id.",
-        ),
-        row(
-            "auto.create.topics.enable",
-            c.auto_create_topics.to_string(),
-            ConfigType::Bool,
-            "Create unknown topics on Metadata requests.",
-        ),
-        row(
-            "num.partitions",
-            c.default_partitions.to_string(),
-            ConfigType::Int,
-            "Partitions of topics created without a count.",
-        ),
-        row(
-            "socket.request.max.bytes",
-            c.max_request_bytes.to_string(),
-            ConfigType::Int,
-            "Largest request frame accepted.",
-        ),
-        row(
-            "connections.max.idle.ms",
-            c.connections_max_idle_ms.to_string(),
-            ConfigType::Long,
-            "Idle connections are closed after this long (0: never).",
-        ),
-        row(
-            "message.max.bytes",
-            "1048588".into(),
-            ConfigType::Int,
-            "Default max.message.bytes for topics.",
-        ),
-        row(
-            "log.retention.ms",
-            log_defaults.retention_ms.to_string(),
-            ConfigType::Long,
-            "How long topics without retention.ms keep data (-1: forever); set on the controller.",
-        ),
-        row(
-            "log.retention.bytes",
-            log_defaults.retention_bytes.to_string(),
-            ConfigType::Long,
-            "How much a partition of a topic without retention.bytes keeps (-1: no limit); set on the controller.",
-        ),
-        row(
-            "skiff.flush.bytes",
-            c.flush_bytes.to_string(),
-            ConfigType::Int,
-            "Segment size that triggers a flush.",
-        ),
-        row(
-            "skiff.flush.interval.ms",
-            c.flush_interval_ms.to_string(),
-            ConfigType::Long,
-            "Longest a batch waits before its segment is flushed.",
-        ),
-    ]
+    });
+    let mut rows: Vec<Row> = statics
+        .chain(BROKER_CONFIGS.iter().map(|def| dynamic_row(def, &defaults)))
+        .collect();
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
 }
 
 fn shape(
@@ -230,11 +252,17 @@ fn shape(
     entry.read_only = row.read_only;
     entry.config_source = row.source;
     if include_synonyms {
-        let mut synonym = DescribeConfigsSynonym::default();
-        synonym.name = entry.name.clone();
-        synonym.value = entry.value.clone();
-        synonym.source = row.source;
-        entry.synonyms = vec![synonym];
+        entry.synonyms = row
+            .synonyms
+            .iter()
+            .map(|s| {
+                let mut synonym = DescribeConfigsSynonym::default();
+                synonym.name = str_bytes(&s.name);
+                synonym.value = Some(str_bytes(&s.value));
+                synonym.source = s.source;
+                synonym
+            })
+            .collect();
     }
     if version >= 3 {
         entry.config_type = row.config_type;

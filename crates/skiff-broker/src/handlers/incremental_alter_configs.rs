@@ -2,12 +2,14 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+use skiff_meta::broker_config::broker_config_def;
 use skiff_meta::topic_config::{ConfigType, config_def};
 use skiff_meta::{ControllerState, TopicConfigChange};
 
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::str_bytes;
-use crate::admin::alter_topic_configs;
+use crate::admin::{ConfigChange, alter_configs};
+use crate::broker_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
 use crate::kafka_error::topic_error_code;
@@ -30,11 +32,11 @@ pub async fn handle(
             .resources
             .iter()
             .map(|resource| {
-                plan_change(&state, resource).map(|c| (!request.validate_only).then_some(c))
+                plan_change(ctx, &state, resource).map(|c| (!request.validate_only).then_some(c))
             })
             .collect()
     };
-    let outcomes = alter_topic_configs(ctx, planned).await;
+    let outcomes = alter_configs(ctx, planned).await;
     let mut response = IncrementalAlterConfigsResponse::default();
     response.responses = request
         .resources
@@ -56,34 +58,53 @@ pub async fn handle(
 
 /// Turns the resource's operations into one validated set/delete change for the controller.
 fn plan_change(
+    ctx: &BrokerContext,
     state: &ControllerState,
     resource: &AlterConfigsResource,
-) -> Result<TopicConfigChange, (i16, String)> {
-    let invalid = |message: String| (ResponseError::InvalidConfig.code(), message);
+) -> Result<ConfigChange, (i16, String)> {
     match resource.resource_type {
-        RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => {
-            return Err((
-                ResponseError::InvalidRequest.code(),
-                "broker settings come from flags, SKIFF_* variables or the config file; restart the broker to change them".into(),
-            ));
-        }
-        other => {
-            return Err((
-                ResponseError::InvalidRequest.code(),
-                format!("resource type {other} cannot be altered"),
-            ));
-        }
+        RESOURCE_TOPIC => plan_topic_change(state, resource).map(ConfigChange::Topic),
+        RESOURCE_BROKER => plan_broker_change(ctx, state, resource).map(ConfigChange::Broker),
+        other => Err((
+            ResponseError::InvalidRequest.code(),
+            format!("resource type {other} cannot be altered"),
+        )),
     }
-    let topic = TopicLookup::Name(resource.resource_name.as_str())
-        .resolve(state)
-        .map_err(|e| {
-            (
-                lookup_error_code(e),
-                format!("unknown topic {}", resource.resource_name.as_str()),
-            )
-        })?;
+}
 
+/// The dynamic configs of the cluster default or one broker. APPEND and SUBTRACT start from
+/// the value in effect for that target (as Kafka starts from the entity's current value).
+fn plan_broker_change(
+    ctx: &BrokerContext,
+    state: &ControllerState,
+    resource: &AlterConfigsResource,
+) -> Result<skiff_meta::AlterBrokerConfigs, (i16, String)> {
+    let broker = broker_configs::target(state, &resource.resource_name)?;
+    let defaults = state.topic_defaults(broker);
+    let (set, delete) = operations(resource, |name| {
+        let is_list = broker_config_def(name)
+            .and_then(|d| config_def(d.topic_key))
+            .is_some_and(|d| d.config_type == ConfigType::List);
+        is_list.then(|| {
+            defaults
+                .resolve(name)
+                .map(|(value, _)| value.into_owned())
+                .unwrap_or_default()
+        })
+    })?;
+    broker_configs::plan_change(ctx, state, broker, set, delete)
+}
+
+/// The keys to set (with their values) and the keys to delete.
+type SetAndDelete = (Vec<(String, String)>, Vec<String>);
+
+/// SET and DELETE as they are; APPEND and SUBTRACT turned into a SET of the list
+/// `current_list` gives for the key (`None`: not a list config).
+fn operations(
+    resource: &AlterConfigsResource,
+    current_list: impl Fn(&str) -> Option<String>,
+) -> Result<SetAndDelete, (i16, String)> {
+    let invalid = |message: String| (ResponseError::InvalidConfig.code(), message);
     let mut set: Vec<(String, String)> = Vec::new();
     let mut delete: Vec<String> = Vec::new();
     for op in &resource.configs {
@@ -96,13 +117,11 @@ fn plan_change(
             )),
             OP_DELETE => delete.push(name),
             OP_APPEND | OP_SUBTRACT => {
-                let is_list = config_def(&name).is_some_and(|d| d.config_type == ConfigType::List);
-                if !is_list {
-                    return Err(invalid(format!(
+                let current = current_list(&name).ok_or_else(|| {
+                    invalid(format!(
                         "{name}: APPEND and SUBTRACT apply to list configs only"
-                    )));
-                }
-                let current = topic.config.get(&name).unwrap_or_default();
+                    ))
+                })?;
                 let mut items: Vec<String> = current
                     .split(',')
                     .filter(|s| !s.is_empty())
@@ -131,6 +150,36 @@ fn plan_change(
             }
         }
     }
+    Ok((set, delete))
+}
+
+fn plan_topic_change(
+    state: &ControllerState,
+    resource: &AlterConfigsResource,
+) -> Result<TopicConfigChange, (i16, String)> {
+    match resource.resource_type {
+        RESOURCE_TOPIC => {}
+        other => {
+            return Err((
+                ResponseError::InvalidRequest.code(),
+                format!("resource type {other} cannot be altered"),
+            ));
+        }
+    }
+    let topic = TopicLookup::Name(resource.resource_name.as_str())
+        .resolve(state)
+        .map_err(|e| {
+            (
+                lookup_error_code(e),
+                format!("unknown topic {}", resource.resource_name.as_str()),
+            )
+        })?;
+
+    let (set, delete) = operations(resource, |name| {
+        config_def(name)
+            .filter(|d| d.config_type == ConfigType::List)
+            .map(|_| topic.config.get(name).unwrap_or_default().to_string())
+    })?;
     // Validate now so validate_only requests and real ones fail the same way.
     let mut preview = topic.config.clone();
     preview

@@ -67,7 +67,21 @@ pub(crate) fn topic_with_partition<'s>(
 
 /// Where a config value comes from, as DescribeConfigs and CreateTopics report it.
 pub(crate) mod config_source {
+    use skiff_meta::broker_config::ConfigSource;
+
     pub const TOPIC: i8 = 1;
+    pub const DYNAMIC_BROKER: i8 = 2;
+    pub const DYNAMIC_DEFAULT_BROKER: i8 = 3;
     pub const STATIC_BROKER: i8 = 4;
     pub const DEFAULT: i8 = 5;
+
+    pub fn of(source: ConfigSource) -> i8 {
+        match source {
+            ConfigSource::Topic => TOPIC,
+            ConfigSource::DynamicBroker => DYNAMIC_BROKER,
+            ConfigSource::DynamicDefaultBroker => DYNAMIC_DEFAULT_BROKER,
+            ConfigSource::StaticBroker => STATIC_BROKER,
+            ConfigSource::Default => DEFAULT,
+        }
+    }
 }

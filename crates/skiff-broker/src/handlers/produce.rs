@@ -7,7 +7,7 @@ use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
-use skiff_meta::TopicConfig;
+use skiff_meta::broker_config::EffectiveTopicConfig;
 use skiff_meta::topic_config::TimestampType;
 use skiff_meta::{BatchOutcome, ChunkOutcome, ControllerState};
 use skiff_records::{BatchSummary, ProduceRules};
@@ -212,7 +212,11 @@ fn plan_partition(
     let Some(records) = records else {
         return failed(ResponseError::CorruptMessage, "no record data".into());
     };
-    let rules = produce_rules(&topic.config, ctx.config.max_decompressed_multiple, now);
+    // Produce checks are this broker's own, so its per-broker overrides apply.
+    let config = topic
+        .config
+        .effective(state.topic_defaults(Some(ctx.config.broker_id)));
+    let rules = produce_rules(&config, ctx.config.max_decompressed_multiple, now);
     if let Err(invalid) = skiff_records::validate_record_set(&records, &rules, scratch) {
         debug!(topic = topic_name, partition, error = %invalid, "rejected produce data");
         return PartitionPlan::Failed {
@@ -227,7 +231,7 @@ fn plan_partition(
             "transactional batches are not supported by Skiff yet".into(),
         );
     }
-    let (records, log_append_time) = match topic.config.timestamp_type() {
+    let (records, log_append_time) = match config.timestamp_type() {
         TimestampType::CreateTime => (records, None),
         TimestampType::LogAppendTime => match stamp_log_append_time(&records, scratch, now) {
             Ok(stamped) => {
@@ -254,17 +258,18 @@ fn plan_partition(
 }
 
 /// What the topic's configs ask of produced records (Kafka's LogValidator settings).
-fn produce_rules(config: &TopicConfig, max_decompressed_multiple: usize, now: i64) -> ProduceRules {
+fn produce_rules(
+    config: &EffectiveTopicConfig<'_>,
+    max_decompressed_multiple: usize,
+    now: i64,
+) -> ProduceRules {
     let max_batch_bytes = usize::try_from(config.max_message_bytes()).unwrap_or(0);
     let timestamp_range = match config.timestamp_type() {
         // The broker's clock replaces every timestamp: the producer's do not matter.
         TimestampType::LogAppendTime => None,
         TimestampType::CreateTime => {
             // The deprecated symmetric bound still applies when set, as in Kafka 3.x.
-            let difference = config
-                .get("message.timestamp.difference.max.ms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(i64::MAX);
+            let difference = config.message_timestamp_difference_max_ms();
             let before = config.message_timestamp_before_max_ms().min(difference);
             let after = config.message_timestamp_after_max_ms().min(difference);
             (before < i64::MAX || after < i64::MAX)

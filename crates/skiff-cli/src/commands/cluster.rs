@@ -1,11 +1,11 @@
-//! `skiff cluster status`.
+//! `skiff cluster status|describe-config|alter-config`.
 
 use clap::{Args, Subcommand};
 use futures::future::join_all;
 use serde_json::{Value, json};
-use skiff_client::{ConfigResource, KafkaClient};
+use skiff_client::{AlterConfigOp, ConfigResource, KafkaClient};
 
-use super::common::ClientArgs;
+use super::common::{ClientArgs, parse_key_value};
 use crate::output::{Table, or_dash, print_json, print_text};
 
 #[derive(Debug, Args)]
@@ -21,6 +21,49 @@ pub enum ClusterCommand {
         skiff cluster status\n  \
         skiff cluster status --bootstrap broker-1:9092,broker-2:9092 --json")]
     Status(StatusArgs),
+    /// Broker configs: one broker's (every key, with its source), or with no --broker the
+    /// cluster-wide dynamic defaults that are set.
+    #[command(after_help = "Examples:\n  \
+        skiff cluster describe-config\n  \
+        skiff cluster describe-config --broker 1 --json")]
+    DescribeConfig(DescribeConfigArgs),
+    /// Set or delete dynamic broker configs, for the whole cluster or (--broker) one broker;
+    /// they take effect without a restart.
+    #[command(after_help = "Examples:\n  \
+        skiff cluster alter-config --set log.retention.ms=86400000\n  \
+        skiff cluster alter-config --set log.cleanup.policy=compact,delete\n  \
+        skiff cluster alter-config --broker 1 --set message.max.bytes=2097152\n  \
+        skiff cluster alter-config --delete log.retention.ms")]
+    AlterConfig(AlterConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeConfigArgs {
+    /// A broker id; without it, the cluster-wide defaults.
+    #[arg(long, value_name = "ID")]
+    pub broker: Option<i32>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["set", "delete"]))]
+pub struct AlterConfigArgs {
+    /// A broker id; without it, the cluster-wide default every broker falls back on.
+    #[arg(long, value_name = "ID")]
+    pub broker: Option<i32>,
+    /// Set a key (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+    /// Remove a dynamic value, so the next layer applies (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub delete: Vec<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+fn resource(broker: Option<i32>) -> ConfigResource {
+    broker.map_or(ConfigResource::BrokerDefault, ConfigResource::Broker)
 }
 
 #[derive(Debug, Args)]
@@ -32,7 +75,79 @@ pub struct StatusArgs {
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     match args.command {
         ClusterCommand::Status(args) => status(args).await,
+        ClusterCommand::DescribeConfig(args) => describe_config(args).await,
+        ClusterCommand::AlterConfig(args) => alter_config(args).await,
     }
+}
+
+async fn describe_config(args: DescribeConfigArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let configs = client.describe_configs(&resource(args.broker)).await?;
+    if args.client.json {
+        let configs: Vec<Value> = configs
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "value": if c.sensitive { None } else { c.value.clone() },
+                    "source": c.source.name(),
+                    "read_only": c.read_only,
+                })
+            })
+            .collect();
+        print_json(&json!({"broker": args.broker, "configs": configs}))?;
+        return Ok(());
+    }
+    if configs.is_empty() {
+        print_text("no cluster-wide dynamic broker configs are set\n")?;
+        return Ok(());
+    }
+    let mut table = Table::new(&["CONFIG", "VALUE", "SOURCE", "DYNAMIC"]);
+    for c in &configs {
+        let value = if c.sensitive {
+            "(sensitive)".to_owned()
+        } else {
+            or_dash(c.value.as_deref())
+        };
+        let dynamic = if c.read_only { "no" } else { "yes" };
+        table.row(vec![
+            c.name.clone(),
+            value,
+            c.source.name(),
+            dynamic.to_owned(),
+        ]);
+    }
+    print_text(&table.render())?;
+    Ok(())
+}
+
+async fn alter_config(args: AlterConfigArgs) -> anyhow::Result<()> {
+    let client = args.client.connect().await?;
+    let ops: Vec<AlterConfigOp> = args
+        .set
+        .iter()
+        .map(|(k, v)| AlterConfigOp::Set(k.clone(), v.clone()))
+        .chain(args.delete.iter().map(|k| AlterConfigOp::Delete(k.clone())))
+        .collect();
+    let target = resource(args.broker);
+    client.alter_configs(&target, &ops).await?;
+    if args.client.json {
+        let set: serde_json::Map<String, Value> = args
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        print_json(&json!({"broker": args.broker, "set": set, "deleted": args.delete}))?;
+    } else {
+        let mut changes: Vec<String> = args
+            .set
+            .iter()
+            .map(|(k, v)| format!("set {k}={v}"))
+            .collect();
+        changes.extend(args.delete.iter().map(|k| format!("removed {k}")));
+        print_text(&format!("updated {target}: {}\n", changes.join(", ")))?;
+    }
+    Ok(())
 }
 
 /// Skiff brokers describe `skiff.*` settings among their configs; other Kafka brokers do not.

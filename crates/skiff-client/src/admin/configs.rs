@@ -24,13 +24,16 @@ const OP_DELETE: i8 = 1;
 pub enum ConfigResource {
     Topic(String),
     Broker(i32),
+    /// The dynamic broker configs every broker falls back on (Kafka's BROKER resource with an
+    /// empty name).
+    BrokerDefault,
 }
 
 impl ConfigResource {
     fn kind(&self) -> i8 {
         match self {
             ConfigResource::Topic(_) => RESOURCE_TOPIC,
-            ConfigResource::Broker(_) => RESOURCE_BROKER,
+            ConfigResource::Broker(_) | ConfigResource::BrokerDefault => RESOURCE_BROKER,
         }
     }
 
@@ -38,6 +41,7 @@ impl ConfigResource {
         match self {
             ConfigResource::Topic(name) => name.clone(),
             ConfigResource::Broker(id) => id.to_string(),
+            ConfigResource::BrokerDefault => String::new(),
         }
     }
 }
@@ -47,6 +51,7 @@ impl fmt::Display for ConfigResource {
         match self {
             ConfigResource::Topic(name) => write!(f, "topic {name}"),
             ConfigResource::Broker(id) => write!(f, "broker {id}"),
+            ConfigResource::BrokerDefault => write!(f, "the cluster-wide broker defaults"),
         }
     }
 }
@@ -164,7 +169,7 @@ impl KafkaClient {
     ) -> Result<std::sync::Arc<BrokerConnection>, ClientError> {
         match resource {
             ConfigResource::Broker(id) => self.broker(*id).await,
-            ConfigResource::Topic(_) => self.any_broker().await,
+            ConfigResource::Topic(_) | ConfigResource::BrokerDefault => self.any_broker().await,
         }
     }
 
@@ -216,7 +221,9 @@ impl KafkaClient {
         self.retry_once(None, async || {
             let connection = match resource {
                 ConfigResource::Broker(id) => self.broker(*id).await?,
-                ConfigResource::Topic(_) => self.controller().await?,
+                ConfigResource::Topic(_) | ConfigResource::BrokerDefault => {
+                    self.controller().await?
+                }
             };
             let response = connection.send(&request).await?;
             let result = response

@@ -34,7 +34,13 @@ pub(crate) fn job_for(
     policy: MergePolicy,
     settled: &mut SettledPrefixes,
 ) -> Option<JobSpec> {
-    if !topic.config.cleanup_policy().compact {
+    // Compaction is planned cluster-wide: the controller's view, no broker's overrides.
+    if !topic
+        .config
+        .effective(state.topic_defaults(None))
+        .cleanup_policy()
+        .compact
+    {
         return merge_for(state, topic, partition, now_ms, policy, settled);
     }
     let at = PartitionRef {
@@ -59,7 +65,7 @@ pub(crate) fn compaction_for(
     now_ms: i64,
     object_bytes: u64,
 ) -> Option<JobSpec> {
-    let config = &topic.config;
+    let config = topic.config.effective(state.topic_defaults(None));
     let at = PartitionRef {
         topic_id: topic.id,
         partition,
@@ -278,6 +284,41 @@ mod tests {
         }
         let spec = plan(&state, T0 + 10 * MINUTE).expect("a merge");
         assert_eq!(spec.kind, JobKind::Merge);
+    }
+
+    #[test]
+    fn the_cluster_default_broker_configs_make_a_topic_compacted() {
+        let mut state = state(&[]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * MINUTE, 100);
+        }
+        let defaults = [
+            ("log.cleanup.policy", "compact"),
+            ("log.cleaner.min.compaction.lag.ms", "60000"),
+            ("log.cleaner.delete.retention.ms", "1000"),
+        ];
+        apply(
+            &mut state,
+            AlterBrokerConfigs {
+                broker: None,
+                set: defaults
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                delete: vec![],
+            },
+        )
+        .expect("valid broker configs");
+        // As if the topic itself said so: the first two entries are a minute old.
+        let spec = plan(&state, T0 + 150_000).expect("a compaction");
+        assert_eq!(
+            spec.kind,
+            JobKind::CompactLog {
+                tombstone_cutoff_ms: T0 + 149_000,
+                object_bytes: 10_000,
+            }
+        );
+        assert_eq!((spec.first_offset, spec.last_offset), (0, 19));
     }
 
     #[test]

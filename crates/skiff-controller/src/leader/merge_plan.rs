@@ -121,10 +121,10 @@ pub(crate) fn merge_from(
         return None;
     }
     let log = topic.partitions.get(usize::try_from(partition).ok()?)?;
-    let defaults = state.log_defaults();
-    let deletes = topic.config.cleanup_policy().delete;
-    let retention_ms = topic.config.retention_ms_or(defaults.retention_ms);
-    let retention_bytes = topic.config.retention_bytes_or(defaults.retention_bytes);
+    let config = topic.config.effective(state.topic_defaults(None));
+    let deletes = config.cleanup_policy().delete;
+    let retention_ms = config.retention_ms();
+    let retention_bytes = config.retention_bytes();
     let (retention_ms, retention_bytes) = if deletes {
         (retention_ms, retention_bytes)
     } else {

@@ -83,12 +83,12 @@ fn due_in_topic(state: &ControllerState, id: TopicId, now_ms: i64, due: &mut Vec
     let Some(topic) = state.topic(&id) else {
         return;
     };
-    if !topic.config.cleanup_policy().delete {
+    let config = topic.config.effective(state.topic_defaults(None));
+    if !config.cleanup_policy().delete {
         return;
     }
-    let defaults = state.log_defaults();
-    let retention_ms = topic.config.retention_ms_or(defaults.retention_ms);
-    let retention_bytes = topic.config.retention_bytes_or(defaults.retention_bytes);
+    let retention_ms = config.retention_ms();
+    let retention_bytes = config.retention_bytes();
     if retention_ms < 0 && retention_bytes < 0 {
         return;
     }

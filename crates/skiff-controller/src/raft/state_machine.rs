@@ -22,15 +22,15 @@ use super::types::{
 use skiff_meta::CommandResponse;
 use skiff_meta::state::{
     ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
-    ControllerStateV5, ControllerStateV6,
+    ControllerStateV5, ControllerStateV6, ControllerStateV7,
 };
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
 /// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys and the
-/// archive progress, 7 the SCRAM users. Every
+/// archive progress, 7 the SCRAM users, 8 the dynamic broker configs. Every
 /// earlier layout is still read, so older data directories start.
-const SNAPSHOT_FORMAT_VERSION: u8 = 7;
+const SNAPSHOT_FORMAT_VERSION: u8 = 8;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +74,7 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
         }
+        Some((7, rest)) => decode_legacy::<ControllerStateV7>(rest),
         Some((6, rest)) => decode_legacy::<ControllerStateV6>(rest),
         Some((5, rest)) => decode_legacy::<ControllerStateV5>(rest),
         Some((4, rest)) => decode_legacy::<ControllerStateV4>(rest),
@@ -353,10 +354,20 @@ mod tests {
     /// The encoded payload without the SCRAM users format 7 appended (none: one empty map,
     /// one byte).
     fn as_format_6(current: &[u8]) -> Vec<u8> {
+        let current = &as_format_7(current);
         assert_eq!(current.last(), Some(&0), "no users");
         let mut v6 = current[..current.len() - 1].to_vec();
         v6[0] = 6;
         v6
+    }
+
+    /// The encoded payload without the dynamic broker configs format 8 appended (none: two
+    /// empty maps, one byte each).
+    fn as_format_7(current: &[u8]) -> Vec<u8> {
+        assert_eq!(&current[current.len() - 2..], &[0, 0], "no broker configs");
+        let mut v7 = current[..current.len() - 2].to_vec();
+        v7[0] = 7;
+        v7
     }
 
     /// The encoded payload without what format 6 appended: the collected orphans (the state
@@ -383,10 +394,12 @@ mod tests {
     }
 
     #[test]
-    fn format_1_to_6_snapshots_still_load() {
+    fn format_1_to_7_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
         let current_6 = encode_payload(&meta, &state).expect("encodes");
+        let (_, loaded) = decode_payload(&as_format_7(&current_6)).expect("format 7 decodes");
+        assert_eq!(loaded, state);
         let (_, loaded) = decode_payload(&as_format_6(&current_6)).expect("format 6 decodes");
         assert_eq!(loaded, state);
         let (_, loaded) = decode_payload(&as_format_5(&current_6)).expect("format 5 decodes");
@@ -411,7 +424,7 @@ mod tests {
         v1[0] = 1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current_6).expect("format 7 decodes");
+        let (_, again) = decode_payload(&current_6).expect("format 8 decodes");
         assert_eq!(again, state);
     }
 
@@ -445,7 +458,7 @@ mod tests {
     fn unknown_snapshot_formats_are_refused() {
         let err = decode_payload(&[9, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 7)),
+            matches!(err, SnapshotError::UnsupportedVersion(9, 8)),
             "{err}"
         );
     }

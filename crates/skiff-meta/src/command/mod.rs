@@ -10,6 +10,7 @@
 //! variant did (postcard writes neither names nor lengths for structs).
 
 mod archive;
+mod broker_configs;
 mod brokers;
 mod groups;
 mod jobs;
@@ -22,6 +23,7 @@ mod users;
 use serde::{Deserialize, Serialize};
 
 pub use archive::{ArchiveCommitError, CommitArchive};
+pub use broker_configs::AlterBrokerConfigs;
 pub use brokers::{
     BrokerHeartbeat, BrokerInfo, ExpireBroker, ForgetObjects, HeartbeatAnswer, InitCluster,
     RegisterBroker, RenewBrokerLease, UnregisterBroker,
@@ -96,6 +98,7 @@ pub enum Command {
     CommitArchive(CommitArchive),
     CommitJobOutputs(CommitJobOutputs),
     AlterScramCredentials(AlterScramCredentials),
+    AlterBrokerConfigs(AlterBrokerConfigs),
 }
 
 impl Command {
@@ -136,6 +139,7 @@ impl Command {
             Command::CommitArchive(_) => "CommitArchive",
             Command::CommitJobOutputs(_) => "CommitJobOutputs",
             Command::AlterScramCredentials(_) => "AlterScramCredentials",
+            Command::AlterBrokerConfigs(_) => "AlterBrokerConfigs",
         }
     }
 }
@@ -181,6 +185,7 @@ pub enum CommandResponse {
     ArchiveCommitted(Result<(), ArchiveCommitError>),
     /// One per change of `AlterScramCredentials`, same order.
     ScramCredentialsAltered(Vec<Result<(), UserError>>),
+    BrokerConfigsAltered(Result<(), crate::broker_config::BrokerConfigError>),
 }
 
 impl CommandResponse {
@@ -207,6 +212,7 @@ impl CommandResponse {
             CommandResponse::OrphansCondemned(_) => "OrphansCondemned",
             CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
             CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
+            CommandResponse::BrokerConfigsAltered(_) => "BrokerConfigsAltered",
         }
     }
 }

@@ -5,26 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::TopicId;
 
-/// Kafka's `log.retention.ms` default (7 days).
-pub const DEFAULT_LOG_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-
-/// What a topic without its own `retention.ms` / `retention.bytes` gets: Kafka's broker
-/// configs `log.retention.ms` and `log.retention.bytes`. `-1` keeps data forever (time) or
-/// without a size limit (bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogDefaults {
-    pub retention_ms: i64,
-    pub retention_bytes: i64,
-}
-
-impl Default for LogDefaults {
-    fn default() -> Self {
-        LogDefaults {
-            retention_ms: DEFAULT_LOG_RETENTION_MS,
-            retention_bytes: -1,
-        }
-    }
-}
+pub use crate::broker_config::{DEFAULT_LOG_RETENTION_MS, LogDefaults};
 
 /// Replaces the cluster-wide retention defaults. Proposed by the controller leader when its
 /// settings differ from the replicated ones, so every broker describes the same defaults.

@@ -14,6 +14,7 @@ use super::live_history::LiveBrokerHistory;
 use super::object::ObjectMeta;
 use super::producer::{ProducerExpiryIndex, ProducerRegistry};
 use super::topic::Topic;
+use super::users::UserRegistry;
 use crate::command::BrokerInfo;
 use crate::ids::TopicId;
 
@@ -66,6 +67,54 @@ pub struct ControllerStateV3 {
     producer_expiry: ProducerExpiryIndex,
     groups: GroupRegistry,
     broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+/// Snapshot format 7: format 6 plus SCRAM users, before dynamic broker configs. Field order
+/// is the on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV7 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+    lifecycle: Lifecycle,
+    condemned: CondemnedObjects,
+    archives: BTreeMap<TopicId, ArchiveProgress>,
+    users: UserRegistry,
+}
+
+impl From<ControllerStateV7> for ControllerState {
+    fn from(v7: ControllerStateV7) -> Self {
+        ControllerState {
+            cluster_id: v7.cluster_id,
+            brokers: v7.brokers,
+            topics: v7.topics,
+            topic_names: v7.topic_names,
+            objects: v7.objects,
+            next_object_id: v7.next_object_id,
+            clock_ms: v7.clock_ms,
+            last_producer_sweep_ms: v7.last_producer_sweep_ms,
+            producers: v7.producers,
+            producer_expiry: v7.producer_expiry,
+            groups: v7.groups,
+            broker_leases: v7.broker_leases,
+            live_history: v7.live_history,
+            lifecycle: v7.lifecycle,
+            condemned: v7.condemned,
+            archives: v7.archives,
+            users: v7.users,
+            ..ControllerState::default()
+        }
+    }
 }
 
 /// Snapshot format 6: format 5 plus the collected orphans and the archive progress, before

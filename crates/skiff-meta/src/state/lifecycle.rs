@@ -82,7 +82,6 @@ impl ControllerState {
         partitions: &[PartitionRef],
     ) -> Vec<Result<Truncation, LogError>> {
         self.clock_ms = self.clock_ms.max(now_ms);
-        let defaults = self.lifecycle.defaults;
         partitions
             .iter()
             .map(|at| {
@@ -90,12 +89,11 @@ impl ControllerState {
                     .topics
                     .get(&at.topic_id)
                     .ok_or(LogError::UnknownTopicOrPartition)?;
-                let config = &topic.config;
+                // Retention is cluster-wide: the controller's view, no broker's overrides.
+                let config = topic.config.effective(self.topic_defaults(None));
                 let deletes = config.cleanup_policy().delete;
-                let (retention_ms, retention_bytes) = (
-                    config.retention_ms_or(defaults.retention_ms),
-                    config.retention_bytes_or(defaults.retention_bytes),
-                );
+                let (retention_ms, retention_bytes) =
+                    (config.retention_ms(), config.retention_bytes());
                 let log = self
                     .partition_log(*at)
                     .ok_or(LogError::UnknownTopicOrPartition)?;

@@ -28,7 +28,7 @@ pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
 pub use legacy::{
     ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
-    ControllerStateV6,
+    ControllerStateV6, ControllerStateV7,
 };
 pub use lifecycle::{IndexEntryCounts, Lifecycle};
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
@@ -42,6 +42,7 @@ pub use producer::{
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
 pub use users::UserRegistry;
 
+use crate::broker_config::{BrokerConfigs, BrokerDefaults};
 use crate::command::{BrokerInfo, Command, CommandResponse};
 use crate::error::ProposeError;
 use crate::ids::TopicId;
@@ -75,6 +76,8 @@ pub struct ControllerState {
     archives: BTreeMap<TopicId, ArchiveProgress>,
     /// Added in snapshot format 7 (older snapshots have no users).
     users: UserRegistry,
+    /// Added in snapshot format 8 (older snapshots have no dynamic broker configs).
+    broker_configs: BrokerConfigs,
 }
 
 impl ControllerState {
@@ -197,6 +200,10 @@ impl ControllerState {
             Command::AlterScramCredentials(alter) => {
                 CommandResponse::ScramCredentialsAltered(self.alter_scram_credentials(alter))
             }
+            Command::AlterBrokerConfigs(alter) => CommandResponse::BrokerConfigsAltered(
+                self.broker_configs
+                    .alter(alter.broker, &alter.set, &alter.delete),
+            ),
         }
     }
 
@@ -312,6 +319,17 @@ impl ControllerState {
 
     pub fn group_count(&self) -> usize {
         self.groups.len()
+    }
+
+    /// The dynamic broker configs (cluster default and per-broker overrides).
+    pub fn broker_configs(&self) -> &BrokerConfigs {
+        &self.broker_configs
+    }
+
+    /// What topic configs fall back on as seen from `broker` (`None`: cluster-wide, as the
+    /// controller plans): dynamic broker configs, then the static retention flags.
+    pub fn topic_defaults(&self, broker: Option<i32>) -> BrokerDefaults<'_> {
+        BrokerDefaults::new(&self.broker_configs, broker, self.lifecycle.defaults)
     }
 
     /// The latest command time applied (the state machine's clock).

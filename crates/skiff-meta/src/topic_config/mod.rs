@@ -1,4 +1,5 @@
-//! Topic config overrides: validation against Kafka's table and typed getters for the broker.
+//! Topic config overrides: validation against Kafka's table. The typed getters, which fall
+//! back on the broker-level defaults, are in [`crate::broker_config`].
 
 mod error;
 mod table;
@@ -114,114 +115,6 @@ impl TopicConfig {
     pub fn get(&self, key: &str) -> Option<&str> {
         let def = config_def(key)?;
         Some(self.overrides.get(key).map_or(def.default, String::as_str))
-    }
-
-    fn long(&self, key: &str, default: i64) -> i64 {
-        self.get(key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    }
-
-    /// `max.message.bytes`: the largest batch the broker accepts.
-    pub fn max_message_bytes(&self) -> i32 {
-        self.get("max.message.bytes")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1_048_588)
-    }
-
-    pub fn timestamp_type(&self) -> TimestampType {
-        match self.get("message.timestamp.type") {
-            Some("LogAppendTime") => TimestampType::LogAppendTime,
-            _ => TimestampType::CreateTime,
-        }
-    }
-
-    /// `skiff.archive.enable`: whether the topic keeps an Iceberg archive.
-    pub fn archive_enabled(&self) -> bool {
-        self.get("skiff.archive.enable") == Some("true")
-    }
-
-    /// `skiff.archive.retention.ms`: how long the archive keeps records; `None` (-1, the
-    /// default) keeps them forever.
-    pub fn archive_retention(&self) -> Option<std::time::Duration> {
-        u64::try_from(self.long("skiff.archive.retention.ms", -1))
-            .ok()
-            .map(std::time::Duration::from_millis)
-    }
-
-    /// `retention.ms`; -1 means keep forever.
-    pub fn retention_ms(&self) -> i64 {
-        self.long("retention.ms", 604_800_000)
-    }
-
-    /// `retention.bytes` per partition; -1 means no size limit.
-    pub fn retention_bytes(&self) -> i64 {
-        self.long("retention.bytes", -1)
-    }
-
-    /// `retention.ms` if the topic sets it, else the cluster default (`log.retention.ms`).
-    pub fn retention_ms_or(&self, default: i64) -> i64 {
-        self.override_long("retention.ms").unwrap_or(default)
-    }
-
-    /// `retention.bytes` if the topic sets it, else the cluster default
-    /// (`log.retention.bytes`).
-    pub fn retention_bytes_or(&self, default: i64) -> i64 {
-        self.override_long("retention.bytes").unwrap_or(default)
-    }
-
-    /// `delete.retention.ms`: how long tombstones survive compaction.
-    pub fn delete_retention_ms(&self) -> i64 {
-        self.long("delete.retention.ms", 86_400_000)
-    }
-
-    /// `min.compaction.lag.ms`: records younger than this are never compacted.
-    pub fn min_compaction_lag_ms(&self) -> i64 {
-        self.long("min.compaction.lag.ms", 0)
-    }
-
-    /// `max.compaction.lag.ms`: records older than this make a partition due for compaction
-    /// whatever its dirty ratio.
-    pub fn max_compaction_lag_ms(&self) -> i64 {
-        self.long("max.compaction.lag.ms", i64::MAX)
-    }
-
-    /// `min.cleanable.dirty.ratio`: the share of a partition's bytes that must be uncompacted
-    /// before compaction runs.
-    pub fn min_cleanable_dirty_ratio(&self) -> f64 {
-        self.get("min.cleanable.dirty.ratio")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.5)
-    }
-
-    fn override_long(&self, key: &str) -> Option<i64> {
-        self.overrides.get(key).and_then(|v| v.parse().ok())
-    }
-
-    pub fn cleanup_policy(&self) -> CleanupPolicy {
-        let value = self.get("cleanup.policy").unwrap_or("delete");
-        let mut policy = CleanupPolicy {
-            delete: false,
-            compact: false,
-        };
-        for item in value.split(',') {
-            match item {
-                "delete" => policy.delete = true,
-                "compact" => policy.compact = true,
-                _ => {}
-            }
-        }
-        policy
-    }
-
-    /// `message.timestamp.before.max.ms`: how far in the past a CreateTime timestamp may be.
-    pub fn message_timestamp_before_max_ms(&self) -> i64 {
-        self.long("message.timestamp.before.max.ms", i64::MAX)
-    }
-
-    /// `message.timestamp.after.max.ms`: how far in the future a CreateTime timestamp may be.
-    pub fn message_timestamp_after_max_ms(&self) -> i64 {
-        self.long("message.timestamp.after.max.ms", i64::MAX)
     }
 
     /// Every topic config key with its effective value, in name order.

@@ -1,6 +1,7 @@
 //! Unit tests of the state machine rules, with small helpers to build commands.
 
 mod archive;
+mod broker_configs;
 mod brokers;
 mod condemned;
 mod groups;

@@ -140,6 +140,38 @@ fn topics_without_their_own_retention_follow_the_cluster_defaults() {
 }
 
 #[test]
+fn dynamic_cluster_defaults_beat_the_flags_and_lose_to_the_topic() {
+    let (mut state, t) = state_with_topic(1);
+    let alter = |state: &mut ControllerState, key: &str, value: &str| {
+        let done = run(
+            state,
+            AlterBrokerConfigs {
+                broker: None,
+                set: vec![(key.into(), value.into())],
+                delete: vec![],
+            },
+        );
+        assert_eq!(done, Ok(()));
+    };
+    run(
+        &mut state,
+        SetLogDefaults(LogDefaults {
+            retention_ms: 10 * DAY,
+            retention_bytes: -1,
+        }),
+    );
+    flush(&mut state, t, 100, 1, T0);
+    flush(&mut state, t, 100, 1, T0 + 3 * DAY);
+    alter(&mut state, "log.retention.ms", &(2 * DAY).to_string());
+    assert_eq!(enforce(&mut state, T0 + 4 * DAY, t).dropped_entries, 1);
+    // A cluster-wide compact policy stops deletion for topics without their own policy.
+    alter(&mut state, "log.cleanup.policy", "compact");
+    assert_eq!(enforce(&mut state, T0 + 9 * DAY, t).dropped_entries, 0);
+    set_config(&mut state, t, "cleanup.policy", "delete");
+    assert_eq!(enforce(&mut state, T0 + 9 * DAY, t).dropped_entries, 1);
+}
+
+#[test]
 fn delete_records_moves_the_start_inside_an_entry_and_drops_only_whole_ones() {
     let (mut state, t) = state_with_topic(2);
     flush(&mut state, t, 100, 10, T0); // offsets 0..=9
