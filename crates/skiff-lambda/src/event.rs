@@ -12,7 +12,7 @@
 //! `key` and `value` are left out for null, as AWS does; header values are JSON arrays of
 //! signed bytes (Java's `byte`), which is what `aws_lambda_events`' `Vec<i8>` reads.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -155,10 +155,8 @@ pub fn partition_key(topic: &str, partition: i32) -> String {
 }
 
 fn push_fmt(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
-    let mut text = String::new();
-    // Writing to a String cannot fail.
-    let _ = text.write_fmt(args);
-    out.extend_from_slice(text.as_bytes());
+    // Straight into the buffer, with no string in between; writing to a Vec cannot fail.
+    let _ = out.write_fmt(args);
 }
 
 fn push_json_string(out: &mut Vec<u8>, text: &str) {

@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use parking_lot::Mutex;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
@@ -46,6 +47,10 @@ pub type TriggerConsumer = StreamConsumer<TriggerContext, TokioRuntime>;
 pub const PARTITION_BUFFER_BYTES: usize = 2 * MAX_PAYLOAD_BYTES + MAX_PAYLOAD_BYTES / 2;
 /// Every partition of the trigger pauses while all of them together hold this much.
 pub const GLOBAL_BUFFER_BYTES: usize = 256 * 1024 * 1024;
+/// Each partition's records are encoded into shared buffers of this size (a record larger
+/// than it gets one of its own), so handing a record to its worker allocates nothing; a
+/// buffer is freed when the last of its records is finished.
+const RECORD_BUFFER_BYTES: usize = 64 * 1024;
 /// How long the blocking librdkafka calls of a rebalance (committed offsets, offsets for a
 /// timestamp) may take before the partition falls back to the oldest record.
 const REBALANCE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -347,6 +352,8 @@ struct Slot {
     paused: bool,
     /// The next offset to hand to the worker; older ones are duplicates.
     next_offset: i64,
+    /// Where the partition's next records are encoded.
+    buffer: BytesMut,
     worker: JoinHandle<()>,
     ownership: Arc<Ownership>,
 }
@@ -507,6 +514,7 @@ fn apply_events<W: SpawnWorker>(
                     held: VecDeque::new(),
                     paused: false,
                     next_offset: i64::MIN,
+                    buffer: BytesMut::new(),
                     worker,
                     ownership,
                 });
@@ -561,10 +569,15 @@ fn handle_message(
         Some(headers) => encode_record(scratch, &record, headers.iter().map(|h| (h.key, h.value))),
         None => encode_record(scratch, &record, std::iter::empty()),
     }
+    if slot.buffer.capacity() - slot.buffer.len() < scratch.len() {
+        // A new buffer (or the old one again once all its records are finished).
+        slot.buffer.reserve(RECORD_BUFFER_BYTES.max(scratch.len()));
+    }
+    slot.buffer.extend_from_slice(scratch);
     let encoded = EncodedRecord {
         offset,
         timestamp_ms,
-        json: scratch.as_slice().to_vec(),
+        json: slot.buffer.split().freeze(),
     };
     slot.budget.take(encoded.json.len());
     if slot.paused {

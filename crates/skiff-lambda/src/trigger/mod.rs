@@ -201,8 +201,11 @@ async fn start_trigger(settings: TriggerSettings) -> Result<RunningTrigger, Trig
         wake,
         ..GlobalBudget::default()
     });
-    // Room for the next batch while one is being invoked, and never tiny.
-    let capacity = (settings.batch_size * 2).clamp(1_000, 20_000);
+    // Room for several batches while one is being invoked, so that with small records the
+    // byte budget, not this count, pauses a partition: a pause makes librdkafka drop what it
+    // prefetched, and the refetch after the resume leaves the worker short of records (cut
+    // batches, more invocations). The channel allocates as it fills, so a large bound is free.
+    let capacity = (settings.batch_size * 8).clamp(8_000, 80_000);
     let assigned = metrics.assigned_partitions.clone();
     let workers = Workers {
         settings,

@@ -4,15 +4,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
-/// One record, already in the event's JSON form.
+/// One record, already in the event's JSON form (a slice of its partition's shared buffer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedRecord {
     pub offset: i64,
     /// Milliseconds since the epoch; -1 when the record has none.
     pub timestamp_ms: i64,
-    pub json: Vec<u8>,
+    pub json: Bytes,
 }
 
 /// Commits a partition's offsets and reports its lag.

@@ -327,7 +327,7 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                 ),
             });
         }
-        let payload = self.frame.payload(run.iter().map(|r| r.json.as_slice()));
+        let payload = self.frame.payload(run.iter().map(|r| &r.json[..]));
         self.metrics.invocations.increment(1);
         let started = tokio::time::Instant::now();
         let invocation = self.invoker.invoke(payload);

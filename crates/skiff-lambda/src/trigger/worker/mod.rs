@@ -54,8 +54,10 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                     },
                 },
             };
-            // The window starts with a batch's first record, as in Lambda.
-            let deadline = Instant::now() + window;
+            // The window starts with a batch's first record, as in Lambda. One timer per
+            // batch, not one per record received.
+            let window_end = tokio::time::sleep_until(Instant::now() + window);
+            tokio::pin!(window_end);
             let mut bytes = first.json.len();
             batch.push(first);
             let mut stopped = false;
@@ -67,7 +69,7 @@ impl<I: Invoke, S: FailureSink, C: Commit> PartitionWorker<I, S, C> {
                         break;
                     }
                     next = feed.recv() => next,
-                    () = tokio::time::sleep_until(deadline) => break,
+                    () = &mut window_end => break,
                 };
                 let Some(record) = next else { break };
                 if self

@@ -183,7 +183,7 @@ fn record(offset: i64, timestamp_ms: i64, value: &[u8]) -> EncodedRecord {
     EncodedRecord {
         offset,
         timestamp_ms,
-        json,
+        json: json.into(),
     }
 }
 
