@@ -43,6 +43,10 @@ RECORD_BYTES = 100
 # A controller snapshot every this many Raft entries (10,000 by default), so its size is
 # sampled several times in a run.
 SNAPSHOT_LOGS = 3_000
+# librdkafka sends one ProduceRequest per partition, and each waits for the next flush: with
+# the default 64 requests read ahead per connection, one producer reaches only 64 partitions
+# per flush. The worst case for the index needs all of them.
+IN_FLIGHT_PER_CONNECTION = 16_384
 
 
 @dataclass
@@ -109,6 +113,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--no-merge", action="store_true", help="never merge (minimum age of ten years)")
     parser.add_argument("--retention-minutes", type=float, default=10)
+    parser.add_argument("--compact-keys", type=int, default=0,
+                        help="a compacted topic whose partitions each cycle through this many keys")
     parser.add_argument("--records-per-partition-per-s", type=float, default=10,
                         help="offered rate per partition; 10 puts a record in every 100 ms flush")
     parser.add_argument("--sample-s", type=float, default=30)
@@ -119,7 +125,8 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="skiff-lifecycle-", dir=args.work_dir))
     config = work / "dev.toml"
-    config.write_text(f"[controller]\nsnapshot_logs_since_last = {SNAPSHOT_LOGS}\n")
+    config.write_text(f"[controller]\nsnapshot_logs_since_last = {SNAPSHOT_LOGS}\n\n"
+                      f"[broker]\nmax_in_flight_per_connection = {IN_FLIGHT_PER_CONNECTION}\n")
     kafka = f"127.0.0.1:{free_port()}"
     metrics_addr = f"127.0.0.1:{free_port()}"
     metrics_url = f"http://{metrics_addr}/metrics"
@@ -147,13 +154,16 @@ def main() -> int:
                 raise RuntimeError(f"skiff dev did not start; log: {log_path}")
             time.sleep(0.1)
         retention_ms = int(args.retention_minutes * 60_000)
+        configs = ["--config", f"retention.ms={retention_ms}"]
+        if args.compact_keys:
+            configs += ["--config", "cleanup.policy=compact"]
         subprocess.run([str(args.skiff_bin), "topic", "create", "life", "--partitions", str(args.partitions),
-                        "--config", f"retention.ms={retention_ms}", "--bootstrap", kafka],
-                       check=True, capture_output=True)
+                        *configs, "--bootstrap", kafka], check=True, capture_output=True)
         rate = int(args.partitions * args.records_per_partition_per_s)
         produce = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve().parent / "lifecycle_load.py"), kafka, "life",
-             str(args.partitions), str(rate), str(int(args.minutes * 60)), str(RECORD_BYTES)],
+             str(args.partitions), str(rate), str(int(args.minutes * 60)), str(RECORD_BYTES),
+             str(args.compact_keys)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         started = time.monotonic()
         samples: list[Sample] = []
@@ -201,6 +211,8 @@ def main() -> int:
                 for kind in ("put", "get", "get_range", "delete")}
     merged_mb = (total(last, "skiff_merged_bytes_total") - total(first, "skiff_merged_bytes_total")) / 1e6
     merge_s = job_seconds(last, "merge") - job_seconds(first, "merge")
+    compacted_mb = (total(last, "skiff_compacted_bytes_total") - total(first, "skiff_compacted_bytes_total")) / 1e6
+    compact_s = job_seconds(last, "compaction") - job_seconds(first, "compaction")
     title = args.label or f"{args.partitions:,} partitions, {'no merge' if args.no_merge else 'merge'}"
     print(f"\n### {title}\n")
     print(f"{store}; {args.minutes:g} min of produce at {summary['records_per_sec']:,.0f} records/s "
@@ -219,6 +231,9 @@ def main() -> int:
     if merge_s > 0:
         print(f"- merges rewrote {merged_mb:,.1f} MB in {merge_s:,.1f} job-seconds: "
               f"{merged_mb / merge_s:,.1f} MB per job-second (one job runs on one task at a time)")
+    if compact_s > 0:
+        print(f"- compactions read {compacted_mb:,.1f} MB in {compact_s:,.1f} job-seconds: "
+              f"{compacted_mb / compact_s:,.1f} MB per job-second")
     if args.json_out:
         args.json_out.write_text(json.dumps({"summary": summary, "requests": requests,
                                              "samples": [s.__dict__ for s in samples]}, indent=1))

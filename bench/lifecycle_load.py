@@ -4,7 +4,9 @@ together (the sticky one by the microsecond, and even `partitioner=random` sent 
 a batch only every few seconds at 1,000 partitions), while naming the partition of each record
 puts one in every partition every 1/rate-per-partition seconds.
 
-    python bench/lifecycle_load.py BOOTSTRAP TOPIC PARTITIONS RECORDS_PER_S SECONDS RECORD_BYTES
+    python bench/lifecycle_load.py BOOTSTRAP TOPIC PARTITIONS RECORDS_PER_S SECONDS RECORD_BYTES [KEYS]
+
+With KEYS, each partition's records cycle through that many keys (for a compacted topic).
 
 Prints one JSON object: records sent and acknowledged, errors, seconds, rates and bytes.
 """
@@ -25,6 +27,8 @@ def main() -> int:
     bootstrap, topic = sys.argv[1], sys.argv[2]
     partitions, rate = int(sys.argv[3]), float(sys.argv[4])
     seconds, record_bytes = float(sys.argv[5]), int(sys.argv[6])
+    keys = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+    key_bytes = [f"key-{n:08}".encode() for n in range(keys)]
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": 1,
                          "queue.buffering.max.messages": 2_000_000, "queue.buffering.max.kbytes": 2_097_151})
     counts = {"acked": 0, "errors": 0}
@@ -45,7 +49,8 @@ def main() -> int:
         due = int(elapsed * rate)
         while sent < due:
             try:
-                producer.produce(topic, value, partition=partition, on_delivery=on_delivery)
+                key = key_bytes[(sent // partitions) % keys] if keys else None
+                producer.produce(topic, value, key=key, partition=partition, on_delivery=on_delivery)
             except BufferError:
                 producer.poll(0.05)
                 continue

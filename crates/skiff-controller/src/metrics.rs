@@ -21,8 +21,7 @@ pub const CONTROLLER_APPLIED_INDEX: &str = "skiff_controller_applied_index";
 pub const CONTROLLER_IS_LEADER: &str = "skiff_controller_is_leader";
 /// Gauge: this controller node's current Raft term.
 pub const CONTROLLER_TERM: &str = "skiff_controller_term";
-/// Gauge: bytes of the last controller snapshot this node built.
-pub const CONTROLLER_SNAPSHOT_BYTES: &str = "skiff_controller_snapshot_bytes";
+pub use crate::raft::state_machine::CONTROLLER_SNAPSHOT_BYTES;
 
 /// Registers help text and units with the installed recorder. Call once after installing it.
 pub fn describe_metrics() {

@@ -199,6 +199,10 @@ impl StateSource {
     }
 }
 
+/// Gauge: bytes of the last controller snapshot this node built (named here, where it is set,
+/// so the Raft storage does not depend on the metrics module).
+pub const CONTROLLER_SNAPSHOT_BYTES: &str = "skiff_controller_snapshot_bytes";
+
 /// Builds a snapshot of the state as of the moment it takes the read lock.
 pub struct ControllerSnapshotBuilder {
     shared: Arc<Shared>,
@@ -228,7 +232,7 @@ impl RaftSnapshotBuilder<TypeConfig> for ControllerSnapshotBuilder {
         )
         .await?;
         tracing::info!(snapshot = %meta, bytes = data.len(), "built controller snapshot");
-        metrics::gauge!(crate::metrics::CONTROLLER_SNAPSHOT_BYTES).set(data.len() as f64);
+        metrics::gauge!(CONTROLLER_SNAPSHOT_BYTES).set(data.len() as f64);
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(data)),
