@@ -3,9 +3,9 @@
 use clap::{Args, Subcommand};
 use futures::future::join_all;
 use serde_json::{Value, json};
-use skiff_client::{AlterConfigOp, ConfigResource, KafkaClient};
+use skiff_client::{ConfigResource, KafkaClient};
 
-use super::common::{ClientArgs, parse_key_value};
+use super::common::{ClientArgs, config_ops, config_set_json, parse_key_value};
 use crate::output::{Table, or_dash, print_json, print_text};
 
 #[derive(Debug, Args)]
@@ -123,20 +123,11 @@ async fn describe_config(args: DescribeConfigArgs) -> anyhow::Result<()> {
 
 async fn alter_config(args: AlterConfigArgs) -> anyhow::Result<()> {
     let client = args.client.connect().await?;
-    let ops: Vec<AlterConfigOp> = args
-        .set
-        .iter()
-        .map(|(k, v)| AlterConfigOp::Set(k.clone(), v.clone()))
-        .chain(args.delete.iter().map(|k| AlterConfigOp::Delete(k.clone())))
-        .collect();
+    let ops = config_ops(&args.set, &args.delete);
     let target = resource(args.broker);
     client.alter_configs(&target, &ops).await?;
     if args.client.json {
-        let set: serde_json::Map<String, Value> = args
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let set = config_set_json(&args.set);
         print_json(&json!({"broker": args.broker, "set": set, "deleted": args.delete}))?;
     } else {
         let mut changes: Vec<String> = args

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use clap::Args;
-use skiff_client::{ClientConfig, DEFAULT_BOOTSTRAP, KafkaClient};
+use serde_json::{Map, Value};
+use skiff_client::{AlterConfigOp, ClientConfig, DEFAULT_BOOTSTRAP, KafkaClient};
 
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
@@ -41,6 +42,21 @@ pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("{text:?} is not key=value")),
     }
+}
+
+/// The IncrementalAlterConfigs operations of `--set K=V` and `--delete K` flags.
+pub fn config_ops(set: &[(String, String)], delete: &[String]) -> Vec<AlterConfigOp> {
+    set.iter()
+        .map(|(k, v)| AlterConfigOp::Set(k.clone(), v.clone()))
+        .chain(delete.iter().map(|k| AlterConfigOp::Delete(k.clone())))
+        .collect()
+}
+
+/// `--set K=V` flags as a JSON object, for `--json` answers.
+pub fn config_set_json(set: &[(String, String)]) -> Map<String, Value> {
+    set.iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@ use clap::{Args, Subcommand};
 use futures::stream::{self, StreamExt};
 use serde_json::{Value, json};
 use skiff_client::{
-    AlterConfigOp, ClientError, ConfigEntry, ConfigResource, DELETE_ALL_RECORDS, KafkaClient,
-    NewTopic, OffsetSpec, PartitionStorage, TopicInfo,
+    ClientError, ConfigEntry, ConfigResource, DELETE_ALL_RECORDS, KafkaClient, NewTopic,
+    OffsetSpec, PartitionStorage, TopicInfo,
 };
 
-use super::common::{ClientArgs, parse_key_value};
+use super::common::{ClientArgs, config_ops, config_set_json, parse_key_value};
 use super::consume::parse_time;
 use crate::output::{Table, or_dash, print_json, print_text};
 
@@ -517,21 +517,12 @@ async fn alter_config(args: AlterConfigArgs) -> anyhow::Result<()> {
     let client = args.client.connect().await?;
     // Kafka answers an alter on a missing topic in several ways; name the cause plainly.
     client.refresh_topic(&args.topic).await?;
-    let ops: Vec<AlterConfigOp> = args
-        .set
-        .iter()
-        .map(|(k, v)| AlterConfigOp::Set(k.clone(), v.clone()))
-        .chain(args.delete.iter().map(|k| AlterConfigOp::Delete(k.clone())))
-        .collect();
+    let ops = config_ops(&args.set, &args.delete);
     client
         .alter_configs(&ConfigResource::Topic(args.topic.clone()), &ops)
         .await?;
     if args.client.json {
-        let set: serde_json::Map<String, Value> = args
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let set = config_set_json(&args.set);
         print_json(&json!({"topic": args.topic, "set": set, "deleted": args.delete}))?;
     } else {
         let mut changes: Vec<String> = args
