@@ -33,7 +33,7 @@ MERGE_ARGS = [
     "--job-lease-ms", str(JOB_LEASE_MS),
 ]  # fmt: skip
 
-JOB_STARTED = re.compile(r"job started.*\bjob=(\d+)")
+JOB_STARTED = re.compile(r"merge bundle started.*\bmerges=(\d+)")
 
 
 def _log_text(path: Path) -> str:
@@ -90,7 +90,7 @@ def test_a_merge_killed_mid_job_is_redone_by_the_other_broker(
     job = JOB_STARTED.search(_log_text(victim.log_path))
     assert job is not None
     victim_log = _log_text(victim.log_path)
-    assert "job committed" not in victim_log, "the merge finished before the kill; nothing was tested"
+    assert "merge bundle committed" not in victim_log, "the merge finished before the kill; nothing was tested"
     survivor = next(b for b in cluster.brokers if b is not victim)
     survivor_addr = cluster.broker_addrs[cluster.brokers.index(survivor)]
 
@@ -98,7 +98,7 @@ def test_a_merge_killed_mid_job_is_redone_by_the_other_broker(
     while True:
         described = json.loads(cli_ok(skiff_bin, survivor_addr, "topic", "describe", topic_name, "--json"))
         objects = described["partitions"][0]["objects"]
-        if objects == 1 and "job committed" in _log_text(survivor.log_path):
+        if objects == 1 and "merge bundle committed" in _log_text(survivor.log_path):
             break
         if time.monotonic() > deadline + WAIT_S:
             raise DeadlineExceeded(f"still {objects} objects after the kill")
@@ -109,4 +109,4 @@ def test_a_merge_killed_mid_job_is_redone_by_the_other_broker(
     for record, ack, got in zip(sent, acks, read, strict=True):
         assert ack is not None and ack.offset == got.offset
         assert (got.key, got.value, got.timestamp_ms) == (record.key, record.value, record.timestamp_ms)
-    print(f"\nmerge job {job.group(1)} killed on {victim.name}, redone by {survivor.name}")
+    print(f"\nmerge bundle of {job.group(1)} killed on {victim.name}, redone by {survivor.name}")

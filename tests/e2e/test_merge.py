@@ -130,7 +130,8 @@ def test_merge_rewrites_small_flushes_into_one_object_per_partition(
         if time.monotonic() > deadline:
             raise DeadlineExceeded(f"flush objects still in the {store.kind} store after {WAIT_S:.0f} s")
         time.sleep(0.1)
-    assert len(set(store.segment_objects(skiff.data_dir, skiff.object_prefix))) == PARTITIONS
+    # The broker merged every partition together: one bundle object holds them all.
+    assert len(set(store.segment_objects(skiff.data_dir, skiff.object_prefix))) == 1
     assert confluent_client.consume(skiff.bootstrap, topic_name, ends, 60) == before
 
     # At least one entry per flush and partition (a round's records can straddle two flushes)
@@ -141,7 +142,9 @@ def test_merge_rewrites_small_flushes_into_one_object_per_partition(
     jobs = _metric_values(metrics_url, "skiff_job_seconds_count")
     committed = jobs.pop('skiff_job_seconds_count{kind="merge",outcome="committed"}')
     assert merged >= FLUSHES * PARTITIONS
-    # Small runs: each merge wrote one entry in place of many.
-    assert PARTITIONS <= written == committed < merged
+    # Small runs: each merge wrote one entry in place of many, and a bundle commits the merges
+    # of several partitions at once (the duration histogram counts bundles).
+    assert PARTITIONS <= written < merged
+    assert 1 <= committed <= written
     assert jobs == {}, f"jobs that did not commit: {jobs}"
     print(f"{FLUSHES} entries per partition merged into 1; produce {produce_s:.1f} s, merged at {merged_s:.1f} s")

@@ -13,7 +13,8 @@
 //!   renews their leases, and cancels and drains them on shutdown.
 //! - [`work`]: what each [`skiff_meta::JobKind`] does: [`merge`], key [`compact`]ion, and
 //!   [`archive`], which appends topics to their Iceberg tables (`skiff-archive`) and commits
-//!   with `CommitArchive` rather than `CommitJob`.
+//!   with `CommitArchive` rather than `CommitJob`. A broker runs the merges leased to it
+//!   together ([`merge_bundle`]): one object, one PUT and one `CommitMerges` for all of them.
 
 pub mod archive;
 pub mod compact;
@@ -21,6 +22,7 @@ mod config;
 mod context;
 mod error;
 pub mod merge;
+pub mod merge_bundle;
 mod metrics;
 mod runner;
 pub mod work;

@@ -1,16 +1,14 @@
-//! The merge job: copies a run of a partition's small index entries (mostly slices of
-//! multi-partition flush segments) into one per-partition object, batches as stored with their
-//! real offsets written in, so the partition needs fewer entries and fewer GETs per byte. No
-//! record is decoded or re-encoded: offsets sit outside the batch CRC.
+//! One partition's merge: a run of its small index entries (mostly slices of multi-partition
+//! flush segments) copied, batches as stored with their real offsets written in, into one chunk
+//! of a job's output object, so the partition needs fewer entries and fewer GETs per byte. No
+//! record is decoded or re-encoded: offsets sit outside the batch CRC. Merges run in bundles
+//! ([`crate::merge_bundle`]); compaction reads its sources with the same helpers.
 
 use bytes::{Bytes, BytesMut};
-use futures::{StreamExt, TryStreamExt};
-use skiff_meta::{ControllerState, EntryRef, IndexEntry, JobOutput, JobSpec, OutputEntry};
-use skiff_storage::{ChunkMeta, ObjectPath, SegmentBuilder, SegmentStore, segment_path};
+use skiff_meta::{ControllerState, EntryRef, IndexEntry, JobSpec, OutputEntry};
+use skiff_storage::{ChunkMeta, ObjectPath, SegmentStore};
 
-use crate::context::{Finished, JobContext};
 use crate::error::JobFailure;
-use skiff_meta::StateHandle;
 
 /// One source entry and what reading it needs, copied out under the state lock.
 #[derive(Debug, Clone)]
@@ -21,58 +19,13 @@ pub(crate) struct Source {
     pub(crate) real_offsets: bool,
 }
 
-pub(crate) async fn run(
-    ctx: &JobContext,
-    state: &StateHandle,
-    spec: &JobSpec,
-    now_ms: i64,
-) -> Result<Finished, JobFailure> {
-    let sources = sources(&state.read(), spec)?;
-    // Read in order with a few GETs in flight; the whole run is held (at most the job's
-    // source bytes, which the planner caps at the merge target size).
-    // Each read owns what it needs, so the job's future is Send for any borrow of its inputs.
-    let reads = sources.clone().into_iter().map(|source| {
-        let store = ctx.store.clone();
-        async move { read(&store, &source).await }
-    });
-    let runs: Vec<Bytes> = futures::stream::iter(reads)
-        .buffered(ctx.read_concurrency.max(1))
-        .try_collect()
-        .await?;
-    let source_bytes = runs.iter().map(|r| r.len() as u64).sum();
-    let (meta, entries) = layout(spec, &sources, &runs)?;
-
-    let mut builder = SegmentBuilder::new(ctx.broker_id, now_ms);
-    builder.push_chunk(meta, runs);
-    let encoded = builder.finish();
-    let chunk_position = encoded.chunks.first().map_or(0, |c| c.position);
-    let object_size = encoded.len;
-    let path = segment_path(ctx.broker_id, now_ms);
-    ctx.store.put_segment(&path, encoded).await?;
-
-    Ok(Finished {
-        replaced: sources
-            .iter()
-            .map(|s| EntryRef {
-                base_offset: s.entry.base_offset,
-                last_offset: s.entry.last_offset,
-                object_id: s.entry.object_id,
-                position: s.entry.position,
-            })
-            .collect(),
-        outputs: vec![JobOutput {
-            object_key: path.to_string(),
-            object_size,
-            entries: entries
-                .into_iter()
-                .map(|mut e| {
-                    e.position += chunk_position;
-                    e
-                })
-                .collect(),
-        }],
-        source_bytes,
-    })
+pub(crate) fn entry_ref(entry: &IndexEntry) -> EntryRef {
+    EntryRef {
+        base_offset: entry.base_offset,
+        last_offset: entry.last_offset,
+        object_id: entry.object_id,
+        position: entry.position,
+    }
 }
 
 /// The job's source entries as the index holds them now: exactly the planned run, or the job
@@ -119,6 +72,13 @@ pub(crate) async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes,
     let raw = store
         .get_range(&ObjectPath::from(source.key.as_str()), range)
         .await?;
+    with_real_offsets(source, raw)
+}
+
+/// An entry's bytes as read, with the offsets its index entry gives them written in (a
+/// flushed segment's batches carry placeholders) or checked (a job's output has them).
+pub(crate) fn with_real_offsets(source: &Source, raw: Bytes) -> Result<Bytes, JobFailure> {
+    let entry = &source.entry;
     let bad = |e: skiff_records::RecordsError| JobFailure::BadSource {
         key: source.key.clone(),
         reason: e.to_string(),
@@ -136,7 +96,7 @@ pub(crate) async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes,
 
 /// The output chunk's metadata and its index entries (positions relative to the chunk): runs
 /// of source entries joined while they fit in `max_entry_bytes`.
-fn layout(
+pub(crate) fn layout(
     spec: &JobSpec,
     sources: &[Source],
     runs: &[Bytes],

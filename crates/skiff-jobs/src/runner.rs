@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use skiff_meta::state::Job;
 use skiff_meta::{
-    AbandonJob, CommitJob, CommitJobOutputs, ControllerClient, JobCommitted, JobError, Propose,
-    RenewJobLeases,
+    AbandonJob, CommitJob, CommitJobOutputs, CommitMerges, ControllerClient, JobCommitted,
+    JobError, JobKind, MergeSwap, Propose, RenewJobLeases,
 };
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::JobRunnerConfig;
 use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
+use crate::merge_bundle::Bundle;
 use crate::metrics::RunnerMetrics;
 use crate::work;
 use skiff_storage::SegmentStore;
@@ -69,6 +70,7 @@ impl JobRunner {
             finished: HashSet::new(),
             tasks: JoinSet::new(),
             task_jobs: HashMap::new(),
+            bundle_task: None,
         };
         let task = tokio::spawn(runner.run(stop.clone()));
         JobRunner { stop, task }
@@ -106,7 +108,11 @@ struct Runner {
     /// Jobs that ended here and may still show in a lagging replica: not started again.
     finished: HashSet<u64>,
     tasks: JoinSet<()>,
-    task_jobs: HashMap<tokio::task::Id, u64>,
+    /// The jobs each task runs: one, or a bundle of merges.
+    task_jobs: HashMap<tokio::task::Id, Vec<u64>>,
+    /// The task running this broker's merges, if any: merges leased meanwhile wait for the
+    /// next bundle.
+    bundle_task: Option<tokio::task::Id>,
 }
 
 impl Runner {
@@ -141,14 +147,19 @@ impl Runner {
                 e.id()
             }
         };
-        if let Some(job_id) = self.task_jobs.remove(&id) {
+        if self.bundle_task == Some(id) {
+            self.bundle_task = None;
+        }
+        for job_id in self.task_jobs.remove(&id).unwrap_or_default() {
             self.leased.remove(&job_id);
             self.finished.insert(job_id);
         }
         self.shared.metrics.running.set(self.leased.len() as f64);
     }
 
-    /// Starts jobs leased to this broker that are not running yet, up to the limit.
+    /// Starts jobs leased to this broker that are not running yet, up to the limit of running
+    /// tasks: each merge, compaction or archive job on its own task, except that every waiting
+    /// merge runs on one task together (a bundle).
     fn start_leased_jobs(&mut self, stop: &CancellationToken) {
         let broker_id = self.shared.config.broker_id;
         let jobs: Vec<Job> = {
@@ -162,28 +173,54 @@ impl Runner {
             self.finished.retain(|id| state.job(*id).is_some());
             mine
         };
+        let max_tasks = self.shared.config.max_running_jobs;
+        let mut merges: Vec<Job> = Vec::new();
         for job in jobs {
-            if self.leased.len() >= self.shared.config.max_running_jobs {
-                break;
-            }
             if self.leased.contains_key(&job.id) || self.finished.contains(&job.id) {
                 continue;
             }
-            let lost = CancellationToken::new();
-            self.leased.insert(
-                job.id,
-                Leased {
-                    lost: lost.clone(),
-                    lease_ms: job.lease_until_ms.saturating_sub(job.planned_ms).max(1),
-                    renewed_at_ms: job.planned_ms,
-                },
-            );
+            if job.spec.kind == JobKind::Merge {
+                merges.push(job);
+                continue;
+            }
+            if self.task_jobs.len() >= max_tasks {
+                continue;
+            }
+            let lost = self.lease(&job);
             let handle =
                 self.tasks
                     .spawn(run_job(self.shared.clone(), job, lost, stop.child_token()));
-            self.task_jobs.insert(handle.id(), job.id);
+            self.task_jobs.insert(handle.id(), vec![job.id]);
+        }
+        if !merges.is_empty() && self.bundle_task.is_none() && self.task_jobs.len() < max_tasks {
+            for job in &merges {
+                // A bundle commits whichever of its merges are still leased; the controller
+                // refuses the others, so a lost lease needs no cancelling here.
+                self.lease(job);
+            }
+            let ids = merges.iter().map(|j| j.id).collect();
+            let handle =
+                self.tasks
+                    .spawn(run_bundle(self.shared.clone(), merges, stop.child_token()));
+            self.bundle_task = Some(handle.id());
+            self.task_jobs.insert(handle.id(), ids);
         }
         self.shared.metrics.running.set(self.leased.len() as f64);
+    }
+
+    /// Takes a leased job on: its lease is renewed from now on. Answers the token cancelled if
+    /// the lease is lost.
+    fn lease(&mut self, job: &Job) -> CancellationToken {
+        let lost = CancellationToken::new();
+        self.leased.insert(
+            job.id,
+            Leased {
+                lost: lost.clone(),
+                lease_ms: job.lease_until_ms.saturating_sub(job.planned_ms).max(1),
+                renewed_at_ms: job.planned_ms,
+            },
+        );
+        lost
     }
 
     /// Renews every lease a third or more of which has gone by; a job whose lease the
@@ -297,6 +334,130 @@ async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: C
         }
     };
     RunnerMetrics::duration(kind, outcome.label()).record(started.elapsed().as_secs_f64());
+}
+
+/// Runs merges together into one object and commits them with one proposal.
+async fn run_bundle(shared: Arc<Shared>, jobs: Vec<Job>, stop: CancellationToken) {
+    let started = Instant::now();
+    let state = shared.controller.state();
+    tracing::info!(
+        merges = jobs.len(),
+        entries = jobs
+            .iter()
+            .map(|j| u64::from(j.spec.source_entries))
+            .sum::<u64>(),
+        bytes = jobs.iter().map(|j| j.spec.source_bytes).sum::<u64>(),
+        "merge bundle started"
+    );
+    let worked = tokio::select! {
+        bundle = work::run_merges(&shared.ctx, &state, &jobs, (shared.clock)()) => bundle,
+        _ = stop.cancelled() => Err(JobFailure::Cancelled),
+    };
+    let outcome = match worked {
+        Ok(bundle) => commit_bundle(&shared, &jobs, bundle).await,
+        Err(e) => {
+            let outcome = match e {
+                JobFailure::Cancelled => Outcome::Cancelled,
+                e => {
+                    tracing::warn!(merges = jobs.len(), error = %e, "merge bundle failed; giving its jobs back");
+                    Outcome::Failed
+                }
+            };
+            for job in &jobs {
+                abandon(&shared, job).await;
+            }
+            outcome
+        }
+    };
+    RunnerMetrics::duration(JobKind::Merge.name(), outcome.label())
+        .record(started.elapsed().as_secs_f64());
+}
+
+async fn commit_bundle(shared: &Shared, jobs: &[Job], bundle: Bundle) -> Outcome {
+    let Bundle {
+        object,
+        merges,
+        dropped,
+    } = bundle;
+    let job = |id: u64| jobs.iter().find(|j| j.id == id);
+    for (id, failure) in &dropped {
+        match failure {
+            JobFailure::SourceChanged => {
+                tracing::info!(job = id, "a merge's entries changed before it ran")
+            }
+            e => tracing::warn!(job = id, error = %e, "a merge could not run; giving it back"),
+        }
+        if let Some(job) = job(*id) {
+            abandon(shared, job).await;
+        }
+    }
+    let Some(object) = object else {
+        return Outcome::Lost;
+    };
+    let proposal = CommitMerges {
+        broker_id: shared.config.broker_id,
+        now_ms: (shared.clock)(),
+        object_key: object.key.clone(),
+        object_size: object.size,
+        merges: merges
+            .iter()
+            .map(|m| MergeSwap {
+                job_id: m.job_id,
+                replaced: m.replaced.clone(),
+                entries: m.entries.clone(),
+            })
+            .collect(),
+    };
+    let answer = match shared.controller.propose(proposal).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            // Whether it applied is unknown: giving the jobs back is harmless either way.
+            tracing::warn!(merges = merges.len(), error = %e, "could not commit a merge bundle");
+            for m in &merges {
+                if let Some(job) = job(m.job_id) {
+                    abandon(shared, job).await;
+                }
+            }
+            return Outcome::Failed;
+        }
+    };
+    let mut applied = 0usize;
+    for (merge, result) in merges.iter().zip(&answer.merges) {
+        match result {
+            Ok(()) => {
+                applied += 1;
+                shared.metrics.merged_bytes.increment(merge.source_bytes);
+                shared
+                    .metrics
+                    .merged_entries
+                    .increment(merge.replaced.len() as u64);
+                shared
+                    .metrics
+                    .merge_output_entries
+                    .increment(merge.entries.len() as u64);
+            }
+            Err(e @ (JobError::EntriesChanged | JobError::NotLeased)) => {
+                tracing::info!(job = merge.job_id, reason = %e, "a bundled merge lost its race")
+            }
+            Err(e) => {
+                tracing::warn!(job = merge.job_id, error = %e, "the controller refused a bundled merge")
+            }
+        }
+    }
+    tracing::info!(
+        merges = merges.len(),
+        applied,
+        replaced_entries = merges.iter().map(|m| m.replaced.len()).sum::<usize>(),
+        bytes = merges.iter().map(|m| m.source_bytes).sum::<u64>(),
+        object = %object.key,
+        object_id = answer.object_id,
+        released_objects = answer.released_objects,
+        "merge bundle committed"
+    );
+    match applied {
+        0 => Outcome::Lost,
+        _ => Outcome::Committed,
+    }
 }
 
 async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {

@@ -8,7 +8,8 @@ use skiff_meta::{JobKind, StateHandle};
 
 pub use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
-use crate::{archive, compact, merge};
+use crate::merge_bundle::{self, Bundle};
+use crate::{archive, compact};
 
 /// Does one job's work; `now_ms` (its start) names the output object.
 pub async fn run(
@@ -18,9 +19,10 @@ pub async fn run(
     now_ms: i64,
 ) -> Result<Done, JobFailure> {
     match job.spec.kind {
-        JobKind::Merge => merge::run(ctx, state, &job.spec, now_ms)
-            .await
-            .map(Done::Swap),
+        JobKind::Merge => {
+            let bundle = run_merges(ctx, state, std::slice::from_ref(job), now_ms).await?;
+            merge_alone(bundle).map(Done::Swap)
+        }
         JobKind::CompactLog {
             tombstone_cutoff_ms,
             object_bytes,
@@ -48,5 +50,37 @@ pub async fn run(
         JobKind::Archive => archive::run(ctx, state, &job.spec, now_ms)
             .await
             .map(Done::Archived),
+    }
+}
+
+/// Does the work of merge jobs together, into one object (see [`crate::merge_bundle`]).
+pub async fn run_merges(
+    ctx: &JobContext,
+    state: &StateHandle,
+    jobs: &[Job],
+    now_ms: i64,
+) -> Result<Bundle, JobFailure> {
+    merge_bundle::run(ctx, state, jobs, now_ms).await
+}
+
+/// A bundle of one merge as that job's own swap.
+fn merge_alone(bundle: Bundle) -> Result<Finished, JobFailure> {
+    let Bundle {
+        object,
+        mut merges,
+        mut dropped,
+    } = bundle;
+    match (object, merges.pop(), dropped.pop()) {
+        (Some(object), Some(merge), _) => Ok(Finished {
+            replaced: merge.replaced,
+            outputs: vec![skiff_meta::JobOutput {
+                object_key: object.key,
+                object_size: object.size,
+                entries: merge.entries,
+            }],
+            source_bytes: merge.source_bytes,
+        }),
+        (_, _, Some((_, failure))) => Err(failure),
+        _ => Err(JobFailure::SourceChanged),
     }
 }

@@ -325,11 +325,12 @@ async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
     loop {
         let keys = object_keys(&setup.store).await;
         if keys.is_disjoint(&old_keys) {
-            assert_eq!(
-                keys.len(),
-                PARTITIONS as usize,
-                "one merged object each: {keys:?}"
-            );
+            // The runner merged every partition together: one bundle object holds them all.
+            let merged: BTreeSet<String> = (0..PARTITIONS)
+                .map(|p| plan(&setup, p)[0].0.clone())
+                .collect();
+            assert_eq!(merged.len(), 1, "one bundle: {merged:?}");
+            assert_eq!(keys, merged, "only the bundle is stored");
             break;
         }
         assert!(
@@ -399,8 +400,8 @@ async fn a_freed_job_slot_gets_the_next_merge_without_waiting_the_backoff() {
     setup.controller.shutdown().await.expect("shutdown");
 }
 
-/// Broker 2 takes a job and dies (it never runs it, and unregisters): the lease lapses, the
-/// leader takes the job back and plans it again, and broker 1 does it.
+/// Broker 2 takes the merges and dies (it never runs them, and unregisters): the leases lapse,
+/// the leader takes the jobs back and plans them again, and broker 1 does them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     let setup = start(&Store::Memory).await.expect("memory store");
@@ -410,18 +411,17 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     }
     // The flushes took their commit times from the wall clock: age them all past the minimum.
     setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
-    wait_until(&setup.controller, "jobs leased to broker 2", |s| {
-        s.jobs().filter(|j| j.broker_id == 2).count() == 1
+    wait_until(&setup.controller, "every merge leased to broker 2", |s| {
+        s.jobs().filter(|j| j.broker_id == 2).count() == PARTITIONS as usize
     })
     .await;
-    let first = setup
+    let first: Vec<u64> = setup
         .controller
         .state()
         .read()
         .jobs()
-        .next()
-        .copied()
-        .expect("a job");
+        .map(|j| j.id)
+        .collect();
     register(&setup.controller, 1).await;
     setup
         .controller
@@ -434,32 +434,22 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
         JobRunnerConfig::new(1),
         manual(&setup.clock),
     );
-    // Broker 1 merges the other partitions, but not the one leased to the dead broker 2
-    // while the lease runs.
-    let partition = first.spec.partition;
-    wait_until(&setup.controller, "the other partitions merged", |s| {
-        (0..PARTITIONS)
-            .filter(|p| *p != partition.partition)
-            .all(|p| entries_per_partition(s)[p as usize] == 1)
-    })
-    .await;
-    assert_eq!(
-        setup
-            .controller
-            .state()
-            .read()
-            .job(first.id)
-            .map(|j| j.broker_id),
-        Some(2)
-    );
-    assert_eq!(
-        entries_per_partition(&setup.controller.state().read())[partition.partition as usize],
-        4
-    );
+    // While the leases run, the jobs stay with the dead broker 2 and nothing is merged.
+    {
+        let state = setup.controller.state();
+        let state = state.read();
+        assert!(
+            first
+                .iter()
+                .all(|id| state.job(*id).map(|j| j.broker_id) == Some(2))
+        );
+        assert_eq!(entries_per_partition(&state), vec![4; PARTITIONS as usize]);
+    }
 
     setup.clock.advance(10_000);
-    wait_until(&setup.controller, "the lapsed job redone", |s| {
-        entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job(first.id).is_none()
+    wait_until(&setup.controller, "the lapsed jobs redone", |s| {
+        entries_per_partition(s) == vec![1; PARTITIONS as usize]
+            && first.iter().all(|id| s.job(*id).is_none())
     })
     .await;
     runner.shutdown().await;

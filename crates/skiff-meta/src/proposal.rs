@@ -162,6 +162,31 @@ impl Proposal for CommitArchive {
     }
 }
 
+impl From<CommitMerges> for Command {
+    fn from(payload: CommitMerges) -> Command {
+        Command::CommitMerges(payload)
+    }
+}
+
+impl Proposal for CommitMerges {
+    type Answer = MergesCommitted;
+
+    fn shape(&self) -> Shape {
+        Shape::Items(self.merges.len())
+    }
+
+    fn answer(response: CommandResponse) -> Option<Self::Answer> {
+        match response {
+            CommandResponse::MergesCommitted(answer) => Some(answer),
+            _ => None,
+        }
+    }
+
+    fn shape_of(answer: &Self::Answer) -> Shape {
+        Shape::Items(answer.merges.len())
+    }
+}
+
 field_batched_proposal!(
     EnforceRetention.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
     DeleteRecords.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),

@@ -130,11 +130,7 @@ pub(crate) fn merge_from(
     } else {
         (-1, -1)
     };
-    let mut cap = policy.target_bytes.min(u64::from(u32::MAX));
-    if retention_bytes >= 0 {
-        let tenth = u64::try_from(retention_bytes / RETENTION_BYTES_DIVISOR).unwrap_or(0);
-        cap = cap.min(tenth.max(1));
-    }
+    let cap = cap_for(policy, retention_bytes);
     let max_spread = (retention_ms >= 0).then(|| (retention_ms / RETENTION_SPREAD_DIVISOR).max(0));
     let start = log
         .retention_cut(now_ms, retention_ms, retention_bytes)
@@ -166,6 +162,29 @@ pub(crate) fn merge_from(
         source_bytes: run.bytes,
         max_entry_bytes: u32::try_from(cap.min(MERGED_ENTRY_BYTES)).unwrap_or(u32::MAX),
     })
+}
+
+/// The most bytes one merge of `topic`'s partitions takes (and half of it, the size at which
+/// its merged objects are settled).
+pub(crate) fn merge_cap(state: &ControllerState, topic: &Topic, policy: MergePolicy) -> u64 {
+    let config = topic.config.effective(state.topic_defaults(None));
+    let retention_bytes = match config.cleanup_policy().delete {
+        true => config.retention_bytes(),
+        false => -1,
+    };
+    cap_for(policy, retention_bytes)
+}
+
+/// The merge target, and a tenth of `retention.bytes` when the topic sets one.
+fn cap_for(policy: MergePolicy, retention_bytes: i64) -> u64 {
+    let cap = policy.target_bytes.min(u64::from(u32::MAX));
+    match retention_bytes {
+        bytes if bytes >= 0 => {
+            let tenth = u64::try_from(bytes / RETENTION_BYTES_DIVISOR).unwrap_or(0);
+            cap.min(tenth.max(1))
+        }
+        _ => cap,
+    }
 }
 
 struct RunLimits {
@@ -600,20 +619,34 @@ mod tests {
     }
 
     #[test]
-    fn a_round_fills_each_live_broker_once_and_moves_on_round_robin() {
+    fn a_round_bundles_merges_per_broker_until_the_object_would_be_settled() {
         let mut state = state(3, &[], &[1, 2]);
         for i in 0..3 {
             flush(&mut state, T0 + i, &[0, 1, 2], 100);
         }
         let mut cursor = None;
         let mut settled = SettledPrefixes::default();
+        // A roomy target: one bundle on the first broker takes every partition's merge.
+        let roomy = MergePolicy {
+            target_bytes: 1 << 20,
+            ..POLICY
+        };
+        let jobs = plan_round(|| &state, T0 + HOUR, roomy, 1, &mut cursor, &mut settled);
+        let placed: Vec<(u32, i32)> = jobs
+            .iter()
+            .map(|j| (j.spec.partition.partition, j.broker_id))
+            .collect();
+        assert_eq!(placed, vec![(0, 1), (1, 1), (2, 1)]);
+        // At a 10,000-byte target an object of 5,000 bytes is settled: the third merge (and its
+        // chunk's framing) would make the bundle that large, so it opens the next broker's.
+        let mut cursor = None;
         let jobs = plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor, &mut settled);
         let placed: Vec<(u32, i32)> = jobs
             .iter()
             .map(|j| (j.spec.partition.partition, j.broker_id))
             .collect();
-        assert_eq!(placed, vec![(0, 1), (1, 2)]);
-        assert_eq!(cursor, Some(at(1)));
+        assert_eq!(placed, vec![(0, 1), (1, 1), (2, 2)]);
+        assert_eq!(cursor, Some(at(2)));
         // Busy brokers get nothing more.
         apply(
             &mut state,
@@ -624,10 +657,8 @@ mod tests {
             },
         );
         assert!(plan_round(|| &state, T0 + HOUR, POLICY, 1, &mut cursor, &mut settled).is_empty());
-        // With a second slot each, the round starts after the cursor: partition 2 first.
-        let more = plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor, &mut settled);
-        let placed: Vec<u32> = more.iter().map(|j| j.spec.partition.partition).collect();
-        assert_eq!(placed, vec![2], "0 and 1 already have jobs");
+        // A second slot each takes no second bundle: a broker runs one at a time.
+        assert!(plan_round(|| &state, T0 + HOUR, POLICY, 2, &mut cursor, &mut settled).is_empty());
         // No live broker, no job.
         let lonely = self::state(1, &[], &[]);
         assert!(plan_round(|| &lonely, T0 + HOUR, POLICY, 1, &mut None, &mut settled).is_empty());

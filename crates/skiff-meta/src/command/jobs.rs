@@ -180,6 +180,40 @@ pub struct CommitJobOutputs {
     pub outputs: Vec<JobOutput>,
 }
 
+/// Merge jobs one broker ran together (a bundle): their output is one object holding a chunk
+/// per partition, written with one PUT from one read of each source object, and committed with
+/// one proposal. Each merge swaps as [`CommitJob`] would, all or nothing for its partition; a
+/// merge that lost its race leaves its partition as it was while the others apply. The object
+/// is registered once, if any merge applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitMerges {
+    pub broker_id: i32,
+    pub now_ms: i64,
+    pub object_key: String,
+    pub object_size: u64,
+    pub merges: Vec<MergeSwap>,
+}
+
+/// One merge of a [`CommitMerges`]: its source entries and their replacement, in the shared
+/// object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeSwap {
+    pub job_id: u64,
+    pub replaced: Vec<EntryRef>,
+    pub entries: Vec<OutputEntry>,
+}
+
+/// What a [`CommitMerges`] changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergesCommitted {
+    /// The id the shared object was registered under (none when no merge applied).
+    pub object_id: Option<u64>,
+    /// Objects no entry points into any more after the swaps.
+    pub released_objects: u32,
+    /// One per merge, same order. Every named job ends whatever its outcome.
+    pub merges: Vec<Result<(), JobError>>,
+}
+
 /// What a committed job changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCommitted {
@@ -227,4 +261,6 @@ pub enum OutputProblem {
     NothingReplaced,
     #[error("the output object was collected as an orphan before the job committed")]
     Collected,
+    #[error("only merge jobs commit together in one object")]
+    NotAMerge,
 }

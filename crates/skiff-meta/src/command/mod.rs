@@ -35,9 +35,9 @@ pub use groups::{
     StoredMember,
 };
 pub use jobs::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
-    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputEntry, OutputProblem, PlanJobs,
-    PlannedJob, RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, CommitMerges, EntryRef,
+    ExpireJobs, JobCommitted, JobError, JobKind, JobOutput, JobSpec, MergeSwap, MergesCommitted,
+    OutputEntry, OutputProblem, PlanJobs, PlannedJob, RenewJobLeases,
 };
 pub use producers::{InitProducerId, ProducerError, ProducerIdAndEpoch};
 pub use retention::{
@@ -99,6 +99,7 @@ pub enum Command {
     CommitJobOutputs(CommitJobOutputs),
     AlterScramCredentials(AlterScramCredentials),
     AlterBrokerConfigs(AlterBrokerConfigs),
+    CommitMerges(CommitMerges),
 }
 
 impl Command {
@@ -140,6 +141,7 @@ impl Command {
             Command::CommitJobOutputs(_) => "CommitJobOutputs",
             Command::AlterScramCredentials(_) => "AlterScramCredentials",
             Command::AlterBrokerConfigs(_) => "AlterBrokerConfigs",
+            Command::CommitMerges(_) => "CommitMerges",
         }
     }
 }
@@ -186,6 +188,7 @@ pub enum CommandResponse {
     /// One per change of `AlterScramCredentials`, same order.
     ScramCredentialsAltered(Vec<Result<(), UserError>>),
     BrokerConfigsAltered(Result<(), crate::broker_config::BrokerConfigError>),
+    MergesCommitted(MergesCommitted),
 }
 
 impl CommandResponse {
@@ -213,6 +216,7 @@ impl CommandResponse {
             CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
             CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
             CommandResponse::BrokerConfigsAltered(_) => "BrokerConfigsAltered",
+            CommandResponse::MergesCommitted(_) => "MergesCommitted",
         }
     }
 }

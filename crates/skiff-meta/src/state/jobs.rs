@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::ControllerState;
 use super::object::ObjectMeta;
 use crate::command::{
-    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, EntryRef, ExpireJobs,
-    JobCommitted, JobError, JobKind, JobOutput, JobSpec, OutputProblem, PartitionRef, PlanJobs,
-    RenewJobLeases,
+    ARCHIVE_JOB_PARTITION, AbandonJob, CommitJob, CommitJobOutputs, CommitMerges, EntryRef,
+    ExpireJobs, JobCommitted, JobError, JobKind, JobOutput, JobSpec, MergesCommitted, OutputEntry,
+    OutputProblem, PartitionRef, PlanJobs, RenewJobLeases,
 };
 use crate::ids::TopicId;
 use crate::index_entry::IndexEntry;
@@ -216,43 +216,12 @@ impl ControllerState {
 
     fn swap_job_entries(&mut self, commit: &Swap<'_>) -> Result<JobCommitted, JobError> {
         self.clock_ms = self.clock_ms.max(commit.now_ms);
-        let leased = self
-            .lifecycle
-            .jobs
-            .jobs
-            .get(&commit.job_id)
-            .is_some_and(|job| job.broker_id == commit.broker_id);
-        let job = match leased {
-            true => self.lifecycle.jobs.remove(commit.job_id),
-            false => None,
-        }
-        .ok_or(JobError::NotLeased)?;
-        let spec = job.spec;
-        let (Some(first), Some(last)) = (commit.replaced.first(), commit.replaced.last()) else {
-            return Err(JobError::InvalidOutput(OutputProblem::NothingReplaced));
-        };
-        if first.base_offset != spec.first_offset || last.last_offset > spec.last_offset {
-            return Err(JobError::InvalidOutput(OutputProblem::OutsideReplaced));
-        }
-        let log = self
-            .partition_log(spec.partition)
-            .ok_or(JobError::UnknownTopicOrPartition)?;
-        let at = log
-            .entry_index(first.base_offset)
-            .ok_or(JobError::EntriesChanged)?;
-        let unchanged = log
-            .entries_at(at, commit.replaced.len())
-            .is_some_and(|mut current| {
-                commit
-                    .replaced
-                    .iter()
-                    .all(|r| current.next().is_some_and(|e| same_entry(e, r)))
-            });
-        if !unchanged {
-            return Err(JobError::EntriesChanged);
-        }
-        let range = (first.base_offset, last.last_offset);
-        check_outputs(commit.outputs, range, spec.kind).map_err(JobError::InvalidOutput)?;
+        let checked = self.check_swap(
+            commit.job_id,
+            commit.broker_id,
+            commit.replaced,
+            commit.outputs,
+        )?;
         if commit
             .outputs
             .iter()
@@ -275,35 +244,167 @@ impl ControllerState {
                 true,
             );
             object_id = object_id.or(Some(id));
-            new_entries.extend(output.entries.iter().map(|e| IndexEntry {
-                base_offset: e.base_offset,
-                last_offset: e.last_offset,
-                object_id: id,
-                position: e.position,
-                len: e.len,
-                max_timestamp: e.max_timestamp,
-            }));
+            new_entries.extend(indexed(&output.entries, id));
         }
+        let released_objects = self.install_swap(&checked, &new_entries, commit.now_ms)?;
+        Ok(JobCommitted {
+            object_id,
+            released_objects,
+        })
+    }
+
+    /// Commits a bundle of merges that share one output object: each applies or not on its
+    /// own; the object is registered once, counting the entries of those that applied.
+    pub(super) fn commit_merges(&mut self, commit: &CommitMerges) -> MergesCommitted {
+        self.clock_ms = self.clock_ms.max(commit.now_ms);
+        let mut checked: Vec<Result<CheckedSwap, JobError>> = commit
+            .merges
+            .iter()
+            .map(|merge| {
+                let output = JobOutput {
+                    object_key: commit.object_key.clone(),
+                    object_size: commit.object_size,
+                    entries: merge.entries.clone(),
+                };
+                let swap = self.check_swap(
+                    merge.job_id,
+                    commit.broker_id,
+                    &merge.replaced,
+                    std::slice::from_ref(&output),
+                )?;
+                match swap.spec.kind {
+                    JobKind::Merge => Ok(swap),
+                    _ => Err(JobError::InvalidOutput(OutputProblem::NotAMerge)),
+                }
+            })
+            .collect();
+        if self.condemned.refuses(&commit.object_key, commit.now_ms) {
+            for result in &mut checked {
+                if result.is_ok() {
+                    *result = Err(JobError::InvalidOutput(OutputProblem::Collected));
+                }
+            }
+        }
+        let live_entries: usize = commit
+            .merges
+            .iter()
+            .zip(&checked)
+            .filter(|(_, c)| c.is_ok())
+            .map(|(m, _)| m.entries.len())
+            .sum();
+        let object_id = (live_entries > 0).then(|| {
+            self.register_object(
+                ObjectMeta {
+                    key: commit.object_key.clone(),
+                    size: commit.object_size,
+                    broker_id: commit.broker_id,
+                    created_ms: commit.now_ms,
+                    live_entries: u32::try_from(live_entries).unwrap_or(u32::MAX),
+                },
+                true,
+            )
+        });
+        let mut released_objects = 0u32;
+        let merges = commit
+            .merges
+            .iter()
+            .zip(checked)
+            .map(|(merge, checked)| {
+                let checked = checked?;
+                let id = object_id.ok_or(JobError::InvalidOutput(OutputProblem::EmptyEntry))?;
+                let entries: Vec<IndexEntry> = indexed(&merge.entries, id).collect();
+                let released = self.install_swap(&checked, &entries, commit.now_ms)?;
+                released_objects = released_objects.saturating_add(released);
+                Ok(())
+            })
+            .collect();
+        MergesCommitted {
+            object_id,
+            released_objects,
+            merges,
+        }
+    }
+
+    /// Ends a job and checks its swap: it is leased to `broker_id`, `replaced` are exactly the
+    /// partition's entries there now, inside the job's span, and `outputs` fit them. Nothing
+    /// else changes.
+    fn check_swap(
+        &mut self,
+        job_id: u64,
+        broker_id: i32,
+        replaced: &[EntryRef],
+        outputs: &[JobOutput],
+    ) -> Result<CheckedSwap, JobError> {
+        let leased = self
+            .lifecycle
+            .jobs
+            .jobs
+            .get(&job_id)
+            .is_some_and(|job| job.broker_id == broker_id);
+        let job = match leased {
+            true => self.lifecycle.jobs.remove(job_id),
+            false => None,
+        }
+        .ok_or(JobError::NotLeased)?;
+        let spec = job.spec;
+        let (Some(first), Some(last)) = (replaced.first(), replaced.last()) else {
+            return Err(JobError::InvalidOutput(OutputProblem::NothingReplaced));
+        };
+        if first.base_offset != spec.first_offset || last.last_offset > spec.last_offset {
+            return Err(JobError::InvalidOutput(OutputProblem::OutsideReplaced));
+        }
+        let log = self
+            .partition_log(spec.partition)
+            .ok_or(JobError::UnknownTopicOrPartition)?;
+        let at = log
+            .entry_index(first.base_offset)
+            .ok_or(JobError::EntriesChanged)?;
+        let unchanged = log
+            .entries_at(at, replaced.len())
+            .is_some_and(|mut current| {
+                replaced
+                    .iter()
+                    .all(|r| current.next().is_some_and(|e| same_entry(e, r)))
+            });
+        if !unchanged {
+            return Err(JobError::EntriesChanged);
+        }
+        let range = (first.base_offset, last.last_offset);
+        check_outputs(outputs, range, spec.kind).map_err(JobError::InvalidOutput)?;
+        Ok(CheckedSwap {
+            spec,
+            at,
+            count: replaced.len(),
+            range,
+        })
+    }
+
+    /// Replaces a checked swap's entries by `new_entries`; answers how many objects it left
+    /// unreferenced.
+    fn install_swap(
+        &mut self,
+        checked: &CheckedSwap,
+        new_entries: &[IndexEntry],
+        now_ms: i64,
+    ) -> Result<u32, JobError> {
+        let spec = checked.spec;
         let keeps_every_batch = matches!(spec.kind, JobKind::Merge);
         let replaced = match self.partition_log_mut(spec.partition) {
             Some(log) => {
-                log.replace_entries(at, commit.replaced.len(), &new_entries, keeps_every_batch)
+                log.replace_entries(checked.at, checked.count, new_entries, keeps_every_batch)
             }
             None => return Err(JobError::UnknownTopicOrPartition),
         };
-        let released_objects = self.release_entries(&replaced, commit.now_ms);
+        let released_objects = self.release_entries(&replaced, now_ms);
         if spec.kind.compacts() {
             let cleaned = self
                 .lifecycle
                 .cleaned_until
                 .entry(spec.partition)
                 .or_insert(0);
-            *cleaned = (*cleaned).max(range.1.saturating_add(1));
+            *cleaned = (*cleaned).max(checked.range.1.saturating_add(1));
         }
-        Ok(JobCommitted {
-            object_id,
-            released_objects,
-        })
+        Ok(released_objects)
     }
 
     /// Every leased job, by id.
@@ -333,6 +434,28 @@ struct Swap<'a> {
     now_ms: i64,
     replaced: &'a [EntryRef],
     outputs: &'a [JobOutput],
+}
+
+/// A job's swap that passed [`ControllerState::check_swap`].
+struct CheckedSwap {
+    spec: JobSpec,
+    /// Where the replaced entries start in the partition's log, and how many there are.
+    at: usize,
+    count: usize,
+    /// The offsets they span.
+    range: (i64, i64),
+}
+
+/// Output entries as index entries of object `id`.
+fn indexed(entries: &[OutputEntry], id: u64) -> impl Iterator<Item = IndexEntry> + '_ {
+    entries.iter().map(move |e| IndexEntry {
+        base_offset: e.base_offset,
+        last_offset: e.last_offset,
+        object_id: id,
+        position: e.position,
+        len: e.len,
+        max_timestamp: e.max_timestamp,
+    })
 }
 
 fn same_entry(entry: &IndexEntry, r: &EntryRef) -> bool {

@@ -187,6 +187,9 @@ impl ControllerState {
             Command::CommitJobOutputs(commit) => {
                 CommandResponse::JobCommitted(self.commit_job_outputs(commit))
             }
+            Command::CommitMerges(commit) => {
+                CommandResponse::MergesCommitted(self.commit_merges(commit))
+            }
             Command::CondemnOrphans(condemn) => {
                 CommandResponse::OrphansCondemned(self.condemn_orphans(condemn))
             }

@@ -471,3 +471,166 @@ fn a_multi_object_commit_is_all_or_nothing() {
         Err(JobError::InvalidOutput(OutputProblem::MergeLostOffsets))
     );
 }
+
+/// A topic with two partitions, each holding `n` entries of 3 offsets and 100 bytes in objects
+/// shared by both (one flush per entry), and a live broker 1.
+fn two_partitions_with_entries(n: usize) -> (ControllerState, TopicId) {
+    let (mut state, t) = state_with_topic(2);
+    register(&mut state, 1);
+    for _ in 0..n {
+        commit_at(
+            &mut state,
+            T0,
+            vec![
+                chunk(t, 0, 0, vec![plain(100, 3)]),
+                chunk(t, 1, 100, vec![plain(100, 3)]),
+            ],
+        );
+    }
+    (state, t)
+}
+
+fn refs_of(state: &ControllerState, t: TopicId, p: u32) -> Vec<EntryRef> {
+    partition(state, t, p)
+        .entries()
+        .map(|e| EntryRef {
+            base_offset: e.base_offset,
+            last_offset: e.last_offset,
+            object_id: e.object_id,
+            position: e.position,
+        })
+        .collect()
+}
+
+fn plan_merge_of(state: &mut ControllerState, t: TopicId, p: u32, entries: u32) -> u64 {
+    let spec = JobSpec {
+        partition: at(t, p),
+        ..spec(t, JobKind::Merge, 0, i64::from(entries) * 3 - 1, entries)
+    };
+    plan(state, spec).expect("planned")
+}
+
+#[test]
+fn merges_of_a_bundle_share_one_object_and_apply_each_on_its_own() {
+    let (mut state, t) = two_partitions_with_entries(3);
+    let first = plan_merge_of(&mut state, t, 0, 3);
+    let second = plan_merge_of(&mut state, t, 1, 3);
+    let (refs0, refs1) = (refs_of(&state, t, 0), refs_of(&state, t, 1));
+    let committed = run(
+        &mut state,
+        CommitMerges {
+            broker_id: 1,
+            now_ms: T0 + 1000,
+            object_key: "segments/bundle-1.seg".into(),
+            object_size: 10_000,
+            merges: vec![
+                MergeSwap {
+                    job_id: first,
+                    replaced: refs0,
+                    entries: vec![out(0, 8, 0, 300)],
+                },
+                MergeSwap {
+                    job_id: second,
+                    replaced: refs1,
+                    entries: vec![out(0, 8, 300, 300)],
+                },
+            ],
+        },
+    );
+    assert_eq!(committed.merges, vec![Ok(()), Ok(())]);
+    let object = committed.object_id.expect("registered");
+    assert_eq!(state.object(object).map(|o| o.live_entries), Some(2));
+    assert!(state.object_has_real_offsets(object));
+    assert_eq!(committed.released_objects, 3, "the three flushes");
+    for p in 0..2 {
+        let entries: Vec<(i64, i64, u64)> = partition(&state, t, p)
+            .entries()
+            .map(|e| (e.base_offset, e.last_offset, e.object_id))
+            .collect();
+        assert_eq!(entries, vec![(0, 8, object)]);
+    }
+    assert_eq!(state.job_count(), 0);
+}
+
+#[test]
+fn a_bundled_merge_that_lost_its_race_leaves_its_partition_and_the_others_apply() {
+    let (mut state, t) = two_partitions_with_entries(3);
+    let first = plan_merge_of(&mut state, t, 0, 3);
+    let second = plan_merge_of(&mut state, t, 1, 3);
+    let (refs0, refs1) = (refs_of(&state, t, 0), refs_of(&state, t, 1));
+    run(
+        &mut state,
+        DeleteRecords {
+            now_ms: T0,
+            partitions: vec![RecordDeletion {
+                topic_id: t,
+                partition: 1,
+                offset: 3,
+            }],
+        },
+    );
+    let before = state.clone();
+    let committed = run(
+        &mut state,
+        CommitMerges {
+            broker_id: 1,
+            now_ms: T0 + 1000,
+            object_key: "segments/bundle-2.seg".into(),
+            object_size: 10_000,
+            merges: vec![
+                MergeSwap {
+                    job_id: first,
+                    replaced: refs0,
+                    entries: vec![out(0, 8, 0, 300)],
+                },
+                MergeSwap {
+                    job_id: second,
+                    replaced: refs1,
+                    entries: vec![out(0, 8, 300, 300)],
+                },
+            ],
+        },
+    );
+    assert_eq!(
+        committed.merges,
+        vec![Ok(()), Err(JobError::EntriesChanged)]
+    );
+    let object = committed
+        .object_id
+        .expect("registered for the merge that applied");
+    assert_eq!(
+        state.object(object).map(|o| o.live_entries),
+        Some(1),
+        "only the applied merge's entry counts"
+    );
+    assert_eq!(partition(&state, t, 1), partition(&before, t, 1));
+    assert_eq!(state.job_count(), 0, "both jobs end");
+
+    // A bundle none of whose merges applies registers nothing.
+    let third = plan(
+        &mut state,
+        JobSpec {
+            partition: at(t, 1),
+            ..spec(t, JobKind::Merge, 3, 8, 2)
+        },
+    )
+    .expect("planned");
+    let objects = state.object_count();
+    let none = run(
+        &mut state,
+        CommitMerges {
+            broker_id: 2,
+            now_ms: T0 + 2000,
+            object_key: "segments/bundle-3.seg".into(),
+            object_size: 10_000,
+            merges: vec![MergeSwap {
+                job_id: third,
+                replaced: Vec::new(),
+                entries: vec![out(3, 8, 0, 200)],
+            }],
+        },
+    );
+    assert_eq!(none.merges, vec![Err(JobError::NotLeased)]);
+    assert_eq!(none.object_id, None);
+    assert_eq!(state.object_count(), objects);
+}
