@@ -39,7 +39,10 @@ pub struct BrokerConfig {
     /// Kafka's `connections.max.idle.ms`: a connection with nothing in progress and nothing
     /// received for this long is closed (clients reconnect on their next request); 0 never.
     pub connections_max_idle_ms: u64,
-    /// Requests a connection may have in progress at once (pipelining depth).
+    /// Requests a connection may have in progress at once (pipelining depth). Each produce
+    /// waits for the next flush and librdkafka sends one produce request per partition, so at 64
+    /// a producer reached only 64 partitions per flush; the bytes in progress are bounded by
+    /// the request budget, not by this.
     pub max_in_flight_per_connection: usize,
     /// Flush the pending segment once it holds this many bytes…
     pub flush_bytes: usize,
@@ -130,7 +133,7 @@ impl Default for BrokerConfig {
             request_read_timeout_ms: 30_000,
             response_write_timeout_ms: 30_000,
             connections_max_idle_ms: 600_000,
-            max_in_flight_per_connection: 64,
+            max_in_flight_per_connection: 1024,
             flush_bytes: 8 * 1024 * 1024,
             flush_interval_ms: 100,
             max_pending_bytes: 256 * 1024 * 1024,

@@ -94,6 +94,12 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_CONNECTIONS_MAX_IDLE_MS", value_name = "MS")]
     pub connections_max_idle_ms: Option<u64>,
 
+    /// Requests one client connection may have in progress at once [default: 1024]. A produce
+    /// waits for the next flush, and librdkafka sends one request per partition, so this caps
+    /// how many partitions one producer reaches per flush.
+    #[arg(long, env = "SKIFF_MAX_IN_FLIGHT_PER_CONNECTION", value_name = "N")]
+    pub max_in_flight_per_connection: Option<usize>,
+
     /// This broker's id [default: 1].
     #[arg(long, env = "SKIFF_BROKER_ID")]
     pub broker_id: Option<i32>,

@@ -73,6 +73,10 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
         &mut broker.connections_max_idle_ms,
         args.connections_max_idle_ms,
     );
+    set(
+        &mut broker.max_in_flight_per_connection,
+        args.max_in_flight_per_connection,
+    );
     set(&mut broker.broker_id, args.broker_id);
     set(
         &mut broker.group_initial_rebalance_delay_ms,

@@ -3,8 +3,9 @@
 //!
 //! A partition's candidate run starts after the point retention would cut now (merging data
 //! retention is about to drop would keep it longer) and takes consecutive entries that are
-//! - older than `min_age_ms` (by their object's commit time), so tailing readers keep finding
-//!   fresh entries in their caches and merges do not chase the head of the log;
+//! - older than `min_age_ms` (by their flush's commit time), so tailing readers keep finding
+//!   fresh entries in their caches and merges do not chase the head of the log (entries a job
+//!   rewrote are as old as the flushes they came from, so their own commit time does not count);
 //! - not settled: entries in a merged object of at least half the target size are left alone;
 //! - within `cap` bytes together: the merge target, and a tenth of `retention.bytes` when the
 //!   topic sets one, so size-based retention stays as fine-grained as the data allows;
@@ -231,11 +232,14 @@ fn first_run(
         let Some(object) = state.object(entry.object_id) else {
             break;
         };
-        if object.created_ms > limits.young_after_ms {
+        let rewritten = state.object_has_real_offsets(entry.object_id);
+        // The minimum age keeps merges off the head of the log, which tailing readers have
+        // cached; an entry a job already rewrote holds data at least that old, whenever the
+        // job committed, so it may join the next run at once.
+        if !rewritten && object.created_ms > limits.young_after_ms {
             break;
         }
         let len = u64::from(entry.len);
-        let rewritten = state.object_has_real_offsets(entry.object_id);
         if rewritten && object.size >= limits.settled_len {
             if in_prefix {
                 settled_until = Some(entry.last_offset.saturating_add(1));
@@ -439,6 +443,26 @@ mod tests {
             },
         );
         assert!(committed.is_ok(), "{committed:?}");
+    }
+
+    #[test]
+    fn a_merged_entry_joins_the_next_run_without_waiting_the_minimum_age_again() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..4 {
+            flush(&mut state, T0 + i * 1000, &[0], 100);
+        }
+        let now = T0 + 5 * MINUTE + 1000;
+        let first = merge(&state, 0, now).expect("the first two are old");
+        commit_merge(&mut state, first, now);
+        // Two more flushes age past the minimum a few seconds later: the entry merged just now
+        // holds data as old as theirs, so it joins their run (2 fresh entries, 200 fresh bytes
+        // against 200 rewritten).
+        let later = now + 3000;
+        let next = merge(&state, 0, later).expect("merged entry and fresh ones");
+        assert_eq!(
+            (next.first_offset, next.last_offset, next.source_entries),
+            (0, 39, 3)
+        );
     }
 
     #[test]
