@@ -312,3 +312,56 @@ def test_archive_commits_register_the_table_in_glue(
 
         assert version(first["metadata_location"]) <= version(previous) < version(second["metadata_location"])
         skiff.stop()
+
+
+@pytest.mark.timeout(180)
+def test_many_small_archive_commits_are_compacted_and_duckdb_reads_each_offset_once(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """Twenty archive commits of a few records each (one small Parquet file per partition per
+    commit): the commits that pass the thresholds (8 small files in a folder, 16 manifests)
+    add a `replace` snapshot that rewrites the small files into one and lists one manifest, and
+    DuckDB's iceberg_scan (offline, Skiff stopped) reads every acknowledged offset exactly once
+    from a head of few manifests and files."""
+    skiff = skiff_factory(FILE_STORE, "--archive-interval-ms", "100", "--flush-interval-ms", "20")
+    create_topic(skiff.bootstrap, topic_name, 2, {"skiff.archive.enable": "true"})
+    producer = Producer({"bootstrap.servers": skiff.bootstrap, "linger.ms": 0})
+    acked: dict[tuple[int, int], bytes] = {}
+
+    def on_delivery(err, msg) -> None:  # noqa: ANN001
+        assert err is None, err
+        acked[(msg.partition(), msg.offset())] = msg.value()
+
+    def archived(count: int) -> dict | None:
+        status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+        (topic,) = status["topics"]
+        ends = sum(p["end_offset"] for p in topic["partitions"])
+        return topic if topic["lag_records"] == 0 and ends == count else None
+
+    versions = set()
+    for round_ in range(20):
+        for n in range(6):
+            producer.produce(topic_name, value=f"r{round_}-{n}".encode() + bytes([0xFF, n]), partition=n % 2,
+                             on_delivery=on_delivery)  # fmt: skip
+        assert producer.flush(30) == 0
+        # Each round is archived before the next is produced: at least one commit per round.
+        status = wait_until(lambda: archived(len(acked)), 60, f"round {round_} to be archived", interval_s=0.05)
+        versions.add(status["metadata_version"])
+    assert len(versions) == 20
+    skiff.stop()
+
+    table = skiff.data_dir / "objects" / "archive" / topic_name
+    con = _duckdb()
+    rows = con.execute(f"SELECT partition, \"offset\", value FROM iceberg_scan('{table}')").fetchall()
+    assert len(rows) == len(acked), "an offset is missing or read twice"
+    assert {(p, o): bytes(v) for p, o, v in rows} == acked
+    operations = [op for (op,) in con.execute(f"SELECT operation FROM iceberg_snapshots('{table}')").fetchall()]
+    assert operations.count("replace") >= 2, operations
+    # The head's files and manifests, as DuckDB sees them.
+    manifests, files = con.execute(
+        f"SELECT count(DISTINCT manifest_path), count(*) FROM iceberg_metadata('{table}') WHERE status != 'DELETED'"
+    ).fetchone()
+    assert manifests <= 16, manifests
+    assert files < 2 * 20, files
+    on_disk = list(table.glob("data/partition=*/date=*/*.parquet"))
+    assert len(on_disk) > files, "no file was rewritten"
