@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from harness.archive_table import duckdb_offline
 from harness.cluster import Cluster
 from harness.confluent_client import create_topic
 from harness.deadlines import wait_until
@@ -59,22 +60,6 @@ def _archive_run(skiff_bin: Path, cluster: Cluster, topic: str, objects: Path) -
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return json.loads(result.stdout)
-
-
-def _duckdb():
-    """A DuckDB connection with the avro and iceberg extensions loaded from their wheels, with
-    every automatic download turned off: no network is needed at query time."""
-    import duckdb
-    import duckdb_extension_avro
-    import duckdb_extension_iceberg
-
-    con = duckdb.connect()
-    con.execute("SET autoinstall_known_extensions=false")
-    con.execute("SET autoload_known_extensions=false")
-    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-        path = Path(module.__file__).parent / "extensions" / "v1.5.5" / f"{name}.duckdb_extension"
-        con.execute(f"LOAD '{path}'")
-    return con
 
 
 def _rows(con, source: str) -> dict[tuple[int, int], dict]:
@@ -123,7 +108,7 @@ def test_archive_run_writes_an_iceberg_table_duckdb_and_pyarrow_read_offline(
     expected = {
         at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
     }
-    con = _duckdb()
+    con = duckdb_offline()
     from_table = _rows(con, f"iceberg_scan('{table}')")
     assert from_table == expected
     from_files = _rows(con, f"read_parquet('{table}/data/**/*.parquet')")
@@ -183,7 +168,7 @@ def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
     expected = {
         at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
     }
-    con = _duckdb()
+    con = duckdb_offline()
     assert _rows(con, f"iceberg_scan('{table}')") == expected
 
 
@@ -239,7 +224,7 @@ def test_archive_retention_leaves_old_records_out_and_duckdb_reads_the_rest(
     skiff.stop()
 
     table = skiff.data_dir / "objects" / "archive" / topic_name
-    con = _duckdb()
+    con = duckdb_offline()
     rows = con.execute(f"SELECT partition, \"offset\", epoch_ms(\"timestamp\") FROM iceberg_scan('{table}')").fetchall()
     expected = sorted((p, o, ts) for (p, o), ts in acked.items() if p == 1)
     assert sorted(rows) == expected
@@ -351,7 +336,7 @@ def test_many_small_archive_commits_are_compacted_and_duckdb_reads_each_offset_o
     skiff.stop()
 
     table = skiff.data_dir / "objects" / "archive" / topic_name
-    con = _duckdb()
+    con = duckdb_offline()
     rows = con.execute(f"SELECT partition, \"offset\", value FROM iceberg_scan('{table}')").fetchall()
     assert len(rows) == len(acked), "an offset is missing or read twice"
     assert {(p, o): bytes(v) for p, o, v in rows} == acked
