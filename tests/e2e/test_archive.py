@@ -8,7 +8,11 @@ null keys, tombstones, headers (one with a null value) and bytes that are not UT
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from harness.archive_table import duckdb_offline
 from harness.cluster import Cluster
 from harness.confluent_client import create_topic
 from harness.deadlines import wait_until
+from harness.server_process import free_port
 from harness.skiff_cli import cli_ok
 from harness.stores import FILE_STORE
 
@@ -350,3 +355,58 @@ def test_many_small_archive_commits_are_compacted_and_duckdb_reads_each_offset_o
     assert files < 2 * 20, files
     on_disk = list(table.glob("data/partition=*/date=*/*.parquet"))
     assert len(on_disk) > files, "no file was rewritten"
+
+
+@pytest.mark.timeout(120)
+def test_archive_run_against_skiff_dev_shows_progress_on_a_terminal(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """`skiff dev --controller-addr` serves the embedded controller's API, so `skiff archive run
+    TOPIC -c ADDR` archives against it. On a terminal the command draws a progress bar on stderr
+    (bytes read of the total); with --json, or when stderr is not a terminal, it draws none. The
+    archive job of skiff dev itself would only start after an hour here, so the run does the work."""
+    controller_addr = f"127.0.0.1:{free_port()}"
+    skiff = skiff_factory(FILE_STORE, "--controller-addr", controller_addr, "--archive-interval-ms", "3600000",
+                          "--flush-interval-ms", "20")  # fmt: skip
+    create_topic(skiff.bootstrap, topic_name, PARTITIONS, {"skiff.archive.enable": "true"})
+    acked = _produce(skiff.bootstrap, topic_name)
+    objects = skiff.data_dir / "objects"
+    argv = [str(skiff_bin), "archive", "run", topic_name, "-c", controller_addr, "--object-store", f"file://{objects}"]
+
+    # stdout and stderr on a pseudo-terminal, as in a person's shell.
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env={**os.environ, "TERM": "xterm"})
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 60
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the follower side closed: the command exited
+                chunk = b""
+            if not chunk:
+                break
+            screen += chunk
+        assert time.monotonic() < deadline, f"archive run still running: {screen[-500:]!r}"
+    assert proc.wait(30) == 0, screen.decode(errors="replace")
+    os.close(leader)
+    text = screen.decode(errors="replace")
+    assert "to Parquet" in text, f"no progress bar drawn: {text!r}"
+    assert f"archived {len(acked)} rows" in text, text
+
+    # Nothing new: the next run commits nothing and, with --json, draws no bar on a pipe.
+    again = subprocess.run([*argv, "--json"], capture_output=True, timeout=60, check=False)
+    assert again.returncode == 0, again.stderr.decode(errors="replace")
+    assert json.loads(again.stdout)["archived"] is False
+    assert b"to Parquet" not in again.stderr
+
+    status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+    assert status["topics"][0]["lag_records"] == 0
+    skiff.stop()
+    table = objects / "archive" / topic_name
+    expected = {
+        at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
+    }
+    assert _rows(duckdb_offline(), f"iceberg_scan('{table}')") == expected
