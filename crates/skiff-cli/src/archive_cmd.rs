@@ -6,8 +6,8 @@
 use std::io::IsTerminal;
 
 use anyhow::{Context, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use skiff_archive::{PassConfig, TopicPlan, publish_version_hint};
 use skiff_controller::rpc::ControllerEndpoints;

@@ -50,8 +50,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot bind the controller API to {addr}"))?;
-            let server = ControllerServer::start(controller.clone(), listener)
-                .context("controller API")?;
+            let server =
+                ControllerServer::start(controller.clone(), listener).context("controller API")?;
             info!("controller API on http://{}", server.local_addr());
             Some(server)
         }
