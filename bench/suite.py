@@ -49,6 +49,9 @@ class Sizes:
     s3_records: int
     repeats: int
     drop_page_cache: bool
+    archive_records: int
+    archive_interval_ms: int
+    archive_paced_duration_s: int
 
 
 FULL = Sizes(
@@ -63,6 +66,9 @@ FULL = Sizes(
     s3_records=500_000,
     repeats=3,
     drop_page_cache=True,
+    archive_records=1_000_000,
+    archive_interval_ms=5_000,
+    archive_paced_duration_s=30,
 )
 SMOKE = Sizes(
     lambda_records=5_000,
@@ -76,6 +82,9 @@ SMOKE = Sizes(
     s3_records=1_000,
     repeats=1,
     drop_page_cache=False,
+    archive_records=2_000,
+    archive_interval_ms=500,
+    archive_paced_duration_s=2,
 )
 
 
@@ -471,6 +480,120 @@ def s3_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None
         shutil.rmtree(moved, ignore_errors=True)
 
 
+# ---- Archive (issue 15): records → Parquet in the topic's Iceberg table ----
+
+ARCHIVE_PACED_MB_PER_S = 50
+
+
+def archive_status(binary: Path, dev: SkiffDev, topic: str) -> dict | None:
+    """The topic's `skiff archive status --json` entry, or None when it cannot say yet."""
+    result = subprocess.run([str(binary), "archive", "status", topic, "--json", "--bootstrap", dev.bootstrap],
+                            capture_output=True, text=True)  # fmt: skip
+    if result.returncode != 0:
+        return None
+    topics = json.loads(result.stdout)["topics"]
+    return topics[0] if topics else None
+
+
+def wait_archived(binary: Path, dev: SkiffDev, topic: str, records: int, timeout_s: float) -> dict:
+    """Polls until every one of `records` records is archived; returns the last status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = archive_status(binary, dev, topic)
+        if status and status["lag_records"] == 0 and sum(p["end_offset"] or 0 for p in status["partitions"]) >= records:
+            return status
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{topic} not archived after {timeout_s:.0f} s: {status}")
+        time.sleep(0.1)
+
+
+def archive_scenarios(binary: Path, work: Path, sizes: Sizes, report: Report) -> None:
+    """Produce with and without archiving (alternating, fresh process each), archive throughput
+    per CPU core (a stored backlog turned into Parquet after `skiff.archive.enable` is set, the
+    process doing nothing else), and the archive's lag at a steady produce rate."""
+    data = work / "archive"
+    objects = work / "archive-objects"
+    interval_ms = sizes.archive_interval_ms
+    store = ["--object-store", f"file://{objects}", "--archive-interval-ms", str(interval_ms)]
+    plain_runs: list[dict] = []
+    archiving_runs: list[dict] = []
+    archive_runs: list[tuple[int, float, float]] = []  # (bytes, broker CPU s, wall s)
+    for repetition in range(sizes.repeats):
+        for archiving in (False, True) if repetition % 2 == 0 else (True, False):
+            wipe(data, objects)
+            with skiff_dev(binary, data, *store, *(["--archive-all-topics"] if archiving else [])) as dev:
+                settle_page_cache(report, sizes.drop_page_cache)
+                run = bench(binary, dev, "produce", "--topic", "arch", *produce_args(sizes.archive_records, 8))
+                (archiving_runs if archiving else plain_runs).append(run)
+                if archiving:
+                    wait_archived(binary, dev, "arch", run["records"], 600)
+                    continue
+                # The backlog: archived from the log start once the topic opts in.
+                cpu_before, started = dev.cpu_seconds(), time.monotonic()
+                subprocess.run([str(binary), "topic", "alter-config", "arch", "--set", "skiff.archive.enable=true",
+                                "--bootstrap", dev.bootstrap], check=True, capture_output=True)  # fmt: skip
+                wait_archived(binary, dev, "arch", run["records"], 600)
+                wall = time.monotonic() - started
+                cpu = (dev.cpu_seconds() or 0.0) - (cpu_before or 0.0)
+                archive_runs.append((run["bytes"], cpu, wall))
+
+    per_core = sorted(b / 1e6 / cpu for b, cpu, _ in archive_runs if cpu > 0)
+    median_per_core = statistics.median(per_core) if per_core else 0.0
+    walls = ", ".join(f"{b / 1e6 / wall:.0f} MB/s in {wall:.1f} s" for b, _, wall in archive_runs)
+    report.add(Row("archive throughput per core, records → Parquet", f"file store, {sizes.archive_records:,} stored "
+                   "1 KiB records (8 partitions) archived after skiff.archive.enable is set",
+                   f"{median_per_core:.0f} MB/s per core", "≥ 100 MB/s per core", verdict(median_per_core >= 100),
+                   join_details(f"record bytes / skiff dev CPU seconds, median of {len(per_core)} "
+                                f"({' / '.join(f'{v:.0f}' for v in per_core)})",
+                                f"wall clock (includes up to one archive interval before the job): {walls}",
+                                "payload is repetitive filler (compresses well)")))  # fmt: skip
+    plain, archiving = median_run(plain_runs), median_run(archiving_runs)
+    ratio = archiving["mb_per_sec"] / plain["mb_per_sec"] if plain["mb_per_sec"] else 0.0
+    report.add(Row("produce 1 KiB × 8 partitions while archiving", f"file store, --archive-all-topics, "
+                   f"interval {interval_ms} ms", mb(archiving), "within 15% of without", verdict(ratio >= 0.85),
+                   join_details(f"{ratio:.0%} of the median without archiving ({mb(plain)})",
+                                spread(archiving_runs), f"without: {spread(plain_runs)}",
+                                f"ack {latency(archiving)}", cpu_text(archiving))))  # fmt: skip
+
+    # Lag at a steady rate: sampled through `skiff archive status` while producing.
+    wipe(data, objects)
+    settle_page_cache(report, sizes.drop_page_cache)
+    samples: list[tuple[float, int]] = []
+    with skiff_dev(binary, data, *store, "--archive-all-topics") as dev:
+        subprocess.run([str(binary), "topic", "create", "paced", "--partitions", "8", "--bootstrap", dev.bootstrap],
+                       check=True, capture_output=True)  # fmt: skip
+        command = [str(binary), "bench", "produce", "--bootstrap", dev.bootstrap, "--json", "--topic", "paced",
+                   "--record-size", "1KiB", "--acks", "all", "--duration", f"{sizes.archive_paced_duration_s}s",
+                   "--throughput", f"{ARCHIVE_PACED_MB_PER_S}MB/s"]  # fmt: skip
+        producer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        while producer.poll() is None:
+            status = archive_status(binary, dev, "paced")
+            if status is not None:
+                samples.append((time.monotonic() - started, status["lag_records"]))
+            time.sleep(0.25)
+        out, err = producer.communicate()
+        if producer.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({producer.returncode}): {err.strip()[-2000:]}")
+        paced = json.loads(out)
+        ended = time.monotonic()
+        wait_archived(binary, dev, "paced", paced["records"], 600)
+        drained = time.monotonic() - ended
+    rate = paced["records"] / paced["elapsed_secs"] if paced["elapsed_secs"] else 0.0
+    # Lag in time: the records not archived yet, at the rate they arrive.
+    lags_s = [lag / rate for _, lag in samples if rate] or [0.0]
+    worst = max(lags_s)
+    target_s = 2 * interval_ms / 1000
+    report.add(Row("archive lag at a steady produce rate", f"{ARCHIVE_PACED_MB_PER_S} MB/s offered, 1 KiB × 8 "
+                   f"partitions, interval {interval_ms} ms, file store", f"max {worst:.1f} s "
+                   f"(median {statistics.median(lags_s):.1f} s)", f"< 2 intervals = {target_s:.0f} s",
+                   verdict(worst < target_s),
+                   join_details(f"produced {mb(paced)} for {paced['elapsed_secs']:.0f} s",
+                                f"lag sampled {len(samples)} times (records not archived / produce rate)",
+                                f"archived to the end {drained:.1f} s after the last acknowledgement")))  # fmt: skip
+    wipe(data, objects)
+
+
 # ---- Lambda trigger: `skiff trigger` invoking a no-op function under `cargo lambda watch` ----
 
 LAMBDA_PARTITIONS = 8
@@ -702,14 +825,17 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--no-s3", action="store_true")
     parser.add_argument("--cache-memory-mib", type=int, default=256)
-    parser.add_argument("--only", choices=["lambda"], help="run only this group of scenarios")
+    parser.add_argument("--only", choices=["lambda", "archive"], help="run only this group of scenarios")
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     report = Report()
     started = time.monotonic()
     if args.only is None:
         file_store_scenarios(args.skiff_bin, args.work_dir, sizes, report, args.cache_memory_mib * MiB)
-    lambda_scenarios(args.skiff_bin, args.work_dir, sizes, report, release=args.skiff_bin.parent.name == "release")
+    if args.only in (None, "lambda"):
+        lambda_scenarios(args.skiff_bin, args.work_dir, sizes, report, release=args.skiff_bin.parent.name == "release")
+    if args.only in (None, "archive"):
+        archive_scenarios(args.skiff_bin, args.work_dir, sizes, report)
     if args.only is None and not args.no_s3 and os.environ.get("SKIFF_BENCH_S3_ENDPOINT"):
         s3_scenarios(args.skiff_bin, args.work_dir, sizes, report)
     elif args.only is None and not args.no_s3:

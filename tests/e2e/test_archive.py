@@ -8,15 +8,21 @@ null keys, tombstones, headers (one with a null value) and bytes that are not UT
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
+from harness.archive_table import duckdb_offline
 from harness.cluster import Cluster
 from harness.confluent_client import create_topic
 from harness.deadlines import wait_until
+from harness.server_process import free_port
 from harness.skiff_cli import cli_ok
 from harness.stores import FILE_STORE
 
@@ -59,22 +65,6 @@ def _archive_run(skiff_bin: Path, cluster: Cluster, topic: str, objects: Path) -
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return json.loads(result.stdout)
-
-
-def _duckdb():
-    """A DuckDB connection with the avro and iceberg extensions loaded from their wheels, with
-    every automatic download turned off: no network is needed at query time."""
-    import duckdb
-    import duckdb_extension_avro
-    import duckdb_extension_iceberg
-
-    con = duckdb.connect()
-    con.execute("SET autoinstall_known_extensions=false")
-    con.execute("SET autoload_known_extensions=false")
-    for module, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-        path = Path(module.__file__).parent / "extensions" / "v1.5.5" / f"{name}.duckdb_extension"
-        con.execute(f"LOAD '{path}'")
-    return con
 
 
 def _rows(con, source: str) -> dict[tuple[int, int], dict]:
@@ -123,7 +113,7 @@ def test_archive_run_writes_an_iceberg_table_duckdb_and_pyarrow_read_offline(
     expected = {
         at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
     }
-    con = _duckdb()
+    con = duckdb_offline()
     from_table = _rows(con, f"iceberg_scan('{table}')")
     assert from_table == expected
     from_files = _rows(con, f"read_parquet('{table}/data/**/*.parquet')")
@@ -183,7 +173,7 @@ def test_skiff_dev_archives_on_its_own_and_duckdb_reads_the_table_offline(
     expected = {
         at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
     }
-    con = _duckdb()
+    con = duckdb_offline()
     assert _rows(con, f"iceberg_scan('{table}')") == expected
 
 
@@ -239,7 +229,7 @@ def test_archive_retention_leaves_old_records_out_and_duckdb_reads_the_rest(
     skiff.stop()
 
     table = skiff.data_dir / "objects" / "archive" / topic_name
-    con = _duckdb()
+    con = duckdb_offline()
     rows = con.execute(f"SELECT partition, \"offset\", epoch_ms(\"timestamp\") FROM iceberg_scan('{table}')").fetchall()
     expected = sorted((p, o, ts) for (p, o), ts in acked.items() if p == 1)
     assert sorted(rows) == expected
@@ -312,3 +302,111 @@ def test_archive_commits_register_the_table_in_glue(
 
         assert version(first["metadata_location"]) <= version(previous) < version(second["metadata_location"])
         skiff.stop()
+
+
+@pytest.mark.timeout(180)
+def test_many_small_archive_commits_are_compacted_and_duckdb_reads_each_offset_once(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """Twenty archive commits of a few records each (one small Parquet file per partition per
+    commit): the commits that pass the thresholds (8 small files in a folder, 16 manifests)
+    add a `replace` snapshot that rewrites the small files into one and lists one manifest, and
+    DuckDB's iceberg_scan (offline, Skiff stopped) reads every acknowledged offset exactly once
+    from a head of few manifests and files."""
+    skiff = skiff_factory(FILE_STORE, "--archive-interval-ms", "100", "--flush-interval-ms", "20")
+    create_topic(skiff.bootstrap, topic_name, 2, {"skiff.archive.enable": "true"})
+    producer = Producer({"bootstrap.servers": skiff.bootstrap, "linger.ms": 0})
+    acked: dict[tuple[int, int], bytes] = {}
+
+    def on_delivery(err, msg) -> None:  # noqa: ANN001
+        assert err is None, err
+        acked[(msg.partition(), msg.offset())] = msg.value()
+
+    def archived(count: int) -> dict | None:
+        status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+        (topic,) = status["topics"]
+        ends = sum(p["end_offset"] for p in topic["partitions"])
+        return topic if topic["lag_records"] == 0 and ends == count else None
+
+    versions = set()
+    for round_ in range(20):
+        for n in range(6):
+            producer.produce(topic_name, value=f"r{round_}-{n}".encode() + bytes([0xFF, n]), partition=n % 2,
+                             on_delivery=on_delivery)  # fmt: skip
+        assert producer.flush(30) == 0
+        # Each round is archived before the next is produced: at least one commit per round.
+        status = wait_until(lambda: archived(len(acked)), 60, f"round {round_} to be archived", interval_s=0.05)
+        versions.add(status["metadata_version"])
+    assert len(versions) == 20
+    skiff.stop()
+
+    table = skiff.data_dir / "objects" / "archive" / topic_name
+    con = duckdb_offline()
+    rows = con.execute(f"SELECT partition, \"offset\", value FROM iceberg_scan('{table}')").fetchall()
+    assert len(rows) == len(acked), "an offset is missing or read twice"
+    assert {(p, o): bytes(v) for p, o, v in rows} == acked
+    operations = [op for (op,) in con.execute(f"SELECT operation FROM iceberg_snapshots('{table}')").fetchall()]
+    assert operations.count("replace") >= 2, operations
+    # The head's files and manifests, as DuckDB sees them.
+    manifests, files = con.execute(
+        f"SELECT count(DISTINCT manifest_path), count(*) FROM iceberg_metadata('{table}') WHERE status != 'DELETED'"
+    ).fetchone()
+    assert manifests <= 16, manifests
+    assert files < 2 * 20, files
+    on_disk = list(table.glob("data/partition=*/date=*/*.parquet"))
+    assert len(on_disk) > files, "no file was rewritten"
+
+
+@pytest.mark.timeout(120)
+def test_archive_run_against_skiff_dev_shows_progress_on_a_terminal(
+    skiff_factory, skiff_bin: Path, topic_name: str
+) -> None:
+    """`skiff dev --controller-addr` serves the embedded controller's API, so `skiff archive run
+    TOPIC -c ADDR` archives against it. On a terminal the command draws a progress bar on stderr
+    (bytes read of the total); with --json, or when stderr is not a terminal, it draws none. The
+    archive job of skiff dev itself would only start after an hour here, so the run does the work."""
+    controller_addr = f"127.0.0.1:{free_port()}"
+    skiff = skiff_factory(FILE_STORE, "--controller-addr", controller_addr, "--archive-interval-ms", "3600000",
+                          "--flush-interval-ms", "20")  # fmt: skip
+    create_topic(skiff.bootstrap, topic_name, PARTITIONS, {"skiff.archive.enable": "true"})
+    acked = _produce(skiff.bootstrap, topic_name)
+    objects = skiff.data_dir / "objects"
+    argv = [str(skiff_bin), "archive", "run", topic_name, "-c", controller_addr, "--object-store", f"file://{objects}"]
+
+    # stdout and stderr on a pseudo-terminal, as in a person's shell.
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env={**os.environ, "TERM": "xterm"})
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 60
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the follower side closed: the command exited
+                chunk = b""
+            if not chunk:
+                break
+            screen += chunk
+        assert time.monotonic() < deadline, f"archive run still running: {screen[-500:]!r}"
+    assert proc.wait(30) == 0, screen.decode(errors="replace")
+    os.close(leader)
+    text = screen.decode(errors="replace")
+    assert "to Parquet" in text, f"no progress bar drawn: {text!r}"
+    assert f"archived {len(acked)} rows" in text, text
+
+    # Nothing new: the next run commits nothing and, with --json, draws no bar on a pipe.
+    again = subprocess.run([*argv, "--json"], capture_output=True, timeout=60, check=False)
+    assert again.returncode == 0, again.stderr.decode(errors="replace")
+    assert json.loads(again.stdout)["archived"] is False
+    assert b"to Parquet" not in again.stderr
+
+    status = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "archive", "status", topic_name, "--json"))
+    assert status["topics"][0]["lag_records"] == 0
+    skiff.stop()
+    table = objects / "archive" / topic_name
+    expected = {
+        at: {"topic": topic_name, "timestamp_type": "CREATE_TIME", **sent} for at, sent in acked.items()
+    }
+    assert _rows(duckdb_offline(), f"iceberg_scan('{table}')") == expected

@@ -28,6 +28,9 @@ SCENARIOS = [
     "produce across 50 partitions",
     "Lambda trigger throughput, catch-up",
     "Lambda trigger produce → invoke latency",
+    "archive throughput per core, records → Parquet",
+    "produce 1 KiB × 8 partitions while archiving",
+    "archive lag at a steady produce rate",
 ]
 
 

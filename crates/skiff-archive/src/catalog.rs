@@ -26,10 +26,12 @@ use iceberg::{
 use parking_lot::Mutex;
 use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
+use crate::compaction::{self, CompactionConfig};
 use crate::retention;
 use crate::storage::store_error;
 use iceberg::Runtime;
 use iceberg::io::FileIO;
+use parquet::file::properties::WriterProperties;
 
 /// Versions tried past the current one before giving up; each failure is a file some earlier
 /// pass left behind, so this many means something is wrong.
@@ -49,6 +51,9 @@ pub struct ArchiveCatalog {
     /// Commits remove data files whose records are all older than this (see
     /// [`crate::retention`]); `None` keeps them forever.
     retention: Option<Duration>,
+    /// Commits that leave too many manifests or small files add a replace snapshot (see
+    /// [`crate::compaction`]), written with these Parquet settings.
+    compaction: Option<(CompactionConfig, WriterProperties)>,
 }
 
 impl ArchiveCatalog {
@@ -59,7 +64,18 @@ impl ArchiveCatalog {
             tables: Mutex::new(HashMap::new()),
             snapshot_max_age: None,
             retention: None,
+            compaction: None,
         }
+    }
+
+    /// Each commit through this catalog also compacts small files and merges manifests once
+    /// they pass `config`'s thresholds, rewriting files with `properties`.
+    pub fn with_compaction(
+        mut self,
+        compaction: Option<(CompactionConfig, WriterProperties)>,
+    ) -> Self {
+        self.compaction = compaction;
+        self
     }
 
     /// Each commit through this catalog also removes the data files whose records are all
@@ -140,7 +156,7 @@ impl ArchiveCatalog {
         // The commit's append, when a delete follows it in the same version: never anyone's
         // head, and holding the removed files, so it goes at once. Without an append the head
         // was a reader's current snapshot, and expires with age like the others.
-        let mut superseded = None;
+        let mut superseded = Vec::new();
         if let Some(cutoff_ms) = self.retention.and_then(ms_before_now) {
             // The commit's own snapshot (the append) comes first; the delete is its child.
             let appended = apply(&updates)?.build()?.metadata;
@@ -149,13 +165,41 @@ impl ArchiveCatalog {
                 retention::expire_data_files(&self.file_io, &appended, cutoff_ms, now_ms).await?
             {
                 if appends {
-                    superseded = appended.current_snapshot_id();
+                    superseded.extend(appended.current_snapshot_id());
                 }
                 let head = SnapshotReference::new(
                     delete.snapshot_id(),
                     SnapshotRetention::branch(None, None, None),
                 );
                 updates.push(TableUpdate::AddSnapshot { snapshot: delete });
+                updates.push(TableUpdate::SetSnapshotRef {
+                    ref_name: MAIN_BRANCH.to_string(),
+                    reference: head,
+                });
+            }
+        }
+        if let Some((config, properties)) = &self.compaction {
+            let before = apply(&updates)?.build()?.metadata;
+            let now_ms = ms_before_now(Duration::ZERO).unwrap_or(0);
+            if let Some(replace) =
+                compaction::compact(&self.file_io, &before, config, properties, now_ms).await?
+            {
+                // The head this version made (an append, or retention's delete) is replaced
+                // before anyone saw it; an older head was a reader's and expires with age.
+                tracing::info!(
+                    table = %ident,
+                    added_files = replace.summary().additional_properties.get("added-data-files").map(String::as_str),
+                    deleted_files = replace.summary().additional_properties.get("deleted-data-files").map(String::as_str),
+                    "compacted the archive table's small files and manifests"
+                );
+                if !updates.is_empty() {
+                    superseded.extend(before.current_snapshot_id());
+                }
+                let head = SnapshotReference::new(
+                    replace.snapshot_id(),
+                    SnapshotRetention::branch(None, None, None),
+                );
+                updates.push(TableUpdate::AddSnapshot { snapshot: replace });
                 updates.push(TableUpdate::SetSnapshotRef {
                     ref_name: MAIN_BRANCH.to_string(),
                     reference: head,

@@ -14,6 +14,9 @@
 //!   them in one snapshot, and hand back what to commit.
 //! - `retention`: `skiff.archive.retention.ms`, a delete snapshot removing data files whose
 //!   records all passed it (written by hand: the crate has no such action).
+//! - [`compaction`]: a replace snapshot on a commit that left too many manifests or small
+//!   files: small files of a folder rewritten into bigger ones, manifests merged into one
+//!   (written by hand: the crate has no rewrite action).
 //! - [`glue`]: registering each table in the AWS Glue Data Catalog after its commits.
 //! - [`orphans`]: after a commit, deleting the files under the table's folder that the
 //!   committed metadata does not reach (what passes that never committed left).
@@ -22,6 +25,7 @@
 //! compile arrow, parquet or iceberg.
 
 pub mod catalog;
+pub mod compaction;
 mod error;
 pub mod glue;
 pub mod orphans;
@@ -32,6 +36,7 @@ pub mod schema;
 pub mod source;
 pub mod storage;
 
+pub use compaction::CompactionConfig;
 pub use error::ArchiveError;
 pub use orphans::{OrphanSweep, collect_orphans};
 pub use pass::{ArchiveCommit, ArchivePass, PassConfig, publish_version_hint, table_path};

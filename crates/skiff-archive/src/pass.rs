@@ -28,6 +28,7 @@ use parquet::schema::types::ColumnPath;
 use skiff_storage::{ObjectPath, SegmentStore};
 
 use crate::catalog::{ArchiveCatalog, NAMESPACE, metadata_version};
+use crate::compaction::CompactionConfig;
 use crate::error::ArchiveError;
 use crate::rows::PartitionRows;
 use crate::schema::{arrow_schema, partition_spec, table_schema};
@@ -57,6 +58,9 @@ pub struct PassConfig {
     /// The topic's `skiff.archive.retention.ms`: each commit removes the data files whose
     /// records are all older than this. `None` keeps them forever.
     pub retention: Option<std::time::Duration>,
+    /// Small-file and manifest compaction at commit (see [`crate::compaction`]); its
+    /// `target_file_bytes` is this config's. `None` never compacts.
+    pub compaction: Option<CompactionConfig>,
 }
 
 impl Default for PassConfig {
@@ -66,6 +70,7 @@ impl Default for PassConfig {
             zstd_level: 1,
             snapshot_max_age: std::time::Duration::from_secs(24 * 3600),
             retention: None,
+            compaction: Some(CompactionConfig::default()),
         }
     }
 }
@@ -131,7 +136,17 @@ impl ArchivePass {
         let file_io = file_io(store);
         let catalog = ArchiveCatalog::new(store.clone(), file_io.clone())
             .expiring_snapshots_after(config.snapshot_max_age)
-            .with_retention(config.retention);
+            .with_retention(config.retention)
+            .with_compaction(match &config.compaction {
+                Some(compaction) => Some((
+                    CompactionConfig {
+                        target_file_bytes: config.target_file_bytes,
+                        ..compaction.clone()
+                    },
+                    writer_properties(config)?,
+                )),
+                None => None,
+            });
         let ident = TableIdent::new(
             NamespaceIdent::new(NAMESPACE.to_string()),
             topic.to_string(),

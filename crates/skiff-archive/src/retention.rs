@@ -189,7 +189,7 @@ fn delete_summary(
 }
 
 /// A positive snapshot id no snapshot of `table` has.
-fn new_snapshot_id(table: &TableMetadata) -> i64 {
+pub(crate) fn new_snapshot_id(table: &TableMetadata) -> i64 {
     loop {
         let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
         let id = ((high ^ low) >> 1) as i64;

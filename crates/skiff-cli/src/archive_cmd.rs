@@ -3,8 +3,11 @@
 //! each partition is archived, asked of any broker (or `skiff dev`) over the Kafka protocol:
 //! DescribeLogDirs carries the archive's progress in Skiff's tagged fields.
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use skiff_archive::{PassConfig, TopicPlan, publish_version_hint};
 use skiff_controller::rpc::ControllerEndpoints;
@@ -30,6 +33,9 @@ pub enum ArchiveCommand {
         skiff archive run orders -c 127.0.0.1:29001 --object-store file:///tmp/skiff-objects\n  \
         skiff archive run orders -c 127.0.0.1:29001 --object-store s3://bucket/skiff \\\n    \
         --s3-endpoint http://127.0.0.1:4566 --json\n\n\
+        Against skiff dev, started with --controller-addr 127.0.0.1:29001:\n  \
+        skiff archive run orders -c 127.0.0.1:29001 --object-store file://$PWD/skiff-data/objects\n\n\
+        A progress bar shows the stored bytes read when stderr is a terminal.\n\
         Then, in DuckDB: SELECT * FROM iceberg_scan('<store>/archive/orders');")]
     Run(ArchiveRunArgs),
 
@@ -95,10 +101,13 @@ async fn archive_run(args: ArchiveRunArgs) -> anyhow::Result<()> {
         bail!("topic {} does not exist", args.topic);
     };
     let started = std::time::Instant::now();
+    let bar = progress_bar(plan.bytes(), args.json);
     let commit = plan
-        .archive(&store, &PassConfig::default(), |_| {})
+        .archive(&store, &PassConfig::default(), |read| bar.inc(read))
         .await
-        .with_context(|| format!("archiving {} failed; nothing was committed", args.topic))?;
+        .with_context(|| format!("archiving {} failed; nothing was committed", args.topic));
+    bar.finish_and_clear();
+    let commit = commit?;
     let Some(commit) = commit else {
         return report(&args, None, started);
     };
@@ -114,6 +123,22 @@ async fn archive_run(args: ArchiveRunArgs) -> anyhow::Result<()> {
         .context("the controller refused the archive commit; the files written are garbage")?;
     publish_version_hint(&store, &args.topic, &commit.metadata_location).await?;
     report(&args, Some(&commit), started)
+}
+
+/// Stored bytes read so far out of the pass's total, on stderr; hidden for `--json` and when
+/// stderr is not a terminal, so scripts and logs see only the result.
+fn progress_bar(total: u64, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} to Parquet",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn report(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use skiff_broker::{Broker, BrokerDeps};
 use skiff_controller::Controller;
+use skiff_controller::server::ControllerServer;
 use skiff_jobs::{JobRunner, wall_clock};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tracing::{info, warn};
@@ -20,6 +21,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // metric handles when created.
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
     let trigger_config = args.trigger_config.clone();
+    let controller_addr = args.controller_addr;
     let job_args = crate::job_runner::JobArgs::from_args(&args);
     let DevSettings {
         data_dir,
@@ -43,6 +45,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             .await
             .context("controller")?,
     );
+    let controller_api = match controller_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot bind the controller API to {addr}"))?;
+            let server =
+                ControllerServer::start(controller.clone(), listener).context("controller API")?;
+            info!("controller API on http://{}", server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
     // The first users exist before the listener takes its first client.
     skiff_broker::security::bootstrap::create_first_users(controller.as_ref(), &add_scram)
         .await
@@ -88,6 +102,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     info!("shutting down: flushing pending writes");
     jobs.shutdown().await;
     broker.shutdown().await;
+    if let Some(server) = controller_api {
+        server.shutdown().await;
+    }
     if let Err(e) = controller.shutdown().await {
         warn!(error = %e, "controller did not shut down cleanly");
     }

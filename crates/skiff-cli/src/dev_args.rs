@@ -31,6 +31,12 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_METRICS_ADDR", value_name = "HOST:PORT")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Also serve the embedded controller's HTTP API on HOST:PORT (what `skiff controller
+    /// --listen` serves), so controller clients such as `skiff archive run -c HOST:PORT` work
+    /// against `skiff dev` [default: off]. It has no authentication: keep it on loopback.
+    #[arg(long, env = "SKIFF_CONTROLLER_ADDR", value_name = "HOST:PORT")]
+    pub controller_addr: Option<SocketAddr>,
+
     /// host:port clients are told to connect to [default: the bound address].
     #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]
     pub advertised_addr: Option<String>,

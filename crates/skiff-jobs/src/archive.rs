@@ -45,6 +45,12 @@ pub(crate) async fn run(
     else {
         return Ok(None);
     };
+    tracing::info!(
+        topic = %commit.topic,
+        rows = commit.rows,
+        metadata = %commit.metadata_location,
+        "archive pass written; committing it"
+    );
     ctx.controller
         .propose(plan.commit_command(&commit))
         .await?
