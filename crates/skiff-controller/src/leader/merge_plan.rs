@@ -210,11 +210,62 @@ struct Run {
 }
 
 impl Run {
-    fn worth_merging(&self) -> bool {
-        self.entries >= 2
-            && (self.entries >= MAX_SMALL_ENTRIES
-                || self.bytes - self.rewritten_bytes >= self.rewritten_bytes)
+    /// Worth a job by the geometric rule: the fresh bytes at least match the bytes rewritten
+    /// again, so each byte is rewritten a bounded number of times.
+    fn pays_for_itself(&self) -> bool {
+        self.entries >= 2 && self.bytes - self.rewritten_bytes >= self.rewritten_bytes
     }
+}
+
+/// One entry of the run being gathered.
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    base_offset: i64,
+    last_offset: i64,
+    len: u64,
+    rewritten: bool,
+    max_timestamp: i64,
+}
+
+fn run_of(members: &[Member]) -> Option<Run> {
+    let (first, last) = (members.first()?, members.last()?);
+    let mut run = Run {
+        first_offset: first.base_offset,
+        last_offset: last.last_offset,
+        min_timestamp: i64::MAX,
+        max_timestamp: i64::MIN,
+        ..Run::default()
+    };
+    for m in members {
+        run.entries += 1;
+        run.bytes += m.len;
+        if m.rewritten {
+            run.rewritten_bytes += m.len;
+        }
+        run.min_timestamp = run.min_timestamp.min(m.max_timestamp);
+        run.max_timestamp = run.max_timestamp.max(m.max_timestamp);
+    }
+    Some(run)
+}
+
+/// The part of a gathered run worth a job, if any: the whole run when it pays for itself;
+/// otherwise the run without as few of its leading rewritten entries as it takes for the rest
+/// to pay for itself (fresh entries behind a large merged one are merged among themselves
+/// rather than rewriting it each time; merged entries join once as many fresh bytes come, so
+/// they grow geometrically); otherwise the whole run once it holds [`MAX_SMALL_ENTRIES`]
+/// entries, so small entries stay bounded in number.
+fn worth_merging(members: &[Member]) -> Option<Run> {
+    let whole = run_of(members)?;
+    if whole.pays_for_itself() {
+        return Some(whole);
+    }
+    let leading = members.iter().take_while(|m| m.rewritten).count();
+    for skip in 1..=leading {
+        if let Some(tail) = run_of(&members[skip..]).filter(Run::pays_for_itself) {
+            return Some(tail);
+        }
+    }
+    (whole.entries >= MAX_SMALL_ENTRIES).then_some(whole)
 }
 
 /// The first run worth merging from `start` on, and the end of the settled entries right
@@ -225,7 +276,7 @@ fn first_run(
     start: i64,
     limits: &RunLimits,
 ) -> (Option<Run>, Option<i64>) {
-    let mut run: Option<Run> = None;
+    let mut members: Vec<Member> = Vec::new();
     let mut settled_until: Option<i64> = None;
     let mut in_prefix = true;
     for entry in log.entries_from(start) {
@@ -244,37 +295,34 @@ fn first_run(
             if in_prefix {
                 settled_until = Some(entry.last_offset.saturating_add(1));
             }
-            if let Some(r) = run.take().filter(Run::worth_merging) {
+            if let Some(r) = worth_merging(&members) {
                 return (Some(r), settled_until);
             }
+            members.clear();
             continue;
         }
         in_prefix = false;
-        let ends_run = run.as_ref().is_some_and(|r| {
+        let ends_run = run_of(&members).is_some_and(|r| {
             let spread =
                 r.max_timestamp.max(entry.max_timestamp) - r.min_timestamp.min(entry.max_timestamp);
             r.bytes + len > limits.cap || limits.max_spread.is_some_and(|max| spread > max)
         });
-        // Taking the run also starts a new one when the old was not worth a job.
-        if ends_run && let Some(r) = run.take().filter(Run::worth_merging) {
-            return (Some(r), settled_until);
+        if ends_run {
+            if let Some(r) = worth_merging(&members) {
+                return (Some(r), settled_until);
+            }
+            // Not worth a job: a new run starts here.
+            members.clear();
         }
-        let r = run.get_or_insert(Run {
-            first_offset: entry.base_offset,
-            min_timestamp: entry.max_timestamp,
+        members.push(Member {
+            base_offset: entry.base_offset,
+            last_offset: entry.last_offset,
+            len,
+            rewritten,
             max_timestamp: entry.max_timestamp,
-            ..Run::default()
         });
-        r.last_offset = entry.last_offset;
-        r.entries += 1;
-        r.bytes += len;
-        if rewritten {
-            r.rewritten_bytes += len;
-        }
-        r.min_timestamp = r.min_timestamp.min(entry.max_timestamp);
-        r.max_timestamp = r.max_timestamp.max(entry.max_timestamp);
     }
-    (run.filter(Run::worth_merging), settled_until)
+    (worth_merging(&members), settled_until)
 }
 
 #[cfg(test)]
@@ -542,22 +590,41 @@ mod tests {
 
     #[test]
     fn merged_output_is_rewritten_only_when_as_many_fresh_bytes_joined_it() {
+        // Steps of ten minutes: one run's timestamps stay within 1% of the 7-day retention.
+        const STEP: i64 = 10 * MINUTE;
         let mut state = state(1, &[], &[1]);
         for i in 0..4 {
             flush(&mut state, T0 + i, &[0], 100);
         }
-        let spec = merge(&state, 0, T0 + HOUR).expect("a run");
-        commit_merge(&mut state, spec, T0 + HOUR);
+        let spec = merge(&state, 0, T0 + STEP).expect("a run");
+        commit_merge(&mut state, spec, T0 + STEP);
         assert_eq!(entries(&state, 0), 1);
-        // 400 merged bytes and 300 fresh: not yet.
+        // 400 merged bytes and 300 fresh: the fresh entries are merged on their own.
         for i in 0..3 {
-            flush(&mut state, T0 + HOUR + i, &[0], 100);
+            flush(&mut state, T0 + STEP + i, &[0], 100);
         }
-        assert_eq!(merge(&state, 0, T0 + 2 * HOUR), None);
-        flush(&mut state, T0 + HOUR + 3, &[0], 100);
-        let spec = merge(&state, 0, T0 + 2 * HOUR).expect("as many fresh bytes");
-        assert_eq!((spec.first_offset, spec.source_entries), (0, 5));
-        commit_merge(&mut state, spec, T0 + 2 * HOUR);
+        let spec = merge(&state, 0, T0 + 2 * STEP).expect("the fresh entries");
+        assert_eq!((spec.first_offset, spec.source_entries), (40, 3));
+        commit_merge(&mut state, spec, T0 + 2 * STEP);
+        assert_eq!(entries(&state, 0), 2);
+        // One more fresh entry rewrites neither 400 nor 300 merged bytes, and is no run alone.
+        flush(&mut state, T0 + 2 * STEP + 1, &[0], 100);
+        assert_eq!(merge(&state, 0, T0 + 3 * STEP), None);
+        // With 300 fresh bytes the newer merged entry (300) joins them, not the older (400).
+        for i in 2..4 {
+            flush(&mut state, T0 + 2 * STEP + i, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + 3 * STEP).expect("as many fresh bytes as the newer");
+        assert_eq!((spec.first_offset, spec.source_entries), (40, 4));
+        commit_merge(&mut state, spec, T0 + 3 * STEP);
+        assert_eq!(entries(&state, 0), 2);
+        // 400 and 600 merged bytes: 1,000 fresh ones make the whole run pay for itself.
+        for i in 0..10 {
+            flush(&mut state, T0 + 3 * STEP + i, &[0], 100);
+        }
+        let spec = merge(&state, 0, T0 + 4 * STEP).expect("everything");
+        assert_eq!((spec.first_offset, spec.source_entries), (0, 12));
+        commit_merge(&mut state, spec, T0 + 4 * STEP);
         assert_eq!(entries(&state, 0), 1);
         // A merged object of half the target or more is settled: never merged again.
         let mut settled = self::state(1, &[], &[1]);
@@ -624,22 +691,47 @@ mod tests {
     }
 
     #[test]
-    fn many_small_entries_are_merged_into_a_small_merged_entry() {
+    fn small_fresh_entries_behind_a_merged_one_are_merged_among_themselves() {
         let mut state = state(1, &[], &[1]);
         for i in 0..20 {
             flush(&mut state, T0 + i, &[0], 100);
         }
         let spec = merge(&state, 0, T0 + HOUR).expect("a run");
         commit_merge(&mut state, spec, T0 + HOUR);
-        // 2,000 merged bytes (under half the target) and 30 fresh entries of 10 bytes: not
-        // enough; a 31st fresh entry makes 32 entries, and the run is worth it.
+        // 2,000 merged bytes and 30 fresh entries of 10 bytes: merging all would rewrite the
+        // 2,000 bytes for 300 new ones; the fresh entries are merged on their own instead.
         for i in 0..30 {
             flush(&mut state, T0 + HOUR + i, &[0], 10);
         }
-        assert_eq!(merge(&state, 0, T0 + 2 * HOUR), None);
-        flush(&mut state, T0 + HOUR + 31, &[0], 10);
-        let spec = merge(&state, 0, T0 + 2 * HOUR).expect("32 entries");
-        assert_eq!(spec.source_entries, MAX_SMALL_ENTRIES);
+        let spec = merge(&state, 0, T0 + 2 * HOUR).expect("the fresh entries");
+        assert_eq!(
+            (spec.first_offset, spec.source_entries, spec.source_bytes),
+            (200, 30, 300)
+        );
+    }
+
+    #[test]
+    fn many_small_merged_entries_are_merged_whatever_their_bytes() {
+        let member = |i: i64| Member {
+            base_offset: i * 10,
+            last_offset: i * 10 + 9,
+            len: 10,
+            rewritten: true,
+            max_timestamp: T0,
+        };
+        let members: Vec<Member> = (0..i64::from(MAX_SMALL_ENTRIES)).map(member).collect();
+        // No fresh bytes: never worth it by the geometric rule, but 32 entries are too many.
+        let run = worth_merging(&members).expect("32 entries");
+        assert_eq!((run.first_offset, run.entries), (0, MAX_SMALL_ENTRIES));
+        assert!(worth_merging(&members[1..]).is_none(), "31 wait");
+        // A fresh entry behind them is joined by the last merged one, as large as it.
+        let mut with_fresh = members[1..].to_vec();
+        with_fresh.push(Member {
+            rewritten: false,
+            ..member(40)
+        });
+        let run = worth_merging(&with_fresh).expect("the last two");
+        assert_eq!((run.first_offset, run.entries), (310, 2));
     }
 
     #[test]
