@@ -162,6 +162,11 @@ impl Proposal for CommitArchive {
     }
 }
 
+batched_proposal!(
+    CreateAcls => AclsCreated(AclsCreated),
+    DeleteAcls => AclsDeleted(AclsDeleted),
+);
+
 field_batched_proposal!(
     EnforceRetention.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
     DeleteRecords.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),

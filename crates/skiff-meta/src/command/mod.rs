@@ -9,6 +9,7 @@
 //! only. A payload struct with the fields of an older struct variant encodes exactly as that
 //! variant did (postcard writes neither names nor lengths for structs).
 
+mod acls;
 mod archive;
 mod broker_configs;
 mod brokers;
@@ -22,6 +23,7 @@ mod users;
 
 use serde::{Deserialize, Serialize};
 
+pub use acls::{AclsCreated, AclsDeleted, CreateAcls, DeleteAcls};
 pub use archive::{ArchiveCommitError, CommitArchive};
 pub use broker_configs::AlterBrokerConfigs;
 pub use brokers::{
@@ -99,6 +101,8 @@ pub enum Command {
     CommitJobOutputs(CommitJobOutputs),
     AlterScramCredentials(AlterScramCredentials),
     AlterBrokerConfigs(AlterBrokerConfigs),
+    CreateAcls(CreateAcls),
+    DeleteAcls(DeleteAcls),
 }
 
 impl Command {
@@ -140,6 +144,8 @@ impl Command {
             Command::CommitJobOutputs(_) => "CommitJobOutputs",
             Command::AlterScramCredentials(_) => "AlterScramCredentials",
             Command::AlterBrokerConfigs(_) => "AlterBrokerConfigs",
+            Command::CreateAcls(_) => "CreateAcls",
+            Command::DeleteAcls(_) => "DeleteAcls",
         }
     }
 }
@@ -186,6 +192,10 @@ pub enum CommandResponse {
     /// One per change of `AlterScramCredentials`, same order.
     ScramCredentialsAltered(Vec<Result<(), UserError>>),
     BrokerConfigsAltered(Result<(), crate::broker_config::BrokerConfigError>),
+    /// One per binding of `CreateAcls`, same order.
+    AclsCreated(AclsCreated),
+    /// One list of removed bindings per filter of `DeleteAcls`, same order.
+    AclsDeleted(AclsDeleted),
 }
 
 impl CommandResponse {
@@ -213,6 +223,8 @@ impl CommandResponse {
             CommandResponse::ArchiveCommitted(_) => "ArchiveCommitted",
             CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
             CommandResponse::BrokerConfigsAltered(_) => "BrokerConfigsAltered",
+            CommandResponse::AclsCreated(_) => "AclsCreated",
+            CommandResponse::AclsDeleted(_) => "AclsDeleted",
         }
     }
 }
