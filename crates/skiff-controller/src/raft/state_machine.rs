@@ -473,9 +473,9 @@ mod tests {
 
     #[test]
     fn unknown_snapshot_formats_are_refused() {
-        let err = decode_payload(&[9, 0]).expect_err("unknown version");
+        let err = decode_payload(&[10, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(9, 8)),
+            matches!(err, SnapshotError::UnsupportedVersion(10, 9)),
             "{err}"
         );
     }
