@@ -3,20 +3,25 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use super::group_common::{check_group, error_code, result_code};
+use super::group_common::{authorize_group, check_group, error_code, result_code};
 use crate::context::BrokerContext;
 use crate::groups::{CoordinatorError, TopicPartitions};
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 /// Deletes committed offsets, except for topics a live member is still subscribed to.
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
     let mut response = OffsetDeleteResponse::default();
     let group_id = request.group_id.0.as_str();
-    if let Err(error) = check_group(ctx, group_id, false) {
+    if let Err(error) = authorize_group(ctx, caller, AclOperation::Delete, group_id)
+        .and_then(|()| check_group(ctx, group_id, false))
+    {
         response.error_code = error_code(error);
         return response;
     }

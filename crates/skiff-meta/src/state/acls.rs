@@ -42,7 +42,7 @@ impl AclRegistry {
 
     fn create(&mut self, bindings: &[AclBinding]) -> AclsCreated {
         let before = self.revision;
-        let answer = bindings
+        bindings
             .iter()
             .map(|binding| {
                 binding.validate()?;
@@ -53,11 +53,11 @@ impl AclRegistry {
                     return Err(AclError::TooManyAcls(MAX_ACLS));
                 }
                 self.bindings.insert(binding.clone());
+                // One step per command however many bindings it adds.
                 self.revision = before + 1;
                 Ok(())
             })
-            .collect();
-        answer
+            .collect()
     }
 
     fn delete(&mut self, filters: &[AclFilter]) -> AclsDeleted {
