@@ -5,6 +5,7 @@ of a connection that is already open."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, Producer
@@ -19,6 +20,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from harness.skiff_cli import cli_ok, run_cli
 from harness.stores import FILE_STORE
 
 ADMIN = ("admin", "admin-secret")
@@ -130,3 +132,42 @@ def test_acls_decide_what_a_user_may_do(skiff_factory, topic_name: str) -> None:
     error = produce_error(producer, a)
     assert error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, error
     assert produce_error(producer, logs) is None, "other ACLs still hold"
+
+
+def test_skiff_acl_commands_create_list_and_delete(skiff_factory, skiff_bin, topic_name: str) -> None:
+    # The CLI has no client security settings yet: an anonymous super user on PLAINTEXT.
+    skiff = skiff_factory(FILE_STORE, "--authorizer", "acl", "--super-users", "User:ANONYMOUS")
+    cli_ok(skiff_bin, skiff.bootstrap, "acl", "create", "--allow-principal", "User:alice",
+           "--operation", "Write", "--operation", "Describe", "--topic", topic_name)
+    cli_ok(skiff_bin, skiff.bootstrap, "acl", "add", "--deny-principal", "User:bob",
+           "--operation", "Read", "--group", "billing-", "--resource-pattern-type", "prefixed")
+    listed = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "acl", "list", "--json"))["acls"]
+    assert sorted((a["resource_type"], a["resource_name"], a["pattern_type"], a["principal"], a["operation"],
+                   a["permission"]) for a in listed) == [
+        ("GROUP", "billing-", "PREFIXED", "User:bob", "READ", "DENY"),
+        ("TOPIC", topic_name, "LITERAL", "User:alice", "DESCRIBE", "ALLOW"),
+        ("TOPIC", topic_name, "LITERAL", "User:alice", "WRITE", "ALLOW"),
+    ]
+    matching = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "acl", "list", "--group", "billing-eu",
+                                 "--resource-pattern-type", "match", "--json"))["acls"]
+    assert [a["principal"] for a in matching] == ["User:bob"], "MATCH finds the prefix"
+
+    bad = run_cli(skiff_bin, skiff.bootstrap, "acl", "create", "--allow-principal", "User:alice",
+                  "--operation", "Fly", "--topic", topic_name)
+    assert bad.returncode != 0 and b"unknown operation" in bad.stderr, bad.stderr
+    bad = run_cli(skiff_bin, skiff.bootstrap, "acl", "create", "--allow-principal", "alice",
+                  "--operation", "Read", "--topic", topic_name)
+    assert bad.returncode != 0 and b"INVALID_REQUEST" in bad.stderr.upper().replace(b" ", b"_"), bad.stderr
+
+    deleted = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "acl", "remove", "--allow-principal", "User:alice",
+                                "--operation", "Write", "--topic", topic_name, "--json"))["deleted"]
+    assert [a["operation"] for a in deleted] == ["WRITE"]
+    remaining = json.loads(cli_ok(skiff_bin, skiff.bootstrap, "acl", "list", "--topic", topic_name, "--json"))
+    assert [a["operation"] for a in remaining["acls"]] == ["DESCRIBE"]
+
+    # Without an authorizer the ACL APIs answer SECURITY_DISABLED, readably.
+    open_skiff = skiff_factory(FILE_STORE)
+    disabled = run_cli(skiff_bin, open_skiff.bootstrap, "acl", "list")
+    assert disabled.returncode != 0 and b"SECURITY_DISABLED" in disabled.stderr.upper().replace(b" ", b"_"), (
+        disabled.stderr
+    )
