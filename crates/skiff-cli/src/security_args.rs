@@ -99,14 +99,19 @@ impl SecurityArgs {
         if let Some(list) = &self.super_users {
             broker.super_users = parse_super_users(list)?;
         }
-        broker.acl_authorizer = self.authorizer == Some(AuthorizerKind::Acl);
-        if self.allow_everyone_if_no_acl_found && !broker.acl_authorizer {
-            return Err(
-                "--allow-everyone-if-no-acl-found needs --authorizer acl (without an authorizer everyone is allowed already)"
-                    .to_string(),
-            );
+        // Flags only switch on: a config file's `acl_authorizer = true` stays.
+        if self.authorizer == Some(AuthorizerKind::Acl) {
+            broker.acl_authorizer = true;
         }
-        broker.allow_everyone_if_no_acl_found = self.allow_everyone_if_no_acl_found;
+        if self.allow_everyone_if_no_acl_found {
+            if !broker.acl_authorizer {
+                return Err(
+                    "--allow-everyone-if-no-acl-found needs --authorizer acl (without an authorizer everyone is allowed already)"
+                        .to_string(),
+                );
+            }
+            broker.allow_everyone_if_no_acl_found = true;
+        }
         Ok(())
     }
 }
