@@ -131,6 +131,16 @@ async fn acls_decide_requests_and_a_deletion_applies_to_an_open_connection() {
         produce(&mut alice, "payments").await,
         ResponseError::TopicAuthorizationFailed.code()
     );
+    // Fetch needs READ; a refused caller is not told whether the topic exists.
+    for topic in ["orders", "no-such-topic"] {
+        let request = fetch_request(topic, uuid::Uuid::nil(), 0, 0, 0, 0);
+        let response = alice.call(12, &request).await;
+        assert_eq!(
+            response.responses[0].partitions[0].error_code,
+            ResponseError::TopicAuthorizationFailed.code(),
+            "{topic}"
+        );
+    }
     // WRITE implies DESCRIBE: Metadata shows alice the topics she may write, and no other.
     let metadata = alice
         .call(12, &MetadataRequest::default().with_topics(None))

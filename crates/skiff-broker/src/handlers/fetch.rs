@@ -232,16 +232,24 @@ fn plan_jobs(
         } else {
             TopicLookup::Name(t.topic.as_str())
         };
-        let topic = lookup
-            .resolve(state)
-            .map_err(lookup_error_code)
-            .and_then(|topic| {
-                if may_read(&topic.name) {
-                    Ok(topic)
-                } else {
-                    Err(ResponseError::TopicAuthorizationFailed.code())
-                }
-            });
+        // By name the check comes first, as in Kafka, so a refused caller learns nothing of
+        // whether the topic exists.
+        let by_name = matches!(lookup, TopicLookup::Name(_));
+        let named_and_refused = matches!(lookup, TopicLookup::Name(name) if !may_read(name));
+        let topic = if named_and_refused {
+            Err(ResponseError::TopicAuthorizationFailed.code())
+        } else {
+            lookup
+                .resolve(state)
+                .map_err(lookup_error_code)
+                .and_then(|topic| {
+                    if by_name || may_read(&topic.name) {
+                        Ok(topic)
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed.code())
+                    }
+                })
+        };
         for p in &t.partitions {
             let asked = usize::try_from(p.partition_max_bytes).unwrap_or(0);
             let max_bytes = asked.min(partition_cap);

@@ -25,13 +25,25 @@ pub async fn handle(
         response.error_code = error_code(error);
         return response;
     }
-    // Per request topic: the resolved topic, or None when unknown.
+    // Kafka also needs READ on each topic whose offsets are deleted.
+    let refused: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            !ctx.authorizer
+                .allows_topic(caller, AclOperation::Read, t.name.0.as_str())
+        })
+        .collect();
+    // Per request topic: the resolved topic, or None when unknown or refused.
     let mut resolved: Vec<Option<TopicPartitions>> = Vec::with_capacity(request.topics.len());
     {
         let state = ctx.controller.state();
         let state = state.read();
-        for t in &request.topics {
-            let topic = TopicLookup::Name(t.name.0.as_str()).resolve(&state).ok();
+        for (t, refused) in request.topics.iter().zip(&refused) {
+            let topic = TopicLookup::Name(t.name.0.as_str())
+                .resolve(&state)
+                .ok()
+                .filter(|_| !refused);
             resolved.push(topic.map(|topic| {
                 TopicPartitions {
                     name: topic.name.clone(),
@@ -59,7 +71,8 @@ pub async fn handle(
         .topics
         .iter()
         .zip(&resolved)
-        .map(|(t, found)| {
+        .zip(&refused)
+        .map(|((t, found), refused)| {
             let topic_outcome = found.as_ref().and_then(|_| outcomes.next());
             let mut topic = OffsetDeleteResponseTopic::default();
             topic.name = t.name.clone();
@@ -73,6 +86,7 @@ pub async fn handle(
                     let mut partition = OffsetDeleteResponsePartition::default();
                     partition.partition_index = p.partition_index;
                     partition.error_code = match (&topic_outcome, exists) {
+                        _ if *refused => error_code(CoordinatorError::TopicAuthorizationFailed),
                         (Some(outcome), true) => result_code(outcome),
                         _ => error_code(CoordinatorError::UnknownTopicOrPartition),
                     };
