@@ -1,70 +1,89 @@
 //! KIP-430 authorized operations: what a caller may do with a topic, group or the cluster, as
-//! bit sets of Kafka's ACL operation codes. Skiff has no authorizer yet, so every caller may
-//! do every operation Kafka defines for the resource; the security issue's ACLs will compute
-//! them per caller.
+//! bit sets of Kafka's ACL operation codes, computed from the ACLs (every operation Kafka
+//! defines for the resource when no authorizer is configured).
 
-const READ: i32 = 3;
-const WRITE: i32 = 4;
-const CREATE: i32 = 5;
-const DELETE: i32 = 6;
-const ALTER: i32 = 7;
-const DESCRIBE: i32 = 8;
-const CLUSTER_ACTION: i32 = 9;
-const DESCRIBE_CONFIGS: i32 = 10;
-const ALTER_CONFIGS: i32 = 11;
-const IDEMPOTENT_WRITE: i32 = 12;
+use skiff_meta::acl::{AclOperation, CLUSTER_RESOURCE_NAME, ResourceType};
 
-const fn bits(operations: &[i32]) -> i32 {
-    let mut set = 0;
-    let mut i = 0;
-    while i < operations.len() {
-        set |= 1 << operations[i];
-        i += 1;
-    }
-    set
-}
+use crate::security::authorizer::{Authorizer, Caller};
+
+use AclOperation::*;
 
 /// What Kafka lists for a TOPIC resource.
-pub const TOPIC_OPERATIONS: i32 = bits(&[
-    READ,
-    WRITE,
-    CREATE,
-    DELETE,
-    ALTER,
-    DESCRIBE,
-    DESCRIBE_CONFIGS,
-    ALTER_CONFIGS,
-]);
+pub const TOPIC_OPERATIONS: &[AclOperation] = &[
+    Read,
+    Write,
+    Create,
+    Delete,
+    Alter,
+    Describe,
+    DescribeConfigs,
+    AlterConfigs,
+];
 
 /// What Kafka lists for a GROUP resource.
-pub const GROUP_OPERATIONS: i32 = bits(&[READ, DELETE, DESCRIBE]);
+pub const GROUP_OPERATIONS: &[AclOperation] = &[Read, Delete, Describe];
 
 /// What Kafka lists for the CLUSTER resource.
-pub const CLUSTER_OPERATIONS: i32 = bits(&[
-    CREATE,
-    ALTER,
-    DESCRIBE,
-    CLUSTER_ACTION,
-    DESCRIBE_CONFIGS,
-    ALTER_CONFIGS,
-    IDEMPOTENT_WRITE,
-]);
+pub const CLUSTER_OPERATIONS: &[AclOperation] = &[
+    Create,
+    Alter,
+    Describe,
+    ClusterAction,
+    DescribeConfigs,
+    AlterConfigs,
+    IdempotentWrite,
+];
+
+pub fn topic_operations(authorizer: &Authorizer, caller: &Caller, topic: &str) -> i32 {
+    authorizer.authorized_operations(caller, ResourceType::Topic, topic, TOPIC_OPERATIONS)
+}
+
+pub fn group_operations(authorizer: &Authorizer, caller: &Caller, group: &str) -> i32 {
+    authorizer.authorized_operations(caller, ResourceType::Group, group, GROUP_OPERATIONS)
+}
+
+pub fn cluster_operations(authorizer: &Authorizer, caller: &Caller) -> i32 {
+    authorizer.authorized_operations(
+        caller,
+        ResourceType::Cluster,
+        CLUSTER_RESOURCE_NAME,
+        CLUSTER_OPERATIONS,
+    )
+}
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use skiff_meta::ControllerState;
+
     use super::*;
+    use crate::security::authorizer::AuthorizerConfig;
 
     #[test]
-    fn sets_hold_kafkas_operation_codes() {
-        // DescribeGroups answered this value before the table existed; clients decode it to
-        // READ, DELETE, DESCRIBE.
-        assert_eq!(GROUP_OPERATIONS, (1 << 3) | (1 << 6) | (1 << 8));
-        assert_eq!(TOPIC_OPERATIONS.count_ones(), 8);
-        assert_eq!(CLUSTER_OPERATIONS.count_ones(), 7);
+    fn without_an_authorizer_every_operation_kafka_defines_is_granted() {
+        let open = Authorizer::new(AuthorizerConfig::default(), &ControllerState::default());
+        let caller = Caller::anonymous(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        // DescribeGroups answered this value before ACLs existed; clients decode it to READ,
+        // DELETE, DESCRIBE.
         assert_eq!(
-            TOPIC_OPERATIONS & 0b111,
+            group_operations(&open, &caller, "g"),
+            (1 << 3) | (1 << 6) | (1 << 8)
+        );
+        assert_eq!(topic_operations(&open, &caller, "t").count_ones(), 8);
+        assert_eq!(cluster_operations(&open, &caller).count_ones(), 7);
+        assert_eq!(
+            topic_operations(&open, &caller, "t") & 0b111,
             0,
             "UNKNOWN, ANY and ALL are never granted bits"
         );
+        let closed = Authorizer::new(
+            AuthorizerConfig {
+                enabled: true,
+                ..AuthorizerConfig::default()
+            },
+            &ControllerState::default(),
+        );
+        assert_eq!(topic_operations(&closed, &caller, "t"), 0);
     }
 }

@@ -112,9 +112,14 @@ pub struct BrokerConfig {
     pub connections_max_reauth_ms: u64,
     /// Kafka's `sasl.server.max.receive.size`: the largest frame before authentication completes.
     pub sasl_max_receive_bytes: usize,
-    /// Kafka's `super.users` (`User:name` principals). Stored for the authorizer (not enforced
-    /// yet: Skiff has no ACLs).
+    /// Kafka's `super.users` (`User:name` principals): they bypass the ACLs.
     pub super_users: Vec<String>,
+    /// Kafka's `authorizer.class.name` set to its StandardAuthorizer: requests are checked
+    /// against the ACLs. Off, every request is allowed and the ACL APIs answer
+    /// SECURITY_DISABLED, as in Kafka.
+    pub acl_authorizer: bool,
+    /// Kafka's `allow.everyone.if.no.acl.found`: a resource no ACL names is open to all.
+    pub allow_everyone_if_no_acl_found: bool,
 }
 
 impl Default for BrokerConfig {
@@ -166,6 +171,8 @@ impl Default for BrokerConfig {
             connections_max_reauth_ms: 0,
             sasl_max_receive_bytes: 512 * 1024,
             super_users: Vec::new(),
+            acl_authorizer: false,
+            allow_everyone_if_no_acl_found: false,
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::frame_reader::{FrameEvent, FrameReader};
 use crate::kafka_error::unsupported_version_code;
 use crate::reply::{Outgoing, Reply};
 use crate::router;
+use crate::security::authorizer::Caller;
 
 /// Encode buffers larger than this are dropped after their write rather than kept for the
 /// connection's next reply, so one large fetch does not pin its size per connection.
@@ -41,6 +42,7 @@ const RETAINED_OUT_CAPACITY: usize = 1024 * 1024;
 pub async fn serve<S>(
     stream: S,
     peer: SocketAddr,
+    tls_principal: Option<String>,
     ctx: Arc<BrokerContext>,
     shutdown: CancellationToken,
 ) where
@@ -48,6 +50,15 @@ pub async fn serve<S>(
 {
     let (read, mut write) = tokio::io::split(stream);
     let mut sasl = ctx.new_sasl_session();
+    // Kafka's principal: the SASL user once authenticated, else the client certificate's
+    // subject, else ANONYMOUS. A re-authentication may not change it (SaslSession refuses).
+    let mut caller = match tls_principal {
+        Some(principal) => Caller {
+            principal: Arc::from(principal),
+            ip: peer.ip(),
+        },
+        None => Caller::anonymous(peer.ip()),
+    };
     // Until a client authenticates, its frames are held to Kafka's sasl.server.max.receive.size.
     let first_max_frame = match sasl {
         Some(_) => ctx
@@ -122,7 +133,14 @@ pub async fn serve<S>(
                             in_flight.push_back(Box::pin(std::future::ready(outgoing)));
                             match then {
                                 connection_sasl::Then::Continue => {}
-                                connection_sasl::Then::Authenticated => frames.set_max_frame(ctx.config.max_request_bytes),
+                                connection_sasl::Then::Authenticated => {
+                                    frames.set_max_frame(ctx.config.max_request_bytes);
+                                    if let Some(principal) = sasl.as_ref().and_then(|s| s.principal())
+                                        && *caller.principal != *principal
+                                    {
+                                        caller.principal = Arc::from(principal);
+                                    }
+                                }
                                 connection_sasl::Then::Close => reading = false,
                             }
                             continue;
@@ -137,7 +155,7 @@ pub async fn serve<S>(
                         Ok(request) => {
                             let (correlation_id, api_key, version) = (request.correlation_id, request.api_key, request.api_version);
                             let recorder = ctx.clone();
-                            let reply = router::start(&ctx, request, peer).await;
+                            let reply = router::start(&ctx, request, peer, &caller).await;
                             in_flight.push_back(Box::pin(reply.map(move |reply| {
                                 recorder.metrics.requests.api(api_key).finished(decoded_at, &reply);
                                 Outgoing { correlation_id, api_key, version, reply }

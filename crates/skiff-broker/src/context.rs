@@ -10,6 +10,7 @@ use crate::log_limit::Warnings;
 use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
 use crate::security::SaslMechanism;
+use crate::security::authorizer::Authorizer;
 use crate::security::sasl::SaslSession;
 use skiff_meta::ControllerClient;
 
@@ -32,6 +33,8 @@ pub struct BrokerContext {
     pub warnings: Warnings,
     /// The enabled SASL mechanisms on a SASL listener, `None` otherwise.
     pub sasl_mechanisms: Option<Arc<[SaslMechanism]>>,
+    /// Decides every request against the ACLs (allows all when no authorizer is configured).
+    pub authorizer: Arc<Authorizer>,
 }
 
 impl BrokerContext {

@@ -11,6 +11,7 @@ use crate::context::BrokerContext;
 use crate::handlers;
 use crate::kafka_error::unsupported_version_code;
 use crate::reply::{ClientInfo, Reply, ReplyFuture};
+use crate::security::authorizer::Caller;
 
 /// Starts handling a request. Work that must happen in arrival order (appending produce data)
 /// is done before this returns; the rest runs in the returned future, concurrently with the
@@ -19,11 +20,13 @@ pub async fn start(
     ctx: &Arc<BrokerContext>,
     request: DecodedRequest,
     peer: SocketAddr,
+    caller: &Caller,
 ) -> ReplyFuture {
     let version = request.api_version;
     if let RequestKind::Produce(req) = request.body {
-        return handlers::produce::start(ctx, req, version).await;
+        return handlers::produce::start(ctx, caller, req, version).await;
     }
+    let caller = caller.clone();
     let ctx = ctx.clone();
     let client = || ClientInfo {
         client_id: request
@@ -37,119 +40,158 @@ pub async fn start(
         RequestKind::ApiVersions(req) => Box::pin(std::future::ready(Reply::Response(
             ResponseKind::ApiVersions(handlers::api_versions::handle(&req)),
         ))),
-        RequestKind::Fetch(req) => {
-            run(
-                async move { ResponseKind::Fetch(handlers::fetch::handle(&ctx, req, version).await) },
-            )
-        }
+        RequestKind::Fetch(req) => run(async move {
+            ResponseKind::Fetch(handlers::fetch::handle(&ctx, &caller, req, version).await)
+        }),
         RequestKind::ListOffsets(req) => run(async move {
-            ResponseKind::ListOffsets(handlers::list_offsets::handle(&ctx, req, version).await)
+            ResponseKind::ListOffsets(
+                handlers::list_offsets::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::Metadata(req) => run(async move {
-            ResponseKind::Metadata(handlers::metadata::handle(&ctx, req, version).await)
+            ResponseKind::Metadata(handlers::metadata::handle(&ctx, &caller, req, version).await)
         }),
         RequestKind::CreateTopics(req) => run(async move {
-            ResponseKind::CreateTopics(handlers::create_topics::handle(&ctx, req, version).await)
+            ResponseKind::CreateTopics(
+                handlers::create_topics::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::DeleteTopics(req) => run(async move {
-            ResponseKind::DeleteTopics(handlers::delete_topics::handle(&ctx, req, version).await)
+            ResponseKind::DeleteTopics(
+                handlers::delete_topics::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::DeleteRecords(req) => run(async move {
-            ResponseKind::DeleteRecords(handlers::delete_records::handle(&ctx, req, version).await)
+            ResponseKind::DeleteRecords(
+                handlers::delete_records::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::CreatePartitions(req) => run(async move {
             ResponseKind::CreatePartitions(
-                handlers::create_partitions::handle(&ctx, req, version).await,
+                handlers::create_partitions::handle(&ctx, &caller, req, version).await,
             )
         }),
         RequestKind::InitProducerId(req) => run(async move {
             ResponseKind::InitProducerId(
-                handlers::init_producer_id::handle(&ctx, req, version).await,
+                handlers::init_producer_id::handle(&ctx, &caller, req, version).await,
             )
         }),
         RequestKind::DescribeConfigs(req) => run(async move {
-            ResponseKind::DescribeConfigs(handlers::describe_configs::handle(&ctx, req, version))
+            ResponseKind::DescribeConfigs(handlers::describe_configs::handle(
+                &ctx, &caller, req, version,
+            ))
         }),
         RequestKind::IncrementalAlterConfigs(req) => run(async move {
             ResponseKind::IncrementalAlterConfigs(
-                handlers::incremental_alter_configs::handle(&ctx, req, version).await,
+                handlers::incremental_alter_configs::handle(&ctx, &caller, req, version).await,
             )
         }),
         RequestKind::AlterConfigs(req) => run(async move {
-            ResponseKind::AlterConfigs(handlers::alter_configs::handle(&ctx, req, version).await)
+            ResponseKind::AlterConfigs(
+                handlers::alter_configs::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::ElectLeaders(req) => run(async move {
-            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(&ctx, &req, version))
+            ResponseKind::ElectLeaders(handlers::elect_leaders::handle(
+                &ctx, &caller, &req, version,
+            ))
         }),
         RequestKind::ListPartitionReassignments(req) => run(async move {
             ResponseKind::ListPartitionReassignments(
-                handlers::list_partition_reassignments::handle(&req, version),
+                handlers::list_partition_reassignments::handle(&ctx, &caller, &req, version),
             )
         }),
         RequestKind::AlterPartitionReassignments(req) => run(async move {
             ResponseKind::AlterPartitionReassignments(
-                handlers::alter_partition_reassignments::handle(&ctx, &req, version),
+                handlers::alter_partition_reassignments::handle(&ctx, &caller, &req, version),
             )
         }),
         RequestKind::DescribeProducers(req) => run(async move {
             ResponseKind::DescribeProducers(handlers::describe_producers::handle(
-                &ctx, &req, version,
+                &ctx, &caller, &req, version,
             ))
         }),
         RequestKind::DescribeLogDirs(req) => run(async move {
-            ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(&ctx, req, version))
+            ResponseKind::DescribeLogDirs(handlers::describe_log_dirs::handle(
+                &ctx, &caller, req, version,
+            ))
         }),
         RequestKind::DescribeCluster(req) => run(async move {
-            ResponseKind::DescribeCluster(handlers::describe_cluster::handle(&ctx, &req, version))
+            ResponseKind::DescribeCluster(handlers::describe_cluster::handle(
+                &ctx, &caller, &req, version,
+            ))
         }),
         RequestKind::FindCoordinator(req) => run(async move {
-            ResponseKind::FindCoordinator(handlers::find_coordinator::handle(&ctx, req, version))
+            ResponseKind::FindCoordinator(handlers::find_coordinator::handle(
+                &ctx, &caller, req, version,
+            ))
         }),
         RequestKind::JoinGroup(req) => {
             let client = client();
             run(async move {
                 ResponseKind::JoinGroup(
-                    handlers::join_group::handle(&ctx, req, version, &client).await,
+                    handlers::join_group::handle(&ctx, &caller, req, version, &client).await,
                 )
             })
         }
         RequestKind::SyncGroup(req) => run(async move {
-            ResponseKind::SyncGroup(handlers::sync_group::handle(&ctx, req, version).await)
+            ResponseKind::SyncGroup(handlers::sync_group::handle(&ctx, &caller, req, version).await)
         }),
-        RequestKind::Heartbeat(req) => {
-            run(
-                async move { ResponseKind::Heartbeat(handlers::heartbeat::handle(&ctx, &req, version)) },
-            )
-        }
+        RequestKind::Heartbeat(req) => run(async move {
+            ResponseKind::Heartbeat(handlers::heartbeat::handle(&ctx, &caller, &req, version))
+        }),
         RequestKind::LeaveGroup(req) => run(async move {
-            ResponseKind::LeaveGroup(handlers::leave_group::handle(&ctx, &req, version))
+            ResponseKind::LeaveGroup(handlers::leave_group::handle(&ctx, &caller, &req, version))
         }),
         RequestKind::OffsetCommit(req) => run(async move {
-            ResponseKind::OffsetCommit(handlers::offset_commit::handle(&ctx, req, version).await)
+            ResponseKind::OffsetCommit(
+                handlers::offset_commit::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::OffsetFetch(req) => run(async move {
-            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(&ctx, req, version))
+            ResponseKind::OffsetFetch(handlers::offset_fetch::handle(&ctx, &caller, req, version))
         }),
         RequestKind::DescribeGroups(req) => run(async move {
-            ResponseKind::DescribeGroups(handlers::describe_groups::handle(&ctx, &req, version))
+            ResponseKind::DescribeGroups(handlers::describe_groups::handle(
+                &ctx, &caller, &req, version,
+            ))
         }),
         RequestKind::ListGroups(req) => run(async move {
-            ResponseKind::ListGroups(handlers::list_groups::handle(&ctx, &req, version))
+            ResponseKind::ListGroups(handlers::list_groups::handle(&ctx, &caller, &req, version))
         }),
         RequestKind::DeleteGroups(req) => run(async move {
-            ResponseKind::DeleteGroups(handlers::delete_groups::handle(&ctx, req, version).await)
+            ResponseKind::DeleteGroups(
+                handlers::delete_groups::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::OffsetDelete(req) => run(async move {
-            ResponseKind::OffsetDelete(handlers::offset_delete::handle(&ctx, req, version).await)
+            ResponseKind::OffsetDelete(
+                handlers::offset_delete::handle(&ctx, &caller, req, version).await,
+            )
         }),
         RequestKind::DescribeUserScramCredentials(req) => run(async move {
             ResponseKind::DescribeUserScramCredentials(
-                handlers::describe_user_scram_credentials::handle(&ctx, &req, version),
+                handlers::describe_user_scram_credentials::handle(&ctx, &caller, &req, version),
             )
         }),
         RequestKind::AlterUserScramCredentials(req) => run(async move {
             ResponseKind::AlterUserScramCredentials(
-                handlers::alter_user_scram_credentials::handle(&ctx, req, version).await,
+                handlers::alter_user_scram_credentials::handle(&ctx, &caller, req, version).await,
+            )
+        }),
+        RequestKind::CreateAcls(req) => run(async move {
+            ResponseKind::CreateAcls(
+                handlers::create_acls::handle(&ctx, &caller, req, version).await,
+            )
+        }),
+        RequestKind::DescribeAcls(req) => run(async move {
+            ResponseKind::DescribeAcls(handlers::describe_acls::handle(
+                &ctx, &caller, &req, version,
+            ))
+        }),
+        RequestKind::DeleteAcls(req) => run(async move {
+            ResponseKind::DeleteAcls(
+                handlers::delete_acls::handle(&ctx, &caller, req, version).await,
             )
         }),
         // SASL listeners answer these in the connection (connection_sasl); elsewhere they

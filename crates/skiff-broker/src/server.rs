@@ -25,6 +25,7 @@ use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
+use crate::security::authorizer::{self, Authorizer, AuthorizerConfig};
 use crate::security::tls;
 use skiff_meta::ControllerClient;
 
@@ -48,6 +49,8 @@ pub struct Broker {
     groups: Arc<GroupCoordinator>,
     /// Heartbeats to a controller cluster; `None` with an embedded controller.
     lease: Option<LeaseKeeper>,
+    /// Rebuilds the authorizer's ACL index when the replicated ACLs change.
+    acl_refresh: JoinHandle<()>,
     ctx: Arc<BrokerContext>,
 }
 
@@ -157,7 +160,21 @@ impl Broker {
             deps.controller.clone(),
             lease_status,
         ));
+        let authorizer = Arc::new(Authorizer::new(
+            AuthorizerConfig {
+                enabled: config.acl_authorizer,
+                super_users: config.super_users.clone(),
+                allow_everyone_if_no_acl_found: config.allow_everyone_if_no_acl_found,
+            },
+            &deps.controller.state().read(),
+        ));
+        let acl_refresh = authorizer::refresh::spawn(
+            authorizer.clone(),
+            deps.controller.state(),
+            shutdown.clone(),
+        );
         let ctx = Arc::new(BrokerContext {
+            authorizer,
             groups: groups.clone(),
             chunks: ChunkSource::new(deps.cache, deps.store, recent),
             fetch_waiters: Arc::new(Semaphore::new(config.max_fetch_waiters)),
@@ -187,6 +204,7 @@ impl Broker {
             flusher,
             groups,
             lease,
+            acl_refresh,
             ctx,
         })
     }
@@ -214,6 +232,9 @@ impl Broker {
             warn!(error = %e, "accept loop failed");
         }
         self.flusher.join().await;
+        if let Err(e) = self.acl_refresh.await {
+            warn!(error = %e, "ACL refresh task failed");
+        }
         self.connections.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, self.connections.wait())
             .await
@@ -301,10 +322,12 @@ async fn accept_loop(
         let tls = tls.clone();
         connections.spawn(async move {
             match tls {
-                None => connection::serve(stream, peer, ctx, shutdown).await,
+                None => connection::serve(stream, peer, None, ctx, shutdown).await,
                 Some(tls) => {
-                    if let Some(stream) = tls_handshake(&tls, stream, peer, &ctx, &shutdown).await {
-                        connection::serve(stream, peer, ctx, shutdown).await;
+                    if let Some((stream, principal)) =
+                        tls_handshake(&tls, stream, peer, &ctx, &shutdown).await
+                    {
+                        connection::serve(stream, peer, principal, ctx, shutdown).await;
                     }
                 }
             }
@@ -314,15 +337,16 @@ async fn accept_loop(
     }
 }
 
-/// The TLS handshake of a new connection, within `request_read_timeout_ms`; `None` (the
-/// connection is dropped) when it fails, stalls, or the broker shuts down first.
+/// The TLS handshake of a new connection, within `request_read_timeout_ms`, and the client
+/// certificate's principal (mutual TLS); `None` (the connection is dropped) when it fails,
+/// stalls, or the broker shuts down first.
 async fn tls_handshake(
     tls: &TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     ctx: &BrokerContext,
     shutdown: &CancellationToken,
-) -> Option<TlsStream<TcpStream>> {
+) -> Option<(TlsStream<TcpStream>, Option<String>)> {
     let handshake = tokio::time::timeout(ctx.config.request_read_timeout(), tls.accept(stream));
     let outcome = tokio::select! {
         outcome = handshake => outcome,
@@ -330,10 +354,11 @@ async fn tls_handshake(
     };
     let reason = match outcome {
         Ok(Ok(stream)) => {
-            if let Some(principal) = tls::client_principal(stream.get_ref().1) {
+            let principal = tls::client_principal(stream.get_ref().1);
+            if let Some(principal) = &principal {
                 debug!(%peer, %principal, "TLS client certificate verified");
             }
-            return Some(stream);
+            return Some((stream, principal));
         }
         Ok(Err(e)) => e.to_string(),
         Err(_) => "not completed within request_read_timeout_ms".to_string(),

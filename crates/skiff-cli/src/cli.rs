@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::archive_cmd::ArchiveArgs;
 use crate::broker_cmd::BrokerArgs;
+use crate::commands::acl::AclArgs;
 use crate::commands::cluster::ClusterArgs;
 use crate::commands::completions::CompletionsArgs;
 use crate::commands::consume::ConsumeArgs;
@@ -75,6 +76,9 @@ pub enum Command {
 
     /// SASL/SCRAM users: create (or set a password), delete, list.
     User(UserArgs),
+
+    /// ACLs (with `--authorizer acl`): create, list, delete, as kafka-acls does.
+    Acl(AclArgs),
 
     /// What the cluster holds: brokers, controller, topics and version.
     Cluster(ClusterArgs),

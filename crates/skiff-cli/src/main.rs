@@ -113,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Consume(args) => commands::consume::run(args).await,
             Command::Group(args) => commands::group::run(args).await,
             Command::User(args) => commands::user::run(args).await,
+            Command::Acl(args) => commands::acl::run(args).await,
             Command::Cluster(args) => commands::cluster::run(args).await,
             Command::Store(args) => store_cmd::run(args).await,
             Command::Archive(args) => archive_cmd::run(args).await,

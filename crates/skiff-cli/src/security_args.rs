@@ -49,14 +49,31 @@ pub struct SecurityArgs {
     #[arg(long, value_name = "MECHANISM=[name=USER,password=PASSWORD]")]
     pub add_scram: Vec<AddScram>,
 
-    /// Principals that bypass authorization, ';'-separated: 'User:admin;User:ops'
-    /// (super.users; kept for ACLs, which Skiff does not enforce yet).
+    /// Principals that bypass the ACLs, ';'-separated: 'User:admin;User:ops' (super.users).
     #[arg(
         long,
         env = "SKIFF_SUPER_USERS",
         value_name = "User:NAME[;User:NAME...]"
     )]
     pub super_users: Option<String>,
+
+    /// Check every request against the ACLs: 'acl' is Kafka's StandardAuthorizer
+    /// (authorizer.class.name). Without it every client may do everything and the ACL APIs
+    /// answer SECURITY_DISABLED, as in Kafka.
+    #[arg(long, env = "SKIFF_AUTHORIZER", value_name = "acl")]
+    pub authorizer: Option<AuthorizerKind>,
+
+    /// With --authorizer acl: a resource no ACL names is open to everyone
+    /// (allow.everyone.if.no.acl.found) [default: false: no ACL, no access].
+    #[arg(long, env = "SKIFF_ALLOW_EVERYONE_IF_NO_ACL_FOUND")]
+    pub allow_everyone_if_no_acl_found: bool,
+}
+
+/// The authorizers `--authorizer` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthorizerKind {
+    /// ACLs in the controller state, with Kafka's StandardAuthorizer rules.
+    Acl,
 }
 
 impl SecurityArgs {
@@ -81,6 +98,19 @@ impl SecurityArgs {
         }
         if let Some(list) = &self.super_users {
             broker.super_users = parse_super_users(list)?;
+        }
+        // Flags only switch on: a config file's `acl_authorizer = true` stays.
+        if self.authorizer == Some(AuthorizerKind::Acl) {
+            broker.acl_authorizer = true;
+        }
+        if self.allow_everyone_if_no_acl_found {
+            if !broker.acl_authorizer {
+                return Err(
+                    "--allow-everyone-if-no-acl-found needs --authorizer acl (without an authorizer everyone is allowed already)"
+                        .to_string(),
+                );
+            }
+            broker.allow_everyone_if_no_acl_found = true;
         }
         Ok(())
     }

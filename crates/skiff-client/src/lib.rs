@@ -28,6 +28,7 @@ mod record;
 mod request_versions;
 mod versions;
 
+pub use admin::acls::{Acl, AclFilter};
 pub use admin::cluster_info::ClusterDescription;
 pub use admin::configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource};
 pub use admin::consumer_protocol::{MemberAssignment, MemberSubscription, TopicPartitions};

@@ -8,6 +8,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::admin::acls::{
+    Acl, AclFilter, create_acls_request, delete_acls_request, describe_acls_request,
+};
 use crate::admin::configs::{
     AlterConfigOp, ConfigResource, alter_configs_request, describe_configs_request,
 };
@@ -65,6 +68,31 @@ fn every_built_request_encodes_at_every_known_version() {
             salted_password: vec![2; 32],
         };
         alter_users_request(Some(&upsertion), Some(("bob", 2)))
+    });
+    let acl = Acl {
+        resource_type: 2,
+        resource_name: "t".into(),
+        pattern_type: 3,
+        principal: "User:a".into(),
+        host: "*".into(),
+        operation: 4,
+        permission: 3,
+    };
+    let filter = AclFilter {
+        resource_type: 1,
+        resource_name: None,
+        pattern_type: 1,
+        principal: Some("User:a".into()),
+        host: None,
+        operation: 1,
+        permission: 1,
+    };
+    check(ApiKey::CreateAcls, |_| {
+        create_acls_request(std::slice::from_ref(&acl))
+    });
+    check(ApiKey::DescribeAcls, |_| describe_acls_request(&filter));
+    check(ApiKey::DeleteAcls, |_| {
+        delete_acls_request(std::slice::from_ref(&filter))
     });
     check(ApiKey::DeleteRecords, |_| {
         delete_records_request("t", &[(0, 5), (1, -1)])

@@ -11,9 +11,11 @@
 //! - [`state`]: [`ControllerState`] and its `apply`, one file per area.
 //! - [`topic_config`]: Kafka's topic-level configs, validated and typed.
 //! - [`broker_config`]: the dynamic broker configs (broker-level topic defaults).
+//! - [`acl`]: Kafka's ACL bindings and filters, as CreateAcls stores them.
 //! - [`placement`]: which broker leads a partition or coordinates a group.
 //! - [`IndexEntry`]: the fixed-size offset→object index entry.
 
+pub mod acl;
 pub mod broker_config;
 pub mod client;
 pub mod command;

@@ -187,6 +187,11 @@ impl Proposal for CommitMerges {
     }
 }
 
+batched_proposal!(
+    CreateAcls => AclsCreated(AclsCreated),
+    DeleteAcls => AclsDeleted(AclsDeleted),
+);
+
 field_batched_proposal!(
     EnforceRetention.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),
     DeleteRecords.partitions => LogsTruncated(Vec<Result<Truncation, LogError>>),

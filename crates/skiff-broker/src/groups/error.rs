@@ -37,6 +37,10 @@ pub enum CoordinatorError {
     UnknownTopicOrPartition,
     #[error("the offset metadata is larger than the broker allows")]
     OffsetMetadataTooLarge,
+    #[error("not authorized to access the group")]
+    GroupAuthorizationFailed,
+    #[error("not authorized to access the topic")]
+    TopicAuthorizationFailed,
 }
 
 impl From<skiff_meta::GroupError> for CoordinatorError {

@@ -10,16 +10,19 @@ use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceRespon
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use skiff_meta::{ControllerState, TopicConfigChange};
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, authorize_config_resource};
 use super::str_bytes;
 use crate::admin::{ConfigChange, alter_configs};
 use crate::broker_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::{lookup_error_code, topic_error_code};
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: AlterConfigsRequest,
     _version: i16,
 ) -> AlterConfigsResponse {
@@ -30,8 +33,15 @@ pub async fn handle(
             .resources
             .iter()
             .map(|resource| {
-                plan_replacement(ctx, &state, resource)
-                    .map(|c| (!request.validate_only).then_some(c))
+                authorize_config_resource(
+                    ctx,
+                    caller,
+                    AclOperation::AlterConfigs,
+                    resource.resource_type,
+                    resource.resource_name.as_str(),
+                )
+                .and_then(|()| plan_replacement(ctx, &state, resource))
+                .map(|c| (!request.validate_only).then_some(c))
             })
             .collect()
     };

@@ -16,14 +16,22 @@ use skiff_meta::ControllerState;
 
 use super::{str_bytes, topic_with_partition};
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 const CANNOT_MOVE: &str = "Skiff partitions have no replicas to move: the data is in the object store and any live broker can lead a partition; add or remove brokers to move load";
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &AlterPartitionReassignmentsRequest,
     _version: i16,
 ) -> AlterPartitionReassignmentsResponse {
+    if !ctx.authorizer.allows_cluster(caller, AclOperation::Alter) {
+        return AlterPartitionReassignmentsResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     let state = ctx.controller.state();
     let state = state.read();
     let mut response = AlterPartitionReassignmentsResponse::default();

@@ -17,7 +17,9 @@ use skiff_meta::{
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::kafka_error::{propose_error_code, user_error_code};
+use crate::security::authorizer::Caller;
 use crate::security::scram_keys::credential_from_salted;
+use skiff_meta::acl::AclOperation;
 
 /// A user's outcome, in the order users first appear in the request.
 struct UserResult {
@@ -29,9 +31,37 @@ struct UserResult {
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     req: AlterUserScramCredentialsRequest,
     _version: i16,
 ) -> AlterUserScramCredentialsResponse {
+    // Kafka needs ALTER on the cluster; each user named gets the error.
+    if !ctx.authorizer.allows_cluster(caller, AclOperation::Alter) {
+        let mut users: Vec<&str> = Vec::new();
+        for name in req
+            .deletions
+            .iter()
+            .map(|d| d.name.as_str())
+            .chain(req.upsertions.iter().map(|u| u.name.as_str()))
+        {
+            if !users.contains(&name) {
+                users.push(name);
+            }
+        }
+        return AlterUserScramCredentialsResponse::default().with_results(
+            users
+                .into_iter()
+                .map(|user| {
+                    AlterUserScramCredentialsResult::default()
+                        .with_user(str_bytes(user))
+                        .with_error_code(ResponseError::ClusterAuthorizationFailed.code())
+                        .with_error_message(Some(str_bytes(
+                            "not authorized to alter users (ALTER on the cluster)",
+                        )))
+                })
+                .collect(),
+        );
+    }
     let mut results: Vec<UserResult> = Vec::new();
     let mut pending: Vec<(String, ScramChange)> = Vec::new();
     let mut seen: HashSet<(String, i8)> = HashSet::new();

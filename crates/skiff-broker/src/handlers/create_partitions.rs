@@ -7,10 +7,13 @@ use super::str_bytes;
 use crate::admin::propose_items;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
@@ -23,6 +26,16 @@ pub async fn handle(
             let mut result = CreatePartitionsTopicResult::default();
             result.name = t.name.clone();
             match TopicLookup::Name(t.name.as_str()).resolve(&state) {
+                _ if !ctx
+                    .authorizer
+                    .allows_topic(caller, AclOperation::Alter, t.name.as_str()) =>
+                {
+                    set_error(
+                        &mut result,
+                        ResponseError::TopicAuthorizationFailed.code(),
+                        "not authorized to alter the topic".into(),
+                    )
+                }
                 Err(e) => set_error(
                     &mut result,
                     lookup_error_code(e),

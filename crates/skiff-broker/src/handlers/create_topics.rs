@@ -15,9 +15,12 @@ use crate::admin::propose_items;
 use crate::clock::now_ms;
 use crate::context::BrokerContext;
 use crate::kafka_error::topic_error_code;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
@@ -27,6 +30,7 @@ pub async fn handle(
         let state = ctx.controller.state();
         let state = state.read();
         let mut seen = HashSet::new();
+        let may_create_any = ctx.authorizer.allows_cluster(caller, AclOperation::Create);
         for topic in &request.topics {
             let mut result = CreatableTopicResult::default();
             result.name = topic.name.clone();
@@ -35,6 +39,15 @@ pub async fn handle(
                 Err((
                     ResponseError::InvalidRequest.code(),
                     format!("topic {name} appears twice in the request"),
+                ))
+            } else if !may_create_any
+                && !ctx
+                    .authorizer
+                    .allows_topic(caller, AclOperation::Create, name)
+            {
+                Err((
+                    ResponseError::TopicAuthorizationFailed.code(),
+                    "not authorized to create the topic".to_string(),
                 ))
             } else {
                 check(ctx, &state, topic)

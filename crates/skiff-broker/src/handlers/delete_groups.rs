@@ -1,12 +1,15 @@
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
-use super::group_common::{check_group, error_code, result_code};
+use super::group_common::{authorize_group, check_group, error_code, result_code};
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// Deletes groups without members, with every committed offset; one proposal for all of them.
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: DeleteGroupsRequest,
     _version: i16,
 ) -> DeleteGroupsResponse {
@@ -15,7 +18,9 @@ pub async fn handle(
     let mut ours = Vec::new();
     for group_id in request.groups_names {
         let mut result = DeletableGroupResult::default();
-        match check_group(ctx, group_id.0.as_str(), false) {
+        let checked = authorize_group(ctx, caller, AclOperation::Delete, group_id.0.as_str())
+            .and_then(|()| check_group(ctx, group_id.0.as_str(), false));
+        match checked {
             Err(error) => result.error_code = error_code(error),
             Ok(()) => {
                 positions.push(results.len());

@@ -15,10 +15,13 @@ use skiff_meta::{DeleteRecords, Propose, RecordDeletion};
 use crate::clock::now_ms;
 use crate::context::BrokerContext;
 use crate::kafka_error::{log_error_code, lookup_error_code, propose_error_code};
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: DeleteRecordsRequest,
     _version: i16,
 ) -> DeleteRecordsResponse {
@@ -32,23 +35,28 @@ pub async fn handle(
         for t in &request.topics {
             let mut result = DeleteRecordsTopicResult::default();
             result.name = t.name.clone();
-            let topic = TopicLookup::Name(t.name.as_str()).resolve(&state);
+            let topic =
+                if ctx
+                    .authorizer
+                    .allows_topic(caller, AclOperation::Delete, t.name.as_str())
+                {
+                    TopicLookup::Name(t.name.as_str())
+                        .resolve(&state)
+                        .map_err(lookup_error_code)
+                } else {
+                    Err(ResponseError::TopicAuthorizationFailed.code())
+                };
             for p in &t.partitions {
                 let mut partition = DeleteRecordsPartitionResult::default();
                 partition.partition_index = p.partition_index;
                 partition.low_watermark = -1;
-                let exists = topic
-                    .as_ref()
-                    .map_err(|e| lookup_error_code(*e))
-                    .and_then(|topic| {
-                        u32::try_from(p.partition_index)
-                            .ok()
-                            .filter(|i| {
-                                usize::try_from(*i).is_ok_and(|i| i < topic.partitions.len())
-                            })
-                            .map(|i| (topic.id, i))
-                            .ok_or(ResponseError::UnknownTopicOrPartition.code())
-                    });
+                let exists = topic.as_ref().map_err(|e| *e).and_then(|topic| {
+                    u32::try_from(p.partition_index)
+                        .ok()
+                        .filter(|i| usize::try_from(*i).is_ok_and(|i| i < topic.partitions.len()))
+                        .map(|i| (topic.id, i))
+                        .ok_or(ResponseError::UnknownTopicOrPartition.code())
+                });
                 match exists {
                     Ok((topic_id, index)) => {
                         warn_if_unarchived(&state, &t.name, topic_id, index, p.offset);

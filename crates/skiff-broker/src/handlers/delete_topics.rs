@@ -1,3 +1,4 @@
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 use skiff_meta::{DeleteTopics, TopicId};
@@ -6,10 +7,13 @@ use super::{str_bytes, topic_name};
 use crate::admin::propose_items;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: DeleteTopicsRequest,
     version: i16,
 ) -> DeleteTopicsResponse {
@@ -43,6 +47,18 @@ pub async fn handle(
                 TopicLookup::Id(id) => result.topic_id = *id,
             }
             match lookup.resolve(&state) {
+                Ok(topic)
+                    if !ctx
+                        .authorizer
+                        .allows_topic(caller, AclOperation::Delete, &topic.name) =>
+                {
+                    set_error(
+                        &mut result,
+                        ResponseError::TopicAuthorizationFailed.code(),
+                        "not authorized to delete the topic".into(),
+                        version,
+                    );
+                }
                 Ok(topic) => {
                     result.name = Some(topic_name(&topic.name));
                     if version >= 6 {

@@ -2,11 +2,13 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeClusterResponse};
 
 use super::str_bytes;
-use crate::authorized::CLUSTER_OPERATIONS;
+use crate::authorized;
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &DescribeClusterRequest,
     _version: i16,
 ) -> DescribeClusterResponse {
@@ -28,7 +30,8 @@ pub fn handle(
         })
         .collect();
     if request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = CLUSTER_OPERATIONS;
+        response.cluster_authorized_operations =
+            authorized::cluster_operations(&ctx.authorizer, caller);
     }
     response
 }

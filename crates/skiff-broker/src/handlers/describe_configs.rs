@@ -15,10 +15,48 @@ use super::{config_source, str_bytes};
 use crate::broker_configs::static_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub(crate) const RESOURCE_TOPIC: i8 = 2;
 pub(crate) const RESOURCE_BROKER: i8 = 4;
+
+/// Whether the caller may perform `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config
+/// resource: the topic, or the cluster for BROKER resources, as Kafka checks.
+pub(crate) fn authorize_config_resource(
+    ctx: &BrokerContext,
+    caller: &Caller,
+    operation: AclOperation,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), (i16, String)> {
+    let (allowed, error) = match resource_type {
+        RESOURCE_TOPIC => (
+            ctx.authorizer.allows_topic(caller, operation, name),
+            ResponseError::TopicAuthorizationFailed,
+        ),
+        RESOURCE_BROKER => (
+            ctx.authorizer.allows_cluster(caller, operation),
+            ResponseError::ClusterAuthorizationFailed,
+        ),
+        _ => return Ok(()),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err((
+            error.code(),
+            format!(
+                "not authorized to {} of this resource",
+                match operation {
+                    AclOperation::AlterConfigs => "alter the configs",
+                    _ => "describe the configs",
+                }
+            ),
+        ))
+    }
+}
 
 /// How the documentation of a config key Skiff accepts and stores, but does not act on,
 /// begins (DescribeConfigs v3+ with documentation asked for). Kafka's protocol has no field
@@ -47,6 +85,7 @@ struct Synonym {
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: DescribeConfigsRequest,
     version: i16,
 ) -> DescribeConfigsResponse {
@@ -58,7 +97,15 @@ pub fn handle(
             let mut result = DescribeConfigsResult::default();
             result.resource_type = resource.resource_type;
             result.resource_name = resource.resource_name.clone();
-            match rows(ctx, resource.resource_type, &resource.resource_name) {
+            let rows = authorize_config_resource(
+                ctx,
+                caller,
+                AclOperation::DescribeConfigs,
+                resource.resource_type,
+                resource.resource_name.as_str(),
+            )
+            .and_then(|()| rows(ctx, resource.resource_type, &resource.resource_name));
+            match rows {
                 Ok(rows) => {
                     // Kafka reads both a null and an empty key list as "every config".
                     let wanted = resource

@@ -3,11 +3,16 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::group_common::{check_group, error_code};
 use super::str_bytes;
-use crate::authorized::GROUP_OPERATIONS;
+use kafka_protocol::error::ResponseError;
+use skiff_meta::acl::AclOperation;
+
+use crate::authorized;
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
@@ -18,6 +23,13 @@ pub fn handle(
         .map(|group_id| {
             let mut group = DescribedGroup::default();
             group.group_id = group_id.clone();
+            if !ctx
+                .authorizer
+                .allows_group(caller, AclOperation::Describe, group_id.0.as_str())
+            {
+                group.error_code = ResponseError::GroupAuthorizationFailed.code();
+                return group;
+            }
             let described = check_group(ctx, group_id.0.as_str(), false)
                 .map(|()| ctx.groups.describe(group_id.0.as_str()));
             match described {
@@ -44,7 +56,8 @@ pub fn handle(
                 }
             }
             if version >= 3 && request.include_authorized_operations {
-                group.authorized_operations = GROUP_OPERATIONS;
+                group.authorized_operations =
+                    authorized::group_operations(&ctx.authorizer, caller, group_id.0.as_str());
             }
             group
         })

@@ -20,6 +20,8 @@ use skiff_meta::{BrokerInfo, PartitionLog, Topic};
 
 use super::{str_bytes, topic_name};
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// The tagged field of a DescribeLogDirs partition that holds Skiff's object count.
 pub const OBJECT_COUNT_TAG: i32 = 0x5c1f;
@@ -32,9 +34,18 @@ pub const ARCHIVE_COMMITTED_MS_TAG: i32 = 0x5c22;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: DescribeLogDirsRequest,
     version: i16,
 ) -> DescribeLogDirsResponse {
+    if !ctx
+        .authorizer
+        .allows_cluster(caller, AclOperation::Describe)
+    {
+        return DescribeLogDirsResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     let state = ctx.controller.state();
     let state = state.read();
     let brokers: Vec<BrokerInfo> = state.live_brokers().cloned().collect();

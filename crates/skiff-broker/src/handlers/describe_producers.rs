@@ -15,10 +15,13 @@ use skiff_meta::Topic;
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &DescribeProducersRequest,
     _version: i16,
 ) -> DescribeProducersResponse {
@@ -29,9 +32,16 @@ pub fn handle(
         .topics
         .iter()
         .map(|t| {
-            let topic = TopicLookup::Name(t.name.as_str())
-                .resolve(&state)
-                .map_err(lookup_error_code);
+            let topic = if ctx
+                .authorizer
+                .allows_topic(caller, AclOperation::Read, t.name.as_str())
+            {
+                TopicLookup::Name(t.name.as_str())
+                    .resolve(&state)
+                    .map_err(lookup_error_code)
+            } else {
+                Err(kafka_protocol::error::ResponseError::TopicAuthorizationFailed.code())
+            };
             let mut result = TopicResponse::default();
             result.name = t.name.clone();
             result.partitions = t

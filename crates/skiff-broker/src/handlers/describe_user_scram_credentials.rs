@@ -16,13 +16,24 @@ use std::collections::BTreeMap;
 
 use super::str_bytes;
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// All users when the request names none (null or empty, as Kafka does).
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     req: &DescribeUserScramCredentialsRequest,
     _version: i16,
 ) -> DescribeUserScramCredentialsResponse {
+    if !ctx
+        .authorizer
+        .allows_cluster(caller, AclOperation::Describe)
+    {
+        return DescribeUserScramCredentialsResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     let state = ctx.controller.state();
     let state = state.read();
     let users = state.users();

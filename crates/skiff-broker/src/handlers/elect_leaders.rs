@@ -12,12 +12,20 @@ use skiff_meta::ControllerState;
 
 use super::{str_bytes, topic_with_partition};
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &ElectLeadersRequest,
     _version: i16,
 ) -> ElectLeadersResponse {
+    if !ctx.authorizer.allows_cluster(caller, AclOperation::Alter) {
+        return ElectLeadersResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     let state = ctx.controller.state();
     let state = state.read();
     let mut response = ElectLeadersResponse::default();

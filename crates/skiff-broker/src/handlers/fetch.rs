@@ -1,11 +1,13 @@
 use std::time::Duration;
 
+use crate::security::authorizer::Caller;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use skiff_meta::ControllerState;
+use skiff_meta::acl::AclOperation;
 use skiff_storage::StorageError;
 use tokio::time::{Instant, sleep_until};
 use tracing::warn;
@@ -33,8 +35,13 @@ struct PartitionJob {
     plan: Result<PartitionReadPlan, i16>,
 }
 
-pub async fn handle(ctx: &BrokerContext, request: FetchRequest, version: i16) -> FetchResponse {
-    let response = read_until_ready(ctx, request, version).await;
+pub async fn handle(
+    ctx: &BrokerContext,
+    caller: &Caller,
+    request: FetchRequest,
+    version: i16,
+) -> FetchResponse {
+    let response = read_until_ready(ctx, caller, request, version).await;
     count_sent(ctx, &response);
     response
 }
@@ -59,6 +66,7 @@ fn count_sent(ctx: &BrokerContext, response: &FetchResponse) {
 
 async fn read_until_ready(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: FetchRequest,
     version: i16,
 ) -> FetchResponse {
@@ -69,7 +77,7 @@ async fn read_until_ready(
     let mut waiter_permit = None;
     loop {
         applied.borrow_and_update();
-        let (response, bytes, any_error) = read_once(ctx, &request, version).await;
+        let (response, bytes, any_error) = read_once(ctx, caller, &request, version).await;
         if bytes >= min_bytes || any_error || Instant::now() >= deadline {
             return response;
         }
@@ -91,6 +99,7 @@ async fn read_until_ready(
 /// carries and whether any partition has an error (errors answer immediately, as in Kafka).
 async fn read_once(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &FetchRequest,
     version: i16,
 ) -> (FetchResponse, usize, bool) {
@@ -99,6 +108,10 @@ async fn read_once(
         let state = state.read();
         plan_jobs(
             &state,
+            &|topic| {
+                ctx.authorizer
+                    .allows_topic(caller, AclOperation::Read, topic)
+            },
             request,
             version,
             response_limit(ctx, request),
@@ -205,6 +218,7 @@ fn response_limit(ctx: &BrokerContext, request: &FetchRequest) -> usize {
 /// data always gets at least one entry).
 fn plan_jobs(
     state: &ControllerState,
+    may_read: &dyn Fn(&str) -> bool,
     request: &FetchRequest,
     version: i16,
     response_limit: usize,
@@ -218,7 +232,24 @@ fn plan_jobs(
         } else {
             TopicLookup::Name(t.topic.as_str())
         };
-        let topic = lookup.resolve(state).map_err(lookup_error_code);
+        // By name the check comes first, as in Kafka, so a refused caller learns nothing of
+        // whether the topic exists.
+        let by_name = matches!(lookup, TopicLookup::Name(_));
+        let named_and_refused = matches!(lookup, TopicLookup::Name(name) if !may_read(name));
+        let topic = if named_and_refused {
+            Err(ResponseError::TopicAuthorizationFailed.code())
+        } else {
+            lookup
+                .resolve(state)
+                .map_err(lookup_error_code)
+                .and_then(|topic| {
+                    if by_name || may_read(&topic.name) {
+                        Ok(topic)
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed.code())
+                    }
+                })
+        };
         for p in &t.partitions {
             let asked = usize::try_from(p.partition_max_bytes).unwrap_or(0);
             let max_bytes = asked.min(partition_cap);

@@ -5,6 +5,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
@@ -13,6 +15,7 @@ const TRANSACTION_KEY: i8 = 1;
 /// group from the same broker list.
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
@@ -27,7 +30,10 @@ pub fn handle(
     } else {
         vec![request.key]
     };
-    let found: Vec<Coordinator> = keys.into_iter().map(|k| find(ctx, k, key_type)).collect();
+    let found: Vec<Coordinator> = keys
+        .into_iter()
+        .map(|k| find(ctx, caller, k, key_type))
+        .collect();
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {
         response.coordinators = found;
@@ -41,7 +47,7 @@ pub fn handle(
     response
 }
 
-fn find(ctx: &BrokerContext, key: StrBytes, key_type: i8) -> Coordinator {
+fn find(ctx: &BrokerContext, caller: &Caller, key: StrBytes, key_type: i8) -> Coordinator {
     let mut found = Coordinator::default();
     let failed = |mut c: Coordinator, error: ResponseError, message: &str| {
         c.error_code = error.code();
@@ -51,6 +57,18 @@ fn find(ctx: &BrokerContext, key: StrBytes, key_type: i8) -> Coordinator {
         c
     };
     let coordinator = match key_type {
+        GROUP_KEY
+            if !ctx
+                .authorizer
+                .allows_group(caller, AclOperation::Describe, key.as_str()) =>
+        {
+            found.key = key;
+            return failed(
+                found,
+                ResponseError::GroupAuthorizationFailed,
+                "not authorized to describe the group",
+            );
+        }
         GROUP_KEY => ctx.groups.coordinator_for(key.as_str()),
         TRANSACTION_KEY => {
             found.key = key;

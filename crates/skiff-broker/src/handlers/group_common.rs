@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::BrokerContext;
 use crate::groups::CoordinatorError;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// A parked request is answered by the coordinator within the rebalance (or session)
 /// timeout; this margin on top only guards against a bug leaving a client waiting forever.
@@ -32,6 +34,8 @@ pub fn error_code(error: CoordinatorError) -> i16 {
         CoordinatorError::GroupSubscribedToTopic => ResponseError::GroupSubscribedToTopic,
         CoordinatorError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
         CoordinatorError::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
+        CoordinatorError::GroupAuthorizationFailed => ResponseError::GroupAuthorizationFailed,
+        CoordinatorError::TopicAuthorizationFailed => ResponseError::TopicAuthorizationFailed,
     }
     .code()
 }
@@ -40,6 +44,21 @@ pub fn result_code(result: &Result<(), CoordinatorError>) -> i16 {
     match result {
         Ok(()) => 0,
         Err(e) => error_code(*e),
+    }
+}
+
+/// Whether the caller may perform `operation` on the group (checked before anything else, as
+/// Kafka does).
+pub fn authorize_group(
+    ctx: &BrokerContext,
+    caller: &Caller,
+    operation: AclOperation,
+    group_id: &str,
+) -> Result<(), CoordinatorError> {
+    if ctx.authorizer.allows_group(caller, operation, group_id) {
+        Ok(())
+    } else {
+        Err(CoordinatorError::GroupAuthorizationFailed)
     }
 }
 

@@ -6,14 +6,16 @@ use skiff_meta::broker_config::broker_config_def;
 use skiff_meta::topic_config::{ConfigType, config_def};
 use skiff_meta::{ControllerState, TopicConfigChange};
 
-use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, authorize_config_resource};
 use super::str_bytes;
 use crate::admin::{ConfigChange, alter_configs};
 use crate::broker_configs;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
 use crate::kafka_error::topic_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 const OP_SET: i8 = 0;
 const OP_DELETE: i8 = 1;
@@ -22,6 +24,7 @@ const OP_SUBTRACT: i8 = 3;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: IncrementalAlterConfigsRequest,
     _version: i16,
 ) -> IncrementalAlterConfigsResponse {
@@ -32,7 +35,15 @@ pub async fn handle(
             .resources
             .iter()
             .map(|resource| {
-                plan_change(ctx, &state, resource).map(|c| (!request.validate_only).then_some(c))
+                authorize_config_resource(
+                    ctx,
+                    caller,
+                    AclOperation::AlterConfigs,
+                    resource.resource_type,
+                    resource.resource_name.as_str(),
+                )
+                .and_then(|()| plan_change(ctx, &state, resource))
+                .map(|c| (!request.validate_only).then_some(c))
             })
             .collect()
     };

@@ -5,9 +5,12 @@ use tracing::info;
 
 use crate::context::BrokerContext;
 use crate::kafka_error::{producer_error_code, propose_error_code};
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::{AclOperation, ResourceType};
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: InitProducerIdRequest,
     _version: i16,
 ) -> InitProducerIdResponse {
@@ -21,6 +24,15 @@ pub async fn handle(
     {
         info!("refusing a transactional producer: transactions are not supported yet");
         response.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+        return response;
+    }
+    // Kafka 3.x: an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on
+    // some topic.
+    let authorizer = &ctx.authorizer;
+    if !authorizer.allows_cluster(caller, AclOperation::IdempotentWrite)
+        && !authorizer.allows_some(caller, AclOperation::Write, ResourceType::Topic)
+    {
+        response.error_code = ResponseError::ClusterAuthorizationFailed.code();
         return response;
     }
     // v3+ (KIP-360): a producer that already has an id asks for an epoch bump after an error.

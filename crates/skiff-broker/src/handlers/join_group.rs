@@ -1,21 +1,26 @@
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
-use super::group_common::{await_parked, check_group, error_code};
+use super::group_common::{authorize_group, await_parked, check_group, error_code};
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::groups::{CoordinatorError, JoinReply, JoinRequest, JoinResult};
 use crate::reply::ClientInfo;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: JoinGroupRequest,
     version: i16,
     client: &ClientInfo,
 ) -> JoinGroupResponse {
     let member_id = request.member_id.to_string();
     let group_id = request.group_id.0.as_str();
-    if let Err(error) = check_group(ctx, group_id, true) {
+    if let Err(error) = authorize_group(ctx, caller, AclOperation::Read, group_id)
+        .and_then(|()| check_group(ctx, group_id, true))
+    {
         return response(JoinResult::failed(error, &member_id), version);
     }
     // Held while parked: bounds how many JoinGroups wait across all groups.

@@ -1,12 +1,15 @@
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
 
-use super::group_common::{check_group, error_code, result_code};
+use super::group_common::{authorize_group, check_group, error_code, result_code};
 use crate::context::BrokerContext;
 use crate::groups::LeavingMember;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &LeaveGroupRequest,
     version: i16,
 ) -> LeaveGroupResponse {
@@ -28,8 +31,9 @@ pub fn handle(
             instance_id: None,
         }]
     };
-    let outcome =
-        check_group(ctx, group_id, true).and_then(|()| ctx.groups.leave(group_id, &leaving));
+    let outcome = authorize_group(ctx, caller, AclOperation::Read, group_id)
+        .and_then(|()| check_group(ctx, group_id, true))
+        .and_then(|()| ctx.groups.leave(group_id, &leaving));
     let mut response = LeaveGroupResponse::default();
     match outcome {
         Err(error) => response.error_code = error_code(error),

@@ -4,12 +4,15 @@ use kafka_protocol::messages::{GroupId, ListGroupsRequest, ListGroupsResponse};
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::groups::GroupState;
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// Every group Skiff runs uses the classic protocol.
 const CLASSIC_GROUP_TYPE: &str = "classic";
 
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: &ListGroupsRequest,
     version: i16,
 ) -> ListGroupsResponse {
@@ -33,6 +36,9 @@ pub fn handle(
     if !classic_wanted {
         return response;
     }
+    let may_describe_all = ctx
+        .authorizer
+        .allows_cluster(caller, AclOperation::Describe);
     response.groups = ctx
         .groups
         .list()
@@ -41,6 +47,14 @@ pub fn handle(
         // client asks each one).
         .filter(|g| ctx.groups.check_coordinator(&g.group_id).is_ok())
         .filter(|g| states.is_empty() || states.contains(&Some(g.state)))
+        // DESCRIBE on the cluster lists every group; otherwise only those the caller may
+        // describe, as Kafka does.
+        .filter(|g| {
+            may_describe_all
+                || ctx
+                    .authorizer
+                    .allows_group(caller, AclOperation::Describe, &g.group_id)
+        })
         .map(|g| {
             let mut listed = ListedGroup::default();
             listed.group_id = GroupId(str_bytes(&g.group_id));

@@ -8,7 +8,9 @@ use skiff_meta::{ControllerState, PartitionLog};
 use crate::context::BrokerContext;
 use crate::fetch::{PlannedEntry, offset_for_max_timestamp, offset_for_timestamp};
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -43,6 +45,7 @@ const NOT_FOUND: Lookup = Lookup::Answer {
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
@@ -53,12 +56,22 @@ pub async fn handle(
             .topics
             .iter()
             .map(|t| {
-                let topic = TopicLookup::Name(t.name.as_str()).resolve(&state);
+                let topic =
+                    if ctx
+                        .authorizer
+                        .allows_topic(caller, AclOperation::Describe, t.name.as_str())
+                    {
+                        TopicLookup::Name(t.name.as_str())
+                            .resolve(&state)
+                            .map_err(lookup_error_code)
+                    } else {
+                        Err(ResponseError::TopicAuthorizationFailed.code())
+                    };
                 t.partitions
                     .iter()
                     .map(|p| {
                         let lookup = match &topic {
-                            Err(e) => Lookup::Failed(lookup_error_code(*e)),
+                            Err(code) => Lookup::Failed(*code),
                             Ok(topic) => match usize::try_from(p.partition_index)
                                 .ok()
                                 .and_then(|i| topic.partitions.get(i))

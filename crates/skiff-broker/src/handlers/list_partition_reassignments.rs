@@ -6,10 +6,24 @@
 use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
 };
+use skiff_meta::acl::AclOperation;
+
+use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
 
 pub fn handle(
+    ctx: &BrokerContext,
+    caller: &Caller,
     _request: &ListPartitionReassignmentsRequest,
     _version: i16,
 ) -> ListPartitionReassignmentsResponse {
+    if !ctx
+        .authorizer
+        .allows_cluster(caller, AclOperation::Describe)
+    {
+        return ListPartitionReassignmentsResponse::default().with_error_code(
+            kafka_protocol::error::ResponseError::ClusterAuthorizationFailed.code(),
+        );
+    }
     ListPartitionReassignmentsResponse::default()
 }

@@ -6,27 +6,37 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 use skiff_meta::{BrokerInfo, ControllerState, Topic, TopicId};
 
 use super::{str_bytes, topic_name};
-use crate::authorized::{CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
+use crate::authorized;
 use crate::context::BrokerContext;
 use crate::kafka_error::lookup_error_code;
+use crate::security::authorizer::Caller;
 use crate::topics::{TopicLookup, create_missing_topics};
+use skiff_meta::acl::AclOperation;
 use skiff_meta::placement::partition_leader;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
+    let authorizer = &ctx.authorizer;
+    let may_describe = |name: &str| authorizer.allows_topic(caller, AclOperation::Describe, name);
+    // Auto-creation needs CREATE on the cluster or on the topic, as in Kafka.
+    let may_create_any = authorizer.allows_cluster(caller, AclOperation::Create);
+    let may_create =
+        |name: &str| may_create_any || authorizer.allows_topic(caller, AclOperation::Create, name);
     // Before v4 there was no opt-out: every Metadata request allowed auto-creation.
-    let wants_auto_create = version < 4 || request.allow_auto_topic_creation;
-    if ctx.config.auto_create_topics
-        && wants_auto_create
-        && let Some(topics) = &request.topics
-    {
+    let auto_create =
+        ctx.config.auto_create_topics && (version < 4 || request.allow_auto_topic_creation);
+    if auto_create && let Some(topics) = &request.topics {
         let names = topics
             .iter()
-            .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()));
-        create_missing_topics(ctx, names).await;
+            .filter_map(|t| t.name.as_ref().map(|n| n.0.as_str()))
+            .filter(|name| may_describe(name) && may_create(name))
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        create_missing_topics(ctx, names.into_iter()).await;
     }
 
     let state = ctx.controller.state();
@@ -49,8 +59,10 @@ pub async fn handle(
         .as_ref()
         .filter(|t| !(version == 0 && t.is_empty()));
     response.topics = match requested {
+        // Topics the caller may not describe are left out, as Kafka does.
         None => state
             .topics()
+            .filter(|t| may_describe(&t.name))
             .map(|t| topic_entry(t, &brokers, version))
             .collect(),
         Some(requested) => requested
@@ -60,7 +72,22 @@ pub async fn handle(
                     Some(name) => TopicLookup::Name(name.0.as_str()),
                     None => TopicLookup::Id(t.topic_id),
                 };
-                lookup_entry(&state, lookup, &brokers, version)
+                let denied = match lookup {
+                    TopicLookup::Name(name) => (!may_describe(name)
+                        || (auto_create
+                            && state.topic_by_name(name).is_none()
+                            && !may_create(name)))
+                    .then_some(ResponseError::TopicAuthorizationFailed),
+                    // An id the caller may not describe is not confirmed to exist.
+                    TopicLookup::Id(id) => state
+                        .topic(&id)
+                        .is_some_and(|topic| !may_describe(&topic.name))
+                        .then_some(ResponseError::UnknownTopicId),
+                };
+                match denied {
+                    Some(error) => denied_entry(lookup, error),
+                    None => lookup_entry(&state, lookup, &brokers, version),
+                }
             })
             .collect(),
     };
@@ -68,13 +95,26 @@ pub async fn handle(
     // the cluster); the field's default says "not asked".
     if version >= 8 && request.include_topic_authorized_operations {
         for topic in response.topics.iter_mut().filter(|t| t.error_code == 0) {
-            topic.topic_authorized_operations = TOPIC_OPERATIONS;
+            if let Some(name) = &topic.name {
+                topic.topic_authorized_operations =
+                    authorized::topic_operations(authorizer, caller, name.as_str());
+            }
         }
     }
     if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
-        response.cluster_authorized_operations = CLUSTER_OPERATIONS;
+        response.cluster_authorized_operations = authorized::cluster_operations(authorizer, caller);
     }
     response
+}
+
+fn denied_entry(lookup: TopicLookup<'_>, error: ResponseError) -> MetadataResponseTopic {
+    let mut entry = MetadataResponseTopic::default();
+    entry.error_code = error.code();
+    match lookup {
+        TopicLookup::Name(name) => entry.name = Some(topic_name(name)),
+        TopicLookup::Id(id) => entry.topic_id = id,
+    }
+    entry
 }
 
 fn lookup_entry(

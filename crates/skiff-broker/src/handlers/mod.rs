@@ -1,15 +1,19 @@
 //! One file per Kafka API. Each `handle` takes the decoded request and returns the typed
 //! response; errors are already Kafka error codes by the time they leave a handler.
 
+mod acl_common;
 pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;

@@ -4,20 +4,25 @@ use kafka_protocol::messages::offset_commit_response::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use skiff_meta::PartitionOffset;
 
-use super::group_common::{check_group, error_code, result_code};
+use super::group_common::{authorize_group, check_group, error_code, result_code};
 use crate::context::BrokerContext;
 use crate::groups::CoordinatorError;
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 /// Commits are answered only after the controller applied them. Unknown topics and
 /// partitions fail on their own; a group-level problem (stale generation, unknown member,
 /// rebalance) fails every other partition with the same code, as Kafka does.
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: OffsetCommitRequest,
     version: i16,
 ) -> OffsetCommitResponse {
     let group_id = request.group_id.0.as_str();
+    // Kafka needs READ on the group (else every partition fails) and READ on each topic.
+    let group_denied = authorize_group(ctx, caller, AclOperation::Read, group_id).err();
     // (topic index, partition index) of each partition sent to the coordinator.
     let mut positions: Vec<(usize, usize)> = Vec::new();
     let mut to_commit: Vec<PartitionOffset> = Vec::new();
@@ -27,6 +32,12 @@ pub async fn handle(
         let state = state.read();
         for (ti, t) in request.topics.iter().enumerate() {
             let resolved = TopicLookup::Name(t.name.0.as_str()).resolve(&state).ok();
+            let topic_denied = group_denied.or_else(|| {
+                (!ctx
+                    .authorizer
+                    .allows_topic(caller, AclOperation::Read, t.name.0.as_str()))
+                .then_some(CoordinatorError::TopicAuthorizationFailed)
+            });
             let mut topic = OffsetCommitResponseTopic::default();
             topic.name = t.name.clone();
             for (pi, p) in t.partitions.iter().enumerate() {
@@ -36,6 +47,9 @@ pub async fn handle(
                     usize::try_from(p.partition_index).is_ok_and(|i| i < topic.partitions.len())
                 });
                 match known {
+                    _ if topic_denied.is_some() => {
+                        partition.error_code = topic_denied.map(error_code).unwrap_or_default()
+                    }
                     None => {
                         partition.error_code = error_code(CoordinatorError::UnknownTopicOrPartition)
                     }

@@ -3,30 +3,47 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use super::group_common::{check_group, error_code, result_code};
+use super::group_common::{authorize_group, check_group, error_code, result_code};
 use crate::context::BrokerContext;
 use crate::groups::{CoordinatorError, TopicPartitions};
+use crate::security::authorizer::Caller;
 use crate::topics::TopicLookup;
+use skiff_meta::acl::AclOperation;
 
 /// Deletes committed offsets, except for topics a live member is still subscribed to.
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
     let mut response = OffsetDeleteResponse::default();
     let group_id = request.group_id.0.as_str();
-    if let Err(error) = check_group(ctx, group_id, false) {
+    if let Err(error) = authorize_group(ctx, caller, AclOperation::Delete, group_id)
+        .and_then(|()| check_group(ctx, group_id, false))
+    {
         response.error_code = error_code(error);
         return response;
     }
-    // Per request topic: the resolved topic, or None when unknown.
+    // Kafka also needs READ on each topic whose offsets are deleted.
+    let refused: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            !ctx.authorizer
+                .allows_topic(caller, AclOperation::Read, t.name.0.as_str())
+        })
+        .collect();
+    // Per request topic: the resolved topic, or None when unknown or refused.
     let mut resolved: Vec<Option<TopicPartitions>> = Vec::with_capacity(request.topics.len());
     {
         let state = ctx.controller.state();
         let state = state.read();
-        for t in &request.topics {
-            let topic = TopicLookup::Name(t.name.0.as_str()).resolve(&state).ok();
+        for (t, refused) in request.topics.iter().zip(&refused) {
+            let topic = TopicLookup::Name(t.name.0.as_str())
+                .resolve(&state)
+                .ok()
+                .filter(|_| !refused);
             resolved.push(topic.map(|topic| {
                 TopicPartitions {
                     name: topic.name.clone(),
@@ -54,7 +71,8 @@ pub async fn handle(
         .topics
         .iter()
         .zip(&resolved)
-        .map(|(t, found)| {
+        .zip(&refused)
+        .map(|((t, found), refused)| {
             let topic_outcome = found.as_ref().and_then(|_| outcomes.next());
             let mut topic = OffsetDeleteResponseTopic::default();
             topic.name = t.name.clone();
@@ -68,6 +86,7 @@ pub async fn handle(
                     let mut partition = OffsetDeleteResponsePartition::default();
                     partition.partition_index = p.partition_index;
                     partition.error_code = match (&topic_outcome, exists) {
+                        _ if *refused => error_code(CoordinatorError::TopicAuthorizationFailed),
                         (Some(outcome), true) => result_code(outcome),
                         _ => error_code(CoordinatorError::UnknownTopicOrPartition),
                     };

@@ -7,13 +7,17 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
 use skiff_meta::ControllerState;
 
-use super::group_common::{check_group, error_code};
+use super::group_common::{authorize_group, check_group, error_code};
 use super::{str_bytes, topic_name};
 use crate::context::BrokerContext;
+use crate::security::authorizer::Caller;
+use kafka_protocol::error::ResponseError;
+use skiff_meta::acl::AclOperation;
 
 /// One partition's committed offset, or -1 with empty metadata when nothing was committed.
 struct FetchedOffset {
     partition: i32,
+    error_code: i16,
     offset: i64,
     leader_epoch: i32,
     metadata: String,
@@ -26,6 +30,7 @@ type FetchedTopics = Vec<(String, Vec<FetchedOffset>)>;
 /// acknowledged, so a consumer always reads back what it committed.
 pub fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
@@ -41,7 +46,7 @@ pub fn handle(
                         .map(|t| (t.name.0.to_string(), t.partition_indexes))
                         .collect()
                 });
-                group_entry(ctx, g.group_id, wanted)
+                group_entry(ctx, caller, g.group_id, wanted)
             })
             .collect();
         return response;
@@ -52,7 +57,7 @@ pub fn handle(
             .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    match fetch(ctx, request.group_id.0.as_str(), wanted) {
+    match fetch(ctx, caller, request.group_id.0.as_str(), wanted) {
         Ok(topics) => response.topics = topics.into_iter().map(legacy_topic).collect(),
         // v1 has no group-level error: it goes on every requested partition instead.
         Err(code) if version < 2 => {
@@ -65,11 +70,12 @@ pub fn handle(
 
 fn group_entry(
     ctx: &BrokerContext,
+    caller: &Caller,
     group_id: GroupId,
     wanted: Option<Vec<(String, Vec<i32>)>>,
 ) -> OffsetFetchResponseGroup {
     let mut group = OffsetFetchResponseGroup::default();
-    match fetch(ctx, group_id.0.as_str(), wanted) {
+    match fetch(ctx, caller, group_id.0.as_str(), wanted) {
         Ok(topics) => {
             group.topics = topics
                 .into_iter()
@@ -84,6 +90,7 @@ fn group_entry(
                             out.committed_offset = p.offset;
                             out.committed_leader_epoch = p.leader_epoch;
                             out.metadata = Some(str_bytes(&p.metadata));
+                            out.error_code = p.error_code;
                             out
                         })
                         .collect();
@@ -108,6 +115,7 @@ fn legacy_topic((name, partitions): (String, Vec<FetchedOffset>)) -> OffsetFetch
             out.committed_offset = p.offset;
             out.committed_leader_epoch = p.leader_epoch;
             out.metadata = Some(str_bytes(&p.metadata));
+            out.error_code = p.error_code;
             out
         })
         .collect();
@@ -144,25 +152,57 @@ fn request_topics_with_error(
 /// group-level error code.
 fn fetch(
     ctx: &BrokerContext,
+    caller: &Caller,
     group_id: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
 ) -> Result<FetchedTopics, i16> {
-    check_group(ctx, group_id, false).map_err(error_code)?;
+    // Kafka needs DESCRIBE on the group, and DESCRIBE on each topic whose offsets it returns.
+    authorize_group(ctx, caller, AclOperation::Describe, group_id)
+        .and_then(|()| check_group(ctx, group_id, false))
+        .map_err(error_code)?;
+    let may_describe = |topic: &str| {
+        ctx.authorizer
+            .allows_topic(caller, AclOperation::Describe, topic)
+    };
     let state = ctx.controller.state();
     let state = state.read();
     Ok(match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
+                let allowed = may_describe(&name);
                 let offsets = partitions
                     .into_iter()
-                    .map(|p| committed(&state, group_id, &name, p))
+                    .map(|p| {
+                        if allowed {
+                            committed(&state, group_id, &name, p)
+                        } else {
+                            FetchedOffset {
+                                error_code: ResponseError::TopicAuthorizationFailed.code(),
+                                ..nothing_committed(p)
+                            }
+                        }
+                    })
                     .collect();
                 (name, offsets)
             })
             .collect(),
-        None => all_committed(&state, group_id),
+        None => {
+            let mut all = all_committed(&state, group_id);
+            all.retain(|(name, _)| may_describe(name));
+            all
+        }
     })
+}
+
+fn nothing_committed(partition: i32) -> FetchedOffset {
+    FetchedOffset {
+        partition,
+        error_code: 0,
+        offset: -1,
+        leader_epoch: -1,
+        metadata: String::new(),
+    }
 }
 
 fn committed(
@@ -178,16 +218,12 @@ fn committed(
     match found {
         Some(o) => FetchedOffset {
             partition,
+            error_code: 0,
             offset: o.offset,
             leader_epoch: o.leader_epoch,
             metadata: o.metadata.clone(),
         },
-        None => FetchedOffset {
-            partition,
-            offset: -1,
-            leader_epoch: -1,
-            metadata: String::new(),
-        },
+        None => nothing_committed(partition),
     }
 }
 
@@ -206,6 +242,7 @@ fn all_committed(state: &ControllerState, group_id: &str) -> FetchedTopics {
             .or_default()
             .push(FetchedOffset {
                 partition: i32::try_from(partition).unwrap_or(i32::MAX),
+                error_code: 0,
                 offset: o.offset,
                 leader_epoch: o.leader_epoch,
                 metadata: o.metadata.clone(),

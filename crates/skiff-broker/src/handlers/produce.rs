@@ -19,6 +19,8 @@ use crate::context::BrokerContext;
 use crate::kafka_error::{NONE, flush_failure_code, produce_error_code};
 use crate::produce::{AppendTicket, PartitionAppend, PartitionKey, SegmentOutcome, SegmentWaiter};
 use crate::reply::{Reply, ReplyFuture};
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 /// What happens to one partition of the request.
 enum PartitionPlan {
@@ -49,10 +51,15 @@ struct TopicPlan {
 /// Validates and appends the request's batches before returning, so batches from one
 /// connection enter the segment in the order they arrived; the returned future waits for the
 /// segment's commit and builds the response.
-pub async fn start(ctx: &Arc<BrokerContext>, request: ProduceRequest, version: i16) -> ReplyFuture {
+pub async fn start(
+    ctx: &Arc<BrokerContext>,
+    caller: &Caller,
+    request: ProduceRequest,
+    version: i16,
+) -> ReplyFuture {
     let acks = request.acks;
     let mut summaries = Vec::new();
-    let mut topics = plan(ctx, request, &mut summaries);
+    let mut topics = plan(ctx, caller, request, &mut summaries);
 
     let appends: Vec<PartitionAppend<'_>> = topics
         .iter()
@@ -115,6 +122,7 @@ pub async fn start(ctx: &Arc<BrokerContext>, request: ProduceRequest, version: i
 
 fn plan(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: ProduceRequest,
     summaries: &mut Vec<BatchSummary>,
 ) -> Vec<TopicPlan> {
@@ -139,6 +147,9 @@ fn plan(
         .topic_data
         .into_iter()
         .map(|topic| {
+            let may_write =
+                ctx.authorizer
+                    .allows_topic(caller, AclOperation::Write, topic.name.as_str());
             let partitions = topic
                 .partition_data
                 .into_iter()
@@ -147,6 +158,11 @@ fn plan(
                         Some((code, message)) => PartitionPlan::Failed {
                             code: *code,
                             message: Some(message.clone()),
+                            record_errors: Vec::new(),
+                        },
+                        None if !may_write => PartitionPlan::Failed {
+                            code: ResponseError::TopicAuthorizationFailed.code(),
+                            message: None,
                             record_errors: Vec::new(),
                         },
                         None => plan_partition(

@@ -1,17 +1,22 @@
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
-use super::group_common::{await_parked, check_group, error_code};
+use super::group_common::{authorize_group, await_parked, check_group, error_code};
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::groups::{CoordinatorError, SyncReply, SyncRequest, SyncResult};
+use crate::security::authorizer::Caller;
+use skiff_meta::acl::AclOperation;
 
 pub async fn handle(
     ctx: &BrokerContext,
+    caller: &Caller,
     request: SyncGroupRequest,
     version: i16,
 ) -> SyncGroupResponse {
     let group_id = request.group_id.0.as_str();
-    if let Err(error) = check_group(ctx, group_id, true) {
+    if let Err(error) = authorize_group(ctx, caller, AclOperation::Read, group_id)
+        .and_then(|()| check_group(ctx, group_id, true))
+    {
         return response(SyncResult::failed(error), version);
     }
     let Some(_permit) = ctx.groups.reserve_waiter() else {

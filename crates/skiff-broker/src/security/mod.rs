@@ -6,7 +6,9 @@
 //! - [`scram_messages`]: RFC 5802 message parsing (ours, fuzzed); [`scram_keys`]: the
 //!   cryptography, on RustCrypto's HMAC, SHA-2 and PBKDF2.
 //! - [`bootstrap`]: the first users from `--add-scram`, and `--super-users`.
+//! - [`authorizer`]: ACLs (Kafka's StandardAuthorizer), enforced by the handlers.
 
+pub mod authorizer;
 pub mod bootstrap;
 mod plain;
 pub mod sasl;

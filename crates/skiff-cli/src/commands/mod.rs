@@ -1,6 +1,7 @@
 //! The client commands, one file per command group. They speak only the Kafka protocol, so
 //! they work against any Kafka-protocol cluster.
 
+pub mod acl;
 pub mod cluster;
 pub mod common;
 pub mod completions;

@@ -1,5 +1,6 @@
 //! Admin calls on [`crate::KafkaClient`], one file per area.
 
+pub mod acls;
 pub mod cluster_info;
 pub mod configs;
 pub mod consumer_protocol;

@@ -9,6 +9,7 @@
 //! only. A payload struct with the fields of an older struct variant encodes exactly as that
 //! variant did (postcard writes neither names nor lengths for structs).
 
+mod acls;
 mod archive;
 mod broker_configs;
 mod brokers;
@@ -22,6 +23,7 @@ mod users;
 
 use serde::{Deserialize, Serialize};
 
+pub use acls::{AclsCreated, AclsDeleted, CreateAcls, DeleteAcls};
 pub use archive::{ArchiveCommitError, CommitArchive};
 pub use broker_configs::AlterBrokerConfigs;
 pub use brokers::{
@@ -100,6 +102,8 @@ pub enum Command {
     AlterScramCredentials(AlterScramCredentials),
     AlterBrokerConfigs(AlterBrokerConfigs),
     CommitMerges(CommitMerges),
+    CreateAcls(CreateAcls),
+    DeleteAcls(DeleteAcls),
 }
 
 impl Command {
@@ -142,6 +146,8 @@ impl Command {
             Command::AlterScramCredentials(_) => "AlterScramCredentials",
             Command::AlterBrokerConfigs(_) => "AlterBrokerConfigs",
             Command::CommitMerges(_) => "CommitMerges",
+            Command::CreateAcls(_) => "CreateAcls",
+            Command::DeleteAcls(_) => "DeleteAcls",
         }
     }
 }
@@ -189,6 +195,10 @@ pub enum CommandResponse {
     ScramCredentialsAltered(Vec<Result<(), UserError>>),
     BrokerConfigsAltered(Result<(), crate::broker_config::BrokerConfigError>),
     MergesCommitted(MergesCommitted),
+    /// One per binding of `CreateAcls`, same order.
+    AclsCreated(AclsCreated),
+    /// One list of removed bindings per filter of `DeleteAcls`, same order.
+    AclsDeleted(AclsDeleted),
 }
 
 impl CommandResponse {
@@ -217,6 +227,8 @@ impl CommandResponse {
             CommandResponse::ScramCredentialsAltered(_) => "ScramCredentialsAltered",
             CommandResponse::BrokerConfigsAltered(_) => "BrokerConfigsAltered",
             CommandResponse::MergesCommitted(_) => "MergesCommitted",
+            CommandResponse::AclsCreated(_) => "AclsCreated",
+            CommandResponse::AclsDeleted(_) => "AclsDeleted",
         }
     }
 }

@@ -15,6 +15,7 @@ use super::object::ObjectMeta;
 use super::producer::{ProducerExpiryIndex, ProducerRegistry};
 use super::topic::Topic;
 use super::users::UserRegistry;
+use crate::broker_config::BrokerConfigs;
 use crate::command::BrokerInfo;
 use crate::ids::TopicId;
 
@@ -67,6 +68,56 @@ pub struct ControllerStateV3 {
     producer_expiry: ProducerExpiryIndex,
     groups: GroupRegistry,
     broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+/// Snapshot format 8: format 7 plus dynamic broker configs, before ACLs. Field order is the
+/// on-disk order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV8 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+    lifecycle: Lifecycle,
+    condemned: CondemnedObjects,
+    archives: BTreeMap<TopicId, ArchiveProgress>,
+    users: UserRegistry,
+    broker_configs: BrokerConfigs,
+}
+
+impl From<ControllerStateV8> for ControllerState {
+    fn from(v8: ControllerStateV8) -> Self {
+        ControllerState {
+            cluster_id: v8.cluster_id,
+            brokers: v8.brokers,
+            topics: v8.topics,
+            topic_names: v8.topic_names,
+            objects: v8.objects,
+            next_object_id: v8.next_object_id,
+            clock_ms: v8.clock_ms,
+            last_producer_sweep_ms: v8.last_producer_sweep_ms,
+            producers: v8.producers,
+            producer_expiry: v8.producer_expiry,
+            groups: v8.groups,
+            broker_leases: v8.broker_leases,
+            live_history: v8.live_history,
+            lifecycle: v8.lifecycle,
+            condemned: v8.condemned,
+            archives: v8.archives,
+            users: v8.users,
+            broker_configs: v8.broker_configs,
+            ..ControllerState::default()
+        }
+    }
 }
 
 /// Snapshot format 7: format 6 plus SCRAM users, before dynamic broker configs. Field order

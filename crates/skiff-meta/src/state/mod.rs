@@ -1,6 +1,7 @@
 //! The controller's replicated state: pure and deterministic (no I/O, no clocks, no
 //! randomness), so every replica applying the same commands reaches the same state.
 
+mod acls;
 mod archive;
 mod broker;
 mod condemned;
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use acls::AclRegistry;
 pub use archive::ArchiveProgress;
 pub use broker::BrokerLease;
 pub use condemned::CondemnedObjects;
@@ -28,7 +30,7 @@ pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
 pub use legacy::{
     ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
-    ControllerStateV6, ControllerStateV7,
+    ControllerStateV6, ControllerStateV7, ControllerStateV8,
 };
 pub use lifecycle::{IndexEntryCounts, Lifecycle};
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
@@ -78,6 +80,8 @@ pub struct ControllerState {
     users: UserRegistry,
     /// Added in snapshot format 8 (older snapshots have no dynamic broker configs).
     broker_configs: BrokerConfigs,
+    /// Added in snapshot format 9 (older snapshots have no ACLs).
+    acls: AclRegistry,
 }
 
 impl ControllerState {
@@ -207,6 +211,8 @@ impl ControllerState {
                 self.broker_configs
                     .alter(alter.broker, &alter.set, &alter.delete),
             ),
+            Command::CreateAcls(create) => CommandResponse::AclsCreated(self.create_acls(create)),
+            Command::DeleteAcls(delete) => CommandResponse::AclsDeleted(self.delete_acls(delete)),
         }
     }
 

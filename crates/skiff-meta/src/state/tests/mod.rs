@@ -1,5 +1,6 @@
 //! Unit tests of the state machine rules, with small helpers to build commands.
 
+mod acls;
 mod archive;
 mod broker_configs;
 mod brokers;
