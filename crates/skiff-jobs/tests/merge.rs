@@ -287,8 +287,9 @@ async fn merges_small_flushes_into_one_object_per_partition(kind: Store) {
         vec![FLUSHES; PARTITIONS as usize]
     );
 
-    // The flushes took their commit times from the wall clock: age them all past the minimum.
-    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    // The flushes took their commit times from the wall clock: age them past twice the minimum
+    // age, when a partition with a few fresh entries is quiet enough to merge them.
+    setup.clock.set(wall_ms() + 2 * MIN_AGE_MS as i64 + 1);
     let merged_at = Instant::now();
     wait_until(&setup.controller, "every partition merged", |s| {
         entries_per_partition(s) == vec![1; PARTITIONS as usize] && s.job_count() == 0
@@ -378,7 +379,7 @@ async fn a_freed_job_slot_gets_the_next_merge_without_waiting_the_backoff() {
     for round in 0..FLUSHES {
         flush(&setup, round).await;
     }
-    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    setup.clock.set(wall_ms() + 2 * MIN_AGE_MS as i64 + 1);
     let runner = JobRunner::spawn(
         setup.controller.clone(),
         setup.store.clone(),
@@ -409,8 +410,9 @@ async fn a_job_whose_broker_died_is_redone_elsewhere_after_its_lease() {
     for round in 0..4 {
         flush(&setup, round).await;
     }
-    // The flushes took their commit times from the wall clock: age them all past the minimum.
-    setup.clock.set(wall_ms() + MIN_AGE_MS as i64 + 1);
+    // The flushes took their commit times from the wall clock: age them past twice the minimum
+    // age, when a partition with a few fresh entries is quiet enough to merge them.
+    setup.clock.set(wall_ms() + 2 * MIN_AGE_MS as i64 + 1);
     wait_until(&setup.controller, "every merge leased to broker 2", |s| {
         s.jobs().filter(|j| j.broker_id == 2).count() == PARTITIONS as usize
     })

@@ -35,6 +35,9 @@ use skiff_meta::{ControllerState, JobKind, JobSpec, PartitionLog, PartitionRef, 
 pub(crate) const MERGED_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 /// Small entries a run may gather before it is merged whatever its fresh bytes.
 pub(crate) const MAX_SMALL_ENTRIES: u32 = 32;
+/// Fresh entries a run of only fresh ones gathers before it is merged (unless the target
+/// size or the timestamp spread ends it first).
+const MIN_FRESH_RUN: u32 = 16;
 /// Retention time over the largest timestamp spread one merged entry may have.
 const RETENTION_SPREAD_DIVISOR: i64 = 100;
 /// `retention.bytes` over the largest merged entry.
@@ -142,6 +145,7 @@ pub(crate) fn merge_from(
         max_spread,
         settled_len: cap / 2,
         young_after_ms: now_ms.saturating_sub(policy.min_age_ms),
+        quiet_after_ms: now_ms.saturating_sub(policy.min_age_ms.saturating_mul(2)),
     };
     let (scan_from, origin) = settled.scan_from(at, start, limits.settled_len);
     let (run, settled_until) = first_run(state, log, scan_from, &limits);
@@ -195,6 +199,8 @@ struct RunLimits {
     settled_len: u64,
     /// Entries whose object was committed after this are too young.
     young_after_ms: i64,
+    /// A run whose newest flush was committed by this may wait no longer for more entries.
+    quiet_after_ms: i64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -205,15 +211,25 @@ struct Run {
     bytes: u64,
     /// Bytes of earlier merge output in the run.
     rewritten_bytes: u64,
+    /// Commit time of the newest flush in the run (of its fresh entries).
+    newest_flush_ms: i64,
     min_timestamp: i64,
     max_timestamp: i64,
 }
 
 impl Run {
     /// Worth a job by the geometric rule: the fresh bytes at least match the bytes rewritten
-    /// again, so each byte is rewritten a bounded number of times.
-    fn pays_for_itself(&self) -> bool {
-        self.entries >= 2 && self.bytes - self.rewritten_bytes >= self.rewritten_bytes
+    /// again, so each byte is rewritten a bounded number of times. A run of fresh entries only
+    /// waits for [`MIN_FRESH_RUN`] of them unless it can grow no more (`ended`) or its
+    /// partition went quiet (no flush for twice the minimum age): merging two at a time would
+    /// cost a job per partition per flush or two, which no planner keeps up with over thousands
+    /// of partitions.
+    fn pays_for_itself(&self, limits: &RunLimits, ended: bool) -> bool {
+        let fresh = self.bytes - self.rewritten_bytes;
+        let quiet = self.newest_flush_ms <= limits.quiet_after_ms;
+        self.entries >= 2
+            && fresh >= self.rewritten_bytes
+            && (self.rewritten_bytes > 0 || ended || quiet || self.entries >= MIN_FRESH_RUN)
     }
 }
 
@@ -225,6 +241,8 @@ struct Member {
     len: u64,
     rewritten: bool,
     max_timestamp: i64,
+    /// When its object was committed.
+    committed_ms: i64,
 }
 
 fn run_of(members: &[Member]) -> Option<Run> {
@@ -234,6 +252,7 @@ fn run_of(members: &[Member]) -> Option<Run> {
         last_offset: last.last_offset,
         min_timestamp: i64::MAX,
         max_timestamp: i64::MIN,
+        newest_flush_ms: i64::MIN,
         ..Run::default()
     };
     for m in members {
@@ -241,6 +260,8 @@ fn run_of(members: &[Member]) -> Option<Run> {
         run.bytes += m.len;
         if m.rewritten {
             run.rewritten_bytes += m.len;
+        } else {
+            run.newest_flush_ms = run.newest_flush_ms.max(m.committed_ms);
         }
         run.min_timestamp = run.min_timestamp.min(m.max_timestamp);
         run.max_timestamp = run.max_timestamp.max(m.max_timestamp);
@@ -248,20 +269,22 @@ fn run_of(members: &[Member]) -> Option<Run> {
     Some(run)
 }
 
-/// The part of a gathered run worth a job, if any: the whole run when it pays for itself;
+/// The part of a gathered run worth a job, if any (`ended`: the run can grow no more, its next
+/// entry being too large, too far apart in time or settled): the whole run when it pays for
+/// itself;
 /// otherwise the run without as few of its leading rewritten entries as it takes for the rest
 /// to pay for itself (fresh entries behind a large merged one are merged among themselves
 /// rather than rewriting it each time; merged entries join once as many fresh bytes come, so
 /// they grow geometrically); otherwise the whole run once it holds [`MAX_SMALL_ENTRIES`]
 /// entries, so small entries stay bounded in number.
-fn worth_merging(members: &[Member]) -> Option<Run> {
+fn worth_merging(members: &[Member], limits: &RunLimits, ended: bool) -> Option<Run> {
     let whole = run_of(members)?;
-    if whole.pays_for_itself() {
+    if whole.pays_for_itself(limits, ended) {
         return Some(whole);
     }
     let leading = members.iter().take_while(|m| m.rewritten).count();
     for skip in 1..=leading {
-        if let Some(tail) = run_of(&members[skip..]).filter(Run::pays_for_itself) {
+        if let Some(tail) = run_of(&members[skip..]).filter(|r| r.pays_for_itself(limits, ended)) {
             return Some(tail);
         }
     }
@@ -295,7 +318,7 @@ fn first_run(
             if in_prefix {
                 settled_until = Some(entry.last_offset.saturating_add(1));
             }
-            if let Some(r) = worth_merging(&members) {
+            if let Some(r) = worth_merging(&members, limits, true) {
                 return (Some(r), settled_until);
             }
             members.clear();
@@ -308,7 +331,7 @@ fn first_run(
             r.bytes + len > limits.cap || limits.max_spread.is_some_and(|max| spread > max)
         });
         if ends_run {
-            if let Some(r) = worth_merging(&members) {
+            if let Some(r) = worth_merging(&members, limits, true) {
                 return (Some(r), settled_until);
             }
             // Not worth a job: a new run starts here.
@@ -320,9 +343,10 @@ fn first_run(
             len,
             rewritten,
             max_timestamp: entry.max_timestamp,
+            committed_ms: object.created_ms,
         });
     }
-    (worth_merging(&members), settled_until)
+    (worth_merging(&members, limits, false), settled_until)
 }
 
 #[cfg(test)]
@@ -496,20 +520,20 @@ mod tests {
     #[test]
     fn a_merged_entry_joins_the_next_run_without_waiting_the_minimum_age_again() {
         let mut state = state(1, &[], &[1]);
-        for i in 0..4 {
-            flush(&mut state, T0 + i * 1000, &[0], 100);
+        for i in 0..32 {
+            flush(&mut state, T0 + i * 100, &[0], 100);
         }
-        let now = T0 + 5 * MINUTE + 1000;
-        let first = merge(&state, 0, now).expect("the first two are old");
+        let now = T0 + 5 * MINUTE + 1500;
+        let first = merge(&state, 0, now).expect("the first sixteen are old");
+        assert_eq!(first.source_entries, 16);
         commit_merge(&mut state, first, now);
-        // Two more flushes age past the minimum a few seconds later: the entry merged just now
-        // holds data as old as theirs, so it joins their run (2 fresh entries, 200 fresh bytes
-        // against 200 rewritten).
-        let later = now + 3000;
-        let next = merge(&state, 0, later).expect("merged entry and fresh ones");
+        // The other sixteen age past the minimum a moment later: the entry merged just now
+        // holds data as old as theirs, so it joins their run (1,600 fresh bytes against 1,600
+        // rewritten).
+        let next = merge(&state, 0, now + 1600).expect("merged entry and fresh ones");
         assert_eq!(
             (next.first_offset, next.last_offset, next.source_entries),
-            (0, 39, 3)
+            (0, 319, 17)
         );
     }
 
@@ -522,23 +546,32 @@ mod tests {
         assert_eq!(merge(&state, 0, T0 + MINUTE), None);
         // Five minutes after the first flush nothing is old enough yet (a millisecond short).
         assert_eq!(merge(&state, 0, T0 + 5 * MINUTE - 1), None);
-        let two = merge(&state, 0, T0 + 5 * MINUTE + 1000).expect("the first two are old");
-        assert_eq!(
-            (
-                two.first_offset,
-                two.last_offset,
-                two.source_entries,
-                two.source_bytes
-            ),
-            (0, 19, 2, 200)
-        );
-        let all = merge(&state, 0, T0 + HOUR).expect("all old");
+        // The first two are old, but a run of fresh entries waits for more of them...
+        assert_eq!(merge(&state, 0, T0 + 5 * MINUTE + 1000), None);
+        // ...or for its partition to go quiet: no flush for twice the minimum age.
+        assert_eq!(merge(&state, 0, T0 + 10 * MINUTE + 2999), None);
+        let all = merge(&state, 0, T0 + 10 * MINUTE + 3000).expect("quiet");
         assert_eq!(
             (all.first_offset, all.last_offset, all.source_entries),
             (0, 39, 4)
         );
         assert_eq!(all.kind, JobKind::Merge);
         assert_eq!(all.max_entry_bytes, 10_000);
+    }
+
+    #[test]
+    fn a_busy_partition_merges_its_old_entries_sixteen_at_a_time() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..20 {
+            flush(&mut state, T0 + i * 100, &[0], 100);
+        }
+        // Fifteen old entries wait; the sixteenth makes a run.
+        assert_eq!(merge(&state, 0, T0 + 5 * MINUTE + 1400), None);
+        let run = merge(&state, 0, T0 + 5 * MINUTE + 1500).expect("sixteen old entries");
+        assert_eq!(
+            (run.first_offset, run.source_entries, run.source_bytes),
+            (0, 16, 1600)
+        );
     }
 
     #[test]
@@ -590,8 +623,9 @@ mod tests {
 
     #[test]
     fn merged_output_is_rewritten_only_when_as_many_fresh_bytes_joined_it() {
-        // Steps of ten minutes: one run's timestamps stay within 1% of the 7-day retention.
-        const STEP: i64 = 10 * MINUTE;
+        // Steps of twenty minutes: each step's partition is quiet (no flush for twice the
+        // minimum age), and one run's timestamps stay within 1% of the 7-day retention.
+        const STEP: i64 = 20 * MINUTE;
         let mut state = state(1, &[], &[1]);
         for i in 0..4 {
             flush(&mut state, T0 + i, &[0], 100);
@@ -712,25 +746,33 @@ mod tests {
 
     #[test]
     fn many_small_merged_entries_are_merged_whatever_their_bytes() {
+        const LIMITS: RunLimits = RunLimits {
+            cap: 1 << 20,
+            max_spread: None,
+            settled_len: 1 << 19,
+            young_after_ms: T0,
+            quiet_after_ms: T0 - 1,
+        };
         let member = |i: i64| Member {
             base_offset: i * 10,
             last_offset: i * 10 + 9,
             len: 10,
             rewritten: true,
             max_timestamp: T0,
+            committed_ms: T0,
         };
         let members: Vec<Member> = (0..i64::from(MAX_SMALL_ENTRIES)).map(member).collect();
         // No fresh bytes: never worth it by the geometric rule, but 32 entries are too many.
-        let run = worth_merging(&members).expect("32 entries");
+        let run = worth_merging(&members, &LIMITS, false).expect("32 entries");
         assert_eq!((run.first_offset, run.entries), (0, MAX_SMALL_ENTRIES));
-        assert!(worth_merging(&members[1..]).is_none(), "31 wait");
+        assert!(worth_merging(&members[1..], &LIMITS, false).is_none(), "31 wait");
         // A fresh entry behind them is joined by the last merged one, as large as it.
         let mut with_fresh = members[1..].to_vec();
         with_fresh.push(Member {
             rewritten: false,
             ..member(40)
         });
-        let run = worth_merging(&with_fresh).expect("the last two");
+        let run = worth_merging(&with_fresh, &LIMITS, false).expect("the last two");
         assert_eq!((run.first_offset, run.entries), (310, 2));
     }
 
