@@ -19,10 +19,13 @@
 //! far from the run's start they reach ([`SettledPrefixes`]), so a round looks at the entries
 //! after them rather than every entry of the partition again.
 //!
-//! A run is worth a job when it has at least two entries and either holds at least
-//! [`MAX_SMALL_ENTRIES`] entries or its fresh bytes at least equal the bytes it would rewrite
-//! again (earlier merge output), so each byte is rewritten a bounded number of times
-//! (geometric growth) while the number of small entries per partition stays bounded.
+//! A run is worth a job when it has at least two entries and its fresh bytes at least equal
+//! the bytes it would rewrite again (earlier merge output), dropping as few of its leading
+//! merged entries as that takes, so each byte is rewritten a bounded number of times
+//! (geometric growth); a run of fresh entries only also waits for [`MIN_FRESH_RUN`] of them
+//! (or a quiet partition, or a limit that ends the run), so a busy partition is not merged
+//! two entries at a time; and any run of [`MAX_SMALL_ENTRIES`] entries is worth a job, so the
+//! number of small entries per partition stays bounded.
 
 use std::collections::BTreeMap;
 
@@ -765,7 +768,10 @@ mod tests {
         // No fresh bytes: never worth it by the geometric rule, but 32 entries are too many.
         let run = worth_merging(&members, &LIMITS, false).expect("32 entries");
         assert_eq!((run.first_offset, run.entries), (0, MAX_SMALL_ENTRIES));
-        assert!(worth_merging(&members[1..], &LIMITS, false).is_none(), "31 wait");
+        assert!(
+            worth_merging(&members[1..], &LIMITS, false).is_none(),
+            "31 wait"
+        );
         // A fresh entry behind them is joined by the last merged one, as large as it.
         let mut with_fresh = members[1..].to_vec();
         with_fresh.push(Member {
