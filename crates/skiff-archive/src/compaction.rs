@@ -25,8 +25,8 @@ use bytes::Bytes;
 use iceberg::io::FileIO;
 use iceberg::spec::{
     DataContentType, DataFile, DataFileFormat, FormatVersion, ManifestEntry, ManifestList,
-    ManifestListWriter, ManifestWriterBuilder, Operation, PartitionKey, PrimitiveLiteral, Snapshot,
-    Struct, Summary, TableMetadata,
+    ManifestWriterBuilder, Operation, PartitionKey, PrimitiveLiteral, Snapshot, Struct, Summary,
+    TableMetadata,
 };
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
@@ -39,7 +39,7 @@ use iceberg::{Error, ErrorKind};
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::properties::WriterProperties;
 
-use crate::retention::new_snapshot_id;
+use crate::retention::{NewSnapshot, new_snapshot_id, write_manifest_list};
 use crate::schema::arrow_schema;
 
 /// The column whose lower bound orders a folder's files.
@@ -194,19 +194,18 @@ pub(crate) async fn compact(
     }
     let manifest = writer.write_manifest_file().await?;
 
-    let list_path = format!(
-        "{}/metadata/snap-{snapshot_id}-1-{commit}.{}",
-        table.location(),
-        DataFileFormat::Avro
-    );
-    let mut list_writer = ManifestListWriter::v2(
-        io.new_output(&list_path)?.writer().await?,
-        snapshot_id,
-        Some(head.snapshot_id()),
-        sequence_number,
-    );
-    list_writer.add_manifests(std::iter::once(manifest))?;
-    list_writer.close().await?;
+    let list_path = write_manifest_list(
+        io,
+        table,
+        NewSnapshot {
+            snapshot_id,
+            parent_id: head.snapshot_id(),
+            sequence_number,
+            commit,
+        },
+        vec![manifest],
+    )
+    .await?;
 
     let deleted_files = replaced.iter().filter(|r| **r).count() as u64;
     let summary = Summary {

@@ -125,19 +125,18 @@ pub(crate) async fn expire_data_files(
         return Ok(None);
     }
 
-    let list_path = format!(
-        "{}/metadata/snap-{snapshot_id}-1-{commit}.{}",
-        table.location(),
-        DataFileFormat::Avro
-    );
-    let mut list_writer = ManifestListWriter::v2(
-        io.new_output(&list_path)?.writer().await?,
-        snapshot_id,
-        Some(head.snapshot_id()),
-        sequence_number,
-    );
-    list_writer.add_manifests(manifests.into_iter())?;
-    list_writer.close().await?;
+    let list_path = write_manifest_list(
+        io,
+        table,
+        NewSnapshot {
+            snapshot_id,
+            parent_id: head.snapshot_id(),
+            sequence_number,
+            commit,
+        },
+        manifests,
+    )
+    .await?;
 
     let summary = Summary {
         operation: Operation::Delete,
@@ -186,6 +185,44 @@ fn delete_summary(
         }
     }
     summary
+}
+
+/// What names a new snapshot's manifest list and what it records.
+pub(crate) struct NewSnapshot {
+    pub(crate) snapshot_id: i64,
+    pub(crate) parent_id: i64,
+    pub(crate) sequence_number: i64,
+    /// The commit's unique id, in the file names it writes.
+    pub(crate) commit: uuid::Uuid,
+}
+
+/// Writes the manifest list of a new snapshot over `manifests`; answers its path.
+pub(crate) async fn write_manifest_list(
+    io: &FileIO,
+    table: &TableMetadata,
+    snapshot: NewSnapshot,
+    manifests: Vec<ManifestFile>,
+) -> Result<String, Error> {
+    let NewSnapshot {
+        snapshot_id,
+        parent_id,
+        sequence_number,
+        commit,
+    } = snapshot;
+    let list_path = format!(
+        "{}/metadata/snap-{snapshot_id}-1-{commit}.{}",
+        table.location(),
+        DataFileFormat::Avro
+    );
+    let mut list_writer = ManifestListWriter::v2(
+        io.new_output(&list_path)?.writer().await?,
+        snapshot_id,
+        Some(parent_id),
+        sequence_number,
+    );
+    list_writer.add_manifests(manifests.into_iter())?;
+    list_writer.close().await?;
+    Ok(list_path)
 }
 
 /// A positive snapshot id no snapshot of `table` has.
