@@ -109,6 +109,13 @@ pub(crate) struct RunnerMetrics {
 }
 
 impl RunnerMetrics {
+    /// Counts a committed merge: bytes read, entries replaced, entries written in their place.
+    pub(crate) fn merged(&self, source_bytes: u64, replaced_entries: u64, output_entries: u64) {
+        self.merged_bytes.increment(source_bytes);
+        self.merged_entries.increment(replaced_entries);
+        self.merge_output_entries.increment(output_entries);
+    }
+
     pub(crate) fn register() -> Self {
         RunnerMetrics {
             running: gauge!(JOBS_RUNNING),

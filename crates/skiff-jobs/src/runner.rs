@@ -426,15 +426,11 @@ async fn commit_bundle(shared: &Shared, jobs: &[Job], bundle: Bundle) -> Outcome
         match result {
             Ok(()) => {
                 applied += 1;
-                shared.metrics.merged_bytes.increment(merge.source_bytes);
-                shared
-                    .metrics
-                    .merged_entries
-                    .increment(merge.replaced.len() as u64);
-                shared
-                    .metrics
-                    .merge_output_entries
-                    .increment(merge.entries.len() as u64);
+                shared.metrics.merged(
+                    merge.source_bytes,
+                    merge.replaced.len() as u64,
+                    merge.entries.len() as u64,
+                );
             }
             Err(e @ (JobError::EntriesChanged | JobError::NotLeased)) => {
                 tracing::info!(job = merge.job_id, reason = %e, "a bundled merge lost its race")
@@ -502,13 +498,10 @@ async fn commit(shared: &Shared, job: &Job, finished: Finished) -> Outcome {
             if job.spec.kind.compacts() {
                 shared.metrics.compacted_bytes.increment(source_bytes);
             }
-            if job.spec.kind == skiff_meta::JobKind::Merge {
-                shared.metrics.merged_bytes.increment(source_bytes);
-                shared.metrics.merged_entries.increment(replaced_entries);
+            if job.spec.kind == JobKind::Merge {
                 shared
                     .metrics
-                    .merge_output_entries
-                    .increment(output_entries);
+                    .merged(source_bytes, replaced_entries, output_entries);
             }
             tracing::info!(
                 job = job.id,
