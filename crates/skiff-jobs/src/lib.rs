@@ -17,6 +17,7 @@
 //!   together ([`merge_bundle`]): one object, one PUT and one `CommitMerges` for all of them.
 
 pub mod archive;
+mod background;
 pub mod compact;
 mod config;
 mod context;

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use skiff_meta::StateHandle;
 use skiff_meta::state::Job;
 use skiff_meta::{
     AbandonJob, CommitJob, CommitJobOutputs, CommitMerges, ControllerClient, JobCommitted,
@@ -14,6 +15,7 @@ use skiff_meta::{
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use crate::background::{BackgroundRuntime, SubmitOn};
 use crate::config::JobRunnerConfig;
 use crate::context::{Done, Finished, JobContext};
 use crate::error::JobFailure;
@@ -48,8 +50,8 @@ impl JobRunner {
         clock: Clock,
     ) -> JobRunner {
         let stop = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            ctx: JobContext {
+        let context = |store: SegmentStore, controller: Arc<dyn ControllerClient>| {
+            Arc::new(JobContext {
                 store,
                 broker_id: config.broker_id,
                 read_concurrency: config.read_concurrency,
@@ -57,8 +59,17 @@ impl JobRunner {
                 archive_collect_every_commits: config.archive_collect_every_commits,
                 archive_orphan_margin: config.archive_orphan_margin,
                 archive_glue: config.archive_glue.clone(),
-                controller: controller.clone(),
-            },
+                controller,
+            })
+        };
+        let background =
+            Background::start(&store, &controller).map(|(runtime, store, controller)| Background {
+                runtime,
+                ctx: context(store, controller),
+            });
+        let shared = Arc::new(Shared {
+            ctx: context(store, controller.clone()),
+            background,
             controller,
             clock,
             metrics: RunnerMetrics::register(),
@@ -87,11 +98,48 @@ impl JobRunner {
 
 /// What the runner and every job task share.
 struct Shared {
-    ctx: JobContext,
+    ctx: Arc<JobContext>,
+    /// Where archive passes run, below the Kafka path's priority; `None` if it could not start.
+    background: Option<Background>,
     controller: Arc<dyn ControllerClient>,
     clock: Clock,
     metrics: RunnerMetrics,
     config: JobRunnerConfig,
+}
+
+/// The low-priority runtime and the context its jobs use: their own store client and a
+/// controller client whose requests run on this (the Kafka path's) runtime.
+struct Background {
+    runtime: BackgroundRuntime,
+    ctx: Arc<JobContext>,
+}
+
+impl Background {
+    fn start(
+        store: &SegmentStore,
+        controller: &Arc<dyn ControllerClient>,
+    ) -> Option<(BackgroundRuntime, SegmentStore, Arc<dyn ControllerClient>)> {
+        let io = tokio::runtime::Handle::current();
+        let started = BackgroundRuntime::start()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| {
+                let store = store.client_on(io.clone()).map_err(|e| e.to_string())?;
+                Ok((runtime, store))
+            });
+        match started {
+            Ok((runtime, store)) => {
+                let controller: Arc<dyn ControllerClient> = Arc::new(SubmitOn {
+                    inner: controller.clone(),
+                    io,
+                });
+                Some((runtime, store, controller))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not start the background runtime; archive passes run at normal priority");
+                None
+            }
+        }
+    }
 }
 
 /// A job this broker runs, as the runner keeps it.
@@ -286,6 +334,26 @@ impl Outcome {
     }
 }
 
+/// Does a job's work. Archive passes, which spend CPU on Parquet, run on the background
+/// runtime (see background.rs); the rest is mostly I/O and stays here.
+async fn run_work(shared: &Shared, state: &StateHandle, job: &Job) -> Result<Done, JobFailure> {
+    let now_ms = (shared.clock)();
+    if job.spec.kind == JobKind::Archive
+        && let Some(background) = &shared.background
+    {
+        let (ctx, state, job) = (background.ctx.clone(), state.clone(), job.clone());
+        if let Some(task) = background
+            .runtime
+            .spawn(async move { work::run(&ctx, &state, &job, now_ms).await })
+        {
+            return task
+                .await
+                .unwrap_or_else(|e| Err(JobFailure::Worker(e.to_string())));
+        }
+    }
+    work::run(&shared.ctx, state, job, now_ms).await
+}
+
 async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: CancellationToken) {
     let started = Instant::now();
     let kind = job.spec.kind.name();
@@ -302,7 +370,7 @@ async fn run_job(shared: Arc<Shared>, job: Job, lost: CancellationToken, stop: C
         "job started"
     );
     let worked = tokio::select! {
-        finished = work::run(&shared.ctx, &state, &job, (shared.clock)()) => finished,
+        finished = run_work(&shared, &state, &job) => finished,
         _ = lost.cancelled() => Err(JobFailure::Cancelled),
         _ = stop.cancelled() => Err(JobFailure::Cancelled),
     };

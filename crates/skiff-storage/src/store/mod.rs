@@ -70,6 +70,8 @@ struct Inner {
     /// The store root as a URL (`file:///dir`, `s3://bucket/prefix`, `memory://prefix`), for
     /// files other programs open by absolute location (the archive's Iceberg tables).
     root_url: String,
+    /// What it was opened from, to open another client of the same store.
+    config: StoreConfig,
     counters: OpCounters,
 }
 
@@ -77,6 +79,25 @@ impl SegmentStore {
     /// Opens the store named by `cfg.url`. `file://` creates the directory; `memory://` is a
     /// fresh empty store private to this handle and its clones.
     pub fn open(cfg: &StoreConfig) -> Result<Self, StorageError> {
+        Self::open_on(cfg, None)
+    }
+
+    /// The same store through a client of its own whose requests (for S3) run on the runtime
+    /// of `io`, wherever it is called from. Work on a low-priority runtime uses this, so the
+    /// connections it opens are never driven by its slow threads for the Kafka path's
+    /// requests, nor theirs by its. A file or memory store is shared as it is (a memory store
+    /// must be: a second one would be empty).
+    pub fn client_on(&self, io: tokio::runtime::Handle) -> Result<Self, StorageError> {
+        match StoreLocation::parse(&self.inner.config.url)? {
+            StoreLocation::S3 { .. } => Self::open_on(&self.inner.config, Some(io)),
+            StoreLocation::Memory { .. } | StoreLocation::File { .. } => Ok(self.clone()),
+        }
+    }
+
+    fn open_on(
+        cfg: &StoreConfig,
+        io: Option<tokio::runtime::Handle>,
+    ) -> Result<Self, StorageError> {
         let (store, prefix, description, root_url): (Arc<dyn ObjectStore>, Path, String, String) =
             match StoreLocation::parse(&cfg.url)? {
                 StoreLocation::Memory { prefix } => (
@@ -91,7 +112,7 @@ impl SegmentStore {
                     (Arc::new(fs), Path::default(), url.clone(), url)
                 }
                 StoreLocation::S3 { bucket, prefix } => {
-                    let backend = s3::build_s3(cfg, &bucket)?;
+                    let backend = s3::build_s3(cfg, &bucket, io)?;
                     let endpoint = backend.endpoint.as_deref().unwrap_or("AWS default");
                     let credentials = if backend.has_access_key {
                         ""
@@ -119,6 +140,7 @@ impl SegmentStore {
                 prefix,
                 description,
                 root_url,
+                config: cfg.clone(),
                 counters: OpCounters::default(),
             }),
         })
@@ -128,6 +150,12 @@ impl SegmentStore {
     /// `s3://bucket/prefix (endpoint http://127.0.0.1:4566, region us-east-1)`.
     pub fn describe(&self) -> String {
         self.inner.description.clone()
+    }
+
+    /// Whether each request costs money (S3), so writers should make fewer, larger PUTs; a
+    /// file or memory store costs nothing per request.
+    pub fn billed_per_request(&self) -> bool {
+        self.inner.root_url.starts_with("s3://")
     }
 
     /// The store root as a URL with no trailing slash: `file:///abs/dir`,

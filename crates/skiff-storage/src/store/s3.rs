@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::client::SpawnedReqwestConnector;
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
 
 use super::config::StoreConfig;
@@ -22,7 +23,13 @@ pub(crate) struct S3Backend {
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
 /// `AWS_ENDPOINT`, `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`, `AWS_ALLOW_HTTP`, ...), then
 /// explicit configuration on top.
-pub(crate) fn build_s3(cfg: &StoreConfig, bucket: &str) -> Result<S3Backend, StorageError> {
+/// `io`, when given, is the runtime whose threads send the requests and own the connections,
+/// whichever runtime calls the store.
+pub(crate) fn build_s3(
+    cfg: &StoreConfig,
+    bucket: &str,
+    io: Option<tokio::runtime::Handle>,
+) -> Result<S3Backend, StorageError> {
     for (name, value) in [
         ("request_timeout_ms", cfg.request_timeout_ms),
         ("connect_timeout_ms", cfg.connect_timeout_ms),
@@ -36,6 +43,9 @@ pub(crate) fn build_s3(cfg: &StoreConfig, bucket: &str) -> Result<S3Backend, Sto
     }
 
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if let Some(io) = io {
+        builder = builder.with_http_connector(SpawnedReqwestConnector::new(io));
+    }
 
     if let Some(endpoint) = &cfg.endpoint {
         // object_store prefers the S3-specific endpoint (AWS_ENDPOINT_URL_S3) over the generic
