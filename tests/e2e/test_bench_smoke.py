@@ -26,6 +26,8 @@ SCENARIOS = [
     "segment PUTs per second",
     "Metadata of one topic with 50 partitions",
     "produce across 50 partitions",
+    "keyed produce across 20 partitions",
+    "1 record to each of 20 partitions, per round",
     "Lambda trigger throughput, catch-up",
     "Lambda trigger produce → invoke latency",
     "archive throughput per core, records → Parquet",

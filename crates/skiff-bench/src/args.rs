@@ -105,6 +105,11 @@ pub struct LoadArgs {
     /// Compression codec for record batches.
     #[arg(long, short = 'z', value_enum, default_value = "none")]
     pub compression: CompressionArg,
+    /// Give every record its own key (its sequence number), so librdkafka's partitioner spreads
+    /// the records over all partitions as keyed application traffic does, instead of filling
+    /// one partition at a time as it does with keyless records (sticky partitioning).
+    #[arg(long)]
+    pub keyed: bool,
     /// How long a batch waits for more records (librdkafka linger.ms).
     #[arg(long, default_value_t = 5, value_name = "MS")]
     pub linger_ms: u64,

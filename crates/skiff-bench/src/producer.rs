@@ -40,6 +40,8 @@ pub struct ProduceJob {
     pub config: ClientConfig,
     pub topic: String,
     pub record_size: usize,
+    /// Key each record with its sequence number (see `LoadArgs::keyed`).
+    pub keyed: bool,
     pub stop: StopCondition,
     pub records_per_sec: Option<f64>,
     pub clock: RunClock,
@@ -215,9 +217,13 @@ fn send_all(producer: &BenchProducer, job: &ProduceJob) -> u64 {
         }
         let sent_nanos = job.clock.now_nanos();
         write_stamp(&mut payload, sent_nanos);
+        let key = sent.to_be_bytes();
         let mut record =
-            BaseRecord::<(), [u8], usize>::with_opaque_to(&job.topic, sent_nanos as usize)
+            BaseRecord::<[u8], [u8], usize>::with_opaque_to(&job.topic, sent_nanos as usize)
                 .payload(payload.as_slice());
+        if job.keyed {
+            record = record.key(key.as_slice());
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,

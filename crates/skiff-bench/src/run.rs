@@ -289,6 +289,7 @@ fn produce_job(
         config: cluster::producer_config(common, load),
         topic: common.topic.clone(),
         record_size: load.record_size,
+        keyed: load.keyed,
         stop: load.stop_condition(),
         records_per_sec: load
             .throughput

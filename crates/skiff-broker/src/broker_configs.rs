@@ -75,6 +75,14 @@ pub fn static_configs(ctx: &BrokerContext) -> Vec<StaticConfig> {
             ConfigType::Long,
             "Longest a batch waits before its segment is flushed.",
         ),
+        row(
+            "skiff.flush.min.interval.ms",
+            c.min_flush_interval_ms
+                .unwrap_or(c.flush_interval_ms)
+                .to_string(),
+            ConfigType::Long,
+            "Shortest time between two flushes; a flush starts early once the previous one is answered and this has passed.",
+        ),
     ]
 }
 

@@ -7,6 +7,11 @@ use serde::Deserialize;
 
 use crate::security::{SaslMechanism, SecurityProtocol};
 
+/// The default shortest time between two flushes on a file or memory store. A flush there
+/// costs no money, only an index entry per partition it holds and one controller proposal, so
+/// the floor bounds those (at most 100 flushes a second) rather than the object store bill.
+pub const LOCAL_MIN_FLUSH_INTERVAL_MS: u64 = 10;
+
 /// Broker settings. Every field has a default so a partial TOML file or a handful of flags is
 /// enough; the CLI fills this from flags, `SKIFF_*` variables and an optional file.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +53,11 @@ pub struct BrokerConfig {
     pub flush_bytes: usize,
     /// …or this long after its first batch arrived, whichever comes first.
     pub flush_interval_ms: u64,
+    /// …or, when no earlier flush is still in progress, this long after the last flush began
+    /// (group commit). Unset means: equal to `flush_interval_ms` on a store billed per request
+    /// (S3), so PUTs stay at most one per interval, and
+    /// [`LOCAL_MIN_FLUSH_INTERVAL_MS`] on a file or memory store, where a PUT costs nothing.
+    pub min_flush_interval_ms: Option<u64>,
     /// Produce data held in memory (pending plus uploading segments); producers wait beyond it.
     pub max_pending_bytes: usize,
     /// Segments uploading at once; commits still happen strictly in order.
@@ -141,6 +151,7 @@ impl Default for BrokerConfig {
             max_in_flight_per_connection: 1024,
             flush_bytes: 8 * 1024 * 1024,
             flush_interval_ms: 100,
+            min_flush_interval_ms: None,
             max_pending_bytes: 256 * 1024 * 1024,
             max_in_flight_flushes: 4,
             max_fetch_waiters: 10_000,
@@ -180,6 +191,17 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     pub fn flush_interval(&self) -> Duration {
         Duration::from_millis(self.flush_interval_ms)
+    }
+
+    /// The shortest time between two flushes on a store that is (or is not) billed per request.
+    pub fn min_flush_interval_ms(&self, billed_per_request: bool) -> u64 {
+        let default = match billed_per_request {
+            true => self.flush_interval_ms,
+            false => LOCAL_MIN_FLUSH_INTERVAL_MS,
+        };
+        self.min_flush_interval_ms
+            .unwrap_or(default)
+            .min(self.flush_interval_ms)
     }
 
     pub fn request_read_timeout(&self) -> Duration {
@@ -339,5 +361,35 @@ impl BrokerConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_minimum_flush_interval_depends_on_what_a_request_costs() {
+        let mut config = BrokerConfig {
+            flush_interval_ms: 250,
+            ..BrokerConfig::default()
+        };
+        assert_eq!(
+            config.min_flush_interval_ms(true),
+            250,
+            "S3: one PUT per interval"
+        );
+        assert_eq!(
+            config.min_flush_interval_ms(false),
+            LOCAL_MIN_FLUSH_INTERVAL_MS
+        );
+        config.min_flush_interval_ms = Some(40);
+        assert_eq!(config.min_flush_interval_ms(true), 40, "a set value wins");
+        config.min_flush_interval_ms = Some(1_000);
+        assert_eq!(
+            config.min_flush_interval_ms(false),
+            250,
+            "never longer than the interval"
+        );
     }
 }

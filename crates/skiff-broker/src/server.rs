@@ -64,8 +64,11 @@ pub struct BudgetUse {
 }
 
 impl Broker {
-    pub async fn start(config: BrokerConfig, deps: BrokerDeps) -> Result<Broker, BrokerError> {
+    pub async fn start(mut config: BrokerConfig, deps: BrokerDeps) -> Result<Broker, BrokerError> {
         config.validate().map_err(BrokerError::InvalidConfig)?;
+        // Resolved once, so DescribeConfigs shows the value in force.
+        config.min_flush_interval_ms =
+            Some(config.min_flush_interval_ms(deps.store.billed_per_request()));
         let tls = match (&config.tls_cert_file, &config.tls_key_file) {
             (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(
                 tls::acceptor(cert, key, config.tls_client_ca_file.as_deref())
@@ -149,6 +152,9 @@ impl Broker {
                 recent: recent.clone(),
                 broker_id: config.broker_id,
                 flush_interval: config.flush_interval(),
+                min_flush_interval: Duration::from_millis(
+                    config.min_flush_interval_ms(deps.store.billed_per_request()),
+                ),
                 max_in_flight: config.max_in_flight_flushes,
                 metrics: metrics.flush.clone(),
             },

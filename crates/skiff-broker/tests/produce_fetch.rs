@@ -420,3 +420,49 @@ async fn delete_records_moves_the_start_and_fetches_below_it_are_out_of_range() 
     assert_eq!(offsets, (5..10).collect::<Vec<_>>());
     broker.stop().await;
 }
+
+/// Group commit: with no flush in progress, a batch does not wait out the flush interval.
+#[tokio::test]
+async fn a_produce_with_no_flush_in_progress_is_flushed_without_waiting_for_the_interval() {
+    let broker = TestBroker::start_with(|c| {
+        c.flush_interval_ms = 600_000;
+        c.min_flush_interval_ms = Some(0);
+    })
+    .await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "eager", 1, &[]).await;
+    for round in 0..3 {
+        let request = produce_request(-1, &[("eager", 0, batch("r", 1, 0, NO_PRODUCER))]);
+        // Waiting out the interval would take ten minutes.
+        let answered = tokio::time::timeout(Duration::from_secs(60), client.call(9, &request))
+            .await
+            .expect("the produce is answered long before the flush interval");
+        assert_eq!(produce_results(&answered), vec![(0, round)]);
+    }
+    broker.stop().await;
+}
+
+/// On a store billed per request the minimum equals the interval: two flushes never start
+/// closer together than that, however idle the pipeline is.
+#[tokio::test]
+async fn flushes_stay_the_minimum_interval_apart() {
+    let broker = TestBroker::start_with(|c| {
+        c.flush_interval_ms = 400;
+        c.min_flush_interval_ms = Some(400);
+    })
+    .await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "spaced", 1, &[]).await;
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let request = produce_request(-1, &[("spaced", 0, batch("s", 1, 0, NO_PRODUCER))]);
+        client.call(9, &request).await;
+    }
+    // The first flush may start at once; the second and third each wait for the minimum.
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "three flushes took only {:?}",
+        started.elapsed()
+    );
+    broker.stop().await;
+}

@@ -48,6 +48,13 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_FLUSH_INTERVAL_MS", value_name = "MS")]
     pub flush_interval_ms: Option<u64>,
 
+    /// Shortest time between two flushes: once the previous flush is answered and this has
+    /// passed, pending batches flush at once instead of waiting out the interval (group
+    /// commit) [default: the flush interval on S3, where each PUT is billed; 10 on a file or
+    /// memory store].
+    #[arg(long, env = "SKIFF_MIN_FLUSH_INTERVAL_MS", value_name = "MS")]
+    pub min_flush_interval_ms: Option<u64>,
+
     /// Segment size that triggers a flush, e.g. 8MiB [default: 8MiB].
     #[arg(long, env = "SKIFF_FLUSH_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub flush_bytes: Option<usize>,

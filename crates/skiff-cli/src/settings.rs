@@ -64,6 +64,10 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     set(&mut broker.kafka_addr, args.kafka_addr);
     set_opt(&mut broker.advertised_addr, args.advertised_addr);
     set(&mut broker.flush_interval_ms, args.flush_interval_ms);
+    set_opt(
+        &mut broker.min_flush_interval_ms,
+        args.min_flush_interval_ms,
+    );
     set(&mut broker.flush_bytes, args.flush_bytes);
     set(&mut broker.auto_create_topics, args.auto_create_topics);
     set(&mut broker.archive_all_topics, args.archive_all_topics);

@@ -8,7 +8,7 @@ use skiff_storage::ObjectPath as Path;
 use skiff_storage::{
     ChunkCache, ChunkKey, ChunkMeta, SegmentBuilder, SegmentStore, StorageError, segment_path,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,12 @@ pub struct FlushDeps {
     pub controller: Arc<dyn ControllerClient>,
     pub recent: Arc<RecentSegments>,
     pub broker_id: i32,
+    /// The longest a batch waits for its flush.
     pub flush_interval: Duration,
+    /// The shortest time between two seals. A segment is sealed early, as soon as no flush is
+    /// in progress and this long has passed since the last seal (group commit), so a batch
+    /// waits only when waiting can make the next flush larger.
+    pub min_flush_interval: Duration,
     pub max_in_flight: usize,
     pub metrics: FlushMetrics,
 }
@@ -60,8 +65,19 @@ impl Flusher {
     pub fn spawn(deps: FlushDeps, shutdown: CancellationToken) -> Flusher {
         let deps = Arc::new(deps);
         let (tx, rx) = mpsc::channel(deps.max_in_flight);
-        let sealer = tokio::spawn(seal_loop(deps.clone(), tx, shutdown));
-        let committer = tokio::spawn(commit_loop(deps, rx));
+        let (unanswered_tx, unanswered_rx) = watch::channel(0usize);
+        let unanswered_tx = Arc::new(unanswered_tx);
+        let sealer = tokio::spawn(seal_loop(
+            deps.clone(),
+            tx,
+            Pipeline {
+                unanswered: unanswered_tx.clone(),
+                changed: unanswered_rx,
+                last_seal: None,
+            },
+            shutdown,
+        ));
+        let committer = tokio::spawn(commit_loop(deps, rx, unanswered_tx));
         Flusher { sealer, committer }
     }
 
@@ -76,18 +92,29 @@ impl Flusher {
     }
 }
 
+/// What the sealer knows of the flushes after it: how many sealed segments are not yet
+/// answered (the committer counts them down), and when it last sealed.
+struct Pipeline {
+    unanswered: Arc<watch::Sender<usize>>,
+    changed: watch::Receiver<usize>,
+    last_seal: Option<Instant>,
+}
+
 async fn seal_loop(
     deps: Arc<FlushDeps>,
     uploads: mpsc::Sender<InFlightFlush>,
+    mut pipeline: Pipeline,
     shutdown: CancellationToken,
 ) {
     loop {
-        let stopping = wait_until_due(&deps, &shutdown).await;
+        let stopping = wait_until_due(&deps, &mut pipeline, &shutdown).await;
         if stopping {
             // Refuse new appends first, then flush whatever made it in.
             deps.buffer.close();
         }
         if let Some(sealed) = deps.buffer.seal() {
+            pipeline.last_seal = Some(Instant::now());
+            pipeline.unanswered.send_modify(|n| *n += 1);
             let flight = start_upload(&deps, sealed);
             if uploads.send(flight).await.is_err() {
                 warn!("segment committer stopped; sealer exits");
@@ -101,21 +128,42 @@ async fn seal_loop(
 }
 
 /// Returns when the pending segment should be sealed (`false`) or shutdown began (`true`).
-async fn wait_until_due(deps: &FlushDeps, shutdown: &CancellationToken) -> bool {
+///
+/// A segment is due when it is full, when its first batch has waited `flush_interval`, or
+/// (group commit) when every earlier flush has been answered and `min_flush_interval` has
+/// passed since the last seal: then nothing is gained by waiting, because the producers whose
+/// batches are pending are already waiting on this flush. While a flush is in progress new
+/// batches gather behind it, so segments grow with the load instead of with the clock. On a
+/// store billed per request the minimum equals the interval, which keeps the promise of at
+/// most one PUT per interval.
+async fn wait_until_due(
+    deps: &FlushDeps,
+    pipeline: &mut Pipeline,
+    shutdown: &CancellationToken,
+) -> bool {
     loop {
+        let idle = *pipeline.changed.borrow_and_update() == 0;
         let (bytes, opened_at) = deps.buffer.status();
         if bytes >= deps.buffer.flush_bytes() {
             return false;
         }
         match opened_at {
             Some(opened) if bytes > 0 => {
-                let deadline = opened + deps.flush_interval;
+                let mut deadline = opened + deps.flush_interval;
+                if idle {
+                    let spaced = match pipeline.last_seal {
+                        Some(sealed) => sealed + deps.min_flush_interval,
+                        None => opened,
+                    };
+                    deadline = deadline.min(spaced);
+                }
                 if Instant::now() >= deadline {
                     return false;
                 }
                 tokio::select! {
                     _ = sleep_until(deadline) => return false,
                     _ = deps.buffer.woken() => {}
+                    _ = pipeline.changed.changed() => {}
                     _ = shutdown.cancelled() => return true,
                 }
             }
@@ -186,7 +234,11 @@ fn start_upload(deps: &FlushDeps, sealed: SealedSegment) -> InFlightFlush {
     }
 }
 
-async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightFlush>) {
+async fn commit_loop(
+    deps: Arc<FlushDeps>,
+    mut uploads: mpsc::Receiver<InFlightFlush>,
+    unanswered: Arc<watch::Sender<usize>>,
+) {
     while let Some(mut flight) = uploads.recv().await {
         let outcome = match wait_for_upload(&mut flight).await {
             Ok(Ok(())) => commit(&deps, &mut flight).await,
@@ -210,6 +262,7 @@ async fn commit_loop(deps: Arc<FlushDeps>, mut uploads: mpsc::Receiver<InFlightF
         }
         deps.recent.remove(flight.path.as_ref());
         flight.sealed.outcome.send_replace(Some(Arc::new(outcome)));
+        unanswered.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
