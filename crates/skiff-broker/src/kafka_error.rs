@@ -41,6 +41,7 @@ pub fn produce_error_code(error: &ProduceError) -> i16 {
         ProduceError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         ProduceError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         ProduceError::InvalidBatch(_) => ResponseError::InvalidRecord,
+        ProduceError::InvalidTxnState => ResponseError::InvalidTxnState,
     }
     .code()
 }

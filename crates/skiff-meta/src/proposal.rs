@@ -543,3 +543,34 @@ mod tests {
         assert!(read_answer::<DeleteOffsets>("DeleteOffsets", &shape, both).is_ok());
     }
 }
+
+/// A proposal answered by one `CommandResponse` variant holding its whole answer.
+macro_rules! single_proposal {
+    ($($payload:ident => $response:ident($answer:ty)),* $(,)?) => {$(
+        impl From<$payload> for Command {
+            fn from(payload: $payload) -> Command {
+                Command::$payload(payload)
+            }
+        }
+
+        impl Proposal for $payload {
+            type Answer = $answer;
+
+            fn answer(response: CommandResponse) -> Option<$answer> {
+                match response {
+                    CommandResponse::$response(answer) => Some(answer),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+single_proposal!(
+    InitTxnProducer => TxnProducerId(TxnInitAnswer),
+    AddPartitionsToTxn => TxnUpdated(Result<(), TxnError>),
+    AddOffsetsToTxn => TxnUpdated(Result<(), TxnError>),
+    TxnOffsetCommit => TxnUpdated(Result<(), TxnError>),
+    EndTxn => TxnEnded(Result<TxnEnded, TxnError>),
+    ExpireTxns => TxnsExpired(TxnsExpired),
+);

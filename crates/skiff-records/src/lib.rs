@@ -13,6 +13,7 @@ mod batch;
 mod codec;
 mod compress;
 mod compression;
+mod control;
 mod cursor;
 mod error;
 mod iter;
@@ -30,6 +31,7 @@ pub use batch::{
 };
 pub use compress::compress;
 pub use compression::{DEFAULT_MAX_DECOMPRESSED_BYTES, decompress};
+pub use control::{CONTROL_BATCH_LEN, ControlMarker, control_batch};
 pub use error::{
     FieldProblem, InvalidBatch, InvalidRecords, MAX_REPORTED_REJECTIONS, RecordError, RecordField,
     RecordRejection, RecordsError, RejectReason,

@@ -144,7 +144,11 @@ fn add_archive_tags(
 
 /// Distinct objects the partition's entries point into.
 fn object_count(log: &PartitionLog) -> u64 {
-    let mut ids: Vec<u64> = log.entries().map(|e| e.object_id).collect();
+    let mut ids: Vec<u64> = log
+        .entries()
+        .filter(|e| !e.is_marker())
+        .map(|e| e.object_id)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     ids.len() as u64

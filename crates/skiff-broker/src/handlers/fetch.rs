@@ -4,7 +4,10 @@ use crate::security::authorizer::Caller;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::ProducerId;
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use skiff_meta::ControllerState;
 use skiff_meta::acl::AclOperation;
@@ -170,10 +173,23 @@ async fn read_once(
             }
             Ok(plan) => {
                 data.high_watermark = plan.high_watermark;
-                data.last_stable_offset = plan.high_watermark;
+                data.last_stable_offset = plan.last_stable_offset;
                 data.log_start_offset = plan.log_start_offset;
+                if let Some(aborted) = plan.aborted {
+                    data.aborted_transactions = Some(
+                        aborted
+                            .into_iter()
+                            .map(|(producer_id, first_offset)| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(producer_id))
+                                    .with_first_offset(first_offset)
+                            })
+                            .collect(),
+                    );
+                }
                 let budget = job.max_bytes.min(max_bytes.saturating_sub(total));
-                let (records, error) = assemble(ctx, entries, job.fetch_offset, budget, total == 0);
+                let range = (job.fetch_offset, plan.read_until);
+                let (records, error) = assemble(ctx, entries, range, budget, total == 0);
                 if let Some(message) = error {
                     warn!(partition = job.partition, error = %message, "fetch could not read stored data");
                     if records.is_empty() {
@@ -226,6 +242,8 @@ fn plan_jobs(
 ) -> Vec<PartitionJob> {
     let mut jobs = Vec::new();
     let mut left = response_limit;
+    // Kafka's isolation levels: 0 READ_UNCOMMITTED, 1 READ_COMMITTED (Fetch v4+).
+    let read_committed = request.isolation_level == 1;
     for (topic_index, t) in request.topics.iter().enumerate() {
         let lookup = if version >= 13 {
             TopicLookup::Id(t.topic_id)
@@ -259,9 +277,11 @@ fn plan_jobs(
                     .ok()
                     .and_then(|i| topic.partitions.get(i))
                     .ok_or(ResponseError::UnknownTopicOrPartition.code())?;
-                plan_partition_read(state, log, p.fetch_offset, plan_bytes).map_err(|e| match e {
-                    ReadError::OffsetOutOfRange => ResponseError::OffsetOutOfRange.code(),
-                })
+                let at = (topic.id, u32::try_from(p.partition).unwrap_or(u32::MAX));
+                plan_partition_read(state, at, log, p.fetch_offset, plan_bytes, read_committed)
+                    .map_err(|e| match e {
+                        ReadError::OffsetOutOfRange => ResponseError::OffsetOutOfRange.code(),
+                    })
             });
             if let Ok(plan) = &plan {
                 let planned: usize = plan.entries.iter().map(|e| e.entry.len as usize).sum();
@@ -287,7 +307,7 @@ fn plan_jobs(
 fn assemble(
     ctx: &BrokerContext,
     entries: Vec<EntryRead>,
-    from_offset: i64,
+    (from_offset, until_offset): (i64, i64),
     budget: usize,
     first_in_response: bool,
 ) -> (Bytes, Option<String>) {
@@ -311,6 +331,7 @@ fn assemble(
         let (slice, full) = slice_batches(
             &bytes,
             from_offset,
+            until_offset,
             budget.saturating_sub(taken),
             allow_oversized,
         );

@@ -49,6 +49,9 @@ pub async fn handle(
     request: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
+    // Kafka's isolation levels: 0 READ_UNCOMMITTED, 1 READ_COMMITTED (the latest offset is
+    // then the last stable offset).
+    let read_committed = request.isolation_level == 1;
     let lookups: Vec<Vec<(i32, Lookup)>> = {
         let state = ctx.controller.state();
         let state = state.read();
@@ -79,7 +82,17 @@ pub async fn handle(
                                 None => {
                                     Lookup::Failed(ResponseError::UnknownTopicOrPartition.code())
                                 }
-                                Some(log) => plan(&state, log, p.timestamp),
+                                Some(log) => {
+                                    let at = (
+                                        topic.id,
+                                        u32::try_from(p.partition_index).unwrap_or(u32::MAX),
+                                    );
+                                    let latest = match read_committed {
+                                        true => state.last_stable_offset(at.0, at.1, log),
+                                        false => log.high_watermark(),
+                                    };
+                                    plan(&state, log, p.timestamp, latest)
+                                }
                             },
                         };
                         (p.partition_index, lookup)
@@ -117,7 +130,7 @@ pub async fn handle(
     response
 }
 
-fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
+fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64, latest: i64) -> Lookup {
     let entry_at = |offset: i64| {
         log.entries_from(offset)
             .next()
@@ -125,7 +138,7 @@ fn plan(state: &ControllerState, log: &PartitionLog, timestamp: i64) -> Lookup {
     };
     match timestamp {
         LATEST => Lookup::Answer {
-            offset: log.high_watermark(),
+            offset: latest,
             timestamp: -1,
         },
         EARLIEST | EARLIEST_LOCAL => Lookup::Answer {

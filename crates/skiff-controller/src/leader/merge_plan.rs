@@ -306,6 +306,18 @@ fn first_run(
     let mut settled_until: Option<i64> = None;
     let mut in_prefix = true;
     for entry in log.entries_from(start) {
+        if entry.is_marker() {
+            // A transaction marker has no object: it ends a run, and merges go on after it.
+            // (Merging across it would mean writing its control batch into the new object.)
+            if in_prefix {
+                settled_until = Some(entry.last_offset.saturating_add(1));
+            }
+            if let Some(r) = worth_merging(&members, limits, true) {
+                return (Some(r), settled_until);
+            }
+            members.clear();
+            continue;
+        }
         let Some(object) = state.object(entry.object_id) else {
             break;
         };
@@ -537,6 +549,68 @@ mod tests {
         assert_eq!(
             (next.first_offset, next.last_offset, next.source_entries),
             (0, 319, 17)
+        );
+    }
+
+    /// Ends an (empty) transaction on partition 0 at `now_ms`: one marker entry.
+    fn marker(state: &mut ControllerState, now_ms: i64) {
+        let pe = apply(
+            state,
+            InitTxnProducer {
+                transactional_id: "app".into(),
+                timeout_ms: 60_000,
+                current: None,
+                now_ms,
+            },
+        )
+        .expect("producer");
+        let producer = TxnProducer {
+            transactional_id: "app".into(),
+            producer_id: pe.id,
+            epoch: pe.epoch,
+        };
+        apply(
+            state,
+            AddPartitionsToTxn {
+                producer: producer.clone(),
+                partitions: vec![(topic_id(), 0)],
+                now_ms,
+            },
+        )
+        .expect("added");
+        let ended = apply(
+            state,
+            EndTxn {
+                producer,
+                commit: true,
+                now_ms,
+            },
+        );
+        assert_eq!(ended.expect("ended").markers.len(), 1);
+    }
+
+    #[test]
+    fn a_transaction_marker_ends_a_run_and_merges_go_on_after_it() {
+        let mut state = state(1, &[], &[1]);
+        for i in 0..3 {
+            flush(&mut state, T0 + i * 1000, &[0], 100);
+        }
+        marker(&mut state, T0 + 3000);
+        for i in 4..7 {
+            flush(&mut state, T0 + i * 1000, &[0], 100);
+        }
+        // The partition is quiet: the run before the marker, never across it.
+        let now = T0 + HOUR;
+        let first = merge(&state, 0, now).expect("the run before the marker");
+        assert_eq!(
+            (first.first_offset, first.last_offset, first.source_entries),
+            (0, 29, 3)
+        );
+        commit_merge(&mut state, first, now);
+        let next = merge(&state, 0, now).expect("the run after the marker");
+        assert_eq!(
+            (next.first_offset, next.last_offset, next.source_entries),
+            (31, 60, 3)
         );
     }
 

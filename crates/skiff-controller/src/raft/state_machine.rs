@@ -22,15 +22,16 @@ use super::types::{
 use skiff_meta::CommandResponse;
 use skiff_meta::state::{
     ControllerState, ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4,
-    ControllerStateV5, ControllerStateV6, ControllerStateV7, ControllerStateV8,
+    ControllerStateV5, ControllerStateV6, ControllerStateV7, ControllerStateV8, ControllerStateV9,
 };
 
 /// Bumped when the snapshot payload layout changes incompatibly. 2 added consumer groups,
 /// 3 broker leases, 4 the live broker history (group write fencing), 5 the storage lifecycle
 /// (retention defaults, unreferenced objects, jobs), 6 the collected orphans' keys and the
-/// archive progress, 7 the SCRAM users, 8 the dynamic broker configs, 9 the ACLs. Every
-/// earlier layout is still read, so older data directories start.
-const SNAPSHOT_FORMAT_VERSION: u8 = 9;
+/// archive progress, 7 the SCRAM users, 8 the dynamic broker configs, 9 the ACLs, 10 the
+/// transaction coordinator. Every earlier layout is still read, so older data directories
+/// start.
+const SNAPSHOT_FORMAT_VERSION: u8 = 10;
 
 /// What has been applied: kept next to the state so snapshots capture both consistently.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,7 @@ fn decode_payload(data: &[u8]) -> Result<(AppliedMeta, ControllerState), Snapsho
         Some((&SNAPSHOT_FORMAT_VERSION, rest)) => {
             postcard::from_bytes(rest).map_err(SnapshotError::Decode)
         }
+        Some((9, rest)) => decode_legacy::<ControllerStateV9>(rest),
         Some((8, rest)) => decode_legacy::<ControllerStateV8>(rest),
         Some((7, rest)) => decode_legacy::<ControllerStateV7>(rest),
         Some((6, rest)) => decode_legacy::<ControllerStateV6>(rest),
@@ -366,9 +368,19 @@ mod tests {
         v6
     }
 
+    /// The encoded payload without the transactions format 10 appended (none: five empty
+    /// maps, one byte each).
+    fn as_format_9(current: &[u8]) -> Vec<u8> {
+        assert_eq!(&current[current.len() - 5..], &[0; 5], "no transactions");
+        let mut v9 = current[..current.len() - 5].to_vec();
+        v9[0] = 9;
+        v9
+    }
+
     /// The encoded payload without the ACLs format 9 appended (none: an empty set and
     /// revision 0, one byte each).
     fn as_format_8(current: &[u8]) -> Vec<u8> {
+        let current = &as_format_9(current);
         assert_eq!(&current[current.len() - 2..], &[0, 0], "no ACLs");
         let mut v8 = current[..current.len() - 2].to_vec();
         v8[0] = 8;
@@ -409,10 +421,12 @@ mod tests {
     }
 
     #[test]
-    fn format_1_to_8_snapshots_still_load() {
+    fn format_1_to_9_snapshots_still_load() {
         let state = state_with_a_topic();
         let meta = AppliedMeta::default();
         let current_6 = encode_payload(&meta, &state).expect("encodes");
+        let (_, loaded) = decode_payload(&as_format_9(&current_6)).expect("format 9 decodes");
+        assert_eq!(loaded, state);
         let (_, loaded) = decode_payload(&as_format_8(&current_6)).expect("format 8 decodes");
         assert_eq!(loaded, state);
         let (_, loaded) = decode_payload(&as_format_7(&current_6)).expect("format 7 decodes");
@@ -441,7 +455,7 @@ mod tests {
         v1[0] = 1;
         let (_, loaded) = decode_payload(&v1).expect("format 1 decodes");
         assert_eq!(loaded, state);
-        let (_, again) = decode_payload(&current_6).expect("format 9 decodes");
+        let (_, again) = decode_payload(&current_6).expect("format 10 decodes");
         assert_eq!(again, state);
     }
 
@@ -473,9 +487,9 @@ mod tests {
 
     #[test]
     fn unknown_snapshot_formats_are_refused() {
-        let err = decode_payload(&[10, 0]).expect_err("unknown version");
+        let err = decode_payload(&[11, 0]).expect_err("unknown version");
         assert!(
-            matches!(err, SnapshotError::UnsupportedVersion(10, 9)),
+            matches!(err, SnapshotError::UnsupportedVersion(11, 10)),
             "{err}"
         );
     }

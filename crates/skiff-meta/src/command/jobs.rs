@@ -242,6 +242,9 @@ pub enum JobError {
     /// A compaction would remove records of an archiving topic not archived yet.
     #[error("the job's records are not archived yet")]
     NotArchivedYet,
+    /// Merges and compactions copy stored bytes; a transaction marker has none yet.
+    #[error("the job's entries span a transaction marker")]
+    SpansTransactionMarker,
 }
 
 /// What is wrong with a job's output entries.

@@ -19,6 +19,7 @@ mod producers;
 mod retention;
 mod segments;
 mod topics;
+mod txns;
 mod users;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,10 @@ pub use segments::{
 pub use topics::{
     AlterTopicConfigs, CreatePartitions, CreateTopics, DeleteTopics, LimitError, NewTopic,
     PartitionCountError, PartitionIncrease, TopicConfigChange, TopicError, TopicNameError,
+};
+pub use txns::{
+    AddOffsetsToTxn, AddPartitionsToTxn, EndTxn, ExpireTxns, InitTxnProducer, TxnEnded, TxnError,
+    TxnInitAnswer, TxnOffsetCommit, TxnProducer, TxnStatus, TxnsExpired,
 };
 pub use users::{
     AlterScramCredentials, MAX_SCRAM_ITERATIONS, MAX_USER_NAME_LEN, MIN_SCRAM_ITERATIONS,
@@ -104,6 +109,12 @@ pub enum Command {
     CommitMerges(CommitMerges),
     CreateAcls(CreateAcls),
     DeleteAcls(DeleteAcls),
+    InitTxnProducer(InitTxnProducer),
+    AddPartitionsToTxn(AddPartitionsToTxn),
+    AddOffsetsToTxn(AddOffsetsToTxn),
+    TxnOffsetCommit(TxnOffsetCommit),
+    EndTxn(EndTxn),
+    ExpireTxns(ExpireTxns),
 }
 
 impl Command {
@@ -148,6 +159,12 @@ impl Command {
             Command::CommitMerges(_) => "CommitMerges",
             Command::CreateAcls(_) => "CreateAcls",
             Command::DeleteAcls(_) => "DeleteAcls",
+            Command::InitTxnProducer(_) => "InitTxnProducer",
+            Command::AddPartitionsToTxn(_) => "AddPartitionsToTxn",
+            Command::AddOffsetsToTxn(_) => "AddOffsetsToTxn",
+            Command::TxnOffsetCommit(_) => "TxnOffsetCommit",
+            Command::EndTxn(_) => "EndTxn",
+            Command::ExpireTxns(_) => "ExpireTxns",
         }
     }
 }
@@ -199,6 +216,11 @@ pub enum CommandResponse {
     AclsCreated(AclsCreated),
     /// One list of removed bindings per filter of `DeleteAcls`, same order.
     AclsDeleted(AclsDeleted),
+    TxnProducerId(TxnInitAnswer),
+    /// AddPartitionsToTxn, AddOffsetsToTxn and TxnOffsetCommit.
+    TxnUpdated(Result<(), TxnError>),
+    TxnEnded(Result<TxnEnded, TxnError>),
+    TxnsExpired(TxnsExpired),
 }
 
 impl CommandResponse {
@@ -229,6 +251,10 @@ impl CommandResponse {
             CommandResponse::MergesCommitted(_) => "MergesCommitted",
             CommandResponse::AclsCreated(_) => "AclsCreated",
             CommandResponse::AclsDeleted(_) => "AclsDeleted",
+            CommandResponse::TxnProducerId(_) => "TxnProducerId",
+            CommandResponse::TxnUpdated(_) => "TxnUpdated",
+            CommandResponse::TxnEnded(_) => "TxnEnded",
+            CommandResponse::TxnsExpired(_) => "TxnsExpired",
         }
     }
 }

@@ -93,6 +93,10 @@ pub enum ProduceError {
     /// so this means a broker bug or a corrupt commit, never a client mistake).
     #[error("invalid batch: {0}")]
     InvalidBatch(BatchProblem),
+    /// A transactional producer's batch for a partition not added to its open transaction
+    /// (or with no transaction open).
+    #[error("the producer's transaction does not include this partition")]
+    InvalidTxnState,
 }
 
 /// What is wrong with a committed batch's header fields.

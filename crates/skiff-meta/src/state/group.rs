@@ -239,7 +239,10 @@ impl ControllerState {
             .collect()
     }
 
-    fn commit_group_offsets(&mut self, commit: &GroupOffsets) -> Vec<Result<(), GroupError>> {
+    pub(super) fn commit_group_offsets(
+        &mut self,
+        commit: &GroupOffsets,
+    ) -> Vec<Result<(), GroupError>> {
         self.clock_ms = self.clock_ms.max(commit.commit_time_ms);
         let mut outcomes = Vec::with_capacity(commit.partitions.len());
         for p in &commit.partitions {

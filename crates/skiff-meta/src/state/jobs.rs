@@ -123,10 +123,17 @@ impl ControllerState {
             .partition_log(spec.partition)
             .ok_or(JobError::UnknownTopicOrPartition)?;
         let count = usize::try_from(spec.source_entries).unwrap_or(usize::MAX);
-        let last = log
+        let entries = log
             .entry_index(spec.first_offset)
-            .and_then(|at| log.entries_at(at, count))
-            .and_then(|mut entries| entries.next_back().map(|e| e.last_offset));
+            .and_then(|at| log.entries_at(at, count));
+        let mut last = None;
+        for entry in entries.into_iter().flatten() {
+            if entry.is_marker() {
+                // Jobs copy objects' bytes; a marker has none (see index_entry.rs).
+                return Err(JobError::SpansTransactionMarker);
+            }
+            last = Some(entry.last_offset);
+        }
         if count == 0 || last != Some(spec.last_offset) {
             return Err(JobError::NoSuchEntries);
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::ControllerState;
+use super::acls::AclRegistry;
 use super::archive::ArchiveProgress;
 use super::broker::BrokerLease;
 use super::condemned::CondemnedObjects;
@@ -68,6 +69,58 @@ pub struct ControllerStateV3 {
     producer_expiry: ProducerExpiryIndex,
     groups: GroupRegistry,
     broker_leases: BTreeMap<i32, BrokerLease>,
+}
+
+/// Snapshot format 9: format 8 plus ACLs, before transactions. Field order is the on-disk
+/// order and must not change.
+#[derive(Debug, Deserialize)]
+pub struct ControllerStateV9 {
+    cluster_id: Option<String>,
+    brokers: BTreeMap<i32, BrokerInfo>,
+    topics: BTreeMap<TopicId, Topic>,
+    topic_names: BTreeMap<String, TopicId>,
+    objects: BTreeMap<u64, ObjectMeta>,
+    next_object_id: u64,
+    clock_ms: i64,
+    last_producer_sweep_ms: Option<i64>,
+    producers: ProducerRegistry,
+    producer_expiry: ProducerExpiryIndex,
+    groups: GroupRegistry,
+    broker_leases: BTreeMap<i32, BrokerLease>,
+    live_history: LiveBrokerHistory,
+    lifecycle: Lifecycle,
+    condemned: CondemnedObjects,
+    archives: BTreeMap<TopicId, ArchiveProgress>,
+    users: UserRegistry,
+    broker_configs: BrokerConfigs,
+    acls: AclRegistry,
+}
+
+impl From<ControllerStateV9> for ControllerState {
+    fn from(v9: ControllerStateV9) -> Self {
+        ControllerState {
+            cluster_id: v9.cluster_id,
+            brokers: v9.brokers,
+            topics: v9.topics,
+            topic_names: v9.topic_names,
+            objects: v9.objects,
+            next_object_id: v9.next_object_id,
+            clock_ms: v9.clock_ms,
+            last_producer_sweep_ms: v9.last_producer_sweep_ms,
+            producers: v9.producers,
+            producer_expiry: v9.producer_expiry,
+            groups: v9.groups,
+            broker_leases: v9.broker_leases,
+            live_history: v9.live_history,
+            lifecycle: v9.lifecycle,
+            condemned: v9.condemned,
+            archives: v9.archives,
+            users: v9.users,
+            broker_configs: v9.broker_configs,
+            acls: v9.acls,
+            ..ControllerState::default()
+        }
+    }
 }
 
 /// Snapshot format 8: format 7 plus dynamic broker configs, before ACLs. Field order is the

@@ -154,7 +154,9 @@ impl ControllerState {
             .partition_log_mut(at)
             .ok_or(LogError::UnknownTopicOrPartition)?;
         let dropped = log.truncate_front(offset);
+        let log_start = log.log_start_offset();
         let mut truncation = unchanged(log);
+        self.txns.truncated(at.topic_id, at.partition, log_start);
         truncation.dropped_entries = u32::try_from(dropped.len()).unwrap_or(u32::MAX);
         truncation.dropped_bytes = dropped.iter().map(|e| u64::from(e.len)).sum();
         self.release_entries(&dropped, now_ms);

@@ -16,6 +16,8 @@ mod partition;
 mod producer;
 mod segment;
 mod topic;
+mod txn;
+mod txn_apply;
 mod users;
 
 use std::collections::BTreeMap;
@@ -30,7 +32,7 @@ pub use group::{CommittedOffset, GroupRecord, GroupRegistry};
 pub use jobs::Job;
 pub use legacy::{
     ControllerStateV1, ControllerStateV2, ControllerStateV3, ControllerStateV4, ControllerStateV5,
-    ControllerStateV6, ControllerStateV7, ControllerStateV8,
+    ControllerStateV6, ControllerStateV7, ControllerStateV8, ControllerStateV9,
 };
 pub use lifecycle::{IndexEntryCounts, Lifecycle};
 pub use limits::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
@@ -42,6 +44,7 @@ pub use producer::{
     PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
 };
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
+pub use txn::{AbortedTxn, Transaction, TxnRegistry};
 pub use users::UserRegistry;
 
 use crate::broker_config::{BrokerConfigs, BrokerDefaults};
@@ -82,6 +85,8 @@ pub struct ControllerState {
     broker_configs: BrokerConfigs,
     /// Added in snapshot format 9 (older snapshots have no ACLs).
     acls: AclRegistry,
+    /// Added in snapshot format 10 (older snapshots have no transactions).
+    txns: TxnRegistry,
 }
 
 impl ControllerState {
@@ -213,6 +218,20 @@ impl ControllerState {
             ),
             Command::CreateAcls(create) => CommandResponse::AclsCreated(self.create_acls(create)),
             Command::DeleteAcls(delete) => CommandResponse::AclsDeleted(self.delete_acls(delete)),
+            Command::InitTxnProducer(init) => {
+                CommandResponse::TxnProducerId(self.init_txn_producer(init))
+            }
+            Command::AddPartitionsToTxn(add) => {
+                CommandResponse::TxnUpdated(self.add_partitions_to_txn(add))
+            }
+            Command::AddOffsetsToTxn(add) => {
+                CommandResponse::TxnUpdated(self.add_offsets_to_txn(add))
+            }
+            Command::TxnOffsetCommit(commit) => {
+                CommandResponse::TxnUpdated(self.txn_offset_commit(commit))
+            }
+            Command::EndTxn(end) => CommandResponse::TxnEnded(self.end_txn(end)),
+            Command::ExpireTxns(expire) => CommandResponse::TxnsExpired(self.expire_txns(expire)),
         }
     }
 
@@ -339,6 +358,22 @@ impl ControllerState {
     /// controller plans): dynamic broker configs, then the static retention flags.
     pub fn topic_defaults(&self, broker: Option<i32>) -> BrokerDefaults<'_> {
         BrokerDefaults::new(&self.broker_configs, broker, self.lifecycle.defaults)
+    }
+
+    /// The transaction coordinator's state.
+    pub fn txns(&self) -> &TxnRegistry {
+        &self.txns
+    }
+
+    /// The last stable offset of a partition with high watermark `high_watermark` and log
+    /// start `log_start`: the first offset of its oldest open transaction, else the high
+    /// watermark. READ_COMMITTED readers stop there.
+    pub fn last_stable_offset(&self, topic: TopicId, partition: u32, log: &PartitionLog) -> i64 {
+        self.txns
+            .first_open_offset(topic, partition)
+            .map_or(log.high_watermark(), |first| {
+                first.max(log.log_start_offset())
+            })
     }
 
     /// The latest command time applied (the state machine's clock).

@@ -102,6 +102,19 @@ impl PartitionLog {
         }
     }
 
+    /// Appends a transaction marker entry at the high watermark (its offset must be that);
+    /// `None`, and nothing appended, when it is not or the offset space is exhausted.
+    pub(super) fn append_marker(&mut self, entry: IndexEntry) -> Option<i64> {
+        let offset = entry.base_offset;
+        let end = offset.checked_add(1)?;
+        if offset != self.high_watermark || !entry.is_marker() {
+            return None;
+        }
+        self.push_entry(entry);
+        self.high_watermark = end;
+        Some(offset)
+    }
+
     pub(super) fn push_entry(&mut self, entry: IndexEntry) {
         self.size_bytes = self.size_bytes.saturating_add(u64::from(entry.len));
         self.entries.push_back(entry);

@@ -265,6 +265,16 @@ impl ProducerRegistry {
         Ok(ProducerIdAndEpoch { id, epoch: bumped })
     }
 
+    /// A fresh producer id that this registry does not track (a transactional producer's,
+    /// whose epoch the transaction coordinator keeps).
+    pub fn allocate_id(&mut self) -> Result<i64, ProducerError> {
+        let id = self.next_id;
+        self.next_id = id
+            .checked_add(1)
+            .ok_or(ProducerError::ProducerIdsExhausted)?;
+        Ok(id)
+    }
+
     fn allocate(&mut self, now_ms: i64) -> Result<ProducerIdAndEpoch, ProducerError> {
         let id = self.next_id;
         self.next_id = id

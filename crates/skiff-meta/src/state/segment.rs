@@ -8,6 +8,7 @@ use super::producer::{
     CachedBatch, PRODUCER_IDLE_EXPIRY_MS, PRODUCER_SWEEP_INTERVAL_MS, ProducerExpiryIndex,
     ProducerPartitionState, ProducerRegistry, SequenceVerdict, sequence_after,
 };
+use super::txn::TxnRegistry;
 use crate::command::COLLECTED_OBJECT_ID;
 use crate::command::{
     BatchCommit, BatchOutcome, BatchProblem, ChunkCommit, ChunkOutcome, ProduceError,
@@ -25,6 +26,7 @@ struct ChunkContext<'a> {
     partition: u32,
     expiry: &'a mut ProducerExpiryIndex,
     registry: &'a mut ProducerRegistry,
+    txns: &'a mut TxnRegistry,
 }
 
 impl ControllerState {
@@ -64,6 +66,7 @@ impl ControllerState {
                 partition: chunk.partition,
                 expiry: &mut self.producer_expiry,
                 registry: &mut self.producers,
+                txns: &mut self.txns,
             };
             let outcome = append_chunk(log, chunk, &mut ctx);
             if let ChunkOutcome::Committed { entries, .. } = &outcome {
@@ -236,12 +239,42 @@ fn append_batch(
             last_seq: sequence_after(batch.base_sequence, batch.offset_count - 1),
             base_offset,
         };
+        let txn = ctx.txns.check_batch(
+            batch.producer_id,
+            batch.producer_epoch,
+            ctx.topic,
+            ctx.partition,
+        );
+        if let Some(Err(refused)) = txn {
+            // A retry of a batch appended before the transaction ended is still a duplicate.
+            return match duplicate_of(log, batch, cached) {
+                Some(outcome) => outcome,
+                None => BatchOutcome::Rejected(refused),
+            };
+        }
         if let Some(outcome) = record_producer_batch(log, batch, cached, ctx) {
             return outcome;
+        }
+        if txn.is_some() {
+            ctx.txns
+                .record_batch(batch.producer_id, ctx.topic, ctx.partition, base_offset);
         }
     }
     log.advance(base_offset, end_offset, batch.max_timestamp);
     BatchOutcome::Appended { base_offset }
+}
+
+/// The earlier append a batch repeats, if it is one.
+fn duplicate_of(
+    log: &PartitionLog,
+    batch: &BatchCommit,
+    cached: CachedBatch,
+) -> Option<BatchOutcome> {
+    let state = log.producers.get(&batch.producer_id)?;
+    match state.check(batch.producer_epoch, cached.first_seq, cached.last_seq) {
+        SequenceVerdict::Duplicate { base_offset } => Some(BatchOutcome::Duplicate { base_offset }),
+        _ => None,
+    }
 }
 
 /// Applies the sequence rules; `Some` is a duplicate or rejection, `None` means append (and the

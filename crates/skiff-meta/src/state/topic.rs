@@ -105,6 +105,7 @@ impl ControllerState {
             }
         }
         self.groups.forget_topic(topic.id);
+        self.txns.forget_topic(topic.id);
         self.forget_topic_lifecycle(topic.id);
         // The table's files stay in the store, readable; only the progress goes.
         self.forget_topic_archive(topic.id);

@@ -634,3 +634,47 @@ fn a_bundled_merge_that_lost_its_race_leaves_its_partition_and_the_others_apply(
     assert_eq!(none.object_id, None);
     assert_eq!(state.object_count(), objects);
 }
+
+#[test]
+fn jobs_may_not_span_a_transaction_marker() {
+    let (mut state, t) = partition_with_entries(2);
+    let pe = run(
+        &mut state,
+        InitTxnProducer {
+            transactional_id: "app".into(),
+            timeout_ms: 60_000,
+            current: None,
+            now_ms: T0,
+        },
+    )
+    .expect("allocated");
+    let producer = TxnProducer {
+        transactional_id: "app".into(),
+        producer_id: pe.id,
+        epoch: pe.epoch,
+    };
+    run(
+        &mut state,
+        AddPartitionsToTxn {
+            producer: producer.clone(),
+            partitions: vec![(t, 0)],
+            now_ms: T0,
+        },
+    )
+    .expect("added");
+    let ended = run(
+        &mut state,
+        EndTxn {
+            producer,
+            commit: true,
+            now_ms: T0,
+        },
+    );
+    assert_eq!(ended.map(|e| e.markers), Ok(vec![(t, 0, 6)]));
+    commit_batches(&mut state, t, 0, vec![plain(100, 3)]);
+    assert_eq!(
+        plan(&mut state, spec(t, JobKind::Merge, 0, 9, 4)),
+        Err(JobError::SpansTransactionMarker)
+    );
+    assert!(plan(&mut state, spec(t, JobKind::Merge, 0, 5, 2)).is_ok());
+}

@@ -13,6 +13,7 @@ mod producers;
 mod retention;
 mod segments;
 mod topics;
+mod txns;
 
 use std::collections::BTreeMap;
 
