@@ -114,6 +114,9 @@ pub struct BrokerConfig {
     /// PEM CA certificates: clients must present a certificate one of them signed (mutual
     /// TLS, Kafka's `ssl.client.auth=required`); the principal is its subject.
     pub tls_client_ca_file: Option<PathBuf>,
+    /// How often the TLS files are looked at; a change is loaded without a restart (new
+    /// connections get it). 0: never.
+    pub tls_reload_interval_ms: u64,
     /// Kafka's `sasl.enabled.mechanisms`: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
     pub sasl_mechanisms: Vec<String>,
     /// Kafka's `connections.max.reauth.ms`: an authenticated session lasts this long; the
@@ -175,6 +178,7 @@ impl Default for BrokerConfig {
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
+            tls_reload_interval_ms: 10_000,
             sasl_mechanisms: SaslMechanism::ALL
                 .iter()
                 .map(|m| m.name().to_string())

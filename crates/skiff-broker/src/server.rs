@@ -3,6 +3,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use skiff_meta::{BrokerInfo, Propose, RegisterBroker};
 use skiff_storage::{ChunkCache, SegmentStore};
 use tokio::net::{TcpListener, TcpStream};
@@ -27,6 +28,7 @@ use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
 use crate::security::authorizer::{self, Authorizer, AuthorizerConfig};
 use crate::security::tls;
+use crate::security::tls_reload::{self, SharedAcceptor, TlsFiles};
 use skiff_meta::ControllerClient;
 
 /// How long shutdown waits for connections to finish their in-flight requests.
@@ -51,6 +53,8 @@ pub struct Broker {
     lease: Option<LeaseKeeper>,
     /// Rebuilds the authorizer's ACL index when the replicated ACLs change.
     acl_refresh: JoinHandle<()>,
+    /// Reloads the TLS files when they change; `None` without TLS or with reloading off.
+    tls_reload: Option<JoinHandle<()>>,
     ctx: Arc<BrokerContext>,
 }
 
@@ -69,12 +73,21 @@ impl Broker {
         // Resolved once, so DescribeConfigs shows the value in force.
         config.min_flush_interval_ms =
             Some(config.min_flush_interval_ms(deps.store.billed_per_request()));
-        let tls = match (&config.tls_cert_file, &config.tls_key_file) {
-            (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(
-                tls::acceptor(cert, key, config.tls_client_ca_file.as_deref())
-                    .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
-            ),
+        let tls_files = match (&config.tls_cert_file, &config.tls_key_file) {
+            (Some(cert), Some(key)) if config.security_protocol.uses_tls() => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: config.tls_client_ca_file.clone(),
+            }),
             _ => None,
+        };
+        let tls: Option<SharedAcceptor> = match &tls_files {
+            Some(files) => Some(Arc::new(ArcSwap::from_pointee(
+                files
+                    .acceptor()
+                    .map_err(|e| BrokerError::InvalidConfig(e.to_string()))?,
+            ))),
+            None => None,
         };
         let sasl_mechanisms = match config.security_protocol.uses_sasl() {
             true => Some(
@@ -194,6 +207,17 @@ impl Broker {
             sasl_mechanisms,
             config,
         });
+        let tls_reload = match (tls_files, &tls) {
+            (Some(files), Some(current)) if ctx.config.tls_reload_interval_ms > 0 => {
+                Some(tls_reload::spawn(
+                    files,
+                    current.clone(),
+                    Duration::from_millis(ctx.config.tls_reload_interval_ms),
+                    shutdown.clone(),
+                ))
+            }
+            _ => None,
+        };
         let connections = TaskTracker::new();
         let acceptor = tokio::spawn(accept_loop(
             listener,
@@ -211,6 +235,7 @@ impl Broker {
             groups,
             lease,
             acl_refresh,
+            tls_reload,
             ctx,
         })
     }
@@ -240,6 +265,11 @@ impl Broker {
         self.flusher.join().await;
         if let Err(e) = self.acl_refresh.await {
             warn!(error = %e, "ACL refresh task failed");
+        }
+        if let Some(task) = self.tls_reload
+            && let Err(e) = task.await
+        {
+            warn!(error = %e, "TLS reload task failed");
         }
         self.connections.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, self.connections.wait())
@@ -276,7 +306,7 @@ fn advertised(config: &BrokerConfig, local: SocketAddr) -> Result<(String, u16),
 
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<SharedAcceptor>,
     ctx: Arc<BrokerContext>,
     connections: TaskTracker,
     shutdown: CancellationToken,
@@ -325,7 +355,8 @@ async fn accept_loop(
         let counts = counts.clone();
         counts.accepted.increment(1);
         counts.open.increment(1.0);
-        let tls = tls.clone();
+        // The acceptor of the files as they are now: a reload affects later connections only.
+        let tls = tls.as_ref().map(|current| current.load_full());
         connections.spawn(async move {
             match tls {
                 None => connection::serve(stream, peer, None, ctx, shutdown).await,

@@ -458,6 +458,15 @@ async fn tls_api_versions(
     dir: &std::path::Path,
     with_client_cert: bool,
 ) -> bool {
+    tls_connect(addr, dir, with_client_cert).await.is_some()
+}
+
+/// A TLS connection that answered ApiVersions v0, trusting `dir`'s CA.
+async fn tls_connect(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    with_client_cert: bool,
+) -> Option<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
@@ -484,7 +493,17 @@ async fn tls_api_versions(
     let server = ServerName::try_from("localhost").expect("name");
     let exchange = async {
         let mut tls = connector.connect(server, tcp).await.ok()?;
-        // ApiVersions v0 by hand: header (key 18, version 0, correlation 7, null client id).
+        api_versions_on(&mut tls).await.then_some(tls)
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("in time")
+}
+
+/// ApiVersions v0 by hand on an open stream: whether a well-formed answer came back.
+async fn api_versions_on(tls: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> bool {
+    let exchange = async {
+        // Header: key 18, version 0, correlation 7, null client id.
         let request = [0u8, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 7, 0xff, 0xff];
         tls.write_all(&request).await.ok()?;
         let len = tls.read_i32().await.ok()?;
@@ -496,6 +515,90 @@ async fn tls_api_versions(
         .await
         .expect("in time")
         .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn changed_certificate_files_load_without_a_restart() {
+    let first = tempfile::tempdir().expect("tempdir");
+    let second = tempfile::tempdir().expect("tempdir");
+    let live = tempfile::tempdir().expect("tempdir");
+    certificates(first.path());
+    certificates(second.path());
+    let (cert, key) = (
+        live.path().join("broker.pem"),
+        live.path().join("broker.key"),
+    );
+    // As a certificate manager does: write beside, then rename over (key first).
+    let install = |from: &std::path::Path| {
+        for name in ["broker.key", "broker.pem"] {
+            let staged = live.path().join(format!("{name}.new"));
+            std::fs::copy(from.join(name), &staged).expect("copy");
+            std::fs::rename(&staged, live.path().join(name)).expect("rename");
+        }
+    };
+    install(first.path());
+    let broker = TestBroker::start_with(|c| {
+        c.security_protocol = SecurityProtocol::Ssl;
+        c.tls_cert_file = Some(cert.clone());
+        c.tls_key_file = Some(key);
+        c.tls_reload_interval_ms = 50;
+    })
+    .await;
+    let mut kept = tls_connect(broker.addr, first.path(), false)
+        .await
+        .expect("served with the first certificate");
+
+    install(second.path());
+    wait_until("new connections get the second certificate", || async {
+        tls_connect(broker.addr, second.path(), false)
+            .await
+            .is_some()
+    })
+    .await;
+    assert!(
+        tls_connect(broker.addr, first.path(), false)
+            .await
+            .is_none(),
+        "the first CA no longer vouches for what new connections see"
+    );
+    assert!(
+        api_versions_on(&mut kept).await,
+        "a connection opened before the reload keeps working"
+    );
+
+    // A file that does not parse leaves the loaded certificate in place; a good one loads.
+    std::fs::write(&cert, "not a certificate").expect("write");
+    assert!(
+        tls_connect(broker.addr, second.path(), false)
+            .await
+            .is_some()
+    );
+    install(first.path());
+    wait_until(
+        "new connections get the first certificate again",
+        || async {
+            tls_connect(broker.addr, first.path(), false)
+                .await
+                .is_some()
+        },
+    )
+    .await;
+    broker.stop().await;
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

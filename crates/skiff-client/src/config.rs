@@ -1,4 +1,7 @@
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::security::SaslCredentials;
 
 /// Where `skiff` looks for a cluster when no bootstrap address is given.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
@@ -17,6 +20,10 @@ pub struct ClientConfig {
     pub max_in_flight_per_connection: usize,
     /// Largest response frame accepted; a larger one closes the connection.
     pub max_response_bytes: usize,
+    /// TLS on every connection (`SSL`, `SASL_SSL`); see [`crate::security::tls_config`].
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// SASL login on every connection (`SASL_PLAINTEXT`, `SASL_SSL`).
+    pub sasl: Option<SaslCredentials>,
 }
 
 impl ClientConfig {
@@ -43,6 +50,8 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             max_in_flight_per_connection: 32,
             max_response_bytes: 256 * 1024 * 1024,
+            tls: None,
+            sasl: None,
         }
     }
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::debug;
@@ -22,6 +22,8 @@ use tracing::debug;
 use crate::config::ClientConfig;
 use crate::error::ClientError;
 use crate::kafka_code::UNSUPPORTED_VERSION;
+use crate::security::scram::ScramClient;
+use crate::security::{SaslCredentials, SaslMechanism};
 use crate::versions::{BrokerVersions, api_name};
 
 /// Frames queued for the writer task; senders wait beyond it.
@@ -31,6 +33,11 @@ type Waiter = oneshot::Sender<Result<Bytes, ClientError>>;
 
 /// A frame for the writer task, and who wants to know once it is on the socket.
 type QueuedFrame = (Bytes, Option<oneshot::Sender<()>>);
+
+/// A plain TCP or a TLS stream, boxed once per connection.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+type BoxedStream = Box<dyn Stream>;
 
 /// Callers waiting for their response, by correlation id. Once the connection is closed, the
 /// reason is kept so later callers fail at once.
@@ -79,7 +86,19 @@ impl BrokerConnection {
             .map_err(|e| unreachable(io_cause(&e)))?;
         // Requests are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let (read_half, write_half) = stream.into_split();
+        let stream: BoxedStream = match &config.tls {
+            None => Box::new(stream),
+            Some(tls) => {
+                let name = server_name(addr).map_err(&unreachable)?;
+                let handshake = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, stream);
+                let tls_stream = tokio::time::timeout(config.connect_timeout, handshake)
+                    .await
+                    .map_err(|_| unreachable("the TLS handshake did not finish in time".into()))?
+                    .map_err(|e| unreachable(format!("TLS handshake failed: {e}")))?;
+                Box::new(tls_stream)
+            }
+        };
+        let (read_half, write_half) = tokio::io::split(stream);
         let pending = Arc::new(Mutex::new(Pending::default()));
         let (frames, queued) = mpsc::channel(WRITE_QUEUE);
         let tasks = [
@@ -108,7 +127,70 @@ impl BrokerConnection {
             tasks,
         };
         connection.versions = connection.negotiate_versions(&config.client_id).await?;
+        if let Some(sasl) = &config.sasl {
+            connection.authenticate(sasl).await?;
+        }
         Ok(connection)
+    }
+
+    /// SaslHandshake v1, then the mechanism's SaslAuthenticate exchange.
+    async fn authenticate(&self, sasl: &SaslCredentials) -> Result<(), ClientError> {
+        let context = || {
+            format!(
+                "SASL {} login as {} at {}",
+                sasl.mechanism.name(),
+                sasl.username,
+                self.addr
+            )
+        };
+        let handshake = self.send(&sasl_handshake_request(sasl.mechanism)).await?;
+        if handshake.error_code != 0 {
+            let offered: Vec<&str> = handshake.mechanisms.iter().map(|m| m.as_str()).collect();
+            let offered = format!("the broker offers {}", offered.join(", "));
+            return Err(ClientError::kafka(
+                handshake.error_code,
+                context(),
+                Some(offered.as_str()),
+            ));
+        }
+        match sasl.mechanism {
+            SaslMechanism::Plain => {
+                let mut token = Vec::with_capacity(sasl.username.len() + sasl.password.len() + 2);
+                token.push(0);
+                token.extend_from_slice(sasl.username.as_bytes());
+                token.push(0);
+                token.extend_from_slice(sasl.password.as_bytes());
+                self.sasl_step(token, &context).await?;
+            }
+            mechanism => {
+                let (client, first) = ScramClient::new(mechanism, &sasl.username, &sasl.password);
+                let server_first = self.sasl_step(first.into_bytes(), &context).await?;
+                let (last, check) = client
+                    .respond(&server_first)
+                    .map_err(|e| ClientError::InvalidArgument(format!("{}: {e}", context())))?;
+                let server_final = self.sasl_step(last.into_bytes(), &context).await?;
+                check
+                    .verify(&server_final)
+                    .map_err(|e| ClientError::InvalidArgument(format!("{}: {e}", context())))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn sasl_step(
+        &self,
+        token: Vec<u8>,
+        context: &(dyn Fn() -> String + Sync),
+    ) -> Result<Bytes, ClientError> {
+        let response = self.send(&sasl_authenticate_request(token)).await?;
+        if response.error_code != 0 {
+            return Err(ClientError::kafka(
+                response.error_code,
+                context(),
+                response.error_message.as_deref(),
+            ));
+        }
+        Ok(response.auth_bytes)
     }
 
     pub fn addr(&self) -> &str {
@@ -347,6 +429,27 @@ fn software_name(client_id: &str) -> String {
     }
 }
 
+pub(crate) fn sasl_handshake_request(mechanism: SaslMechanism) -> SaslHandshakeRequest {
+    let mut request = SaslHandshakeRequest::default();
+    request.mechanism = StrBytes::from_static_str(mechanism.name());
+    request
+}
+
+pub(crate) fn sasl_authenticate_request(token: Vec<u8>) -> SaslAuthenticateRequest {
+    let mut request = SaslAuthenticateRequest::default();
+    request.auth_bytes = Bytes::from(token);
+    request
+}
+
+/// The name the broker's certificate must carry: the host of `host:port` (an IP address
+/// is checked against the certificate's IP entries).
+fn server_name(addr: &str) -> Result<rustls::pki_types::ServerName<'static>, String> {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| format!("{host:?} is not a TLS server name: {e}"))
+}
+
 fn io_cause(error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
@@ -388,7 +491,7 @@ pub(crate) fn encode_frame<R: Encodable>(
 }
 
 async fn write_frames(
-    mut socket: OwnedWriteHalf,
+    mut socket: WriteHalf<BoxedStream>,
     mut frames: mpsc::Receiver<QueuedFrame>,
     pending: Arc<Mutex<Pending>>,
     addr: String,
@@ -405,7 +508,7 @@ async fn write_frames(
 }
 
 async fn read_frames(
-    mut socket: OwnedReadHalf,
+    mut socket: ReadHalf<BoxedStream>,
     pending: Arc<Mutex<Pending>>,
     max_frame: usize,
     addr: String,

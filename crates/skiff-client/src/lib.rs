@@ -26,6 +26,7 @@ mod producer;
 mod record;
 #[cfg(test)]
 mod request_versions;
+pub mod security;
 mod versions;
 
 pub use admin::acls::{Acl, AclFilter};

@@ -56,6 +56,12 @@ fn check<R: Encodable + Decodable + PartialEq + std::fmt::Debug>(
 
 #[test]
 fn every_built_request_encodes_at_every_known_version() {
+    check(ApiKey::SaslHandshake, |_| {
+        crate::connection::sasl_handshake_request(crate::security::SaslMechanism::ScramSha256)
+    });
+    check(ApiKey::SaslAuthenticate, |_| {
+        crate::connection::sasl_authenticate_request(b"n,,n=user,r=abc".to_vec())
+    });
     check(ApiKey::DescribeUserScramCredentials, |_| {
         describe_users_request(Some(&["alice".to_string()]))
     });

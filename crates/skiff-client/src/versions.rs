@@ -21,6 +21,9 @@ const fn api(key: ApiKey, min: i16, max: i16) -> KnownApi {
 /// (topic ids in Produce 13 and Fetch 13+, KIP-848 member epochs, multi-group OffsetFetch).
 pub const KNOWN_APIS: &[KnownApi] = &[
     api(ApiKey::ApiVersions, 0, 3),
+    // v1: the SASL tokens travel in SaslAuthenticate, not as bare frames.
+    api(ApiKey::SaslHandshake, 1, 1),
+    api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::Metadata, 1, 12),
     api(ApiKey::Produce, 3, 11),
     api(ApiKey::Fetch, 4, 12),
@@ -114,6 +117,8 @@ pub(crate) fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeAcls => "DescribeAcls",
         ApiKey::CreateAcls => "CreateAcls",
         ApiKey::DeleteAcls => "DeleteAcls",
+        ApiKey::SaslHandshake => "SaslHandshake",
+        ApiKey::SaslAuthenticate => "SaslAuthenticate",
         _ => "Kafka",
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use openraft::SnapshotPolicy;
 use skiff_meta::state::{ClusterLimits, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_TOPICS_PER_REQUEST};
 
+use crate::auth::ClusterSecret;
 use crate::error::{ControllerError, InvalidConfig};
 
 /// The shortest time `start` waits for a single-node controller to lead before giving up.
@@ -60,6 +61,11 @@ pub struct ControllerConfig {
     /// The storage lifecycle the leader runs: retention and offset expiry.
     #[serde(flatten)]
     pub lifecycle: LifecycleConfig,
+    /// Every request to this node's HTTP API must be signed with it, and this node signs its
+    /// own requests to peers (see `crate::auth`). `None`: the API is open to anyone who can
+    /// reach it. Never read from a settings file: only `--cluster-secret-file` names it.
+    #[serde(skip)]
+    pub cluster_secret: Option<ClusterSecret>,
 }
 
 /// What the leader enforces, with Kafka's names where Kafka has the setting.
@@ -180,6 +186,7 @@ impl Default for ControllerConfig {
             max_partitions: DEFAULT_MAX_PARTITIONS,
             max_topics_per_request: DEFAULT_MAX_TOPICS_PER_REQUEST,
             lifecycle: LifecycleConfig::default(),
+            cluster_secret: None,
         }
     }
 }

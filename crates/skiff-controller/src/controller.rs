@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::ClusterSecret;
 use crate::clock::{Clock, SystemClock};
 pub use crate::config::ControllerConfig;
 use crate::error::ControllerError;
@@ -54,6 +55,8 @@ pub struct Controller {
     pub(crate) applied_log: AppliedLog,
     pub(crate) state_source: StateSource,
     pub(crate) http: HttpClient,
+    /// What requests to this node's HTTP API must be signed with.
+    pub(crate) cluster_secret: Option<ClusterSecret>,
     /// How long a follower waits for the leader on a forwarded request.
     pub(crate) forward_timeout: Duration,
     duties_stop: CancellationToken,
@@ -118,7 +121,7 @@ impl Controller {
         let snapshots = state_machine.snapshot_store();
         let applied_log = state_machine.applied_log();
         let state_source = state_machine.state_source();
-        let http = HttpClient::new()?;
+        let http = HttpClient::new()?.with_secret(cfg.cluster_secret.clone());
         let raft = Raft::new(
             cfg.node_id,
             raft_config,
@@ -145,6 +148,7 @@ impl Controller {
             applied_log,
             state_source,
             http,
+            cluster_secret: cfg.cluster_secret.clone(),
             forward_timeout: Duration::from_millis(cfg.forward_timeout_ms),
             duties_stop,
             duties: Mutex::new(None),

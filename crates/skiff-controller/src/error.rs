@@ -41,6 +41,9 @@ pub enum ControllerError {
         controllers: String,
         waited_ms: u128,
     },
+    /// A controller answered 401 to the first state read: the secrets differ.
+    #[error("the controllers refused this broker: {reason}")]
+    Refused { reason: String },
     #[error("undecodable controller state from {controller}: {source}")]
     UndecodableState {
         controller: String,
@@ -120,6 +123,12 @@ pub enum TransportError {
     Decode { addr: String, message: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// HTTP 401: the node has a cluster secret and this request was not signed with it.
+    #[error(
+        "{addr} refused the request as unauthenticated (HTTP 401): give every controller, \
+         broker and admin command the same --cluster-secret-file"
+    )]
+    Unauthorized { addr: String },
 }
 
 impl TransportError {
@@ -142,7 +151,10 @@ impl TransportError {
                 delivered,
                 detail,
             },
-            TransportError::Encode(_) => ProposeError::BadRequest { detail },
+            // Nothing was done, but no other node will take it either.
+            TransportError::Encode(_) | TransportError::Unauthorized { .. } => {
+                ProposeError::BadRequest { detail }
+            }
             TransportError::Client(_) => ProposeError::Unreachable {
                 controller: String::new(),
                 delivered: false,

@@ -8,6 +8,7 @@
 //! garbage collection) run while a node leads, and [`remote`] is
 //! what a `skiff broker` uses to propose and to keep a replica of the state.
 
+pub mod auth;
 mod client_impls;
 pub mod clock;
 mod cluster;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::replica::StateReplica;
+use crate::error::{ControllerError, TransportError};
 use crate::rpc::ControllerEndpoints;
 use crate::rpc::http::error_chain;
 use crate::rpc::wire::{WatchFrame, decode_frame};
@@ -30,11 +31,20 @@ enum SessionEnd {
     Stopped,
 }
 
+/// How far the first bootstrap got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Readiness {
+    Waiting,
+    /// The replica holds a bootstrapped state.
+    Ready,
+    /// A controller refused this process's credentials: waiting longer cannot help.
+    Refused(String),
+}
+
 pub(super) struct Follower {
     pub(super) endpoints: Arc<ControllerEndpoints>,
     pub(super) replica: StateReplica,
-    /// Set to true once the replica holds a bootstrapped state.
-    pub(super) ready: watch::Sender<bool>,
+    pub(super) ready: watch::Sender<Readiness>,
 }
 
 impl Follower {
@@ -46,11 +56,18 @@ impl Follower {
                 match self.endpoints.snapshot().await {
                     Ok((index, state)) => {
                         self.replica.reset(index, state);
-                        self.ready.send_replace(true);
+                        self.ready.send_replace(Readiness::Ready);
                         needs_bootstrap = false;
                         tracing::info!(index, "controller state replica bootstrapped");
                     }
                     Err(e) => {
+                        if matches!(
+                            e,
+                            ControllerError::Transport(TransportError::Unauthorized { .. })
+                        ) && *self.ready.borrow() == Readiness::Waiting
+                        {
+                            self.ready.send_replace(Readiness::Refused(e.to_string()));
+                        }
                         tracing::warn!(error = %e, "cannot read the controller state; retrying");
                         if !sleep(&stop, &mut pause).await {
                             return;

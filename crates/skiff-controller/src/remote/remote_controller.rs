@@ -9,10 +9,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::follower::Follower;
+use super::follower::{Follower, Readiness};
 use super::replica::StateReplica;
 use skiff_meta::{Command, CommandResponse, ProposeError, StateHandle};
 
+use crate::auth::ClusterSecret;
 use crate::error::ControllerError;
 use crate::metrics::ProposalMetrics;
 use crate::rpc::ControllerEndpoints;
@@ -25,6 +26,8 @@ pub struct RemoteControllerConfig {
     pub connect_timeout: Duration,
     /// How long a proposal waits for the replica to apply it before returning anyway.
     pub read_your_writes_wait: Duration,
+    /// Signs every request to the controllers (`--cluster-secret-file`).
+    pub cluster_secret: Option<ClusterSecret>,
 }
 
 impl RemoteControllerConfig {
@@ -33,6 +36,7 @@ impl RemoteControllerConfig {
             controllers,
             connect_timeout: Duration::from_secs(60),
             read_your_writes_wait: Duration::from_secs(5),
+            cluster_secret: None,
         }
     }
 }
@@ -51,9 +55,12 @@ impl RemoteController {
     pub async fn connect(
         config: RemoteControllerConfig,
     ) -> Result<RemoteController, ControllerError> {
-        let endpoints = Arc::new(ControllerEndpoints::new(config.controllers.clone())?);
+        let endpoints = Arc::new(
+            ControllerEndpoints::new(config.controllers.clone())?
+                .with_secret(config.cluster_secret.clone()),
+        );
         let replica = StateReplica::default();
-        let (ready_tx, mut ready) = watch::channel(false);
+        let (ready_tx, mut ready) = watch::channel(Readiness::Waiting);
         let stop = CancellationToken::new();
         let follower = Follower {
             endpoints: endpoints.clone(),
@@ -69,8 +76,18 @@ impl RemoteController {
             follower: parking_lot::Mutex::new(Some(task)),
             proposals: ProposalMetrics::register(),
         };
-        let waited = tokio::time::timeout(config.connect_timeout, ready.wait_for(|r| *r)).await;
-        if !matches!(waited, Ok(Ok(_))) {
+        let waited = tokio::time::timeout(
+            config.connect_timeout,
+            ready.wait_for(|r| *r != Readiness::Waiting),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok().map(|r| (*r).clone()));
+        if let Some(Readiness::Refused(reason)) = waited {
+            remote.shutdown().await;
+            return Err(ControllerError::Refused { reason });
+        }
+        if waited != Some(Readiness::Ready) {
             remote.shutdown().await;
             return Err(ControllerError::NotConnected {
                 controllers: config.controllers.join(","),

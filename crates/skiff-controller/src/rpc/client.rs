@@ -13,6 +13,7 @@ use super::wire::{
     PATH_SNAPSHOT, PATH_STATUS, PATH_WATCH, ProposeRequest, Proposed, RemoveNodeRequest,
     StateSnapshot,
 };
+use crate::auth::ClusterSecret;
 use crate::error::{ControllerError, InvalidConfig};
 
 /// One request's time limit by default; a proposal can wait out an election at the leader.
@@ -51,6 +52,12 @@ impl ControllerEndpoints {
     /// megabytes in a debug build, say).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Signs every request with the cluster secret (`None`: unsigned).
+    pub fn with_secret(mut self, secret: Option<ClusterSecret>) -> Self {
+        self.http = self.http.with_secret(secret);
         self
     }
 
@@ -158,11 +165,13 @@ impl ControllerEndpoints {
         let addr = self.current().to_string();
         let response = self
             .http
-            .raw()
-            .get(format!("http://{addr}{PATH_WATCH}?from={from}"))
+            .get_request(&addr, &format!("{PATH_WATCH}?from={from}"))
             .send()
             .await
             .map_err(|e| super::http::classify(&addr, self.request_timeout, &e))?;
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(TransportError::Unauthorized { addr });
+        }
         if !response.status().is_success() {
             return Err(TransportError::Status {
                 addr,

@@ -2,12 +2,15 @@
 //! `reqwest` client, postcard in and out, failures sorted into "could not reach it" (safe to
 //! try another node) and everything else.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::AUTHORIZATION;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::wire::POSTCARD;
+use crate::auth::ClusterSecret;
 pub use crate::error::TransportError;
 
 /// How long to wait for a TCP connection to a node before calling it unreachable.
@@ -17,6 +20,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// Signs every request when the cluster has a secret (see `crate::auth`).
+    secret: Option<Arc<ClusterSecret>>,
 }
 
 impl HttpClient {
@@ -28,11 +33,39 @@ impl HttpClient {
             .no_proxy()
             .build()
             .map_err(|e| TransportError::Client(e.to_string()))?;
-        Ok(HttpClient { inner })
+        Ok(HttpClient {
+            inner,
+            secret: None,
+        })
     }
 
-    pub fn raw(&self) -> &reqwest::Client {
-        &self.inner
+    /// Signs every request with `secret` from now on (`None`: unsigned, as without one).
+    pub fn with_secret(mut self, secret: Option<ClusterSecret>) -> Self {
+        self.secret = secret.map(Arc::new);
+        self
+    }
+
+    /// A GET of `http://{addr}{path_and_query}`, signed, for callers that read the body
+    /// themselves (the watch stream).
+    pub fn get_request(&self, addr: &str, path_and_query: &str) -> reqwest::RequestBuilder {
+        let request = self.inner.get(format!("http://{addr}{path_and_query}"));
+        self.sign(request, "GET", path_and_query, &[])
+    }
+
+    fn sign(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> reqwest::RequestBuilder {
+        match &self.secret {
+            Some(secret) => request.header(
+                AUTHORIZATION,
+                secret.authorization(method, path_and_query, body),
+            ),
+            None => request,
+        }
     }
 
     /// POSTs `body` to `http://{addr}{path}` and decodes the reply.
@@ -45,8 +78,12 @@ impl HttpClient {
     ) -> Result<R, TransportError> {
         let body = postcard::to_allocvec(body).map_err(TransportError::Encode)?;
         let request = self
-            .inner
-            .post(format!("http://{addr}{path}"))
+            .sign(
+                self.inner.post(format!("http://{addr}{path}")),
+                "POST",
+                path,
+                &body,
+            )
             .header(reqwest::header::CONTENT_TYPE, POSTCARD)
             .body(body)
             .timeout(timeout);
@@ -60,10 +97,7 @@ impl HttpClient {
         path: &str,
         timeout: Duration,
     ) -> Result<R, TransportError> {
-        let request = self
-            .inner
-            .get(format!("http://{addr}{path}"))
-            .timeout(timeout);
+        let request = self.get_request(addr, path).timeout(timeout);
         self.send(addr, request, timeout).await
     }
 
@@ -82,6 +116,11 @@ impl HttpClient {
             .bytes()
             .await
             .map_err(|e| classify(addr, timeout, &e))?;
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(TransportError::Unauthorized {
+                addr: addr.to_string(),
+            });
+        }
         if !status.is_success() {
             return Err(TransportError::Status {
                 addr: addr.to_string(),

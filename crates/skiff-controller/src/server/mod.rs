@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 mod admin_routes;
+mod authenticate;
 mod broker_routes;
 mod raft_routes;
 mod route_state;
@@ -22,6 +24,7 @@ mod watch;
 
 use route_state::RouteState;
 
+use crate::auth::Verifier;
 use crate::controller::Controller;
 use crate::error::ControllerError;
 use crate::rpc::wire::{
@@ -53,6 +56,15 @@ impl ControllerServer {
             .local_addr()
             .map_err(|source| ControllerError::Listener { source })?;
         let stop = CancellationToken::new();
+        let secret = controller.cluster_secret.clone();
+        if secret.is_none() && !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %local_addr,
+                "the controller API on a non-loopback address has no authentication: anyone \
+                 who reaches it can change the cluster; give every controller, broker and \
+                 admin command --cluster-secret-file"
+            );
+        }
         let state = Arc::new(RouteState {
             controller,
             stop: stop.clone(),
@@ -71,11 +83,27 @@ impl ControllerServer {
             // axum's 2 MB default would refuse large commits and snapshot chunks; keep a bound.
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(state);
+        let router = match secret {
+            Some(secret) => {
+                let gate = Arc::new(authenticate::Gate::new(
+                    Verifier::new(secret),
+                    MAX_BODY_BYTES,
+                ));
+                router.layer(middleware::from_fn_with_state(
+                    gate,
+                    authenticate::authenticate,
+                ))
+            }
+            None => router,
+        };
         let shutdown = stop.clone();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                .await;
+            let served = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
             if let Err(e) = served {
                 tracing::warn!(error = %e, "controller HTTP listener failed");
             }
