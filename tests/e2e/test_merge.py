@@ -94,8 +94,10 @@ def test_merge_rewrites_small_flushes_into_one_object_per_partition(
     assert errors == [], f"delivery errors: {errors[:10]}"
     check_acks(sent, acks)
     if produce_s < MIN_AGE_MS / 1000:
-        # Listed before any entry was old enough to merge: one object per flush.
-        assert len(old_objects) == FLUSHES, old_objects
+        # Listed before any entry was old enough to merge. Each flush is acknowledged before the
+        # next is sent, so no object holds two flushes; group commit may seal one flush's
+        # produce requests into more than one object when they arrive apart.
+        assert len(old_objects) >= FLUSHES, old_objects
     ends = {p: FLUSHES * PER_FLUSH for p in range(PARTITIONS)}
     before = confluent_client.consume(skiff.bootstrap, topic_name, ends, 60)
     assert len(before) == len(sent)
