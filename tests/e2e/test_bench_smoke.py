@@ -18,6 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = [
     "produce 1 KiB × 8 partitions, acks=all",
     "the same with zstd",
+    "the same, lz4 sent to a compression.type=zstd topic",
     "broker peak resident memory at full produce rate",
     "catch-up consume, cold cache",
     "catch-up consume, second read",

@@ -34,6 +34,17 @@ pub(crate) const TRANSACTIONAL_BIT: i16 = 1 << 4;
 pub(crate) const CONTROL_BIT: i16 = 1 << 5;
 pub(crate) const DELETE_HORIZON_BIT: i16 = 1 << 6;
 
+/// Writes a fixed-size big-endian header field in place; a batch too short for it is left as
+/// it is (callers write only into headers they have just copied whole).
+pub(crate) fn put<const N: usize>(batch: &mut [u8], at: usize, value: [u8; N]) {
+    if let Some(field) = batch
+        .get_mut(at..)
+        .and_then(|rest| rest.first_chunk_mut::<N>())
+    {
+        *field = value;
+    }
+}
+
 /// Kafka's "no sequence" marker (non-idempotent producers).
 pub const NO_SEQUENCE: i32 = -1;
 

@@ -17,9 +17,21 @@ const XERIAL_BLOCK_LEN: usize = 32 * 1024;
 /// The framings are the ones the Java client writes: gzip members, snappy in xerial blocks,
 /// LZ4 frames with independent 64 KiB blocks, and one zstd frame.
 pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(), RecordsError> {
+    compress_at(codec, None, input, out)
+}
+
+/// [`compress`] at a gzip level (1-9; `None` is zlib's default, 6, as `-1` is in Kafka). The
+/// other codecs have one level each here: lz4_flex writes only LZ4's fast mode and ruzstd
+/// only its fastest level.
+pub fn compress_at(
+    codec: Compression,
+    gzip_level: Option<u32>,
+    input: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), RecordsError> {
     match codec {
         Compression::None => out.extend_from_slice(input),
-        Compression::Gzip => gzip(input, out)?,
+        Compression::Gzip => gzip(input, gzip_level, out)?,
         Compression::Snappy => xerial_snappy(input, out)?,
         Compression::Lz4 => lz4(input, out)?,
         Compression::Zstd => {
@@ -34,8 +46,11 @@ pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-fn gzip(input: &[u8], out: &mut Vec<u8>) -> Result<(), RecordsError> {
-    let mut encoder = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+fn gzip(input: &[u8], level: Option<u32>, out: &mut Vec<u8>) -> Result<(), RecordsError> {
+    let level = level.map_or_else(flate2::Compression::default, |l| {
+        flate2::Compression::new(l.clamp(1, 9))
+    });
+    let mut encoder = flate2::write::GzEncoder::new(out, level);
     encoder
         .write_all(input)
         .and_then(|()| encoder.try_finish())

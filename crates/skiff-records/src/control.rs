@@ -7,7 +7,7 @@ use crate::batch::{
     ATTRIBUTES_AT, BASE_OFFSET_AT, BASE_SEQUENCE_AT, BASE_TIMESTAMP_AT, BATCH_HEADER_LEN,
     BATCH_LENGTH_AT, CONTROL_BIT, CRC_AT, CRC_COVERED_FROM, CURRENT_MAGIC, LAST_OFFSET_DELTA_AT,
     LOG_OVERHEAD, MAGIC_AT, MAX_TIMESTAMP_AT, NO_SEQUENCE, PARTITION_LEADER_EPOCH_AT,
-    PRODUCER_EPOCH_AT, PRODUCER_ID_AT, RECORD_COUNT_AT, TRANSACTIONAL_BIT,
+    PRODUCER_EPOCH_AT, PRODUCER_ID_AT, RECORD_COUNT_AT, TRANSACTIONAL_BIT, put,
 };
 
 /// The one record of a marker batch: length (varint 16), attributes, timestamp delta 0,
@@ -67,15 +67,6 @@ pub fn control_batch(marker: &ControlMarker) -> [u8; CONTROL_BATCH_LEN] {
     let crc = crc32c::crc32c(out.get(CRC_COVERED_FROM..).unwrap_or_default());
     put(&mut out, CRC_AT, crc.to_be_bytes());
     out
-}
-
-fn put<const N: usize>(batch: &mut [u8], at: usize, value: [u8; N]) {
-    if let Some(field) = batch
-        .get_mut(at..)
-        .and_then(|rest| rest.first_chunk_mut::<N>())
-    {
-        *field = value;
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 
 use crate::batch::{
     ATTRIBUTES_AT, BATCH_HEADER_LEN, BATCH_LENGTH_AT, BatchView, CRC_AT, CRC_COVERED_FROM,
-    LOG_OVERHEAD, MAX_TIMESTAMP_AT, RECORD_COUNT_AT, TimestampType,
+    LOG_OVERHEAD, MAX_TIMESTAMP_AT, RECORD_COUNT_AT, TimestampType, put,
 };
 use crate::compress::compress;
 use crate::error::RecordsError;
@@ -95,15 +95,6 @@ pub fn retain_records(
         len,
         max_timestamp,
     })
-}
-
-fn put<const N: usize>(batch: &mut [u8], at: usize, value: [u8; N]) {
-    if let Some(field) = batch
-        .get_mut(at..)
-        .and_then(|rest| rest.first_chunk_mut::<N>())
-    {
-        *field = value;
-    }
 }
 
 /// Encodes one record (length prefix included) as Kafka does.

@@ -129,3 +129,30 @@ def produce_partitions(
             record_errors.append((batch_index, reply.string()))
         results[index] = ProduceResult(error_code, base_offset, reply.string(), record_errors)
     return results
+
+
+FETCH_VERSION = 4  # the first with record batches v2 and isolation levels, still non-flexible
+
+
+def fetch_raw(bootstrap: str, topic: str, partition: int, offset: int, timeout_s: float = 60) -> tuple[int, bytes]:
+    """Sends one Fetch v4 for one partition and returns its error code and its records bytes
+    exactly as the broker sent them (for checks on the stored batches themselves)."""
+    host, port = bootstrap.rsplit(":", 1)
+    body = struct.pack(">hhi", 1, FETCH_VERSION, 2) + _string("skiff-e2e-raw")
+    body += struct.pack(">iiiib", -1, 500, 1, 16 << 20, 0) + struct.pack(">i", 1) + _string(topic)
+    body += struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, 16 << 20)
+    with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
+        sock.sendall(struct.pack(">i", len(body)) + body)
+        (length,) = struct.unpack(">i", _recv_exact(sock, 4))
+        reply = _Reader(_recv_exact(sock, length))
+    (correlation, _throttle, topics) = reply.take(">iii")
+    assert (correlation, topics) == (2, 1), (correlation, topics)
+    reply.string()
+    (partitions,) = reply.take(">i")
+    assert partitions == 1, partitions
+    _index, error_code, _high, _stable = reply.take(">ihqq")
+    (aborted,) = reply.take(">i")
+    reply.take(">" + "qq" * max(aborted, 0))
+    (size,) = reply.take(">i")
+    records = reply.data[reply.at : reply.at + max(size, 0)]
+    return error_code, records

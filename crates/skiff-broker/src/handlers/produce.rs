@@ -8,9 +8,9 @@ use kafka_protocol::messages::produce_response::{
 };
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse, ResponseKind, TopicName};
 use skiff_meta::broker_config::EffectiveTopicConfig;
-use skiff_meta::topic_config::TimestampType;
+use skiff_meta::topic_config::{StoredCodec, TimestampType};
 use skiff_meta::{BatchOutcome, ChunkOutcome, ControllerState};
-use skiff_records::{BatchSummary, ProduceRules};
+use skiff_records::{BatchSummary, Compression, ProduceRules, TargetCodec};
 use tracing::debug;
 
 use super::str_bytes;
@@ -247,6 +247,31 @@ fn plan_partition(
             "transactional batches are not supported by Skiff yet".into(),
         );
     }
+    let records = match config.stored_codec() {
+        None => records,
+        Some(codec) => match recompress(&records, scratch, codec, rules.max_decompressed_bytes) {
+            Ok(None) => records,
+            Ok(Some((copy, rewritten))) => {
+                // As in Kafka, a batch that grew past the limit in the topic's codec is refused.
+                if let Some(large) = scratch.iter().find(|b| b.len > rules.max_batch_bytes) {
+                    return failed(
+                        ResponseError::MessageTooLarge,
+                        format!(
+                            "a batch is {} bytes in the topic's compression.type, over \
+                             max.message.bytes ({})",
+                            large.len, rules.max_batch_bytes
+                        ),
+                    );
+                }
+                ctx.metrics
+                    .produce
+                    .recompressed_batches
+                    .increment(rewritten);
+                copy
+            }
+            Err(e) => return failed(ResponseError::CorruptMessage, e.to_string()),
+        },
+    };
     let (records, log_append_time) = match config.timestamp_type() {
         TimestampType::CreateTime => (records, None),
         TimestampType::LogAppendTime => match stamp_log_append_time(&records, scratch, now) {
@@ -300,8 +325,46 @@ fn produce_rules(
     }
 }
 
-/// LogAppendTime topics are the one case where stored bytes differ from what was sent: the
-/// broker's clock replaces the batch timestamp, and the CRC is recomputed.
+/// A topic whose `compression.type` is not `producer` stores every batch in that codec, as
+/// Kafka's LogValidator does; batches already in it are copied unchanged. Returns the new
+/// record set and how many batches were rewritten, or `None` when every batch was already in
+/// the codec (the record set is then stored as it came, without a copy).
+fn recompress(
+    records: &Bytes,
+    batches: &mut [BatchSummary],
+    codec: StoredCodec,
+    max_decompressed_bytes: usize,
+) -> Result<Option<(Bytes, u64)>, skiff_records::RecordsError> {
+    let target = match codec {
+        StoredCodec::Uncompressed => TargetCodec::new(Compression::None),
+        StoredCodec::Gzip { level } => TargetCodec {
+            codec: Compression::Gzip,
+            gzip_level: level,
+        },
+        StoredCodec::Snappy => TargetCodec::new(Compression::Snappy),
+        StoredCodec::Lz4 => TargetCodec::new(Compression::Lz4),
+        StoredCodec::Zstd => TargetCodec::new(Compression::Zstd),
+    };
+    if !skiff_records::needs_recompression(batches, target) {
+        return Ok(None);
+    }
+    let rewritten = batches
+        .iter()
+        .filter(|b| b.compression != target.codec)
+        .count() as u64;
+    let mut copy = Vec::with_capacity(records.len());
+    skiff_records::recompress_record_set(
+        records,
+        batches,
+        target,
+        max_decompressed_bytes,
+        &mut copy,
+    )?;
+    Ok(Some((Bytes::from(copy), rewritten)))
+}
+
+/// On LogAppendTime topics the broker's clock replaces the batch timestamp, and the CRC is
+/// recomputed.
 fn stamp_log_append_time(
     records: &Bytes,
     batches: &[BatchSummary],

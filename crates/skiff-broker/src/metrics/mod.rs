@@ -33,6 +33,7 @@ impl BrokerMetrics {
                 bytes: counter!(PRODUCE_BYTES_TOTAL),
                 records: counter!(PRODUCE_RECORDS_TOTAL),
                 batches: counter!(PRODUCE_BATCHES_TOTAL),
+                recompressed_batches: counter!(PRODUCE_RECOMPRESSED_BATCHES_TOTAL),
             },
             fetch: FetchMetrics {
                 bytes: counter!(FETCH_BYTES_TOTAL),
@@ -65,6 +66,7 @@ pub struct ProduceMetrics {
     pub bytes: Counter,
     pub records: Counter,
     pub batches: Counter,
+    pub recompressed_batches: Counter,
 }
 
 #[derive(Clone)]

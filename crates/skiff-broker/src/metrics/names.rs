@@ -14,6 +14,8 @@ pub const PRODUCE_BYTES_TOTAL: &str = "skiff_produce_bytes_total";
 pub const PRODUCE_RECORDS_TOTAL: &str = "skiff_produce_records_total";
 /// Counter: record batches accepted into a pending segment.
 pub const PRODUCE_BATCHES_TOTAL: &str = "skiff_produce_batches_total";
+/// Counter: batches rewritten into their topic's `compression.type` on produce.
+pub const PRODUCE_RECOMPRESSED_BATCHES_TOTAL: &str = "skiff_produce_recompressed_batches_total";
 /// Counter: record bytes sent in fetch responses.
 pub const FETCH_BYTES_TOTAL: &str = "skiff_fetch_bytes_total";
 /// Counter: records sent in fetch responses (from batch headers).
@@ -75,6 +77,11 @@ pub fn describe_metrics() {
         PRODUCE_BATCHES_TOTAL,
         Unit::Count,
         "Record batches accepted into a pending segment"
+    );
+    describe_counter!(
+        PRODUCE_RECOMPRESSED_BATCHES_TOTAL,
+        Unit::Count,
+        "Batches recompressed into their topic's compression.type on produce"
     );
     describe_counter!(
         FETCH_BYTES_TOTAL,

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::{BrokerDefaults, ConfigSource, broker_synonym_of};
-use crate::topic_config::{CleanupPolicy, TimestampType, TopicConfig, config_def};
+use crate::topic_config::{CleanupPolicy, StoredCodec, TimestampType, TopicConfig, config_def};
 
 /// A topic's configs as a broker or the controller sees them: the topic's override, else the
 /// broker default (dynamic or static), else Kafka's default. Borrowed; lookups never allocate
@@ -46,6 +46,21 @@ impl<'a> EffectiveTopicConfig<'a> {
     /// `max.message.bytes`: the largest batch the broker accepts.
     pub fn max_message_bytes(&self) -> i32 {
         self.parsed("max.message.bytes", 1_048_588)
+    }
+
+    /// `compression.type` with `compression.gzip.level`: the codec batches are stored in, or
+    /// `None` for `producer` (stored as sent).
+    pub fn stored_codec(&self) -> Option<StoredCodec> {
+        Some(match self.get("compression.type").as_deref() {
+            Some("uncompressed") => StoredCodec::Uncompressed,
+            Some("gzip") => StoredCodec::Gzip {
+                level: u32::try_from(self.parsed("compression.gzip.level", -1)).ok(),
+            },
+            Some("snappy") => StoredCodec::Snappy,
+            Some("lz4") => StoredCodec::Lz4,
+            Some("zstd") => StoredCodec::Zstd,
+            _ => return None,
+        })
     }
 
     pub fn timestamp_type(&self) -> TimestampType {

@@ -31,6 +31,18 @@ const fn def(
 /// Sorted by name so lookups can binary-search.
 pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
     def(
+        "compression.gzip.level",
+        "compression.gzip.level",
+        true,
+        "Default compression.gzip.level, used by the broker that recompresses on produce.",
+    ),
+    def(
+        "compression.type",
+        "compression.type",
+        true,
+        "Default compression.type, applied by the broker a record is produced to.",
+    ),
+    def(
         "log.cleaner.delete.retention.ms",
         "delete.retention.ms",
         false,

@@ -54,10 +54,6 @@ impl fmt::Display for ConfigError {
             ConfigProblem::NotAPartitionBrokerPair { item } => {
                 write!(f, "'{item}' is not '*' or a partition:broker pair")
             }
-            ConfigProblem::RecompressionNotSupported { value } => write!(
-                f,
-                "'{value}' is not supported: Skiff never recompresses, so the only valid value is 'producer'"
-            ),
             ConfigProblem::BothSetAndDeleted => write!(f, "both set and deleted in one change"),
             ConfigProblem::AboveMaxCompactionLag { min, max } => write!(
                 f,

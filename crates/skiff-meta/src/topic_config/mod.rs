@@ -18,6 +18,19 @@ pub enum TimestampType {
     LogAppendTime,
 }
 
+/// The codec a topic stores batches in (`compression.type` other than `producer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredCodec {
+    Uncompressed,
+    /// `compression.gzip.level`, `None` for the default.
+    Gzip {
+        level: Option<u32>,
+    },
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
 /// What happens to old data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanupPolicy {

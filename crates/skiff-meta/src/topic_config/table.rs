@@ -21,6 +21,12 @@ pub(crate) enum Rule {
     Any,
     AtLeast(i64),
     Between(f64, f64),
+    /// A codec level: within `min..=max`, or `default` (gzip's -1 lies outside its range).
+    Level {
+        min: i64,
+        max: i64,
+        default: i64,
+    },
     OneOf(&'static [&'static str]),
     /// A non-empty comma-separated list drawn from the set.
     ListOf(&'static [&'static str]),
@@ -76,12 +82,49 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "Retention policy for old segments: delete, compact, or both.",
     ),
     def(
+        "compression.gzip.level",
+        Int,
+        "-1",
+        true,
+        Rule::Level {
+            min: 1,
+            max: 9,
+            default: -1,
+        },
+        "gzip level (1-9, -1 for the default, 6) when compression.type=gzip recompresses.",
+    ),
+    def(
+        "compression.lz4.level",
+        Int,
+        "9",
+        false,
+        Rule::Level {
+            min: 1,
+            max: 17,
+            default: 9,
+        },
+        "Accepted for compatibility: Skiff's LZ4 encoder has one level (LZ4's fast mode).",
+    ),
+    def(
         "compression.type",
         Enum,
         "producer",
         true,
-        Rule::OneOf(&["producer"]),
-        "Skiff stores batches exactly as the producer compressed them, so only 'producer' is valid.",
+        Rule::OneOf(&["gzip", "lz4", "producer", "snappy", "uncompressed", "zstd"]),
+        "The codec batches are stored in: 'producer' keeps what the producer sent; any other \
+         value recompresses batches sent in another codec on produce.",
+    ),
+    def(
+        "compression.zstd.level",
+        Int,
+        "3",
+        false,
+        Rule::Level {
+            min: -131_072,
+            max: 22,
+            default: 3,
+        },
+        "Accepted for compatibility: Skiff's zstd encoder has one level (about zstd's level 1).",
     ),
     def(
         "delete.retention.ms",
@@ -386,6 +429,11 @@ impl ConfigDef {
     fn check_at_least(&self, n: i64) -> Result<(), ConfigProblem> {
         match self.rule {
             Rule::AtLeast(min) if n < min => Err(ConfigProblem::BelowMinimum { value: n, min }),
+            Rule::Level { min, max, default } if n != default && !(min..=max).contains(&n) => {
+                Err(ConfigProblem::OutsideRange {
+                    value: n.to_string(),
+                })
+            }
             _ => Ok(()),
         }
     }
@@ -396,11 +444,6 @@ impl ConfigDef {
         };
         if allowed.contains(&value) {
             return Ok(value.to_string());
-        }
-        if self.name == "compression.type" {
-            return Err(ConfigProblem::RecompressionNotSupported {
-                value: value.to_string(),
-            });
         }
         Err(ConfigProblem::NotOneOf {
             value: value.to_string(),
@@ -453,6 +496,7 @@ impl ConfigDef {
     pub(crate) fn range(&self) -> Option<(f64, f64)> {
         match self.rule {
             Rule::Between(lo, hi) => Some((lo, hi)),
+            Rule::Level { min, max, .. } => Some((min as f64, max as f64)),
             _ => None,
         }
     }
@@ -490,10 +534,6 @@ pub enum ConfigProblem {
     EmptyList,
     NotAPartitionBrokerPair {
         item: String,
-    },
-    /// `compression.type` other than `producer`.
-    RecompressionNotSupported {
-        value: String,
     },
     /// One change both sets and deletes the key.
     BothSetAndDeleted,

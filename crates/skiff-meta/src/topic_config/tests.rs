@@ -36,7 +36,7 @@ fn table_is_sorted_unique_and_defaults_validate() {
             def.name
         );
     }
-    assert_eq!(TOPIC_CONFIGS.len(), 32);
+    assert_eq!(TOPIC_CONFIGS.len(), 35);
 }
 
 #[test]
@@ -150,17 +150,43 @@ fn unknown_keys_and_bad_values_are_rejected_with_the_key_and_reason() {
 }
 
 #[test]
-fn compression_type_accepts_only_producer_and_says_why() {
-    assert!(TopicConfig::from_overrides(&overrides(&[("compression.type", "producer")])).is_ok());
+fn compression_type_takes_every_kafka_codec_and_levels_their_ranges() {
+    for codec in ["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"] {
+        let config = TopicConfig::from_overrides(&overrides(&[("compression.type", codec)]));
+        assert!(config.is_ok(), "{codec}");
+    }
     let msg = config_error(TopicConfig::from_overrides(&overrides(&[(
         "compression.type",
-        "zstd",
+        "brotli",
     )])));
-    assert!(
-        msg.starts_with("compression.type: 'zstd' is not supported"),
-        "{msg}"
+    assert_eq!(
+        msg,
+        "compression.type: 'brotli' is not one of gzip, lz4, producer, snappy, uncompressed, zstd"
     );
-    assert!(msg.contains("never recompresses"), "{msg}");
+    // Kafka's level validators: gzip 1-9 or -1, lz4 1-17, zstd down to -131072 and up to 22.
+    for (key, good, bad) in [
+        ("compression.gzip.level", ["-1", "1", "9"], ["0", "10"]),
+        ("compression.lz4.level", ["1", "9", "17"], ["0", "18"]),
+        (
+            "compression.zstd.level",
+            ["-131072", "3", "22"],
+            ["-131073", "23"],
+        ),
+    ] {
+        for value in good {
+            assert!(
+                TopicConfig::from_overrides(&overrides(&[(key, value)])).is_ok(),
+                "{key}={value}"
+            );
+        }
+        for value in bad {
+            let msg = config_error(TopicConfig::from_overrides(&overrides(&[(key, value)])));
+            assert!(
+                msg.starts_with(&format!("{key}: {value} is outside [")),
+                "{msg}"
+            );
+        }
+    }
 }
 
 #[test]

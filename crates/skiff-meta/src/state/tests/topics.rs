@@ -146,7 +146,7 @@ fn partition_counts_must_be_between_1_and_100000() {
 fn invalid_configs_reject_the_topic() {
     let mut state = ControllerState::default();
     let mut configs = BTreeMap::new();
-    configs.insert("compression.type".to_string(), "gzip".to_string());
+    configs.insert("compression.type".to_string(), "brotli".to_string());
     let results = create_topics(
         &mut state,
         vec![NewTopic {
