@@ -60,7 +60,7 @@ def _produce(bootstrap: str, topic: str) -> dict[tuple[int, int], dict]:
 def _archive_run(skiff_bin: Path, cluster: Cluster, topic: str, objects: Path) -> dict:
     result = subprocess.run(
         [str(skiff_bin), "archive", "run", topic, "--controllers", ",".join(cluster.controller_addrs),
-         "--object-store", f"file://{objects}", "--json"],
+         *cluster.secret_args, "--object-store", f"file://{objects}", "--json"],
         capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode(errors="replace")

@@ -79,6 +79,12 @@ pub struct CommonArgs {
     /// How long to wait for the cluster to answer metadata and admin requests.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub connect_timeout: Duration,
+    /// Kafka client properties for every client of the run, as Kafka's tools take them
+    /// (security.protocol, sasl.mechanism, sasl.username, sasl.password, or any other
+    /// librdkafka setting); --producer-prop and --consumer-prop win over it. This librdkafka
+    /// has no OpenSSL: PLAINTEXT, or SASL_PLAINTEXT with PLAIN, only.
+    #[arg(long, env = "SKIFF_COMMAND_CONFIG", value_name = "FILE", value_parser = crate::properties::parse_properties_file)]
+    pub command_config: Option<crate::properties::Properties>,
 }
 
 /// What to produce, how much, and how fast.

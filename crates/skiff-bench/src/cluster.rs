@@ -16,18 +16,24 @@ use crate::error::BenchError;
 /// Until a just-created topic shows up in metadata, look again this often.
 const TOPIC_VISIBLE_RETRY: Duration = Duration::from_millis(50);
 
-/// Settings every client of a run shares.
-pub fn client_config(bootstrap: &str) -> ClientConfig {
+/// Settings every client of a run shares: the cluster, then every key of `--command-config`
+/// (librdkafka names a key it does not know, or a bad value, when the client is created).
+pub fn client_config(common: &CommonArgs) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", bootstrap)
+        .set("bootstrap.servers", &common.bootstrap)
         .set("client.id", "skiff-bench");
+    if let Some(props) = &common.command_config {
+        for (key, value) in props.librdkafka_pairs() {
+            config.set(key, value);
+        }
+    }
     config
 }
 
 /// The producer's settings: the flags, then `--producer-prop` overrides.
 pub fn producer_config(common: &CommonArgs, load: &LoadArgs) -> ClientConfig {
-    let mut config = client_config(&common.bootstrap);
+    let mut config = client_config(common);
     config
         .set("acks", load.acks.as_config())
         .set("compression.type", load.compression.as_config())
@@ -46,7 +52,7 @@ pub fn producer_config(common: &CommonArgs, load: &LoadArgs) -> ClientConfig {
 /// The consumer's settings: a fresh group that never joins or commits (partitions are
 /// assigned), then `--consumer-prop` overrides.
 pub fn consumer_config(common: &CommonArgs, props: &[(String, String)]) -> ClientConfig {
-    let mut config = client_config(&common.bootstrap);
+    let mut config = client_config(common);
     config
         // librdkafka's assign() needs a group id even though the group is never joined.
         .set("group.id", fresh_group_id())
@@ -76,15 +82,16 @@ pub struct Cluster {
     timeout: Duration,
 }
 
+fn admin_client(common: &CommonArgs) -> Result<AdminClient<DefaultClientContext>, BenchError> {
+    client_config(common)
+        .create()
+        .map_err(|source| BenchError::client_creation("create the admin client", source))
+}
+
 impl Cluster {
     /// Connects and checks that a broker answers within `common.connect_timeout`.
     pub async fn connect(common: &CommonArgs) -> Result<Cluster, BenchError> {
-        let admin: AdminClient<DefaultClientContext> = client_config(&common.bootstrap)
-            .create()
-            .map_err(|source| BenchError::Kafka {
-                action: "create the admin client",
-                source,
-            })?;
+        let admin = admin_client(common)?;
         let cluster = Cluster {
             admin: Arc::new(admin),
             bootstrap: common.bootstrap.clone(),
@@ -238,4 +245,67 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| BenchError::WorkerLost {
             name: "librdkafka request",
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::properties::parse_properties;
+
+    fn common(properties: &str) -> CommonArgs {
+        CommonArgs {
+            bootstrap: "127.0.0.1:1".into(),
+            topic: "t".into(),
+            json: false,
+            metrics_url: None,
+            connect_timeout: Duration::from_secs(1),
+            command_config: Some(parse_properties(properties).unwrap()),
+        }
+    }
+
+    fn create_error(properties: &str) -> String {
+        match admin_client(&common(properties)) {
+            Ok(_) => panic!("{properties:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn command_config_keys_reach_librdkafka_which_names_bad_ones() {
+        let config = client_config(&common(
+            "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n\
+             sasl.jaas.config=x required username=\"alice\" password=\"pw\";\n",
+        ));
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.username"), Some("alice"));
+        assert_eq!(config.get("sasl.password"), Some("pw"));
+        assert_eq!(config.get("sasl.jaas.config"), None);
+        let unknown = create_error("sasl.pasword=hunter2\n");
+        assert!(unknown.contains("sasl.pasword"), "{unknown}");
+        assert!(
+            !unknown.contains("hunter2"),
+            "the value may be a secret: {unknown}"
+        );
+        let bad = create_error("security.protocol=SASL_SSLX\n");
+        assert!(
+            bad.contains("security.protocol") && bad.contains("SASL_SSLX"),
+            "{bad}"
+        );
+        // This build's librdkafka has no OpenSSL: TLS and SCRAM are refused with the reason.
+        for properties in [
+            "security.protocol=SASL_SSL\nssl.ca.location=/ca.pem\n",
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\n\
+             sasl.username=a\nsasl.password=b\n",
+        ] {
+            let refused = create_error(properties);
+            assert!(refused.contains("built without OpenSSL"), "{refused}");
+        }
+        let config = client_config(&common(
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n\
+             sasl.username=a\nsasl.password=b\n",
+        ));
+        config
+            .create::<AdminClient<DefaultClientContext>>()
+            .expect("SASL_PLAINTEXT with PLAIN needs no OpenSSL");
+    }
 }

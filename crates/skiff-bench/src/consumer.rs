@@ -68,10 +68,10 @@ pub struct ConsumeOutcome {
 pub fn start(
     job: ConsumeJob,
 ) -> Result<JoinHandle<Result<ConsumeOutcome, BenchError>>, BenchError> {
-    let consumer: BaseConsumer = job.config.create().map_err(|source| BenchError::Kafka {
-        action: "create the consumer",
-        source,
-    })?;
+    let consumer: BaseConsumer = job
+        .config
+        .create()
+        .map_err(|source| BenchError::client_creation("create the consumer", source))?;
     let mut assignment = TopicPartitionList::with_capacity(job.ranges.len());
     for range in &job.ranges {
         assignment

@@ -58,3 +58,26 @@ pub enum BenchError {
     #[error("cannot print the summary: {0}")]
     Output(#[from] std::io::Error),
 }
+
+/// What librdkafka's own "not in this build" messages mean for a user of `skiff bench`.
+const NO_TLS: &str = "skiff bench's librdkafka is built without OpenSSL, so it connects with \
+                      security.protocol PLAINTEXT, or SASL_PLAINTEXT with sasl.mechanism PLAIN; \
+                      use another Kafka load generator for SSL, SASL_SSL or SCRAM";
+
+impl BenchError {
+    /// A client could not be created: a setting librdkafka refused is named with librdkafka's
+    /// reason but without its value, which may be a password from --command-config.
+    pub fn client_creation(action: &'static str, source: KafkaError) -> BenchError {
+        let error = match source {
+            KafkaError::ClientConfig(_, reason, key, _) => {
+                BenchError::InvalidSetting(format!("{key}: {reason}"))
+            }
+            source => BenchError::Kafka { action, source },
+        };
+        let text = error.to_string();
+        if text.contains("OpenSSL not available") || text.contains("recompile librdkafka") {
+            return BenchError::InvalidSetting(format!("{text} ({NO_TLS})"));
+        }
+        error
+    }
+}

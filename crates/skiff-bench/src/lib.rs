@@ -21,6 +21,7 @@ mod parse;
 mod producer;
 mod progress;
 pub mod prometheus;
+pub mod properties;
 mod run;
 pub mod summary;
 mod throttle;

@@ -120,13 +120,10 @@ pub fn start(job: ProduceJob) -> Result<ProduceRun, BenchError> {
         counters: job.counters.clone(),
         clock: job.clock,
     };
-    let producer: BenchProducer =
-        job.config
-            .create_with_context(context)
-            .map_err(|source| BenchError::Kafka {
-                action: "create the producer",
-                source,
-            })?;
+    let producer: BenchProducer = job
+        .config
+        .create_with_context(context)
+        .map_err(|source| BenchError::client_creation("create the producer", source))?;
     let producer = Arc::new(producer);
     let job_counters = job.counters.clone();
     // The poller owns its histogram from before the first send.

@@ -15,6 +15,7 @@ use skiff_meta::proposal::read_answer;
 use skiff_meta::{CommitArchive, Proposal};
 use skiff_storage::SegmentStore;
 
+use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::commands::common::ClientArgs;
 use crate::output::{Table, or_dash, print_json, print_text};
 use crate::store_args::ObjectStoreArgs;
@@ -73,6 +74,9 @@ pub struct ArchiveRunArgs {
     pub controllers: Vec<String>,
 
     #[command(flatten)]
+    pub secret: ClusterSecretArgs,
+
+    #[command(flatten)]
     pub store: ObjectStoreArgs,
 
     /// Print JSON for scripts instead of text for people.
@@ -92,7 +96,8 @@ async fn archive_run(args: ArchiveRunArgs) -> anyhow::Result<()> {
         bail!("--object-store is required: the store the brokers write segments to");
     };
     let store = SegmentStore::open(&store_config).context("cannot open the object store")?;
-    let endpoints = ControllerEndpoints::new(args.controllers.clone())?;
+    let endpoints =
+        ControllerEndpoints::new(args.controllers.clone())?.with_secret(args.secret.load()?);
     let (_, state) = endpoints
         .snapshot()
         .await

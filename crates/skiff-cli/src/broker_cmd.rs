@@ -68,7 +68,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         mut broker,
         store,
         cache,
-        controller: _,
+        controller: controller_settings,
         add_scram,
     } = settings::resolve(args.common)?;
     let broker_id = broker.broker_id;
@@ -85,9 +85,12 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         .with_context(|| format!("object store {} is not reachable", store.describe()))?;
     let cache = ChunkCache::open(&cache).await.context("cache")?;
     let remote = Arc::new(
-        RemoteController::connect(RemoteControllerConfig::new(controllers.clone()))
-            .await
-            .context("controllers")?,
+        RemoteController::connect(RemoteControllerConfig {
+            cluster_secret: controller_settings.cluster_secret,
+            ..RemoteControllerConfig::new(controllers.clone())
+        })
+        .await
+        .context("controllers")?,
     );
     if let Err(e) =
         skiff_broker::security::bootstrap::create_first_users(remote.as_ref(), &add_scram).await

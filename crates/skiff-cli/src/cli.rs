@@ -49,15 +49,20 @@ pub enum Command {
     /// Run one node of the Raft controller cluster, or manage the cluster (`controller admin`).
     #[command(after_help = "Examples:\n  \
         skiff controller --node-id 1 --listen 127.0.0.1:29001 \\\n    \
-        --peers 1=127.0.0.1:29001,2=127.0.0.1:29002,3=127.0.0.1:29003 --data-dir /tmp/c1\n  \
+        --peers 1=127.0.0.1:29001,2=127.0.0.1:29002,3=127.0.0.1:29003 --data-dir /tmp/c1 \\\n    \
+        --cluster-secret-file /etc/skiff/cluster-secret\n  \
         skiff controller admin -c 127.0.0.1:29001 status\n  \
-        skiff controller admin -c 127.0.0.1:29001 add-node --id 4 --addr 127.0.0.1:29004")]
+        skiff controller admin -c 127.0.0.1:29001 add-node --id 4 --addr 127.0.0.1:29004\n\n\
+        With --cluster-secret-file (or SKIFF_CLUSTER_SECRET_FILE) every request to the controller API\n\
+        is signed with the secret in that file; give every controller, broker and admin command the\n\
+        same one (`openssl rand -hex 32 > FILE`).")]
     Controller(Box<ControllerArgs>),
 
     /// Run a stateless broker against a controller cluster and a shared object store.
     #[command(after_help = "Examples:\n  \
         skiff broker --broker-id 1 --controllers 127.0.0.1:29001,127.0.0.1:29002,127.0.0.1:29003 \\\n    \
-        --object-store file:///tmp/skiff-objects --kafka-addr 127.0.0.1:29092 --data-dir /tmp/b1")]
+        --object-store file:///tmp/skiff-objects --kafka-addr 127.0.0.1:29092 --data-dir /tmp/b1 \\\n    \
+        --cluster-secret-file /etc/skiff/cluster-secret")]
     Broker(Box<BrokerArgs>),
 
     /// Create, list, describe, delete and configure topics.

@@ -5,11 +5,17 @@ use serde_json::json;
 use skiff_controller::rpc::ControllerEndpoints;
 use skiff_controller::rpc::wire::{MembershipReply, NodeStatus};
 
+use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::controller_args::{AdminArgs, AdminCommand};
 use crate::output::{Table, or_dash, print_json, print_text};
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let endpoints = ControllerEndpoints::new(args.controllers.clone())?;
+    let endpoints = ControllerEndpoints::new(args.controllers.clone())?.with_secret(
+        ClusterSecretArgs {
+            cluster_secret_file: args.cluster_secret_file.clone(),
+        }
+        .load()?,
+    );
     match args.command {
         AdminCommand::Status => status(&endpoints, args.json).await,
         AdminCommand::AddNode { id, addr } => {

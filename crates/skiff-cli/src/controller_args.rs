@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::lifecycle_args::LifecycleArgs;
 use crate::store_args::ObjectStoreArgs;
 
@@ -93,6 +94,9 @@ pub struct ControllerNodeArgs {
 
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+
+    #[command(flatten)]
+    pub secret: ClusterSecretArgs,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +111,16 @@ pub struct AdminArgs {
         required = true
     )]
     pub controllers: Vec<String>,
+
+    /// File holding the controller API's shared secret, as the controllers were given it;
+    /// requests are signed with it (also after the subcommand).
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_CLUSTER_SECRET_FILE",
+        value_name = "FILE"
+    )]
+    pub cluster_secret_file: Option<PathBuf>,
 
     /// Print JSON for scripts instead of text for people.
     #[arg(long, global = true)]

@@ -37,6 +37,7 @@ pub fn config_from(
         broker_lease_ms: args.broker_lease_ms.unwrap_or(defaults.broker_lease_ms),
         gc_grace_ms: args.gc_grace_ms.unwrap_or(defaults.gc_grace_ms),
         gc_interval_ms: args.gc_interval_ms.unwrap_or(defaults.gc_interval_ms),
+        cluster_secret: args.secret.load()?,
         ..defaults
     };
     args.lifecycle.apply_to(&mut cfg.lifecycle);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use skiff_bench::parse_size;
 
+use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::lifecycle_args::LifecycleArgs;
 use crate::security_args::SecurityArgs;
 use crate::store_args::ObjectStoreArgs;
@@ -33,9 +34,15 @@ pub struct DevArgs {
 
     /// Also serve the embedded controller's HTTP API on HOST:PORT (what `skiff controller
     /// --listen` serves), so controller clients such as `skiff archive run -c HOST:PORT` work
-    /// against `skiff dev` [default: off]. It has no authentication: keep it on loopback.
+    /// against `skiff dev` [default: off]. Without --cluster-secret-file it has no
+    /// authentication: keep it on loopback.
     #[arg(long, env = "SKIFF_CONTROLLER_ADDR", value_name = "HOST:PORT")]
     pub controller_addr: Option<SocketAddr>,
+
+    // `skiff dev`: what --controller-addr requires of its clients; `skiff broker`: what it
+    // signs its requests to the controllers with.
+    #[command(flatten)]
+    pub secret: ClusterSecretArgs,
 
     /// host:port clients are told to connect to [default: the bound address].
     #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]

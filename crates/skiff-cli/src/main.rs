@@ -3,6 +3,7 @@
 mod archive_cmd;
 mod broker_cmd;
 mod cli;
+mod cluster_secret_args;
 mod commands;
 mod controller_admin;
 mod controller_args;

@@ -139,6 +139,7 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
     if controller.data_dir == ControllerConfig::default().data_dir {
         controller.data_dir = data_dir.join("controller");
     }
+    controller.cluster_secret = args.secret.load()?;
     set(&mut controller.gc_grace_ms, args.gc_grace_ms);
     set(&mut controller.gc_interval_ms, args.gc_interval_ms);
     args.lifecycle.apply_to(&mut controller.lifecycle);

@@ -174,6 +174,7 @@ impl BrokerConnection {
                     .map_err(|e| ClientError::InvalidArgument(format!("{}: {e}", context())))?;
             }
         }
+        debug!("{} succeeded", context());
         Ok(())
     }
 

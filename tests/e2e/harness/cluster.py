@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from .controller_auth import authorization, read_secret, write_secret
 from .deadlines import wait_until
 from .server_process import ServerProcess, free_port
 from .stores import StoreConfig
@@ -28,6 +29,9 @@ class Cluster:
 
     Ports are chosen once with free_port(); a port taken by someone else between choosing and
     binding makes the start fail with the process's log, which is rare enough on loopback.
+
+    Every process gets the same `--cluster-secret-file` (a random secret under `work_dir`), so
+    the controller API is authenticated as in production; `secret=False` runs it open.
     """
 
     def __init__(
@@ -39,11 +43,15 @@ class Cluster:
         broker_args: Sequence[str] = (),
         controller_args: Sequence[str] = (),
         brokers: int = BROKERS,
+        secret: bool = True,
     ) -> None:
         self.store = store
         self.object_prefix = object_prefix
         env = {name: value for name, value in os.environ.items() if name != "SKIFF_LOG"}
         work_dir.mkdir(parents=True, exist_ok=True)
+        self.secret_file = write_secret(work_dir / "cluster-secret") if secret else None
+        # What every command talking to the controllers needs (`archive run`, `controller admin`).
+        self.secret_args = ["--cluster-secret-file", str(self.secret_file)] if self.secret_file else []
         # Brokers write segments there; controllers garbage-collect there (uncommitted objects).
         objects = store.skiff_args(object_prefix) or ["--object-store", f"file://{work_dir / 'objects'}"]
         self.controller_addrs = [f"127.0.0.1:{free_port()}" for _ in range(CONTROLLERS)]
@@ -58,6 +66,7 @@ class Cluster:
                     "--listen", addr,
                     "--peers", peers,
                     "--data-dir", str(work_dir / f"controller-{node}"),
+                    *self.secret_args,
                     *objects,
                     *controller_args,
                 ],
@@ -80,6 +89,7 @@ class Cluster:
                     "--data-dir", str(work_dir / f"broker-{broker_id}"),
                     # No disk cache: nothing to warm, less disk I/O on a small machine.
                     "--cache-disk-bytes", "0",
+                    *self.secret_args,
                     *objects,
                     *broker_args,
                 ],
@@ -124,9 +134,12 @@ class Cluster:
         """GET /v1/status?format=json from controller `node` (1-based), or None if it does not answer."""
         if not self.controllers[node - 1].is_running():
             return None
-        url = f"http://{self.controller_addrs[node - 1]}/v1/status?format=json"
+        path = "/v1/status?format=json"
+        request = urllib.request.Request(f"http://{self.controller_addrs[node - 1]}{path}")
+        if self.secret_file is not None:
+            request.add_header("Authorization", authorization(read_secret(self.secret_file), "GET", path))
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 return json.loads(response.read())
         except (OSError, ValueError):
             return None

@@ -79,6 +79,10 @@ class ServerProcess:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def exit_code(self) -> int | None:
+        """The exit code once the process has exited; None while it runs or before it started."""
+        return self._proc.poll() if self._proc is not None else None
+
     def spawn(self) -> None:
         """Starts the process without waiting for it (controllers must start together to elect)."""
         if self.is_running():

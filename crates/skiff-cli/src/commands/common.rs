@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value};
+use skiff_bench::properties::Properties;
 use skiff_client::{AlterConfigOp, ClientConfig, DEFAULT_BOOTSTRAP, KafkaClient};
 
 #[derive(Debug, Clone, Args)]
@@ -25,6 +27,12 @@ pub struct ClientArgs {
     /// Give up on a broker request after this many milliseconds.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub timeout_ms: u64,
+
+    /// Kafka client properties for TLS and SASL, as Kafka's tools take them:
+    /// security.protocol, sasl.mechanism, sasl.username, sasl.password (or sasl.jaas.config),
+    /// ssl.ca.location, ssl.certificate.location, ssl.key.location.
+    #[arg(long, env = "SKIFF_COMMAND_CONFIG", value_name = "FILE", value_parser = skiff_bench::properties::parse_properties_file)]
+    pub command_config: Option<Properties>,
 }
 
 impl ClientArgs {
@@ -32,6 +40,9 @@ impl ClientArgs {
         let mut config = ClientConfig::new(&self.bootstrap);
         config.client_id = "skiff-cli".to_owned();
         config.request_timeout = Duration::from_millis(self.timeout_ms.max(1));
+        if let Some(props) = &self.command_config {
+            super::command_config::apply(props, &mut config).context("--command-config")?;
+        }
         Ok(KafkaClient::connect(config).await?)
     }
 }

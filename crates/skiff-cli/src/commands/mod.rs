@@ -3,6 +3,7 @@
 
 pub mod acl;
 pub mod cluster;
+pub mod command_config;
 pub mod common;
 pub mod completions;
 pub mod consume;
