@@ -341,7 +341,7 @@ async fn run_work(shared: &Shared, state: &StateHandle, job: &Job) -> Result<Don
     if job.spec.kind == JobKind::Archive
         && let Some(background) = &shared.background
     {
-        let (ctx, state, job) = (background.ctx.clone(), state.clone(), job.clone());
+        let (ctx, state, job) = (background.ctx.clone(), state.clone(), *job);
         if let Some(task) = background
             .runtime
             .spawn(async move { work::run(&ctx, &state, &job, now_ms).await })
