@@ -5,8 +5,12 @@ stops mid-transaction aborted by the controller leader after its timeout."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -196,3 +200,39 @@ def test_a_transaction_left_open_is_aborted_after_its_timeout(skiff_factory, top
     wait_until(lso_moved, TIMEOUT_S, "the stalled transaction to be aborted (LSO past it)")
     assert _read_all(bootstrap, topic_name, 1, "read_committed") == {0: ["committed"]}
     assert _read_all(bootstrap, topic_name, 1, "read_uncommitted") == {0: ["never-committed", "committed"]}
+
+
+def test_kafkajs_transactions(skiff: SkiffProcess, topic_name: str) -> None:
+    script = os.environ.get("SKIFF_TEST_KAFKAJS")
+    if not script:
+        message = "kafkajs is not installed (tests/run installs it with npm ci into tests/e2e/kafkajs)"
+        if os.environ.get("SKIFF_REQUIRE_KAFKAJS"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    settings = {
+        "brokers": [skiff.bootstrap],
+        "topic": topic_name,
+        "source": f"{topic_name}-in",
+        "group": f"{topic_name}-group",
+        "transactionalId": f"{topic_name}-txn",
+    }
+    transactions = Path(script).with_name("transactions.js")
+    result = subprocess.run(["node", str(transactions), json.dumps(settings)], capture_output=True, text=True,
+                            timeout=150, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    committed = {p: [f"first-{p}-{i}" for i in range(10)] + [f"second-{p}-{i}" for i in range(3)] for p in (0, 1)}
+    assert {int(p): values for p, values in out["committed"].items()} == committed
+    everything = {
+        p: [f"first-{p}-{i}" for i in range(10)]
+        + [f"aborted-{p}-{i}" for i in range(5)]
+        + [f"second-{p}-{i}" for i in range(3)]
+        for p in (0, 1)
+    }
+    assert {int(p): values for p, values in out["uncommitted"].items()} == everything
+    [source] = out["offsets"]
+    assert [(p["partition"], p["offset"]) for p in source["partitions"]] == [(0, "7")]
+    assert out["fenced"] in ("KafkaJSProducerFenced", "PRODUCER_FENCED", "INVALID_PRODUCER_EPOCH"), out["fenced"]
+    # The zombie's record was aborted by the newer instance: read_committed never shows it.
+    assert_records = _read_all(skiff.bootstrap, topic_name, 2, "read_committed")
+    assert "zombie" not in assert_records[0] and assert_records[1][-1] == "newer"
