@@ -180,6 +180,22 @@ fn read(response: &FetchResponse) -> (i64, i64, Vec<String>) {
     (p.high_watermark, p.last_stable_offset, values)
 }
 
+/// (code, offset) of group "readers", partition t-0, at OffsetFetch v7.
+async fn offset_fetch(client: &mut RawClient, require_stable: bool) -> (i16, i64) {
+    use kafka_protocol::messages::OffsetFetchRequest;
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+    let mut topic = OffsetFetchRequestTopic::default();
+    topic.name = topic_name("t");
+    topic.partition_indexes = vec![0];
+    let mut request = OffsetFetchRequest::default();
+    request.group_id = s("readers").into();
+    request.topics = Some(vec![topic]);
+    request.require_stable = require_stable;
+    let response = client.call(7, &request).await;
+    let p = &response.topics[0].partitions[0];
+    (p.error_code, p.committed_offset)
+}
+
 #[tokio::test]
 async fn a_transaction_commits_with_markers_and_group_offsets() {
     let broker = TestBroker::start_with(|c| c.group_initial_rebalance_delay_ms = 0).await;
@@ -301,6 +317,12 @@ async fn a_transaction_commits_with_markers_and_group_offsets() {
     );
     let ok = client.call(3, &commit_offsets("", -1)).await;
     assert_eq!(ok.topics[0].partitions[0].error_code, 0);
+    // KIP-447: a consumer asking for stable offsets waits for the open transaction.
+    assert_eq!(
+        offset_fetch(&mut client, true).await,
+        (code(ResponseError::UnstableOffsetCommit), -1)
+    );
+    assert_eq!(offset_fetch(&mut client, false).await, (0, -1));
 
     assert_eq!(end(&mut client, 3, "app", producer, true).await, 0);
     for partition in [0, 1] {
@@ -322,6 +344,7 @@ async fn a_transaction_commits_with_markers_and_group_offsets() {
         assert_eq!(offset, Some(42), "the pending offset applied on commit");
     }
 
+    assert_eq!(offset_fetch(&mut client, true).await, (0, 42));
     // A retry of the commit succeeds; an abort of the ended transaction does not.
     assert_eq!(end(&mut client, 3, "app", producer, true).await, 0);
     assert_eq!(
