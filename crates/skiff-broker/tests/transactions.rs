@@ -180,6 +180,23 @@ fn read(response: &FetchResponse) -> (i64, i64, Vec<String>) {
     (p.high_watermark, p.last_stable_offset, values)
 }
 
+/// (producer id, current transaction start offset) of each producer of t-`partition`.
+async fn open_transaction_start(client: &mut RawClient, partition: i32) -> Vec<(i64, i64)> {
+    use kafka_protocol::messages::DescribeProducersRequest;
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    let mut topic = TopicRequest::default();
+    topic.name = topic_name("t");
+    topic.partition_indexes = vec![partition];
+    let mut request = DescribeProducersRequest::default();
+    request.topics = vec![topic];
+    let response = client.call(0, &request).await;
+    response.topics[0].partitions[0]
+        .active_producers
+        .iter()
+        .map(|p| (p.producer_id.0, p.current_txn_start_offset))
+        .collect()
+}
+
 /// (code, offset) of group "readers", partition t-0, at OffsetFetch v7.
 async fn offset_fetch(client: &mut RawClient, require_stable: bool) -> (i16, i64) {
     use kafka_protocol::messages::OffsetFetchRequest;
@@ -284,6 +301,10 @@ async fn a_transaction_commits_with_markers_and_group_offsets() {
     );
     let (_, _, values) = read(&fetch_at(&mut client, "t", 0, READ_UNCOMMITTED).await);
     assert_eq!(values, vec!["a-0", "a-1"]);
+    assert_eq!(
+        open_transaction_start(&mut client, 1).await,
+        vec![(producer.0, 0)]
+    );
 
     // Offsets for a group: AddOffsetsToTxn, then TxnOffsetCommit checked against the group.
     let mut add_offsets = AddOffsetsToTxnRequest::default();
@@ -345,6 +366,10 @@ async fn a_transaction_commits_with_markers_and_group_offsets() {
     }
 
     assert_eq!(offset_fetch(&mut client, true).await, (0, 42));
+    assert_eq!(
+        open_transaction_start(&mut client, 1).await,
+        vec![(producer.0, -1)]
+    );
     // A retry of the commit succeeds; an abort of the ended transaction does not.
     assert_eq!(end(&mut client, 3, "app", producer, true).await, 0);
     assert_eq!(
