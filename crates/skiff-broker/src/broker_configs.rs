@@ -58,6 +58,12 @@ pub fn static_configs(ctx: &BrokerContext) -> Vec<StaticConfig> {
             "Largest request frame accepted.",
         ),
         row(
+            "transaction.max.timeout.ms",
+            c.transaction_max_timeout_ms.to_string(),
+            ConfigType::Int,
+            "Longest transaction.timeout.ms a transactional producer may ask for.",
+        ),
+        row(
             "connections.max.idle.ms",
             c.connections_max_idle_ms.to_string(),
             ConfigType::Long,

@@ -89,6 +89,9 @@ pub struct BrokerConfig {
     pub group_max_size: usize,
     /// `offset.metadata.max.bytes`: the longest metadata string a commit may carry.
     pub offset_metadata_max_bytes: usize,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a transactional
+    /// producer may ask for (InitProducerId answers INVALID_TRANSACTION_TIMEOUT above it).
+    pub transaction_max_timeout_ms: i32,
     /// Consumer groups held in memory at once (idle empty groups are dropped to make room).
     pub max_groups: usize,
     /// JoinGroup/SyncGroup requests waiting for a rebalance at once, across all groups.
@@ -169,6 +172,7 @@ impl Default for BrokerConfig {
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: 1_000,
             offset_metadata_max_bytes: 4_096,
+            transaction_max_timeout_ms: 900_000,
             max_groups: 100_000,
             max_group_waiters: 50_000,
             max_pending_group_writes: 10_000,
@@ -276,7 +280,7 @@ impl BrokerConfig {
     /// Rejects settings that cannot work, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         self.validate_security()?;
-        let checks: [(bool, &str); 21] = [
+        let checks: [(bool, &str); 22] = [
             (self.broker_id >= 0, "broker id must be >= 0"),
             (
                 self.max_request_bytes >= 1024,
@@ -344,6 +348,10 @@ impl BrokerConfig {
                 "group max size must be at least 1",
             ),
             (self.max_groups >= 1, "max groups must be at least 1"),
+            (
+                self.transaction_max_timeout_ms >= 1,
+                "transaction max timeout must be at least 1 ms",
+            ),
             (
                 self.max_group_waiters >= 1,
                 "max group waiters must be at least 1",

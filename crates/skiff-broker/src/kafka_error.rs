@@ -2,7 +2,8 @@
 
 use kafka_protocol::error::ResponseError;
 use skiff_meta::{
-    LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError, UserError,
+    LimitError, LogError, ProduceError, ProducerError, ProposeError, TopicError, TxnError,
+    UserError,
 };
 
 use crate::produce::FlushFailure;
@@ -61,6 +62,28 @@ pub fn producer_error_code(error: &ProducerError) -> i16 {
         ProducerError::UnknownProducerId | ProducerError::ProducerIdsExhausted => {
             ResponseError::UnknownProducerId
         }
+    }
+    .code()
+}
+
+/// A refused transactional call, as Kafka's transaction coordinator answers it. Requests older
+/// than KIP-588 (`fenced_is_epoch`) learn of a fence as INVALID_PRODUCER_EPOCH, the only code
+/// those clients know for it.
+pub fn txn_error_code(error: &TxnError, fenced_is_epoch: bool) -> i16 {
+    match error {
+        // Kafka answers an unknown transactional id with the mapping error: the client's
+        // producer id maps to nothing.
+        TxnError::UnknownTransactionalId | TxnError::InvalidProducerIdMapping { .. } => {
+            ResponseError::InvalidProducerIdMapping
+        }
+        TxnError::ProducerFenced { .. } if fenced_is_epoch => ResponseError::InvalidProducerEpoch,
+        TxnError::ProducerFenced { .. } => ResponseError::ProducerFenced,
+        TxnError::InvalidTxnState(_) | TxnError::GroupNotInTransaction(_) => {
+            ResponseError::InvalidTxnState
+        }
+        TxnError::UnknownTopicOrPartition(_) => ResponseError::UnknownTopicOrPartition,
+        TxnError::InvalidTransactionTimeout(_) => ResponseError::InvalidTransactionTimeout,
+        TxnError::ProducerIdsExhausted => ResponseError::UnknownProducerId,
     }
     .code()
 }

@@ -71,6 +71,24 @@ pub async fn start(
                 handlers::create_partitions::handle(&ctx, &caller, req, version).await,
             )
         }),
+        RequestKind::AddPartitionsToTxn(req) => run(async move {
+            ResponseKind::AddPartitionsToTxn(
+                handlers::add_partitions_to_txn::handle(&ctx, &caller, req, version).await,
+            )
+        }),
+        RequestKind::AddOffsetsToTxn(req) => run(async move {
+            ResponseKind::AddOffsetsToTxn(
+                handlers::add_offsets_to_txn::handle(&ctx, &caller, req, version).await,
+            )
+        }),
+        RequestKind::TxnOffsetCommit(req) => run(async move {
+            ResponseKind::TxnOffsetCommit(
+                handlers::txn_offset_commit::handle(&ctx, &caller, req, version).await,
+            )
+        }),
+        RequestKind::EndTxn(req) => run(async move {
+            ResponseKind::EndTxn(handlers::end_txn::handle(&ctx, &caller, req, version).await)
+        }),
         RequestKind::InitProducerId(req) => run(async move {
             ResponseKind::InitProducerId(
                 handlers::init_producer_id::handle(&ctx, &caller, req, version).await,

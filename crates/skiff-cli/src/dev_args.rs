@@ -148,6 +148,10 @@ pub struct DevArgs {
     #[arg(long, env = "SKIFF_OFFSET_METADATA_MAX_BYTES", value_parser = parse_size, value_name = "SIZE")]
     pub offset_metadata_max_bytes: Option<usize>,
 
+    /// Longest transaction timeout a transactional producer may ask for [default: 900000].
+    #[arg(long, env = "SKIFF_TRANSACTION_MAX_TIMEOUT_MS", value_name = "MS")]
+    pub transaction_max_timeout_ms: Option<i32>,
+
     /// Unreferenced and orphan objects younger than this are never deleted (the controller
     /// leader collects) [default: 600000].
     #[arg(long, env = "SKIFF_GC_GRACE_MS", value_name = "MS")]

@@ -80,6 +80,20 @@ pub struct LifecycleArgs {
     /// ... or sooner, once this many stored bytes wait to be archived [default: 134217728].
     #[arg(long, env = "SKIFF_ARCHIVE_FLUSH_BYTES", value_name = "BYTES")]
     pub archive_flush_bytes: Option<u64>,
+
+    /// How often the controller leader aborts transactions open past their timeout
+    /// (transaction.abort.timed.out.transaction.cleanup.interval.ms) [default: 10000].
+    #[arg(
+        long,
+        env = "SKIFF_TRANSACTION_ABORT_CHECK_INTERVAL_MS",
+        value_name = "MS"
+    )]
+    pub transaction_abort_check_interval_ms: Option<u64>,
+
+    /// A transactional id with no transaction for this long is forgotten
+    /// (transactional.id.expiration.ms) [default: 604800000].
+    #[arg(long, env = "SKIFF_TRANSACTIONAL_ID_EXPIRATION_MS", value_name = "MS")]
+    pub transactional_id_expiration_ms: Option<u64>,
 }
 
 impl LifecycleArgs {
@@ -111,6 +125,14 @@ impl LifecycleArgs {
         set(&mut config.jobs_per_broker, self.jobs_per_broker);
         set(&mut config.archive_interval_ms, self.archive_interval_ms);
         set(&mut config.archive_flush_bytes, self.archive_flush_bytes);
+        set(
+            &mut config.transaction_abort_check_interval_ms,
+            self.transaction_abort_check_interval_ms,
+        );
+        set(
+            &mut config.transactional_id_expiration_ms,
+            self.transactional_id_expiration_ms,
+        );
     }
 
     /// The first flag given, for `skiff broker`, which plans nothing: these belong to the
@@ -138,6 +160,14 @@ impl LifecycleArgs {
             (self.jobs_per_broker.is_some(), "--jobs-per-broker"),
             (self.archive_interval_ms.is_some(), "--archive-interval-ms"),
             (self.archive_flush_bytes.is_some(), "--archive-flush-bytes"),
+            (
+                self.transaction_abort_check_interval_ms.is_some(),
+                "--transaction-abort-check-interval-ms",
+            ),
+            (
+                self.transactional_id_expiration_ms.is_some(),
+                "--transactional-id-expiration-ms",
+            ),
         ]
         .into_iter()
         .find(|(given, _)| *given)

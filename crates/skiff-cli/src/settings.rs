@@ -99,6 +99,10 @@ pub fn resolve(args: DevArgs) -> anyhow::Result<DevSettings> {
         &mut broker.offset_metadata_max_bytes,
         args.offset_metadata_max_bytes,
     );
+    set(
+        &mut broker.transaction_max_timeout_ms,
+        args.transaction_max_timeout_ms,
+    );
     if let Err(problem) = args.security.apply_to(&mut broker) {
         bail!("{problem}");
     }

@@ -99,6 +99,12 @@ pub struct LifecycleConfig {
     pub archive_interval_ms: u64,
     /// An archiving topic with this many stored bytes not archived yet is archived at once.
     pub archive_flush_bytes: u64,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often the leader
+    /// aborts transactions open past their timeout (and forgets expired transactional ids).
+    pub transaction_abort_check_interval_ms: u64,
+    /// `transactional.id.expiration.ms`: a transactional id with no transaction open for this
+    /// long is forgotten.
+    pub transactional_id_expiration_ms: u64,
 }
 
 /// Largest `merge_target_bytes`: an index entry's length is a u32, and a job holds its
@@ -120,6 +126,8 @@ impl Default for LifecycleConfig {
             jobs_per_broker: 1,
             archive_interval_ms: 60_000,
             archive_flush_bytes: 128 << 20,
+            transaction_abort_check_interval_ms: 10_000,
+            transactional_id_expiration_ms: 7 * 24 * 60 * 60 * 1000,
         }
     }
 }
@@ -159,6 +167,12 @@ impl LifecycleConfig {
         }
         if self.archive_flush_bytes < 1024 {
             return bad("archive flush bytes", "at least 1024");
+        }
+        if self.transaction_abort_check_interval_ms == 0 {
+            return bad("transaction abort check interval", "at least 1 ms");
+        }
+        if self.transactional_id_expiration_ms == 0 {
+            return bad("transactional id expiration", "at least 1 ms");
         }
         Ok(())
     }

@@ -182,6 +182,8 @@ pub const INDEX_ENTRIES_MAX_PER_PARTITION: &str = "skiff_index_entries_max_per_p
 pub const UNREFERENCED_OBJECTS: &str = "skiff_unreferenced_objects";
 /// Counter: committed offsets `offsets.retention.minutes` expired.
 pub const OFFSETS_EXPIRED_TOTAL: &str = "skiff_offsets_expired_total";
+/// Counter: transactions the leader aborted because they outlived their timeout.
+pub const TRANSACTIONS_TIMED_OUT_TOTAL: &str = "skiff_transactions_timed_out_total";
 
 /// Help text for the leader's lifecycle metrics.
 pub fn describe_lifecycle_metrics() {
@@ -232,6 +234,11 @@ pub fn describe_lifecycle_metrics() {
         Unit::Count,
         "Committed offsets expired by offsets.retention.minutes"
     );
+    describe_counter!(
+        TRANSACTIONS_TIMED_OUT_TOTAL,
+        Unit::Count,
+        "Transactions aborted by the controller leader after transaction.timeout.ms"
+    );
 }
 
 /// The leader's lifecycle handles, registered once per controller.
@@ -249,6 +256,7 @@ pub(crate) struct LifecycleMetrics {
     pub(crate) index_entries_max_per_partition: Gauge,
     pub(crate) unreferenced_objects: Gauge,
     pub(crate) offsets_expired: Counter,
+    pub(crate) transactions_timed_out: Counter,
 }
 
 impl LifecycleMetrics {
@@ -266,6 +274,7 @@ impl LifecycleMetrics {
             index_entries_max_per_partition: gauge!(INDEX_ENTRIES_MAX_PER_PARTITION),
             unreferenced_objects: gauge!(UNREFERENCED_OBJECTS),
             offsets_expired: counter!(OFFSETS_EXPIRED_TOTAL),
+            transactions_timed_out: counter!(TRANSACTIONS_TIMED_OUT_TOTAL),
         }
     }
 }

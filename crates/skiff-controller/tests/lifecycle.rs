@@ -308,6 +308,69 @@ async fn committed_offsets_expire_after_the_offsets_retention() {
     setup.controller.shutdown().await.expect("shutdown");
 }
 
+/// A transaction left open past its timeout is aborted by the leader's timer (an ABORT
+/// marker, the epoch bumped so the producer is fenced); the id is forgotten once idle for
+/// `transactional.id.expiration.ms`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_open_past_their_timeout_are_aborted_and_idle_ids_forgotten() {
+    let setup = start(LifecycleConfig {
+        transaction_abort_check_interval_ms: 20,
+        transactional_id_expiration_ms: HOUR as u64,
+        ..fast_checks()
+    })
+    .await;
+    create_topic(&setup.controller, &[]).await;
+    let started = setup
+        .controller
+        .propose(InitTxnProducer {
+            transactional_id: "app".into(),
+            timeout_ms: 60_000,
+            current: None,
+            now_ms: T0,
+        })
+        .await
+        .expect("propose")
+        .expect("init");
+    let producer = TxnProducer {
+        transactional_id: "app".into(),
+        producer_id: started.id,
+        epoch: started.epoch,
+    };
+    setup
+        .controller
+        .propose(AddPartitionsToTxn {
+            producer,
+            partitions: vec![(topic_id(), 0)],
+            now_ms: T0,
+        })
+        .await
+        .expect("propose")
+        .expect("add");
+    let status = |s: &ControllerState| s.txns().get("app").map(|t| (t.status(), t.epoch()));
+    assert_eq!(
+        status(&setup.controller.state().read()),
+        Some((TxnStatus::Ongoing, 0))
+    );
+    setup.clock.set(T0 + 60_000);
+    wait_for(&setup.controller, "the transaction to time out", |s| {
+        status(s) == Some((TxnStatus::CompleteAbort, 1))
+    })
+    .await;
+    let high = setup
+        .controller
+        .state()
+        .read()
+        .topic(&topic_id())
+        .map(|t| t.partitions[0].high_watermark());
+    assert_eq!(high, Some(1), "the ABORT marker took offset 0");
+    setup.clock.set(T0 + 60_001 + HOUR);
+    wait_for(&setup.controller, "the idle id to be forgotten", |s| {
+        s.txns().get("app").is_none()
+    })
+    .await;
+    setup.controller.shutdown().await.expect("shutdown");
+}
+
 /// More garbage than one round may delete, of both kinds: objects DeleteRecords released and
 /// objects uploaded but never committed. Every round deletes at most three objects of each
 /// kind, yet all of it goes, and the one referenced object stays.

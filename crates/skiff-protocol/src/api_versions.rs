@@ -19,6 +19,9 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
 /// v0–1 and OffsetFetch v0. Group APIs stop before versions Skiff cannot honour yet: topic
 /// ids in OffsetCommit/OffsetFetch v10, FindCoordinator v5 (KIP-890 transaction errors) and
 /// v6 (KIP-932 share groups), and DescribeGroups v6 (KIP-1043 error for unknown groups).
+/// The transactional APIs stop at v3: v4 adds KIP-890's TRANSACTION_ABORTABLE and the
+/// broker-to-broker verification form, v5 its per-transaction epoch bump (transaction
+/// version 2), none of which Skiff implements yet.
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 3, 11),
     api(ApiKey::Fetch, 4, 18),
@@ -29,6 +32,10 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DeleteRecords, 0, 2),
     api(ApiKey::InitProducerId, 0, 5),
+    api(ApiKey::AddPartitionsToTxn, 0, 3),
+    api(ApiKey::AddOffsetsToTxn, 0, 3),
+    api(ApiKey::TxnOffsetCommit, 0, 3),
+    api(ApiKey::EndTxn, 0, 3),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::AlterConfigs, 0, 2),
     api(ApiKey::DescribeLogDirs, 1, 4),

@@ -66,6 +66,8 @@ pub fn response_size(
         };
     }
     let body = body_size!(
+        AddOffsetsToTxn,
+        AddPartitionsToTxn,
         AlterConfigs,
         AlterPartitionReassignments,
         AlterUserScramCredentials,
@@ -85,6 +87,7 @@ pub fn response_size(
         DescribeProducers,
         DescribeUserScramCredentials,
         ElectLeaders,
+        EndTxn,
         Fetch,
         FindCoordinator,
         Heartbeat,
@@ -103,6 +106,7 @@ pub fn response_size(
         SaslAuthenticate,
         SaslHandshake,
         SyncGroup,
+        TxnOffsetCommit,
     )
     .map_err(|e| ProtocolError::Encode {
         api: Some(api_key),

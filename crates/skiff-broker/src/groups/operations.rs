@@ -101,6 +101,25 @@ impl GroupCoordinator {
             .with_group(group_id, &slot, |group, now| group.leave(leaving, now))
     }
 
+    /// The group-side check of a TxnOffsetCommit (the offsets themselves go to the
+    /// transaction, in the controller). A group nobody joined is created, as Kafka does, so
+    /// a producer that names no member may commit into it.
+    pub fn check_txn_offset_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), CoordinatorError> {
+        let slot = self
+            .core
+            .slot(group_id, Lookup::CreateIfMissing)?
+            .ok_or(CoordinatorError::CoordinatorNotAvailable)?;
+        self.core.with_group(group_id, &slot, |group, _| {
+            group.validate_txn_offset_commit(member_id, instance_id, generation)
+        })
+    }
+
     /// Validates the commit against the group, then waits until the controller has applied it.
     /// Group-level failures fail every partition; otherwise each partition has its own result,
     /// in request order.

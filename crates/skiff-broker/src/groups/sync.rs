@@ -222,6 +222,36 @@ impl ClassicGroup {
         Ok(())
     }
 
+    /// KIP-447: a transactional producer commits offsets for the consumer it reads with, so a
+    /// member that was fenced by a rebalance cannot commit. Unlike a plain commit, a rebalance
+    /// in progress does not refuse it (Kafka's TxnOffsetCommit rules), and a producer that
+    /// names no member (before KIP-447) is not checked.
+    pub fn validate_txn_offset_commit(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), CoordinatorError> {
+        if self.state == GroupState::Dead {
+            return Err(CoordinatorError::CoordinatorNotAvailable);
+        }
+        if let Some(instance) = instance_id
+            && self
+                .static_members
+                .get(instance)
+                .is_some_and(|current| current != member_id)
+        {
+            return Err(CoordinatorError::FencedInstanceId);
+        }
+        if !member_id.is_empty() && !self.members.contains_key(member_id) {
+            return Err(CoordinatorError::UnknownMemberId);
+        }
+        if generation >= 0 && generation != self.generation {
+            return Err(CoordinatorError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     /// The controller stored (or failed to store) a snapshot this group asked for.
     pub fn on_store_done(
         &mut self,

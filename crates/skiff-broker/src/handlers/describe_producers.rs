@@ -1,8 +1,9 @@
 //! DescribeProducers (KIP-664): the idempotent producers a partition remembers, with their
 //! epoch and last sequence, as `kafka-transactions describe-producers` shows them. Skiff keeps
-//! this state in the controller, so any broker answers for any partition. Until transactions
-//! exist no producer has an open transaction (`current_txn_start_offset` -1, coordinator
-//! epoch -1), and `last_timestamp` is when the producer's last batch was appended (the
+//! this state in the controller, so any broker answers for any partition. A transactional
+//! producer with a transaction open on the partition shows its first offset there
+//! (`current_txn_start_offset`, coordinator epoch 0: Skiff's coordinator never changes epoch);
+//! others show -1. `last_timestamp` is when the producer's last batch was appended (the
 //! controller's command time), which is what Skiff records.
 
 use kafka_protocol::error::ResponseError;
@@ -10,7 +11,7 @@ use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
 };
 use kafka_protocol::messages::{DescribeProducersRequest, DescribeProducersResponse, ProducerId};
-use skiff_meta::Topic;
+use skiff_meta::{ControllerState, Topic, TxnStatus};
 
 use super::str_bytes;
 use crate::context::BrokerContext;
@@ -47,7 +48,7 @@ pub fn handle(
             result.partitions = t
                 .partition_indexes
                 .iter()
-                .map(|p| partition_response(topic, *p))
+                .map(|p| partition_response(&state, topic, *p))
                 .collect();
             result
         })
@@ -55,7 +56,11 @@ pub fn handle(
     response
 }
 
-fn partition_response(topic: Result<&Topic, i16>, partition: i32) -> PartitionResponse {
+fn partition_response(
+    state: &ControllerState,
+    topic: Result<&Topic, i16>,
+    partition: i32,
+) -> PartitionResponse {
     let mut result = PartitionResponse::default();
     result.partition_index = partition;
     let log = topic.and_then(|t| {
@@ -70,6 +75,10 @@ fn partition_response(topic: Result<&Topic, i16>, partition: i32) -> PartitionRe
             result.error_message = Some(str_bytes("unknown topic or partition"));
         }
         Ok(log) => {
+            let at = topic
+                .ok()
+                .zip(u32::try_from(partition).ok())
+                .map(|(t, p)| (t.id, p));
             result.active_producers = log
                 .producers()
                 .map(|(id, producer)| {
@@ -78,12 +87,29 @@ fn partition_response(topic: Result<&Topic, i16>, partition: i32) -> PartitionRe
                     entry.producer_epoch = i32::from(producer.epoch());
                     entry.last_sequence = producer.last_sequence();
                     entry.last_timestamp = producer.last_update_ms();
-                    entry.coordinator_epoch = -1;
-                    entry.current_txn_start_offset = -1;
+                    let open = at.and_then(|at| open_transaction_start(state, id, at));
+                    entry.coordinator_epoch = if open.is_some() { 0 } else { -1 };
+                    entry.current_txn_start_offset = open.unwrap_or(-1);
                     entry
                 })
                 .collect();
         }
     }
     result
+}
+
+/// The first offset the producer's open transaction wrote on the partition, if any.
+fn open_transaction_start(
+    state: &ControllerState,
+    producer_id: i64,
+    at: (skiff_meta::TopicId, u32),
+) -> Option<i64> {
+    let txns = state.txns();
+    let txn = txns.get(txns.transactional_id_of(producer_id)?)?;
+    if txn.status() != TxnStatus::Ongoing {
+        return None;
+    }
+    txn.partitions()
+        .find(|(partition, _)| *partition == at)
+        .and_then(|(_, first)| first)
 }

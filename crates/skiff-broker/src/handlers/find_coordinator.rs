@@ -6,13 +6,14 @@ use kafka_protocol::protocol::StrBytes;
 use super::str_bytes;
 use crate::context::BrokerContext;
 use crate::security::authorizer::Caller;
-use skiff_meta::acl::AclOperation;
+use skiff_meta::acl::{AclOperation, ResourceType};
 
 const GROUP_KEY: i8 = 0;
 const TRANSACTION_KEY: i8 = 1;
 
 /// Any broker answers FindCoordinator: every broker computes the same coordinator for a
-/// group from the same broker list.
+/// group from the same broker list. A transaction's state is in the controller, so any broker
+/// could coordinate it; the same hashing spreads transactional ids over the live brokers.
 pub fn handle(
     ctx: &BrokerContext,
     caller: &Caller,
@@ -70,14 +71,22 @@ fn find(ctx: &BrokerContext, caller: &Caller, key: StrBytes, key_type: i8) -> Co
             );
         }
         GROUP_KEY => ctx.groups.coordinator_for(key.as_str()),
-        TRANSACTION_KEY => {
+        TRANSACTION_KEY
+            if !ctx.authorizer.allows(
+                caller,
+                AclOperation::Describe,
+                ResourceType::TransactionalId,
+                key.as_str(),
+            ) =>
+        {
             found.key = key;
             return failed(
                 found,
-                ResponseError::CoordinatorNotAvailable,
-                "transactions are not supported",
+                ResponseError::TransactionalIdAuthorizationFailed,
+                "not authorized to describe the transactional id",
             );
         }
+        TRANSACTION_KEY => ctx.groups.coordinator_for(key.as_str()),
         other => {
             found.key = key;
             return failed(

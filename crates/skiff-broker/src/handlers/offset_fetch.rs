@@ -1,11 +1,11 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
-use skiff_meta::ControllerState;
+use skiff_meta::{ControllerState, TopicId, TxnStatus};
 
 use super::group_common::{authorize_group, check_group, error_code};
 use super::{str_bytes, topic_name};
@@ -35,6 +35,8 @@ pub fn handle(
     version: i16,
 ) -> OffsetFetchResponse {
     let mut response = OffsetFetchResponse::default();
+    // KIP-447 (v7+): a consumer that must not read past an open transaction's offsets.
+    let require_stable = version >= 7 && request.require_stable;
     if version >= 8 {
         response.groups = request
             .groups
@@ -46,7 +48,7 @@ pub fn handle(
                         .map(|t| (t.name.0.to_string(), t.partition_indexes))
                         .collect()
                 });
-                group_entry(ctx, caller, g.group_id, wanted)
+                group_entry(ctx, caller, g.group_id, wanted, require_stable)
             })
             .collect();
         return response;
@@ -57,7 +59,13 @@ pub fn handle(
             .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    match fetch(ctx, caller, request.group_id.0.as_str(), wanted) {
+    match fetch(
+        ctx,
+        caller,
+        request.group_id.0.as_str(),
+        wanted,
+        require_stable,
+    ) {
         Ok(topics) => response.topics = topics.into_iter().map(legacy_topic).collect(),
         // v1 has no group-level error: it goes on every requested partition instead.
         Err(code) if version < 2 => {
@@ -73,9 +81,10 @@ fn group_entry(
     caller: &Caller,
     group_id: GroupId,
     wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> OffsetFetchResponseGroup {
     let mut group = OffsetFetchResponseGroup::default();
-    match fetch(ctx, caller, group_id.0.as_str(), wanted) {
+    match fetch(ctx, caller, group_id.0.as_str(), wanted, require_stable) {
         Ok(topics) => {
             group.topics = topics
                 .into_iter()
@@ -155,6 +164,7 @@ fn fetch(
     caller: &Caller,
     group_id: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Result<FetchedTopics, i16> {
     // Kafka needs DESCRIBE on the group, and DESCRIBE on each topic whose offsets it returns.
     authorize_group(ctx, caller, AclOperation::Describe, group_id)
@@ -166,7 +176,7 @@ fn fetch(
     };
     let state = ctx.controller.state();
     let state = state.read();
-    Ok(match wanted {
+    let mut fetched = match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -192,7 +202,45 @@ fn fetch(
             all.retain(|(name, _)| may_describe(name));
             all
         }
-    })
+    };
+    if require_stable {
+        mark_unstable(&state, group_id, &mut fetched);
+    }
+    Ok(fetched)
+}
+
+/// Partitions an open transaction holds offsets for (TxnOffsetCommit, not committed yet) are
+/// answered UNSTABLE_OFFSET_COMMIT, which the consumer retries, as Kafka does for
+/// `require_stable`. Costs the transactional ids in the state, at consumer start and
+/// rebalance only.
+fn mark_unstable(state: &ControllerState, group_id: &str, fetched: &mut FetchedTopics) {
+    let pending: BTreeSet<(TopicId, u32)> = state
+        .txns()
+        .iter()
+        .filter(|(_, txn)| txn.status() == TxnStatus::Ongoing)
+        .flat_map(|(_, txn)| txn.groups())
+        .filter(|(group, _)| *group == group_id)
+        .filter_map(|(_, offsets)| offsets)
+        .flat_map(|offsets| offsets.partitions.iter())
+        .map(|p| (p.topic_id, p.partition))
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    for (name, partitions) in fetched.iter_mut() {
+        let Some(topic) = state.topic_by_name(name) else {
+            continue;
+        };
+        for p in partitions.iter_mut() {
+            let at = u32::try_from(p.partition).map(|index| (topic.id, index));
+            if at.is_ok_and(|at| pending.contains(&at)) {
+                *p = FetchedOffset {
+                    error_code: ResponseError::UnstableOffsetCommit.code(),
+                    ..nothing_committed(p.partition)
+                };
+            }
+        }
+    }
 }
 
 fn nothing_committed(partition: i32) -> FetchedOffset {

@@ -20,7 +20,7 @@ use crate::kafka_error::{NONE, flush_failure_code, produce_error_code};
 use crate::produce::{AppendTicket, PartitionAppend, PartitionKey, SegmentOutcome, SegmentWaiter};
 use crate::reply::{Reply, ReplyFuture};
 use crate::security::authorizer::Caller;
-use skiff_meta::acl::AclOperation;
+use skiff_meta::acl::{AclOperation, ResourceType};
 
 /// What happens to one partition of the request.
 enum PartitionPlan {
@@ -131,16 +131,26 @@ fn plan(
             ResponseError::InvalidRequiredAcks.code(),
             format!("acks={} is not -1, 0 or 1", request.acks),
         ))
-    } else if request.transactional_id.is_some() {
-        Some((
-            ResponseError::TransactionalIdAuthorizationFailed.code(),
-            "transactions are not supported by Skiff yet".to_string(),
-        ))
     } else {
         None
     };
     let now = now_ms();
     let mut scratch = Vec::new();
+    // Kafka checks WRITE on the transactional id only when the request has transactional
+    // batches; `None` here refuses them.
+    let transactional_id = request
+        .transactional_id
+        .as_ref()
+        .map(|id| id.as_str())
+        .filter(|id| {
+            !id.is_empty()
+                && ctx.authorizer.allows(
+                    caller,
+                    AclOperation::Write,
+                    ResourceType::TransactionalId,
+                    id,
+                )
+        });
     let state = ctx.controller.state();
     let state = state.read();
     request
@@ -168,6 +178,7 @@ fn plan(
                         None => plan_partition(
                             ctx,
                             &state,
+                            transactional_id,
                             topic.name.as_str(),
                             p.index,
                             p.records,
@@ -191,6 +202,7 @@ fn plan(
 fn plan_partition(
     ctx: &BrokerContext,
     state: &ControllerState,
+    transactional_id: Option<&str>,
     topic_name: &str,
     index: i32,
     records: Option<Bytes>,
@@ -241,11 +253,10 @@ fn plan_partition(
             record_errors: invalid.record_errors(),
         };
     }
-    if scratch.iter().any(|b| b.transactional) {
-        return failed(
-            ResponseError::InvalidTxnState,
-            "transactional batches are not supported by Skiff yet".into(),
-        );
+    if scratch.iter().any(|b| b.transactional)
+        && let Err((code, message)) = check_transactional(state, transactional_id, scratch)
+    {
+        return failed(code, message);
     }
     let records = match config.stored_codec() {
         None => records,
@@ -296,6 +307,56 @@ fn plan_partition(
         batches: start..summaries.len(),
         log_append_time,
     }
+}
+
+/// The broker's own check of transactional batches against its replica of the coordinator's
+/// state, with no proposal: what only a newer state could make right is answered with a
+/// retriable error. Whether the partition is in the open transaction is decided where it is
+/// certain, when the segment commit applies (`ProduceError::InvalidTxnState`), since an
+/// AddPartitionsToTxn through another broker may not have reached this replica yet.
+fn check_transactional(
+    state: &ControllerState,
+    transactional_id: Option<&str>,
+    batches: &[BatchSummary],
+) -> Result<(), (ResponseError, String)> {
+    let Some(transactional_id) = transactional_id else {
+        return Err((
+            ResponseError::TransactionalIdAuthorizationFailed,
+            "transactional batches need an authorized transactional id".into(),
+        ));
+    };
+    let txn = state.txns().get(transactional_id);
+    for batch in batches.iter().filter(|b| b.transactional) {
+        match txn {
+            Some(txn) if txn.producer_id() == batch.producer_id => {
+                if batch.producer_epoch < txn.epoch() {
+                    return Err((
+                        ResponseError::InvalidProducerEpoch,
+                        format!(
+                            "producer epoch {} was fenced by epoch {}",
+                            batch.producer_epoch,
+                            txn.epoch()
+                        ),
+                    ));
+                }
+                if batch.producer_epoch > txn.epoch() {
+                    return Err(not_known_yet(transactional_id));
+                }
+            }
+            // Epochs and ids only move forward: a producer this replica does not know yet,
+            // or knows under an older id, was set up through another broker moments ago. The
+            // client retries, as it does when Kafka cannot verify a transaction (KIP-890).
+            _ => return Err(not_known_yet(transactional_id)),
+        }
+    }
+    Ok(())
+}
+
+fn not_known_yet(transactional_id: &str) -> (ResponseError, String) {
+    (
+        ResponseError::NotEnoughReplicas,
+        format!("the producer of transaction {transactional_id:?} is not known to this broker yet"),
+    )
 }
 
 /// What the topic's configs ask of produced records (Kafka's LogValidator settings).

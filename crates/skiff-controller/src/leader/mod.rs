@@ -13,6 +13,7 @@ mod leases;
 mod merge_plan;
 mod offsets_expiry;
 mod retention;
+mod txn_expiry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ use jobs::JobPlanner;
 pub(crate) use leases::LeaseMonitor;
 use offsets_expiry::OffsetsExpiry;
 use retention::RetentionCheck;
+use txn_expiry::TxnExpiry;
 
 /// What the lifecycle duties need besides Raft and the state.
 #[derive(Clone)]
@@ -204,13 +206,19 @@ impl LeaderDuties {
             state,
             stop.clone(),
         );
+        let txns = run_periodically(
+            TxnExpiry::new(self.lifecycle.clone()),
+            raft,
+            state,
+            stop.clone(),
+        );
         let gc = async {
             if let Some(settings) = &self.gc {
                 let collector = ObjectGc::new(settings.clone(), self.lifecycle.clone());
                 run_periodically(collector, raft, state, stop.clone()).await;
             }
         };
-        tokio::join!(leases, retention, offsets, jobs, archive, gc);
+        tokio::join!(leases, retention, offsets, jobs, archive, txns, gc);
     }
 
     /// Replicates this node's retention defaults when they differ from the cluster's, so every

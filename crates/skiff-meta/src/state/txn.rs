@@ -156,6 +156,14 @@ impl TxnRegistry {
             .filter(move |a| a.first_offset < to)
     }
 
+    /// Whether `ExpireTxns` at `now_ms` would do anything: a transaction open past its
+    /// timeout, or an id idle for `id_expiration_ms` (the leader's timer asks before proposing).
+    pub fn expiry_due(&self, now_ms: i64, id_expiration_ms: i64) -> bool {
+        let cutoff = now_ms.saturating_sub(id_expiration_ms);
+        self.deadlines.first().is_some_and(|(d, _)| *d <= now_ms)
+            || self.idle.first().is_some_and(|(last, _)| *last < cutoff)
+    }
+
     /// The hot-path check of a batch from a transactional producer (`None`: the producer is
     /// not transactional, plain idempotence rules apply): it must carry the current epoch and
     /// write a partition added to its open transaction.
