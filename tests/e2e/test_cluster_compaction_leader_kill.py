@@ -111,9 +111,11 @@ def test_a_leader_killed_mid_compaction_commit_leaves_the_partition_before_or_af
         time.sleep(0.2)
     outcome = "after the swap" if first == after else "before the swap (redone later)"
     committed = "".join(_log_text(b.log_path) for b in cluster.brokers)
-    # The first compaction a broker saw committed swapped in two objects. None is logged when the
-    # swap applied in Raft but its answer died with the old leader (the partition reads "after"
-    # and the redone job finds nothing left to do).
+    # The first compaction a broker saw committed swapped in several objects at once (how many
+    # depends on how the flushes cut the partition into entries: group commit makes that vary).
+    # None is logged when the swap applied in Raft but its answer died with the old leader (the
+    # partition reads "after" and the redone job finds nothing left to do).
     commits = re.findall(r'job committed .*kind="compaction".*', committed)
-    assert not commits or "objects=2" in commits[0], f"one swap of two objects: {commits[0]}"
+    swapped = [int(m.group(1)) for m in re.finditer(r"\bobjects=(\d+)", commits[0])] if commits else []
+    assert not commits or (swapped and swapped[0] >= 2), f"one swap of several objects: {commits[0]}"
     print(f"\nleader {leader} killed at the compaction's commit; node {new_leader} led; first read {outcome}")
