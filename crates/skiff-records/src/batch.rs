@@ -45,6 +45,24 @@ pub(crate) fn put<const N: usize>(batch: &mut [u8], at: usize, value: [u8; N]) {
     }
 }
 
+/// Writes the length field of a batch just written into `batch` (the whole slice is the batch).
+pub(crate) fn put_batch_length(batch: &mut [u8]) -> Result<(), RecordsError> {
+    let len = batch.len();
+    let batch_length =
+        i32::try_from(len - LOG_OVERHEAD).map_err(|_| RecordsError::LengthMismatch {
+            declared: u64::MAX,
+            actual: len,
+        })?;
+    put(batch, BATCH_LENGTH_AT, batch_length.to_be_bytes());
+    Ok(())
+}
+
+/// Computes and writes a batch's CRC-32C; call it after every other header write.
+pub(crate) fn put_crc(batch: &mut [u8]) {
+    let crc = crc32c::crc32c(batch.get(CRC_COVERED_FROM..).unwrap_or_default());
+    put(batch, CRC_AT, crc.to_be_bytes());
+}
+
 /// Kafka's "no sequence" marker (non-idempotent producers).
 pub const NO_SEQUENCE: i32 = -1;
 

@@ -5,9 +5,9 @@
 
 use crate::batch::{
     ATTRIBUTES_AT, BASE_OFFSET_AT, BASE_SEQUENCE_AT, BASE_TIMESTAMP_AT, BATCH_HEADER_LEN,
-    BATCH_LENGTH_AT, CONTROL_BIT, CRC_AT, CRC_COVERED_FROM, CURRENT_MAGIC, LAST_OFFSET_DELTA_AT,
-    LOG_OVERHEAD, MAGIC_AT, MAX_TIMESTAMP_AT, NO_SEQUENCE, PARTITION_LEADER_EPOCH_AT,
-    PRODUCER_EPOCH_AT, PRODUCER_ID_AT, RECORD_COUNT_AT, TRANSACTIONAL_BIT, put,
+    BATCH_LENGTH_AT, CONTROL_BIT, CURRENT_MAGIC, LAST_OFFSET_DELTA_AT, LOG_OVERHEAD, MAGIC_AT,
+    MAX_TIMESTAMP_AT, NO_SEQUENCE, PARTITION_LEADER_EPOCH_AT, PRODUCER_EPOCH_AT, PRODUCER_ID_AT,
+    RECORD_COUNT_AT, TRANSACTIONAL_BIT, put, put_crc,
 };
 
 /// The one record of a marker batch: length (varint 16), attributes, timestamp delta 0,
@@ -64,8 +64,7 @@ pub fn control_batch(marker: &ControlMarker) -> [u8; CONTROL_BATCH_LEN] {
         0x20, 0, 0, 0, 0x08, 0, 0, 0, kind, 0x0c, 0, 0, epoch[0], epoch[1], epoch[2], epoch[3], 0,
     ];
     put(&mut out, BATCH_HEADER_LEN, record);
-    let crc = crc32c::crc32c(out.get(CRC_COVERED_FROM..).unwrap_or_default());
-    put(&mut out, CRC_AT, crc.to_be_bytes());
+    put_crc(&mut out);
     out
 }
 

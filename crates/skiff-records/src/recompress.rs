@@ -4,8 +4,7 @@
 //! timestamps, producer id, epoch and sequence, and every record byte stay as they were.
 
 use crate::batch::{
-    ATTRIBUTES_AT, BATCH_HEADER_LEN, BATCH_LENGTH_AT, BatchView, COMPRESSION_MASK, CRC_AT,
-    CRC_COVERED_FROM, LOG_OVERHEAD, put,
+    ATTRIBUTES_AT, BATCH_HEADER_LEN, BatchView, COMPRESSION_MASK, put, put_batch_length, put_crc,
 };
 use crate::codec::Compression;
 use crate::compress::compress_at;
@@ -56,19 +55,12 @@ pub fn recompress_batch(
     let start = out.len();
     out.extend_from_slice(batch.bytes().get(..BATCH_HEADER_LEN).unwrap_or_default());
     compress_at(target.codec, target.gzip_level, records, out)?;
-    let len = out.len() - start;
     let written = out.get_mut(start..).unwrap_or_default();
-    let batch_length =
-        i32::try_from(len - LOG_OVERHEAD).map_err(|_| RecordsError::LengthMismatch {
-            declared: u64::MAX,
-            actual: len,
-        })?;
+    put_batch_length(written)?;
     let attributes = (batch.attributes() & !COMPRESSION_MASK) | i16::from(target.codec.id());
-    put(written, BATCH_LENGTH_AT, batch_length.to_be_bytes());
     put(written, ATTRIBUTES_AT, attributes.to_be_bytes());
-    let crc = crc32c::crc32c(written.get(CRC_COVERED_FROM..).unwrap_or_default());
-    put(written, CRC_AT, crc.to_be_bytes());
-    Ok(len)
+    put_crc(written);
+    Ok(written.len())
 }
 
 /// Whether any of a validated record set's batches is in a codec other than `target`'s.

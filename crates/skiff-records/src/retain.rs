@@ -8,8 +8,8 @@
 //! deltas, the records are compressed with the batch's codec, and the CRC is computed afresh.
 
 use crate::batch::{
-    ATTRIBUTES_AT, BATCH_HEADER_LEN, BATCH_LENGTH_AT, BatchView, CRC_AT, CRC_COVERED_FROM,
-    LOG_OVERHEAD, MAX_TIMESTAMP_AT, RECORD_COUNT_AT, TimestampType, put,
+    ATTRIBUTES_AT, BATCH_HEADER_LEN, BatchView, MAX_TIMESTAMP_AT, RECORD_COUNT_AT, TimestampType,
+    put, put_batch_length, put_crc,
 };
 use crate::compress::compress;
 use crate::error::RecordsError;
@@ -75,12 +75,7 @@ pub fn retain_records(
     compress(batch.compression()?, scratch, out)?;
     let len = out.len() - start;
     let written = out.get_mut(start..).unwrap_or_default();
-    let batch_length =
-        i32::try_from(len - LOG_OVERHEAD).map_err(|_| RecordsError::LengthMismatch {
-            declared: u64::MAX,
-            actual: len,
-        })?;
-    put(written, BATCH_LENGTH_AT, batch_length.to_be_bytes());
+    put_batch_length(written)?;
     put(written, MAX_TIMESTAMP_AT, max_timestamp.to_be_bytes());
     put(written, RECORD_COUNT_AT, (kept as i32).to_be_bytes());
     // The attributes stay: the codec and timestamp type did not change.
@@ -88,8 +83,7 @@ pub fn retain_records(
         written.get(ATTRIBUTES_AT..ATTRIBUTES_AT + 2),
         batch.bytes().get(ATTRIBUTES_AT..ATTRIBUTES_AT + 2)
     );
-    let crc = crc32c::crc32c(written.get(CRC_COVERED_FROM..).unwrap_or_default());
-    put(written, CRC_AT, crc.to_be_bytes());
+    put_crc(written);
     Ok(Retained::Some {
         kept,
         len,
