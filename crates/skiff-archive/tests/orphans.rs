@@ -3,7 +3,7 @@
 //! stays and reads back whole, and an earlier table of the same name keeps its files.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};

@@ -3,7 +3,7 @@
 //! checked row by row against what was produced.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! The bench against a real in-process broker over real sockets: the summaries must add up.
 //! No assertion here depends on how fast anything runs.
 
-mod support;
+use crate::support;
 
 use skiff_bench::{BenchError, LatencyPercentiles, Summary};
 use support::{TestBroker, measure};

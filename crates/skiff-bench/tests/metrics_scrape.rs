@@ -1,7 +1,7 @@
 //! `--metrics-url` end to end: a stand-in Prometheus endpoint on a real socket whose counters
 //! move between the scrape before and the scrape after a produce run.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -2,7 +2,7 @@
 //! their effect on the requests of a connection that is already open. Stock clients are
 //! covered in tests/e2e/test_acls.py.
 
-mod support;
+use crate::support;
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_acls_request::AclCreation;

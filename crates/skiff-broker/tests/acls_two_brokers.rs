@@ -1,8 +1,8 @@
 //! An ACL created through one broker holds on another: both follow the controllers' state
 //! (three controllers over HTTP), and each rebuilds its authorizer from its own replica.
 
-mod cluster_support;
-mod support;
+use crate::cluster_support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::Instant;

@@ -2,7 +2,7 @@
 //! each is refused for its partition with the code Kafka gives, nothing of it is stored, and
 //! the records written before and after it stay readable.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};

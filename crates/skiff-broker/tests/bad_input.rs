@@ -1,7 +1,7 @@
 //! Every kind of bad client input gets the Kafka error a client expects, affects only what it
 //! was sent for, and never takes the broker down.
 
-mod support;
+use crate::support;
 
 use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{

@@ -5,8 +5,8 @@
 //! live at once. The previous process is played by proposals: broker 1 registered and
 //! heartbeating under a lease far longer than the test.
 
-mod cluster_support;
-mod support;
+use crate::cluster_support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

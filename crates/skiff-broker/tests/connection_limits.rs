@@ -4,7 +4,7 @@
 //! and total limits that close extra connections at once. The bounds are checked on the
 //! broker's own budget counters, never on timings.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! election (or fail with a retriable code, which the producer retries), offsets stay
 //! gap-free, and every acknowledged batch reads back with its value.
 
-mod cluster_support;
-mod support;
+use crate::cluster_support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

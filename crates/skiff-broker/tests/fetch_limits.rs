@@ -1,6 +1,6 @@
 //! Fetch responses are bounded by the broker, whatever the client asks (issue 23, finding 4).
 
-mod support;
+use crate::support;
 
 use kafka_protocol::messages::FetchResponse;
 use support::*;

@@ -3,8 +3,8 @@
 //! clients go to the right one. (A second broker is registered with the controller; only
 //! the first one runs.)
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;

@@ -2,8 +2,8 @@
 //! memory (idle empty groups make room), parked JoinGroup/SyncGroup requests, and a group
 //! stuck in a long rebalance while its neighbour completes a whole round.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use group_support::*;
 use kafka_protocol::messages::{DescribeGroupsRequest, JoinGroupRequest};

@@ -2,8 +2,8 @@
 //! member-id round trip), leader assignment through SyncGroup, heartbeats across a
 //! rebalance, leaving, static members, and the errors clients get for bad requests.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use group_support::*;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;

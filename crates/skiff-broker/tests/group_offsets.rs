@@ -2,8 +2,8 @@
 //! group, standalone commits, metadata limits, unknown partitions, OffsetFetch in both
 //! layouts, FindCoordinator, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use group_support::*;
 use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;

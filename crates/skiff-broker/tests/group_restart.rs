@@ -2,8 +2,8 @@
 //! are back, the last stored generation is loaded, and its members carry on with it
 //! (heartbeats accepted, SyncGroup returns their assignments) without a rebalance.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use group_support::*;
 use kafka_protocol::messages::{DescribeGroupsRequest, JoinGroupRequest, ListGroupsRequest};

@@ -1,7 +1,7 @@
 //! `connections_max_idle_ms`: a connection with nothing in progress is closed once it has been
 //! quiet that long, while a long-poll in progress keeps its connection however long it waits.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

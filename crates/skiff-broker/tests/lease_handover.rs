@@ -4,8 +4,8 @@
 //! NOT_COORDINATOR). Broker 2 is registered with the embedded controller and never runs;
 //! the test drives its lease by proposing its heartbeats and expiry.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Instant;

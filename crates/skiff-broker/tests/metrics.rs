@@ -4,7 +4,7 @@
 //! and a produce to an unknown topic counts as a Produce error.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -1,7 +1,7 @@
 //! The write and read paths over real sockets: offsets assigned at commit and patched on fetch,
 //! idempotent producers, long-poll, acks=0, ListOffsets, and a restart keeping everything.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! oversized SASL frames, TLS garbage) and check each is refused, the connection closed,
 //! and other clients served.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

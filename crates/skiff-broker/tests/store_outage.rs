@@ -2,7 +2,7 @@
 //! acknowledged is lost, and writes resume by themselves when the store is back. Runs against
 //! the real S3-compatible server tests/run starts (LocalStack), behind a proxy we can cut.
 
-mod support;
+use crate::support;
 
 use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};

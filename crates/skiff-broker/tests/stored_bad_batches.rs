@@ -2,7 +2,7 @@
 //! partition fail forever: ListOffsets answers around an unreadable batch, and a fetch steps
 //! over an entry whose bytes no longer match the index, both with a logged error.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 

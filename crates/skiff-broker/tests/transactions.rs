@@ -4,8 +4,8 @@
 //! READ_COMMITTED fetches see before and after the end. Stock clients run the same flows in
 //! tests/e2e/test_transactions.py.
 
-mod group_support;
-mod support;
+use crate::group_support;
+use crate::support;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;

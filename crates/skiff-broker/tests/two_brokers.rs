@@ -2,8 +2,8 @@
 //! controller assigns offsets, so they stay unique and gap-free, and what one broker
 //! accepted the other serves.
 
-mod cluster_support;
-mod support;
+use crate::cluster_support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! at that version. (kafka-protocol refuses to encode fields a version lacks, so a handler
 //! setting one would close the connection instead of answering; this catches that.)
 
-mod support;
+use crate::support;
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::delete_records_request::{
@@ -431,7 +431,7 @@ async fn create_topic_at(client: &mut RawClient, version: i16, name: &str) -> i1
     client.call(version, &request).await.topics[0].error_code
 }
 
-mod group_support;
+use crate::group_support;
 
 /// Every group API at every advertised version, in the order a consumer uses them.
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! cleanly on SIGTERM.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use support::processes::{start_broker, start_controllers};
 use support::run_with;

@@ -1,7 +1,7 @@
 //! `skiff cluster status` against a real `skiff dev`.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use support::Dev;
 

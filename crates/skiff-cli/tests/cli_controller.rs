@@ -3,7 +3,7 @@
 //! SIGTERM.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use support::processes::start_controllers;
 use support::run_with;

@@ -1,7 +1,7 @@
 //! Errors that need no cluster: an unreachable broker, bad flags, completions and help.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use support::{free_port, run_with};
 

@@ -3,7 +3,7 @@
 //! processes splitting a topic with no record read twice.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

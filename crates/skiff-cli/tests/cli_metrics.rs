@@ -3,7 +3,7 @@
 //! `skiff controller` / `skiff broker` accept the flag and serve their own series.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! binary data in JSON, start offsets, record limits and summaries.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! only when first awaited, after it, and such a signal killed the process most of the time.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

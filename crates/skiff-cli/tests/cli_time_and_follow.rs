@@ -1,7 +1,7 @@
 //! `--from-time` (RFC 3339, epoch ms, relative) and `consume --follow` stopped with Ctrl-C.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

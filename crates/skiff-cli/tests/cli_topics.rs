@@ -1,7 +1,7 @@
 //! `skiff topic …` against a real `skiff dev`: output, JSON and exit codes, errors included.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::Dev;

@@ -3,7 +3,7 @@
 //! members, commits in the member's generation, and leaving.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -10,7 +10,7 @@
 //! SIGKILL mid-stream) is tests/e2e/test_crash_recovery.py on the same host LocalStack.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};

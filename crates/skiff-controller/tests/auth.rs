@@ -4,7 +4,7 @@
 //! `RemoteController` with the wrong secret is refused at once, and with the right one
 //! follows the state.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A three-node controller cluster in one process over real HTTP: bootstrap, forwarding,
 //! failover, catch-up (by log and by snapshot), and membership changes.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! latter forgotten); a committed, referenced object is kept; a commit of a collected orphan
 //! that arrives late is refused.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

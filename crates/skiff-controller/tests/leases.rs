@@ -2,7 +2,7 @@
 //! leader, whose monitor starts with a fresh lease for everyone); a silent one is expired
 //! after its lease and comes back with its next heartbeat.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! entry, resyncs from a snapshot when its entries are gone, and ends up byte-for-byte equal
 //! to the controllers' state.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

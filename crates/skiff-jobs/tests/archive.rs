@@ -8,7 +8,7 @@
 //! SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
 #![allow(clippy::unwrap_used)]
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

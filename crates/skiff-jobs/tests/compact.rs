@@ -5,7 +5,7 @@
 //! `delete.retention.ms` has passed (on the manual clock) and then go. On memory, file:// and
 //! (when SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

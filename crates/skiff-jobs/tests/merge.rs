@@ -6,7 +6,7 @@
 //! again once its lease lapses and done by another. On memory, file:// and (when
 //! SKIFF_TEST_S3_ENDPOINT is set, as tests/run does) a real S3-compatible server.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod support;
+use crate::support;
 
 use skiff_records::{
     BatchView, Compression, ProduceRules, TargetCodec, needs_recompression, recompress_batch,

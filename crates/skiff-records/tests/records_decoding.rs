@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod support;
+use crate::support;
 
 use skiff_records::{
     BatchView, Compression, FieldProblem, RecordError, RecordField, RecordsError,

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
-mod support;
+use crate::support;
 
 use skiff_records::{BatchView, Retained, retain_records, set_base_offset};
 use support::*;

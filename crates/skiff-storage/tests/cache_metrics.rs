@@ -4,7 +4,7 @@
 //! Each test runs on a current-thread runtime inside `with_local_recorder`, because the cache
 //! registers its handles inside the async `ChunkCache::open`.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 

@@ -2,7 +2,7 @@
 //! and latency histogram, through `MeteredStore` directly and through the store
 //! `SegmentStore::open` builds.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

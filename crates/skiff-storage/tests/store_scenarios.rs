@@ -2,7 +2,7 @@
 //! S3-compatible server when SKIFF_TEST_S3_ENDPOINT is set (bucket from SKIFF_TEST_S3_BUCKET,
 //! default "skiff-test"; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, default "test").
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

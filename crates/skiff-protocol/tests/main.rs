@@ -1,0 +1,5 @@
+//! Every integration test of this crate, in one binary: one link and one compile of the
+//! shared helpers instead of one per file (nextest still runs each test in its own process).
+
+mod fuzz_decoder;
+mod response_size;
