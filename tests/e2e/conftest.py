@@ -24,6 +24,7 @@ import pytest
 
 from harness.clients import CLIENT_NAMES, CLIENTS
 from harness.cluster import Cluster
+from harness.run_lock import held
 from harness.skiff_process import SkiffProcess
 from harness.stores import FILE_STORE, NO_DOCKER, S3_ENDPOINT_UNSET, S3Settings, StoreConfig, docker_daemon_answers
 
@@ -37,6 +38,13 @@ USED_STORES = pytest.StashKey[set[str]]()
 
 def _safe_name(text: str, limit: int = 60) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:limit]
+
+
+@pytest.fixture(autouse=True)
+def _alone_if_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `exclusive` runs with no other test beside it."""
+    with held(exclusive=request.node.get_closest_marker("exclusive") is not None):
+        yield
 
 
 @pytest.fixture(scope="session")

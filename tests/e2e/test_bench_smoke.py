@@ -37,6 +37,7 @@ SCENARIOS = [
 ]
 
 
+@pytest.mark.exclusive
 @pytest.mark.timeout(480)
 def test_the_bench_suite_runs_every_scenario_and_reports_figures(skiff_bin: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.md"

@@ -45,6 +45,7 @@ def _store_healthy(endpoint: str) -> bool:
         return False
 
 
+@pytest.mark.exclusive
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("cluster", [{"broker_config": SHORT_STORE_TIMEOUTS}], indirect=True)
 def test_writes_wait_out_a_frozen_store_and_resume_alone(cluster: Cluster, topic_name: str) -> None:

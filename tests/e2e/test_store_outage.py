@@ -44,6 +44,7 @@ def _store_healthy(endpoint: str) -> bool:
         return False
 
 
+@pytest.mark.exclusive
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("store", ["s3"], indirect=True)
 def test_acks_wait_out_a_frozen_store_and_nothing_is_lost(

@@ -40,6 +40,57 @@ skip_phase() {
     log "── phase: $1 skipped: $2"
 }
 
+# Phases that need nothing the others make (the cargo build, the Terraform checks) start in the
+# background with their output in a file, so the venv installs and each other overlap them
+# instead of waiting in line; finish_background_phase waits, shows the output and records the
+# outcome as run_phase does. The time recorded is wall time from start to finish.
+declare -A BACKGROUND_PIDS=() BACKGROUND_STARTED=() BACKGROUND_LOGS=()
+
+# start_background_phase NAME LOGFILE COMMAND...
+start_background_phase() {
+    local name=$1 logfile=$2
+    shift 2
+    log "── phase: $name (in the background, output in $logfile)"
+    "$@" >"$logfile" 2>&1 &
+    BACKGROUND_PIDS[$name]=$!
+    BACKGROUND_STARTED[$name]=$SECONDS
+    BACKGROUND_LOGS[$name]=$logfile
+}
+
+# finish_background_phase NAME [TAIL_LINES_ON_SUCCESS] — prints the whole output on failure (or
+# when no tail length is given), only its last lines on success.
+finish_background_phase() {
+    local name=$1 tail_lines=${2:-} status=0
+    log "── phase: $name: waiting for it to finish"
+    wait "${BACKGROUND_PIDS[$name]}" || status=$?
+    unset "BACKGROUND_PIDS[$name]"
+    if [[ $status -ne 0 || -z $tail_lines ]]; then
+        cat "${BACKGROUND_LOGS[$name]}" >&2
+    else
+        tail -n "$tail_lines" "${BACKGROUND_LOGS[$name]}" >&2
+    fi
+    local took=$((SECONDS - BACKGROUND_STARTED[$name]))
+    PHASE_NAMES+=("$name")
+    PHASE_SECONDS+=("$took")
+    if [[ $status -eq 0 ]]; then
+        PHASE_RESULTS+=("ok")
+        log "── phase: $name ok (${took}s)"
+    else
+        PHASE_RESULTS+=("FAILED (exit $status)")
+        log "── phase: $name FAILED with exit $status (${took}s)"
+    fi
+    return "$status"
+}
+
+# Stops background phases still running (on an early exit).
+stop_background_phases() {
+    local pid
+    for pid in "${BACKGROUND_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 any_phase_failed() {
     local result
     for result in "${PHASE_RESULTS[@]}"; do
