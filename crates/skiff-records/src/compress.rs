@@ -20,36 +20,44 @@ pub fn compress(codec: Compression, input: &[u8], out: &mut Vec<u8>) -> Result<(
     compress_at(codec, None, input, out)
 }
 
-/// [`compress`] at a gzip level (1-9; `None` is zlib's default, 6, as `-1` is in Kafka). The
-/// other codecs have one level each here: lz4_flex writes only LZ4's fast mode and ruzstd
-/// only its fastest level.
+/// [`compress`] at a level: for gzip 1-9, for zstd any level zstd takes (Kafka's
+/// `compression.zstd.level` range, -131072 to 22); `None` is each codec's default (gzip 6, zstd
+/// 3, as `-1` and `3` are in Kafka). LZ4 and snappy have one level each here: lz4_flex writes
+/// only LZ4's fast mode.
 pub fn compress_at(
     codec: Compression,
-    gzip_level: Option<u32>,
+    level: Option<i32>,
     input: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), RecordsError> {
     match codec {
         Compression::None => out.extend_from_slice(input),
-        Compression::Gzip => gzip(input, gzip_level, out)?,
+        Compression::Gzip => gzip(input, level, out)?,
         Compression::Snappy => xerial_snappy(input, out)?,
         Compression::Lz4 => lz4(input, out)?,
-        Compression::Zstd => {
-            // ruzstd only implements its fastest level; that is also what producers favour.
-            ruzstd::encoding::compress(
-                input,
-                &mut *out,
-                ruzstd::encoding::CompressionLevel::Fastest,
-            );
-        }
+        Compression::Zstd => zstd(input, level, out)?,
     }
     Ok(())
 }
 
-fn gzip(input: &[u8], level: Option<u32>, out: &mut Vec<u8>) -> Result<(), RecordsError> {
-    let level = level.map_or_else(flate2::Compression::default, |l| {
-        flate2::Compression::new(l.clamp(1, 9))
-    });
+/// One frame, as Java's producer writes (its streaming encoder leaves the content size out;
+/// ours records it, which every reader accepts).
+fn zstd(input: &[u8], level: Option<i32>, out: &mut Vec<u8>) -> Result<(), RecordsError> {
+    // zstd's level 0 means its default, 3: the same as Kafka's default.
+    let mut encoder = zstd::stream::write::Encoder::new(out, level.unwrap_or(0))
+        .map_err(|error| failed(Compression::Zstd, &error))?;
+    encoder
+        .set_pledged_src_size(u64::try_from(input.len()).ok())
+        .and_then(|()| encoder.write_all(input))
+        .and_then(|()| encoder.finish().map(|_| ()))
+        .map_err(|error| failed(Compression::Zstd, &error))
+}
+
+fn gzip(input: &[u8], level: Option<i32>, out: &mut Vec<u8>) -> Result<(), RecordsError> {
+    let level = match level.and_then(|l| u32::try_from(l).ok()) {
+        Some(l) => flate2::Compression::new(l.clamp(1, 9)),
+        None => flate2::Compression::default(),
+    };
     let mut encoder = flate2::write::GzEncoder::new(out, level);
     encoder
         .write_all(input)

@@ -62,26 +62,28 @@ fn read_bounded(
     Ok(out)
 }
 
-fn zstd(mut input: &[u8], limit: usize) -> Result<Vec<u8>, RecordsError> {
+fn zstd(input: &[u8], limit: usize) -> Result<Vec<u8>, RecordsError> {
     let codec = Compression::Zstd;
+    let decoder = zstd_decoder(input, limit).map_err(|error| RecordsError::Decompression {
+        codec,
+        detail: error.to_string(),
+    })?;
+    read_bounded(codec, decoder, limit)
+}
+
+/// A decoder over every frame of `input` (a records section may hold several concatenated
+/// ones), which refuses frames whose window is larger than [`MIN_ZSTD_WINDOW`] or `limit`,
+/// whichever is larger: a frame cannot make it allocate more than that.
+pub(crate) fn zstd_decoder(
+    input: &[u8],
+    limit: usize,
+) -> std::io::Result<zstd::stream::read::Decoder<'_, &[u8]>> {
     let window = MIN_ZSTD_WINDOW.max(u64::try_from(limit).unwrap_or(u64::MAX));
-    let mut out = Vec::new();
-    // A records section may hold several concatenated frames; decode until input runs out.
-    while !input.is_empty() {
-        let decoder =
-            ruzstd::decoding::StreamingDecoder::new_with_max_window_size(&mut input, window)
-                .map_err(|error| RecordsError::Decompression {
-                    codec,
-                    detail: error.to_string(),
-                })?;
-        let budget = limit.saturating_sub(out.len());
-        let frame = read_bounded(codec, decoder, budget)?;
-        if frame.len() > budget {
-            return Err(RecordsError::DecompressedTooLarge { codec, limit });
-        }
-        out.extend_from_slice(&frame);
-    }
-    Ok(out)
+    // The smallest power of two at least `window`, within what zstd's decoder accepts.
+    let window_log = (u64::BITS - window.saturating_sub(1).leading_zeros()).clamp(10, 31);
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)?;
+    decoder.window_log_max(window_log)?;
+    Ok(decoder)
 }
 
 fn raw_snappy(input: &[u8], limit: usize) -> Result<Vec<u8>, RecordsError> {

@@ -12,12 +12,12 @@ use crate::compression::decompress;
 use crate::error::RecordsError;
 use crate::validate::BatchSummary;
 
-/// The codec a topic stores its batches in, with the gzip level when that is the codec.
+/// The codec a topic stores its batches in, with its level for gzip and zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TargetCodec {
     pub codec: Compression,
-    /// 1-9; `None` for zlib's default.
-    pub gzip_level: Option<u32>,
+    /// gzip 1-9 or a zstd level (see [`compress_at`]); `None` for the codec's default.
+    pub level: Option<i32>,
 }
 
 impl TargetCodec {
@@ -25,7 +25,7 @@ impl TargetCodec {
     pub fn new(codec: Compression) -> Self {
         TargetCodec {
             codec,
-            gzip_level: None,
+            level: None,
         }
     }
 }
@@ -54,7 +54,7 @@ pub fn recompress_batch(
     };
     let start = out.len();
     out.extend_from_slice(batch.bytes().get(..BATCH_HEADER_LEN).unwrap_or_default());
-    compress_at(target.codec, target.gzip_level, records, out)?;
+    compress_at(target.codec, target.level, records, out)?;
     let written = out.get_mut(start..).unwrap_or_default();
     put_batch_length(written)?;
     let attributes = (batch.attributes() & !COMPRESSION_MASK) | i16::from(target.codec.id());

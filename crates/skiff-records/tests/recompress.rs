@@ -21,10 +21,7 @@ const TARGETS: [Compression; 5] = [
 ];
 
 fn target(codec: Compression) -> TargetCodec {
-    TargetCodec {
-        codec,
-        gzip_level: None,
-    }
+    TargetCodec { codec, level: None }
 }
 
 #[test]
@@ -114,23 +111,29 @@ fn every_codec_is_copied_into_every_target_with_its_records_and_fields() {
 }
 
 #[test]
-fn the_gzip_level_is_honoured() {
+fn the_gzip_and_zstd_levels_are_honoured() {
     let text: Vec<u8> = (0..20_000u32)
         .flat_map(|i| format!("record {} of a compressible log line;", i % 977).into_bytes())
         .collect();
     let specs = vec![spec(1_700_000_000_000, Some(b"k"), Some(&text))];
     let batch = encode_batch(&specs, idempotent_producer(), Codec::None);
     let view = BatchView::new(&batch).unwrap();
-    let size_at = |level| {
+    let size_at = |codec, level| {
         let mut out = Vec::new();
         let target = TargetCodec {
-            codec: Compression::Gzip,
-            gzip_level: Some(level),
+            codec,
+            level: Some(level),
         };
-        recompress_batch(view, target, 1 << 24, &mut out).unwrap()
+        recompress_batch(view, target, 1 << 24, &mut out).unwrap();
+        // Whatever the level, kafka-protocol's decoder (ruzstd for zstd) reads the record back.
+        let decoded = kafka_decode_all(&out).unwrap();
+        assert_eq!(decoded[0].records[0].value.as_deref(), Some(&text[..]));
+        out.len()
     };
-    let (fast, best) = (size_at(1), size_at(9));
-    assert!(best < fast, "level 9 wrote {best} bytes, level 1 {fast}");
+    let (fast, best) = (size_at(Compression::Gzip, 1), size_at(Compression::Gzip, 9));
+    assert!(best < fast, "gzip level 9 wrote {best} bytes, level 1 {fast}");
+    let (fast, best) = (size_at(Compression::Zstd, -5), size_at(Compression::Zstd, 19));
+    assert!(best < fast, "zstd level 19 wrote {best} bytes, level -5 {fast}");
 }
 
 #[test]

@@ -400,11 +400,14 @@ fn recompress(
         StoredCodec::Uncompressed => TargetCodec::new(Compression::None),
         StoredCodec::Gzip { level } => TargetCodec {
             codec: Compression::Gzip,
-            gzip_level: level,
+            level: level.and_then(|l| i32::try_from(l).ok()),
         },
         StoredCodec::Snappy => TargetCodec::new(Compression::Snappy),
         StoredCodec::Lz4 => TargetCodec::new(Compression::Lz4),
-        StoredCodec::Zstd => TargetCodec::new(Compression::Zstd),
+        StoredCodec::Zstd { level } => TargetCodec {
+            codec: Compression::Zstd,
+            level: Some(level),
+        },
     };
     if !skiff_records::needs_recompression(batches, target) {
         return Ok(None);

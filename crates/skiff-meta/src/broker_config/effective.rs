@@ -48,7 +48,7 @@ impl<'a> EffectiveTopicConfig<'a> {
         self.parsed("max.message.bytes", 1_048_588)
     }
 
-    /// `compression.type` with `compression.gzip.level`: the codec batches are stored in, or
+    /// `compression.type` with its `compression.gzip.level` or `compression.zstd.level`: the codec batches are stored in, or
     /// `None` for `producer` (stored as sent).
     pub fn stored_codec(&self) -> Option<StoredCodec> {
         Some(match self.get("compression.type").as_deref() {
@@ -58,7 +58,9 @@ impl<'a> EffectiveTopicConfig<'a> {
             },
             Some("snappy") => StoredCodec::Snappy,
             Some("lz4") => StoredCodec::Lz4,
-            Some("zstd") => StoredCodec::Zstd,
+            Some("zstd") => StoredCodec::Zstd {
+                level: self.parsed("compression.zstd.level", 3),
+            },
             _ => return None,
         })
     }

@@ -43,6 +43,12 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Default compression.type, applied by the broker a record is produced to.",
     ),
     def(
+        "compression.zstd.level",
+        "compression.zstd.level",
+        true,
+        "Default compression.zstd.level, used by the broker that recompresses on produce.",
+    ),
+    def(
         "log.cleaner.delete.retention.ms",
         "delete.retention.ms",
         false,

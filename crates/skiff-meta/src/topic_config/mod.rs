@@ -28,7 +28,10 @@ pub enum StoredCodec {
     },
     Snappy,
     Lz4,
-    Zstd,
+    /// `compression.zstd.level`.
+    Zstd {
+        level: i32,
+    },
 }
 
 /// What happens to old data.

@@ -118,13 +118,13 @@ pub static TOPIC_CONFIGS: &[ConfigDef] = &[
         "compression.zstd.level",
         Int,
         "3",
-        false,
+        true,
         Rule::Level {
             min: -131_072,
             max: 22,
             default: 3,
         },
-        "Accepted for compatibility: Skiff's zstd encoder has one level (about zstd's level 1).",
+        "zstd level (-131072 to 22) when compression.type=zstd recompresses.",
     ),
     def(
         "delete.retention.ms",

@@ -4,18 +4,16 @@
 
 use std::io::Read;
 
-use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
-
 use crate::batch::Compression;
-use crate::compression::{MIN_ZSTD_WINDOW, XERIAL_HEADER_LEN, XERIAL_MAGIC};
+use crate::compression::{XERIAL_HEADER_LEN, XERIAL_MAGIC, zstd_decoder};
 use crate::error::RecordError;
 
 /// A decompressor over a batch's records section.
 pub(crate) enum Inflater<'a> {
     Gzip(flate2::read::MultiGzDecoder<&'a [u8]>),
     Lz4(lz4_flex::frame::FrameDecoder<&'a [u8]>),
-    // Boxed: a frame decoder is over a kilobyte, and it allocates its window anyway.
-    Zstd(Box<ZstdFrames<'a>>),
+    /// Reads concatenated frames one after another, as a records section may hold several.
+    Zstd(Box<zstd::stream::read::Decoder<'a, &'a [u8]>>),
     Snappy(SnappyBlocks<'a>),
     /// Framing found broken before decompressing: fails on first read.
     Broken(Compression, &'static str),
@@ -32,12 +30,10 @@ impl<'a> Inflater<'a> {
                 Ok(()) => Inflater::Lz4(lz4_flex::frame::FrameDecoder::new(input)),
                 Err(detail) => Inflater::Broken(Compression::Lz4, detail),
             },
-            Compression::Zstd => Inflater::Zstd(Box::new(ZstdFrames {
-                rest: input,
-                frame: None,
-                decoder: None,
-                max_window: MIN_ZSTD_WINDOW.max(u64::try_from(limit).unwrap_or(u64::MAX)),
-            })),
+            Compression::Zstd => match zstd_decoder(input, limit) {
+                Ok(decoder) => Inflater::Zstd(Box::new(decoder)),
+                Err(_) => Inflater::Broken(Compression::Zstd, "cannot set up a zstd decoder"),
+            },
             Compression::Snappy => Inflater::Snappy(SnappyBlocks {
                 xerial: input.starts_with(XERIAL_MAGIC),
                 rest: input,
@@ -69,57 +65,12 @@ impl<'a> Inflater<'a> {
         match self {
             Inflater::Gzip(decoder) => decoder.read(out).map_err(failed),
             Inflater::Lz4(decoder) => decoder.read(out).map_err(failed),
-            Inflater::Zstd(frames) => frames.read(out),
+            Inflater::Zstd(decoder) => decoder.read(out).map_err(failed),
             Inflater::Snappy(blocks) => blocks.read(out),
             Inflater::Broken(codec, detail) => Err(RecordError::Decompression {
                 codec: *codec,
                 detail: (*detail).to_owned(),
             }),
-        }
-    }
-}
-
-/// Concatenated zstd frames, decoded one after another with one reused frame decoder.
-pub(crate) struct ZstdFrames<'a> {
-    /// Input not yet handed to a frame.
-    rest: &'a [u8],
-    frame: Option<StreamingDecoder<&'a [u8], FrameDecoder>>,
-    /// Kept between frames so its buffers are allocated once.
-    decoder: Option<FrameDecoder>,
-    max_window: u64,
-}
-
-impl ZstdFrames<'_> {
-    fn read(&mut self, out: &mut [u8]) -> Result<usize, RecordError> {
-        let failed = |detail: String| RecordError::Decompression {
-            codec: Compression::Zstd,
-            detail,
-        };
-        loop {
-            if let Some(frame) = &mut self.frame {
-                let read = frame.read(out).map_err(|e| failed(e.to_string()))?;
-                if read > 0 || out.is_empty() {
-                    return Ok(read);
-                }
-                if let Some(done) = self.frame.take() {
-                    let (rest, decoder) = done.into_parts();
-                    self.rest = rest;
-                    self.decoder = Some(decoder);
-                }
-            }
-            if self.rest.is_empty() {
-                return Ok(0);
-            }
-            let decoder = self.decoder.take().unwrap_or_else(|| {
-                let mut decoder = FrameDecoder::new();
-                decoder.set_max_window_size(self.max_window);
-                decoder
-            });
-            let source = std::mem::take(&mut self.rest);
-            self.frame = Some(
-                StreamingDecoder::new_with_decoder(source, decoder)
-                    .map_err(|e| failed(e.to_string()))?,
-            );
         }
     }
 }
