@@ -4,7 +4,6 @@
 //! READ_COMMITTED fetches see before and after the end. Stock clients run the same flows in
 //! tests/e2e/test_transactions.py.
 
-use crate::group_support;
 use crate::support;
 
 use bytes::{Bytes, BytesMut};

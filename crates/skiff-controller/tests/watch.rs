@@ -153,6 +153,10 @@ async fn a_node_without_a_leader_ends_its_watch_streams() {
     let leader = cluster.wait_for_leader().await;
     let survivor = cluster.followers(leader)[0];
     let endpoints = ControllerEndpoints::new(vec![cluster.addr(survivor)]).expect("endpoints");
+    // Everything the leader applied must reach the survivor first: an entry it applies after
+    // its peers stop would be streamed as an entry frame, not a heartbeat.
+    let leader_applied = *cluster.node(leader).state().applied().borrow();
+    cluster.wait_applied(leader_applied).await;
     let applied = *cluster.node(survivor).state().applied().borrow();
     for id in [1, 2, 3] {
         if id != survivor {
