@@ -40,11 +40,13 @@ def _safe_name(text: str, limit: int = 60) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:limit]
 
 
-@pytest.fixture(autouse=True)
-def _alone_if_exclusive(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Under pytest-xdist, a test marked `exclusive` runs with no other test beside it."""
-    with held(exclusive=request.node.get_closest_marker("exclusive") is not None):
-        yield
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Under pytest-xdist, a test marked `exclusive` runs with no other test beside it. The lock
+    is taken around the whole test, outside pytest-timeout's timer (this wrapper runs first),
+    so time spent waiting for an exclusive test is not counted against the waiting one."""
+    with held(exclusive=item.get_closest_marker("exclusive") is not None):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,7 @@ skip_phase() {
 # Phases that need nothing the others make (the cargo build, the Terraform checks) start in the
 # background with their output in a file, so the venv installs and each other overlap them
 # instead of waiting in line; finish_background_phase waits, shows the output and records the
-# outcome as run_phase does. The time recorded is wall time from start to finish.
+# outcome as run_phase does. The time recorded is the phase's own, from its start to its end.
 declare -A BACKGROUND_PIDS=() BACKGROUND_STARTED=() BACKGROUND_LOGS=()
 
 # start_background_phase NAME LOGFILE COMMAND...
@@ -51,7 +51,15 @@ start_background_phase() {
     local name=$1 logfile=$2
     shift 2
     log "── phase: $name (in the background, output in $logfile)"
-    "$@" >"$logfile" 2>&1 &
+    rm -f "$logfile.finished"
+    # The phase's own end time is kept, so its recorded time is not how long it waited to be
+    # collected.
+    (
+        status=0
+        "$@" || status=$?
+        printf '%s' "$SECONDS" >"$logfile.finished"
+        exit "$status"
+    ) >"$logfile" 2>&1 &
     BACKGROUND_PIDS[$name]=$!
     BACKGROUND_STARTED[$name]=$SECONDS
     BACKGROUND_LOGS[$name]=$logfile
@@ -69,7 +77,9 @@ finish_background_phase() {
     else
         tail -n "$tail_lines" "${BACKGROUND_LOGS[$name]}" >&2
     fi
-    local took=$((SECONDS - BACKGROUND_STARTED[$name]))
+    local finished=$SECONDS
+    [[ -s ${BACKGROUND_LOGS[$name]}.finished ]] && finished=$(<"${BACKGROUND_LOGS[$name]}.finished")
+    local took=$((finished - BACKGROUND_STARTED[$name]))
     PHASE_NAMES+=("$name")
     PHASE_SECONDS+=("$took")
     if [[ $status -eq 0 ]]; then
