@@ -72,6 +72,20 @@ def _stored_codecs(bootstrap: str, topic: str, end: int = RECORDS) -> list[int]:
     return codecs
 
 
+def _stored_bytes(bootstrap: str, topic: str, end: int = RECORDS) -> int:
+    """The stored size of partition 0's batches up to `end`, as a raw Fetch returns them."""
+    total = 0
+    offset = 0
+    while offset < end:
+        error, raw = raw_kafka.fetch_raw(bootstrap, topic, 0, offset)
+        assert error == 0 and raw, f"fetch at {offset}: error {error}"
+        records = MemoryRecords(raw)
+        while (batch := records.next_batch()) is not None:
+            total += batch.size_in_bytes
+            offset = batch.next_offset
+    return total
+
+
 def _read_back(bootstrap: str, topic: str, sent: list[SentRecord], acks: list[Ack | None]) -> None:
     ends = {0: RECORDS}
     for client in (confluent_client, kafka_python_client):
@@ -128,6 +142,21 @@ def test_producer_keeps_what_was_sent_and_an_alter_switches_the_codec(skiff, top
     for client in (confluent_client, kafka_python_client):
         consumed = client.consume(skiff.bootstrap, topic_name, {0: 2 * RECORDS}, 60)
         assert [(r.key, r.value) for r in consumed] == [(s.key, s.value) for s in sent + more]
+
+
+def test_the_zstd_level_is_honoured(skiff, topic_name: str) -> None:
+    sizes = {}
+    for level in ("-5", "19"):
+        topic = f"{topic_name}-level{level}"
+        confluent_client.create_topic(
+            skiff.bootstrap, topic, 1, {"compression.type": "zstd", "compression.zstd.level": level}
+        )
+        sent, acks = _produce(skiff.bootstrap, topic, "none")
+        assert set(_stored_codecs(skiff.bootstrap, topic)) == {CODEC_IDS["zstd"]}
+        sizes[level] = _stored_bytes(skiff.bootstrap, topic)
+        _read_back(skiff.bootstrap, topic, sent, acks)
+    # The same records, compressed harder: zstd's level 19 against its fast level -5.
+    assert sizes["19"] < sizes["-5"], sizes
 
 
 @pytest.mark.parametrize(
