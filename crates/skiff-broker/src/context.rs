@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::BrokerConfig;
 use crate::fetch::ChunkSource;
 use crate::groups::GroupCoordinator;
+use crate::log_levels::LogLevels;
 use crate::log_limit::Warnings;
 use crate::metrics::BrokerMetrics;
 use crate::produce::ProduceBuffer;
@@ -35,6 +36,8 @@ pub struct BrokerContext {
     pub sasl_mechanisms: Option<Arc<[SaslMechanism]>>,
     /// Decides every request against the ACLs (allows all when no authorizer is configured).
     pub authorizer: Arc<Authorizer>,
+    /// BROKER_LOGGER configs read and change this; `None` refuses them.
+    pub log_levels: Option<Arc<dyn LogLevels>>,
 }
 
 impl BrokerContext {

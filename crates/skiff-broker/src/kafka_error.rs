@@ -6,6 +6,7 @@ use skiff_meta::{
     UserError,
 };
 
+use crate::log_levels::LogLevelError;
 use crate::produce::FlushFailure;
 use crate::topics::LookupError;
 
@@ -43,6 +44,18 @@ pub fn produce_error_code(error: &ProduceError) -> i16 {
         ProduceError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         ProduceError::InvalidBatch(_) => ResponseError::InvalidRecord,
         ProduceError::InvalidTxnState => ResponseError::InvalidTxnState,
+    }
+    .code()
+}
+
+/// A BROKER_LOGGER change refused (IncrementalAlterConfigs), as Kafka answers each.
+pub fn log_level_error_code(error: &LogLevelError) -> i16 {
+    match error {
+        LogLevelError::BadLoggerName(_) | LogLevelError::BadLevel { .. } => {
+            ResponseError::InvalidConfig
+        }
+        LogLevelError::RootRemoved => ResponseError::InvalidRequest,
+        LogLevelError::Reload(_) => ResponseError::UnknownServerError,
     }
     .code()
 }

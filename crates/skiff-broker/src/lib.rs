@@ -21,6 +21,7 @@ mod groups;
 mod handlers;
 mod kafka_error;
 mod lease;
+pub mod log_levels;
 mod log_limit;
 pub mod metrics;
 pub mod produce;

@@ -22,6 +22,7 @@ use crate::error::BrokerError;
 use crate::fetch::ChunkSource;
 use crate::groups::{GroupConfig, GroupCoordinator};
 use crate::lease::{LeaseKeeper, LeaseStatus, end_previous_lease};
+use crate::log_levels::LogLevels;
 use crate::log_limit::Warnings;
 use crate::metrics::{BrokerMetrics, ConnectionMetrics};
 use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
@@ -39,6 +40,9 @@ pub struct BrokerDeps {
     pub controller: Arc<dyn ControllerClient>,
     pub store: SegmentStore,
     pub cache: ChunkCache,
+    /// The process's log filter, for BROKER_LOGGER configs; `None` refuses them (tests, or
+    /// a process that does not own its subscriber).
+    pub log_levels: Option<Arc<dyn LogLevels>>,
 }
 
 /// A running Kafka listener with its write path. Owns every task it starts.
@@ -205,6 +209,7 @@ impl Broker {
             metrics,
             warnings: Warnings::default(),
             sasl_mechanisms,
+            log_levels: deps.log_levels,
             config,
         });
         let tls_reload = match (tls_files, &tls) {

@@ -104,6 +104,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
             controller: remote.clone(),
             store: store.clone(),
             cache: cache.clone(),
+            log_levels: crate::log_levels::process_log_levels(),
         },
     )
     .await

@@ -67,6 +67,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             controller: controller.clone(),
             store: store.clone(),
             cache: cache.clone(),
+            log_levels: crate::log_levels::process_log_levels(),
         },
     )
     .await

@@ -13,6 +13,7 @@ mod dev_args;
 mod job_runner;
 mod lifecycle_args;
 mod line_reader;
+mod log_levels;
 mod metrics_server;
 mod output;
 mod security_args;
@@ -25,7 +26,9 @@ mod trigger_cmd;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
 
 use crate::cli::{Cli, Command};
 
@@ -61,13 +64,22 @@ fn main() -> ExitCode {
         Command::Trigger(_) => "info,aws_config=warn,aws_smithy_runtime=warn",
         _ => "warn",
     };
-    let filter =
-        EnvFilter::try_from_env("SKIFF_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_on(&std::io::stderr()))
+    // SKIFF_LOG when it parses, as EnvFilter::try_from_env would take it.
+    let directives = std::env::var("SKIFF_LOG")
+        .ok()
+        .filter(|text| EnvFilter::builder().parse(text).is_ok())
+        .unwrap_or_else(|| default_filter.to_owned());
+    // Reloadable, so a broker can change levels at run time (BROKER_LOGGER configs).
+    let (filter, filter_handle) = reload::Layer::new(EnvFilter::new(&directives));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour_on(&std::io::stderr())),
+        )
         .init();
+    log_levels::install(&directives, filter_handle);
 
     let result = match &cli.command {
         Command::Completions(args) => {

@@ -23,10 +23,7 @@ pub struct TargetCodec {
 impl TargetCodec {
     /// `codec` at its default level.
     pub fn new(codec: Compression) -> Self {
-        TargetCodec {
-            codec,
-            level: None,
-        }
+        TargetCodec { codec, level: None }
     }
 }
 

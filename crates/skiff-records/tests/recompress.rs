@@ -131,9 +131,18 @@ fn the_gzip_and_zstd_levels_are_honoured() {
         out.len()
     };
     let (fast, best) = (size_at(Compression::Gzip, 1), size_at(Compression::Gzip, 9));
-    assert!(best < fast, "gzip level 9 wrote {best} bytes, level 1 {fast}");
-    let (fast, best) = (size_at(Compression::Zstd, -5), size_at(Compression::Zstd, 19));
-    assert!(best < fast, "zstd level 19 wrote {best} bytes, level -5 {fast}");
+    assert!(
+        best < fast,
+        "gzip level 9 wrote {best} bytes, level 1 {fast}"
+    );
+    let (fast, best) = (
+        size_at(Compression::Zstd, -5),
+        size_at(Compression::Zstd, 19),
+    );
+    assert!(
+        best < fast,
+        "zstd level 19 wrote {best} bytes, level -5 {fast}"
+    );
 }
 
 #[test]

@@ -54,6 +54,7 @@ impl TestBroker {
                 controller: controller.clone(),
                 store,
                 cache: cache.clone(),
+                log_levels: None,
             },
         )
         .await

@@ -10,6 +10,7 @@ use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceRespon
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 use skiff_meta::{ControllerState, TopicConfigChange};
 
+use super::broker_logger::RESOURCE_BROKER_LOGGER;
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, authorize_config_resource};
 use super::str_bytes;
 use crate::admin::{ConfigChange, alter_configs};
@@ -88,6 +89,12 @@ fn plan_replacement(
                 .collect();
             broker_configs::plan_change(ctx, state, broker, set, delete).map(ConfigChange::Broker)
         }
+        // As Kafka: replacing every logger's level at once is not a thing AlterConfigs does.
+        RESOURCE_BROKER_LOGGER => Err((
+            ResponseError::InvalidRequest.code(),
+            "BROKER_LOGGER resources are changed with IncrementalAlterConfigs, not AlterConfigs"
+                .to_owned(),
+        )),
         other => Err((
             ResponseError::InvalidRequest.code(),
             format!("resource type {other} cannot be altered"),

@@ -11,6 +11,7 @@ use skiff_meta::broker_config::{
 use skiff_meta::topic_config::{ConfigType, TOPIC_CONFIGS, config_def};
 use skiff_meta::{ControllerState, TopicConfig};
 
+use super::broker_logger::{self, RESOURCE_BROKER_LOGGER};
 use super::{config_source, str_bytes};
 use crate::broker_configs::static_configs;
 use crate::context::BrokerContext;
@@ -36,7 +37,7 @@ pub(crate) fn authorize_config_resource(
             ctx.authorizer.allows_topic(caller, operation, name),
             ResponseError::TopicAuthorizationFailed,
         ),
-        RESOURCE_BROKER => (
+        RESOURCE_BROKER | RESOURCE_BROKER_LOGGER => (
             ctx.authorizer.allows_cluster(caller, operation),
             ResponseError::ClusterAuthorizationFailed,
         ),
@@ -180,10 +181,24 @@ fn rows(
                 name.as_str()
             ),
         )),
+        RESOURCE_BROKER_LOGGER => Ok(broker_logger::describe(ctx, name.as_str())?
+            .into_iter()
+            .map(|(logger, level)| Row {
+                name: logger,
+                value: level.as_str().to_owned(),
+                source: config_source::DYNAMIC_BROKER_LOGGER,
+                read_only: false,
+                config_type: type_code(ConfigType::String),
+                doc: "",
+                enforced: true,
+                synonyms: Vec::new(),
+            })
+            .collect()),
         other => Err((
             ResponseError::InvalidRequest.code(),
             format!(
-                "resource type {other} is not supported; Skiff describes topics (2) and brokers (4)"
+                "resource type {other} is not supported; Skiff describes topics (2), brokers (4) \
+                 and broker loggers (8)"
             ),
         )),
     }

@@ -6,6 +6,7 @@ use skiff_meta::broker_config::broker_config_def;
 use skiff_meta::topic_config::{ConfigType, config_def};
 use skiff_meta::{ControllerState, TopicConfigChange};
 
+use super::broker_logger::{self, RESOURCE_BROKER_LOGGER};
 use super::describe_configs::{RESOURCE_BROKER, RESOURCE_TOPIC, authorize_config_resource};
 use super::str_bytes;
 use crate::admin::{ConfigChange, alter_configs};
@@ -42,8 +43,19 @@ pub async fn handle(
                     resource.resource_type,
                     resource.resource_name.as_str(),
                 )
-                .and_then(|()| plan_change(ctx, &state, resource))
-                .map(|c| (!request.validate_only).then_some(c))
+                .and_then(|()| match resource.resource_type {
+                    // Loggers are this process's own, not replicated: applied here at once.
+                    RESOURCE_BROKER_LOGGER => {
+                        let changes = broker_logger::plan(ctx, resource)?;
+                        if !request.validate_only {
+                            let name = resource.resource_name.as_str();
+                            broker_logger::apply(ctx, name, &changes)?;
+                        }
+                        Ok(None)
+                    }
+                    _ => plan_change(ctx, &state, resource)
+                        .map(|c| (!request.validate_only).then_some(c)),
+                })
             })
             .collect()
     };

@@ -8,6 +8,7 @@ pub mod alter_configs;
 pub mod alter_partition_reassignments;
 pub mod alter_user_scram_credentials;
 pub mod api_versions;
+mod broker_logger;
 pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
@@ -83,6 +84,7 @@ pub(crate) mod config_source {
     pub const DYNAMIC_DEFAULT_BROKER: i8 = 3;
     pub const STATIC_BROKER: i8 = 4;
     pub const DEFAULT: i8 = 5;
+    pub const DYNAMIC_BROKER_LOGGER: i8 = 6;
 
     pub fn of(source: ConfigSource) -> i8 {
         match source {

@@ -122,6 +122,7 @@ impl ClusterBroker {
                 controller: remote.clone(),
                 store,
                 cache: cache.clone(),
+                log_levels: None,
             },
         )
         .await
