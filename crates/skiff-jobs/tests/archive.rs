@@ -106,8 +106,11 @@ fn batch(values: &[Vec<u8>], timestamp: i64) -> Bytes {
     batch_of(values, timestamp, None)
 }
 
-/// Like [`batch`]; with a producer (id, epoch, base sequence) the batch is transactional.
-fn batch_of(values: &[Vec<u8>], timestamp: i64, txn: Option<(i64, i16, i32)>) -> Bytes {
+/// A transactional producer's id, epoch and base sequence for a batch.
+type TxnBatchProducer = Option<(i64, i16, i32)>;
+
+/// Like [`batch`]; with a producer the batch is transactional.
+fn batch_of(values: &[Vec<u8>], timestamp: i64, txn: TxnBatchProducer) -> Bytes {
     let mut records = BytesMut::new();
     for (n, value) in values.iter().enumerate() {
         let mut record = BytesMut::new();
@@ -535,11 +538,7 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
 }
 
 /// One flush of partition 0 only: these batches (values, transactional producer) in order.
-async fn flush_partition_0(
-    setup: &mut Setup,
-    round: i64,
-    batches: &[(&[&str], Option<(i64, i16, i32)>)],
-) {
+async fn flush_partition_0(setup: &mut Setup, round: i64, batches: &[(&[&str], TxnBatchProducer)]) {
     let now = wall_ms();
     let mut builder = SegmentBuilder::new(1, now);
     let mut commits = Vec::new();
