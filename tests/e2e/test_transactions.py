@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from harness import confluent_client
 from harness.deadlines import wait_until
+from harness.server_process import free_port
+from harness.skiff_cli import cli_ok
 from harness.skiff_process import SkiffProcess
 from harness.stores import FILE_STORE
 
@@ -236,3 +239,56 @@ def test_kafkajs_transactions(skiff: SkiffProcess, topic_name: str) -> None:
     # The zombie's record was aborted by the newer instance: read_committed never shows it.
     assert_records = _read_all(skiff.bootstrap, topic_name, 2, "read_committed")
     assert "zombie" not in assert_records[0] and assert_records[1][-1] == "newer"
+
+
+def test_merges_keep_markers_and_aborted_lists(skiff_factory, skiff_bin: Path, topic_name: str) -> None:
+    """Transactions committed and aborted in small flushes, then merged (markers written into
+    the merged object as control batches): both isolation levels read the same records after
+    the merge as before it."""
+    metrics_addr = f"127.0.0.1:{free_port()}"
+    skiff = skiff_factory(
+        FILE_STORE,
+        "--cleaner-backoff-ms",
+        "100",
+        "--merge-min-age-ms",
+        "2000",
+        "--metrics-addr",
+        metrics_addr,
+    )
+    bootstrap = skiff.bootstrap
+    confluent_client.create_topic(bootstrap, topic_name, 2)
+    producer = _producer(bootstrap, f"{topic_name}-txn")
+    producer.init_transactions(TIMEOUT_S)
+    outcomes = [("c0", True), ("a1", False), ("c2", True), ("a3", False), ("c4", True)]
+    for prefix, commit in outcomes:
+        producer.begin_transaction()
+        _produce_both(producer, topic_name, prefix, 3)
+        assert producer.flush(TIMEOUT_S) == 0
+        if commit:
+            producer.commit_transaction(TIMEOUT_S)
+        else:
+            producer.abort_transaction(TIMEOUT_S)
+
+    def expected(only_committed: bool) -> dict[int, list[str]]:
+        return {
+            p: [f"{prefix}-{p}-{i}" for prefix, commit in outcomes if commit or not only_committed for i in range(3)]
+            for p in (0, 1)
+        }
+
+    assert _read_all(bootstrap, topic_name, 2, "read_committed") == expected(True)
+    assert _read_all(bootstrap, topic_name, 2, "read_uncommitted") == expected(False)
+
+    def merged() -> bool:
+        described = json.loads(cli_ok(skiff_bin, bootstrap, "topic", "describe", topic_name, "--json"))
+        return all(p["objects"] == 1 for p in described["partitions"])
+
+    wait_until(merged, 60.0, "each partition merged into one object")
+    with urllib.request.urlopen(f"http://{metrics_addr}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    replaced = sum(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("skiff_merged_entries_total")
+    )
+    # Each partition had five data entries and five markers.
+    assert replaced >= 2 * 10, metrics
+    assert _read_all(bootstrap, topic_name, 2, "read_committed") == expected(True)
+    assert _read_all(bootstrap, topic_name, 2, "read_uncommitted") == expected(False)

@@ -30,7 +30,7 @@ use skiff_storage::{ObjectPath, SegmentStore};
 use crate::catalog::{ArchiveCatalog, NAMESPACE, metadata_version};
 use crate::compaction::CompactionConfig;
 use crate::error::ArchiveError;
-use crate::rows::PartitionRows;
+use crate::rows::{PartitionRows, ReadBounds};
 use crate::schema::{arrow_schema, partition_spec, table_schema};
 use crate::storage::StoreStorageFactory;
 
@@ -228,13 +228,26 @@ impl ArchivePass {
         partition: i32,
         from_offset: i64,
     ) -> Result<(), ArchiveError> {
+        self.start_partition_within(partition, from_offset, ReadBounds::default())
+            .await
+    }
+
+    /// Like [`ArchivePass::start_partition`], archiving only the committed records `bounds`
+    /// describes (what a READ_COMMITTED consumer reads).
+    pub async fn start_partition_within(
+        &mut self,
+        partition: i32,
+        from_offset: i64,
+        bounds: ReadBounds,
+    ) -> Result<(), ArchiveError> {
         self.finish_partition().await?;
         self.open = Some(OpenPartition {
-            rows: PartitionRows::new(
+            rows: PartitionRows::within(
                 &self.topic,
                 partition,
                 self.arrow_schema.clone(),
                 from_offset,
+                bounds,
             ),
             writer: FanoutWriter::new(DataFileWriterBuilder::new(self.files.clone())),
             first_next_offset: from_offset,

@@ -11,6 +11,7 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Fields, SchemaRef};
+use skiff_meta::state::{AbortedRanges, AbortedTxn};
 use skiff_records::{BatchView, RecordsError, TimestampType, batches};
 
 use crate::error::ArchiveError;
@@ -19,6 +20,25 @@ use crate::error::ArchiveError;
 /// produce (`max.message.bytes` × 32), so this only stops damaged data.
 const MAX_DECOMPRESSED_BATCH: usize = 256 << 20;
 const MS_PER_DAY: i64 = 86_400_000;
+
+/// What of a partition is committed, as a READ_COMMITTED consumer sees it: records before the
+/// last stable offset, without those of aborted transactions. The archive takes only these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadBounds {
+    /// The partition's last stable offset: nothing at or past it is archived (yet).
+    pub stable_offset: i64,
+    /// The aborted transactions overlapping what is read, in marker order.
+    pub aborted: Vec<AbortedTxn>,
+}
+
+impl Default for ReadBounds {
+    fn default() -> Self {
+        ReadBounds {
+            stable_offset: i64::MAX,
+            aborted: Vec::new(),
+        }
+    }
+}
 
 /// Rows of one Kafka partition waiting to be written, grouped by the UTC day of their
 /// timestamp (the table's second partition field).
@@ -31,6 +51,8 @@ pub struct PartitionRows {
     /// starts before the progress).
     next_offset: i64,
     buffered_bytes: usize,
+    stable_offset: i64,
+    aborted: AbortedRanges,
 }
 
 /// What [`PartitionRows::append_batches`] took in.
@@ -44,6 +66,17 @@ pub struct Appended {
 impl PartitionRows {
     /// Rows for `topic`-`partition`, starting at offset `from_offset`.
     pub fn new(topic: &str, partition: i32, schema: SchemaRef, from_offset: i64) -> Self {
+        Self::within(topic, partition, schema, from_offset, ReadBounds::default())
+    }
+
+    /// Rows for `topic`-`partition` from `from_offset`, only of committed records.
+    pub fn within(
+        topic: &str,
+        partition: i32,
+        schema: SchemaRef,
+        from_offset: i64,
+        bounds: ReadBounds,
+    ) -> Self {
         Self {
             topic: topic.to_string(),
             partition,
@@ -51,6 +84,8 @@ impl PartitionRows {
             days: BTreeMap::new(),
             next_offset: from_offset,
             buffered_bytes: 0,
+            stable_offset: bounds.stable_offset,
+            aborted: AbortedRanges::new(bounds.aborted),
         }
     }
 
@@ -70,8 +105,9 @@ impl PartitionRows {
 
     /// Appends every record of concatenated stored batches (offsets as assigned, as a stored
     /// chunk with offsets patched or a fetch response holds them) from the next expected
-    /// offset on. Control batches are never archived. A gap in offsets is not an error
-    /// (retention or compaction may have removed records); going backwards is.
+    /// offset on, up to the last stable offset. Control batches and batches of aborted
+    /// transactions are never archived. A gap in offsets is not an error (retention or
+    /// compaction may have removed records); going backwards is.
     pub fn append_batches(&mut self, bytes: &[u8]) -> Result<Appended, ArchiveError> {
         let mut appended = Appended::default();
         for batch in batches(bytes) {
@@ -79,7 +115,16 @@ impl PartitionRows {
             if batch.last_offset() < self.next_offset {
                 continue;
             }
-            if !batch.is_control() {
+            // The LSO is a batch's base offset (an open transaction's first) or the high
+            // watermark, so no batch straddles it.
+            if batch.base_offset() >= self.stable_offset {
+                break;
+            }
+            let aborted = batch.is_transactional()
+                && self
+                    .aborted
+                    .is_aborted(batch.producer_id(), batch.base_offset());
+            if !batch.is_control() && !aborted {
                 appended.rows += self.append_batch(&batch)?;
             }
             self.next_offset = batch.last_offset() + 1;

@@ -12,6 +12,7 @@ use skiff_storage::{ObjectPath, SegmentStore, StorageError};
 
 use crate::error::ArchiveError;
 use crate::pass::{ArchiveCommit, ArchivePass, PassConfig};
+use crate::rows::ReadBounds;
 
 /// Stored entries a pass reads ahead of the one it converts.
 const READS_IN_FLIGHT: usize = 4;
@@ -29,7 +30,17 @@ struct PlannedRead {
 pub struct TopicPlan {
     pub topic: Topic,
     pub progress: Option<ArchiveProgress>,
-    partitions: Vec<(i32, i64, Vec<PlannedRead>)>,
+    partitions: Vec<PartitionPlan>,
+}
+
+/// One partition's reads: from its next unarchived offset, the entries before its last stable
+/// offset, and which of their records are committed.
+#[derive(Debug, Clone)]
+struct PartitionPlan {
+    partition: i32,
+    from: i64,
+    reads: Vec<PlannedRead>,
+    bounds: ReadBounds,
 }
 
 impl TopicPlan {
@@ -42,15 +53,21 @@ impl TopicPlan {
     /// Like [`TopicPlan::from_state`], reading at most about `max_bytes` of stored batches
     /// (each partition an equal share, and at least one entry), so one pass over a large
     /// backlog stays bounded and the rest waits for the next pass.
+    ///
+    /// Only what a READ_COMMITTED consumer reads is archived: entries before the last stable
+    /// offset (an open transaction's data waits for a later pass), without the batches of
+    /// aborted transactions; markers (entries without an object) are never read.
     pub fn from_state_within(state: &ControllerState, topic: &str, max_bytes: u64) -> Option<Self> {
         let topic = state.topic_by_name(topic)?.clone();
         let progress = state.archive_progress(&topic.id).cloned();
-        let partitions = (0u32..)
+        let mut partitions = (0u32..)
             .zip(&topic.partitions)
             .map(|(partition, log)| {
                 let from = progress.as_ref().map_or(0, |p| p.next_offset(partition));
+                let stable_offset = state.last_stable_offset(topic.id, partition, log);
                 let reads = log
                     .entries_from(from)
+                    .take_while(|entry| entry.base_offset < stable_offset)
                     .filter_map(|entry| {
                         Some(PlannedRead {
                             entry: *entry,
@@ -59,13 +76,25 @@ impl TopicPlan {
                         })
                     })
                     .collect();
-                (partition as i32, from, reads)
+                let aborted = state
+                    .txns()
+                    .aborted_overlapping(topic.id, partition, from, stable_offset)
+                    .copied()
+                    .collect();
+                PartitionPlan {
+                    partition: partition as i32,
+                    from,
+                    reads,
+                    bounds: ReadBounds {
+                        stable_offset,
+                        aborted,
+                    },
+                }
             })
-            .collect::<Vec<(i32, i64, Vec<PlannedRead>)>>();
-        let busy = partitions.iter().filter(|(_, _, r)| !r.is_empty()).count();
+            .collect::<Vec<PartitionPlan>>();
+        let busy = partitions.iter().filter(|p| !p.reads.is_empty()).count();
         let share = max_bytes / (busy.max(1) as u64);
-        let mut partitions = partitions;
-        for (_, _, reads) in &mut partitions {
+        for PartitionPlan { reads, .. } in &mut partitions {
             let mut taken = 0u64;
             let keep = reads
                 .iter()
@@ -87,17 +116,14 @@ impl TopicPlan {
 
     /// Index entries to read.
     pub fn entries(&self) -> usize {
-        self.partitions
-            .iter()
-            .map(|(_, _, reads)| reads.len())
-            .sum()
+        self.partitions.iter().map(|p| p.reads.len()).sum()
     }
 
     /// Bytes of stored batches to read.
     pub fn bytes(&self) -> u64 {
         self.partitions
             .iter()
-            .flat_map(|(_, _, reads)| reads)
+            .flat_map(|p| &p.reads)
             .map(|read| u64::from(read.entry.len))
             .sum()
     }
@@ -116,8 +142,15 @@ impl TopicPlan {
             ..config.clone()
         };
         let mut pass = ArchivePass::begin(store, &self.topic.name, current, &config).await?;
-        for (partition, from, reads) in &self.partitions {
-            pass.start_partition(*partition, *from).await?;
+        for PartitionPlan {
+            partition,
+            from,
+            reads,
+            bounds,
+        } in &self.partitions
+        {
+            pass.start_partition_within(*partition, *from, bounds.clone())
+                .await?;
             // A few GETs in flight, appended in order: at most READS_IN_FLIGHT entries held.
             // Each read owns what it needs, so the pass's future is Send for any borrow.
             let mut runs = futures::stream::iter(reads.iter().cloned().map(|read| {

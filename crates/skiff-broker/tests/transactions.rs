@@ -21,6 +21,7 @@ use kafka_protocol::records::{
     Compression, NO_PARTITION_LEADER_EPOCH, Record, RecordBatchDecoder, RecordBatchEncoder,
     RecordEncodeOptions, TimestampType,
 };
+use skiff_meta::Propose;
 use support::*;
 
 const READ_UNCOMMITTED: i8 = 0;
@@ -511,4 +512,69 @@ async fn every_transactional_api_answers_at_every_advertised_version() {
             "EndTxn v{version}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_zombie_whose_producer_id_was_replaced_is_fenced() {
+    let broker = TestBroker::start().await;
+    let mut client = broker.client().await;
+    create_topic(&mut client, "z", 1, &[]).await;
+    let first = init(&mut client, 3, "app", 60_000).await;
+    let old = (first.producer_id.0, first.producer_epoch);
+    let added = add_partitions(&mut client, 3, "app", old, &[("z", &[0])]).await;
+    assert!(add_codes(&added).iter().all(|(_, _, c)| *c == 0));
+    let written = produce_txn(
+        &mut client,
+        Some("app"),
+        &[("z", 0, txn_batch("old", 1, old, 0))],
+    )
+    .await;
+    assert_eq!(written, vec![0]);
+    assert_eq!(end(&mut client, 3, "app", old, true).await, 0);
+
+    // The id goes idle past its expiration and is forgotten, so the next instance gets a new
+    // producer id (as an exhausted epoch does).
+    let expired = broker
+        .controller()
+        .propose(skiff_meta::ExpireTxns {
+            now_ms: i64::MAX / 2,
+            id_expiration_ms: 1,
+            max_aborts: 100,
+        })
+        .await
+        .expect("proposal applies");
+    assert_eq!(expired.forgotten, vec!["app".to_string()]);
+    // A zombie of a forgotten id is fenced, not told to retry (NOT_ENOUGH_REPLICAS) until
+    // its delivery timeout.
+    let zombie = produce_txn(
+        &mut client,
+        Some("app"),
+        &[("z", 0, txn_batch("zombie", 1, old, 1))],
+    )
+    .await;
+    assert_eq!(zombie, vec![code(ResponseError::InvalidProducerEpoch)]);
+
+    let second = init(&mut client, 3, "app", 60_000).await;
+    assert_eq!(second.error_code, 0);
+    assert_ne!(second.producer_id.0, old.0, "a new producer id");
+    let zombie = produce_txn(
+        &mut client,
+        Some("app"),
+        &[("z", 0, txn_batch("zombie", 1, old, 1))],
+    )
+    .await;
+    assert_eq!(zombie, vec![code(ResponseError::InvalidProducerEpoch)]);
+    // A producer id nobody has handed out yet is one set up through another broker a moment
+    // ago: still retriable.
+    let ahead = (second.producer_id.0 + 10, 0);
+    let early = produce_txn(
+        &mut client,
+        Some("app"),
+        &[("z", 0, txn_batch("early", 1, ahead, 0))],
+    )
+    .await;
+    assert_eq!(early, vec![code(ResponseError::NotEnoughReplicas)]);
+    let (high, lso, values) = read(&fetch_at(&mut client, "z", 0, READ_COMMITTED).await);
+    assert_eq!((high, lso), (2, 2));
+    assert_eq!(values, vec!["old-0".to_string()]);
 }

@@ -31,6 +31,12 @@
 //!   record before the checkpoint, and in the dirty part every earlier record of its key goes
 //!   in the same commit. Records without a key (written before the topic was compacted) are
 //!   dropped, as Kafka's cleaner drops them.
+//! - Transactions (Kafka's cleaner does the same): records of aborted transactions (the
+//!   partition's aborted list in the state) are dropped and never enter the key map, so an
+//!   aborted write never removes a committed one; control batches (markers, written from
+//!   their index entries) are kept as they are. The planner never lets a job reach an open
+//!   transaction. Unlike Kafka, old markers are not removed after `delete.retention.ms`: each
+//!   is one 78-byte batch per transaction and partition.
 //! - A record is only ever dropped for a later record of its key that stays in the log:
 //!   retention and DeleteRecords cut the log from its start, so they cannot take the later
 //!   record and leave the earlier, and a partition runs one job at a time.
@@ -43,6 +49,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use skiff_meta::state::AbortedRanges;
 use skiff_meta::{EntryRef, JobOutput, JobSpec, OutputEntry, StateHandle};
 use skiff_records::{DEFAULT_MAX_DECOMPRESSED_BYTES, RecordsError, Retained};
 use skiff_storage::{ChunkMeta, SegmentBuilder, segment_path};
@@ -73,11 +80,22 @@ pub(crate) async fn run(
     compaction: Compaction,
     now_ms: i64,
 ) -> Result<Finished, JobFailure> {
-    let (sources, dirty_from) = {
+    let (sources, dirty_from, aborted) = {
         let state = state.read();
+        let aborted: Vec<_> = state
+            .txns()
+            .aborted_overlapping(
+                spec.partition.topic_id,
+                spec.partition.partition,
+                spec.first_offset,
+                spec.last_offset.saturating_add(1),
+            )
+            .copied()
+            .collect();
         (
             merge::sources(&state, spec)?,
             state.cleaned_until(spec.partition),
+            aborted,
         )
     };
     // As the planner counts them: an entry reaching the checkpoint is dirty.
@@ -100,18 +118,27 @@ pub(crate) async fn run(
     let mut map_bytes = 0usize;
     let mut end = first_dirty;
     let dirty = sources.get(first_dirty..).unwrap_or_default();
+    let mut skip = AbortedRanges::new(aborted.clone());
     for window in windows(dirty, object_bytes) {
         let window = sources_in(dirty, &window);
         let runs = read_window(ctx, &window).await?;
         let stop = stop.clone();
         let added = tokio::task::spawn_blocking(move || {
-            add_keys(&mut map, &mut map_bytes, &runs, &window, &limits, &stop)
-                .map(|taken| (map, map_bytes, taken))
+            add_keys(
+                &mut map,
+                &mut map_bytes,
+                &mut skip,
+                &runs,
+                &window,
+                &limits,
+                &stop,
+            )
+            .map(|taken| (map, map_bytes, skip, taken))
         })
         .await
         .map_err(|e| JobFailure::Worker(e.to_string()))?;
         let taken;
-        (map, map_bytes, taken) = added?;
+        (map, map_bytes, skip, taken) = added?;
         end += taken;
         if map_bytes >= limits.map_bytes {
             break;
@@ -128,15 +155,18 @@ pub(crate) async fn run(
     let mut object = ObjectBuf::new(limits.max_entry_bytes);
     let mut outputs: Vec<JobOutput> = Vec::new();
     let mut source_bytes = 0u64;
+    let mut skip = AbortedRanges::new(aborted);
     for window in windows(covered, object_bytes) {
         let window = sources_in(covered, &window);
         let runs = read_window(ctx, &window).await?;
         source_bytes += runs.iter().map(|r| r.len() as u64).sum::<u64>();
         let (stop, map) = (stop.clone(), map.clone());
-        let rewritten =
-            tokio::task::spawn_blocking(move || rewrite(&runs, &window, &map, &limits, &stop))
-                .await
-                .map_err(|e| JobFailure::Worker(e.to_string()))??;
+        let rewritten;
+        (rewritten, skip) = tokio::task::spawn_blocking(move || {
+            rewrite(&runs, &window, &map, &mut skip, &limits, &stop).map(|r| (r, skip))
+        })
+        .await
+        .map_err(|e| JobFailure::Worker(e.to_string()))??;
         stats.add(&rewritten.stats);
         if !object.is_empty() && object.len() + rewritten.out.len() as u64 > object_bytes {
             outputs.push(object.upload(ctx, spec, now_ms).await?);
@@ -163,6 +193,7 @@ pub(crate) async fn run(
         kept = stats.kept,
         tombstones_removed = stats.tombstones_removed,
         keyless_removed = stats.keyless_removed,
+        aborted_removed = stats.aborted_removed,
         source_bytes,
         output_objects = outputs.len(),
         output_bytes = outputs.iter().map(|o| o.object_size).sum::<u64>(),
@@ -232,6 +263,7 @@ fn bad_source(sources: &[Source], i: usize) -> impl Fn(RecordsError) -> JobFailu
 fn add_keys(
     map: &mut KeyMap,
     map_bytes: &mut usize,
+    aborted: &mut AbortedRanges,
     runs: &[Bytes],
     sources: &[Source],
     limits: &Limits,
@@ -244,7 +276,7 @@ fn add_keys(
                 return Err(JobFailure::Cancelled);
             }
             let batch = batch.map_err(&bad)?;
-            if batch.is_control() {
+            if batch.is_control() || is_aborted(aborted, &batch) {
                 continue;
             }
             let base = batch.base_offset();
@@ -271,6 +303,11 @@ fn add_keys(
     Ok(runs.len())
 }
 
+/// A transactional batch of an aborted transaction (`aborted` must see batches in order).
+fn is_aborted(aborted: &mut AbortedRanges, batch: &skiff_records::BatchView<'_>) -> bool {
+    batch.is_transactional() && aborted.is_aborted(batch.producer_id(), batch.base_offset())
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Limits {
     map_bytes: usize,
@@ -286,6 +323,8 @@ pub struct CompactionStats {
     pub kept: u64,
     pub tombstones_removed: u64,
     pub keyless_removed: u64,
+    /// Records of aborted transactions dropped.
+    pub aborted_removed: u64,
 }
 
 impl CompactionStats {
@@ -294,6 +333,7 @@ impl CompactionStats {
         self.kept += other.kept;
         self.tombstones_removed += other.tombstones_removed;
         self.keyless_removed += other.keyless_removed;
+        self.aborted_removed += other.aborted_removed;
     }
 }
 
@@ -320,6 +360,7 @@ fn rewrite(
     runs: &[Bytes],
     sources: &[Source],
     latest: &KeyMap,
+    aborted: &mut AbortedRanges,
     limits: &Limits,
     stop: &CancellationToken,
 ) -> Result<Rewritten, JobFailure> {
@@ -335,8 +376,28 @@ fn rewrite(
             }
             let batch = batch.map_err(&bad)?;
             let base = batch.base_offset();
-            let tombstones_expired = batch.max_timestamp() < limits.tombstone_cutoff_ms;
+            if is_aborted(aborted, &batch) {
+                let records = u64::try_from(batch.record_count()).unwrap_or(0);
+                stats.records += records;
+                stats.aborted_removed += records;
+                continue;
+            }
             let start = out.len();
+            if batch.is_control() {
+                // A marker stays as it is (its key is no record key the map may hold).
+                out.extend_from_slice(batch.bytes());
+                batches.push(KeptBatch {
+                    base_offset: base,
+                    last_offset: batch.last_offset(),
+                    start,
+                    len: batch.len(),
+                    records: u32::try_from(batch.record_count()).unwrap_or(0),
+                    base_timestamp: batch.base_timestamp(),
+                    max_timestamp: batch.max_timestamp(),
+                });
+                continue;
+            }
+            let tombstones_expired = batch.max_timestamp() < limits.tombstone_cutoff_ms;
             let mut records = 0u64;
             let mut tombstones = 0u64;
             let mut keyless = 0u64;

@@ -1,10 +1,14 @@
 //! One partition's merge: a run of its small index entries (mostly slices of multi-partition
 //! flush segments) copied, batches as stored with their real offsets written in, into one chunk
 //! of a job's output object, so the partition needs fewer entries and fewer GETs per byte. No
-//! record is decoded or re-encoded: offsets sit outside the batch CRC. Merges run in bundles
-//! ([`crate::merge_bundle`]); compaction reads its sources with the same helpers.
+//! record is decoded or re-encoded: offsets sit outside the batch CRC. A transaction marker's
+//! entry has no object: its control batch, fully determined by the entry, is written in its
+//! place, so markers fold into merged objects and fetches return the same control batches.
+//! Merges run in bundles ([`crate::merge_bundle`]); compaction reads its sources with the same
+//! helpers.
 
 use bytes::{Bytes, BytesMut};
+use skiff_meta::index_entry::TxnMarker;
 use skiff_meta::{ControllerState, EntryRef, IndexEntry, JobSpec, OutputEntry};
 use skiff_storage::{ChunkMeta, ObjectPath, SegmentStore};
 
@@ -49,6 +53,13 @@ pub(crate) fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Sou
     entries
         .into_iter()
         .map(|entry| {
+            if entry.is_marker() {
+                return Ok(Source {
+                    entry,
+                    key: String::new(),
+                    real_offsets: true,
+                });
+            }
             let key =
                 state
                     .object_key(entry.object_id)
@@ -65,9 +76,27 @@ pub(crate) fn sources(state: &ControllerState, spec: &JobSpec) -> Result<Vec<Sou
         .collect()
 }
 
-/// One entry's batches with their real offsets, checked against the entry.
+/// A transaction marker's control batch, as the fetch path serves it.
+pub(crate) fn marker_batch(marker: TxnMarker) -> Bytes {
+    Bytes::copy_from_slice(&skiff_records::control_batch(
+        &skiff_records::ControlMarker {
+            offset: marker.offset,
+            producer_id: marker.producer_id,
+            producer_epoch: marker.producer_epoch,
+            commit: marker.commit,
+            timestamp: marker.timestamp,
+            coordinator_epoch: TxnMarker::COORDINATOR_EPOCH,
+        },
+    ))
+}
+
+/// One entry's batches with their real offsets, checked against the entry (a marker's
+/// control batch, without a read).
 pub(crate) async fn read(store: &SegmentStore, source: &Source) -> Result<Bytes, JobFailure> {
     let entry = &source.entry;
+    if let Some(marker) = entry.as_marker() {
+        return Ok(marker_batch(marker));
+    }
     let range = entry.position..entry.position + u64::from(entry.len);
     let raw = store
         .get_range(&ObjectPath::from(source.key.as_str()), range)

@@ -96,6 +96,13 @@ pub(crate) async fn run(
         .map(|(_, sources)| vec![None; sources.len()])
         .collect();
     let mut bad: Vec<Option<JobFailure>> = planned.iter().map(|_| None).collect();
+    for ((_, sources), runs) in planned.iter().zip(&mut runs) {
+        for (source, run) in sources.iter().zip(runs.iter_mut()) {
+            if let Some(marker) = source.entry.as_marker() {
+                *run = Some(merge::marker_batch(marker));
+            }
+        }
+    }
     for (span, bytes) in spans.iter().zip(&read) {
         for &(m, s, at) in &span.members {
             if bad[m].is_some() {
@@ -172,7 +179,12 @@ pub(crate) async fn run(
 fn spans(planned: &[(Job, Vec<Source>)]) -> Vec<Span> {
     let mut by_object: BTreeMap<&str, Vec<(u64, u64, usize, usize)>> = BTreeMap::new();
     for (m, (_, sources)) in planned.iter().enumerate() {
-        for (s, source) in sources.iter().enumerate() {
+        // A marker's bytes come from its entry, not from a GET.
+        for (s, source) in sources
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.entry.is_marker())
+        {
             let start = source.entry.position;
             let end = start + u64::from(source.entry.len);
             by_object

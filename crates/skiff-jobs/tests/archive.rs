@@ -103,6 +103,14 @@ async fn start_with(kind: &Store, configs: &[(&str, &str)]) -> Option<Setup> {
 
 /// A RecordBatch v2 of these values with base offset 0 (the index gives real offsets).
 fn batch(values: &[Vec<u8>], timestamp: i64) -> Bytes {
+    batch_of(values, timestamp, None)
+}
+
+/// A transactional producer's id, epoch and base sequence for a batch.
+type TxnBatchProducer = Option<(i64, i16, i32)>;
+
+/// Like [`batch`]; with a producer the batch is transactional.
+fn batch_of(values: &[Vec<u8>], timestamp: i64, txn: TxnBatchProducer) -> Bytes {
     let mut records = BytesMut::new();
     for (n, value) in values.iter().enumerate() {
         let mut record = BytesMut::new();
@@ -117,14 +125,18 @@ fn batch(values: &[Vec<u8>], timestamp: i64) -> Bytes {
         records.put_slice(&record);
     }
     let count = values.len() as i32;
+    let (attributes, (producer_id, epoch, sequence)) = match txn {
+        Some(producer) => (0x10, producer),
+        None => (0, (-1, -1, -1)),
+    };
     let mut body = BytesMut::new();
-    body.put_i16(0);
+    body.put_i16(attributes);
     body.put_i32(count - 1);
     body.put_i64(timestamp);
     body.put_i64(timestamp);
-    body.put_i64(-1);
-    body.put_i16(-1);
-    body.put_i32(-1);
+    body.put_i64(producer_id);
+    body.put_i16(epoch);
+    body.put_i32(sequence);
     body.put_i32(count);
     body.put_slice(&records);
     let mut out = BytesMut::new();
@@ -522,5 +534,169 @@ async fn a_killed_archive_job_is_redone_without_duplicate_rows() {
         expected(&setup)
     );
     runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
+}
+
+/// One flush of partition 0 only: these batches (values, transactional producer) in order.
+async fn flush_partition_0(setup: &mut Setup, round: i64, batches: &[(&[&str], TxnBatchProducer)]) {
+    let now = wall_ms();
+    let mut builder = SegmentBuilder::new(1, now);
+    let mut commits = Vec::new();
+    let mut bytes = Vec::new();
+    for (values, txn) in batches {
+        let values: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        let encoded = batch_of(&values, now, *txn);
+        let (producer_id, producer_epoch, base_sequence) = txn.unwrap_or((-1, -1, -1));
+        commits.push(BatchCommit {
+            len: encoded.len() as u32,
+            offset_count: values.len() as u32,
+            record_count: values.len() as u32,
+            max_timestamp: now,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+        });
+        bytes.push(encoded);
+    }
+    let records = commits.iter().map(|c| c.record_count).sum();
+    builder.push_chunk(
+        ChunkMeta {
+            topic_id: topic_id(),
+            partition: 0,
+            batch_count: bytes.len() as u32,
+            record_count: records,
+            min_timestamp: now,
+            max_timestamp: now,
+        },
+        bytes,
+    );
+    let segment = builder.finish();
+    let position = segment.chunks[0].position;
+    let path = skiff_storage::segment_path(1, now + 1_000 + round);
+    let size = segment.len;
+    setup.store.put_segment(&path, segment).await.expect("put");
+    let result = setup
+        .controller
+        .propose(SegmentCommit {
+            object_key: path.to_string(),
+            object_size: size,
+            broker_id: 1,
+            append_time_ms: now,
+            chunks: vec![ChunkCommit {
+                topic_id: topic_id(),
+                partition: 0,
+                position,
+                batches: commits,
+            }],
+        })
+        .await
+        .expect("commit");
+    let appended = matches!(
+        &result.chunks[..],
+        [ChunkOutcome::Committed { batches, .. }]
+            if batches.iter().all(|b| matches!(b, BatchOutcome::Appended { .. }))
+    );
+    assert!(appended, "segment not appended: {result:?}");
+}
+
+async fn txn_call<P>(setup: &Setup, proposal: P) -> P::Answer
+where
+    P: Proposal + Send + 'static,
+    P::Answer: Send,
+{
+    setup
+        .controller
+        .propose(proposal)
+        .await
+        .expect("proposal applies")
+}
+
+/// One archive pass over the topic as a job runs it, committed; the table's rows after it.
+async fn archive_once(setup: &Setup) -> BTreeMap<(i32, i64), Vec<u8>> {
+    let plan = skiff_archive::TopicPlan::from_state(&setup.controller.state().read(), TOPIC)
+        .expect("topic");
+    let commit = plan
+        .archive(&setup.store, &skiff_archive::PassConfig::default(), |_| {})
+        .await
+        .expect("pass")
+        .expect("records to archive");
+    let accepted = txn_call(setup, plan.commit_command(&commit)).await;
+    assert_eq!(accepted, Ok(()));
+    read_table(&setup.store, &commit.metadata_location).await
+}
+
+fn rows(expected: &[(i64, &str)]) -> BTreeMap<(i32, i64), Vec<u8>> {
+    expected
+        .iter()
+        .map(|(offset, value)| ((0, *offset), value.as_bytes().to_vec()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_holds_committed_records_only_and_waits_for_open_transactions() {
+    let mut setup = start(&Store::Memory).await.expect("memory store");
+    let app = |producer: (i64, i16)| TxnProducer {
+        transactional_id: "app".into(),
+        producer_id: producer.0,
+        epoch: producer.1,
+    };
+    let init = txn_call(
+        &setup,
+        InitTxnProducer {
+            transactional_id: "app".into(),
+            timeout_ms: 60_000,
+            current: None,
+            now_ms: wall_ms(),
+        },
+    )
+    .await
+    .expect("producer");
+    let pe = (init.id, init.epoch);
+    let add = AddPartitionsToTxn {
+        producer: app(pe),
+        partitions: vec![(topic_id(), 0)],
+        now_ms: wall_ms(),
+    };
+    txn_call(&setup, add.clone()).await.expect("added");
+    // 0-1 plain, 2-3 the transaction that aborts (marker at 4).
+    flush_partition_0(
+        &mut setup,
+        0,
+        &[
+            (&["a0", "a1"], None),
+            (&["x0", "x1"], Some((pe.0, pe.1, 0))),
+        ],
+    )
+    .await;
+    let end = |commit| EndTxn {
+        producer: app(pe),
+        commit,
+        now_ms: wall_ms(),
+    };
+    let ended = txn_call(&setup, end(false)).await.expect("aborted");
+    assert_eq!(ended.markers, vec![(topic_id(), 0, 4)]);
+    // 5 opens the next transaction, 6 is plain data after it: the LSO is 5.
+    txn_call(&setup, add.clone()).await.expect("added");
+    flush_partition_0(
+        &mut setup,
+        1,
+        &[(&["c0"], Some((pe.0, pe.1, 2))), (&["p0"], None)],
+    )
+    .await;
+    assert_eq!(
+        archive_once(&setup).await,
+        rows(&[(0, "a0"), (1, "a1")]),
+        "no aborted record, nothing past the LSO"
+    );
+    assert_eq!(progress(&setup).next_offset(0), 4);
+
+    let ended = txn_call(&setup, end(true)).await.expect("committed");
+    assert_eq!(ended.markers, vec![(topic_id(), 0, 7)]);
+    flush_partition_0(&mut setup, 2, &[(&["p1"], None)]).await;
+    assert_eq!(
+        archive_once(&setup).await,
+        rows(&[(0, "a0"), (1, "a1"), (5, "c0"), (6, "p0"), (8, "p1")]),
+        "the committed transaction and what followed it, no marker"
+    );
     setup.controller.shutdown().await.expect("shutdown");
 }

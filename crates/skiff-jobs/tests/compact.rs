@@ -114,7 +114,13 @@ type Write = (String, Option<String>);
 
 /// A RecordBatch v2 of `records` stamped `timestamp`, base offset 0 (the index gives real
 /// offsets), its records compressed with `codec`.
-fn batch(records: &[Write], timestamp: i64, codec: Compression) -> Bytes {
+/// With a producer (id, epoch, base sequence) the batch is transactional.
+fn batch_of(
+    records: &[Write],
+    timestamp: i64,
+    codec: Compression,
+    txn: Option<(i64, i16, i32)>,
+) -> Bytes {
     let mut plain = BytesMut::new();
     for (n, (key, value)) in records.iter().enumerate() {
         let mut record = BytesMut::new();
@@ -137,14 +143,18 @@ fn batch(records: &[Write], timestamp: i64, codec: Compression) -> Bytes {
     let mut section = Vec::new();
     skiff_records::compress(codec, &plain, &mut section).expect("compress");
     let count = records.len() as i32;
+    let (transactional, (producer_id, epoch, sequence)) = match txn {
+        Some(producer) => (0x10, producer),
+        None => (0, (-1, -1, -1)),
+    };
     let mut body = BytesMut::new();
-    body.put_i16(i16::from(codec.id()));
+    body.put_i16(i16::from(codec.id()) | transactional);
     body.put_i32(count - 1);
     body.put_i64(timestamp);
     body.put_i64(timestamp);
-    body.put_i64(-1);
-    body.put_i16(-1);
-    body.put_i32(-1);
+    body.put_i64(producer_id);
+    body.put_i16(epoch);
+    body.put_i32(sequence);
     body.put_i32(count);
     body.put_slice(&section);
     let mut out = BytesMut::new();
@@ -160,10 +170,19 @@ fn batch(records: &[Write], timestamp: i64, codec: Compression) -> Bytes {
 /// One broker flush of `batches` (each a list of writes) for the partition, its records
 /// stamped with the wall clock; returns the offset of every write, in order.
 async fn flush(setup: &Setup, batches: &[(Vec<Write>, Compression)]) -> Vec<i64> {
+    flush_as(setup, batches, None).await
+}
+
+/// [`flush`] of one transactional producer's batches (id, epoch, first base sequence).
+async fn flush_as(
+    setup: &Setup,
+    batches: &[(Vec<Write>, Compression)],
+    txn: Option<(i64, i16, i32)>,
+) -> Vec<i64> {
     let now = wall_ms();
     let encoded: Vec<Bytes> = batches
         .iter()
-        .map(|(writes, codec)| batch(writes, now, *codec))
+        .map(|(writes, codec)| batch_of(writes, now, *codec, txn))
         .collect();
     let records: u32 = batches.iter().map(|(w, _)| w.len() as u32).sum();
     let mut builder = SegmentBuilder::new(1, now);
@@ -191,9 +210,9 @@ async fn flush(setup: &Setup, batches: &[(Vec<Write>, Compression)]) -> Vec<i64>
                 offset_count: writes.len() as u32,
                 record_count: writes.len() as u32,
                 max_timestamp: now,
-                producer_id: -1,
-                producer_epoch: -1,
-                base_sequence: -1,
+                producer_id: txn.map_or(-1, |t| t.0),
+                producer_epoch: txn.map_or(-1, |t| t.1),
+                base_sequence: txn.map_or(-1, |t| t.2),
             })
             .collect(),
     };
@@ -225,8 +244,13 @@ fn high_watermark(setup: &Setup) -> i64 {
 }
 
 /// Every stored record as a consumer reading from the start would see it: (offset, key,
-/// value), read entry by entry as the fetch path does.
+/// value), read entry by entry as the fetch path does; control batches (markers) skipped.
 async fn read_all(setup: &Setup) -> Vec<(i64, String, Option<String>)> {
+    read_stored(setup).await.0
+}
+
+/// [`read_all`], and the offsets of the control batches.
+async fn read_stored(setup: &Setup) -> (Vec<(i64, String, Option<String>)>, Vec<i64>) {
     let planned: Vec<(String, IndexEntry, bool)> = {
         let state = setup.controller.state();
         let state = state.read();
@@ -242,6 +266,7 @@ async fn read_all(setup: &Setup) -> Vec<(i64, String, Option<String>)> {
             .collect()
     };
     let mut out = Vec::new();
+    let mut control = Vec::new();
     for (key, entry, real_offsets) in planned {
         let raw = setup
             .store
@@ -263,6 +288,10 @@ async fn read_all(setup: &Setup) -> Vec<(i64, String, Option<String>)> {
             let batch = batch.expect("a batch");
             batch.verify_crc().expect("a valid CRC");
             let base = batch.base_offset();
+            if batch.is_control() {
+                control.push(base);
+                continue;
+            }
             let mut walk = batch.walk_records(1 << 24).expect("records");
             while let Some(record) = walk.next_record() {
                 let record = record.expect("a record");
@@ -275,7 +304,7 @@ async fn read_all(setup: &Setup) -> Vec<(i64, String, Option<String>)> {
             }
         }
     }
-    out
+    (out, control)
 }
 
 fn key(n: u32) -> String {
@@ -585,4 +614,101 @@ async fn compaction_on_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_on_s3() {
     compacts_to_the_latest_record_per_key(Store::S3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aborted_records_are_compacted_away_and_markers_kept() {
+    let setup = start(&Store::Memory).await.expect("memory store");
+    let value = |v: &str| Some(v.to_string());
+    let init = setup
+        .controller
+        .propose(InitTxnProducer {
+            transactional_id: "app".into(),
+            timeout_ms: 60_000,
+            current: None,
+            now_ms: wall_ms(),
+        })
+        .await
+        .expect("proposal")
+        .expect("producer");
+    let producer = TxnProducer {
+        transactional_id: "app".into(),
+        producer_id: init.id,
+        epoch: init.epoch,
+    };
+    let txn = |sequence| Some((init.id, init.epoch, sequence));
+    let one = |k: u32, v: &str| vec![(vec![(key(k), value(v))], Compression::None)];
+    assert_eq!(flush(&setup, &one(0, "committed")).await, vec![0]);
+    for (sequence, commit, written, marker) in [(0, false, 1, 2), (1, true, 3, 4)] {
+        setup
+            .controller
+            .propose(AddPartitionsToTxn {
+                producer: producer.clone(),
+                partitions: vec![(topic_id(), 0)],
+                now_ms: wall_ms(),
+            })
+            .await
+            .expect("proposal")
+            .expect("added");
+        // The aborted transaction overwrites key 0; the committed one writes key 1.
+        let k = u32::from(commit);
+        let offsets = flush_as(&setup, &one(k, &format!("txn {commit}")), txn(sequence)).await;
+        assert_eq!(offsets, vec![written]);
+        let ended = setup
+            .controller
+            .propose(EndTxn {
+                producer: producer.clone(),
+                commit,
+                now_ms: wall_ms(),
+            })
+            .await
+            .expect("proposal")
+            .expect("ended");
+        assert_eq!(ended.markers, vec![(topic_id(), 0, marker)]);
+    }
+    assert_eq!(flush(&setup, &one(2, "plain")).await, vec![5]);
+    let hw = high_watermark(&setup);
+    assert_eq!(hw, 6);
+
+    let runner = JobRunner::spawn(
+        setup.controller.clone(),
+        setup.store.clone(),
+        JobRunnerConfig::new(1),
+        manual(&setup.clock),
+    );
+    setup.clock.set(wall_ms() + MIN_LAG_MS + 1);
+    wait_until(&setup.controller, "the partition compacted", |s| {
+        s.cleaned_until(at()) == hw && s.job_count() == 0
+    })
+    .await;
+    let markers_left = {
+        let state = setup.controller.state();
+        let state = state.read();
+        let log = state.partition_log(at()).expect("partition");
+        log.entries().filter(|e| e.is_marker()).count()
+    };
+    assert_eq!(markers_left, 0, "the markers were written into the object");
+    let (records, control) = read_stored(&setup).await;
+    assert_eq!(
+        records,
+        vec![
+            (0, key(0), value("committed")),
+            (3, key(1), value("txn true")),
+            (5, key(2), value("plain")),
+        ],
+        "the aborted write neither stays nor removes the committed one"
+    );
+    assert_eq!(control, vec![2, 4], "both markers kept at their offsets");
+    // The aborted transaction is still listed for readers, its marker still in the log.
+    let aborted: Vec<(i64, i64)> = setup
+        .controller
+        .state()
+        .read()
+        .txns()
+        .aborted_overlapping(topic_id(), 0, 0, hw)
+        .map(|a| (a.first_offset, a.last_offset))
+        .collect();
+    assert_eq!(aborted, vec![(1, 2)]);
+    runner.shutdown().await;
+    setup.controller.shutdown().await.expect("shutdown");
 }

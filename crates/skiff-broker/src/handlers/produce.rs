@@ -343,9 +343,22 @@ fn check_transactional(
                     return Err(not_known_yet(transactional_id));
                 }
             }
-            // Epochs and ids only move forward: a producer this replica does not know yet,
-            // or knows under an older id, was set up through another broker moments ago. The
-            // client retries, as it does when Kafka cannot verify a transaction (KIP-890).
+            // A producer id this replica handed out that is not the id's current one was
+            // replaced (an exhausted epoch moves to a new id; an expired id starts over): the
+            // zombie is fenced, with the code Kafka's produce path gives a fenced producer
+            // (KIP-588 keeps PRODUCER_FENCED off Produce).
+            _ if state.producer_id_allocated(batch.producer_id) => {
+                return Err((
+                    ResponseError::InvalidProducerEpoch,
+                    format!(
+                        "producer id {} no longer belongs to transaction {transactional_id:?}",
+                        batch.producer_id
+                    ),
+                ));
+            }
+            // Ids only move forward: a producer id this replica has not handed out yet was
+            // set up through another broker moments ago. The client retries, as it does when
+            // Kafka cannot verify a transaction (KIP-890).
             _ => return Err(not_known_yet(transactional_id)),
         }
     }
@@ -613,5 +626,77 @@ fn committed_base_offset(
             ResponseError::UnknownServerError.code(),
             "commit result misses a chunk".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use skiff_meta::{Command, CommandResponse, InitTxnProducer};
+    use skiff_records::{BatchSummary, Compression};
+
+    use super::*;
+
+    fn init(state: &mut ControllerState) -> (i64, i16) {
+        let command = Command::InitTxnProducer(InitTxnProducer {
+            transactional_id: "app".into(),
+            timeout_ms: 60_000,
+            current: None,
+            now_ms: 1,
+        });
+        match state.apply(&command) {
+            CommandResponse::TxnProducerId(Ok(p)) => (p.id, p.epoch),
+            other => panic!("InitTxnProducer answered {other:?}"),
+        }
+    }
+
+    fn batch((producer_id, producer_epoch): (i64, i16)) -> BatchSummary {
+        BatchSummary {
+            position: 0,
+            len: 100,
+            offset_count: 1,
+            record_count: 1,
+            base_timestamp: 1,
+            max_timestamp: 1,
+            producer_id,
+            producer_epoch,
+            base_sequence: 0,
+            transactional: true,
+            compression: Compression::None,
+        }
+    }
+
+    fn code(state: &ControllerState, producer: (i64, i16)) -> Option<ResponseError> {
+        check_transactional(state, Some("app"), &[batch(producer)])
+            .err()
+            .map(|(code, _)| code)
+    }
+
+    #[test]
+    fn a_zombie_whose_producer_id_was_replaced_is_fenced_not_told_to_retry() {
+        let mut state = ControllerState::default();
+        let first = init(&mut state);
+        let mut current = first;
+        while current.1 < i16::MAX - 1 {
+            current = init(&mut state);
+        }
+        assert_eq!(code(&state, current), None);
+        // The exhausted epoch moves the transactional id to a new producer id.
+        let next = init(&mut state);
+        assert_ne!(next.0, first.0);
+        assert_eq!(code(&state, next), None);
+        assert_eq!(
+            code(&state, current),
+            Some(ResponseError::InvalidProducerEpoch)
+        );
+        assert_eq!(
+            code(&state, first),
+            Some(ResponseError::InvalidProducerEpoch)
+        );
+        // An id this replica has not handed out yet is a producer set up elsewhere a moment
+        // ago: retriable.
+        assert_eq!(
+            code(&state, (next.0 + 1, 0)),
+            Some(ResponseError::NotEnoughReplicas)
+        );
     }
 }

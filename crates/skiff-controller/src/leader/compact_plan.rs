@@ -76,6 +76,9 @@ pub(crate) fn compaction_for(
     let settled_before = now_ms.saturating_sub(config.min_compaction_lag_ms().max(0));
     // Records the archive has not taken yet are never compacted away (PlanJobs refuses it).
     let archive_hold = state.archive_hold(at).unwrap_or(i64::MAX);
+    // Nor an open transaction's, which may still abort (Kafka stops at the first unstable
+    // offset); PlanJobs refuses it too.
+    let stable = state.last_stable_offset(topic.id, partition, log);
     // Every entry before the checkpoint is clean: a compaction's output ends before it.
     let dirty = log.entries_from(dirty_from);
     let clean_entries = log.entries().len() - dirty.len();
@@ -84,10 +87,8 @@ pub(crate) fn compaction_for(
     for entry in dirty {
         let len = u64::from(entry.len);
         clean_bytes = clean_bytes.saturating_sub(len);
-        // Compaction stops at a transaction marker for now: it would have to keep the marker
-        // (and drop aborted records), which the compaction job does not do yet.
         if run.stopped
-            || entry.is_marker()
+            || entry.last_offset >= stable
             || entry.max_timestamp > settled_before
             || entry.last_offset >= archive_hold
         {

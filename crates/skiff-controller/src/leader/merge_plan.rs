@@ -139,8 +139,8 @@ pub(crate) fn merge_from(
     };
     let cap = cap_for(policy, retention_bytes);
     let max_spread = (retention_ms >= 0).then(|| (retention_ms / RETENTION_SPREAD_DIVISOR).max(0));
-    let start = log
-        .retention_cut(now_ms, retention_ms, retention_bytes)
+    let start = state
+        .retention_cut(at, log, now_ms, retention_ms, retention_bytes)
         .unwrap_or(i64::MIN)
         .max(from_offset);
     let limits = RunLimits {
@@ -151,7 +151,8 @@ pub(crate) fn merge_from(
         quiet_after_ms: now_ms.saturating_sub(policy.min_age_ms.saturating_mul(2)),
     };
     let (scan_from, origin) = settled.scan_from(at, start, limits.settled_len);
-    let (run, settled_until) = first_run(state, log, scan_from, &limits);
+    let stable = state.last_stable_offset(topic.id, partition, log);
+    let (run, settled_until) = first_run(state, log, scan_from, stable, &limits);
     settled.note(
         at,
         SettledPrefix {
@@ -294,42 +295,45 @@ fn worth_merging(members: &[Member], limits: &RunLimits, ended: bool) -> Option<
     (whole.entries >= MAX_SMALL_ENTRIES).then_some(whole)
 }
 
-/// The first run worth merging from `start` on, and the end of the settled entries right
-/// from `start` (`None` when the first entry is not settled).
+/// The first run worth merging from `start` on, before the last stable offset `stable`, and
+/// the end of the settled entries right from `start` (`None` when the first entry is not
+/// settled).
 fn first_run(
     state: &ControllerState,
     log: &PartitionLog,
     start: i64,
+    stable: i64,
     limits: &RunLimits,
 ) -> (Option<Run>, Option<i64>) {
     let mut members: Vec<Member> = Vec::new();
     let mut settled_until: Option<i64> = None;
     let mut in_prefix = true;
     for entry in log.entries_from(start) {
-        if entry.is_marker() {
-            // A transaction marker has no object: it ends a run, and merges go on after it.
-            // (Merging across it would mean writing its control batch into the new object.)
-            if in_prefix {
-                settled_until = Some(entry.last_offset.saturating_add(1));
-            }
-            if let Some(r) = worth_merging(&members, limits, true) {
-                return (Some(r), settled_until);
-            }
-            members.clear();
-            continue;
-        }
-        let Some(object) = state.object(entry.object_id) else {
+        // Never into an open transaction: PlanJobs refuses it (Kafka's cleaner stops at the
+        // first unstable offset too).
+        if entry.last_offset >= stable {
             break;
+        }
+        // A transaction marker has no object: it joins a run as a fresh entry of its 78
+        // bytes, committed at its own time, and the merge writes its control batch.
+        let (rewritten, created_ms, object_size) = match entry.as_marker() {
+            Some(marker) => (false, marker.timestamp, u64::from(entry.len)),
+            None => {
+                let Some(object) = state.object(entry.object_id) else {
+                    break;
+                };
+                let rewritten = state.object_has_real_offsets(entry.object_id);
+                (rewritten, object.created_ms, object.size)
+            }
         };
-        let rewritten = state.object_has_real_offsets(entry.object_id);
         // The minimum age keeps merges off the head of the log, which tailing readers have
         // cached; an entry a job already rewrote holds data at least that old, whenever the
         // job committed, so it may join the next run at once.
-        if !rewritten && object.created_ms > limits.young_after_ms {
+        if !rewritten && created_ms > limits.young_after_ms {
             break;
         }
         let len = u64::from(entry.len);
-        if rewritten && object.size >= limits.settled_len {
+        if rewritten && object_size >= limits.settled_len {
             if in_prefix {
                 settled_until = Some(entry.last_offset.saturating_add(1));
             }
@@ -358,7 +362,7 @@ fn first_run(
             len,
             rewritten,
             max_timestamp: entry.max_timestamp,
-            committed_ms: object.created_ms,
+            committed_ms: created_ms,
         });
     }
     (worth_merging(&members, limits, false), settled_until)
@@ -589,8 +593,60 @@ mod tests {
         assert_eq!(ended.expect("ended").markers.len(), 1);
     }
 
+    /// Opens a transaction of "open" on partition 0 whose first batch (10 offsets) is
+    /// committed at `now_ms`.
+    fn open_transaction(state: &mut ControllerState, now_ms: i64) {
+        let pe = apply(
+            state,
+            InitTxnProducer {
+                transactional_id: "open".into(),
+                timeout_ms: 60_000,
+                current: None,
+                now_ms,
+            },
+        )
+        .expect("producer");
+        let producer = TxnProducer {
+            transactional_id: "open".into(),
+            producer_id: pe.id,
+            epoch: pe.epoch,
+        };
+        apply(
+            state,
+            AddPartitionsToTxn {
+                producer,
+                partitions: vec![(topic_id(), 0)],
+                now_ms,
+            },
+        )
+        .expect("added");
+        apply(
+            state,
+            SegmentCommit {
+                object_key: format!("segments/txn-{now_ms}"),
+                object_size: 1 << 30,
+                broker_id: 1,
+                append_time_ms: now_ms,
+                chunks: vec![ChunkCommit {
+                    topic_id: topic_id(),
+                    partition: 0,
+                    position: 0,
+                    batches: vec![BatchCommit {
+                        len: 100,
+                        offset_count: 10,
+                        record_count: 10,
+                        max_timestamp: now_ms,
+                        producer_id: pe.id,
+                        producer_epoch: pe.epoch,
+                        base_sequence: 0,
+                    }],
+                }],
+            },
+        );
+    }
+
     #[test]
-    fn a_transaction_marker_ends_a_run_and_merges_go_on_after_it() {
+    fn a_transaction_marker_joins_a_run_and_an_open_transaction_ends_it() {
         let mut state = state(1, &[], &[1]);
         for i in 0..3 {
             flush(&mut state, T0 + i * 1000, &[0], 100);
@@ -599,19 +655,21 @@ mod tests {
         for i in 4..7 {
             flush(&mut state, T0 + i * 1000, &[0], 100);
         }
-        // The partition is quiet: the run before the marker, never across it.
+        open_transaction(&mut state, T0 + 7000);
+        for i in 8..10 {
+            flush(&mut state, T0 + i * 1000, &[0], 100);
+        }
+        // The partition is quiet: one run across the marker (offset 30), up to the open
+        // transaction's first offset (61), never past it.
         let now = T0 + HOUR;
-        let first = merge(&state, 0, now).expect("the run before the marker");
+        let first = merge(&state, 0, now).expect("the run up to the open transaction");
         assert_eq!(
             (first.first_offset, first.last_offset, first.source_entries),
-            (0, 29, 3)
+            (0, 60, 7)
         );
+        assert_eq!(first.source_bytes, 6 * 100 + 78);
         commit_merge(&mut state, first, now);
-        let next = merge(&state, 0, now).expect("the run after the marker");
-        assert_eq!(
-            (next.first_offset, next.last_offset, next.source_entries),
-            (31, 60, 3)
-        );
+        assert_eq!(merge(&state, 0, now), None, "the rest is behind the LSO");
     }
 
     #[test]

@@ -97,12 +97,10 @@ fn due_in_topic(state: &ControllerState, id: TopicId, now_ms: i64, due: &mut Vec
             topic_id: id,
             partition,
         };
-        // An archiving topic keeps what the archive has not taken (the apply caps it too).
-        let hold = state.archive_hold(at);
-        if log
-            .retention_cut(now_ms, retention_ms, retention_bytes)
-            .map(|cut| hold.map_or(cut, |hold| cut.min(hold)))
-            .is_some_and(|cut| cut > log.log_start_offset())
+        // Open transactions and an archiving topic's unarchived data hold it back, as in apply.
+        if state
+            .retention_cut(at, log, now_ms, retention_ms, retention_bytes)
+            .is_some()
         {
             due.push(at);
         }

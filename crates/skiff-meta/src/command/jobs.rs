@@ -242,9 +242,14 @@ pub enum JobError {
     /// A compaction would remove records of an archiving topic not archived yet.
     #[error("the job's records are not archived yet")]
     NotArchivedYet,
-    /// Merges and compactions copy stored bytes; a transaction marker has none yet.
+    /// No longer answered: jobs write a marker's control batch into their output. Kept so
+    /// answers from older controllers still decode.
     #[error("the job's entries span a transaction marker")]
     SpansTransactionMarker,
+    /// Merges and compactions stop before the last stable offset (Kafka's cleaner stops at
+    /// the first unstable offset): an open transaction's records may still be aborted.
+    #[error("the job's entries reach an open transaction")]
+    ReachesOpenTransaction,
 }
 
 /// What is wrong with a job's output entries.

@@ -126,16 +126,15 @@ impl ControllerState {
         let entries = log
             .entry_index(spec.first_offset)
             .and_then(|at| log.entries_at(at, count));
-        let mut last = None;
-        for entry in entries.into_iter().flatten() {
-            if entry.is_marker() {
-                // Jobs copy objects' bytes; a marker has none (see index_entry.rs).
-                return Err(JobError::SpansTransactionMarker);
-            }
-            last = Some(entry.last_offset);
-        }
+        // A marker entry has no object; jobs write its control batch (see index_entry.rs).
+        let last = entries.into_iter().flatten().last().map(|e| e.last_offset);
         if count == 0 || last != Some(spec.last_offset) {
             return Err(JobError::NoSuchEntries);
+        }
+        let stable =
+            self.last_stable_offset(spec.partition.topic_id, spec.partition.partition, log);
+        if spec.last_offset >= stable {
+            return Err(JobError::ReachesOpenTransaction);
         }
         let removes_records = spec.kind.compacts();
         if removes_records

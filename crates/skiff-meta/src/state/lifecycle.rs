@@ -97,18 +97,34 @@ impl ControllerState {
                 let log = self
                     .partition_log(*at)
                     .ok_or(LogError::UnknownTopicOrPartition)?;
-                let hold = self.archive_hold(*at);
                 let cut = deletes
-                    .then(|| log.retention_cut(now_ms, retention_ms, retention_bytes))
-                    .flatten()
-                    .map(|cut| hold.map_or(cut, |hold| cut.min(hold)))
-                    .filter(|cut| *cut > log.log_start_offset());
+                    .then(|| self.retention_cut(*at, log, now_ms, retention_ms, retention_bytes))
+                    .flatten();
                 match cut {
                     Some(offset) => self.truncate(*at, offset, now_ms),
                     None => Ok(unchanged(log)),
                 }
             })
             .collect()
+    }
+
+    /// Where retention moves a partition's log start at `now_ms` (`None`: nowhere): the
+    /// entries the limits no longer keep, never one reaching the last stable offset, never
+    /// past what an archiving topic has not archived. The leader's check and the apply both
+    /// decide with this, so they agree.
+    pub fn retention_cut(
+        &self,
+        at: PartitionRef,
+        log: &PartitionLog,
+        now_ms: i64,
+        retention_ms: i64,
+        retention_bytes: i64,
+    ) -> Option<i64> {
+        let stable = self.last_stable_offset(at.topic_id, at.partition, log);
+        let hold = self.archive_hold(at);
+        log.retention_cut(now_ms, retention_ms, retention_bytes, stable)
+            .map(|cut| hold.map_or(cut, |hold| cut.min(hold)))
+            .filter(|cut| *cut > log.log_start_offset())
     }
 
     pub(super) fn delete_records(

@@ -44,7 +44,7 @@ pub use producer::{
     PRODUCER_SWEEP_INTERVAL_MS, ProducerPartitionState,
 };
 pub use topic::{MAX_PARTITIONS, MAX_TOPIC_NAME_LEN, Topic, validate_topic_name};
-pub use txn::{AbortedTxn, Transaction, TxnRegistry};
+pub use txn::{AbortedRanges, AbortedTxn, Transaction, TxnRegistry};
 pub use users::UserRegistry;
 
 use crate::broker_config::{BrokerConfigs, BrokerDefaults};
@@ -323,6 +323,12 @@ impl ControllerState {
     /// The current epoch of a registered producer id.
     pub fn producer_epoch(&self, producer_id: i64) -> Option<i16> {
         self.producers.epoch(producer_id)
+    }
+
+    /// Whether this state has handed out `producer_id` (idempotent or transactional). A
+    /// producer id it has not is one allocated by a later command this replica has not seen.
+    pub fn producer_id_allocated(&self, producer_id: i64) -> bool {
+        self.producers.allocated(producer_id)
     }
 
     /// Number of registered producer ids.

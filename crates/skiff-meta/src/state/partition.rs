@@ -124,11 +124,16 @@ impl PartitionLog {
     /// timestamp is older than `now_ms - retention_ms`, or that the partition can lose and
     /// still hold at least `retention_bytes` (Kafka's rules, applied per index entry instead of
     /// per segment). `None` when nothing is due. Visits only the entries it would drop.
+    ///
+    /// Entries reaching `stable_offset` (the last stable offset) stay whatever their age or
+    /// size: an open transaction's first batch, and everything after it, outlives retention
+    /// until the transaction ends, so its LSO never falls below the log start.
     pub fn retention_cut(
         &self,
         now_ms: i64,
         retention_ms: i64,
         retention_bytes: i64,
+        stable_offset: i64,
     ) -> Option<i64> {
         let time_cutoff = (retention_ms >= 0).then(|| now_ms.saturating_sub(retention_ms));
         let size_limit = u64::try_from(retention_bytes).ok();
@@ -138,7 +143,7 @@ impl PartitionLog {
             let expired = time_cutoff.is_some_and(|cutoff| entry.max_timestamp < cutoff);
             let oversize = size_limit
                 .is_some_and(|limit| remaining.saturating_sub(u64::from(entry.len)) >= limit);
-            if !(expired || oversize) {
+            if !(expired || oversize) || entry.last_offset >= stable_offset {
                 break;
             }
             remaining = remaining.saturating_sub(u64::from(entry.len));

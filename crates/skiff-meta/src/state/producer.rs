@@ -321,6 +321,11 @@ impl ProducerRegistry {
         self.producers.get(&id).map(|p| p.epoch)
     }
 
+    /// Whether `id` was handed out already (ids are never reused).
+    pub fn allocated(&self, id: i64) -> bool {
+        (FIRST_PRODUCER_ID..self.next_id).contains(&id)
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }

@@ -79,6 +79,42 @@ pub struct AbortedTxn {
     pub last_offset: i64,
 }
 
+/// Which producers' batches are aborted at the offset being read, as Kafka's consumer decides
+/// (its `abortedProducerIds`): an aborted transaction applies from its first offset until
+/// its ABORT marker. Fed batches in offset order, it visits each transaction twice. The
+/// archive and key compaction use it to leave aborted records out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AbortedRanges {
+    /// Not reached yet, by first offset.
+    pending: VecDeque<AbortedTxn>,
+    /// Reached, marker not passed.
+    active: Vec<AbortedTxn>,
+}
+
+impl AbortedRanges {
+    pub fn new(mut aborted: Vec<AbortedTxn>) -> Self {
+        aborted.sort_by_key(|a| a.first_offset);
+        AbortedRanges {
+            pending: aborted.into(),
+            active: Vec::new(),
+        }
+    }
+
+    /// Whether a transactional batch of `producer_id` starting at `base_offset` belongs to
+    /// an aborted transaction. Calls must come in offset order.
+    pub fn is_aborted(&mut self, producer_id: i64, base_offset: i64) -> bool {
+        while self
+            .pending
+            .front()
+            .is_some_and(|a| a.first_offset <= base_offset)
+        {
+            self.active.extend(self.pending.pop_front());
+        }
+        self.active.retain(|a| a.last_offset > base_offset);
+        self.active.iter().any(|a| a.producer_id == producer_id)
+    }
+}
+
 /// One partition's transactional bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionTxns {

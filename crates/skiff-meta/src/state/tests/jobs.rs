@@ -636,7 +636,7 @@ fn a_bundled_merge_that_lost_its_race_leaves_its_partition_and_the_others_apply(
 }
 
 #[test]
-fn jobs_may_not_span_a_transaction_marker() {
+fn jobs_may_span_a_marker_but_never_reach_an_open_transaction() {
     let (mut state, t) = partition_with_entries(2);
     let pe = run(
         &mut state,
@@ -665,16 +665,31 @@ fn jobs_may_not_span_a_transaction_marker() {
     let ended = run(
         &mut state,
         EndTxn {
-            producer,
+            producer: producer.clone(),
             commit: true,
             now_ms: T0,
         },
     );
     assert_eq!(ended.map(|e| e.markers), Ok(vec![(t, 0, 6)]));
     commit_batches(&mut state, t, 0, vec![plain(100, 3)]);
-    assert_eq!(
-        plan(&mut state, spec(t, JobKind::Merge, 0, 9, 4)),
-        Err(JobError::SpansTransactionMarker)
-    );
-    assert!(plan(&mut state, spec(t, JobKind::Merge, 0, 5, 2)).is_ok());
+    // The next transaction stays open from offset 10 on.
+    run(
+        &mut state,
+        AddPartitionsToTxn {
+            producer,
+            partitions: vec![(t, 0)],
+            now_ms: T0,
+        },
+    )
+    .expect("added");
+    commit_batches(&mut state, t, 0, vec![idem(pe.id, pe.epoch, 0, 2)]);
+    commit_batches(&mut state, t, 0, vec![plain(100, 3)]);
+    for (first, last, entries) in [(0, 14, 6), (7, 11, 2), (10, 11, 1)] {
+        assert_eq!(
+            plan(&mut state, spec(t, JobKind::Merge, first, last, entries)),
+            Err(JobError::ReachesOpenTransaction)
+        );
+    }
+    // Across the marker (jobs write its control batch), up to the open transaction.
+    assert!(plan(&mut state, spec(t, JobKind::Merge, 0, 9, 4)).is_ok());
 }

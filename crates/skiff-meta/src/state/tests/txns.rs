@@ -473,3 +473,112 @@ fn snapshot_round_trips_and_format_9_loads_without_transactions() {
     let v9: ControllerStateV9 = postcard::from_bytes(v9_bytes).expect("decodes as format 9");
     assert_eq!(ControllerState::from(v9), plain_state);
 }
+
+fn set_topic_config(state: &mut ControllerState, t: TopicId, key: &str, value: &str) {
+    let outcome = run(
+        state,
+        AlterTopicConfigs(vec![TopicConfigChange {
+            topic: t,
+            set: vec![(key.into(), value.into())],
+            delete: vec![],
+        }]),
+    );
+    assert_eq!(outcome, vec![Ok(())]);
+}
+
+fn retention_at(state: &mut ControllerState, t: TopicId, now_ms: i64) -> i64 {
+    let at = PartitionRef {
+        topic_id: t,
+        partition: 0,
+    };
+    let mut answers = run(
+        state,
+        EnforceRetention {
+            now_ms,
+            partitions: vec![at],
+        },
+    );
+    answers
+        .remove(0)
+        .expect("partition exists")
+        .log_start_offset
+}
+
+#[test]
+fn retention_never_moves_the_log_start_past_an_open_transaction() {
+    let (mut state, t) = state_with_topic(1);
+    set_topic_config(&mut state, t, "retention.ms", &HOUR.to_string());
+    let pe = init_txn(&mut state, "app", None, T0).expect("allocated");
+    commit_batches(&mut state, t, 0, vec![plain(100, 5)]);
+    add(&mut state, "app", pe, &[(t, 0)]).expect("added");
+    // The transaction's first batch shares an entry with committed data before it.
+    commit_batches(
+        &mut state,
+        t,
+        0,
+        vec![plain(100, 2), idem(pe.0, pe.1, 0, 3)],
+    );
+    commit_batches(&mut state, t, 0, vec![plain(100, 2)]);
+    assert_eq!(lso(&state, t, 0), 7);
+    let late = T0 + 10 * HOUR;
+    let at = PartitionRef {
+        topic_id: t,
+        partition: 0,
+    };
+    // Every entry is past retention.ms; only the one wholly below the LSO goes, and the
+    // leader's check agrees with the apply.
+    assert_eq!(
+        state.retention_cut(at, partition(&state, t, 0), late, HOUR, -1),
+        Some(5)
+    );
+    assert_eq!(retention_at(&mut state, t, late), 5);
+    assert_eq!(
+        state.retention_cut(at, partition(&state, t, 0), late, HOUR, -1),
+        None,
+        "nothing more is due while the transaction is open"
+    );
+    assert_eq!(retention_at(&mut state, t, late), 5);
+    assert_eq!(lso(&state, t, 0), 7);
+    // retention.bytes is held back the same way.
+    set_topic_config(&mut state, t, "retention.bytes", "0");
+    assert_eq!(retention_at(&mut state, t, late + HOUR), 5);
+
+    // Once the transaction ends the marker and everything before it may go.
+    assert_eq!(end(&mut state, "app", pe, false), Ok(vec![(t, 0, 12)]));
+    assert_eq!(lso(&state, t, 0), 13);
+    assert_eq!(retention_at(&mut state, t, late + HOUR), 13);
+    assert!(aborted(&state, t, 0, 0, i64::MAX).is_empty());
+}
+
+#[test]
+fn delete_records_may_pass_an_open_transaction_as_in_kafka() {
+    // Kafka bounds DeleteRecords by the high watermark only; the LSO then starts at the log
+    // start (Kafka's firstUnstableOffset is raised to the log start the same way).
+    let (mut state, t) = state_with_topic(1);
+    let pe = init_txn(&mut state, "app", None, T0).expect("allocated");
+    add(&mut state, "app", pe, &[(t, 0)]).expect("added");
+    commit_batches(
+        &mut state,
+        t,
+        0,
+        vec![plain(100, 2), idem(pe.0, pe.1, 0, 3)],
+    );
+    commit_batches(&mut state, t, 0, vec![plain(100, 2)]);
+    assert_eq!(lso(&state, t, 0), 2);
+    let mut answers = run(
+        &mut state,
+        DeleteRecords {
+            now_ms: T0,
+            partitions: vec![RecordDeletion {
+                topic_id: t,
+                partition: 0,
+                offset: 4,
+            }],
+        },
+    );
+    let truncation = answers.remove(0).expect("partition exists");
+    assert_eq!(truncation.log_start_offset, 4);
+    assert_eq!(lso(&state, t, 0), 4);
+    assert_eq!(end(&mut state, "app", pe, true), Ok(vec![(t, 0, 7)]));
+    assert_eq!(lso(&state, t, 0), 8);
+}
