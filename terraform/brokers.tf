@@ -37,7 +37,7 @@ resource "aws_launch_template" "broker" {
     }
   }
 
-  user_data = base64encode(templatefile("${path.module}/templates/skiff-instance.sh.tftpl", merge(local.container_common, {
+  user_data = base64encode(templatefile("${path.module}/templates/skiff-instance.sh.tftpl", merge(local.container_common, local.cluster_secret_settings, {
     role           = "broker"
     data_volume_id = ""
     kafka_port     = var.kafka_port

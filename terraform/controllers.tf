@@ -63,7 +63,7 @@ resource "aws_instance" "controller" {
     encrypted   = true
   }
 
-  user_data = templatefile("${path.module}/templates/skiff-instance.sh.tftpl", merge(local.container_common, {
+  user_data = templatefile("${path.module}/templates/skiff-instance.sh.tftpl", merge(local.container_common, local.cluster_secret_settings, {
     role           = "controller"
     data_volume_id = aws_ebs_volume.controller[each.key].id
     kafka_port     = var.kafka_port
@@ -90,7 +90,7 @@ resource "aws_instance" "controller" {
     ignore_changes = [ami, user_data]
   }
 
-  depends_on = [aws_iam_role_policy.instance, aws_s3_bucket_lifecycle_configuration.data]
+  depends_on = [aws_iam_role_policy.instance, aws_s3_bucket_lifecycle_configuration.data, aws_secretsmanager_secret_version.cluster]
 }
 
 resource "aws_volume_attachment" "controller" {

@@ -122,6 +122,16 @@ data "aws_iam_policy_document" "instance" {
     }
   }
 
+  # The controller API's shared secret, read when a controller's or broker's container starts.
+  dynamic "statement" {
+    for_each = each.key == "trigger" ? [] : [each.key]
+    content {
+      sid       = "ReadClusterSecret"
+      actions   = local.cluster_secret_service == "ssm" ? ["ssm:GetParameter"] : ["secretsmanager:GetSecretValue"]
+      resources = [local.cluster_secret_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = each.key == "trigger" ? [each.key] : []
     content {

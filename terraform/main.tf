@@ -71,5 +71,12 @@ locals {
     image        = var.image
     ecr_registry = local.ecr_registry
     region       = local.region
+    # Controllers and brokers only: the trigger speaks Kafka, not the controller API.
+    cluster_secret_service = ""
+    cluster_secret_id      = ""
+  }
+  cluster_secret_settings = {
+    cluster_secret_service = local.cluster_secret_service
+    cluster_secret_id      = local.cluster_secret_id
   }
 }

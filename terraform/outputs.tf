@@ -52,3 +52,8 @@ output "log_groups" {
   description = "CloudWatch log groups by role."
   value       = { for role, group in aws_cloudwatch_log_group.this : role => group.name }
 }
+
+output "cluster_secret_arn" {
+  description = "ARN of the controller API's shared secret (the module's Secrets Manager secret, or cluster_secret_arn): fetch it into a file for --cluster-secret-file of skiff controller admin or skiff archive run."
+  value       = local.cluster_secret_arn
+}

@@ -359,6 +359,17 @@ variable "kms_key_arn" {
   }
 }
 
+variable "cluster_secret_arn" {
+  type        = string
+  description = "The controller API's shared secret (at least 16 characters): the ARN of a Secrets Manager secret (its SecretString) or of an SSM SecureString parameter, which controllers and brokers read when their container starts. Default (null): the module creates a Secrets Manager secret with a random value."
+  default     = null
+
+  validation {
+    condition     = var.cluster_secret_arn == null ? true : can(regex("^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+)$", var.cluster_secret_arn))
+    error_message = "cluster_secret_arn must be null, a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)."
+  }
+}
+
 variable "bucket_versioning" {
   type        = bool
   description = "Keep object versions (protects against a mistaken delete outside Skiff). Skiff's own deletes then leave noncurrent versions, removed after noncurrent_version_expiration_days."

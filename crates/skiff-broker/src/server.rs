@@ -29,8 +29,9 @@ use crate::produce::{FlushDeps, Flusher, ProduceBuffer};
 use crate::recent_segments::RecentSegments;
 use crate::security::authorizer::{self, Authorizer, AuthorizerConfig};
 use crate::security::tls;
-use crate::security::tls_reload::{self, SharedAcceptor, TlsFiles};
 use skiff_meta::ControllerClient;
+use skiff_tls::reload as tls_reload;
+use skiff_tls::{SharedAcceptor, TlsFiles};
 
 /// How long shutdown waits for connections to finish their in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

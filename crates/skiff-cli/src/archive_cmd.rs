@@ -17,6 +17,7 @@ use skiff_storage::SegmentStore;
 
 use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::commands::common::ClientArgs;
+use crate::controller_tls_args::ControllerTlsArgs;
 use crate::output::{Table, or_dash, print_json, print_text};
 use crate::store_args::ObjectStoreArgs;
 
@@ -77,6 +78,9 @@ pub struct ArchiveRunArgs {
     pub secret: ClusterSecretArgs,
 
     #[command(flatten)]
+    pub controller_tls: ControllerTlsArgs,
+
+    #[command(flatten)]
     pub store: ObjectStoreArgs,
 
     /// Print JSON for scripts instead of text for people.
@@ -96,8 +100,9 @@ async fn archive_run(args: ArchiveRunArgs) -> anyhow::Result<()> {
         bail!("--object-store is required: the store the brokers write segments to");
     };
     let store = SegmentStore::open(&store_config).context("cannot open the object store")?;
-    let endpoints =
-        ControllerEndpoints::new(args.controllers.clone())?.with_secret(args.secret.load()?);
+    let tls = args.controller_tls.client()?;
+    let endpoints = ControllerEndpoints::with_tls(args.controllers.clone(), tls.as_ref())?
+        .with_secret(args.secret.load()?);
     let (_, state) = endpoints
         .snapshot()
         .await

@@ -61,6 +61,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
         );
     }
     let controllers = args.controllers;
+    let controller_tls = args.common.controller_tls.client()?;
     let metrics = metrics_server::start_if_asked(args.common.metrics_addr).await?;
     let job_args = crate::job_runner::JobArgs::from_args(&args.common);
     let DevSettings {
@@ -87,6 +88,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<()> {
     let remote = Arc::new(
         RemoteController::connect(RemoteControllerConfig {
             cluster_secret: controller_settings.cluster_secret,
+            tls: controller_tls,
             ..RemoteControllerConfig::new(controllers.clone())
         })
         .await

@@ -55,7 +55,9 @@ pub enum Command {
         skiff controller admin -c 127.0.0.1:29001 add-node --id 4 --addr 127.0.0.1:29004\n\n\
         With --cluster-secret-file (or SKIFF_CLUSTER_SECRET_FILE) every request to the controller API\n\
         is signed with the secret in that file; give every controller, broker and admin command the\n\
-        same one (`openssl rand -hex 32 > FILE`).")]
+        same one (`openssl rand -hex 32 > FILE`). With --controller-tls-cert-file,\n\
+        --controller-tls-key-file and --controller-tls-client-ca-file the API is served over TLS and\n\
+        every client (peers, brokers, admin commands) must present a certificate that CA signed.")]
     Controller(Box<ControllerArgs>),
 
     /// Run a stateless broker against a controller cluster and a shared object store.

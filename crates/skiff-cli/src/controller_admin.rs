@@ -7,15 +7,23 @@ use skiff_controller::rpc::wire::{MembershipReply, NodeStatus};
 
 use crate::cluster_secret_args::ClusterSecretArgs;
 use crate::controller_args::{AdminArgs, AdminCommand};
+use crate::controller_tls_args::ControllerTlsArgs;
 use crate::output::{Table, or_dash, print_json, print_text};
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let endpoints = ControllerEndpoints::new(args.controllers.clone())?.with_secret(
-        ClusterSecretArgs {
-            cluster_secret_file: args.cluster_secret_file.clone(),
-        }
-        .load()?,
-    );
+    let tls = ControllerTlsArgs {
+        controller_tls_cert_file: args.controller_tls_cert_file.clone(),
+        controller_tls_key_file: args.controller_tls_key_file.clone(),
+        controller_tls_client_ca_file: args.controller_tls_client_ca_file.clone(),
+    }
+    .client()?;
+    let endpoints = ControllerEndpoints::with_tls(args.controllers.clone(), tls.as_ref())?
+        .with_secret(
+            ClusterSecretArgs {
+                cluster_secret_file: args.cluster_secret_file.clone(),
+            }
+            .load()?,
+        );
     match args.command {
         AdminCommand::Status => status(&endpoints, args.json).await,
         AdminCommand::AddNode { id, addr } => {

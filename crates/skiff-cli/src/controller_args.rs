@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::cluster_secret_args::ClusterSecretArgs;
+use crate::controller_tls_args::ControllerTlsArgs;
 use crate::lifecycle_args::LifecycleArgs;
 use crate::store_args::ObjectStoreArgs;
 
@@ -97,6 +98,9 @@ pub struct ControllerNodeArgs {
 
     #[command(flatten)]
     pub secret: ClusterSecretArgs,
+
+    #[command(flatten)]
+    pub tls: ControllerTlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +125,34 @@ pub struct AdminArgs {
         value_name = "FILE"
     )]
     pub cluster_secret_file: Option<PathBuf>,
+
+    /// PEM client certificate presented to controllers that require one (with
+    /// --controller-tls-key-file and --controller-tls-client-ca-file).
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_CONTROLLER_TLS_CERT_FILE",
+        value_name = "FILE"
+    )]
+    pub controller_tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of --controller-tls-cert-file.
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_CONTROLLER_TLS_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub controller_tls_key_file: Option<PathBuf>,
+
+    /// PEM CA that signed the controllers' certificates, the only one trusted; turns on https.
+    #[arg(
+        long,
+        global = true,
+        env = "SKIFF_CONTROLLER_TLS_CLIENT_CA_FILE",
+        value_name = "FILE"
+    )]
+    pub controller_tls_client_ca_file: Option<PathBuf>,
 
     /// Print JSON for scripts instead of text for people.
     #[arg(long, global = true)]

@@ -38,6 +38,7 @@ pub fn config_from(
         gc_grace_ms: args.gc_grace_ms.unwrap_or(defaults.gc_grace_ms),
         gc_interval_ms: args.gc_interval_ms.unwrap_or(defaults.gc_interval_ms),
         cluster_secret: args.secret.load()?,
+        tls: args.tls.server()?,
         ..defaults
     };
     args.lifecycle.apply_to(&mut cfg.lifecycle);

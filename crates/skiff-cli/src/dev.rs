@@ -22,15 +22,25 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let metrics = metrics_server::start_if_asked(args.metrics_addr).await?;
     let trigger_config = args.trigger_config.clone();
     let controller_addr = args.controller_addr;
+    let controller_tls = args.controller_tls.server()?;
+    if controller_tls.is_some() && controller_addr.is_none() {
+        anyhow::bail!("--controller-tls-* are for the controller API: give --controller-addr too");
+    }
     let job_args = crate::job_runner::JobArgs::from_args(&args);
     let DevSettings {
         data_dir,
         broker,
         store,
         cache,
-        controller,
+        mut controller,
         add_scram,
     } = settings::resolve(args)?;
+    let scheme = if controller_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    controller.tls = controller_tls;
 
     let job_config = job_args.config(broker.broker_id, &store).await?;
     let store = SegmentStore::open(&store).context("object store")?;
@@ -52,7 +62,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot bind the controller API to {addr}"))?;
             let server =
                 ControllerServer::start(controller.clone(), listener).context("controller API")?;
-            info!("controller API on http://{}", server.local_addr());
+            info!("controller API on {scheme}://{}", server.local_addr());
             Some(server)
         }
         None => None,

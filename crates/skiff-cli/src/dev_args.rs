@@ -8,6 +8,7 @@ use clap::Args;
 use skiff_bench::parse_size;
 
 use crate::cluster_secret_args::ClusterSecretArgs;
+use crate::controller_tls_args::ControllerTlsArgs;
 use crate::lifecycle_args::LifecycleArgs;
 use crate::security_args::SecurityArgs;
 use crate::store_args::ObjectStoreArgs;
@@ -34,8 +35,8 @@ pub struct DevArgs {
 
     /// Also serve the embedded controller's HTTP API on HOST:PORT (what `skiff controller
     /// --listen` serves), so controller clients such as `skiff archive run -c HOST:PORT` work
-    /// against `skiff dev` [default: off]. Without --cluster-secret-file it has no
-    /// authentication: keep it on loopback.
+    /// against `skiff dev` [default: off]. Without --cluster-secret-file or the
+    /// --controller-tls-* files it has no authentication: keep it on loopback.
     #[arg(long, env = "SKIFF_CONTROLLER_ADDR", value_name = "HOST:PORT")]
     pub controller_addr: Option<SocketAddr>,
 
@@ -43,6 +44,11 @@ pub struct DevArgs {
     // signs its requests to the controllers with.
     #[command(flatten)]
     pub secret: ClusterSecretArgs,
+
+    // `skiff dev`: the TLS --controller-addr serves; `skiff broker`: how it reaches the
+    // controllers.
+    #[command(flatten)]
+    pub controller_tls: ControllerTlsArgs,
 
     /// host:port clients are told to connect to [default: the bound address].
     #[arg(long, env = "SKIFF_ADVERTISED_ADDR", value_name = "HOST:PORT")]

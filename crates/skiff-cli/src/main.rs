@@ -8,6 +8,7 @@ mod commands;
 mod controller_admin;
 mod controller_args;
 mod controller_cmd;
+mod controller_tls_args;
 mod dev;
 mod dev_args;
 mod job_runner;

@@ -66,6 +66,14 @@ pub struct ControllerConfig {
     /// reach it. Never read from a settings file: only `--cluster-secret-file` names it.
     #[serde(skip)]
     pub cluster_secret: Option<ClusterSecret>,
+    /// TLS on this node's HTTP API (`--controller-tls-*`): served with `cert` and `key`,
+    /// requiring clients to present a certificate signed by `client_ca`. This node's own
+    /// requests to its peers present the same certificate and trust only `client_ca`, which a
+    /// cluster therefore needs. `None`: plain HTTP.
+    #[serde(skip)]
+    pub tls: Option<skiff_tls::TlsFiles>,
+    /// How often the TLS files are checked for changes (reloaded without a restart); 0: never.
+    pub tls_reload_interval_ms: u64,
 }
 
 /// What the leader enforces, with Kafka's names where Kafka has the setting.
@@ -201,6 +209,8 @@ impl Default for ControllerConfig {
             max_topics_per_request: DEFAULT_MAX_TOPICS_PER_REQUEST,
             lifecycle: LifecycleConfig::default(),
             cluster_secret: None,
+            tls: None,
+            tls_reload_interval_ms: 10_000,
         }
     }
 }
@@ -248,6 +258,24 @@ impl ControllerConfig {
     /// A cluster node (as opposed to `skiff dev`'s embedded single node).
     pub fn is_cluster(&self) -> bool {
         !self.peers.is_empty()
+    }
+
+    /// What this node's requests to its peers (Raft, forwarding) use: its own certificate
+    /// as the client's, and the client CA as the only root.
+    pub(crate) fn peer_tls(&self) -> Result<Option<skiff_tls::ClientFiles>, InvalidConfig> {
+        let Some(tls) = &self.tls else {
+            return Ok(None);
+        };
+        match &tls.client_ca {
+            Some(ca) => Ok(Some(skiff_tls::ClientFiles {
+                ca: ca.clone(),
+                identity: Some((tls.cert.clone(), tls.key.clone())),
+            })),
+            // `skiff dev`'s embedded node serves TLS (server authentication only) and calls
+            // no peer.
+            None if !self.is_cluster() => Ok(None),
+            None => Err(InvalidConfig::TlsWithoutCa),
+        }
     }
 
     /// This node initialises the cluster's membership: the lowest id, unless told to join.

@@ -57,6 +57,9 @@ pub struct Controller {
     pub(crate) http: HttpClient,
     /// What requests to this node's HTTP API must be signed with.
     pub(crate) cluster_secret: Option<ClusterSecret>,
+    /// What this node's HTTP API is served with (`None`: plain HTTP).
+    pub(crate) tls: Option<skiff_tls::TlsFiles>,
+    pub(crate) tls_reload_interval: Duration,
     /// How long a follower waits for the leader on a forwarded request.
     pub(crate) forward_timeout: Duration,
     duties_stop: CancellationToken,
@@ -121,7 +124,8 @@ impl Controller {
         let snapshots = state_machine.snapshot_store();
         let applied_log = state_machine.applied_log();
         let state_source = state_machine.state_source();
-        let http = HttpClient::new()?.with_secret(cfg.cluster_secret.clone());
+        let peer_tls = cfg.peer_tls()?;
+        let http = HttpClient::with_tls(peer_tls.as_ref())?.with_secret(cfg.cluster_secret.clone());
         let raft = Raft::new(
             cfg.node_id,
             raft_config,
@@ -149,6 +153,8 @@ impl Controller {
             state_source,
             http,
             cluster_secret: cfg.cluster_secret.clone(),
+            tls: cfg.tls.clone(),
+            tls_reload_interval: Duration::from_millis(cfg.tls_reload_interval_ms),
             forward_timeout: Duration::from_millis(cfg.forward_timeout_ms),
             duties_stop,
             duties: Mutex::new(None),

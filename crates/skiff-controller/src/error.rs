@@ -41,7 +41,8 @@ pub enum ControllerError {
         controllers: String,
         waited_ms: u128,
     },
-    /// A controller answered 401 to the first state read: the secrets differ.
+    /// A controller answered 401 to the first state read (the secrets differ), or TLS with it
+    /// failed (a certificate refused).
     #[error("the controllers refused this broker: {reason}")]
     Refused { reason: String },
     #[error("undecodable controller state from {controller}: {source}")]
@@ -79,6 +80,13 @@ pub enum InvalidConfig {
         setting: &'static str,
         rule: &'static str,
     },
+    #[error(
+        "a controller cluster with TLS needs --controller-tls-client-ca-file: it is the CA \
+         this node trusts for its peers' certificates and requires of its clients"
+    )]
+    TlsWithoutCa,
+    #[error("{0}")]
+    Tls(#[from] skiff_tls::TlsSetupError),
 }
 
 impl ControllerError {
@@ -129,6 +137,14 @@ pub enum TransportError {
          broker and admin command the same --cluster-secret-file"
     )]
     Unauthorized { addr: String },
+    /// The TLS handshake failed: a certificate was refused on one side or the other.
+    #[error(
+        "TLS with {addr} failed: {message}; the controllers' certificates must be signed by the \
+         CA of --controller-tls-client-ca-file and name the address used, and a controller \
+         requiring client certificates needs --controller-tls-cert-file and \
+         --controller-tls-key-file signed by its CA"
+    )]
+    Tls { addr: String, message: String },
 }
 
 impl TransportError {
@@ -152,9 +168,9 @@ impl TransportError {
                 detail,
             },
             // Nothing was done, but no other node will take it either.
-            TransportError::Encode(_) | TransportError::Unauthorized { .. } => {
-                ProposeError::BadRequest { detail }
-            }
+            TransportError::Encode(_)
+            | TransportError::Unauthorized { .. }
+            | TransportError::Tls { .. } => ProposeError::BadRequest { detail },
             TransportError::Client(_) => ProposeError::Unreachable {
                 controller: String::new(),
                 delivered: false,

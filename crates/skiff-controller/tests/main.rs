@@ -12,4 +12,5 @@ mod leases;
 mod lifecycle;
 mod persistence;
 mod storage_suite;
+mod tls;
 mod watch;

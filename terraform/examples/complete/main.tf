@@ -64,6 +64,7 @@ module "skiff" {
   abort_incomplete_multipart_days    = 2
   log_retention_days                 = 90
   archive_glue_database              = "skiff_archive"
+  cluster_secret_arn                 = var.cluster_secret_arn
 
   lambda_trigger            = var.lambda_trigger
   lambda_package_file       = var.lambda_package_file

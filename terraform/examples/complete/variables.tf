@@ -46,3 +46,9 @@ variable "lambda_topics" {
   description = "Topics the function consumes."
   default     = ["orders"]
 }
+
+variable "cluster_secret_arn" {
+  type        = string
+  description = "An existing Secrets Manager secret or SSM SecureString parameter (ARN) holding the controller API's shared secret; null: the module creates one."
+  default     = null
+}

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from .certificates import controller_tls_args, make_controller_certificates
 from .controller_auth import authorization, read_secret, write_secret
 from .deadlines import wait_until
 from .server_process import ServerProcess, free_port
@@ -32,6 +34,8 @@ class Cluster:
 
     Every process gets the same `--cluster-secret-file` (a random secret under `work_dir`), so
     the controller API is authenticated as in production; `secret=False` runs it open.
+    `tls=True` also serves the controller API over TLS with client certificates (one CA, one
+    certificate for 127.0.0.1 that every process presents).
     """
 
     def __init__(
@@ -44,14 +48,19 @@ class Cluster:
         controller_args: Sequence[str] = (),
         brokers: int = BROKERS,
         secret: bool = True,
+        tls: bool = False,
     ) -> None:
         self.store = store
         self.object_prefix = object_prefix
         env = {name: value for name, value in os.environ.items() if name != "SKIFF_LOG"}
         work_dir.mkdir(parents=True, exist_ok=True)
         self.secret_file = write_secret(work_dir / "cluster-secret") if secret else None
-        # What every command talking to the controllers needs (`archive run`, `controller admin`).
+        # What every command talking to the controllers needs (`archive run`, `controller admin`):
+        # the secret, and with tls=True the certificate flags.
         self.secret_args = ["--cluster-secret-file", str(self.secret_file)] if self.secret_file else []
+        self.tls_paths = make_controller_certificates(work_dir / "controller-tls") if tls else None
+        if self.tls_paths is not None:
+            self.secret_args += controller_tls_args(self.tls_paths)
         # Brokers write segments there; controllers garbage-collect there (uncommitted objects).
         objects = store.skiff_args(object_prefix) or ["--object-store", f"file://{work_dir / 'objects'}"]
         self.controller_addrs = [f"127.0.0.1:{free_port()}" for _ in range(CONTROLLERS)]
@@ -135,14 +144,23 @@ class Cluster:
         if not self.controllers[node - 1].is_running():
             return None
         path = "/v1/status?format=json"
-        request = urllib.request.Request(f"http://{self.controller_addrs[node - 1]}{path}")
+        scheme = "https" if self.tls_paths else "http"
+        request = urllib.request.Request(f"{scheme}://{self.controller_addrs[node - 1]}{path}")
         if self.secret_file is not None:
             request.add_header("Authorization", authorization(read_secret(self.secret_file), "GET", path))
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s, context=self.tls_context()) as response:
                 return json.loads(response.read())
         except (OSError, ValueError):
             return None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """What a client of the controller API presents and trusts, with `tls=True`."""
+        if self.tls_paths is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.tls_paths["ca"]))
+        context.load_cert_chain(str(self.tls_paths["node.pem"]), str(self.tls_paths["node.key"]))
+        return context
 
     def controller_status(self, timeout_s: float = 2.0) -> dict | None:
         """The status from the first live controller that answers, or None."""

@@ -1,7 +1,8 @@
 //! Who may talk to the broker: the listener's security protocol (Kafka's names), TLS, and
 //! SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) against the SCRAM users of the controller state.
 //!
-//! - [`tls`]: the rustls acceptor built from PEM files; [`tls_reload`]: rebuilt when they change.
+//! - [`tls`]: the rustls acceptor built from PEM files (`skiff-tls`, which also rebuilds it when
+//!   they change) and a client certificate's principal.
 //! - [`sasl`]: one connection's authentication state (handshake, exchange, session expiry).
 //! - [`scram_messages`]: RFC 5802 message parsing (ours, fuzzed); [`scram_keys`]: the
 //!   cryptography, on RustCrypto's HMAC, SHA-2 and PBKDF2.
@@ -16,7 +17,6 @@ pub mod scram_keys;
 mod scram_messages;
 mod scram_server;
 pub mod tls;
-pub mod tls_reload;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,78 +1,11 @@
-//! The TLS side of SSL and SASL_SSL listeners: a rustls acceptor from PEM files.
+//! The TLS side of SSL and SASL_SSL listeners: the acceptor (from PEM files, built by
+//! `skiff-tls`, which the controller API shares) and the principal of a client certificate.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
-use thiserror::Error;
-use tokio_rustls::TlsAcceptor;
+use rustls::ServerConnection;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
 
-#[derive(Debug, Error)]
-pub enum TlsSetupError {
-    #[error("TLS certificate file {path}: {reason}")]
-    Certificate { path: PathBuf, reason: String },
-    #[error("TLS key file {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
-    #[error("TLS setup: {0}")]
-    Config(#[from] rustls::Error),
-    #[error("TLS client CA file {path}: {reason}")]
-    ClientCa { path: PathBuf, reason: String },
-}
-
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| e.to_string())?;
-    if certs.is_empty() {
-        return Err("no PEM certificate in it".into());
-    }
-    Ok(certs)
-}
-
-/// The acceptor for a listener's certificate chain and key (both PEM). With `client_ca`,
-/// clients must present a certificate that CA signed (Kafka's `ssl.client.auth=required`).
-pub fn acceptor(
-    cert_file: &Path,
-    key_file: &Path,
-    client_ca: Option<&Path>,
-) -> Result<TlsAcceptor, TlsSetupError> {
-    let certs = certificates(cert_file).map_err(|reason| TlsSetupError::Certificate {
-        path: cert_file.to_path_buf(),
-        reason,
-    })?;
-    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| TlsSetupError::Key {
-        path: key_file.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    // The provider the rest of the process's rustls already uses (object_store's client).
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?;
-    let builder = match client_ca {
-        None => builder.with_no_client_auth(),
-        Some(path) => {
-            let ca_error = |reason: String| TlsSetupError::ClientCa {
-                path: path.to_path_buf(),
-                reason,
-            };
-            let mut roots = RootCertStore::empty();
-            for cert in certificates(path).map_err(ca_error)? {
-                roots.add(cert).map_err(|e| ca_error(e.to_string()))?;
-            }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| ca_error(e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    let config = builder.with_single_cert(certs, key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
-}
+pub use skiff_tls::{TlsSetupError, acceptor};
 
 /// The principal of a client that presented a (verified) certificate: `User:` and its
 /// subject's distinguished name, as Kafka's default `ssl.principal.mapping.rules` gives it.
@@ -88,6 +21,9 @@ fn subject_principal(der: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
     use super::*;
 
     /// `openssl req -x509 -subj "/O=Example A/CN=writer"` (EC P-256, self-signed).

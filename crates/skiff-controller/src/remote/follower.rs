@@ -63,7 +63,9 @@ impl Follower {
                     Err(e) => {
                         if matches!(
                             e,
-                            ControllerError::Transport(TransportError::Unauthorized { .. })
+                            ControllerError::Transport(
+                                TransportError::Unauthorized { .. } | TransportError::Tls { .. }
+                            )
                         ) && *self.ready.borrow() == Readiness::Waiting
                         {
                             self.ready.send_replace(Readiness::Refused(e.to_string()));

@@ -28,6 +28,8 @@ pub struct RemoteControllerConfig {
     pub read_your_writes_wait: Duration,
     /// Signs every request to the controllers (`--cluster-secret-file`).
     pub cluster_secret: Option<ClusterSecret>,
+    /// HTTPS to the controllers (`--controller-tls-*`); `None`: plain HTTP.
+    pub tls: Option<skiff_tls::ClientFiles>,
 }
 
 impl RemoteControllerConfig {
@@ -37,6 +39,7 @@ impl RemoteControllerConfig {
             connect_timeout: Duration::from_secs(60),
             read_your_writes_wait: Duration::from_secs(5),
             cluster_secret: None,
+            tls: None,
         }
     }
 }
@@ -56,7 +59,7 @@ impl RemoteController {
         config: RemoteControllerConfig,
     ) -> Result<RemoteController, ControllerError> {
         let endpoints = Arc::new(
-            ControllerEndpoints::new(config.controllers.clone())?
+            ControllerEndpoints::with_tls(config.controllers.clone(), config.tls.as_ref())?
                 .with_secret(config.cluster_secret.clone()),
         );
         let replica = StateReplica::default();

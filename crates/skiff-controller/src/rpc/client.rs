@@ -15,6 +15,7 @@ use super::wire::{
 };
 use crate::auth::ClusterSecret;
 use crate::error::{ControllerError, InvalidConfig};
+use skiff_tls::ClientFiles;
 
 /// One request's time limit by default; a proposal can wait out an election at the leader.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,11 +36,21 @@ pub struct ControllerEndpoints {
 }
 
 impl ControllerEndpoints {
+    /// Plain HTTP.
     pub fn new(addrs: Vec<String>) -> Result<Self, ControllerError> {
+        Self::with_tls(addrs, None)
+    }
+
+    /// HTTPS when `tls` is given: its CA is the only root the controllers' certificates are
+    /// checked against, and its identity the client certificate presented.
+    pub fn with_tls(
+        addrs: Vec<String>,
+        tls: Option<&ClientFiles>,
+    ) -> Result<Self, ControllerError> {
         if addrs.is_empty() {
             return Err(InvalidConfig::NoControllers.into());
         }
-        let http = HttpClient::new()?;
+        let http = HttpClient::with_tls(tls)?;
         Ok(ControllerEndpoints {
             addrs,
             http,

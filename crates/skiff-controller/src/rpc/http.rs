@@ -1,6 +1,7 @@
 //! The HTTP client shared by controller peers, brokers and the admin command: one pooled
 //! `reqwest` client, postcard in and out, failures sorted into "could not reach it" (safe to
-//! try another node) and everything else.
+//! try another node) and everything else. With TLS settings it speaks HTTPS, trusting only
+//! the cluster's CA and presenting this process's certificate.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,8 @@ use std::time::Duration;
 use reqwest::header::AUTHORIZATION;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use skiff_tls::ClientFiles;
 
 use super::wire::POSTCARD;
 use crate::auth::ClusterSecret;
@@ -20,21 +23,42 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    /// `https` with TLS settings, else `http`.
+    scheme: &'static str,
     /// Signs every request when the cluster has a secret (see `crate::auth`).
     secret: Option<Arc<ClusterSecret>>,
 }
 
 impl HttpClient {
+    /// Plain HTTP.
     pub fn new() -> Result<Self, TransportError> {
-        let inner = reqwest::Client::builder()
+        Self::with_tls(None)
+    }
+
+    /// HTTPS when `tls` is given (its CA the only root), plain HTTP otherwise.
+    pub fn with_tls(tls: Option<&ClientFiles>) -> Result<Self, TransportError> {
+        let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
-            // Controllers talk plain HTTP on a private network; a proxy would only add a hop.
-            .no_proxy()
+            // Controllers talk on a private network; a proxy would only add a hop.
+            .no_proxy();
+        let (builder, scheme) = match tls {
+            None => (builder, "http"),
+            Some(files) => {
+                let config = skiff_tls::client_config(files)
+                    .map_err(|e| TransportError::Client(e.to_string()))?;
+                (
+                    builder.tls_backend_preconfigured(config).https_only(true),
+                    "https",
+                )
+            }
+        };
+        let inner = builder
             .build()
             .map_err(|e| TransportError::Client(e.to_string()))?;
         Ok(HttpClient {
             inner,
+            scheme,
             secret: None,
         })
     }
@@ -45,10 +69,14 @@ impl HttpClient {
         self
     }
 
-    /// A GET of `http://{addr}{path_and_query}`, signed, for callers that read the body
-    /// themselves (the watch stream).
+    fn url(&self, addr: &str, path_and_query: &str) -> String {
+        format!("{}://{addr}{path_and_query}", self.scheme)
+    }
+
+    /// A GET of `{addr}{path_and_query}`, signed, for callers that read the body themselves
+    /// (the watch stream).
     pub fn get_request(&self, addr: &str, path_and_query: &str) -> reqwest::RequestBuilder {
-        let request = self.inner.get(format!("http://{addr}{path_and_query}"));
+        let request = self.inner.get(self.url(addr, path_and_query));
         self.sign(request, "GET", path_and_query, &[])
     }
 
@@ -68,7 +96,7 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` to `http://{addr}{path}` and decodes the reply.
+    /// POSTs `body` to `{addr}{path}` and decodes the reply.
     pub async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         addr: &str,
@@ -78,19 +106,14 @@ impl HttpClient {
     ) -> Result<R, TransportError> {
         let body = postcard::to_allocvec(body).map_err(TransportError::Encode)?;
         let request = self
-            .sign(
-                self.inner.post(format!("http://{addr}{path}")),
-                "POST",
-                path,
-                &body,
-            )
+            .sign(self.inner.post(self.url(addr, path)), "POST", path, &body)
             .header(reqwest::header::CONTENT_TYPE, POSTCARD)
             .body(body)
             .timeout(timeout);
         self.send(addr, request, timeout).await
     }
 
-    /// GETs `http://{addr}{path}` and decodes the reply.
+    /// GETs `{addr}{path}` and decodes the reply.
     pub async fn get<R: DeserializeOwned>(
         &self,
         addr: &str,
@@ -136,7 +159,12 @@ impl HttpClient {
 }
 
 pub(crate) fn classify(addr: &str, timeout: Duration, e: &reqwest::Error) -> TransportError {
-    if e.is_connect() {
+    if let Some(tls) = tls_failure(e) {
+        TransportError::Tls {
+            addr: addr.to_string(),
+            message: tls.to_string(),
+        }
+    } else if e.is_connect() {
         TransportError::Unreachable {
             addr: addr.to_string(),
             message: error_chain(e),
@@ -152,6 +180,27 @@ pub(crate) fn classify(addr: &str, timeout: Duration, e: &reqwest::Error) -> Tra
             message: error_chain(e),
         }
     }
+}
+
+/// The rustls error somewhere in `e`'s causes: a certificate refused by us, or an alert from a
+/// server that refused ours (with TLS 1.3 that arrives on the first read, after the request
+/// was written, though the server never read it).
+fn tls_failure<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cause = Some(e);
+    while let Some(error) = cause {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        // io::Error's source() skips the error it wraps, and hyper-rustls wraps tokio-rustls'
+        // io::Error in another one: follow what each wraps.
+        cause = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
 }
 
 /// reqwest's top-level message is "error sending request"; the cause says why.

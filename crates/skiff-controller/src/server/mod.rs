@@ -1,7 +1,7 @@
 //! The controller's HTTP API (HTTP/1.1, postcard bodies) on one listener: Raft RPCs between
 //! controller nodes, the broker API (propose, snapshot, watch, status) and admin membership
-//! changes. Serves until shut down. Watch streams end on shutdown too, so a
-//! graceful stop never waits on a broker that keeps its watch open.
+//! changes, over plain HTTP or TLS (`tls_listener`). Serves until shut down. Watch streams end
+//! on shutdown too, so a graceful stop never waits on a broker that keeps its watch open.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,13 +20,14 @@ mod authenticate;
 mod broker_routes;
 mod raft_routes;
 mod route_state;
+mod tls_listener;
 mod watch;
 
 use route_state::RouteState;
 
 use crate::auth::Verifier;
 use crate::controller::Controller;
-use crate::error::ControllerError;
+use crate::error::{ControllerError, InvalidConfig};
 use crate::rpc::wire::{
     PATH_ADD_NODE, PATH_PROPOSE, PATH_RAFT_APPEND, PATH_RAFT_SNAPSHOT, PATH_RAFT_VOTE,
     PATH_REMOVE_NODE, PATH_SNAPSHOT, PATH_STATUS, PATH_WATCH,
@@ -44,6 +45,8 @@ pub struct ControllerServer {
     local_addr: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// Swaps in new certificates when the files change (TLS only).
+    tls_reload: Option<JoinHandle<()>>,
 }
 
 impl ControllerServer {
@@ -57,14 +60,23 @@ impl ControllerServer {
             .map_err(|source| ControllerError::Listener { source })?;
         let stop = CancellationToken::new();
         let secret = controller.cluster_secret.clone();
-        if secret.is_none() && !local_addr.ip().is_loopback() {
+        let tls = controller.tls.clone();
+        let reload_interval = controller.tls_reload_interval;
+        let mutual_tls = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        if secret.is_none() && !mutual_tls && !local_addr.ip().is_loopback() {
             tracing::warn!(
                 addr = %local_addr,
                 "the controller API on a non-loopback address has no authentication: anyone \
                  who reaches it can change the cluster; give every controller, broker and \
-                 admin command --cluster-secret-file"
+                 admin command --cluster-secret-file or the --controller-tls-* files"
             );
         }
+        // Built before anything is spawned, so bad files fail the start.
+        let acceptor = tls
+            .as_ref()
+            .map(|files| files.shared_acceptor())
+            .transpose()
+            .map_err(InvalidConfig::from)?;
         let state = Arc::new(RouteState {
             controller,
             stop: stop.clone(),
@@ -97,21 +109,34 @@ impl ControllerServer {
             None => router,
         };
         let shutdown = stop.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-            if let Err(e) = served {
-                tracing::warn!(error = %e, "controller HTTP listener failed");
+        let (task, tls_reload) = match (tls, acceptor) {
+            (Some(files), Some(acceptor)) => {
+                let reload = (!reload_interval.is_zero()).then(|| {
+                    skiff_tls::reload::spawn(files, acceptor.clone(), reload_interval, stop.clone())
+                });
+                let task = tokio::spawn(tls_listener::serve(listener, acceptor, router, shutdown));
+                (task, reload)
             }
-        });
+            _ => {
+                let task = tokio::spawn(async move {
+                    let served = axum::serve(
+                        listener,
+                        router.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await;
+                    if let Err(e) = served {
+                        tracing::warn!(error = %e, "controller HTTP listener failed");
+                    }
+                });
+                (task, None)
+            }
+        };
         Ok(ControllerServer {
             local_addr,
             stop,
             task,
+            tls_reload,
         })
     }
 
@@ -124,6 +149,11 @@ impl ControllerServer {
         self.stop.cancel();
         if let Err(e) = self.task.await {
             tracing::warn!(error = %e, "controller HTTP task failed");
+        }
+        if let Some(reload) = self.tls_reload
+            && let Err(e) = reload.await
+        {
+            tracing::warn!(error = %e, "controller TLS reload task failed");
         }
     }
 }

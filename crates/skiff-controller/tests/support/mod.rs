@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -1,12 +1,12 @@
-//! Certificates reload without a restart: a task looks at the listener's PEM files (chain,
-//! key, client CA) every `tls_reload_interval_ms`, and when one changed (modification time or
-//! length) builds a new acceptor and swaps it in. New connections get it; open ones keep the
-//! session they have. A set of files that does not load (half written, key and chain not
-//! matching yet) is logged once and the previous acceptor stays until the files change again.
+//! Certificates reload without a restart: a task looks at a listener's PEM files (chain, key,
+//! client CA) every interval, and when one changed (modification time or length) builds a new
+//! acceptor and swaps it in. New connections get it; open ones keep the session they have. A
+//! set of files that does not load (half written, key and chain not matching yet) is logged
+//! once and the previous acceptor stays until the files change again.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
@@ -14,13 +14,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::tls;
+use crate::{TlsSetupError, pem, server};
 
 /// The acceptor new connections use; replaced whole when the files change.
 pub type SharedAcceptor = Arc<ArcSwap<TlsAcceptor>>;
 
 /// The files an acceptor is built from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -28,20 +28,22 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    pub fn acceptor(&self) -> Result<TlsAcceptor, tls::TlsSetupError> {
-        tls::acceptor(&self.cert, &self.key, self.client_ca.as_deref())
+    pub fn acceptor(&self) -> Result<TlsAcceptor, TlsSetupError> {
+        server::acceptor(&self.cert, &self.key, self.client_ca.as_deref())
     }
 
-    /// What says a file changed: its modification time and length (`None`: unreadable).
-    fn fingerprint(&self) -> Vec<Option<(SystemTime, u64)>> {
-        [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()]
-            .into_iter()
-            .flatten()
-            .map(|path| {
-                let meta = std::fs::metadata(path).ok()?;
-                Some((meta.modified().ok()?, meta.len()))
-            })
-            .collect()
+    /// The acceptor, ready to be swapped by [`spawn`].
+    pub fn shared_acceptor(&self) -> Result<SharedAcceptor, TlsSetupError> {
+        Ok(Arc::new(ArcSwap::from_pointee(self.acceptor()?)))
+    }
+
+    fn fingerprint(&self) -> pem::Fingerprint {
+        pem::fingerprint(
+            [Some(&self.cert), Some(&self.key), self.client_ca.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(PathBuf::as_path),
+        )
     }
 }
 
