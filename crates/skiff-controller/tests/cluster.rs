@@ -255,7 +255,13 @@ async fn a_proposal_of_several_megabytes_replicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_of_several_chunks_reaches_a_lagging_node() {
+    // Its two segment commits of 50,000 chunks are megabytes each: as in the test above, an
+    // append-entries RPC gets one heartbeat interval, which must cover decoding them in a
+    // debug build on a loaded machine (at 100 ms the leader resent them without end).
     let template = ControllerConfig {
+        heartbeat_interval_ms: 500,
+        election_timeout_min_ms: 2000,
+        election_timeout_max_ms: 4000,
         snapshot_chunk_bytes: 128 * 1024,
         forward_timeout_ms: BIG_REQUEST_TIMEOUT.as_millis() as u64,
         ..config_template(5)
