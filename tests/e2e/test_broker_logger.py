@@ -53,9 +53,9 @@ def test_log_levels_change_at_run_time_through_broker_logger_configs(skiff_facto
     kafka_python_client.create_topic(skiff.bootstrap, topic_name, 1)
     admin = kafka_python_client.admin(skiff.bootstrap)
     try:
-        [node] = confluent_client.admin(skiff.bootstrap).describe_cluster(request_timeout=TIMEOUT_S).result(
-            timeout=TIMEOUT_S
-        ).nodes
+        # The librdkafka admin client must outlive its future.
+        cluster_admin = confluent_client.admin(skiff.bootstrap)
+        [node] = cluster_admin.describe_cluster(request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S).nodes
         me = str(node.id)
 
         # Out of the box: skiff dev's own filter (unless SKIFF_LOG replaced it), root first.
