@@ -71,6 +71,9 @@ pub enum LogLevelError {
     Reload(String),
 }
 
+/// One logger's new level: `Some` sets it, `None` removes the logger's own level.
+pub type LoggerChange = (String, Option<LoggerLevel>);
+
 /// The process's log filter, as loggers with levels.
 pub trait LogLevels: Send + Sync {
     /// `root` first, then every logger with a level of its own, by name.
@@ -78,14 +81,11 @@ pub trait LogLevels: Send + Sync {
 
     /// Applies the changes together: `Some` sets a logger's level, `None` removes it so the
     /// logger follows its parent module (or root) again. Nothing changes if one is refused.
-    fn apply(&self, changes: &[(String, Option<LoggerLevel>)]) -> Result<(), LogLevelError>;
+    fn apply(&self, changes: &[LoggerChange]) -> Result<(), LogLevelError>;
 }
 
 /// Checks a logger name and a requested value before anything is applied.
-pub fn parse_change(
-    logger: &str,
-    value: Option<&str>,
-) -> Result<(String, Option<LoggerLevel>), LogLevelError> {
+pub fn parse_change(logger: &str, value: Option<&str>) -> Result<LoggerChange, LogLevelError> {
     if !is_logger_name(logger) {
         return Err(LogLevelError::BadLoggerName(logger.to_owned()));
     }

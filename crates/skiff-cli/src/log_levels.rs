@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use skiff_broker::log_levels::{
-    LogLevelError, LogLevels, LoggerLevel, ROOT_LOGGER, is_logger_name,
+    LogLevelError, LogLevels, LoggerChange, LoggerLevel, ROOT_LOGGER, is_logger_name,
 };
 use tracing_subscriber::{EnvFilter, Registry, reload};
 
@@ -47,7 +47,7 @@ impl LogLevels for ProcessLogLevels {
             .collect()
     }
 
-    fn apply(&self, changes: &[(String, Option<LoggerLevel>)]) -> Result<(), LogLevelError> {
+    fn apply(&self, changes: &[LoggerChange]) -> Result<(), LogLevelError> {
         let mut current = self
             .directives
             .lock()
@@ -101,7 +101,7 @@ impl Directives {
         directives
     }
 
-    fn apply(&mut self, changes: &[(String, Option<LoggerLevel>)]) -> Result<(), LogLevelError> {
+    fn apply(&mut self, changes: &[LoggerChange]) -> Result<(), LogLevelError> {
         for (logger, level) in changes {
             match (logger.as_str(), level) {
                 (ROOT_LOGGER, Some(level)) => self.root = *level,

@@ -7,7 +7,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::AlterConfigsRes
 
 use crate::context::BrokerContext;
 use crate::kafka_error::log_level_error_code;
-use crate::log_levels::{LogLevels, LoggerLevel, parse_change};
+use crate::log_levels::{LogLevels, LoggerChange, LoggerLevel, parse_change};
 
 pub(crate) const RESOURCE_BROKER_LOGGER: i8 = 8;
 
@@ -48,7 +48,7 @@ pub(crate) fn describe(
 pub(crate) fn plan(
     ctx: &BrokerContext,
     resource: &AlterConfigsResource,
-) -> Result<Vec<(String, Option<LoggerLevel>)>, (i16, String)> {
+) -> Result<Vec<LoggerChange>, (i16, String)> {
     levels(ctx, resource.resource_name.as_str())?;
     resource
         .configs
@@ -77,7 +77,7 @@ pub(crate) fn plan(
 pub(crate) fn apply(
     ctx: &BrokerContext,
     name: &str,
-    changes: &[(String, Option<LoggerLevel>)],
+    changes: &[LoggerChange],
 ) -> Result<(), (i16, String)> {
     let levels = levels(ctx, name)?;
     levels
