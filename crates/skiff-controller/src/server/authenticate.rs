@@ -3,8 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -13,16 +11,13 @@ use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::refusal_log::RefusalLog;
 use crate::auth::{Refusal, SCHEME, Verifier};
-
-/// At most one refusal line per this many milliseconds, so a scanner cannot flood the log.
-const LOG_EVERY_MS: u64 = 10_000;
 
 pub(super) struct Gate {
     pub(super) verifier: Verifier,
     pub(super) max_body_bytes: usize,
-    last_logged_ms: AtomicU64,
-    unlogged: AtomicU64,
+    refusals: RefusalLog,
 }
 
 impl Gate {
@@ -30,23 +25,12 @@ impl Gate {
         Gate {
             verifier,
             max_body_bytes,
-            last_logged_ms: AtomicU64::new(0),
-            unlogged: AtomicU64::new(0),
+            refusals: RefusalLog::default(),
         }
     }
 
     fn refuse(&self, peer: Option<SocketAddr>, path: &str, refusal: &Refusal) -> Response {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let last = self.last_logged_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= LOG_EVERY_MS
-            && self
-                .last_logged_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let also = self.unlogged.swap(0, Ordering::Relaxed);
+        if let Some(also) = self.refusals.admit() {
             tracing::warn!(
                 peer = ?peer,
                 path,
@@ -54,8 +38,6 @@ impl Gate {
                 refused_since_last_line = also,
                 "refused an unauthenticated controller API request"
             );
-        } else {
-            self.unlogged.fetch_add(1, Ordering::Relaxed);
         }
         let status = match refusal {
             Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,

@@ -19,6 +19,7 @@ mod admin_routes;
 mod authenticate;
 mod broker_routes;
 mod raft_routes;
+mod refusal_log;
 mod route_state;
 mod tls_listener;
 mod watch;

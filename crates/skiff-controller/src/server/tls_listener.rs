@@ -7,8 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -22,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
+use super::refusal_log::RefusalLog;
+
 /// Connections served at once: every broker keeps a watch stream and a few pooled
 /// connections, every peer a few; far above what a cluster uses, low enough to bound memory.
 const MAX_CONNECTIONS: usize = 8192;
@@ -29,8 +30,6 @@ const MAX_CONNECTIONS: usize = 8192;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// At most one line about refused handshakes per this many milliseconds.
-const LOG_EVERY_MS: u64 = 10_000;
 
 pub(super) async fn serve(
     listener: TcpListener,
@@ -87,8 +86,8 @@ async fn serve_connection(
     let tls = tokio::select! {
         done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => match done {
             Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return refusals.refused(peer, &e.to_string()),
-            Err(_) => return refusals.refused(peer, "the handshake did not finish in time"),
+            Ok(Err(e)) => return log_refused(refusals, peer, &e.to_string()),
+            Err(_) => return log_refused(refusals, peer, "the handshake did not finish in time"),
         },
         _ = stop.cancelled() => return,
     };
@@ -117,34 +116,13 @@ async fn serve_connection(
     }
 }
 
-/// Refused handshakes are logged, but not one line each: a scanner must not flood the log.
-#[derive(Default)]
-struct RefusalLog {
-    last_logged_ms: AtomicU64,
-    unlogged: AtomicU64,
-}
-
-impl RefusalLog {
-    fn refused(&self, peer: SocketAddr, reason: &str) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let last = self.last_logged_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= LOG_EVERY_MS
-            && self
-                .last_logged_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let also = self.unlogged.swap(0, Ordering::Relaxed);
-            tracing::warn!(
-                %peer,
-                reason,
-                refused_since_last_line = also,
-                "refused a TLS connection to the controller API"
-            );
-        } else {
-            self.unlogged.fetch_add(1, Ordering::Relaxed);
-        }
+fn log_refused(refusals: &RefusalLog, peer: SocketAddr, reason: &str) {
+    if let Some(also) = refusals.admit() {
+        tracing::warn!(
+            %peer,
+            reason,
+            refused_since_last_line = also,
+            "refused a TLS connection to the controller API"
+        );
     }
 }
