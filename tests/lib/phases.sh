@@ -11,15 +11,10 @@ log() {
     printf '[tests/run %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2
 }
 
-# run_phase NAME COMMAND... — runs COMMAND, records pass/fail and wall time, never exits the script,
-# so a failing phase still leaves the others to run and the summary to print.
-run_phase() {
-    local name=$1
-    shift
-    local started=$SECONDS status=0
-    log "── phase: $name"
-    "$@" || status=$?
-    local took=$((SECONDS - started))
+# record_phase NAME SECONDS STATUS — keeps a finished phase's outcome for the summary, logs it,
+# and returns STATUS.
+record_phase() {
+    local name=$1 took=$2 status=$3
     PHASE_NAMES+=("$name")
     PHASE_SECONDS+=("$took")
     if [[ $status -eq 0 ]]; then
@@ -30,6 +25,18 @@ run_phase() {
         log "── phase: $name FAILED with exit $status (${took}s)"
     fi
     return "$status"
+}
+
+# run_phase NAME COMMAND... — runs COMMAND, records pass/fail and wall time, never exits the script,
+# so a failing phase still leaves the others to run and the summary to print.
+run_phase() {
+    local name=$1
+    shift
+    local started=$SECONDS status=0
+    log "── phase: $name"
+    "$@" || status=$?
+    local took=$((SECONDS - started))
+    record_phase "$name" "$took" "$status"
 }
 
 # skip_phase NAME REASON — records a phase that did not run, so the summary says why.
@@ -80,16 +87,7 @@ finish_background_phase() {
     local finished=$SECONDS
     [[ -s ${BACKGROUND_LOGS[$name]}.finished ]] && finished=$(<"${BACKGROUND_LOGS[$name]}.finished")
     local took=$((finished - BACKGROUND_STARTED[$name]))
-    PHASE_NAMES+=("$name")
-    PHASE_SECONDS+=("$took")
-    if [[ $status -eq 0 ]]; then
-        PHASE_RESULTS+=("ok")
-        log "── phase: $name ok (${took}s)"
-    else
-        PHASE_RESULTS+=("FAILED (exit $status)")
-        log "── phase: $name FAILED with exit $status (${took}s)"
-    fi
-    return "$status"
+    record_phase "$name" "$took" "$status"
 }
 
 # Stops background phases still running (on an early exit).
